@@ -1,0 +1,27 @@
+# fairforget: why does debiasing a language model cost downstream performance?
+# `snakemake --cores 2` runs the embedded toy study (config/config.yaml);
+# `snakemake --profile slurm_profile` runs the paper-scale study on a SLURM GPU cluster.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/base_models.smk"
+include: "rules/finetune.smk"
+include: "rules/evaluate.smk"
+include: "rules/downstream.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

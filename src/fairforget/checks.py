@@ -1,0 +1,68 @@
+"""Checks of the config that a JSON schema cannot express; run when the Snakefile is parsed, before any job."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fairforget.config import run_grid
+from fairforget.errors import ConfigError
+
+
+def _check_plugin_types(config: dict[str, Any], section: str, registry: Any) -> None:
+    for name, entry in config[section].items():
+        registry.get(entry["type"], key=f"{section}.{name}.type")
+        for model in entry.get("models", []):
+            if model not in config["models"]:
+                raise ConfigError(
+                    f"config key '{section}.{name}.models': unknown model '{model}'; "
+                    f"allowed: {', '.join(sorted(config['models']))}"
+                )
+
+
+def _check_models(config: dict[str, Any]) -> None:
+    needs = {"toy": ("architecture", "pretrain"), "hub": ("hub_id",), "local": ("local_path",)}
+    for name, model in config["models"].items():
+        for key in needs[model["source"]]:
+            if key not in model:
+                raise ConfigError(f"config key 'models.{name}.{key}' is required when source is '{model['source']}'")
+
+
+def _check_tasks(config: dict[str, Any]) -> None:
+    try:
+        glue = importlib.import_module("fairforget.data.glue")
+    except ModuleNotFoundError:
+        return
+    known = getattr(glue, "TASKS", None)
+    if known is None:
+        return
+    for task in config["data"]["downstream"]["tasks"]:
+        if task not in known:
+            raise ConfigError(
+                f"config key 'data.downstream.tasks': unknown task '{task}'; allowed: {', '.join(sorted(known))}"
+            )
+
+
+def _check_metrics(config: dict[str, Any]) -> None:
+    try:
+        metrics = importlib.import_module("fairforget.metrics")
+    except ModuleNotFoundError:
+        return
+    registry = getattr(metrics, "METRICS", None)
+    if registry is None:
+        return
+    for name in config["evaluation"].get("metrics", []):
+        registry.get(name, key="evaluation.metrics")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ConfigError naming the key and the allowed values for any semantic error."""
+    from fairforget.training.plugins import OBJECTIVES, REMEDIES
+
+    _check_models(config)
+    _check_plugin_types(config, "objectives", OBJECTIVES)
+    _check_plugin_types(config, "remedies", REMEDIES)
+    _check_tasks(config)
+    _check_metrics(config)
+    if not run_grid(config):
+        raise ConfigError("config keys 'models'/'objectives': no run is left after applying 'objectives.*.models'")

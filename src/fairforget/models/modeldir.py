@@ -1,0 +1,169 @@
+"""Model directories: safetensors weights + config + tokenizer + a manifest of content hashes.
+
+The manifest's `content_hash` (sha256 over the sorted (file name, file sha256) pairs, manifest excluded) is the
+identity of a checkpoint everywhere in the workflow. Pickled weights are refused, never loaded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fairforget.errors import ModelError
+from fairforget.hashing import canonical_json_hash, sha256_file
+from fairforget.io import atomic_write_text, read_json, write_json
+
+MANIFEST = "manifest.json"
+WEIGHTS = "model.safetensors"
+KINDS = ("masked", "causal")
+# Files that would hold pickled tensors: their presence makes a directory unacceptable.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    kind: str
+    manifest: dict[str, Any]
+    path: Path
+
+    @property
+    def content_hash(self) -> str:
+        return self.manifest["content_hash"]
+
+
+def hash_files(model_dir: Path) -> dict[str, str]:
+    """sha256 of every file in the directory except the manifest (recursively, posix relative names)."""
+    files: dict[str, str] = {}
+    for path in sorted(model_dir.rglob("*")):
+        if path.is_file() and path.name != MANIFEST and not path.name.startswith("."):
+            files[path.relative_to(model_dir).as_posix()] = sha256_file(path)
+    return files
+
+
+def content_hash(files: dict[str, str]) -> str:
+    return canonical_json_hash(sorted(files.items()))
+
+
+def _created_by() -> dict[str, Any]:
+    from fairforget import __version__
+
+    return {
+        "fairforget": __version__,
+        "host": socket.gethostname(),
+        "user": getpass.getuser() if hasattr(os, "getuid") else None,
+        "python": platform.python_version(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+    }
+
+
+def write_manifest(
+    model_dir: str | Path,
+    kind: str,
+    parent_hash: str | None = None,
+    run: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Hash the directory's files and write manifest.json (atomically, last: it marks the dir complete)."""
+    model_dir = Path(model_dir)
+    if kind not in KINDS:
+        raise ModelError(f"{model_dir}: kind must be one of {KINDS}, got {kind!r}")
+    files = hash_files(model_dir)
+    if WEIGHTS not in files:
+        raise ModelError(f"{model_dir}: no {WEIGHTS}; weights must be saved as safetensors")
+    manifest = {
+        "format": 1,
+        "kind": kind,
+        "files": files,
+        "content_hash": content_hash(files),
+        "parent_hash": parent_hash,
+        "run": run,
+        # not part of the content hash: where and when it was made
+        "created_by": _created_by(),
+        **(extra or {}),
+    }
+    write_json(model_dir / MANIFEST, manifest)
+    return manifest
+
+
+def save_model_dir(
+    model: Any,
+    tokenizer: Any,
+    out_dir: str | Path,
+    kind: str,
+    parent_hash: str | None = None,
+    run: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Save weights as safetensors, config and tokenizer, then the manifest."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MANIFEST).unlink(missing_ok=True)  # an old manifest must not vouch for new files
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    # transformers may add generation_config.json etc.; all files are hashed.
+    return write_manifest(out_dir, kind, parent_hash=parent_hash, run=run, extra=extra)
+
+
+def verify_model_dir(model_dir: str | Path) -> dict[str, Any]:
+    """Check that the directory is complete and its files match the manifest; return the manifest."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model directory not found")
+    pickles = [p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        raise ModelError(
+            f"{model_dir}: refusing pickled weights ({', '.join(sorted(pickles))}); "
+            "convert them to safetensors (model.save_pretrained(dir, safe_serialization=True))"
+        )
+    manifest_path = model_dir / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelError(f"{model_dir}: no {MANIFEST}: the directory is partial or was not made by fairforget")
+    manifest = read_json(manifest_path)
+    for key in ("kind", "files", "content_hash"):
+        if key not in manifest:
+            raise ModelError(f"{manifest_path}: missing key '{key}'")
+    actual = hash_files(model_dir)
+    missing = sorted(set(manifest["files"]) - set(actual))
+    if missing:
+        raise ModelError(f"{model_dir}: missing file(s) listed in the manifest: {', '.join(missing)}")
+    changed = sorted(name for name, digest in manifest["files"].items() if actual[name] != digest)
+    if changed:
+        raise ModelError(f"{model_dir}: file(s) do not match the manifest hash: {', '.join(changed)}")
+    if content_hash(manifest["files"]) != manifest["content_hash"]:
+        raise ModelError(f"{manifest_path}: content_hash does not match the listed file hashes")
+    return manifest
+
+
+def load_model_dir(model_dir: str | Path, verify: bool = True, **model_kwargs: Any) -> LoadedModel:
+    """Load model and tokenizer from a verified directory (safetensors only, no remote code)."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    manifest = verify_model_dir(model_dir) if verify else read_json(model_dir / MANIFEST)
+    auto = AutoModelForMaskedLM if manifest["kind"] == "masked" else AutoModelForCausalLM
+    model = auto.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False, **model_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    return LoadedModel(model=model, tokenizer=tokenizer, kind=manifest["kind"], manifest=manifest, path=model_dir)
+
+
+def write_sidecar(model_dir: str | Path, sidecar: str | Path) -> str:
+    """Write the `.sha256` sidecar that downstream rules depend on instead of the directory's mtime."""
+    manifest = verify_model_dir(model_dir)
+    atomic_write_text(sidecar, manifest["content_hash"] + "\n")
+    return manifest["content_hash"]
+
+
+def read_sidecar(sidecar: str | Path) -> str:
+    text = Path(sidecar).read_text(encoding="utf-8").strip()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise ModelError(f"{sidecar}: not a sha256 hash sidecar")
+    return text

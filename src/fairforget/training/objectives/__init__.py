@@ -1,0 +1,1 @@
+"""Fairness objectives; each module registers one with OBJECTIVES."""

@@ -1,0 +1,106 @@
+"""The plug-in interface of the training engine: fairness objectives and anti-forgetting remedies.
+
+An objective or remedy is one module in `fairforget.training.objectives` / `fairforget.training.remedies`
+(or a plugin module named in the config's `plugins:`) that registers a subclass by name:
+
+    @OBJECTIVES.register("cda")
+    class CounterfactualAugmentation(Objective): ...
+
+The engine calls, in order:
+    objective = OBJECTIVES.get(type)(**params); remedy = REMEDIES.get(type)(**params)
+    model = objective.prepare_model(model, ctx)          # e.g. raise dropout
+    examples = objective.build_examples(ctx)               # deterministic given ctx.seed
+    examples = remedy.transform_examples(examples, ctx)    # e.g. replay mixes in general text
+    model = remedy.prepare_model(model, ctx)               # e.g. wrap with LoRA, snapshot weights, Fisher
+    for each batch (examples shuffled with a generator seeded by ctx.seed):
+        batch = objective.collate(batch_examples, ctx, generator)
+        loss = objective.loss(model, batch, ctx) + remedy.penalty(model, ctx)
+    model = remedy.finalize_model(model, ctx)              # e.g. merge LoRA weights before saving
+    model = objective.finalize_model(model, ctx)           # e.g. restore dropout config
+
+Examples are JSON-able dicts with a "type": "text" ({"type": "text", "text": str}) or
+"pair" ({"type": "pair", "stereo": str, "anti": str}) or "counterfactual" ({"type": "counterfactual",
+"text": str, "swapped": str}). Every objective must accept "text" examples (plain LM loss), because
+remedies such as replay mix general text into any objective's data.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from fairforget.registry import Registry
+
+
+@dataclass
+class TrainingContext:
+    """Everything an objective or remedy may need; built once per run by the engine."""
+
+    kind: str  # "masked" or "causal"
+    tokenizer: Any  # a transformers PreTrainedTokenizerFast
+    seed: int
+    max_length: int
+    debias_texts: list[str]  # unaugmented debiasing corpus, already cut to the run's data size
+    stereo_pairs: list[tuple[str, str]]  # (stereotypical, anti-stereotypical) training pairs
+    word_pairs: list[tuple[str, str]]  # (male word, female word) pairs for counterfactual swaps
+    general_texts: list[str]  # general text (replay, EWC Fisher estimate)
+    mlm_probability: float = 0.15
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Objective(ABC):
+    """A fairness objective: what data the model sees and what loss it minimises."""
+
+    #: whether the objective works for "masked", "causal" or both model kinds
+    supported_kinds: tuple[str, ...] = ("masked", "causal")
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
+        return model
+
+    @abstractmethod
+    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
+        """The training examples, deterministic given ctx.seed."""
+
+    @abstractmethod
+    def collate(
+        self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
+    ) -> dict[str, Any]:
+        """Tensors for one batch; random masking must draw from `generator` (determinism)."""
+
+    @abstractmethod
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
+        """Scalar loss of one batch."""
+
+    def finalize_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
+        return model
+
+
+class Remedy(ABC):
+    """A general remedy against forgetting, combinable with any objective."""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def transform_examples(self, examples: list[dict[str, Any]], ctx: TrainingContext) -> list[dict[str, Any]]:
+        return examples
+
+    def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
+        return model
+
+    def penalty(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.Tensor | None:
+        """An extra loss term (None for no penalty)."""
+        return None
+
+    def finalize_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
+        return model
+
+
+OBJECTIVES: Registry[type[Objective]] = Registry("objective", "fairforget.training.objectives")
+REMEDIES: Registry[type[Remedy]] = Registry("remedy", "fairforget.training.remedies")

@@ -1,0 +1,1 @@
+"""Anti-forgetting remedies; each module registers one with REMEDIES."""
