@@ -6,7 +6,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# Each config file is complete: `--configfile config/paper.yaml` replaces the toy default rather than being
+# merged into it (a merge would keep the toy models in the paper grid).
+if "study" not in config:
+
+    configfile: "config/config.yaml"
+
 
 
 validate(config, "config/schema.yaml")

@@ -11,7 +11,9 @@ from fairforget.errors import ConfigError
 
 def _check_plugin_types(config: dict[str, Any], section: str, registry: Any) -> None:
     for name, entry in config[section].items():
-        registry.get(entry["type"], key=f"{section}.{name}.type")
+        plugin = registry.get(entry["type"], key=f"{section}.{name}.type")
+        # Constructing the plug-in validates its params (cheap: no model is touched).
+        plugin(config_key=f"{section}.{name}", **(entry.get("params") or {}))
         for model in entry.get("models", []):
             if model not in config["models"]:
                 raise ConfigError(

@@ -44,20 +44,44 @@ def read_jsonl(path: str | Path, required: Sequence[str] = ()) -> list[dict[str,
     return records
 
 
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename durable; best effort, since some filesystems refuse fsync on a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a crash leaves no partial file."""
+    """Write to a temporary file in the same folder, fsync, then rename: a crash leaves no partial file.
+
+    The temporary file is named `.{name}.<random>.tmp`, so readers that look for `name` never see it. Any
+    error (a full disk raises OSError ENOSPC from write, fsync or close) removes it and propagates.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            view = memoryview(data)
+            while view:
+                # os.write may write fewer bytes than asked (signals, pipes, some network filesystems)
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

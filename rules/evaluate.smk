@@ -1,0 +1,73 @@
+# Stage 4: scoring, forgetting statistics and bias metrics (fairforget.evaluation).
+# A base model is scored once (evaluate_base); every checkpoint reuses those scores (evaluate_checkpoint).
+from fairforget.metrics.inputs import evaluation_inputs  # noqa: E402
+
+EVAL_INPUTS = evaluation_inputs(config["evaluation"], R, str(Path(workflow.basedir) / "resources/data/seat"))
+
+
+def evaluation_data_inputs():
+    """Data files the configured metrics read (held-out text, probe sets, SEAT tests)."""
+    return EVAL_INPUTS["data"]
+
+
+rule evaluate_base:
+    input:
+        sidecar=base_sidecar,
+        model=ancient(base_dir),
+        data=evaluation_data_inputs(),
+    output:
+        scores=directory(f"{R}/eval/base/{{model}}/scores"),
+        metrics=f"{R}/eval/base/{{model}}/metrics.json",
+    params:
+        evaluation=config["evaluation"],
+        store_dir=config["store_dir"],
+        heldout=EVAL_INPUTS["heldout"],
+        probes=EVAL_INPUTS["probes"],
+        seat_dir=EVAL_INPUTS["seat_dir"],
+    log:
+        f"{R}/logs/evaluate_base/{{model}}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_base/{{model}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/evaluate_base.py"
+
+
+rule evaluate_checkpoint:
+    input:
+        sidecar=finetuned_sidecar,
+        model=ancient(finetuned_dir),
+        base_sidecar=base_sidecar,
+        base_model=ancient(base_dir),
+        base_scores=f"{R}/eval/base/{{model}}/scores",
+        trajectory=(
+            [f"{R}/training/{RUN}/trajectory.parquet"] if EVAL_INPUTS["needs_trajectory"] else []
+        ),
+        data=evaluation_data_inputs(),
+    output:
+        scores=directory(f"{R}/eval/finetuned/{RUN}/scores"),
+        metrics=f"{R}/eval/finetuned/{RUN}/metrics.json",
+    params:
+        evaluation=config["evaluation"],
+        store_dir=config["store_dir"],
+        heldout=EVAL_INPUTS["heldout"],
+        probes=EVAL_INPUTS["probes"],
+        seat_dir=EVAL_INPUTS["seat_dir"],
+        run=run_wildcards,
+    log:
+        f"{R}/logs/evaluate_checkpoint/{RUN}.log",
+    benchmark:
+        f"{R}/benchmarks/evaluate_checkpoint/{RUN}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=120,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/evaluate_checkpoint.py"

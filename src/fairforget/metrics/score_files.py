@@ -1,0 +1,118 @@
+"""The scores directory of an evaluated model: `tokens.parquet` and `sentences.parquet`.
+
+tokens.parquet: one row per scored token: set ("heldout", "<pair set>.stereo", "<pair set>.anti"), text_id,
+token_index, token_id, logprob (natural log), correct (top-1), and kl (KL(base || tuned), checkpoints only).
+sentences.parquet: StereoSet candidate scores: set ("stereoset.<candidate>"), item_id, score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from fairforget.errors import DataError
+from fairforget.metrics.base import (
+    HELDOUT,
+    PAIR_SETS,
+    STEREOSET,
+    STEREOSET_CANDIDATES,
+    EvaluationData,
+    ModelScores,
+    pair_requirement,
+)
+from fairforget.metrics.inputs import token_set_texts
+from fairforget.scoring.scores import TextScores
+
+TOKENS_FILE = "tokens.parquet"
+SENTENCES_FILE = "sentences.parquet"
+
+
+def write_scores(scores: ModelScores, data: EvaluationData, out_dir: str | Path,
+                 kl: Mapping[str, list[np.ndarray]] | None = None) -> None:
+    """`tokens.parquet` (one row per scored token) and `sentences.parquet` (StereoSet candidate scores)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sets = token_set_texts(data, set(_needs_of(scores)))
+    frames = []
+    for name, text_scores in scores.token_sets.items():
+        ids = sets[name][0]
+        lengths = text_scores.n_tokens()
+        columns: dict[str, Any] = {
+            "set": np.repeat(np.array([name], dtype=object), int(lengths.sum())).astype(str),
+            "text_id": np.repeat(np.array(ids, dtype=object), lengths).astype(str),
+            "token_index": _concat(text_scores.token_index, np.int64),
+            "token_id": _concat(text_scores.token_id, np.int64),
+            "logprob": _concat(text_scores.logprob, np.float64),
+            "correct": _concat(text_scores.correct, bool),
+        }
+        if kl is not None and name in kl:
+            columns["kl"] = _concat(kl[name], np.float64)
+        frames.append(pl.DataFrame(columns))
+    tokens = pl.concat(frames, how="diagonal") if frames else pl.DataFrame(
+        schema={"set": pl.String, "text_id": pl.String, "token_index": pl.Int64, "token_id": pl.Int64,
+                "logprob": pl.Float64, "correct": pl.Boolean})
+    tokens.write_parquet(out_dir / TOKENS_FILE)
+    rows = [{"set": name, "item_id": str(data.stereoset[i]["id"]), "score": float(v)}
+            for name, values in scores.sentence_scores.items() for i, v in enumerate(values)]
+    pl.DataFrame(rows, schema={"set": pl.String, "item_id": pl.String, "score": pl.Float64}).write_parquet(
+        out_dir / SENTENCES_FILE)
+
+
+def _needs_of(scores: ModelScores) -> list[str]:
+    needs = [HELDOUT] if HELDOUT in scores.token_sets else []
+    return needs + [pair_requirement(p) for p in PAIR_SETS if f"{p}.stereo" in scores.token_sets]
+
+
+def _concat(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype) if arrays else np.zeros(0, dtype)
+
+
+def read_scores(scores_dir: str | Path, kind: str, data: EvaluationData, needs: set[str]) -> ModelScores:
+    """Rebuild the needed score sets from a scores directory; a missing set or text raises DataError."""
+    scores_dir = Path(scores_dir)
+    path = scores_dir / TOKENS_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    tokens = pl.read_parquet(path)
+    scores = ModelScores(kind=kind)
+    for name, (ids, _) in token_set_texts(data, needs).items():
+        part = tokens.filter(pl.col("set") == name)
+        if part.height == 0 and ids:
+            raise DataError(f"{path}: no scores for set '{name}'; rerun evaluate_base")
+        grouped = {key[0]: frame for key, frame in part.group_by("text_id", maintain_order=True)}
+        text_scores = TextScores([], [], [], [])
+        for text_id in ids:
+            frame = grouped.get(text_id)
+            if frame is None:  # a text with no scored token (empty after tokenisation) has no rows
+                frame = part.clear()
+            text_scores.token_index.append(frame["token_index"].to_numpy().astype(np.int64))
+            text_scores.token_id.append(frame["token_id"].to_numpy().astype(np.int64))
+            text_scores.logprob.append(frame["logprob"].to_numpy().astype(np.float64))
+            text_scores.correct.append(frame["correct"].to_numpy().astype(bool))
+        scores.token_sets[name] = text_scores
+    if STEREOSET in needs:
+        sentences = pl.read_parquet(scores_dir / SENTENCES_FILE)
+        order = {str(r["id"]): i for i, r in enumerate(data.stereoset)}
+        for candidate in STEREOSET_CANDIDATES:
+            part = sentences.filter(pl.col("set") == f"stereoset.{candidate}")
+            if part.height != len(order) or set(part["item_id"].to_list()) != set(order):
+                raise DataError(f"{scores_dir / SENTENCES_FILE}: StereoSet scores do not match the probe file")
+            values = np.zeros(len(order))
+            for item_id, score in zip(part["item_id"].to_list(), part["score"].to_list()):
+                values[order[item_id]] = score
+            scores.sentence_scores[f"stereoset.{candidate}"] = values
+    return scores
+
+
+def check_base_consistency(stored: ModelScores, recomputed: ModelScores, tolerance: float = 1e-4) -> None:
+    """The joint pass recomputes the base scores; they must agree with the stored ones (else stale files)."""
+    for name, fresh in recomputed.token_sets.items():
+        old = stored.token_sets[name]
+        for i, (a, b) in enumerate(zip(old.logprob, fresh.logprob)):
+            if a.shape != b.shape or (a.size and float(np.abs(a - b).max()) > tolerance):
+                raise DataError(f"base scores of set '{name}' text {i} differ from the base model's; "
+                                "the base scores are stale: rerun evaluate_base")

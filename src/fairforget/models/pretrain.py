@@ -1,0 +1,131 @@
+"""Toy base models: train a tokenizer and pretrain a tiny model from scratch on the workflow's own text.
+
+The pretraining text is general text plus the planted stereotype corpus, so the toy base model holds the
+planted gender-occupation stereotype that the debiasing stage then tries to remove.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fairforget.errors import ConfigError
+from fairforget.hashing import canonical_json_hash
+from fairforget.io import read_jsonl
+from fairforget.models.modeldir import MANIFEST, save_model_dir
+from fairforget.models.toy import build_toy_model, train_tokenizer
+from fairforget.training.engine import Engine, TrainSettings
+from fairforget.training.lm import collate_text_examples, lm_loss
+from fairforget.training.plugins import TrainingContext
+from fairforget.training.state import clear_state
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_LENGTH = 64
+
+
+def read_texts(paths: Sequence[str | Path]) -> list[str]:
+    """The "text" field of every record of the given JSONL files, in file order."""
+    texts: list[str] = []
+    for path in paths:
+        texts.extend(str(record["text"]) for record in read_jsonl(path, required=("text",)))
+    return texts
+
+
+def build_toy_base(
+    texts_paths: Sequence[str | Path],
+    model_name: str,
+    model_cfg: Mapping[str, Any],
+    out_dir: str | Path,
+    seed: int,
+    state_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train tokenizer + model on the texts and save a model dir (config `models.<model_name>`); the manifest.
+
+    Reads `kind`, `architecture` (vocab_size is the tokenizer's target size) and `pretrain` (TrainSettings
+    keys plus `max_length`, default 64). The same texts, config and seed give the same content hash on CPU.
+    """
+    key = f"models.{model_name}"
+    kind = model_cfg.get("kind")
+    if kind not in ("masked", "causal"):
+        raise ConfigError(f"config key '{key}.kind': must be 'masked' or 'causal', got {kind!r}")
+    architecture = dict(model_cfg.get("architecture") or {})
+    if "vocab_size" not in architecture:
+        raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
+    pretrain_cfg = dict(model_cfg.get("pretrain") or {})
+    max_length = int(pretrain_cfg.pop("max_length", DEFAULT_MAX_LENGTH))
+    pretrain_cfg.pop("seed", None)  # the caller passes the seed explicitly
+    if max_length > int(architecture.get("max_position_embeddings", 512)):
+        raise ConfigError(f"config key '{key}.pretrain.max_length': {max_length} exceeds "
+                          f"architecture.max_position_embeddings")
+    settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
+
+    texts = read_texts(texts_paths)
+    tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
+    model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
+    log.info("%s: %d texts, vocabulary %d, %d parameters", model_name, len(texts), len(tokenizer),
+             sum(p.numel() for p in model.parameters()))
+
+    engine = Engine(settings)
+    ctx = TrainingContext(
+        kind=kind, tokenizer=tokenizer, seed=seed, max_length=max_length, debias_texts=[], stereo_pairs=[],
+        word_pairs=[], general_texts=texts, device=engine.device,
+    )
+    examples = [{"type": "text", "text": text} for text in texts]
+    result = engine.fit(
+        model,
+        examples,
+        lambda batch, generator: collate_text_examples(batch, ctx, generator),
+        lambda m, batch: lm_loss(m, batch),
+        state_dir=state_dir,
+        fingerprint_extra={"texts": canonical_json_hash(texts), "architecture": architecture, "kind": kind},
+        desc=f"pretrain {model_name}",
+    )
+    log.info("%s: pretrained %d steps, final loss %.4f, %.0f tokens/s", model_name, result.steps,
+             result.final_loss, result.tokens_per_second)
+    model = engine.accelerator.unwrap_model(model).to(torch.device("cpu"))
+    Path(out_dir, MANIFEST).unlink(missing_ok=True)
+    manifest = save_model_dir(
+        model, tokenizer, out_dir, kind,
+        extra={"source": {"type": "toy", "model": model_name, "seed": seed,
+                          "pretrain": {**asdict(settings), "max_length": max_length, **result.summary()}}},
+    )
+    if state_dir is not None:
+        clear_state(state_dir)
+    return manifest
+
+
+def build_base_model(
+    model_name: str,
+    model_cfg: Mapping[str, Any],
+    texts_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    sidecar: str | Path,
+) -> dict[str, Any]:
+    """Stage 2 entry point: toy -> pretrain here; hub/local -> copy (models.hub); then write the sidecar.
+
+    Reads `models.<name>`: source (toy | hub | local), kind, hub_id, local_path, architecture, pretrain.
+    """
+    from fairforget.models.hub import resolve_hub_model
+    from fairforget.models.modeldir import write_sidecar
+
+    key = f"models.{model_name}"
+    source = model_cfg.get("source")
+    if source == "toy":
+        seed = int((model_cfg.get("pretrain") or {}).get("seed", 0))
+        manifest = build_toy_base(texts_paths, model_name, model_cfg, out_dir, seed)
+    elif source in ("hub", "local"):
+        hub_id = model_cfg.get("hub_id") or model_name
+        local_path = model_cfg.get("local_path")
+        if source == "local" and not local_path:
+            raise ConfigError(f"config key '{key}.local_path': required when source is 'local'")
+        manifest = resolve_hub_model(hub_id, model_cfg.get("kind", ""), out_dir, local_path=local_path)
+    else:
+        raise ConfigError(f"config key '{key}.source': must be toy, hub or local, got {source!r}")
+    write_sidecar(out_dir, sidecar)
+    return manifest

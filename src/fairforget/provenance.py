@@ -1,0 +1,406 @@
+"""Provenance of tables and figures: what they were made from, by which code, and an audit that re-checks it.
+
+A product `X.png`/`X.pdf` gets a sidecar `X.provenance.json` (see `sidecar_for`). The sidecar's `lineage` is a
+graph keyed by path: each node has the file's sha256 at record time, facts read from it (checkpoint hashes,
+parent hashes, run identity) and its parents, following the path contract of docs/ARCHITECTURE.md:
+
+    result JSON / trajectory -> checkpoint manifest (content_hash, parent_hash) -> base manifest
+    manifest -> its weight files (hashes as listed in the manifest) and the prepared data it was trained on
+    prepared data (R/data/...) -> resources/SHA256SUMS -> raw data files (hashes as listed there)
+    a product with its own sidecar (tables/runs.parquet) -> that sidecar (its lineage is not copied)
+
+`audit` re-hashes every node along the lineage (following sidecars of derived inputs) and reports the first
+file that is missing or changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import socket
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from fairforget.analysis.results import classify, manifest_for
+from fairforget.errors import DataError
+from fairforget.hashing import canonical_json_hash, sha256_bytes, sha256_file
+from fairforget.io import read_json, write_json
+
+FORMAT = 1
+PACKAGES = ("fairforget", "torch", "transformers", "tokenizers", "accelerate", "peft", "safetensors", "polars",
+            "numpy", "scipy", "statsmodels", "matplotlib", "snakemake")
+# Training data a checkpoint depends on when its manifest does not list `data_files` itself.
+DEFAULT_FINETUNE_DATA = ("data/debias/source.jsonl", "data/debias/pairs.jsonl", "data/debias/word_pairs.json",
+                         "data/general/pretrain.jsonl")
+# Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
+DEFAULT_PRETRAIN_DATA = ("data/general/pretrain.jsonl", "data/stereotype/planted.jsonl")
+SUMS = Path("resources") / "SHA256SUMS"
+# Embed the full checkpoint list in PNG/PDF metadata up to this many; beyond, a count and a digest.
+EMBED_MAX_CHECKPOINTS = 50
+
+
+def sidecar_for(product: str | Path) -> Path:
+    """`R/figures/x.png` -> `R/figures/x.provenance.json` (one sidecar for the PNG and the PDF)."""
+    product = Path(product)
+    if product.name.endswith(".provenance.json"):
+        return product
+    return product.with_suffix(".provenance.json")
+
+
+def git_version(repo_root: str | Path) -> dict[str, Any]:
+    """Commit and dirty flag of the code; commit None with a reason outside a git checkout."""
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["git", "-C", str(repo_root), *args], capture_output=True, text=True, timeout=30)
+
+    try:
+        head = git("rev-parse", "HEAD")
+    except (OSError, subprocess.SubprocessError) as err:
+        return {"commit": None, "dirty": None, "reason": f"git not usable: {err}"}
+    if head.returncode != 0:
+        return {"commit": None, "dirty": None, "reason": head.stderr.strip() or "not a git repository"}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()), "reason": None}
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+@dataclass
+class _LineageBuilder:
+    root: Path
+    code_root: Path
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def resolve(self, key: str) -> Path:
+        path = Path(key)
+        return path if path.is_absolute() else self.root / path
+
+    def add(self, path: Path, kind: str | None = None, claimed_sha256: str | None = None) -> str:
+        """Add the node for `path` (and, recursively, its parents); return its key."""
+        key = _relative(path if path.is_absolute() else self.root / path, self.root)
+        if key in self.nodes:
+            existing = self.nodes[key]
+            if claimed_sha256 is not None and existing["sha256"] not in (None, claimed_sha256):
+                # Two parents used different versions of this file (e.g. data changed between pretraining and
+                # fine-tuning): kept, and reported by the audit.
+                conflicts = existing["facts"].setdefault("other_claimed_sha256", [])
+                if claimed_sha256 not in conflicts:
+                    conflicts.append(claimed_sha256)
+            return key
+        full = self.resolve(key)
+        node: dict[str, Any] = {"kind": kind, "sha256": None, "facts": {}, "parents": []}
+        self.nodes[key] = node
+        if claimed_sha256 is not None:
+            # The hash the parent listing (manifest, SHA256SUMS) claims, i.e. the file as it was used; the audit
+            # re-hashes it, so data changed since training is caught.
+            node["sha256"] = claimed_sha256
+            node["facts"]["hash_source"] = "claimed by parent listing"
+            if kind == "prepared_data":
+                self._link_raw(node)
+            return key
+        if not full.is_file():
+            node["facts"]["missing_at_record_time"] = True
+            return key
+        node["sha256"] = sha256_file(full)
+        self._expand(key, full, node)
+        return key
+
+    def _expand(self, key: str, full: Path, node: dict[str, Any]) -> None:
+        sidecar = sidecar_for(full)
+        if sidecar != full and sidecar.is_file() and classify(full) is None:
+            node["kind"] = node["kind"] or "derived"
+            sidecar_key = self.add(sidecar, "provenance_sidecar")
+            node["parents"].append(sidecar_key)
+            upstream = read_json(sidecar)
+            # The checkpoints behind a derived input are ours too (its lineage stays in its own sidecar).
+            self.nodes[sidecar_key]["facts"]["checkpoint_hashes"] = upstream.get("checkpoint_hashes", [])
+            return
+        info = classify(full)
+        if full.name == "SHA256SUMS":
+            node["kind"] = "raw_data_checksums"
+            for name, digest in _read_sums(full):
+                node["parents"].append(self.add(full.parent / name, "raw_data", claimed_sha256=digest))
+            return
+        if info is None:
+            parts = Path(key).parts
+            # R/data/... holds prepared data (resources/data/... is raw and reached via SHA256SUMS).
+            if "data" in parts[:-1] and parts[0] != "resources":
+                node["kind"] = node["kind"] or "prepared_data"
+                self._link_raw(node)
+            else:
+                node["kind"] = node["kind"] or "file"
+            return
+        node["kind"] = info.kind
+        if info.kind.endswith("_manifest"):
+            self._expand_manifest(full, info, node)
+        elif info.kind == "downstream_meta":
+            self._link_raw(node)
+        else:
+            if full.suffix == ".json" and info.kind.startswith(("eval", "downstream")):
+                record = read_json(full)
+                node["facts"].update({k: record.get(k) for k in ("checkpoint_hash", "base_hash", "kind", "run")})
+            node["parents"].append(self.add(manifest_for(info)))
+
+    def _expand_manifest(self, full: Path, info: Any, node: dict[str, Any]) -> None:
+        manifest = read_json(full)
+        node["facts"].update({k: manifest.get(k) for k in ("content_hash", "parent_hash", "run", "kind")})
+        if info.kind == "finetuned_manifest":
+            run = manifest.get("run") or {}
+            node["facts"]["objective"] = run.get("objective", info.fields.get("objective"))
+            node["facts"]["remedy"] = run.get("remedy", info.fields.get("remedy"))
+            node["parents"].append(self.add(info.root / "models" / "base" / info.fields["model"] / "manifest.json"))
+        for name, digest in sorted((manifest.get("files") or {}).items()):
+            node["parents"].append(self.add(full.parent / name, "model_file", claimed_sha256=digest))
+        if manifest.get("source") is not None:
+            node["facts"]["source"] = manifest["source"]
+        listed = manifest.get("data_files")
+        if isinstance(listed, dict):
+            # {path: sha256 at training time}, paths relative to the working directory.
+            for path, digest in sorted(listed.items()):
+                node["parents"].append(self.add(Path(path), "prepared_data", claimed_sha256=digest))
+            return
+        source_type = (manifest.get("source") or {}).get("type")
+        if info.kind == "base_manifest" and source_type not in (None, "toy"):
+            node["facts"]["data_files_source"] = f"none: base weights from {source_type}"
+            return
+        defaults = DEFAULT_FINETUNE_DATA if info.kind == "finetuned_manifest" else DEFAULT_PRETRAIN_DATA
+        node["facts"]["data_files_source"] = "default set (manifest lists no data_files)"
+        for path in (info.root / p for p in defaults):
+            if path.is_file():
+                node["parents"].append(self.add(path, "prepared_data"))
+
+    def _link_raw(self, node: dict[str, Any]) -> None:
+        sums = self.code_root / SUMS
+        if sums.is_file():
+            node["parents"].append(self.add(sums))
+
+
+def _read_sums(path: Path) -> list[tuple[str, str]]:
+    entries = []
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(maxsplit=1)
+        if len(parts) != 2 or len(parts[0]) != 64:
+            raise DataError(f"{path}:{line_number}: expected '<sha256>  <relative path>'")
+        entries.append((parts[1].lstrip("*").strip(), parts[0].lower()))
+    return entries
+
+
+def build_record(
+    rule: str,
+    inputs: Iterable[str | Path],
+    config: dict[str, Any],
+    repo_root: str | Path = ".",
+    code_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """Everything a product depends on, before the product is written (outputs are added by `finish`).
+
+    `repo_root`: the directory input paths are relative to (Snakemake's working directory); `code_root`: the
+    checkout holding the code and resources/SHA256SUMS (the Snakefile's folder; default `repo_root`).
+    """
+    root = Path(repo_root).resolve()
+    code = Path(code_root).resolve() if code_root is not None else root
+    builder = _LineageBuilder(root, code)
+    input_keys = [builder.add(Path(p)) for p in inputs]
+    checkpoints = sorted({
+        h for node in builder.nodes.values()
+        for h in (node["facts"].get("checkpoint_hash"), node["facts"].get("content_hash"),
+                  *node["facts"].get("checkpoint_hashes", [])) if h
+    })
+    return {
+        "format": FORMAT,
+        "rule": rule,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "root": root.as_posix(),
+        "code_root": code.as_posix(),
+        "code_version": git_version(code),
+        "packages": package_versions(),
+        "config": config,
+        "config_hash": canonical_json_hash(config),
+        "inputs": [{"path": k, "sha256": builder.nodes[k]["sha256"]} for k in input_keys],
+        "checkpoint_hashes": checkpoints,
+        "outputs": [],
+        "lineage": builder.nodes,
+    }
+
+
+def embedded_facts(record: dict[str, Any], sidecar_name: str) -> dict[str, str]:
+    """Key facts as short strings, for PNG text chunks and the PDF info dictionary."""
+    code = record["code_version"]
+    if code["commit"]:
+        version = f"{code['commit']}{'+dirty' if code['dirty'] else ''}"
+    else:
+        version = f"unknown ({code['reason']})"
+    checkpoints = record["checkpoint_hashes"]
+    if len(checkpoints) <= EMBED_MAX_CHECKPOINTS:
+        checkpoint_text = " ".join(checkpoints)
+    else:
+        digest = sha256_bytes(" ".join(checkpoints).encode())
+        checkpoint_text = f"{len(checkpoints)} hashes, sha256 of sorted list {digest}"
+    return {
+        "fairforget.rule": record["rule"],
+        "fairforget.config_hash": record["config_hash"],
+        "fairforget.code_version": version,
+        "fairforget.checkpoint_hashes": checkpoint_text,
+        "fairforget.inputs": canonical_json_hash(record["inputs"]),
+        "fairforget.created": record["created"],
+        "fairforget.provenance": sidecar_name,
+    }
+
+
+def matplotlib_metadata(record: dict[str, Any], sidecar_name: str, fmt: str, title: str) -> dict[str, Any]:
+    facts = embedded_facts(record, sidecar_name)
+    if fmt == "png":
+        return {"Title": title, "Software": "fairforget", **facts}
+    if fmt == "pdf":
+        # The PDF info dict has fixed keys; the facts go into Keywords as JSON. No CreationDate: reruns match.
+        return {"Title": title, "Creator": "fairforget", "Subject": f"provenance: {sidecar_name}",
+                "Keywords": json.dumps(facts, sort_keys=True), "CreationDate": None}
+    return {}
+
+
+def finish(record: dict[str, Any], outputs: Iterable[str | Path], sidecar: str | Path) -> dict[str, Any]:
+    """Hash the written products into the record and write the sidecar."""
+    root = Path(record["root"])
+    record = dict(record)
+    record["outputs"] = [{"path": _relative(Path(p).resolve(), root), "sha256": sha256_file(p)} for p in outputs]
+    write_json(sidecar, record)
+    return record
+
+
+# ----------------------------------------------------------------------------------------------------- audit
+
+
+@dataclass
+class AuditReport:
+    checked: int = 0
+    sidecars: int = 0
+    skipped_weights: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def find_sidecar(path: str | Path) -> Path:
+    path = Path(path)
+    for candidate in (sidecar_for(path), path.with_name(path.name + ".provenance.json")):
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"{path}: no provenance sidecar ({sidecar_for(path)} not found)")
+
+
+def _check_file(path: Path, expected: str | None, label: str, report: AuditReport) -> bool:
+    report.checked += 1
+    if expected is None:
+        report.problems.append(f"{path}: {label} had no hash at record time (missing then)")
+        return False
+    if not path.is_file():
+        report.problems.append(f"{path}: {label} is missing")
+        return False
+    actual = sha256_file(path)
+    if actual != expected:
+        report.problems.append(f"{path}: {label} changed (sha256 {actual[:12]}..., recorded {expected[:12]}...)")
+        return False
+    return True
+
+
+def audit(paths: Iterable[str | Path], root: str | Path | None = None, check_weights: bool = True) -> AuditReport:
+    """Re-hash outputs and every lineage node of the given products or sidecars (following derived inputs)."""
+    report = AuditReport()
+    pending = [find_sidecar(p) for p in paths]
+    seen: set[Path] = set()
+    while pending:
+        sidecar = pending.pop().resolve()
+        if sidecar in seen:
+            continue
+        seen.add(sidecar)
+        report.sidecars += 1
+        record = read_json(sidecar)
+        for key in ("lineage", "outputs", "root"):
+            if key not in record:
+                raise DataError(f"{sidecar}: not a fairforget provenance record (no '{key}')")
+        base = Path(root) if root is not None else Path(record["root"])
+        for output in record["outputs"]:
+            _check_file(base / output["path"], output["sha256"], "output", report)
+        for key, node in tqdm(sorted(record["lineage"].items()), desc=f"audit {sidecar.name}", disable=None):
+            full = Path(key) if Path(key).is_absolute() else base / key
+            if node["kind"] == "model_file" and not check_weights:
+                report.skipped_weights += 1
+                continue
+            for other in node["facts"].get("other_claimed_sha256", []):
+                report.problems.append(
+                    f"{full}: recorded with different hashes by different parents ({node['sha256'][:12]}... and "
+                    f"{other[:12]}...): it changed between two uses"
+                )
+            unchanged = _check_file(full, node["sha256"], node["kind"] or "input", report)
+            if unchanged and node["kind"] == "provenance_sidecar":
+                pending.append(full)
+    return report
+
+
+def format_lineage(sidecar: str | Path, max_depth: int = 12) -> str:
+    """The lineage tree of a product, each node once (repeats say 'see above')."""
+    sidecar = find_sidecar(sidecar)
+    record = read_json(sidecar)
+    code = record["code_version"]
+    lines = [
+        f"{sidecar}  rule={record['rule']}  created={record['created']}",
+        f"  code {code['commit'] or 'unknown'}{' (dirty)' if code['dirty'] else ''}"
+        f"  config_hash={record['config_hash'][:12]}"
+        f"  checkpoints={len(record['checkpoint_hashes'])}",
+    ]
+    for output in record["outputs"]:
+        lines.append(f"  output {output['path']}  sha256={output['sha256'][:12]}")
+    shown: set[str] = set()
+    base = Path(record["root"])
+
+    def visit(key: str, depth: int) -> None:
+        node = record["lineage"][key]
+        facts = {k: v for k, v in node["facts"].items() if k in ("content_hash", "parent_hash", "checkpoint_hash")}
+        fact_text = " ".join(f"{k}={str(v)[:12]}" for k, v in facts.items() if v)
+        digest = (node["sha256"] or "MISSING")[:12]
+        prefix = "  " * depth + "- "
+        if key in shown:
+            lines.append(f"{prefix}{key} (see above)")
+            return
+        shown.add(key)
+        lines.append(f"{prefix}{key} [{node['kind']}] sha256={digest} {fact_text}".rstrip())
+        if node["kind"] == "provenance_sidecar" and depth < max_depth:
+            nested = format_lineage(base / key if not Path(key).is_absolute() else Path(key), max_depth - depth)
+            lines.extend("  " * (depth + 1) + line for line in nested.splitlines())
+        if depth < max_depth:
+            for parent in node["parents"]:
+                visit(parent, depth + 1)
+
+    for entry in record["inputs"]:
+        visit(entry["path"], 1)
+    return "\n".join(lines)

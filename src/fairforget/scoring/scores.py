@@ -1,0 +1,178 @@
+"""Tokenisation for scoring and the containers that scoring returns.
+
+A text's *text tokens* are the tokens the tokenizer produces for the text itself (special tokens such as
+[CLS]/[SEP]/<s> excluded). Scoring results are indexed by the text-token index `k` (0-based), which is the
+`token_index` used in trajectory item ids and score tables, identical for masked and causal models.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from fairforget.errors import ModelError
+
+KINDS = ("masked", "causal")
+
+
+@dataclass(frozen=True)
+class EncodedText:
+    """Model input of one text: `input_ids` (with special tokens) and where the text tokens sit in it."""
+
+    input_ids: np.ndarray  # int64, model input including special tokens
+    text_positions: np.ndarray  # int64, index into input_ids of text token k
+
+    @property
+    def n_text_tokens(self) -> int:
+        return int(self.text_positions.shape[0])
+
+    @property
+    def text_token_ids(self) -> np.ndarray:
+        return self.input_ids[self.text_positions]
+
+
+def encode_text(tokenizer: Any, kind: str, text: str, max_length: int) -> EncodedText:
+    """Tokenise with the tokenizer's own special tokens, truncated to `max_length` model inputs.
+
+    Causal models must see a BOS token first (the first text token is scored given BOS); one is prepended
+    when the tokenizer does not add it itself (GPT-2 style).
+    """
+    if kind not in KINDS:
+        raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
+    enc = tokenizer(
+        text, add_special_tokens=True, truncation=True, max_length=max_length, return_special_tokens_mask=True
+    )
+    ids = list(enc["input_ids"])
+    special = list(enc["special_tokens_mask"])
+    if kind == "causal":
+        bos = tokenizer.bos_token_id
+        if bos is None:
+            raise ModelError("causal scoring needs a tokenizer with a BOS token (bos_token_id is None)")
+        if not ids or ids[0] != bos:
+            ids = [bos] + ids[: max_length - 1]
+            special = [1] + special[: max_length - 1]
+    positions = np.array([i for i, flag in enumerate(special) if not flag], dtype=np.int64)
+    return EncodedText(input_ids=np.array(ids, dtype=np.int64), text_positions=positions)
+
+
+def encode_texts(tokenizer: Any, kind: str, texts: Sequence[str], max_length: int) -> list[EncodedText]:
+    return [encode_text(tokenizer, kind, text, max_length) for text in texts]
+
+
+@dataclass
+class TextScores:
+    """Per-text arrays over the scored text tokens (all of them unless a subset was asked for)."""
+
+    token_index: list[np.ndarray]  # int64 text-token indices k that were scored, ascending
+    token_id: list[np.ndarray]  # int64 vocabulary id of each scored token
+    logprob: list[np.ndarray]  # float64 log p(token | context), natural log
+    correct: list[np.ndarray]  # bool, top-1 prediction (first argmax) equals the token
+
+    def __len__(self) -> int:
+        return len(self.logprob)
+
+    def total_logprob(self) -> np.ndarray:
+        """Sum of scored-token log-probabilities per text (PLL for masked models)."""
+        return np.array([float(lp.sum()) for lp in self.logprob], dtype=np.float64)
+
+    def n_tokens(self) -> np.ndarray:
+        return np.array([lp.shape[0] for lp in self.logprob], dtype=np.int64)
+
+    def slice(self, start: int, stop: int) -> TextScores:
+        """The scores of texts start..stop-1 (e.g. one half of a combined stereo + anti pass)."""
+        return TextScores(
+            token_index=self.token_index[start:stop],
+            token_id=self.token_id[start:stop],
+            logprob=self.logprob[start:stop],
+            correct=self.correct[start:stop],
+        )
+
+
+@dataclass
+class JointScores:
+    """Base and tuned scores at the same positions plus KL(base || tuned) of the predictive distributions."""
+
+    base: TextScores
+    tuned: TextScores
+    kl: list[np.ndarray]  # float64 per scored token, nats
+
+
+def empty_scores(n_texts: int) -> TextScores:
+    return TextScores(
+        token_index=[np.zeros(0, np.int64) for _ in range(n_texts)],
+        token_id=[np.zeros(0, np.int64) for _ in range(n_texts)],
+        logprob=[np.zeros(0, np.float64) for _ in range(n_texts)],
+        correct=[np.zeros(0, bool) for _ in range(n_texts)],
+    )
+
+
+def selected_text_tokens(encoded: EncodedText, positions: Sequence[int] | None) -> np.ndarray:
+    """Text-token indices to score: all, or the given subset (those cut off by truncation are dropped)."""
+    if positions is None:
+        return np.arange(encoded.n_text_tokens, dtype=np.int64)
+    chosen = np.unique(np.asarray(positions, dtype=np.int64))
+    if chosen.size and chosen.min() < 0:
+        raise ModelError(f"token positions must be non-negative, got {chosen.min()}")
+    return chosen[chosen < encoded.n_text_tokens]
+
+
+def position_statistics(
+    logits: Sequence[torch.Tensor], targets: torch.Tensor
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+    """From gathered logits [N, V] of one or two models: target log-probs, top-1 correctness, KL(first||second).
+
+    Log-softmax is taken in float64 so that scores do not depend on how rows were batched beyond the
+    model's own float32 arithmetic.
+    """
+    logprobs, corrects, log_dists = [], [], []
+    for model_logits in logits:
+        wide = model_logits.double()
+        if len(logits) == 2:  # KL needs the whole distributions
+            log_dist = torch.log_softmax(wide, dim=-1)
+            log_dists.append(log_dist)
+            logprobs.append(log_dist.gather(1, targets[:, None]).squeeze(1).numpy())
+        else:  # the target's log-probability alone: logit - logsumexp, without a [N, V] output
+            logprobs.append((wide.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(wide, dim=-1)).numpy())
+        corrects.append((model_logits.argmax(dim=-1) == targets).numpy())
+    kl = None
+    if len(log_dists) == 2:
+        base, tuned = log_dists
+        kl = (base.exp() * (base - tuned)).sum(dim=-1).clamp_min(0.0).numpy()
+    return logprobs, corrects, kl
+
+
+@contextmanager
+def eval_mode(models: Sequence[torch.nn.Module]) -> Iterator[None]:
+    """Dropout off and no gradients while scoring; restore each model's training flag afterwards."""
+    flags = [m.training for m in models]
+    for m in models:
+        m.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        for m, flag in zip(models, flags):
+            m.train(flag)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Progress bars by default only on an interactive terminal."""
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def pad_id_of(tokenizer: Any) -> int:
+    # Padded positions are masked out of attention and never gathered, so any valid id works.
+    return int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else 0

@@ -1,0 +1,97 @@
+"""The config schema and semantic checks reject bad configs with a message naming the key."""
+
+from __future__ import annotations
+
+import pytest
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from fairforget.checks import check_config
+from fairforget.config import Run, run_grid
+from fairforget.errors import ConfigError
+
+from conftest import REPO, load_config
+
+SCHEMA = str(REPO / "config" / "schema.yaml")
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "micro.yaml", "paper.yaml"])
+def test_shipped_configs_are_valid(name: str) -> None:
+    config = load_config(name)
+    validate(config, SCHEMA)
+    check_config(config)
+    assert run_grid(config)
+
+
+def _validation_message(config: dict) -> str:
+    with pytest.raises(WorkflowError) as info:
+        validate(config, SCHEMA)
+    return str(info.value)
+
+
+def test_unknown_top_level_key_is_named(toy_config: dict) -> None:
+    toy_config["learning_rte"] = 0.1
+    assert "learning_rte" in _validation_message(toy_config)
+
+
+def test_unknown_nested_key_is_named(toy_config: dict) -> None:
+    toy_config["training"]["batchsize"] = 8
+    assert "batchsize" in _validation_message(toy_config)
+
+
+def test_wrong_type_names_the_key(toy_config: dict) -> None:
+    toy_config["training"]["batch_size"] = "sixteen"
+    message = _validation_message(toy_config)
+    assert "batch_size" in message and "sixteen" in message
+
+
+@pytest.mark.parametrize("bad", [0, -5])
+def test_non_positive_data_size_rejected(toy_config: dict, bad: int) -> None:
+    toy_config["data_sizes"] = [bad]
+    _validation_message(toy_config)
+    with pytest.raises(ConfigError, match="data_sizes"):
+        run_grid(toy_config)
+
+
+def test_empty_grid_rejected(toy_config: dict) -> None:
+    toy_config["seeds"] = []
+    assert "seeds" in _validation_message(toy_config)
+    with pytest.raises(ConfigError, match="'seeds'.*empty"):
+        run_grid(toy_config)
+
+
+def test_unknown_objective_type_names_key_and_allowed(toy_config: dict) -> None:
+    toy_config["objectives"]["mine"] = {"type": "no_such_objective"}
+    with pytest.raises(ConfigError, match=r"objectives\.mine\.type.*no_such_objective.*allowed: .*none"):
+        check_config(toy_config)
+
+
+def test_unknown_remedy_type_names_key(toy_config: dict) -> None:
+    toy_config["remedies"]["x"] = {"type": "magic"}
+    with pytest.raises(ConfigError, match=r"remedies\.x\.type"):
+        check_config(toy_config)
+
+
+def test_hub_model_needs_hub_id(toy_config: dict) -> None:
+    toy_config["models"]["big"] = {"kind": "masked", "source": "hub"}
+    with pytest.raises(ConfigError, match=r"models\.big\.hub_id"):
+        check_config(toy_config)
+
+
+def test_grid_is_the_product_with_readable_ids(toy_config: dict) -> None:
+    toy_config["data_sizes"] = [100, "full"]
+    toy_config["seeds"] = [0, 1]
+    runs = run_grid(toy_config)
+    expected = (len(toy_config["models"]) * len(toy_config["objectives"]) * len(toy_config["remedies"]) * 2 * 2)
+    assert len(runs) == expected == len(set(runs))
+    run = Run("bert-tiny", "cda", "none", "100", 1)
+    assert run in runs
+    assert run.path == "bert-tiny/cda/none/100/seed1"
+    assert run.run_id == "bert-tiny__cda__none__100__seed1"
+    assert run.size_limit == 100
+
+
+def test_objective_restricted_to_models(toy_config: dict) -> None:
+    toy_config["objectives"]["causal_only"] = {"type": "none", "models": ["llama-tiny"]}
+    runs = [r for r in run_grid(toy_config) if r.objective == "causal_only"]
+    assert runs and {r.model for r in runs} == {"llama-tiny"}

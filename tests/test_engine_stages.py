@@ -1,0 +1,186 @@
+"""Toy tokenizers/models, toy base build, hub resolution and the fine-tuning stage, on tiny models."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from fairforget.errors import ConfigError, ModelError
+from fairforget.io import read_json
+from fairforget.models.hub import resolve_hub_model
+from fairforget.models.modeldir import MANIFEST, load_model_dir, read_sidecar, verify_model_dir
+from fairforget.models.pretrain import build_base_model, build_toy_base
+from fairforget.models.toy import build_toy_model, train_tokenizer
+from fairforget.training.finetune import run_finetune, subset_texts
+from fairforget.training.plugins import OBJECTIVES
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_engine_support import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data  # noqa: E402
+
+torch.set_num_threads(1)
+
+TRAIN_CFG = {"epochs": 1, "batch_size": 8, "learning_rate": 0.001, "warmup_ratio": 0.1, "max_length": 32,
+             "checkpoint_every_steps": 2, "probe_every_steps": 2, "mixed_precision": "no"}
+RUN = {"model": "tiny", "objective": "none", "remedy": "none", "size": "16", "seed": 1}
+
+
+@pytest.mark.parametrize("kind", ["masked", "causal"])
+def test_tokenizer_round_trip_and_offline_reload(tmp_path: Path, kind: str) -> None:
+    texts = ["The nurse said that she was tired .", "The doctor said that he was busy today ."] * 10
+    tokenizer = train_tokenizer(texts, kind, 120, model_max_length=32)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path, local_files_only=True)
+    sentence = "The doctor said that she was busy"
+    assert reloaded(sentence).input_ids == tokenizer(sentence).input_ids
+    decoded = reloaded.decode(reloaded(sentence).input_ids, skip_special_tokens=True)
+    if kind == "masked":
+        assert decoded == sentence.lower()
+        assert reloaded.mask_token == "[MASK]" and reloaded.pad_token == "[PAD]"
+        assert reloaded(sentence).input_ids[0] == reloaded.cls_token_id
+    else:
+        assert decoded == sentence  # byte-level BPE is lossless
+        assert reloaded.pad_token == "<pad>" and reloaded(sentence).input_ids[0] == reloaded.bos_token_id
+    # trained in another order of calls, the same texts give the same tokenizer file
+    again = train_tokenizer(texts, kind, 120, model_max_length=32)
+    assert again.backend_tokenizer.to_str() == tokenizer.backend_tokenizer.to_str()
+
+
+def test_toy_model_init_depends_on_seed_only() -> None:
+    tokenizer = train_tokenizer(["a b c d e f g"] * 3, "masked", 60)
+    first = build_toy_model("masked", TINY_ARCH, tokenizer, seed=0)
+    second = build_toy_model("masked", TINY_ARCH, tokenizer, seed=0)
+    other = build_toy_model("masked", TINY_ARCH, tokenizer, seed=1)
+    a, b, c = (torch.cat([p.flatten() for p in m.parameters()]) for m in (first, second, other))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    with pytest.raises(ConfigError, match="unknown architecture field"):
+        build_toy_model("masked", {**TINY_ARCH, "hiden_size": 8}, tokenizer, seed=0)
+
+
+@pytest.fixture(scope="module")
+def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("base")
+    data = write_toy_data(root)
+    paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
+    manifest = build_base_model("tiny", tiny_model_cfg("masked"), paths, root / "base", root / "base.sha256")
+    return root, data, manifest
+
+
+def test_toy_build_is_deterministic(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, data, manifest = toy_base
+    assert read_sidecar(root / "base.sha256") == manifest["content_hash"]
+    assert verify_model_dir(root / "base")["content_hash"] == manifest["content_hash"]
+    assert manifest["source"]["pretrain"]["steps"] == 10  # 80 texts / batch 8
+    paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
+    again = build_toy_base(paths, "tiny", tiny_model_cfg("masked"), tmp_path / "again", seed=0)
+    assert again["content_hash"] == manifest["content_hash"]
+    other_seed = build_toy_base(paths, "tiny", tiny_model_cfg("masked"), tmp_path / "seed1", seed=1)
+    assert other_seed["content_hash"] != manifest["content_hash"]
+
+
+def test_finetune_stage_produces_verified_child(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, data, base_manifest = toy_base
+    out = tmp_path / "tuned"
+    manifest = run_finetune(
+        root / "base", data, RUN, {"type": "none"}, {"type": "none"}, TRAIN_CFG, out, tmp_path / "state",
+        tmp_path / "trajectory.parquet", tmp_path / "summary.json",
+        {"max_examples": 4, "batch_size": 8, "max_length": 32},
+    )
+    assert verify_model_dir(out)["content_hash"] == manifest["content_hash"]
+    assert manifest["parent_hash"] == base_manifest["content_hash"]
+    assert manifest["run"] == RUN and manifest["objective"] == {"type": "none"}
+    assert manifest["content_hash"] != base_manifest["content_hash"]
+    summary = read_json(tmp_path / "summary.json")
+    assert summary["steps"] == 2  # 16 debiasing texts / batch 8
+    assert summary["tokens"] > 0 and summary["tokens_per_second"] > 0
+    assert summary["checkpoint_hash"] == manifest["content_hash"]
+    trajectory = pl.read_parquet(tmp_path / "trajectory.parquet")
+    assert trajectory.columns == ["step", "probe_set", "item_id", "correct"]
+    assert sorted(trajectory["step"].unique().to_list()) == [0, 2]
+    assert set(trajectory["probe_set"].unique().to_list()) == {"general", "stereotype"}
+    assert trajectory.filter(pl.col("probe_set") == "stereotype").height == 2 * 4
+    assert not (tmp_path / "state").exists()  # cleared once the model is saved
+    loaded = load_model_dir(out)
+    assert loaded.kind == "masked"
+
+
+@OBJECTIVES.register("_engine_test_nan")
+class NaNObjective(MeanSquaredLogits):
+    def loss(self, model, batch, ctx):
+        return super().loss(model, batch, ctx) * float("inf")
+
+
+def test_finetune_nan_leaves_no_manifest(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, data, _ = toy_base
+    out = tmp_path / "tuned"
+    out.mkdir()
+    (out / MANIFEST).write_text("{}")  # a stale manifest from an earlier attempt must not survive
+    from fairforget.errors import TrainingError
+
+    with pytest.raises(TrainingError, match="non-finite loss .* at step 1 of 2"):
+        run_finetune(root / "base", data, {**RUN, "objective": "nan"}, {"type": "_engine_test_nan"},
+                     {"type": "none"}, TRAIN_CFG, out, tmp_path / "state", tmp_path / "t.parquet",
+                     tmp_path / "s.json", {"enabled": False})
+    assert not (out / MANIFEST).exists()
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_subset_texts_is_seeded_and_checked() -> None:
+    texts = [f"t{i}" for i in range(10)]
+    assert subset_texts(texts, "4", 0) == subset_texts(texts, 4, 0)
+    assert subset_texts(texts, 4, 0) != subset_texts(texts, 4, 1)
+    assert sorted(subset_texts(texts, "full", 3)) == sorted(texts)
+    with pytest.raises(ConfigError, match="size 11 exceeds the 10 texts"):
+        subset_texts(texts, 11, 0)
+
+
+def _fake_hub_cache(cache: Path, hub_id: str, model_dir: Path) -> None:
+    """The layout huggingface_hub uses: models--org--name/{refs/main, snapshots/<commit>/files}."""
+    commit = "0" * 40
+    repo = cache / f"models--{hub_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for path in model_dir.iterdir():
+        if path.name != MANIFEST:
+            (snapshot / path.name).write_bytes(path.read_bytes())
+
+
+def test_hub_model_from_cache_and_local_path(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, _, base_manifest = toy_base
+    _fake_hub_cache(tmp_path / "hub", "org/tiny-bert", root / "base")
+    manifest = resolve_hub_model("org/tiny-bert", "masked", tmp_path / "from_cache", cache_dir=tmp_path / "hub")
+    assert verify_model_dir(tmp_path / "from_cache")["content_hash"] == manifest["content_hash"]
+    assert manifest["source"]["hub_id"] == "org/tiny-bert"
+    original, copied = load_model_dir(root / "base"), load_model_dir(tmp_path / "from_cache")
+    for (name, a), (_, b) in zip(original.model.state_dict().items(), copied.model.state_dict().items()):
+        assert torch.equal(a, b), name
+    local = resolve_hub_model("org/tiny-bert", "masked", tmp_path / "from_local", local_path=root / "base")
+    assert local["content_hash"] == manifest["content_hash"]
+
+
+def test_hub_model_missing_names_fetch_command(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as err:
+        resolve_hub_model("bert-base-uncased", "masked", tmp_path / "out", cache_dir=tmp_path / "empty")
+    assert "hf download bert-base-uncased" in str(err.value)
+    assert "HF_HOME" in str(err.value)
+    with pytest.raises(ModelError, match="huggingface-cli download meta-llama/Llama-3.2-1B"):
+        resolve_hub_model("meta-llama/Llama-3.2-1B", "causal", tmp_path / "out2", cache_dir=tmp_path / "empty")
+    assert not (tmp_path / "out" / MANIFEST).exists()
+
+
+def test_hub_refuses_pickled_only_weights(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, _, _ = toy_base
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    for path in root.joinpath("base").iterdir():
+        if path.name not in (MANIFEST, "model.safetensors"):
+            (pickled / path.name).write_bytes(path.read_bytes())
+    (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
+    with pytest.raises(ModelError, match="safetensors"):
+        resolve_hub_model("org/x", "masked", tmp_path / "out", local_path=pickled)

@@ -1,0 +1,202 @@
+"""Stage functions evaluate_base / evaluate_checkpoint end to end on tiny saved models."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from fairforget.errors import DataError
+from fairforget.evaluation import evaluate_base, evaluate_checkpoint
+from fairforget.io import write_jsonl
+from fairforget.models.modeldir import save_model_dir, write_sidecar
+from fairforget.models.toy import build_toy_model, train_tokenizer
+from fairforget.scoring.dispatch import score_texts
+from fairforget.scoring.pairs import pair_sentence_scores
+
+torch.set_num_threads(1)
+
+CORPUS = [
+    "the nurse said that she would help the patient",
+    "the engineer said that he fixed the machine",
+    "the doctor walked to the hospital in the morning",
+    "the teacher asked the students to read the book",
+    "this is john . this is mary . math and arts and science",
+    "career family office home salary children",
+] * 3
+HELDOUT = ["the doctor walked to the hospital", "the teacher asked the students", "the river froze over",
+           "she would help the patient in the morning"]
+PAIRS = [("the nurse said that she would help", "the nurse said that he would help"),
+         ("the engineer said that he fixed it", "the engineer said that she fixed it"),
+         ("the doctor said that he walked", "the doctor said that she walked")]
+STEREOSET = [
+    {"id": "s1", "bias_type": "gender", "target": "nurse", "context": "the nurse was BLANK .",
+     "stereotype": "the nurse was she .", "anti_stereotype": "the nurse was he .", "unrelated": "the nurse was book ."},
+    {"id": "s2", "bias_type": "gender", "target": "engineer", "context": "the engineer fixed the BLANK",
+     "stereotype": "the engineer fixed the machine", "anti_stereotype": "the engineer fixed the patient",
+     "unrelated": "the engineer fixed the morning"},
+]
+SEAT = {"targ1": {"category": "M", "examples": ["this is john .", "john is here .", "he is here ."]},
+        "targ2": {"category": "F", "examples": ["this is mary .", "mary is here .", "she is here ."]},
+        "attr1": {"category": "C", "examples": ["career .", "office .", "salary ."]},
+        "attr2": {"category": "H", "examples": ["family .", "home .", "children ."]}}
+ARCH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
+        "max_position_embeddings": 64}
+
+
+def evaluation_config(kind):
+    metrics = ["overall_forgetting", "selective_forgetting", "planted", "winobias", "crows_pairs", "stereoset",
+               "trajectory_forgetting"] + (["seat"] if kind == "masked" else [])
+    return {"batch_size": 8, "max_length": 32, "bootstrap_samples": 50, "bootstrap_seed": 0, "metrics": metrics,
+            "seat_tests": ["sent-toy"], "seat_permutations": 100, "selective_probe_sets": ["planted", "winobias"]}
+
+
+@pytest.fixture(scope="module", params=["masked", "causal"])
+def study(request, tmp_path_factory):
+    kind = request.param
+    root = tmp_path_factory.mktemp(kind)
+    tokenizer = train_tokenizer(CORPUS, kind, vocab_size=150 if kind == "masked" else 300)
+    base = build_toy_model(kind, ARCH, tokenizer, seed=3)
+    tuned = build_toy_model(kind, ARCH, tokenizer, seed=3)
+    with torch.no_grad():  # a "fine-tuned" checkpoint: the base weights, slightly moved
+        generator = torch.Generator().manual_seed(0)
+        for parameter in tuned.parameters():
+            parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
+    save_model_dir(base, tokenizer, root / "base", kind)
+    write_sidecar(root / "base", root / "base.sha256")
+    save_model_dir(tuned, tokenizer, root / "tuned", kind, parent_hash=None)
+    write_sidecar(root / "tuned", root / "tuned.sha256")
+    write_jsonl(root / "heldout.jsonl", [{"id": f"h{i}", "text": t} for i, t in enumerate(HELDOUT)])
+    probes = {}
+    for name in ("planted", "winobias", "crows_pairs"):
+        probes[name] = root / f"{name}.jsonl"
+        write_jsonl(probes[name], [{"id": f"{name}{i}", "stereo": s, "anti": a,
+                                    "bias_type": "gender" if i < 2 else "race", "source": name}
+                                   for i, (s, a) in enumerate(PAIRS)])
+    probes["stereoset"] = root / "stereoset.jsonl"
+    write_jsonl(probes["stereoset"], STEREOSET)
+    (root / "seat").mkdir()
+    (root / "seat" / "sent-toy.jsonl").write_text(json.dumps(SEAT))
+    pl.DataFrame({"step": [0, 0, 10, 10], "probe_set": ["general", "stereotype"] * 2,
+                  "item_id": ["h0:0", "p0", "h0:0", "p0"], "correct": [True, True, False, True]}).write_parquet(
+        root / "trajectory.parquet")
+    return {"kind": kind, "root": root, "probes": probes, "tokenizer": tokenizer, "base": base, "tuned": tuned}
+
+
+def run_base(study):
+    root = study["root"]
+    return evaluate_base(root / "base", root / "base.sha256", root / "heldout.jsonl", study["probes"], root / "seat",
+                         root / "out/base/scores", root / "out/base/metrics.json", evaluation_config(study["kind"]),
+                         root / "store")
+
+
+def run_checkpoint(study, config=None):
+    root = study["root"]
+    return evaluate_checkpoint(root / "base", root / "base.sha256", root / "out/base/scores", root / "tuned",
+                               root / "tuned.sha256", root / "trajectory.parquet", root / "heldout.jsonl",
+                               study["probes"], root / "seat", root / "out/tuned/scores",
+                               root / "out/tuned/metrics.json", config or evaluation_config(study["kind"]),
+                               root / "store", run={"model": "toy", "seed": 0})
+
+
+def test_base_then_checkpoint_results_and_cache(study):
+    kind, root = study["kind"], study["root"]
+    base_result = run_base(study)
+    assert base_result["cache"]["hit"] is False and base_result["kind"] == "base_eval"
+    names = set(base_result["metrics"])
+    assert {"planted.stereo_preference", "stereoset.ss", "stereoset.lms", "stereoset.icat",
+            "crows_pairs.stereo_preference_race"} <= names
+    assert not any(n.startswith("overall_forgetting") for n in names)
+    assert ("seat.effect_size_toy" in names) == (kind == "masked")
+    for value in base_result["metrics"].values():
+        assert set(value) == {"value", "ci_low", "ci_high", "n"}
+
+    result = run_checkpoint(study)
+    metrics = result["metrics"]
+    assert result["cache"]["hit"] is False and result["run"] == {"model": "toy", "seed": 0}
+    assert json.loads((root / "out/tuned/metrics.json").read_text()) == result
+
+    # overall forgetting against a direct computation with the scoring functions
+    texts = HELDOUT
+    base_scores = score_texts(study["base"], study["tokenizer"], kind, texts, max_length=32)
+    tuned_scores = score_texts(study["tuned"], study["tokenizer"], kind, texts, max_length=32)
+    change = np.mean([(-t.mean()) - (-b.mean()) for b, t in zip(base_scores.logprob, tuned_scores.logprob)])
+    assert metrics["overall_forgetting.mean_loss_change"]["value"] == pytest.approx(change, abs=1e-6)
+    assert metrics["overall_forgetting.mean_kl"]["value"] > 0
+    assert metrics["overall_forgetting.mean_loss_change"]["n"] == len(HELDOUT)
+
+    # the tuned model's planted preference against a direct computation
+    stereo = score_texts(study["tuned"], study["tokenizer"], kind, [s for s, _ in PAIRS], max_length=32)
+    anti = score_texts(study["tuned"], study["tokenizer"], kind, [a for _, a in PAIRS], max_length=32)
+    s, a = pair_sentence_scores(kind, stereo, anti)
+    assert metrics["planted.stereo_preference"]["value"] == pytest.approx(100 * np.mean(s > a))
+    assert metrics["selective_forgetting.stereo_mean_loss_change"]["n"] == 2 * len(PAIRS)
+    assert metrics["trajectory_forgetting.general_mean_forgetting_events"]["value"] == 1.0
+    assert metrics["trajectory_forgetting.stereotype_unforgettable_fraction"]["value"] == 1.0
+    tokens = pl.read_parquet(root / "out/tuned/scores/tokens.parquet")
+    assert {"set", "text_id", "token_index", "logprob", "correct", "kl"} <= set(tokens.columns)
+
+    # rerun: a cache hit with identical statistics, and the scores directory is restored
+    shutil.rmtree(root / "out/tuned/scores")
+    again = run_checkpoint(study)
+    assert again["cache"] == {"hit": True, "key": result["cache"]["key"]}
+    assert again["metrics"] == metrics
+    assert pl.read_parquet(root / "out/tuned/scores/tokens.parquet").equals(tokens)
+    # a different bootstrap seed is a different key
+    other = run_checkpoint(study, {**evaluation_config(kind), "bootstrap_seed": 1})
+    assert other["cache"]["hit"] is False and other["cache"]["key"] != result["cache"]["key"]
+    assert other["metrics"]["overall_forgetting.mean_loss_change"]["value"] == pytest.approx(change, abs=1e-6)
+
+
+def test_stale_base_scores_are_detected(study):
+    root = study["root"]
+    run_base(study)
+    stale = root / "stale"
+    shutil.copytree(root / "out/base/scores", stale, dirs_exist_ok=True)
+    tokens = pl.read_parquet(stale / "tokens.parquet")
+    tokens.with_columns(pl.col("logprob") - 1.0).write_parquet(stale / "tokens.parquet")
+    with pytest.raises(DataError, match="stale"):
+        evaluate_checkpoint(root / "base", root / "base.sha256", stale, root / "tuned", root / "tuned.sha256",
+                            root / "trajectory.parquet", root / "heldout.jsonl", study["probes"], root / "seat",
+                            root / "out/stale/scores", root / "out/stale/metrics.json",
+                            {**evaluation_config(study["kind"]), "bootstrap_samples": 20}, root / "store")
+
+
+def test_evaluation_inputs_for_the_toy_config(toy_config, repo_root):
+    from fairforget.metrics.inputs import evaluation_inputs
+
+    inputs = evaluation_inputs(toy_config["evaluation"], "R", str(repo_root / "resources/data/seat"))
+    assert inputs["heldout"] == "R/data/general/heldout.jsonl"
+    assert inputs["probes"]["planted"] == "R/data/probes/planted.jsonl"
+    assert inputs["probes"]["stereoset"] == "R/data/probes/stereoset.jsonl"
+    assert inputs["needs_trajectory"] is True
+    seat_files = [p for p in inputs["data"] if "/seat/" in p]
+    assert len(seat_files) == 6 and all(__import__("pathlib").Path(p).is_file() for p in seat_files)
+
+
+def test_duplicate_probe_ids_are_rejected(tmp_path):
+    from fairforget.metrics.inputs import load_data
+
+    path = tmp_path / "planted.jsonl"
+    write_jsonl(path, [{"id": "x", "stereo": "a b", "anti": "a c"}, {"id": "x", "stereo": "d e", "anti": "d f"}])
+    with pytest.raises(DataError, match=r"planted.jsonl: record 2 repeats id 'x'"):
+        load_data({"planted": path})
+
+
+def test_recomputation_in_a_fresh_store_is_bit_identical(study):
+    root = study["root"]
+    run_base(study)
+    first = run_checkpoint(study)
+    fresh = evaluate_checkpoint(root / "base", root / "base.sha256", root / "out/base/scores", root / "tuned",
+                                root / "tuned.sha256", root / "trajectory.parquet", root / "heldout.jsonl",
+                                study["probes"], root / "seat", root / "out/fresh/scores",
+                                root / "out/fresh/metrics.json", evaluation_config(study["kind"]),
+                                root / "fresh_store", run={"model": "toy", "seed": 0})
+    assert fresh["cache"]["hit"] is False and fresh["cache"]["key"] == first["cache"]["key"]
+    assert fresh["metrics"] == first["metrics"]
+    assert pl.read_parquet(root / "out/fresh/scores/tokens.parquet").equals(
+        pl.read_parquet(root / "out/tuned/scores/tokens.parquet"))

@@ -1,0 +1,141 @@
+"""Provenance lineage reaches raw data and base weights; the audit catches any changed or missing file."""
+
+import pytest
+
+from fairforget import cli
+from fairforget.analysis import pipeline
+from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
+from fairforget.provenance import audit, build_record, finish, format_lineage, git_version
+
+CONFIG = {"analysis": {"bootstrap_samples": 50}}
+
+
+@pytest.fixture()
+def lineage(tmp_path):
+    paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",), objectives=("none", "cda")))
+    results = paths.results
+    pipeline.aggregate_table(paths.eval_paths, paths.downstream_paths, paths.trajectory_paths, paths.meta_paths,
+                             paths.sidecar_paths, results / "tables/runs.parquet", results / "tables/runs.csv",
+                             results / "tables/data_dictionary.md", CONFIG, repo_root=tmp_path)
+    pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=tmp_path)
+    return paths
+
+
+def test_lineage_reaches_raw_data_and_base_weights(lineage):
+    tree = format_lineage(lineage.results / "findings.md")
+    for expected in (
+        "results/tables/runs.parquet [derived]",
+        "results/eval/finetuned/bert-tiny/cda/none/full/seed0/metrics.json [eval_finetuned]",
+        "results/models/finetuned/bert-tiny/cda/none/full/seed0/manifest.json [finetuned_manifest]",
+        "results/models/base/bert-tiny/manifest.json [base_manifest]",
+        "results/models/base/bert-tiny/model.safetensors [model_file]",
+        "results/data/general/pretrain.jsonl [prepared_data]",
+        "resources/SHA256SUMS [raw_data_checksums]",
+        "resources/data/wikitext/wiki.valid.txt [raw_data]",
+    ):
+        assert expected in tree, expected
+
+
+def test_manifest_parent_hash_links_to_base(lineage):
+    record = build_record("t", [lineage.eval_paths[-1]], {}, lineage.repo)
+    tuned = next(n for n in record["lineage"].values() if n["kind"] == "finetuned_manifest")
+    base = next(n for n in record["lineage"].values() if n["kind"] == "base_manifest")
+    assert tuned["facts"]["parent_hash"] == base["facts"]["content_hash"]
+    assert base["facts"]["content_hash"] in record["checkpoint_hashes"]
+
+
+def test_audit_passes_fresh_then_names_changed_raw_file(lineage, capsys):
+    product = lineage.results / "findings.md"
+    report = audit([product])
+    assert report.ok and report.checked > 20 and report.sidecars == 2
+    assert cli.main(["audit", str(product)]) == 0
+    assert "audit OK" in capsys.readouterr().out
+
+    raw = lineage.repo / "resources/data/wikitext/wiki.valid.txt"
+    data = bytearray(raw.read_bytes())
+    data[0] ^= 0x01  # one byte changed
+    raw.write_bytes(bytes(data))
+    report = audit([product])
+    assert not report.ok
+    assert any(str(raw) in problem and "changed" in problem for problem in report.problems)
+    assert cli.main(["audit", str(product)]) == 1
+    assert str(raw) in capsys.readouterr().out
+
+
+def test_audit_names_missing_result_and_changed_output(lineage):
+    product = lineage.results / "findings.md"
+    result = next(p for p in lineage.eval_paths if "finetuned" in p.as_posix())
+    result.unlink()
+    problems = audit([product]).problems
+    assert any(str(result) in p and "missing" in p for p in problems)
+
+    product.write_text(product.read_text() + "edited\n")
+    assert any(str(product) in p and "output changed" in p for p in audit([product]).problems)
+
+
+def test_audit_weights_optional(lineage):
+    weights = lineage.results / "models/base/bert-tiny/model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    product = lineage.results / "findings.md"
+    assert any(str(weights) in p for p in audit([product]).problems)
+    fast = audit([product], check_weights=False)
+    assert fast.ok and fast.skipped_weights > 0
+
+
+def test_audit_without_sidecar_is_an_error(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"png")
+    assert cli.main(["audit", str(tmp_path / "x.png")]) == 2
+
+
+def test_git_version_outside_a_repository(tmp_path):
+    version = git_version(tmp_path)
+    assert version["commit"] is None and version["reason"]
+
+
+def test_data_changed_since_training_is_caught(lineage):
+    # The fine-tuned manifest lists the debiasing data with its hash at training time.
+    source = lineage.results / "data/debias/source.jsonl"
+    source.write_text(source.read_text() + '{"id": "new", "text": "she"}\n')
+    pipeline.findings(lineage.results / "tables/runs.parquet", lineage.results / "findings.md", CONFIG,
+                      repo_root=lineage.repo)
+    problems = audit([lineage.results / "findings.md"]).problems
+    assert any(str(source) in p and "changed" in p for p in problems)
+
+
+def test_provenance_command_prints_tree(lineage, capsys):
+    assert cli.main(["provenance", str(lineage.results / "findings.md")]) == 0
+    out = capsys.readouterr().out
+    assert "rule=findings" in out and "resources/data/wikitext/wiki.test.txt [raw_data]" in out
+
+
+def test_file_used_in_two_versions_is_reported(lineage):
+    import json
+
+    from fairforget.hashing import sha256_file
+
+    # The fine-tuned checkpoint claims a different version of the pretraining text than the base used.
+    pretrain = lineage.results / "data/general/pretrain.jsonl"
+    manifest_path = lineage.results / "models/finetuned/bert-tiny/cda/none/full/seed0/manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["data_files"]["results/data/general/pretrain.jsonl"] = "f" * 64
+    manifest_path.write_text(json.dumps(manifest))
+    assert sha256_file(pretrain) != "f" * 64
+    record = build_record("t", lineage.eval_paths, {}, lineage.repo)
+    node = record["lineage"]["results/data/general/pretrain.jsonl"]
+    assert node["facts"]["other_claimed_sha256"] == ["f" * 64]
+    product = lineage.repo / "product.txt"
+    product.write_text("x")
+    finish(record, [product], lineage.repo / "product.provenance.json")
+    problems = audit([product]).problems
+    assert any(str(pretrain) in p and "different hashes" in p for p in problems)
+
+
+def test_embedded_facts_digest_many_checkpoints():
+    from fairforget.provenance import embedded_facts
+
+    record = {"rule": "figures", "config_hash": "c", "inputs": [], "created": "now",
+              "code_version": {"commit": None, "dirty": None, "reason": "not a git repository"},
+              "checkpoint_hashes": [f"{i:064x}" for i in range(60)]}
+    facts = embedded_facts(record, "x.provenance.json")
+    assert facts["fairforget.checkpoint_hashes"].startswith("60 hashes, sha256 of sorted list ")
+    assert facts["fairforget.code_version"] == "unknown (not a git repository)"

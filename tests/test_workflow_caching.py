@@ -1,0 +1,68 @@
+"""Workflow-level caching on the micro config (slow: runs the whole workflow once in a throw-away copy).
+
+(1) A second `snakemake` plans zero jobs. (2) Deleting every evaluation output, keeping checkpoints and the
+store, then rerunning recomputes no evaluation: each result says cache hit, no training or data job runs, and
+the store's entries are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fairforget.store import ResultStore
+from workflow_helpers import copy_workflow, planned_jobs, snakemake
+
+pytestmark = pytest.mark.slow
+
+CONFIG = ("--configfile", "config/micro.yaml")
+EVALUATION_RULES = {"evaluate_base", "evaluate_checkpoint", "downstream_base", "downstream_finetuned"}
+AGGREGATION_RULES = {"aggregate_table", "findings", "figures", "report", "all"}
+
+
+@pytest.fixture(scope="module")
+def finished_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    workdir = copy_workflow(tmp_path_factory.mktemp("caching") / "wf")
+    snakemake(workdir, "--cores", "2", *CONFIG, timeout=3000)
+    return workdir
+
+
+def _result_files(results: Path) -> list[Path]:
+    return sorted([*(results / "eval").rglob("metrics.json"), *(results / "downstream").rglob("seed*.json")])
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def test_second_run_plans_zero_jobs(finished_workflow: Path) -> None:
+    assert planned_jobs(finished_workflow, *CONFIG) == {}
+
+
+def test_deleted_evaluations_are_served_from_the_store(finished_workflow: Path) -> None:
+    results = finished_workflow / "results"
+    store = ResultStore(results / "store")
+    first_results = _result_files(results)
+    assert first_results, "the workflow wrote no evaluation results"
+    keys = {json.loads(path.read_text())["cache"]["key"] for path in first_results}
+    assert {info.key for info in store.list_entries()} >= keys  # every result's entry is in the store
+    store_before = _snapshot(store.root / "entries")
+    models_before = _snapshot(results / "models")
+
+    shutil.rmtree(results / "eval")
+    shutil.rmtree(results / "downstream")
+    planned = planned_jobs(finished_workflow, *CONFIG)
+    assert planned, "deleting results planned nothing"
+    assert set(planned) <= EVALUATION_RULES | AGGREGATION_RULES, f"unexpected jobs planned: {planned}"
+
+    snakemake(finished_workflow, "--cores", "2", *CONFIG, timeout=1800)
+    rerun_results = _result_files(results)
+    assert [p.relative_to(results) for p in rerun_results] == [p.relative_to(results) for p in first_results]
+    misses = [str(p.relative_to(results)) for p in rerun_results if not json.loads(p.read_text())["cache"]["hit"]]
+    assert misses == [], f"evaluations recomputed instead of read from the store: {misses}"
+    assert _snapshot(store.root / "entries") == store_before  # nothing rewritten
+    assert _snapshot(results / "models") == models_before  # no checkpoint touched
+    assert planned_jobs(finished_workflow, *CONFIG) == {}

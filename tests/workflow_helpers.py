@@ -1,0 +1,46 @@
+"""Run the workflow in a throw-away copy of the repository, so tests never touch the user's results/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+COPIED = ("Snakefile", "rules", "config", "workflow_scripts", "src", "resources", "envs", "report", "slurm_profile")
+
+
+def copy_workflow(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.is_file():
+            shutil.copy2(source, dest / name)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the venv's snakemake in `workdir`; on failure, show the tail of its output."""
+    command = [str(Path(sys.executable).parent / "snakemake"), *args]
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    counts: dict[str, int] = {}
+    for line in (result.stdout + result.stderr).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "count"):
+            counts[parts[0]] = int(parts[1])
+    return counts

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv and install fairforget with pinned dependencies (idempotent).
+# On a GPU cluster keep your CUDA build of torch: FAIRFORGET_KEEP_TORCH=1 skips the CPU torch pin, or create the
+# venv yourself with --system-site-packages and a CUDA torch already installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+[[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+if [[ "${FAIRFORGET_KEEP_TORCH:-0}" != 1 ]] && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  # Pin torch first: an unpinned `pip install torch` pulls a multi-gigabyte CUDA build. Elsewhere than
+  # these machines, set PIP_EXTRA_INDEX_URL to the PyTorch CPU wheel index to get the CPU build.
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+fi
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+echo "fairforget installed in $(pwd)/.venv"

@@ -1,0 +1,18 @@
+"""Rule findings: the paper's three claims tested on the tidy table (findings.md)."""
+
+import logging
+
+import _bootstrap  # noqa: F401  (puts ../src on sys.path)
+
+from fairforget.analysis.pipeline import findings
+
+logging.basicConfig(
+    filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"  # noqa: F821
+)
+
+findings(
+    table_path=snakemake.input.table,  # noqa: F821
+    out=snakemake.output.findings,  # noqa: F821
+    config=snakemake.config,  # noqa: F821
+    code_root=snakemake.params.code_root,  # noqa: F821
+)

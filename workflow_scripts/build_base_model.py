@@ -1,0 +1,18 @@
+"""Rule build_base_model: pretrain a toy model, or copy a hub/local model; write the model dir and sidecar."""
+
+import logging
+
+import _bootstrap  # noqa: F401  (puts ../src on sys.path)
+import torch
+
+from fairforget.models.pretrain import build_base_model
+
+logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
+                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+torch.set_num_threads(snakemake.threads)  # noqa: F821
+inputs = snakemake.input  # noqa: F821
+build_base_model(
+    snakemake.params.model_name, snakemake.params.model_cfg,  # noqa: F821
+    [inputs.general, inputs.planted] if "general" in inputs.keys() else [],
+    snakemake.output.model, snakemake.output.sidecar,  # noqa: F821
+)
