@@ -23,3 +23,14 @@ def load_config(name: str) -> dict:
 @pytest.fixture
 def toy_config() -> dict:
     return copy.deepcopy(load_config("config.yaml"))
+
+
+@pytest.fixture(scope="session")
+def micro_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The micro study run once per test session in a throw-away copy of the repository (shared by the
+    end-to-end, caching and SLURM-comparison tests, so CI pays for one local run)."""
+    from workflow_helpers import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("micro") / "wf")
+    snakemake(workdir, "--cores", "2", "--configfile", "config/micro.yaml", timeout=3000)
+    return workdir

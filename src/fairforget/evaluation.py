@@ -11,7 +11,6 @@ cache hit. The scores parquet files are kept beside the store entry (`<key>.scor
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from fairforget.errors import DataError, ModelError, StoreError
+from fairforget.errors import DataError, ModelError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, write_json
 from fairforget.metrics.base import (
@@ -34,7 +33,7 @@ from fairforget.metrics.base import (
 )
 from fairforget.metrics.bootstrap import MetricValue
 from fairforget.metrics.inputs import active_metrics, data_files, load_data, requirements, token_set_texts
-from fairforget.metrics.score_files import TOKENS_FILE, check_base_consistency, read_scores, write_scores
+from fairforget.metrics.score_files import check_base_consistency, read_scores, write_scores
 from fairforget.metrics.seat import ROLES
 from fairforget.metrics.trajectory import read_trajectory
 from fairforget.models.modeldir import KINDS, MANIFEST, load_model_dir, read_sidecar
@@ -117,29 +116,9 @@ def _store_key(store: ResultStore, checkpoint_hash: str, kind: str, settings: Ev
     return store.key(checkpoint_hash=checkpoint_hash, kind=kind, settings=described, seed=settings.bootstrap.seed)
 
 
-def _artifacts(store: ResultStore, key: str) -> Path:
-    return store.path(key).parent / f"{key}.scores"
-
-
 def _cached(store: ResultStore, key: str, scores_dir: Path, compute: Any) -> tuple[dict[str, Any], bool]:
-    """get_or_compute, keeping the scores directory beside the store entry (written before the entry)."""
-    artifacts = _artifacts(store, key)
-    if store.path(key).is_file() and not (artifacts / TOKENS_FILE).is_file():
-        raise StoreError(f"{store.path(key)}: store entry without its scores in {artifacts}; delete the entry")
-
-    def compute_and_keep() -> dict[str, Any]:
-        result = compute()
-        if artifacts.exists():
-            shutil.rmtree(artifacts)
-        shutil.copytree(scores_dir, artifacts)
-        return result
-
-    result, hit = store.get_or_compute(key, compute_and_keep)
-    if hit:
-        if scores_dir.exists():
-            shutil.rmtree(scores_dir)
-        shutil.copytree(artifacts, scores_dir)
-    return result, hit
+    """get_or_compute with the per-token scores stored (and hash-checked) as the entry's artifacts."""
+    return store.get_or_compute(key, compute, artifacts_dir=scores_dir)
 
 
 def evaluate_base(

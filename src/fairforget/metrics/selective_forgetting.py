@@ -17,7 +17,7 @@ import numpy as np
 from fairforget.metrics.base import METRICS, EvaluationSettings, Metric, MetricContext, ModelScores, pair_requirement
 from fairforget.metrics.bootstrap import MetricValue, mean_estimate, ratio_estimate, sum_estimate
 from fairforget.metrics.forgetting import forgetting_statistics, per_example_loss
-from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype
+from fairforget.scoring.pairs import pair_masked_tokens, pair_sentence_scores, prefers_stereotype
 from fairforget.scoring.scores import TextScores
 
 
@@ -48,6 +48,11 @@ def preference_flips(
     }
 
 
+def _set_preference(kind: str, scores, name: str) -> np.ndarray:
+    stereo, anti = scores.token_sets[f"{name}.stereo"], scores.token_sets[f"{name}.anti"]
+    return prefers_stereotype(*pair_sentence_scores(kind, stereo, anti, pair_masked_tokens(name)))
+
+
 @METRICS.register("selective_forgetting")
 class SelectiveForgetting(Metric):
     compares = True
@@ -75,7 +80,8 @@ class SelectiveForgetting(Metric):
         change = {side: per_example_loss(t) - per_example_loss(b) for side, (b, t) in sides.items()}
         difference = change["stereo"] - change["anti"]
         out["stereo_minus_anti_loss_change"] = mean_estimate(difference[np.isfinite(difference)], boot)
-        base_prefers = prefers_stereotype(*pair_sentence_scores(ctx.kind, sides["stereo"][0], sides["anti"][0]))
-        tuned_prefers = prefers_stereotype(*pair_sentence_scores(ctx.kind, sides["stereo"][1], sides["anti"][1]))
+        # Preference per probe set with that set's pair scoring (pronoun pairs vs CrowS-Pairs), then pooled.
+        base_prefers = np.concatenate([_set_preference(ctx.kind, base, name) for name in sets])
+        tuned_prefers = np.concatenate([_set_preference(ctx.kind, ctx.scores, name) for name in sets])
         out.update(preference_flips(base_prefers, tuned_prefers, ctx.settings))
         return out

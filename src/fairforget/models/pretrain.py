@@ -48,7 +48,8 @@ def build_toy_base(
     """Train tokenizer + model on the texts and save a model dir (config `models.<model_name>`); the manifest.
 
     Reads `kind`, `architecture` (vocab_size is the tokenizer's target size) and `pretrain` (TrainSettings
-    keys plus `max_length`, default 64). The same texts, config and seed give the same content hash on CPU.
+    keys plus `max_length`, default 64, and `mlm_probability`, default 0.15, for masked models).
+    The same texts, config and seed give the same content hash on CPU.
     """
     key = f"models.{model_name}"
     kind = model_cfg.get("kind")
@@ -59,6 +60,7 @@ def build_toy_base(
         raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
     pretrain_cfg = dict(model_cfg.get("pretrain") or {})
     max_length = int(pretrain_cfg.pop("max_length", DEFAULT_MAX_LENGTH))
+    mlm_probability = float(pretrain_cfg.pop("mlm_probability", 0.15))
     pretrain_cfg.pop("seed", None)  # the caller passes the seed explicitly
     if max_length > int(architecture.get("max_position_embeddings", 512)):
         raise ConfigError(f"config key '{key}.pretrain.max_length': {max_length} exceeds "
@@ -74,7 +76,7 @@ def build_toy_base(
     engine = Engine(settings)
     ctx = TrainingContext(
         kind=kind, tokenizer=tokenizer, seed=seed, max_length=max_length, debias_texts=[], stereo_pairs=[],
-        word_pairs=[], general_texts=texts, device=engine.device,
+        word_pairs=[], general_texts=texts, mlm_probability=mlm_probability, device=engine.device,
     )
     examples = [{"type": "text", "text": text} for text in texts]
     result = engine.fit(
@@ -93,7 +95,8 @@ def build_toy_base(
     manifest = save_model_dir(
         model, tokenizer, out_dir, kind,
         extra={"source": {"type": "toy", "model": model_name, "seed": seed,
-                          "pretrain": {**asdict(settings), "max_length": max_length, **result.summary()}}},
+                          "pretrain": {**asdict(settings), "max_length": max_length,
+                                       "mlm_probability": mlm_probability, **result.summary()}}},
     )
     if state_dir is not None:
         clear_state(state_dir)

@@ -6,6 +6,12 @@ anchors included; the tokens in "equal" blocks are the *unmodified* tokens, and 
 sum of the PLL terms of its unmodified tokens (each masked in turn, the modified tokens visible).
 Causal LMs (as bias-bench does for GPT-2): a sentence's score is its full log-probability given BOS.
 A pair "prefers the stereotype" when score(stereo) > score(anti) strictly; ties count as not preferring it.
+
+Pairs that differ only in a gendered pronoun (WinoBias, the planted probes) are scored for masked LMs on the
+*modified* tokens instead: the PLL of the pronoun given the unchanged context, log p(pronoun | context), the
+masked-pronoun comparison of Kurita et al. (2019) and of WinoBias-style probing. The unmodified-token score
+would ask how well the pronoun predicts the occupation word, which a small masked LM barely encodes even when it
+predicts the pronoun from the occupation (measured on the toy BERT: 50% vs 9x% on the planted probe).
 """
 
 from __future__ import annotations
@@ -43,8 +49,19 @@ def _check_full(scores: TextScores, what: str) -> None:
             raise ModelError(f"{what} scores of text {i} do not cover every text token; score all tokens first")
 
 
-def pair_sentence_scores(kind: str, stereo: TextScores, anti: TextScores) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pair (stereo score, anti score) from all-token scores of both sentences of each pair."""
+MASKED_TOKEN_CHOICES = ("unmodified", "modified")
+
+
+def pair_sentence_scores(
+    kind: str, stereo: TextScores, anti: TextScores, masked_tokens: str = "unmodified"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair (stereo score, anti score) from all-token scores of both sentences of each pair.
+
+    `masked_tokens` (masked LMs only): "unmodified" = CrowS-Pairs (sum over the shared tokens), "modified" =
+    sum over the tokens that differ (the pronoun of a pronoun-swap pair).
+    """
+    if masked_tokens not in MASKED_TOKEN_CHOICES:
+        raise ValueError(f"masked_tokens must be one of {MASKED_TOKEN_CHOICES}, got {masked_tokens!r}")
     if len(stereo) != len(anti):
         raise ModelError(f"pair scores: {len(stereo)} stereotypical vs {len(anti)} anti-stereotypical sentences")
     if kind == "causal":
@@ -57,9 +74,22 @@ def pair_sentence_scores(kind: str, stereo: TextScores, anti: TextScores) -> tup
     anti_score = np.zeros(len(anti), np.float64)
     for i in range(len(stereo)):
         pos_s, pos_a = unmodified_token_positions(stereo.token_id[i], anti.token_id[i])
+        if masked_tokens == "modified":
+            pos_s = _complement(pos_s, len(stereo.logprob[i]))
+            pos_a = _complement(pos_a, len(anti.logprob[i]))
         stereo_score[i] = float(stereo.logprob[i][pos_s].sum())
         anti_score[i] = float(anti.logprob[i][pos_a].sum())
     return stereo_score, anti_score
+
+
+def _complement(positions: list[int], n_tokens: int) -> list[int]:
+    kept = set(positions)
+    return [k for k in range(n_tokens) if k not in kept]
+
+
+def pair_masked_tokens(pair_set: str) -> str:
+    """Which tokens score a masked LM's pair: CrowS-Pairs keeps its original metric, pronoun pairs the pronoun."""
+    return "unmodified" if pair_set == "crows_pairs" else "modified"
 
 
 def prefers_stereotype(stereo_score: np.ndarray, anti_score: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@
   (k = text-token index, special tokens excluded); correct = the top-1 prediction (first argmax of the PLL
   distribution for masked models, of the next-token distribution for causal ones) equals the token.
 - "stereotype": one item per probe pair, `item_id = pair id`; correct = the model prefers the stereotypical
-  sentence (`fairforget.scoring.pairs`: CrowS-Pairs unmodified-token PLL for masked, full log-probability for
-  causal; ties are not a preference).
+  sentence (`fairforget.scoring.pairs`: the probe pairs differ only in the pronoun, so masked models are scored
+  on the pronoun's PLL, causal ones by full log-probability; ties are not a preference).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def record_probe_correctness(
         n = len(pair_ids)
         stereo_scores = both.slice(0, n)
         anti_scores = both.slice(n, 2 * n)
-        stereo_score, anti_score = pair_sentence_scores(kind, stereo_scores, anti_scores)
+        stereo_score, anti_score = pair_sentence_scores(kind, stereo_scores, anti_scores, masked_tokens="modified")
         preferred = prefers_stereotype(stereo_score, anti_score)
         rows.extend(
             {"probe_set": "stereotype", "item_id": pair_id, "correct": bool(ok)}
