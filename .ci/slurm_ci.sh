@@ -17,7 +17,7 @@
 # reconfigured, every run starts from empty result directories; daemons it did not start make it refuse.
 #
 # Knobs: FAIRFORGET_SLURM_STATE, FAIRFORGET_SLURM_CI_TIMEOUT (whole `all`, default 840 s),
-#        FAIRFORGET_SLURM_RUN_TIMEOUT (one snakemake run, default 420 s), FAKE_GPUS (1-4, default 2),
+#        FAIRFORGET_SLURM_RUN_TIMEOUT (one snakemake run, default 600 s), FAKE_GPUS (1-4, default 2),
 #        FAIRFORGET_CI_CONFIG (default config/micro.yaml, overlaid with config/slurm_ci.yaml if present),
 #        PYTHON (default .venv/bin/python of the repo).
 set -euo pipefail
@@ -25,7 +25,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${FAIRFORGET_SLURM_STATE:-/tmp/fairforget-slurm}
 CI_TIMEOUT=${FAIRFORGET_SLURM_CI_TIMEOUT:-840}
-RUN_TIMEOUT=${FAIRFORGET_SLURM_RUN_TIMEOUT:-420}
+RUN_TIMEOUT=${FAIRFORGET_SLURM_RUN_TIMEOUT:-600}
 FAKE_GPUS=${FAKE_GPUS:-2}
 CI_CONFIG=${FAIRFORGET_CI_CONFIG:-config/micro.yaml}
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}

@@ -91,7 +91,7 @@ rule figures:
         pdf=[f"{R}/figures/{name}.pdf" for name in FIGURES],
         provenance=[f"{R}/figures/{name}.provenance.json" for name in FIGURES],
     params:
-        out_dir=f"{R}/figures",
+        out_dir=lambda wildcards, output: str(Path(output.pdf[0]).parent),
         code_root=workflow.basedir,
         n_runs=len(RUNS),
         models=", ".join(config["models"]),

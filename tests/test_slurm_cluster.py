@@ -26,7 +26,8 @@ if os.environ.get("FAIRFORGET_SLURM") != "1" or not _cluster_answers():
     pytest.skip("needs FAIRFORGET_SLURM=1 and a SLURM cluster that answers `sinfo`", allow_module_level=True)
 
 
-@pytest.mark.parametrize("gpu_flag", ["gpus", "gres"])
+# one request style here; the micro workflow test below submits in the other (--gpus)
+@pytest.mark.parametrize("gpu_flag", ["gres"])
 def test_profile_jobs_run_as_slurm_jobs(repo_root, gpu_flag):
     env = {**os.environ, "FAIRFORGET_SLURM_GPU_FLAG": gpu_flag}
     proc = subprocess.run(
