@@ -95,3 +95,31 @@ def test_objective_restricted_to_models(toy_config: dict) -> None:
     toy_config["objectives"]["causal_only"] = {"type": "none", "models": ["llama-tiny"]}
     runs = [r for r in run_grid(toy_config) if r.objective == "causal_only"]
     assert runs and {r.model for r in runs} == {"llama-tiny"}
+
+
+def test_bad_objective_param_names_key_before_any_job(toy_config: dict) -> None:
+    toy_config["objectives"]["cda"]["params"] = {"sided": "three"}
+    with pytest.raises(ConfigError, match=r"objectives\.cda\.params\.sided"):
+        check_config(toy_config)
+
+
+def test_unknown_task_names_key_and_allowed(toy_config: dict) -> None:
+    toy_config["data"]["downstream"]["tasks"] = ["sst2", "imdb"]
+    with pytest.raises(ConfigError, match=r"data\.downstream\.tasks.*imdb.*allowed: .*sst2"):
+        check_config(toy_config)
+
+
+def test_workflow_stops_before_any_job_on_bad_config(tmp_path) -> None:
+    """Through Snakemake itself: a bad objective type fails at parse time, naming the key; nothing runs."""
+    import yaml
+
+    from workflow_helpers import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path / "wf")
+    config = load_config("micro.yaml")
+    config["objectives"]["typo"] = {"type": "cdaa"}
+    (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(workdir, "-n", "--configfile", "config/bad.yaml", check=False)
+    assert result.returncode != 0
+    assert "objectives.typo.type" in result.stdout + result.stderr and "cdaa" in result.stdout + result.stderr
+    assert not (workdir / "results").exists()
