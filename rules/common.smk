@@ -13,6 +13,19 @@ from fairforget.checks import check_config  # noqa: E402
 load_plugins(config.get("plugins", []), base_dir=workflow.basedir)
 check_config(config)
 
+def _sorted_keys(value):
+    """Mappings with sorted keys (lists keep their order): Snakemake compares a rule's params by their repr,
+    so without this a config saved with another key order would look like changed params and rerun jobs."""
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+for _key in list(config):
+    config[_key] = _sorted_keys(config[_key])
+
 R = config["results_dir"]
 RUNS = run_grid(config)
 RUN = "{model}/{objective}/{remedy}/{size}/seed{seed}"

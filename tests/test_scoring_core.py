@@ -192,7 +192,7 @@ def test_probe_rows_follow_trajectory_contract(kind, masked, causal):
     assert len(general_rows) == sum(len(c) for c in scores.correct)
     assert [r["correct"] for r in general_rows] == [bool(x) for c in scores.correct for x in c]
     both = score_texts(model, tokenizer, kind, [p["stereo"] for p in pairs] + [p["anti"] for p in pairs])
-    s, a = pair_sentence_scores(kind, both.slice(0, 2), both.slice(2, 4))
+    s, a = pair_sentence_scores(kind, both.slice(0, 2), both.slice(2, 4), masked_tokens="modified")
     stereo_rows = [r for r in rows if r["probe_set"] == "stereotype"]
     assert [(r["item_id"], r["correct"]) for r in stereo_rows] == [("p0", bool(s[0] > a[0])), ("p1", bool(s[1] > a[1]))]
     assert all(r["step"] == 7 and isinstance(r["correct"], bool) for r in rows)

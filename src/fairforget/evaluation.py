@@ -36,7 +36,7 @@ from fairforget.metrics.inputs import active_metrics, data_files, load_data, req
 from fairforget.metrics.score_files import check_base_consistency, read_scores, write_scores
 from fairforget.metrics.seat import ROLES
 from fairforget.metrics.trajectory import read_trajectory
-from fairforget.models.modeldir import KINDS, MANIFEST, load_model_dir, read_sidecar
+from fairforget.models.modeldir import KINDS, MANIFEST, LoadedModel, load_model_dir, read_sidecar
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
 from fairforget.scoring.embeddings import sentence_embeddings
 from fairforget.scoring.stereoset import stereoset_sentence_scores
@@ -121,6 +121,27 @@ def _cached(store: ResultStore, key: str, scores_dir: Path, compute: Any) -> tup
     return store.get_or_compute(key, compute, artifacts_dir=scores_dir)
 
 
+def _load_verified(model_dir: str | Path, sidecar: str | Path, expected_hash: str) -> LoadedModel:
+    """The model directory loaded, after checking its manifest's hash against the one its sidecar recorded."""
+    loaded = load_model_dir(model_dir)
+    if loaded.content_hash != expected_hash:
+        raise DataError(f"{sidecar}: hash does not match the manifest of {model_dir}")
+    return loaded
+
+
+def _write_metrics(
+    store: ResultStore, key: str, scores_dir: Path, compute: Any, metrics_json: str | Path, kind: str,
+    checkpoint_hash: str, base_hash: str, run: dict[str, Any] | None, what: str,
+) -> dict[str, Any]:
+    """Metrics from the store (or `compute`d and stored) written to `metrics_json` with their provenance."""
+    result, hit = _cached(store, key, scores_dir, compute)
+    out = {"kind": kind, "checkpoint_hash": checkpoint_hash, "base_hash": base_hash, "run": run,
+           "cache": {"hit": hit, "key": key}, "metrics": result["metrics"]}
+    write_json(metrics_json, out)
+    log.info("%s: %d statistics (cache %s)", what, len(out["metrics"]), "hit" if hit else "miss")
+    return out
+
+
 def evaluate_base(
     model_dir: str | Path, sidecar: str | Path, heldout: str | Path | None, probes: Mapping[str, str | Path],
     seat_dir: str | Path | None, scores_dir: str | Path, metrics_json: str | Path, evaluation: dict[str, Any],
@@ -140,22 +161,15 @@ def evaluate_base(
     scores_dir = Path(scores_dir)
 
     def compute() -> dict[str, Any]:
-        loaded = load_model_dir(model_dir)
-        if loaded.content_hash != checkpoint_hash:
-            raise DataError(f"{sidecar}: hash does not match the manifest of {model_dir}")
+        loaded = _load_verified(model_dir, sidecar, checkpoint_hash)
         data = load_data(files)
         scores, _, _ = score_model(_to_device(loaded.model), loaded.tokenizer, kind, data, needs, settings)
         write_scores(scores, data, scores_dir)
         ctx = MetricContext(kind=kind, data=data, settings=settings, scores=scores)
         return {"metrics": compute_metrics(bias_metrics, ctx)}
 
-    result, hit = _cached(store, key, scores_dir, compute)
-    out = {"kind": "base_eval", "checkpoint_hash": checkpoint_hash, "base_hash": checkpoint_hash, "run": None,
-           "cache": {"hit": hit, "key": key}, "metrics": result["metrics"]}
-    write_json(metrics_json, out)
-    log.info("base evaluation of %s: %d statistics (cache %s)", model_dir, len(out["metrics"]),
-             "hit" if hit else "miss")
-    return out
+    return _write_metrics(store, key, scores_dir, compute, metrics_json, "base_eval", checkpoint_hash,
+                          checkpoint_hash, None, f"base evaluation of {model_dir}")
 
 
 def evaluate_checkpoint(
@@ -184,15 +198,10 @@ def evaluate_checkpoint(
     def compute() -> dict[str, Any]:
         data = load_data({r: p for r, p in files.items() if r != "trajectory"})
         base_scores = read_scores(base_scores_dir, kind, data, needs)
-        tuned = load_model_dir(model_dir)
-        if tuned.content_hash != checkpoint_hash:
-            raise DataError(f"{sidecar}: hash does not match the manifest of {model_dir}")
+        tuned = _load_verified(model_dir, sidecar, checkpoint_hash)
         base_model = None
         if settings.kl:
-            base = load_model_dir(base_model_dir)
-            if base.content_hash != base_hash:
-                raise DataError(f"{base_sidecar}: hash does not match the manifest of {base_model_dir}")
-            base_model = _to_device(base.model)
+            base_model = _to_device(_load_verified(base_model_dir, base_sidecar, base_hash).model)
         scores, joint_base, kl = score_model(_to_device(tuned.model), tuned.tokenizer, kind, data, needs, settings,
                                              base_model)
         if joint_base is not None:
@@ -202,10 +211,5 @@ def evaluate_checkpoint(
                             trajectory=read_trajectory(files["trajectory"]) if TRAJECTORY in needs else None)
         return {"metrics": compute_metrics(names, ctx)}
 
-    result, hit = _cached(store, key, scores_dir, compute)
-    out = {"kind": "forgetting", "checkpoint_hash": checkpoint_hash, "base_hash": base_hash, "run": run,
-           "cache": {"hit": hit, "key": key}, "metrics": result["metrics"]}
-    write_json(metrics_json, out)
-    log.info("checkpoint evaluation of %s: %d statistics (cache %s)", model_dir, len(out["metrics"]),
-             "hit" if hit else "miss")
-    return out
+    return _write_metrics(store, key, scores_dir, compute, metrics_json, "forgetting", checkpoint_hash, base_hash,
+                          run, f"checkpoint evaluation of {model_dir}")

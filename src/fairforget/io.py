@@ -12,6 +12,25 @@ from typing import Any
 from fairforget.errors import DataError
 
 
+def parse_json_line(path: str | Path, line_number: int, line: str) -> Any:
+    """The JSON value on one line of a file; malformed JSON raises DataError naming file and line."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg})") from err
+
+
+def json_record(path: str | Path, line_number: int, line: str, required: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON object on one line of a file, holding every `required` field, else DataError naming the line."""
+    record = parse_json_line(path, line_number, line)
+    if not isinstance(record, dict):
+        raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in required if key not in record]
+    if missing:
+        raise DataError(f"{path}:{line_number}: missing field(s) {', '.join(missing)}")
+    return record
+
+
 def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
     """Yield the records of a JSONL file; a bad line raises DataError naming file and line."""
     path = Path(path)
@@ -25,16 +44,7 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[
                 raise DataError(f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(record).__name__}")
-            missing = [key for key in required if key not in record]
-            if missing:
-                raise DataError(f"{path}:{line_number}: missing field(s) {', '.join(missing)}")
-            yield record
+            yield json_record(path, line_number, line, required)
 
 
 def read_jsonl(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, Any]]:

@@ -59,6 +59,20 @@ def _short(column: str | None) -> str:
     return column
 
 
+def _place_legend(fig: Figure, handles: list[Line2D]) -> None:
+    """The figure's legend, below the panels, in up to four columns."""
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+
+
+def _marker_models_line_objectives(models: Encoding, objectives: Encoding) -> list[Line2D]:
+    """Legend entries: each model by its marker, each objective by its line style and grey."""
+    handles = [Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
+               for m in models.levels]
+    handles += [Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
+                for o in objectives.levels]
+    return handles
+
+
 def _legend(fig: Figure, objectives: Encoding, remedies: Encoding | None = None,
             pooled_models: Encoding | None = None) -> None:
     handles = [Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
@@ -70,7 +84,7 @@ def _legend(fig: Figure, objectives: Encoding, remedies: Encoding | None = None,
         handles += [Line2D([], [], marker="o", color="black", markerfacecolor="black" if i == 0 else "white",
                            linestyle="none", label=f"{'filled' if i == 0 else 'hollow'}: remedy {r}")
                     for i, r in enumerate(remedies.levels)]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+    _place_legend(fig, handles)
 
 
 def scatter_with_fit(frame: pl.DataFrame, x: str | None, y: str | None, title: str, alpha: float) -> Figure:
@@ -150,7 +164,7 @@ def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
                for m in models.levels]
     handles += [Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
                 for o in objectives.levels]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+    _place_legend(fig, handles)
     return fig
 
 
@@ -249,11 +263,7 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
             top.plot(group["step"], group["fraction_correct"], **style)
             bottom.plot(group["step"], group["cumulative_forgetting_events"], **style)
     fig.suptitle(f"Training trajectories ({len(curves)} runs; mean over runs per model and objective)")
-    handles = [Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
-               for m in models.levels]
-    handles += [Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
-                for o in objectives.levels]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+    _place_legend(fig, _marker_models_line_objectives(models, objectives))
     return fig
 
 
@@ -292,11 +302,7 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
         if len(sizes) < 2:
             ax.set_title("only one data size in this study", fontsize=7)
     fig.suptitle(f"Data-size sweep (remedy '{settings.baseline_remedy}'; mean over seeds, bars = min..max)")
-    handles = [Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
-               for m in models.levels]
-    handles += [Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
-                for o in objectives.levels]
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+    _place_legend(fig, _marker_models_line_objectives(models, objectives))
     return fig
 
 

@@ -108,6 +108,21 @@ def _sign_verdict(pooled: Association, claimed_sign: int, alpha: float) -> tuple
     return SUPPORTS, f"r = {r.value:.3f}, both CIs exclude 0 with the claimed sign"
 
 
+def _sign_finding(
+    finding: Finding, frame: pl.DataFrame, s: AnalysisSettings, x: str | None, y: str | None, missing: str,
+    controls: tuple[str, ...], claimed_sign: int,
+) -> Finding:
+    """Fill `finding` with the association of columns x and y (partial correlation controlling for `controls`)
+    and its sign verdict; when either column is absent, `missing` is the reason and there is no verdict."""
+    finding.x, finding.y = x, y
+    if finding.x is None or finding.y is None:
+        finding.reason = missing
+        return finding
+    finding.associations = _associations(frame, finding.x, finding.y, controls, s)
+    finding.verdict, finding.reason = _sign_verdict(finding.associations[0], claimed_sign, s.alpha)
+    return finding
+
+
 def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     finding = Finding(
         key="F1", claim="Downstream performance is driven by overall forgetting: runs that forget more general "
@@ -117,13 +132,10 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         "objective is not of the opposite sign with p < alpha; contradicts if both CIs exclude 0 with a positive "
         "sign; otherwise inconclusive.",
     )
-    finding.x, finding.y = cols.overall_forgetting_column(frame, s), cols.downstream_change_column(frame)
-    if finding.x is None or finding.y is None:
-        finding.reason = "the table has no overall forgetting or no downstream change column"
-        return finding
-    finding.associations = _associations(frame, finding.x, finding.y, ("model", "objective"), s)
-    finding.verdict, finding.reason = _sign_verdict(finding.associations[0], -1, s.alpha)
-    return finding
+    return _sign_finding(finding, frame, s, cols.overall_forgetting_column(frame, s),
+                         cols.downstream_change_column(frame),
+                         "the table has no overall forgetting or no downstream change column", ("model", "objective"),
+                         -1)
 
 
 def finding_selective(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
@@ -135,14 +147,10 @@ def finding_selective(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         "opposite sign with p < alpha; contradicts if both CIs exclude 0 with a negative sign; otherwise "
         "inconclusive.",
     )
-    finding.x, finding.y = cols.selective_forgetting_column(frame, s), cols.overall_forgetting_column(frame, s)
-    if finding.x is None or finding.y is None:
-        finding.reason = "the table has no selective or no overall forgetting column"
-        return finding
     # Objective is not controlled for: differences between objectives are the variation F2 is about.
-    finding.associations = _associations(frame, finding.x, finding.y, ("model",), s)
-    finding.verdict, finding.reason = _sign_verdict(finding.associations[0], +1, s.alpha)
-    return finding
+    return _sign_finding(finding, frame, s, cols.selective_forgetting_column(frame, s),
+                         cols.overall_forgetting_column(frame, s),
+                         "the table has no selective or no overall forgetting column", ("model",), +1)
 
 
 def paired_differences(

@@ -8,15 +8,13 @@ intersentence), WinoBias test (brackets and line numbers removed) and, where giv
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fairforget.data.textfiles import read_lines
-from fairforget.errors import DataError
-from fairforget.io import iter_jsonl
+from fairforget.io import iter_jsonl, parse_json_line
 
 
 def normalise(text: str) -> str:
@@ -34,10 +32,7 @@ def stereoset_sentences(path: str | Path) -> set[str]:
     for line_number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg})") from err
+        record = parse_json_line(path, line_number, line)
         for column in ("context", "stereotype", "anti-stereotype", "unrelated"):
             if isinstance(record.get(column), str):
                 sentences.add(normalise(record[column]))

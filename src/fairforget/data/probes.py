@@ -6,7 +6,6 @@ Pair records follow docs/ARCHITECTURE.md: {"id", "stereo", "anti", "bias_type", 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -18,7 +17,7 @@ from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.data.textfiles import read_lines
 from fairforget.errors import DataError
 from fairforget.hashing import sha256_file
-from fairforget.io import write_json, write_jsonl
+from fairforget.io import json_record, write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -159,15 +158,7 @@ def load_stereoset_intrasentence(path: str | Path, bias_types: Sequence[str]) ->
     for line_number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{line_number}: malformed JSON ({err.msg})") from err
-        if not isinstance(raw, dict):
-            raise DataError(f"{path}:{line_number}: expected a JSON object")
-        missing = [f for f in STEREOSET_FIELDS if f not in raw]
-        if missing:
-            raise DataError(f"{path}:{line_number}: missing field(s) {', '.join(missing)}")
+        raw = json_record(path, line_number, line, STEREOSET_FIELDS)
         if raw["type"] != "intrasentence" or raw["bias_type"] not in bias_types:
             continue
         sentences = [raw["stereotype"], raw["anti-stereotype"], raw["unrelated"]]

@@ -17,19 +17,23 @@ from tqdm.auto import tqdm
 
 from fairforget.errors import ModelError
 from fairforget.scoring.scores import (
-    JointScores,
     TextScores,
+    check_positions,
+    chosen_tokens,
     encode_texts,
     eval_mode,
+    fill_tokens,
     model_device,
+    pad_batch,
     pad_id_of,
     position_statistics,
-    selected_text_tokens,
+    score_single,
     show_progress,
+    zero_scores,
 )
 
 
-def _score(
+def score_causal_models(
     models: Sequence[torch.nn.Module],
     tokenizer: Any,
     texts: Sequence[str],
@@ -38,22 +42,14 @@ def _score(
     positions: Sequence[Sequence[int] | None] | None,
     progress: bool | None,
 ) -> tuple[list[TextScores], list[np.ndarray] | None]:
+    """Next-token scores of one model (or two: base, tuned, plus KL(base || tuned) per scored token)."""
     if batch_size < 1:
         raise ModelError(f"batch_size must be positive, got {batch_size}")
-    if positions is not None and len(positions) != len(texts):
-        raise ModelError(f"positions: got {len(positions)} entries for {len(texts)} texts")
+    check_positions(positions, len(texts))
     encoded = encode_texts(tokenizer, "causal", texts, max_length)
-    chosen = [selected_text_tokens(e, None if positions is None else positions[i]) for i, e in enumerate(encoded)]
-    out = [
-        TextScores(
-            token_index=[c.copy() for c in chosen],
-            token_id=[e.text_token_ids[c] for e, c in zip(encoded, chosen)],
-            logprob=[np.zeros(len(c), np.float64) for c in chosen],
-            correct=[np.zeros(len(c), bool) for c in chosen],
-        )
-        for _ in models
-    ]
-    kl = [np.zeros(len(c), np.float64) for c in chosen] if len(models) == 2 else None
+    chosen = chosen_tokens(encoded, positions)
+    out, kl = zero_scores([len(c) for c in chosen], len(models))
+    fill_tokens(out, encoded, chosen)
     device = model_device(models[0])
     pad = pad_id_of(tokenizer)
     order = [int(i) for i in np.argsort([len(e.input_ids) for e in encoded], kind="stable") if len(chosen[i])]
@@ -62,14 +58,10 @@ def _score(
                                  disable=not show_progress(progress)) as bar:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            width = max(len(encoded[t].input_ids) for t in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            ids, attention = pad_batch([encoded[text].input_ids for text in batch], pad)
             rows, predicting, targets = [], [], []
             for row, text in enumerate(batch):
                 enc = encoded[text]
-                ids[row, : len(enc.input_ids)] = torch.from_numpy(enc.input_ids)
-                attention[row, : len(enc.input_ids)] = 1
                 input_positions = enc.text_positions[chosen[text]]
                 rows.extend([row] * len(input_positions))
                 predicting.extend((input_positions - 1).tolist())  # logits at p-1 predict the token at p
@@ -106,25 +98,6 @@ def score_causal(
 ) -> TextScores:
     """Next-token log-probability of every text token (or of `positions[i]`, text-token indices, per text).
 
-    `batch_size` counts texts per forward pass.
+    `batch_size` counts texts per forward pass. Base and tuned model together: `dispatch.score_texts_joint`.
     """
-    (scores,), _ = _score([model], tokenizer, texts, batch_size, max_length, positions, progress)
-    return scores
-
-
-def score_causal_joint(
-    base_model: torch.nn.Module,
-    tuned_model: torch.nn.Module,
-    tokenizer: Any,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 32,
-    max_length: int = 64,
-    positions: Sequence[Sequence[int] | None] | None = None,
-    progress: bool | None = None,
-) -> JointScores:
-    """Score base and tuned model on the same inputs and add KL(base || tuned) at each scored position."""
-    (base, tuned), kl = _score([base_model, tuned_model], tokenizer, texts, batch_size, max_length, positions,
-                               progress)
-    assert kl is not None
-    return JointScores(base=base, tuned=tuned, kl=kl)
+    return score_single(score_causal_models, model, tokenizer, texts, batch_size, max_length, positions, progress)

@@ -8,9 +8,17 @@ from typing import Any
 import torch
 
 from fairforget.errors import ModelError
-from fairforget.scoring.causal import score_causal, score_causal_joint
-from fairforget.scoring.masked import score_masked, score_masked_joint
-from fairforget.scoring.scores import KINDS, JointScores, TextScores
+from fairforget.scoring.causal import score_causal_models
+from fairforget.scoring.masked import score_masked_models
+from fairforget.scoring.scores import KINDS, JointScores, ModelsScorer, TextScores, score_joint, score_single
+
+_SCORERS: dict[str, ModelsScorer] = {"masked": score_masked_models, "causal": score_causal_models}
+
+
+def _scorer(kind: str) -> ModelsScorer:
+    if kind not in _SCORERS:
+        raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
+    return _SCORERS[kind]
 
 
 def score_texts(
@@ -25,13 +33,7 @@ def score_texts(
     progress: bool | None = None,
 ) -> TextScores:
     """PLL scores (kind "masked") or next-token log-probabilities (kind "causal") of every text token."""
-    if kind == "masked":
-        return score_masked(model, tokenizer, texts, batch_size=batch_size, max_length=max_length,
-                            positions=positions, progress=progress)
-    if kind == "causal":
-        return score_causal(model, tokenizer, texts, batch_size=batch_size, max_length=max_length,
-                            positions=positions, progress=progress)
-    raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
+    return score_single(_scorer(kind), model, tokenizer, texts, batch_size, max_length, positions, progress)
 
 
 def score_texts_joint(
@@ -47,10 +49,5 @@ def score_texts_joint(
     progress: bool | None = None,
 ) -> JointScores:
     """Base and tuned scores at the same positions plus KL(base || tuned); both models share `tokenizer`."""
-    if kind == "masked":
-        return score_masked_joint(base_model, tuned_model, tokenizer, texts, batch_size=batch_size,
-                                  max_length=max_length, positions=positions, progress=progress)
-    if kind == "causal":
-        return score_causal_joint(base_model, tuned_model, tokenizer, texts, batch_size=batch_size,
-                                  max_length=max_length, positions=positions, progress=progress)
-    raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
+    return score_joint(_scorer(kind), base_model, tuned_model, tokenizer, texts, batch_size, max_length, positions,
+                       progress)

@@ -21,16 +21,19 @@ from tqdm.auto import tqdm
 from fairforget.errors import ModelError
 from fairforget.scoring.scores import (
     EncodedText,
-    JointScores,
     TextScores,
-    empty_scores,
+    check_positions,
+    chosen_tokens,
     encode_texts,
     eval_mode,
+    fill_tokens,
     model_device,
+    pad_batch,
     pad_id_of,
     position_statistics,
-    selected_text_tokens,
+    score_single,
     show_progress,
+    zero_scores,
 )
 
 # Architectures whose MLM head is position-wise and applied right after the encoder, so it can be applied to
@@ -90,19 +93,10 @@ def score_masked_queries(
     if batch_size < 1:
         raise ModelError(f"batch_size must be positive, got {batch_size}")
     device = model_device(models[0])
-    out = [empty_scores(len(sizes)) for _ in models]
-    for scores in out:
-        scores.logprob = [np.zeros(n, np.float64) for n in sizes]
-        scores.correct = [np.zeros(n, bool) for n in sizes]
-    kl = [np.zeros(n, np.float64) for n in sizes] if len(models) == 2 else None
+    out, kl = zero_scores(sizes, len(models))
 
     def flush(batch: list[_Query]) -> None:
-        width = max(len(q[2]) for q in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, (_, _, row_ids, _, _) in enumerate(batch):
-            ids[row, : len(row_ids)] = torch.from_numpy(row_ids)
-            attention[row, : len(row_ids)] = 1
+        ids, attention = pad_batch([q[2] for q in batch], pad_id)
         rows = torch.arange(len(batch))
         positions = torch.tensor([q[3] for q in batch])
         targets = torch.tensor([q[4] for q in batch])
@@ -139,7 +133,7 @@ def _mask_id(tokenizer: Any) -> int:
     return int(tokenizer.mask_token_id)
 
 
-def _score(
+def score_masked_models(
     models: Sequence[torch.nn.Module],
     tokenizer: Any,
     texts: Sequence[str],
@@ -148,18 +142,16 @@ def _score(
     positions: Sequence[Sequence[int] | None] | None,
     progress: bool | None,
 ) -> tuple[list[TextScores], list[np.ndarray] | None]:
+    """PLL scores of one model (or two: base, tuned, plus KL(base || tuned) per masked position)."""
     encoded = encode_texts(tokenizer, "masked", texts, max_length)
-    if positions is not None and len(positions) != len(texts):
-        raise ModelError(f"positions: got {len(positions)} entries for {len(texts)} texts")
-    chosen = [selected_text_tokens(e, None if positions is None else positions[i]) for i, e in enumerate(encoded)]
+    check_positions(positions, len(texts))
+    chosen = chosen_tokens(encoded, positions)
     sizes = [len(c) for c in chosen]
     out, kl = score_masked_queries(
         models, _queries(encoded, chosen, _mask_id(tokenizer)), sum(sizes), sizes, batch_size,
         pad_id_of(tokenizer), progress,
     )
-    for scores in out:
-        scores.token_index = [c.copy() for c in chosen]
-        scores.token_id = [e.text_token_ids[c] for e, c in zip(encoded, chosen)]
+    fill_tokens(out, encoded, chosen)
     return out, kl
 
 
@@ -175,25 +167,7 @@ def score_masked(
 ) -> TextScores:
     """Pseudo-log-likelihood scores of every text token (or of `positions[i]`, text-token indices, per text).
 
-    `batch_size` counts masked copies per forward pass, not texts.
+    `batch_size` counts masked copies per forward pass, not texts. Base and tuned model together:
+    `dispatch.score_texts_joint`.
     """
-    (scores,), _ = _score([model], tokenizer, texts, batch_size, max_length, positions, progress)
-    return scores
-
-
-def score_masked_joint(
-    base_model: torch.nn.Module,
-    tuned_model: torch.nn.Module,
-    tokenizer: Any,
-    texts: Sequence[str],
-    *,
-    batch_size: int = 32,
-    max_length: int = 64,
-    positions: Sequence[Sequence[int] | None] | None = None,
-    progress: bool | None = None,
-) -> JointScores:
-    """Score base and tuned model on the same masked copies and add KL(base || tuned) at each masked position."""
-    (base, tuned), kl = _score([base_model, tuned_model], tokenizer, texts, batch_size, max_length, positions,
-                               progress)
-    assert kl is not None
-    return JointScores(base=base, tuned=tuned, kl=kl)
+    return score_single(score_masked_models, model, tokenizer, texts, batch_size, max_length, positions, progress)

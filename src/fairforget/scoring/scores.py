@@ -8,7 +8,7 @@ A text's *text tokens* are the tokens the tokenizer produces for the text itself
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +112,36 @@ def empty_scores(n_texts: int) -> TextScores:
     )
 
 
+def zero_scores(sizes: Sequence[int], n_models: int) -> tuple[list[TextScores], list[np.ndarray] | None]:
+    """Per-model scores with zero (logprob, correct) arrays of `sizes[t]` entries per text and, for two models,
+    zero KL arrays; token_index/token_id are left empty for the caller to fill."""
+    out = [empty_scores(len(sizes)) for _ in range(n_models)]
+    for scores in out:
+        scores.logprob = [np.zeros(n, np.float64) for n in sizes]
+        scores.correct = [np.zeros(n, bool) for n in sizes]
+    kl = [np.zeros(n, np.float64) for n in sizes] if n_models == 2 else None
+    return out, kl
+
+
+def fill_tokens(out: Sequence[TextScores], encoded: Sequence[EncodedText], chosen: Sequence[np.ndarray]) -> None:
+    """Set token_index/token_id of every model's scores to the chosen text tokens."""
+    for scores in out:
+        scores.token_index = [c.copy() for c in chosen]
+        scores.token_id = [e.text_token_ids[c] for e, c in zip(encoded, chosen)]
+
+
+def check_positions(positions: Sequence[Sequence[int] | None] | None, n_texts: int) -> None:
+    if positions is not None and len(positions) != n_texts:
+        raise ModelError(f"positions: got {len(positions)} entries for {n_texts} texts")
+
+
+def chosen_tokens(
+    encoded: Sequence[EncodedText], positions: Sequence[Sequence[int] | None] | None
+) -> list[np.ndarray]:
+    """Text-token indices to score per text (see `selected_text_tokens`); `positions` is per text or None."""
+    return [selected_text_tokens(e, None if positions is None else positions[i]) for i, e in enumerate(encoded)]
+
+
 def selected_text_tokens(encoded: EncodedText, positions: Sequence[int] | None) -> np.ndarray:
     """Text-token indices to score: all, or the given subset (those cut off by truncation are dropped)."""
     if positions is None:
@@ -176,3 +206,43 @@ def show_progress(progress: bool | None) -> bool:
 def pad_id_of(tokenizer: Any) -> int:
     # Padded positions are masked out of attention and never gathered, so any valid id works.
     return int(tokenizer.pad_token_id) if tokenizer.pad_token_id is not None else 0
+
+
+def pad_batch(rows: Sequence[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded input ids [len(rows), longest] and the matching attention mask (1 on real tokens)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, row_ids in enumerate(rows):
+        ids[row, : len(row_ids)] = torch.from_numpy(row_ids)
+        attention[row, : len(row_ids)] = 1
+    return ids, attention
+
+
+# Scores texts with one model (or two: base, tuned): (models, tokenizer, texts, batch_size, max_length,
+# positions, progress) -> (per-model scores, KL(first || second) per scored token for two models, else None)
+ModelsScorer = Callable[
+    [Sequence[torch.nn.Module], Any, Sequence[str], int, int, Sequence[Sequence[int] | None] | None, bool | None],
+    tuple[list[TextScores], list[np.ndarray] | None],
+]
+
+
+def score_single(
+    scorer: ModelsScorer, model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int,
+    max_length: int, positions: Sequence[Sequence[int] | None] | None, progress: bool | None,
+) -> TextScores:
+    """`scorer` run on one model."""
+    (scores,), _ = scorer([model], tokenizer, texts, batch_size, max_length, positions, progress)
+    return scores
+
+
+def score_joint(
+    scorer: ModelsScorer, base_model: torch.nn.Module, tuned_model: torch.nn.Module, tokenizer: Any,
+    texts: Sequence[str], batch_size: int, max_length: int, positions: Sequence[Sequence[int] | None] | None,
+    progress: bool | None,
+) -> JointScores:
+    """`scorer` run on base and tuned model together, with KL(base || tuned) at each scored token."""
+    (base, tuned), kl = scorer([base_model, tuned_model], tokenizer, texts, batch_size, max_length, positions,
+                               progress)
+    assert kl is not None
+    return JointScores(base=base, tuned=tuned, kl=kl)

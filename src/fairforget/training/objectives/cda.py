@@ -10,17 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from fairforget.data.cda import augment
-from fairforget.training.lm import collate_text_examples, lm_loss
-from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
+from fairforget.training.objectives._text import TextObjective
+from fairforget.training.plugins import OBJECTIVES, Param, TrainingContext
 
 SIDES = ("two", "one")
 
 
 @OBJECTIVES.register("cda")
-class CounterfactualAugmentation(Objective):
+class CounterfactualAugmentation(TextObjective):
     name = "cda"
     param_spec = {"sided": Param("two", lambda v: v in SIDES, "'two' or 'one'")}
 
@@ -30,11 +28,3 @@ class CounterfactualAugmentation(Objective):
             {"type": "text", "text": r["text"], "id": r["id"], "counterfactual": bool(r["counterfactual"])}
             for r in records
         ]
-
-    def collate(
-        self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
-    ) -> dict[str, Any]:
-        return collate_text_examples(examples, ctx, generator)
-
-    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
-        return lm_loss(model, batch)

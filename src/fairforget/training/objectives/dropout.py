@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from fairforget.errors import ModelError
-from fairforget.training.lm import collate_text_examples, lm_loss
-from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
+from fairforget.training.objectives._text import TextObjective
+from fairforget.training.plugins import OBJECTIVES, Param, TrainingContext
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def current_rates(model: torch.nn.Module) -> tuple[float | None, float]:
 
 
 @OBJECTIVES.register("dropout")
-class RaisedDropout(Objective):
+class RaisedDropout(TextObjective):
     name = "dropout"
     param_spec = {
         "hidden": Param(0.20, _rate, "a number in [0, 1)"),
@@ -83,17 +83,6 @@ class RaisedDropout(Objective):
             logger.info("dropout: %s has no hidden dropout; only attention dropout is raised", type(model).__name__)
         set_dropout(model, hidden, float(self.params["attention"]))
         return model
-
-    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
-        return [{"type": "text", "text": text} for text in ctx.debias_texts]
-
-    def collate(
-        self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
-    ) -> dict[str, Any]:
-        return collate_text_examples(examples, ctx, generator)
-
-    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
-        return lm_loss(model, batch)
 
     def finalize_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
         if self.original is None:
