@@ -34,3 +34,14 @@ def micro_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = copy_workflow(tmp_path_factory.mktemp("micro") / "wf")
     snakemake(workdir, "--cores", "2", "--configfile", "config/micro.yaml", timeout=3000)
     return workdir
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with one torch thread and restore the previous setting afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

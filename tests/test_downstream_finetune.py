@@ -6,7 +6,6 @@ import random
 
 import numpy as np
 import pytest
-import torch
 from test_downstream_fixtures import FILLER, contains_good_records, good_task_dir, tiny_models, write_task  # noqa: F401
 
 from fairforget.downstream.finetune import finetune_and_evaluate, total_steps
@@ -17,12 +16,8 @@ from fairforget.downstream.tasks import load_task
 LEARN = {"epochs": 15, "batch_size": 16, "learning_rate": 3e-3, "max_length": 32, "warmup_ratio": 0.1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models train fastest, and reproducibly, on one thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

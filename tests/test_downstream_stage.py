@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 from test_downstream_fixtures import contains_good_records, good_task_dir, make_model_dir, tiny_models, write_task  # noqa: F401
 
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
@@ -16,12 +15,8 @@ from fairforget.errors import ConfigError, DataError, ModelError
 FAST = {"epochs": 1, "batch_size": 16, "learning_rate": 1e-3, "max_length": 32}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# tiny models train fastest, and reproducibly, on one thread
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_result_json_contract_and_cache_hit(tiny_models, good_task_dir, tmp_path):
