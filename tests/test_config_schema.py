@@ -123,3 +123,9 @@ def test_workflow_stops_before_any_job_on_bad_config(tmp_path) -> None:
     assert result.returncode != 0
     assert "objectives.typo.type" in result.stdout + result.stderr and "cdaa" in result.stdout + result.stderr
     assert not (workdir / "results").exists()
+
+
+def test_unknown_metric_names_key_and_allowed(toy_config: dict) -> None:
+    toy_config["evaluation"]["metrics"] = ["overall_forgetting", "crows_pair"]
+    with pytest.raises(ConfigError, match=r"evaluation\.metrics.*crows_pair.*allowed: .*crows_pairs"):
+        check_config(toy_config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from fairforget.config import run_grid
@@ -31,30 +30,20 @@ def _check_models(config: dict[str, Any]) -> None:
 
 
 def _check_tasks(config: dict[str, Any]) -> None:
-    try:
-        glue = importlib.import_module("fairforget.data.glue")
-    except ModuleNotFoundError:
-        return
-    known = getattr(glue, "TASKS", None)
-    if known is None:
-        return
+    from fairforget.data.glue import TASKS
+
     for task in config["data"]["downstream"]["tasks"]:
-        if task not in known:
+        if task not in TASKS:
             raise ConfigError(
-                f"config key 'data.downstream.tasks': unknown task '{task}'; allowed: {', '.join(sorted(known))}"
+                f"config key 'data.downstream.tasks': unknown task '{task}'; allowed: {', '.join(sorted(TASKS))}"
             )
 
 
 def _check_metrics(config: dict[str, Any]) -> None:
-    try:
-        metrics = importlib.import_module("fairforget.metrics")
-    except ModuleNotFoundError:
-        return
-    registry = getattr(metrics, "METRICS", None)
-    if registry is None:
-        return
+    from fairforget.metrics.base import METRICS
+
     for name in config["evaluation"].get("metrics", []):
-        registry.get(name, key="evaluation.metrics")
+        METRICS.get(name, key="evaluation.metrics")
 
 
 def check_config(config: dict[str, Any]) -> None:
