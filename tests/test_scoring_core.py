@@ -9,7 +9,11 @@ import torch
 from fairforget.errors import ModelError
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
-from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, unmodified_token_positions
+from fairforget.scoring.pairs import (
+    pair_sentence_scores,
+    prefers_stereotype,
+    unmodified_token_positions,
+)
 from fairforget.scoring.probe import record_probe_correctness
 
 torch.set_num_threads(1)

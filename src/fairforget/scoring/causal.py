@@ -3,7 +3,9 @@
 Text token k at model-input position p is scored by the log-probability the model assigns to it from the
 logits at position p-1; the first text token is scored given the BOS token only. A text's log-probability
 is the sum over its tokens. Texts are sorted by length and right-padded into batches of `batch_size` texts;
-only the logits of scored positions are kept, so memory is bounded by one batch.
+only the logits of scored positions are kept, so memory is bounded by one batch. For architectures whose LM head
+is applied directly to the base model's last hidden state (Llama, Mistral, Qwen2, GPT-2) the head runs on the
+scored positions only (no logits for padding, for the last position, or for tokens outside `positions`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,30 @@ from fairforget.scoring.scores import (
     zero_scores,
 )
 
+# Architectures whose logits are exactly `head(base_model(...).last_hidden_state)` (checked in transformers'
+# modeling files): the head can be applied to the scored positions alone. Exact type names: a subclass may
+# override forward.
+_HEAD_ATTRIBUTE = {
+    "LlamaForCausalLM": "lm_head",
+    "MistralForCausalLM": "lm_head",
+    "Qwen2ForCausalLM": "lm_head",
+    "GPT2LMHeadModel": "lm_head",
+}
+
+
+def causal_position_logits(
+    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, cells: torch.Tensor
+) -> torch.Tensor:
+    """Logits [len(cells), vocab] at the flattened (row * width + position) indices `cells` of the batch:
+    the base model with the LM head on those positions only for known architectures, else a full forward pass
+    with the logits gathered."""
+    head_name = _HEAD_ATTRIBUTE.get(type(model).__name__)
+    if head_name is None:
+        logits = model(input_ids=ids, attention_mask=attention).logits
+        return logits.flatten(0, 1).index_select(0, cells)
+    hidden = model.base_model(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+    return getattr(model, head_name)(hidden.flatten(0, 1).index_select(0, cells))
+
 
 def score_causal_models(
     models: Sequence[torch.nn.Module],
@@ -59,20 +85,16 @@ def score_causal_models(
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             ids, attention = pad_batch([encoded[text].input_ids for text in batch], pad)
-            rows, predicting, targets = [], [], []
-            for row, text in enumerate(batch):
-                enc = encoded[text]
-                input_positions = enc.text_positions[chosen[text]]
-                rows.extend([row] * len(input_positions))
-                predicting.extend((input_positions - 1).tolist())  # logits at p-1 predict the token at p
-                targets.extend(enc.input_ids[input_positions].tolist())
-            row_index = torch.tensor(rows, device=device)
-            position_index = torch.tensor(predicting, device=device)
+            input_positions = [encoded[text].text_positions[chosen[text]] for text in batch]
+            # logits at p-1 predict the token at p; cells index the flattened [batch, width] grid
+            cells = np.concatenate([row * ids.shape[1] + p - 1 for row, p in enumerate(input_positions)])
+            targets = np.concatenate([encoded[text].input_ids[p] for text, p in zip(batch, input_positions)])
+            cell_index = torch.from_numpy(cells).to(device)
             gathered = []
             for model in models:
-                logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
-                gathered.append(logits[row_index, position_index].float().cpu())
-            logprobs, corrects, kls = position_statistics(gathered, torch.tensor(targets))
+                logits = causal_position_logits(model, ids.to(device), attention.to(device), cell_index)
+                gathered.append(logits.float().cpu())
+            logprobs, corrects, kls = position_statistics(gathered, torch.from_numpy(targets))
             offset = 0
             for text in batch:
                 n = len(chosen[text])

@@ -10,7 +10,14 @@ import torch
 from fairforget.errors import ModelError
 from fairforget.scoring.causal import score_causal_models
 from fairforget.scoring.masked import score_masked_models
-from fairforget.scoring.scores import KINDS, JointScores, ModelsScorer, TextScores, score_joint, score_single
+from fairforget.scoring.scores import (
+    KINDS,
+    JointScores,
+    ModelsScorer,
+    TextScores,
+    score_joint,
+    score_single,
+)
 
 _SCORERS: dict[str, ModelsScorer] = {"masked": score_masked_models, "causal": score_causal_models}
 

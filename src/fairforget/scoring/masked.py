@@ -4,9 +4,10 @@ Each text token is replaced by the mask token in turn, with every other token vi
 log-probability of the original token at the masked position; a text's PLL is the sum over its tokens.
 All masked copies of many texts are batched together: texts are sorted by length so that a batch of
 `batch_size` masked copies needs little padding, and each batch's logits are reduced to per-position numbers
-at once, so memory is bounded by one batch whatever the corpus size. For BERT-family models the MLM head is
-applied to the masked positions only (batch_size x vocabulary logits per batch instead of
-batch_size x length x vocabulary).
+at once, so memory is bounded by one batch whatever the corpus size. Only the masked positions' logits are
+computed (batch_size x vocabulary per batch instead of batch_size x length x vocabulary): a stock
+BertForMaskedLM takes the PLL-specialised pass of `masked_encoder`, other BERT-family models the encoder plus
+the MLM head at the masked positions, and any other architecture a full forward pass.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fairforget.errors import ModelError
+from fairforget.scoring.masked_encoder import pll_position_logits, supports_pll_encoder
 from fairforget.scoring.scores import (
     EncodedText,
     TextScores,
@@ -48,10 +50,14 @@ _HEAD_ATTRIBUTE = {
 
 
 def masked_position_logits(
-    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor
+    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
 ) -> torch.Tensor:
-    """Logits [len(rows), vocab] at (rows, positions): encoder on the batch, MLM head on those positions only
-    for known architectures, a full forward pass (logits everywhere, then gathered) for any other."""
+    """Logits [batch, vocab] of row b at `positions[b]` (one masked position per row), by the cheapest exact
+    route: the PLL-specialised BERT pass (`masked_encoder`), else the encoder on the batch with the MLM head on
+    those positions only (known architectures), else a full forward pass with the logits gathered."""
+    if supports_pll_encoder(model):
+        return pll_position_logits(model, ids, attention, positions)
+    rows = torch.arange(ids.shape[0], device=ids.device)
     head_name = _HEAD_ATTRIBUTE.get(type(model).__name__)
     if head_name is None:
         return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
@@ -97,13 +103,11 @@ def score_masked_queries(
 
     def flush(batch: list[_Query]) -> None:
         ids, attention = pad_batch([q[2] for q in batch], pad_id)
-        rows = torch.arange(len(batch))
         positions = torch.tensor([q[3] for q in batch])
         targets = torch.tensor([q[4] for q in batch])
         gathered = []
         for model in models:
-            logits = masked_position_logits(model, ids.to(device), attention.to(device), rows.to(device),
-                                            positions.to(device))
+            logits = masked_position_logits(model, ids.to(device), attention.to(device), positions.to(device))
             gathered.append(logits.float().cpu())
         logprobs, corrects, kls = position_statistics(gathered, targets)
         for row, (text, slot, _, _, _) in enumerate(batch):

@@ -43,13 +43,32 @@ def encode_text(tokenizer: Any, kind: str, text: str, max_length: int) -> Encode
     Causal models must see a BOS token first (the first text token is scored given BOS); one is prepended
     when the tokenizer does not add it itself (GPT-2 style).
     """
+    return encode_texts(tokenizer, kind, [text], max_length)[0]
+
+
+# Texts per tokenizer call: batching runs the fast tokenizer in Rust at once; chunks keep its transient
+# per-text objects (tokens, offsets) bounded whatever the corpus size.
+_ENCODE_CHUNK = 512
+
+
+def encode_texts(tokenizer: Any, kind: str, texts: Sequence[str], max_length: int) -> list[EncodedText]:
+    """`encode_text` of each text, tokenised `_ENCODE_CHUNK` texts per tokenizer call."""
     if kind not in KINDS:
         raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
-    enc = tokenizer(
-        text, add_special_tokens=True, truncation=True, max_length=max_length, return_special_tokens_mask=True
-    )
-    ids = list(enc["input_ids"])
-    special = list(enc["special_tokens_mask"])
+    out = []
+    for start in range(0, len(texts), _ENCODE_CHUNK):
+        enc = tokenizer(
+            list(texts[start : start + _ENCODE_CHUNK]), add_special_tokens=True, truncation=True,
+            max_length=max_length, return_special_tokens_mask=True,
+        )
+        out.extend(
+            _encoded(tokenizer, kind, list(ids), list(special), max_length)
+            for ids, special in zip(enc["input_ids"], enc["special_tokens_mask"])
+        )
+    return out
+
+
+def _encoded(tokenizer: Any, kind: str, ids: list[int], special: list[int], max_length: int) -> EncodedText:
     if kind == "causal":
         bos = tokenizer.bos_token_id
         if bos is None:
@@ -59,10 +78,6 @@ def encode_text(tokenizer: Any, kind: str, text: str, max_length: int) -> Encode
             special = [1] + special[: max_length - 1]
     positions = np.array([i for i, flag in enumerate(special) if not flag], dtype=np.int64)
     return EncodedText(input_ids=np.array(ids, dtype=np.int64), text_positions=positions)
-
-
-def encode_texts(tokenizer: Any, kind: str, texts: Sequence[str], max_length: int) -> list[EncodedText]:
-    return [encode_text(tokenizer, kind, text, max_length) for text in texts]
 
 
 @dataclass
@@ -162,19 +177,34 @@ def position_statistics(
     """
     logprobs, corrects, log_dists = [], [], []
     for model_logits in logits:
-        wide = model_logits.double()
+        peak = model_logits.amax(dim=-1)
+        target_logits = model_logits.gather(1, targets[:, None]).squeeze(1)
+        corrects.append(_first_argmax_is_target(model_logits, peak, target_logits, targets))
         if len(logits) == 2:  # KL needs the whole distributions
-            log_dist = torch.log_softmax(wide, dim=-1)
+            log_dist = torch.log_softmax(model_logits.double(), dim=-1)
             log_dists.append(log_dist)
             logprobs.append(log_dist.gather(1, targets[:, None]).squeeze(1).numpy())
-        else:  # the target's log-probability alone: logit - logsumexp, without a [N, V] output
-            logprobs.append((wide.gather(1, targets[:, None]).squeeze(1) - torch.logsumexp(wide, dim=-1)).numpy())
-        corrects.append((model_logits.argmax(dim=-1) == targets).numpy())
+        else:  # the target's log-probability alone: logit - logsumexp, in place, without a second [N, V] array
+            shifted = model_logits.double().sub_(peak.double()[:, None]).exp_()
+            log_norm = peak.double() + shifted.sum(dim=-1).log_()
+            logprobs.append((target_logits.double() - log_norm).numpy())
     kl = None
     if len(log_dists) == 2:
         base, tuned = log_dists
         kl = (base.exp() * (base - tuned)).sum(dim=-1).clamp_min(0.0).numpy()
     return logprobs, corrects, kl
+
+
+def _first_argmax_is_target(
+    logits: torch.Tensor, peak: torch.Tensor, target_logits: torch.Tensor, targets: torch.Tensor
+) -> np.ndarray:
+    """`logits.argmax(-1) == targets` (first maximum), with argmax run only on rows whose target reaches the
+    maximum: argmax is a slow unvectorised reduction on CPU and those rows are usually few."""
+    candidates = torch.nonzero(target_logits == peak).squeeze(1)
+    correct = torch.zeros(targets.shape[0], dtype=torch.bool)
+    if candidates.numel():
+        correct[candidates] = logits[candidates].argmax(dim=-1) == targets[candidates]
+    return correct.numpy()
 
 
 @contextmanager
@@ -210,13 +240,12 @@ def pad_id_of(tokenizer: Any) -> int:
 
 def pad_batch(rows: Sequence[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded input ids [len(rows), longest] and the matching attention mask (1 on real tokens)."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for row, row_ids in enumerate(rows):
-        ids[row, : len(row_ids)] = torch.from_numpy(row_ids)
-        attention[row, : len(row_ids)] = 1
-    return ids, attention
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+    ids = np.full((len(rows), int(lengths.max())), pad_id, dtype=np.int64)
+    for row, row_ids in enumerate(rows):  # numpy row copies: far cheaper than per-row torch indexing
+        ids[row, : len(row_ids)] = row_ids
+    attention = np.arange(ids.shape[1]) < lengths[:, None]
+    return torch.from_numpy(ids), torch.from_numpy(attention.astype(np.int64))
 
 
 # Scores texts with one model (or two: base, tuned): (models, tokenizer, texts, batch_size, max_length,

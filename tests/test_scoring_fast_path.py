@@ -1,0 +1,217 @@
+"""Scoring fast paths: the PLL-specialised BERT pass, head-only causal logits and the log-prob reduction agree
+with the models' own full forward passes, and only the architectures they were written for take them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    RobertaConfig,
+    RobertaForMaskedLM,
+)
+
+import fairforget.scoring.masked as masked_module
+from fairforget.models.toy import build_toy_model, train_tokenizer
+from fairforget.scoring.causal import causal_position_logits, score_causal
+from fairforget.scoring.masked import masked_position_logits, score_masked
+from fairforget.scoring.masked_encoder import pll_position_logits, supports_pll_encoder
+from fairforget.scoring.scores import (
+    encode_text,
+    encode_texts,
+    pad_batch,
+    position_statistics,
+)
+
+torch.set_num_threads(1)
+
+CORPUS = [
+    "the nurse said that she would help the patient today",
+    "the engineer said that he fixed the broken machine",
+    "a doctor walked to the hospital in the morning",
+    "the teacher asked the students to read the book",
+] * 3
+TEXTS = [
+    "the nurse said that she would help",
+    "the engineer fixed the machine",
+    "a doctor walked to the hospital in the cold morning today",
+    "she is",
+    "the teacher asked the students to read the book in the morning",
+]
+
+
+def tiny_bert(layers: int, seed: int = 0) -> BertForMaskedLM:
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=48, max_position_embeddings=40, type_vocab_size=2)
+    model = BertForMaskedLM(config).eval()
+    with torch.no_grad():  # non-zero token-type row 0 and biases, so that every term of the embedding counts
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    return model
+
+
+def pll_batch(seed: int, rows: int = 20, vocab: int = 97) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Masked copies of a few random texts of different lengths, right-padded: ids, attention, positions."""
+    rng = np.random.default_rng(seed)
+    copies, positions = [], []
+    while len(copies) < rows:
+        text = rng.integers(5, vocab, size=int(rng.integers(3, 9)))
+        for k in range(len(text)):
+            ids = text.copy()
+            ids[k] = 4  # any fixed id plays the mask token here
+            copies.append(ids)
+            positions.append(k)
+    ids, attention = pad_batch(copies[:rows], pad_id=0)
+    return ids, attention, torch.tensor(positions[:rows])
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_pll_encoder_equals_full_forward_logits(layers, seed):
+    model = tiny_bert(layers, seed)
+    ids, attention, positions = pll_batch(seed)
+    assert not bool(attention.all())  # the padded (key-masked) case
+    with torch.inference_mode():
+        full = model(input_ids=ids, attention_mask=attention).logits[torch.arange(len(ids)), positions]
+        fast = pll_position_logits(model, ids, attention, positions)
+        unpadded = ids[:3, :3], attention[:3, :3], torch.tensor([0, 2, 1])  # no padding: the unmasked kernel
+        full_unpadded = model(input_ids=unpadded[0], attention_mask=unpadded[1]).logits[torch.arange(3), unpadded[2]]
+        fast_unpadded = pll_position_logits(model, *unpadded)
+    assert fast.shape == full.shape
+    torch.testing.assert_close(fast, full, atol=1e-6, rtol=0)
+    torch.testing.assert_close(fast_unpadded, full_unpadded, atol=1e-6, rtol=0)
+
+
+def test_only_stock_bert_masked_lm_takes_the_pll_encoder():
+    model = tiny_bert(2)
+    assert supports_pll_encoder(model)
+
+    class Subclass(BertForMaskedLM):  # may override forward: not trusted
+        pass
+
+    assert not supports_pll_encoder(Subclass(model.config))
+    decoder_config = BertConfig(**{**model.config.to_dict(), "is_decoder": True})
+    assert not supports_pll_encoder(BertForMaskedLM(decoder_config))
+    roberta = RobertaForMaskedLM(RobertaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1,
+                                               num_attention_heads=4, intermediate_size=48))
+    assert not supports_pll_encoder(roberta)
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                         intermediate_size=48))
+    assert not supports_pll_encoder(llama)
+
+
+def test_all_masked_logit_routes_agree():
+    """PLL encoder, encoder + head at the masked rows (RoBERTa-style route), full forward: same logits."""
+    model = tiny_bert(2, seed=3)
+
+    class Subclass(BertForMaskedLM):
+        pass
+
+    full_model = Subclass(model.config).eval()
+    full_model.load_state_dict(model.state_dict())
+    ids, attention, positions = pll_batch(3, rows=12)
+    with torch.inference_mode():
+        fast = masked_position_logits(model, ids, attention, positions)
+        full = masked_position_logits(full_model, ids, attention, positions)
+        hidden = model.bert(input_ids=ids, attention_mask=attention).last_hidden_state
+        head_only = model.cls(hidden[torch.arange(len(ids)), positions])
+    torch.testing.assert_close(fast, full, atol=1e-6, rtol=0)
+    torch.testing.assert_close(head_only, full, atol=1e-6, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def toy_masked():
+    tokenizer = train_tokenizer(CORPUS, "masked", vocab_size=120)
+    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+            "max_position_embeddings": 64}
+    return build_toy_model("masked", arch, tokenizer, seed=4), tokenizer
+
+
+@pytest.fixture(scope="module")
+def toy_causal():
+    tokenizer = train_tokenizer(CORPUS, "causal", vocab_size=300)
+    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+            "max_position_embeddings": 64}
+    return build_toy_model("causal", arch, tokenizer, seed=4), tokenizer
+
+
+def test_score_masked_takes_the_fast_path_and_matches_the_generic_paths(toy_masked, monkeypatch):
+    model, tokenizer = toy_masked
+    assert supports_pll_encoder(model)
+    calls = []
+    real = masked_module.pll_position_logits
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(masked_module, "pll_position_logits", counting)
+    fast = score_masked(model, tokenizer, TEXTS, batch_size=6)
+    assert calls  # the toy BertForMaskedLM is scored by the PLL encoder
+    n_calls = len(calls)
+    monkeypatch.setattr(masked_module, "supports_pll_encoder", lambda m: False)
+    head_only = score_masked(model, tokenizer, TEXTS, batch_size=6)  # encoder + head at the masked rows
+    assert len(calls) == n_calls
+    whole = type("WholeForward", (type(model),), {})(model.config).eval()
+    whole.load_state_dict(model.state_dict())
+    full = score_masked(whole, tokenizer, TEXTS, batch_size=6)  # unknown type: full forward, then gather
+    for a, b, c in zip(fast.logprob, head_only.logprob, full.logprob):
+        assert len(a) > 0
+        np.testing.assert_allclose(a, c, atol=1e-6, rtol=0)
+        np.testing.assert_allclose(b, c, atol=1e-6, rtol=0)
+    for a, c in zip(fast.correct, full.correct):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("positions", [None, [[0, 3], None, [2], [], [1, 5]]])
+def test_causal_head_on_scored_positions_equals_full_forward(toy_causal, positions):
+    model, tokenizer = toy_causal
+    whole = type("WholeForward", (type(model),), {})(model.config).eval()
+    whole.load_state_dict(model.state_dict())
+    fast = score_causal(model, tokenizer, TEXTS, batch_size=2, positions=positions)
+    full = score_causal(whole, tokenizer, TEXTS, batch_size=2, positions=positions)
+    for a, b in zip(fast.logprob, full.logprob):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    ids, attention = pad_batch([encode_text(tokenizer, "causal", t, 64).input_ids for t in TEXTS[:2]], 0)
+    cells = torch.tensor([0, 3, ids.shape[1] + 1])
+    with torch.inference_mode():
+        expected = whole(input_ids=ids, attention_mask=attention).logits.flatten(0, 1)[cells]
+        torch.testing.assert_close(causal_position_logits(model, ids, attention, cells), expected, atol=1e-6, rtol=0)
+
+
+def test_position_statistics_equal_float64_log_softmax_and_first_argmax():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 50, generator=generator) * 4
+    targets = torch.tensor([0, 7, 7, 3, 49, 10])
+    logits[1, 7] = logits[1].max() + 1  # target is the unique maximum: correct
+    logits[2, 7] = logits[2, 2] = logits[2].max() + 1  # tie, an earlier index wins: not correct
+    logits[3, 3] = logits[3, 40] = logits[3].max() + 1  # tie, the target is the first maximum: correct
+    (logprob,), (correct,), kl = position_statistics([logits], targets)
+    expected = torch.log_softmax(logits.double(), -1).gather(1, targets[:, None]).squeeze(1).numpy()
+    np.testing.assert_allclose(logprob, expected, atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(correct, (logits.argmax(-1) == targets).numpy())
+    assert correct[1] and not correct[2] and correct[3]
+    assert kl is None
+
+
+def test_batch_encoding_equals_one_text_at_a_time(toy_masked, toy_causal):
+    for kind, (_, tokenizer) in (("masked", toy_masked), ("causal", toy_causal)):
+        texts = TEXTS + [""]
+        together = encode_texts(tokenizer, kind, texts, max_length=7)
+        for text, enc in zip(texts, together):
+            single = tokenizer(text, truncation=True, max_length=7, return_special_tokens_mask=True)
+            assert enc.input_ids.tolist() == single["input_ids"]
+            assert enc.text_positions.tolist() == [i for i, s in enumerate(single["special_tokens_mask"]) if not s]
+    assert encode_texts(toy_masked[1], "masked", [], max_length=7) == []
+
+
+def test_pad_batch_right_pads_with_attention_mask():
+    ids, attention = pad_batch([np.array([5, 6, 7]), np.array([8])], pad_id=1)
+    assert ids.tolist() == [[5, 6, 7], [8, 1, 1]]
+    assert attention.tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert ids.dtype == torch.long and attention.dtype == torch.long
