@@ -1,15 +1,20 @@
 """Throughput of the fairforget training engine vs a plain `transformers.Trainer`, measured in one run.
 
 Same tiny model (same init seed), same texts, same batch size, steps, learning rate, warm-up and weight decay,
-no evaluation, no checkpointing. Each is timed from its setup (Engine / Trainer construction, and the Trainer's
-up-front tokenization, since the engine tokenizes per batch) to the end of training. Both count the
-non-padding tokens of the batches they train on. The runs alternate (engine, Trainer, engine, ...) and the
-best of `--repeats` is reported for each, by wall time and by this process's CPU time (robust to other load
-on a shared machine).
+no evaluation, no checkpointing. The engine runs as a fine-tuning job does (`train_with_plugins`, objective
+`none`, no remedy). Each is timed from its setup (Engine / Trainer construction and the up-front tokenization
+both do) to the end of training. Both count the non-padding tokens of the batches they train on. Each repeat
+runs both back to back (alternating which goes first); reported: the best rate of each over `--repeats`, and
+the median (min, max) of the per-repeat engine/Trainer ratios, by wall time and by this process's CPU time
+(robust to other load on a shared machine).
 
-Measured 2026-11-28: CPU (1 thread, 64-hidden 2-layer, 80 steps x 16): masked engine/Trainer 1.23 (wall),
-1.13 (CPU); causal 0.98 / 1.02. H200 (256-hidden 4-layer, 150 steps x 32): masked fp32 1.05 (wall); causal
-bf16 0.92 (wall).
+Measured 2026-11-28, CPU, 2 cores shared with other jobs (load average ~5.4), 1 thread, 64-hidden 2-layer,
+80 steps x 16, 7 repeats (`--steps 80 --repeats 7 --threads 1`), engine/Trainer:
+  masked: CPU time best/best 1.16, per-repeat median 1.11 (min 1.07); wall best/best 1.15, median 1.10 (min 1.05)
+  causal: CPU time best/best 1.10, per-repeat median 1.09 (min 1.05); wall best/best 1.08, median 1.10 (min 0.97)
+(before up-front tokenization and the sync-free loss: masked 1.13 CPU, causal 1.02 CPU.) H200 figures from
+before these changes (256-hidden 4-layer, 150 steps x 32): masked fp32 1.05 (wall); causal bf16 0.92 (wall).
+GPU efficiency features (bf16, SDPA, fused AdamW, length grouping) on paper-sized models: bench_gpu.py.
 
     python benchmarks/bench_training.py [--kind masked|causal] [--steps 60] [--batch-size 16] [--repeats 3]
         [--mixed-precision no|bf16] [--hidden-size 64] [--layers 2]   (uses the GPU when there is one)
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -28,9 +34,8 @@ from typing import Any
 import torch
 
 from fairforget.models.toy import build_toy_model, train_tokenizer
-from fairforget.training.engine import Engine, TrainSettings
-from fairforget.training.lm import collate_text_examples, lm_loss
-from fairforget.training.plugins import TrainingContext
+from fairforget.training.engine import Engine, TrainSettings, train_with_plugins
+from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 
 ARCH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
         "vocab_size": 1000, "max_position_embeddings": 128}
@@ -43,29 +48,18 @@ def make_texts(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40))) + " ." for _ in range(n)]
 
 
-def sync_free_lm_loss(model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
-    """Diagnostic only (--sync-free-loss): the token-mean LM loss without lm.lm_loss's host-side `.any()`
-    check, to measure what that device->host sync costs per micro-batch."""
-    from fairforget.training.lm import IGNORE_INDEX, model_logits, shifted
-
-    logits, labels = shifted(model_logits(model, batch), batch["labels"], batch["kind"])
-    total = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
-                                              ignore_index=IGNORE_INDEX, reduction="sum")
-    return total / (labels != IGNORE_INDEX).sum().clamp(min=1)
-
-
 def run_engine(kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> tuple[int, float, float]:
+    """The path a fine-tuning job takes: `train_with_plugins` with the `none` objective and no remedy (so the
+    up-front tokenization and the examples' fingerprint hash are timed, like the Trainer's tokenization)."""
     model = build_toy_model(kind, ARCH, tokenizer, seed=0)
+    started, cpu_started = time.perf_counter(), time.process_time()
     settings = TrainSettings(max_steps=args.steps, batch_size=args.batch_size, learning_rate=1e-3,
                              warmup_ratio=0.1, weight_decay=0.01, checkpoint_every_steps=10**9, seed=0,
                              mixed_precision=args.mixed_precision)
-    ctx = TrainingContext(kind=kind, tokenizer=tokenizer, seed=0, max_length=args.max_length, debias_texts=[],
+    ctx = TrainingContext(kind=kind, tokenizer=tokenizer, seed=0, max_length=args.max_length, debias_texts=texts,
                           stereo_pairs=[], word_pairs=[], general_texts=[])
-    examples = [{"type": "text", "text": t} for t in texts]
-    started, cpu_started = time.perf_counter(), time.process_time()
-    loss_fn = sync_free_lm_loss if args.sync_free_loss else lm_loss
-    result = Engine(settings).fit(model, examples, lambda b, g: collate_text_examples(b, ctx, g),
-                                  lambda m, b: loss_fn(m, b), desc="engine")
+    _, result = train_with_plugins(Engine(settings), model, OBJECTIVES.get("none")(), REMEDIES.get("none")(), ctx,
+                                   desc="engine")
     return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
 
 
@@ -111,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mixed-precision", choices=["no", "bf16"], default="no")
-    parser.add_argument("--sync-free-loss", action="store_true", help="diagnostic: engine without lm_loss's sync")
     parser.add_argument("--hidden-size", type=int, default=ARCH["hidden_size"])
     parser.add_argument("--layers", type=int, default=ARCH["num_hidden_layers"])
     args = parser.parse_args(argv)
@@ -122,19 +115,29 @@ def main(argv: list[str] | None = None) -> int:
     texts = make_texts(args.steps * args.batch_size)
     tokenizer = train_tokenizer(texts, args.kind, ARCH["vocab_size"], model_max_length=args.max_length)
     # Wall time is what a job waits; CPU time (this process, all threads) is robust to other load on a shared
-    # machine. Both rates are reported, each the best over the repeats.
+    # machine. Both are reported: the best rate of each over the repeats, and the median of the per-repeat
+    # engine/Trainer ratios (each repeat runs both back to back, in alternating order, so a ratio pairs runs
+    # that met similar load).
     best: dict[tuple[str, str], float] = {}
+    paired: dict[str, list[float]] = {"wall": [], "cpu": []}
+    runners = [("engine", run_engine), ("trainer", run_trainer)]
     for repeat in range(args.repeats):
-        for name, runner in (("engine", run_engine), ("trainer", run_trainer)):
+        rates: dict[tuple[str, str], float] = {}
+        for name, runner in runners if repeat % 2 == 0 else runners[::-1]:
             tokens, seconds, cpu_seconds = runner(args.kind, tokenizer, texts, args)
             print(f"repeat {repeat + 1}: {name:8s} {tokens} tokens in {seconds:.2f} s wall ({tokens / seconds:.0f} "
-                  f"tokens/s), {cpu_seconds:.2f} s CPU ({tokens / cpu_seconds:.0f} tokens/CPU-s)")
+                  f"tokens/s), {cpu_seconds:.2f} s CPU ({tokens / cpu_seconds:.0f} tokens/CPU-s)", flush=True)
             for clock, elapsed in (("wall", seconds), ("cpu", cpu_seconds)):
+                rates[name, clock] = tokens / elapsed
                 best[name, clock] = max(best.get((name, clock), 0.0), tokens / elapsed)
+        for clock, ratios in paired.items():
+            ratios.append(rates["engine", clock] / rates["trainer", clock])
     for clock, unit in (("wall", "tokens/s"), ("cpu", "tokens/CPU-s")):
         engine, trainer = best["engine", clock], best["trainer", clock]
-        print(f"best ({clock}): engine {engine:.0f} {unit}, Trainer {trainer:.0f} {unit}, "
-              f"engine/Trainer = {engine / trainer:.2f}")
+        ratios = sorted(paired[clock])
+        print(f"{clock}: best engine {engine:.0f} {unit}, best Trainer {trainer:.0f} {unit}, best/best = "
+              f"{engine / trainer:.2f}; per-repeat engine/Trainer median {statistics.median(ratios):.2f} "
+              f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
     return 0
 
 

@@ -52,6 +52,26 @@ def subset_texts(texts: list[str], size: str | int, seed: int) -> list[str]:
     return [texts[i] for i in order[:limit]]
 
 
+def subset_pairs(pairs: list[tuple[str, str]], size: str | int, seed: int) -> list[tuple[str, str]]:
+    """The run's stereotype training pairs under the data-size axis: "full" keeps all; an integer size keeps a
+    seeded sample of `size` pairs (in file order), so an objective trained on pairs (`unlikelihood`) sees as
+    many pairs as the run's size, as text objectives see that many texts. A size above the number of pairs
+    keeps them all (logged), as the size is checked against the text corpus (`subset_texts`)."""
+    if str(size) == "full":
+        return list(pairs)
+    limit = int(size)
+    if limit <= 0:
+        raise ConfigError(f"config key 'data_sizes': size must be positive, got {size!r}")
+    if limit >= len(pairs):
+        if limit > len(pairs):
+            log.warning("data size %d exceeds the %d stereotype training pairs; all pairs are used", limit,
+                        len(pairs))
+        return list(pairs)
+    # a seed stream of its own (str seeds hash with sha512: stable across processes), independent of the texts'
+    chosen = sorted(random.Random(f"pairs:{seed}").sample(range(len(pairs)), limit))
+    return [pairs[i] for i in chosen]
+
+
 def read_word_pairs(path: Path) -> list[tuple[str, str]]:
     from fairforget.data.cda import read_word_pairs_json
 
@@ -71,7 +91,7 @@ def build_context(
         seed=int(run["seed"]),
         max_length=max_length,
         debias_texts=subset_texts(texts, run["size"], int(run["seed"])),
-        stereo_pairs=pairs,
+        stereo_pairs=subset_pairs(pairs, run["size"], int(run["seed"])),
         word_pairs=read_word_pairs(data_dir / WORD_PAIRS),
         general_texts=general,
         mlm_probability=mlm_probability,
@@ -180,6 +200,7 @@ def run_finetune(
     write_json(summary_path, {
         **result.summary(),
         "n_train_examples_source": len(ctx.debias_texts),
+        "n_train_pairs": len(ctx.stereo_pairs),
         "run": dict(run),
         "checkpoint_hash": manifest["content_hash"],
         "base_hash": base.content_hash,

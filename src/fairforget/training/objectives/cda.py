@@ -8,7 +8,7 @@ the plain LM loss (MLM or next-token) on the resulting texts.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from fairforget.data.cda import augment
 from fairforget.training.objectives._text import TextObjective
@@ -20,7 +20,7 @@ SIDES = ("two", "one")
 @OBJECTIVES.register("cda")
 class CounterfactualAugmentation(TextObjective):
     name = "cda"
-    param_spec = {"sided": Param("two", lambda v: v in SIDES, "'two' or 'one'")}
+    param_spec: ClassVar[dict[str, Param] | None] = {"sided": Param("two", lambda v: v in SIDES, "'two' or 'one'")}
 
     def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
         records = augment(list(ctx.debias_texts), ctx.word_pairs, sided=self.params["sided"])

@@ -24,7 +24,7 @@ and plain text; twins carry no LM loss) + weight * mean symmetric KL (0 when no 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -83,7 +83,7 @@ def _masked_views(
 @OBJECTIVES.register("counterfactual_consistency")
 class CounterfactualConsistency(Objective):
     name = "counterfactual_consistency"
-    param_spec = {"weight": Param(1.0, _non_negative, "a number >= 0")}
+    param_spec: ClassVar[dict[str, Param] | None] = {"weight": Param(1.0, _non_negative, "a number >= 0")}
 
     def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
         examples: list[dict[str, Any]] = []
@@ -101,11 +101,11 @@ class CounterfactualConsistency(Objective):
         counterfactuals = groups["counterfactual"]
         # counterfactual originals first, so row r < len(counterfactuals) is the r-th pair
         texts = [e["text"] for e in counterfactuals] + [e["text"] for e in groups["text"]]
-        encoded = lm.tokenize(ctx.tokenizer, texts, ctx.max_length)
+        encoded = lm.encode(ctx, texts)
         if not counterfactuals:
             return {"kind": ctx.kind, "lm": lm.text_batch(texts, ctx, generator, encoded=encoded), "twin": None}
         swapped = [e["swapped"] for e in counterfactuals]
-        twin = lm.tokenize(ctx.tokenizer, swapped, ctx.max_length)
+        twin = lm.encode(ctx, swapped)
         alignments = lm.batch_alignments(texts, encoded, swapped, twin)
         if ctx.kind == "masked":
             language, twin_input, compared = _masked_views(texts, encoded, twin, alignments, ctx, generator)

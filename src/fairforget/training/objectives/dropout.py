@@ -12,7 +12,7 @@ modules, so the saved checkpoint evaluates and fine-tunes with its standard drop
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -44,7 +44,7 @@ def set_dropout(model: torch.nn.Module, hidden: float | None, attention: float) 
         for name, module in model.named_modules():
             if isinstance(module, torch.nn.Dropout):
                 # BertSelfAttention/BertCrossAttention keep the attention-probability dropout as `.dropout`
-                is_attention = name.endswith("attention.self.dropout") or name.endswith("crossattention.self.dropout")
+                is_attention = name.endswith(("attention.self.dropout", "crossattention.self.dropout"))
                 module.p = attention if is_attention else hidden
     elif _llama_like(config):
         config.attention_dropout = attention
@@ -67,7 +67,7 @@ def current_rates(model: torch.nn.Module) -> tuple[float | None, float]:
 @OBJECTIVES.register("dropout")
 class RaisedDropout(TextObjective):
     name = "dropout"
-    param_spec = {
+    param_spec: ClassVar[dict[str, Param] | None] = {
         "hidden": Param(0.20, _rate, "a number in [0, 1)"),
         "attention": Param(0.15, _rate, "a number in [0, 1)"),
     }

@@ -6,8 +6,10 @@ objectives are compared.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from fairforget.training.objectives._text import TextObjective
-from fairforget.training.plugins import OBJECTIVES
+from fairforget.training.plugins import OBJECTIVES, Param
 
 
 @OBJECTIVES.register("none")
@@ -15,4 +17,4 @@ class ContinuedPretraining(TextObjective):
     """MLM (masked) or next-token (causal) loss on ctx.debias_texts, nothing else."""
 
     name = "none"
-    param_spec = {}  # takes no parameters
+    param_spec: ClassVar[dict[str, Param] | None] = {}  # takes no parameters

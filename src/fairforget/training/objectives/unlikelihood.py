@@ -24,7 +24,7 @@ the reference is deterministic, but needs no second model in memory. Pairs come 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -62,8 +62,8 @@ def pair_sides(
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """Scoring batches (input_ids, attention_mask, labels) for the stereo and the anti sentences."""
     stereo_texts, anti_texts = [s for s, _ in pairs], [a for _, a in pairs]
-    stereo = lm.tokenize(ctx.tokenizer, stereo_texts, ctx.max_length)
-    anti = lm.tokenize(ctx.tokenizer, anti_texts, ctx.max_length)
+    stereo = lm.encode(ctx, stereo_texts)
+    anti = lm.encode(ctx, anti_texts)
     if ctx.kind == "causal":
         sides = []
         for encoded in (stereo, anti):
@@ -109,7 +109,7 @@ def dpo_loss(
 @OBJECTIVES.register("unlikelihood")
 class StereotypeUnlikelihood(Objective):
     name = "unlikelihood"
-    param_spec = {
+    param_spec: ClassVar[dict[str, Param] | None] = {
         "beta": Param(0.1, _positive, "a number > 0"),
         "lm_weight": Param(1.0, _non_negative, "a number >= 0"),
     }
@@ -121,7 +121,7 @@ class StereotypeUnlikelihood(Objective):
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
         if not ctx.stereo_pairs:
             raise TrainingError(f"objective {self.config_key}: no stereotype training pairs (ctx.stereo_pairs)")
-        pairs = sorted(set((s, a) for s, a in ctx.stereo_pairs))
+        pairs = sorted({(s, a) for s, a in ctx.stereo_pairs})
         self.reference = {}
         was_training = model.training
         model.eval()
