@@ -15,7 +15,10 @@ Variants (cumulative; each trained with `Engine.fit` for --warmup-steps untimed 
   grouped   + length grouping (TrainSettings.group_by_length: batches of similar length, less padding)
 
 Timing: from the collate of the first timed micro-batch (after torch.cuda.synchronize) to the end of `fit`
-(synchronized); tokens = non-padding tokens of the timed batches.
+(synchronized); tokens = non-padding tokens of the timed batches. Batch widths are rounded up to a multiple
+of --pad-multiple (64), and before timing each variant runs one untimed forward + backward per possible width:
+per-shape first-call costs (attention kernel plans, allocator growth) otherwise land in whichever variant first
+meets a width, which made the first H200 runs order-dependent (sdpa 0.57x, then fused 4.6x with the same kernels).
 MFU = (6 * N * tokens + attention) / seconds / peak, with N = the model's parameter count (tied embeddings
 once: their lookup costs nothing and their use as the output layer costs 6 * hidden * vocab per token) and
 attention = 12 * layers * hidden * len^2 per sequence of len real tokens (PaLM's convention, no causal
@@ -113,8 +116,9 @@ class TimedCollate:
     """Pads a batch of synthetic examples (right padding to the batch's longest), MLM-masks for BERT, counts
     real tokens and attention work from micro-batch `timed_from` on, and marks the timing start there."""
 
-    def __init__(self, spec: ModelSpec, ids: Any, timed_from: int, device: Any) -> None:
+    def __init__(self, spec: ModelSpec, ids: Any, timed_from: int, device: Any, pad_multiple: int) -> None:
         self.spec, self.ids, self.timed_from, self.device = spec, ids, timed_from, device
+        self.pad_multiple = pad_multiple
         self.calls = 0
         self.tokens = 0
         self.attention_len2 = 0  # sum over timed sequences of len^2
@@ -131,7 +135,7 @@ class TimedCollate:
             self.started = time.perf_counter()
         self.calls += 1
         lengths = torch.tensor([e["length"] for e in examples])
-        width = int(lengths.max())
+        width = padded_width(int(lengths.max()), self.spec.max_len, self.pad_multiple)
         rows = torch.tensor([e["row"] for e in examples])
         input_ids = self.ids[rows, :width].clone()
         attention_mask = (torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)).long()
@@ -149,6 +153,32 @@ class TimedCollate:
         return {"input_ids": input_ids.to(self.device, non_blocking=True),
                 "attention_mask": attention_mask.to(self.device, non_blocking=True),
                 "labels": labels.to(self.device, non_blocking=True), "kind": self.spec.kind}
+
+
+def padded_width(longest: int, max_len: int, multiple: int) -> int:
+    """The batch width: the longest length rounded up to `multiple` (at most max_len). Bounded widths keep the
+    set of tensor shapes small, so per-shape start-up costs (kernel plans, allocator growth) stay out of the
+    steady state that a long training run sees."""
+    return min(-(-longest // multiple) * multiple, max_len)
+
+
+def prewarm(model: Any, spec: ModelSpec, options: dict[str, Any], device: Any, pad_multiple: int) -> int:
+    """One untimed forward + backward per possible batch width (under the variant's autocast), gradients
+    dropped, weights untouched: the timed steps then measure steady-state throughput, not the first call of each
+    shape. Returns the number of widths warmed."""
+    import torch
+
+    widths = sorted({padded_width(n, spec.max_len, pad_multiple)
+                     for n in range(max(2, spec.max_len // 8), spec.max_len + 1)})
+    dtype = torch.bfloat16 if options["mixed_precision"] == "bf16" else None
+    for width in widths:
+        ids = torch.randint(5, int(spec.config["vocab_size"]), (spec.batch_size, width), device=device)
+        with torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None):
+            loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+    synchronize(device)
+    return len(widths)
 
 
 def synchronize(device: Any) -> None:
@@ -179,7 +209,8 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
     n_params = sum(p.numel() for p in model.parameters())
     # a pool big enough for full 50-batch length-grouping windows (ExampleOrder: n >= 4 * 50 batches)
     ids, examples = synthetic_data(spec, max(total_steps, 200) * spec.batch_size)
-    collate = TimedCollate(spec, ids, args.warmup_steps, device)
+    warmed = prewarm(model, spec, options, device, args.pad_multiple) if args.prewarm else 0
+    collate = TimedCollate(spec, ids, args.warmup_steps, device, args.pad_multiple)
     result = engine.fit(model, examples, collate, lm_loss, lengths=[e["length"] for e in examples],
                         desc=f"{spec.name} {variant}")
     synchronize(device)
@@ -191,7 +222,7 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
         "model": spec.name, "variant": variant, **options, "optimizer_used": result.optimizer_impl,
         "attn_used": getattr(config, "_attn_implementation", None), "device": str(device),
         "n_params": n_params, "batch_size": spec.batch_size, "max_len": spec.max_len,
-        "timed_steps": args.steps, "tokens": collate.tokens, "padded_tokens": collate.padded_tokens,
+        "timed_steps": args.steps, "pad_multiple": args.pad_multiple, "widths_prewarmed": warmed, "tokens": collate.tokens, "padded_tokens": collate.padded_tokens,
         "seconds": seconds, "tokens_per_second": collate.tokens / seconds,
         "model_flops": flops, "mfu": flops / seconds / args.peak_flops, "final_loss": result.final_loss,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
@@ -208,7 +239,9 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         f"# Training-engine GPU efficiency ({meta['date']})", "",
         (f"Device: {meta['device_name']}; torch {meta['torch']}, transformers {meta['transformers']}; "
-         f"peak {meta['peak_flops']:.3g} FLOP/s; {meta['warmup_steps']} warm-up + {meta['steps']} timed steps."),
+         f"peak {meta['peak_flops']:.3g} FLOP/s; {meta['warmup_steps']} warm-up + {meta['steps']} timed steps; "
+         f"batch widths rounded up to a multiple of {meta['pad_multiple']}"
+         f"{', one untimed step per width first' if meta['prewarm'] else ''}."),
         ("MFU = (6 N tokens + 12 L d sum(len^2)) / s / peak. Ratios are against the same model's baseline "
          "(fp32, eager attention, foreach AdamW, random-length batches)."), "",
         "| model | variant | tokens/s | ratio | MFU | padding | peak GiB | final loss |",
@@ -236,11 +269,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-flops", type=float, default=989e12, help="peak bf16 dense FLOP/s of the device")
     parser.add_argument("--models", default="bert,llama", help="comma list of: bert, llama")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of: {', '.join(VARIANTS)}")
+    parser.add_argument("--pad-multiple", type=int, default=None,
+                        help="round batch widths up to this multiple (default 64; tiny 8)")
+    parser.add_argument("--no-prewarm", dest="prewarm", action="store_false",
+                        help="do not run one untimed step per batch width before timing")
     parser.add_argument("--budget-s", type=float, default=330.0,
                         help="skip the variants left once this much wall time has passed (default 330)")
     args = parser.parse_args(argv)
     args.steps = args.steps if args.steps is not None else (2 if args.tiny else 12)
     args.warmup_steps = args.warmup_steps if args.warmup_steps is not None else (1 if args.tiny else 3)
+    args.pad_multiple = args.pad_multiple if args.pad_multiple is not None else (8 if args.tiny else 64)
+    if args.pad_multiple < 1:
+        parser.error("--pad-multiple must be >= 1")
     if args.steps < 1 or args.warmup_steps < 1:
         parser.error("--steps and --warmup-steps must be >= 1 (the first step is never timed)")
     if args.device == "cpu":
@@ -290,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         "transformers": transformers.__version__,
         "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu",
         "peak_flops": args.peak_flops, "steps": args.steps, "warmup_steps": args.warmup_steps, "tiny": args.tiny,
+        "pad_multiple": args.pad_multiple, "prewarm": args.prewarm,
         "wall_seconds": time.perf_counter() - STARTED,
         "mfu_formula": "(6 * n_params * tokens + 12 * layers * hidden * sum(len^2)) / seconds / peak_flops",
     }

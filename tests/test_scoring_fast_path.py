@@ -215,3 +215,26 @@ def test_pad_batch_right_pads_with_attention_mask():
     assert ids.tolist() == [[5, 6, 7], [8, 1, 1]]
     assert attention.tolist() == [[1, 1, 1], [1, 0, 0]]
     assert ids.dtype == torch.long and attention.dtype == torch.long
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on the GPU machine)")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_paths_equal_full_forward_on_cuda(dtype):
+    """The scoring fast paths put every tensor on the model's device: on a GPU, in fp32 and bf16 weights, they
+    give the logits of the model's own forward pass (bf16: to bf16's resolution)."""
+    atol = 1e-4 if dtype == torch.float32 else 5e-2
+    bert = tiny_bert(2, seed=5).to("cuda", dtype)
+    ids, attention, positions = (t.to("cuda") for t in pll_batch(5))
+    torch.manual_seed(0)
+    llama = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                         intermediate_size=48)).eval().to("cuda", dtype)
+    with torch.inference_mode():
+        full = bert(input_ids=ids, attention_mask=attention).logits[torch.arange(len(ids), device="cuda"), positions]
+        fast = pll_position_logits(bert, ids, attention, positions)
+        torch.testing.assert_close(fast.float(), full.float(), atol=atol, rtol=0)
+        routed = masked_position_logits(bert, ids, attention, positions)
+        torch.testing.assert_close(routed.float(), full.float(), atol=atol, rtol=0)
+        cells = torch.arange(0, ids.numel(), 3, device="cuda")
+        full_causal = llama(input_ids=ids, attention_mask=attention).logits.flatten(0, 1).index_select(0, cells)
+        head_only = causal_position_logits(llama, ids, attention, cells)
+        torch.testing.assert_close(head_only.float(), full_causal.float(), atol=atol, rtol=0)
