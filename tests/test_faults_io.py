@@ -66,3 +66,18 @@ def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.undo()
     assert (tmp_path / "blob").read_bytes() == payload
     assert len(calls) == -(-len(payload) // 7)
+
+
+def test_atomic_write_gives_the_mode_a_plain_open_would(tmp_path):
+    """mkstemp's 0600 must not leak into results: a shared store is read by the other users of a group."""
+    import os
+    import stat
+
+    from fairforget.io import atomic_write_bytes
+
+    old = os.umask(0o027)
+    try:
+        atomic_write_bytes(tmp_path / "a.json", b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o640

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import errno
+import fnmatch
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairforget.errors import DataError
+from fairforget.errors import ConfigError, DataError
+
+# Test-only fault injection (tests/test_faults_workflow.py), so that a test can stop a job at one exact point of
+# a write instead of relying on timing. FAULT_ENV="<action>:<glob>": when the absolute path of an atomic write
+# matches <glob> (fnmatch; `*` also matches `/`), the write is interrupted after its temporary file is written,
+# fsynced and closed, and before the rename. Actions: "kill" SIGKILLs this process, "stop" SIGSTOPs it (the
+# test then SIGKILLs the whole process tree, e.g. snakemake with its jobs, as a node failure would), "enospc"
+# raises OSError(ENOSPC) as a full disk would. FAULT_ONCE_ENV=<file>: fire only if <file> exists, removing it
+# when firing (so exactly once across processes; its disappearance tells the test the fault fired).
+# Unset, as in every real run, it costs one environment lookup per write.
+FAULT_ENV = "FAIRFORGET_FAULT_INJECT"
+FAULT_ONCE_ENV = "FAIRFORGET_FAULT_ONCE"
+FAULT_ACTIONS = ("kill", "stop", "enospc")
 
 
 def parse_json_line(path: str | Path, line_number: int, line: str) -> Any:
@@ -41,7 +56,9 @@ def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise DataError(f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+                raise DataError(
+                    f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start} of the line)"
+                ) from err
             if not line.strip():
                 continue
             yield json_record(path, line_number, line, required)
@@ -68,6 +85,33 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _inject_fault(path: Path) -> None:
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    action, _, pattern = spec.partition(":")
+    if action not in FAULT_ACTIONS or not pattern:
+        raise ConfigError(f"environment variable {FAULT_ENV}={spec!r}: expected '<action>:<glob>' with action "
+                          f"one of {', '.join(FAULT_ACTIONS)} (a test-only hook; unset it)")
+    if not fnmatch.fnmatchcase(os.path.abspath(path), pattern):
+        return
+    fuse = os.environ.get(FAULT_ONCE_ENV)
+    if fuse:
+        try:
+            os.unlink(fuse)
+        except FileNotFoundError:
+            return  # fired already
+    if action == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGSTOP)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a crash leaves no partial file.
 
@@ -84,9 +128,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
                 # os.write may write fewer bytes than asked (signals, pipes, some network filesystems)
                 written = os.write(fd, view)
                 view = view[written:]
+            # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the umask), so a
+            # store on shared scratch stays readable by the other users of the group
+            os.fchmod(fd, 0o666 & ~_current_umask())
             os.fsync(fd)
         finally:
             os.close(fd)
+        _inject_fault(path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
