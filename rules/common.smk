@@ -6,12 +6,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from fairforget.config import run_grid, size_label  # noqa: E402
-from fairforget.registry import load_plugins  # noqa: E402
-from fairforget.checks import check_config  # noqa: E402
+from fairforget.checks import ParseCache  # noqa: E402
 
+# Parse-time work that imports torch (seconds per `snakemake` call) is kept in .snakemake/fairforget/, keyed by
+# the config and the package's code (fairforget.checks.ParseCache).
+PARSE_CACHE = ParseCache(config, base_dir=workflow.basedir, cache_dir=Path(".snakemake") / "fairforget")
 # Semantic checks the JSON schema cannot express (unknown objective names, ...): fail before any job.
-load_plugins(config.get("plugins", []), base_dir=workflow.basedir)
-check_config(config)
+PARSE_CACHE.check_config()
 
 def _sorted_keys(value):
     """Mappings with sorted keys (lists keep their order): Snakemake compares a rule's params by their repr,
@@ -40,7 +41,6 @@ wildcard_constraints:
     remedy=r"[A-Za-z0-9._-]+",
     size=r"full|[0-9]+",
     seed=r"[0-9]+",
-    dseed=r"[0-9]+",
     task=r"[A-Za-z0-9_-]+",
 
 
@@ -53,20 +53,16 @@ def run_paths(pattern):
     return [pattern.format(R=R, RUN=run.path) for run in RUNS]
 
 
-def base_sidecar(wildcards):
-    return f"{R}/models/base/{wildcards.model}.sha256"
-
-
-def base_dir(wildcards):
-    return f"{R}/models/base/{wildcards.model}"
-
-
-def finetuned_dir(wildcards):
-    return f"{R}/models/finetuned/{RUN}".format(**wildcards)
-
-
-def finetuned_sidecar(wildcards):
-    return f"{R}/models/finetuned/{RUN}.sha256".format(**wildcards)
+# Input paths as wildcard patterns, not input functions: Snakemake fills a pattern in far more cheaply than it
+# calls a function (it inspects the function's signature and builds a Wildcards object per job and per call),
+# which matters at thousands of jobs.
+BASE_SIDECAR = f"{R}/models/base/{{model}}.sha256"
+BASE_DIR = f"{R}/models/base/{{model}}"
+FINETUNED_SIDECAR = f"{R}/models/finetuned/{RUN}.sha256"
+FINETUNED_DIR = f"{R}/models/finetuned/{RUN}"
+DOWNSTREAM_TRAIN = f"{R}/data/downstream/{{task}}/train.jsonl"
+DOWNSTREAM_DEV = f"{R}/data/downstream/{{task}}/dev.jsonl"
+DOWNSTREAM_META = f"{R}/data/downstream/{{task}}/meta.json"
 
 
 def run_wildcards(wildcards):
@@ -190,8 +186,8 @@ def finetune_probe_cfg(model):
 def finetune_inputs(wildcards):
     probe_pairs = finetune_probe_cfg(wildcards.model)["pairs"]
     return {
-        "base_sidecar": base_sidecar(wildcards),
-        "base_model": ancient(base_dir(wildcards)),
+        "base_sidecar": BASE_SIDECAR.format(model=wildcards.model),
+        "base_model": ancient(BASE_DIR.format(model=wildcards.model)),
         "source": f"{R}/data/debias/source.jsonl",
         "pairs": f"{R}/data/debias/pairs.jsonl",
         "word_pairs": f"{R}/data/debias/word_pairs.json",
@@ -243,9 +239,16 @@ def finetune_launcher(wildcards, resources):
 
 
 # ---- evaluate.smk ----------------------------------------------------------------
-from fairforget.metrics.inputs import evaluation_inputs  # noqa: E402
+def _evaluation_inputs(results_dir, seat_dir):
+    from fairforget.metrics.inputs import evaluation_inputs  # imports torch: only on a cache miss
 
-EVAL_INPUTS = evaluation_inputs(config["evaluation"], R, str(Path(workflow.basedir) / "resources/data/seat"))
+    return evaluation_inputs(config["evaluation"], results_dir, seat_dir)
+
+
+_SEAT_DIR = str(Path(workflow.basedir) / "resources/data/seat")
+EVAL_INPUTS = PARSE_CACHE.value(
+    "evaluation_inputs", [R, _SEAT_DIR], lambda: _evaluation_inputs(R, _SEAT_DIR)
+)
 
 
 def evaluation_data_inputs():
@@ -257,22 +260,21 @@ def evaluation_data_inputs():
 DOWNSTREAM = config["downstream"]
 
 
-def downstream_task_inputs(wildcards):
-    folder = f"{R}/data/downstream/{wildcards.task}"
-    return {"train": f"{folder}/train.jsonl", "dev": f"{folder}/dev.jsonl", "meta": f"{folder}/meta.json"}
-
-
-def model_setting(key, default, per_attempt=False, at_most=None):
+def model_setting(key, default, per_attempt=False, at_most=None, times=1):
     """A per-model resource (models.<name>.gpus / mem_mb / runtime) for wildcards.model.
 
     per_attempt: scale with Snakemake's attempt (1, 2, ...) so a job retried after running out of memory or
-    time asks for more; at_most: a cap (downstream jobs are one process, so one GPU).
+    time asks for more; at_most: a cap (downstream jobs are one process, so one GPU); times: a factor (a
+    downstream job fine-tunes once per downstream seed, so its runtime is that many times the model's).
     """
+    # One dict look-up per job: Snakemake calls this for every job of the rule (thousands on the paper grid).
+    per_model = {}
+    for model, model_cfg in config["models"].items():
+        setting = model_cfg.get(key, default)
+        per_model[model] = (setting if at_most is None else min(setting, at_most)) * times
 
     def value(wildcards, attempt):
-        setting = config["models"][wildcards.model].get(key, default)
-        if at_most is not None:
-            setting = min(setting, at_most)
+        setting = per_model[wildcards.model]
         return setting * attempt if per_attempt else setting
 
     return value

@@ -1,31 +1,37 @@
-# Stage 5, downstream (GLUE) evaluation: one job per checkpoint x task x downstream seed.
+# Stage 5, downstream (GLUE) evaluation: one job per checkpoint x task, fine-tuning once per downstream seed
+# inside the job (one result JSON per seed). One job per seed would triple the DAG (8,100 jobs on the paper
+# grid, most of Snakemake's planning time) and the GPU jobs that each load the task data and the model anew.
 # Base models are scored once (downstream_base), never once per debiasing run; the analysis takes tuned - base.
 # Inputs are the checkpoint's .sha256 sidecar (content hash) with the directory as ancient(...), so a
-# rewritten but identical checkpoint does not trigger a rerun; scores are cached in the result store too.
-# (input functions and settings of this stage: rules/common.smk)
+# rewritten but identical checkpoint does not trigger a rerun; scores are cached in the result store per seed,
+# so a job retried after a failure in its last seed recomputes nothing for the earlier ones.
+# (input paths and settings of this stage: rules/common.smk)
 
 
 rule downstream_base:
     input:
-        unpack(downstream_task_inputs),
-        sidecar=base_sidecar,
-        model=ancient(base_dir),
+        train=DOWNSTREAM_TRAIN,
+        dev=DOWNSTREAM_DEV,
+        meta=DOWNSTREAM_META,
+        sidecar=BASE_SIDECAR,
+        model=ancient(BASE_DIR),
     output:
-        f"{R}/downstream/base/{{model}}/{{task}}/seed{{dseed}}.json",
+        [f"{R}/downstream/base/{{model}}/{{task}}/seed{dseed}.json" for dseed in DOWNSTREAM_SEEDS],
     params:
         downstream=DOWNSTREAM,
+        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=lambda wildcards: config["models"][wildcards.model].get("downstream_mode"),
         store_dir=config["store_dir"],
         run=None,
     log:
-        f"{R}/logs/downstream_base/{{model}}/{{task}}/seed{{dseed}}.log",
+        f"{R}/logs/downstream_base/{{model}}/{{task}}.log",
     benchmark:
-        f"{R}/benchmarks/downstream_base/{{model}}/{{task}}/seed{{dseed}}.tsv"
+        f"{R}/benchmarks/downstream_base/{{model}}/{{task}}.tsv"
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
     conda:
         ENV
     script:
@@ -34,26 +40,29 @@ rule downstream_base:
 
 rule downstream_finetuned:
     input:
-        unpack(downstream_task_inputs),
-        sidecar=finetuned_sidecar,
-        model=ancient(finetuned_dir),
-        base_sidecar=base_sidecar,
+        train=DOWNSTREAM_TRAIN,
+        dev=DOWNSTREAM_DEV,
+        meta=DOWNSTREAM_META,
+        sidecar=FINETUNED_SIDECAR,
+        model=ancient(FINETUNED_DIR),
+        base_sidecar=BASE_SIDECAR,
     output:
-        f"{R}/downstream/finetuned/{RUN}/{{task}}/seed{{dseed}}.json",
+        [f"{R}/downstream/finetuned/{RUN}/{{task}}/seed{dseed}.json" for dseed in DOWNSTREAM_SEEDS],
     params:
         downstream=DOWNSTREAM,
+        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=lambda wildcards: config["models"][wildcards.model].get("downstream_mode"),
         store_dir=config["store_dir"],
         run=run_wildcards,
     log:
-        f"{R}/logs/downstream_finetuned/{RUN}/{{task}}/seed{{dseed}}.log",
+        f"{R}/logs/downstream_finetuned/{RUN}/{{task}}.log",
     benchmark:
-        f"{R}/benchmarks/downstream_finetuned/{RUN}/{{task}}/seed{{dseed}}.tsv"
+        f"{R}/benchmarks/downstream_finetuned/{RUN}/{{task}}.tsv"
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
     conda:
         ENV
     script:

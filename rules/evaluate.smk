@@ -5,8 +5,8 @@
 
 rule evaluate_base:
     input:
-        sidecar=base_sidecar,
-        model=ancient(base_dir),
+        sidecar=BASE_SIDECAR,
+        model=ancient(BASE_DIR),
         data=evaluation_data_inputs(),
     output:
         scores=directory(f"{R}/eval/base/{{model}}/scores"),
@@ -33,10 +33,10 @@ rule evaluate_base:
 
 rule evaluate_checkpoint:
     input:
-        sidecar=finetuned_sidecar,
-        model=ancient(finetuned_dir),
-        base_sidecar=base_sidecar,
-        base_model=ancient(base_dir),
+        sidecar=FINETUNED_SIDECAR,
+        model=ancient(FINETUNED_DIR),
+        base_sidecar=BASE_SIDECAR,
+        base_model=ancient(BASE_DIR),
         base_scores=f"{R}/eval/base/{{model}}/scores",
         trajectory=(
             [f"{R}/training/{RUN}/trajectory.parquet"] if EVAL_INPUTS["needs_trajectory"] else []

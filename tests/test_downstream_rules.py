@@ -1,10 +1,12 @@
-"""rules/downstream.smk under Snakemake: base and fine-tuned jobs run, results follow the contract, and a
-touched (but identical) checkpoint directory does not trigger a rerun (the directory is ancient)."""
+"""rules/downstream.smk under Snakemake: base and fine-tuned jobs run (one job per checkpoint x task writes the
+result of every downstream seed), results follow the contract, and a touched (but identical) checkpoint
+directory does not trigger a rerun (the directory is ancient)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,12 +23,13 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = 'configfile: "config.yaml"\n\ninclude: "rules/common.smk"\ninclude: "rules/downstream.smk"\n'
 BASE_OUT = "results/downstream/base/bert-tiny/sst2/seed0.json"
 TUNED_OUT = "results/downstream/finetuned/bert-tiny/none/none/full/seed0/sst2/seed0.json"
+DSEEDS = [0, 1]
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "snakemake"), "--cores", "1", *args]
     env = {**os.environ, "TQDM_DISABLE": "1"}
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, env=env)
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=600, env=env, check=False)
     assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result
 
@@ -42,7 +45,7 @@ def _workflow(tmp_path: Path) -> Path:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["data"]["downstream"]["tasks"] = ["sst2"]
     config["objectives"] = {"none": {"type": "none"}}
-    config["downstream"] = {**config["downstream"], "seeds": [0], "epochs": 1, "batch_size": 16, "max_length": 32}
+    config["downstream"] = {**config["downstream"], "seeds": DSEEDS, "epochs": 1, "batch_size": 16, "max_length": 32}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
 
     results = work / "results"
@@ -62,7 +65,13 @@ def _workflow(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_downstream_rules_run_and_respect_ancient_model_dirs(tmp_path):
     work = _workflow(tmp_path)
-    _snakemake(work, BASE_OUT, TUNED_OUT)
+    run = _snakemake(work, BASE_OUT, TUNED_OUT)
+    # one job per checkpoint x task, writing every downstream seed's result
+    for rule in ("downstream_base", "downstream_finetuned"):
+        assert re.search(rf"^{rule}\s+1$", run.stdout + run.stderr, re.MULTILINE), rule
+    for dseed in DSEEDS:
+        for out in (BASE_OUT, TUNED_OUT):
+            assert json.loads((work / out.replace("seed0.json", f"seed{dseed}.json")).read_text())["dseed"] == dseed
     base = json.loads((work / BASE_OUT).read_text())
     tuned = json.loads((work / TUNED_OUT).read_text())
     base_hash = (work / "results/models/base/bert-tiny.sha256").read_text().strip()
@@ -73,8 +82,8 @@ def test_downstream_rules_run_and_respect_ancient_model_dirs(tmp_path):
     assert tuned["metrics"]["downstream.sst2.accuracy"]["n"] == 10
     tuned_sidecar = work / "results/models/finetuned/bert-tiny/none/none/full/seed0.sha256"
     assert tuned["checkpoint_hash"] == tuned_sidecar.read_text().strip() != base_hash
-    assert (work / "results/logs/downstream_base/bert-tiny/sst2/seed0.log").is_file()
-    assert (work / "results/benchmarks/downstream_finetuned/bert-tiny/none/none/full/seed0/sst2/seed0.tsv").is_file()
+    assert (work / "results/logs/downstream_base/bert-tiny/sst2.log").is_file()
+    assert (work / "results/benchmarks/downstream_finetuned/bert-tiny/none/none/full/seed0/sst2.tsv").is_file()
 
     # rewriting a model directory's files (newer mtime, same content) must not rerun anything
     time.sleep(1.1)
