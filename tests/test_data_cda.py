@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fairforget.data.cda import (augment, contains_gendered_word, load_word_pairs, read_word_pairs_json, swap_gender,
-                                 swap_map, word_list_files)
+from fairforget.data.cda import (
+    augment,
+    contains_gendered_word,
+    load_word_pairs,
+    read_word_pairs_json,
+    swap_gender,
+    swap_map,
+    word_list_files,
+)
 from fairforget.errors import ConfigError, DataError
 from fairforget.io import write_json
 

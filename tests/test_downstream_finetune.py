@@ -66,7 +66,8 @@ def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
             count = index % 4
             words = [rng.choice(FILLER) for _ in range(5)] + ["good"] * count
             rng.shuffle(words)
-            out.append({"id": f"{prefix}{index}", "text_a": " ".join(words), "text_b": "the film", "label": float(count)})
+            out.append({"id": f"{prefix}{index}", "text_a": " ".join(words), "text_b": "the film",
+                        "label": float(count)})
         return out
 
     task_dir = write_task(tmp_path, "stsb", records(128, "t"), records(40, "d"), metric="pearson", num_labels=1,

@@ -36,11 +36,13 @@ def rte_task(tmp_path):
 def test_harness_prompts_and_choices(rte_task):
     template = template_for(rte_task)
     example = rte_task.dev[0]
-    assert template.prompt(example, "x") == "the movie was good .\nQuestion: the film was good . True or False?\nAnswer:"
+    expected = "the movie was good .\nQuestion: the film was good . True or False?\nAnswer:"
+    assert template.prompt(example, "x") == expected
     # GLUE RTE label 0 = entailment -> " True"; WNLI label 1 = entailment -> " True"
     assert template.choices[0] == "True" and TEMPLATES["wnli"].choices[1] == "True"
     sst2 = TEMPLATES["sst2"]
-    assert sst2.render("it was great", None) == "it was great\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    expected = "it was great\nQuestion: Is this sentence positive or negative?\nAnswer:"
+    assert sst2.render("it was great", None) == expected
     assert sst2.choices == ("negative", "positive")
     assert TEMPLATES["mnli"].render("p", "h") == "p\nQuestion: h. True, False or Neither?\nAnswer:"
 
@@ -70,7 +72,8 @@ def test_stsb_zero_shot_is_a_config_error(tmp_path):
 
 def test_continuation_tokens_follow_the_harness_split():
     tokenizer = make_tokenizer("causal")
-    tokens, n_cont = encode_request(tokenizer, "the movie\nAnswer:", " positive", add_bos=True, max_length=64, where="x")
+    tokens, n_cont = encode_request(tokenizer, "the movie\nAnswer:", " positive", add_bos=True, max_length=64,
+                                    where="x")
     assert n_cont == 1
     assert tokenizer.convert_ids_to_tokens(list(tokens)) == ["<s>", "the", "movie", "Answer", ":", "positive"]
     # left truncation keeps the continuation and the end of the prompt

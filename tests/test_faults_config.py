@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import load_config
+
 from workflow_helpers import copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,8 @@ CASES: list[tuple[str, Callable[[dict], None], tuple[str, ...]]] = [
     ("unknown-top-level-key", _set("learning_rte", 0.1), ("learning_rte", "was unexpected", "results_dir")),
     ("unknown-nested-key", _set("training.batchsize", 8), ("batchsize", "was unexpected", "batch_size")),
     ("wrong-type", _set("training.batch_size", "sixteen"), ("batch_size", "sixteen", "integer")),
-    ("unknown-objective", _set("objectives.typo", {"type": "cdaa"}), ("objectives.typo.type", "cdaa", "allowed", "cda")),
+    ("unknown-objective", _set("objectives.typo", {"type": "cdaa"}),
+     ("objectives.typo.type", "cdaa", "allowed", "cda")),
     ("unknown-remedy", _set("remedies.x", {"type": "magic"}), ("remedies.x.type", "magic", "allowed", "l2sp")),
     ("unknown-task", _set("data.downstream.tasks", ["sst2", "imdb"]), ("data.downstream.tasks", "imdb", "allowed",
                                                                        "sst2")),

@@ -16,7 +16,9 @@ def _no_temp_files(folder: Path) -> bool:
 
 
 @pytest.mark.parametrize("failing_call", ["write", "fsync", "replace"])
-def test_failed_overwrite_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: str) -> None:
+def test_failed_overwrite_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_call: str
+) -> None:
     target = tmp_path / "metrics.json"
     ff_io.write_json(target, {"old": True})
     old_bytes = target.read_bytes()

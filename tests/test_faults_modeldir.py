@@ -26,7 +26,8 @@ def _model_dir(tmp_path: Path) -> Path:
     """A tiny but well-formed model dir (weights + config + manifest); no model class needed to verify it."""
     model_dir = tmp_path / "model"
     model_dir.mkdir()
-    save_file({"embeddings.weight": np.arange(32, dtype=np.float32).reshape(8, 4)}, str(model_dir / "model.safetensors"))
+    weights = {"embeddings.weight": np.arange(32, dtype=np.float32).reshape(8, 4)}
+    save_file(weights, str(model_dir / "model.safetensors"))
     (model_dir / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 4}))
     write_manifest(model_dir, "masked")
     return model_dir

@@ -27,12 +27,12 @@ import polars as pl
 import pytest
 import yaml
 from conftest import load_config
-from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
 from fairforget.errors import ModelError
 from fairforget.io import FAULT_ENV, FAULT_ONCE_ENV
 from fairforget.models.modeldir import read_sidecar, verify_model_dir
 from fairforget.store import ResultStore
+from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
 pytestmark = pytest.mark.slow
 

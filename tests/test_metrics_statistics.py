@@ -7,7 +7,9 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from fairforget.errors import ConfigError, DataError
 from fairforget.metrics.base import EvaluationSettings

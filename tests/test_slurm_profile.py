@@ -5,7 +5,6 @@ broken profile is caught by the ordinary test run, not first on a cluster."""
 from __future__ import annotations
 
 import pytest
-
 from snakemake.cli import parse_set_resources
 from snakemake.profiles import ProfileConfigFileParser
 

@@ -11,9 +11,9 @@ from collections import defaultdict
 
 import pytest
 from conftest import load_config
-from workflow_helpers import copy_workflow, snakemake
 
 from fairforget.config import run_grid
+from workflow_helpers import copy_workflow, snakemake
 
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]*)"', re.MULTILINE)
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)", re.MULTILINE)

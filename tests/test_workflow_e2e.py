@@ -83,9 +83,6 @@ def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_workflow: P
         _planted_check(micro_workflow / "results", config, model)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: the tiny masked toy model does not learn the planted "
-                   "occupation-pronoun association within the toy budget (about 50% preference at every setting "
-                   "tried); strict, so this test fails as soon as it does and the xfail must go")
 def test_masked_toy_holds_planted_stereotype(micro_workflow: Path) -> None:
     config = _config(micro_workflow)
     for model in [m for m, cfg in config["models"].items() if cfg["kind"] == "masked"]:
@@ -112,7 +109,7 @@ def test_adding_an_objective_plans_only_its_jobs(micro_workflow: Path, tmp_path:
     extended.write_text(yaml.safe_dump(config))
     planned = planned_jobs(micro_workflow, "--configfile", str(extended))
     n_models = len(config["models"])
-    n_tasks = len(config["data"]["downstream"]["tasks"]) * len(config["downstream"]["seeds"])
+    n_tasks = len(config["data"]["downstream"]["tasks"])  # one downstream job per task runs all its seeds
     assert planned.get("finetune") == n_models
     assert planned.get("evaluate_checkpoint") == n_models
     assert planned.get("downstream_finetuned") == n_models * n_tasks

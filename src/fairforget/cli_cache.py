@@ -57,7 +57,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 f"{format_size(info.size_bytes + info.artifacts_bytes):>10}  {info.created}"
             )
         else:
-            print(f"{info.key[:16]:<16}  {'CORRUPT':<18}  {'?':<12}  {format_size(info.size_bytes):>10}  {info.problem}")
+            size = format_size(info.size_bytes)
+            print(f"{info.key[:16]:<16}  {'CORRUPT':<18}  {'?':<12}  {size:>10}  {info.problem}")
     total = sum(info.size_bytes + info.artifacts_bytes for info in entries)
     print(f"{len(entries)} entries, {format_size(total)} in {store.root}")
     return 0

@@ -68,7 +68,9 @@ def _copy_durably(source: Path, target: Path) -> None:
         os.close(fd)
 
 
-def publish(source: Path, shard: Path, name: str, files: dict[str, str], set_aside: Callable[[Path, str], object]) -> Path:
+def publish(
+    source: Path, shard: Path, name: str, files: dict[str, str], set_aside: Callable[[Path, str], object]
+) -> Path:
     """Copy `source` to `shard/name` via a temporary folder and one rename; return the published folder.
 
     `set_aside(folder, reason)` moves a damaged folder of the same name out of the way. Errors (ENOSPC ...)

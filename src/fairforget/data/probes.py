@@ -125,8 +125,8 @@ def load_winobias_pairs(pro_path: str | Path, anti_path: str | Path, split: str,
     KNOWN_MISALIGNED, which are skipped and appended to `skipped` as "file:line".
     """
     pro_lines, anti_lines = read_lines(pro_path), read_lines(anti_path)
-    pro_items = [(n, l) for n, l in enumerate(pro_lines, start=1) if l.strip()]
-    anti_items = [(n, l) for n, l in enumerate(anti_lines, start=1) if l.strip()]
+    pro_items = [(n, line) for n, line in enumerate(pro_lines, start=1) if line.strip()]
+    anti_items = [(n, line) for n, line in enumerate(anti_lines, start=1) if line.strip()]
     if len(pro_items) != len(anti_items):
         raise DataError(f"{anti_path}: {len(anti_items)} sentences but {pro_path} has {len(pro_items)}; "
                         "the files must be aligned line by line")

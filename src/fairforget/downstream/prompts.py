@@ -40,10 +40,12 @@ TEMPLATES: dict[str, PromptTemplate] = {
         PromptTemplate("cola", lambda a, b: f"{a}\nQuestion: Does this sentence make sense?\nAnswer:",
                        ("no", "yes"), ("unacceptable", "acceptable"), False),
         PromptTemplate("mrpc",
-                       lambda a, b: f"Sentence 1: {a}\nSentence 2: {b}\nQuestion: Do both sentences mean the same thing?\nAnswer:",
+                       lambda a, b: (f"Sentence 1: {a}\nSentence 2: {b}\n"
+                                     "Question: Do both sentences mean the same thing?\nAnswer:"),
                        ("no", "yes"), ("not_equivalent", "equivalent"), True),
         PromptTemplate("qqp",
-                       lambda a, b: f"Question 1: {a}\nQuestion 2: {b}\nQuestion: Do both questions ask the same thing?\nAnswer:",
+                       lambda a, b: (f"Question 1: {a}\nQuestion 2: {b}\n"
+                                     "Question: Do both questions ask the same thing?\nAnswer:"),
                        ("no", "yes"), ("not_duplicate", "duplicate"), True),
         PromptTemplate("mnli", lambda a, b: f"{a}\nQuestion: {_with_period(b or '')} True, False or Neither?\nAnswer:",
                        ("True", "Neither", "False"), ("entailment", "neutral", "contradiction"), True),

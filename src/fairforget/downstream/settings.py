@@ -95,7 +95,8 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     known = set(asdict(defaults))
     unknown = sorted(set(section) - known)
     if unknown:
-        raise ConfigError(f"config key 'downstream': unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ConfigError(f"config key 'downstream': unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
     mode = {**defaults.mode, **dict(section.get("mode") or {})}
     for kind, value in mode.items():
         if kind not in KIND_MODES:
@@ -121,7 +122,8 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     lora_defaults = LoraSettings()
     targets = lora_section.get("target_modules", list(lora_defaults.target_modules))
     if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
-        raise ConfigError(f"config key 'downstream.lora.target_modules': expected a list of module names, got {targets!r}")
+        raise ConfigError(f"config key 'downstream.lora.target_modules': expected a list of module names, "
+                          f"got {targets!r}")
     lora = LoraSettings(
         r=_number(lora_section, "r", int, lora_defaults.r, 1, "downstream.lora"),
         alpha=_number(lora_section, "alpha", int, lora_defaults.alpha, 1, "downstream.lora"),
@@ -130,7 +132,8 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     )
     zeroshot_section = dict(section.get("zeroshot") or {})
     if set(zeroshot_section) - {"add_bos"}:
-        raise ConfigError(f"config key 'downstream.zeroshot': unknown key(s) {sorted(set(zeroshot_section) - {'add_bos'})}")
+        unknown_zeroshot = sorted(set(zeroshot_section) - {"add_bos"})
+        raise ConfigError(f"config key 'downstream.zeroshot': unknown key(s) {unknown_zeroshot}")
     add_bos = zeroshot_section.get("add_bos", ZeroshotSettings().add_bos)
     if not isinstance(add_bos, bool):
         raise ConfigError(f"config key 'downstream.zeroshot.add_bos': expected true/false, got {add_bos!r}")

@@ -26,8 +26,8 @@ from fairforget.downstream.prompts import template_for
 from fairforget.downstream.settings import DownstreamSettings
 from fairforget.downstream.tasks import TaskData
 from fairforget.errors import ConfigError, DataError
-from fairforget.metrics.glue import accuracy, compute_metrics
 from fairforget.io import read_json
+from fairforget.metrics.glue import accuracy, compute_metrics
 from fairforget.models.modeldir import MANIFEST, load_model_dir
 
 

@@ -2,7 +2,8 @@
 
 For every pair, both sentences are scored as in `fairforget.scoring.pairs` (masked: CrowS-Pairs by the PLL of
 the unmodified tokens, difflib alignment as in the original code; the pronoun-swap pairs of WinoBias and the
-planted probes by the PLL of the pronoun; causal: full-sentence log-probability, as in bias-bench). `stereo_preference` = 100 x share of pairs with score(stereo) > score(anti), strictly (ties count as
+planted probes by the PLL of the pronoun; causal: full-sentence log-probability, as in bias-bench).
+`stereo_preference` = 100 x share of pairs with score(stereo) > score(anti), strictly (ties count as
 not preferring the stereotype, as in the original code); 50 = no preference. Reported overall and per
 `bias_type` (`stereo_preference_<type>`) when the set holds several types. `logprob_gap` = mean over pairs of
 score(stereo) - score(anti) in nats (for WinoBias: the pro/anti gap).

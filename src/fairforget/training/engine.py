@@ -17,7 +17,8 @@ functions only pad cached ids.
 
 Random masking in `collate` draws from a separate generator whose state is checkpointed with the model,
 optimizer, scheduler and global RNG states (`fairforget.training.state`). On CPU a rerun, or an interrupted
-and resumed run, gives bit-identical weights. With several processes each one takes a strided share of every micro-batch;
+and resumed run, gives bit-identical weights.
+With several processes each one takes a strided share of every micro-batch;
 the RNG states saved are the main process's, so multi-GPU resume is exact in data order but not in dropout.
 
 SIGTERM (SLURM preemption) sets a flag; at the next optimizer-step boundary the state is saved and

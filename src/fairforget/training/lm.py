@@ -9,7 +9,8 @@ A *text batch* is a dict of tensors `{"input_ids", "attention_mask", "labels"}` 
 is taken); collate functions put tensors on `ctx.device`, so the engine need not move batches.
 
 Pre-tokenisation: calling the tokenizer once per batch cost ~6 ms per batch of 16 in bench_training (mostly
-fixed per-call overhead: one call for all 1280 texts takes ~55 ms), a large share of a tiny model's step. `pretokenize(ctx, texts)` tokenises every training text once, up front,
+fixed per-call overhead: one call for all 1280 texts takes ~55 ms), a large share of a tiny model's step.
+`pretokenize(ctx, texts)` tokenises every training text once, up front,
 into a `TokenCache` kept in `ctx.extra`; `encode(ctx, texts)` then only gathers and pads cached ids (a few
 vectorised tensor ops) and returns exactly what `tokenize` would. Texts missing from the cache fall back to
 `tokenize`, so objectives stay correct with or without a cache.

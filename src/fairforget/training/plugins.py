@@ -126,7 +126,7 @@ class Objective(ABC):
         return model
 
 
-class Remedy(ABC):
+class Remedy(ABC):  # noqa: B024 - every hook has a no-op default; ABC marks it as a base, not for use
     """A general remedy against forgetting, combinable with any objective (params as for Objective)."""
 
     name: ClassVar[str] = "remedy"
