@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 from PIL import Image
-from workflow_helpers import planned_jobs, snakemake
 
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.provenance import audit, format_lineage
+from workflow_helpers import planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = """configfile: "config.yaml"

@@ -111,6 +111,7 @@ def test_unknown_task_names_key_and_allowed(toy_config: dict) -> None:
 def test_workflow_stops_before_any_job_on_bad_config(tmp_path) -> None:
     """Through Snakemake itself: a bad objective type fails at parse time, naming the key; nothing runs."""
     import yaml
+
     from workflow_helpers import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path / "wf")
