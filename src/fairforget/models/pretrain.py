@@ -17,6 +17,7 @@ import torch
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json_hash
 from fairforget.io import read_jsonl
+from fairforget.models.masking import collate_targeted_mlm
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.engine import Engine, TrainSettings
@@ -48,7 +49,9 @@ def build_toy_base(
     """Train tokenizer + model on the texts and save a model dir (config `models.<model_name>`); the manifest.
 
     Reads `kind`, `architecture` (vocab_size is the tokenizer's target size) and `pretrain` (TrainSettings
-    keys plus `max_length`, default 64, and `mlm_probability`, default 0.15, for masked models).
+    keys plus `max_length`, default 64, and for masked models `mlm_probability`, default 0.15, and
+    `gender_mask_probability`, default null: when set, gendered pronouns are masked with that probability
+    instead of `mlm_probability` (targeted masking, fairforget.models.masking).
     The same texts, config and seed give the same content hash on CPU.
     """
     key = f"models.{model_name}"
@@ -61,6 +64,7 @@ def build_toy_base(
     pretrain_cfg = dict(model_cfg.get("pretrain") or {})
     max_length = int(pretrain_cfg.pop("max_length", DEFAULT_MAX_LENGTH))
     mlm_probability = float(pretrain_cfg.pop("mlm_probability", 0.15))
+    gender_mask_probability = _gender_mask_probability(pretrain_cfg.pop("gender_mask_probability", None), kind, key)
     pretrain_cfg.pop("seed", None)  # the caller passes the seed explicitly
     if max_length > int(architecture.get("max_position_embeddings", 512)):
         raise ConfigError(f"config key '{key}.pretrain.max_length': {max_length} exceeds "
@@ -79,13 +83,21 @@ def build_toy_base(
         word_pairs=[], general_texts=texts, mlm_probability=mlm_probability, device=engine.device,
     )
     examples = [{"type": "text", "text": text} for text in texts]
+    if gender_mask_probability is None:
+        collate = lambda batch, generator: collate_text_examples(batch, ctx, generator)
+    else:
+        collate = lambda batch, generator: collate_targeted_mlm(
+            batch, ctx, generator, gender_mask_probability)
+    # the targeting enters the fingerprint only when set, so existing resumable states stay valid
+    targeting = {} if gender_mask_probability is None else {"gender_mask_probability": gender_mask_probability}
     result = engine.fit(
         model,
         examples,
-        lambda batch, generator: collate_text_examples(batch, ctx, generator),
+        collate,
         lambda m, batch: lm_loss(m, batch),
         state_dir=state_dir,
-        fingerprint_extra={"texts": canonical_json_hash(texts), "architecture": architecture, "kind": kind},
+        fingerprint_extra={"texts": canonical_json_hash(texts), "architecture": architecture, "kind": kind,
+                           **targeting},
         desc=f"pretrain {model_name}",
     )
     log.info("%s: pretrained %d steps, final loss %.4f, %.0f tokens/s", model_name, result.steps,
@@ -96,11 +108,25 @@ def build_toy_base(
         model, tokenizer, out_dir, kind,
         extra={"source": {"type": "toy", "model": model_name, "seed": seed,
                           "pretrain": {**asdict(settings), "max_length": max_length,
-                                       "mlm_probability": mlm_probability, **result.summary()}}},
+                                       "mlm_probability": mlm_probability, **targeting,
+                                       **result.summary()}}},
     )
     if state_dir is not None:
         clear_state(state_dir)
     return manifest
+
+
+def _gender_mask_probability(value: Any, kind: str, key: str) -> float | None:
+    """`pretrain.gender_mask_probability`: null (uniform BERT masking) or a probability, masked models only."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"config key '{key}.pretrain.gender_mask_probability': must be a probability in [0, 1] "
+                          f"or null, got {value!r}")
+    if kind != "masked":
+        raise ConfigError(f"config key '{key}.pretrain.gender_mask_probability': only masked models are masked; "
+                          f"remove it for kind {kind!r}")
+    return float(value)
 
 
 def build_base_model(
