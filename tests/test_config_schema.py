@@ -38,6 +38,20 @@ def test_unknown_nested_key_is_named(toy_config: dict) -> None:
     assert "batchsize" in _validation_message(toy_config)
 
 
+def test_misspelt_pretrain_or_model_training_key_is_named(toy_config: dict) -> None:
+    """A model's `pretrain` and `training` sections were open objects: a typo there was silently ignored."""
+    model = next(iter(toy_config["models"]))
+    toy_config["models"][model]["pretrain"]["gender_mask_probabilty"] = 1.0
+    assert "gender_mask_probabilty" in _validation_message(toy_config)
+    del toy_config["models"][model]["pretrain"]["gender_mask_probabilty"]
+    toy_config["models"][model]["training"] = {"learnig_rate": 0.1}
+    assert "learnig_rate" in _validation_message(toy_config)
+    toy_config["models"][model]["training"] = {"optimizer_impl": "fuzed"}
+    assert "fuzed" in _validation_message(toy_config)
+    toy_config["models"][model]["training"] = {"optimizer_impl": "fused", "group_by_length": True}
+    validate(toy_config, SCHEMA)
+
+
 def test_wrong_type_names_the_key(toy_config: dict) -> None:
     toy_config["training"]["batch_size"] = "sixteen"
     message = _validation_message(toy_config)

@@ -31,8 +31,8 @@ from fairforget.training.lm import (
     IGNORE_INDEX,
     MASK_REPLACE_FRACTION,
     RANDOM_OF_REST_FRACTION,
+    encode,
     split_by_type,
-    tokenize,
 )
 from fairforget.training.plugins import TrainingContext
 
@@ -115,7 +115,7 @@ def collate_targeted_mlm(
     if ctx.kind != "masked":
         raise TrainingError(f"targeted MLM masking applies to masked models only, got kind {ctx.kind!r}")
     texts = [example["text"] for example in split_by_type(examples, ("text",), "targeted MLM collate")["text"]]
-    encoded = tokenize(ctx.tokenizer, texts, ctx.max_length)
+    encoded = encode(ctx, texts)  # from the pre-tokenised cache when pretraining filled one
     targeted = target_positions(texts, encoded["offsets"], words)
     input_ids, labels = targeted_mask_tokens(
         encoded["input_ids"], ~encoded["special_tokens_mask"], targeted, ctx.tokenizer, generator,

@@ -21,7 +21,7 @@ from fairforget.models.masking import collate_targeted_mlm
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.engine import Engine, TrainSettings
-from fairforget.training.lm import collate_text_examples, lm_loss
+from fairforget.training.lm import collate_text_examples, lm_loss, pretokenize
 from fairforget.training.plugins import TrainingContext
 from fairforget.training.state import clear_state
 
@@ -83,6 +83,7 @@ def build_toy_base(
         word_pairs=[], general_texts=texts, mlm_probability=mlm_probability, device=engine.device,
     )
     examples = [{"type": "text", "text": text} for text in texts]
+    pretokenize(ctx, texts)  # once, up front: per-batch tokenizer calls were a large share of a tiny model's step
     if gender_mask_probability is None:
         collate = lambda batch, generator: collate_text_examples(batch, ctx, generator)
     else:
