@@ -124,20 +124,21 @@ def test_all_masked_logit_routes_agree():
     torch.testing.assert_close(head_only, full, atol=1e-6, rtol=0)
 
 
-@pytest.fixture(scope="module")
-def toy_masked():
-    tokenizer = train_tokenizer(CORPUS, "masked", vocab_size=120)
+def _toy(kind: str, vocab_size: int):
+    tokenizer = train_tokenizer(CORPUS, kind, vocab_size=vocab_size)
     arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
             "max_position_embeddings": 64}
-    return build_toy_model("masked", arch, tokenizer, seed=4), tokenizer
+    return build_toy_model(kind, arch, tokenizer, seed=4), tokenizer
+
+
+@pytest.fixture(scope="module")
+def toy_masked():
+    return _toy("masked", 120)
 
 
 @pytest.fixture(scope="module")
 def toy_causal():
-    tokenizer = train_tokenizer(CORPUS, "causal", vocab_size=300)
-    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-            "max_position_embeddings": 64}
-    return build_toy_model("causal", arch, tokenizer, seed=4), tokenizer
+    return _toy("causal", 300)
 
 
 def test_score_masked_takes_the_fast_path_and_matches_the_generic_paths(toy_masked, monkeypatch):

@@ -59,11 +59,8 @@ def ensure_pad_token(tokenizer: Any) -> int:
     return int(tokenizer.pad_token_id)
 
 
-def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
-    """Right-padded, truncated ids: {"input_ids", "attention_mask", "special_tokens_mask", "offsets"}.
-
-    `offsets` [batch, tokens, 2] holds each token's character span in its text ((0, 0) for special tokens).
-    """
+def check_tokenizable(tokenizer: Any, texts: Sequence[str], max_length: int) -> None:
+    """The preconditions of `tokenize` and `build_token_cache`; also gives the tokenizer a pad token."""
     if not texts:
         raise TrainingError("cannot tokenize an empty list of texts")
     if max_length < 2:
@@ -72,6 +69,14 @@ def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str,
         # offsets (for counterfactual alignment) and special-token masks need a Rust-backed tokenizer
         raise ModelError(f"a fast (tokenizers-backed) tokenizer is required, got {type(tokenizer).__name__}")
     ensure_pad_token(tokenizer)
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    """Right-padded, truncated ids: {"input_ids", "attention_mask", "special_tokens_mask", "offsets"}.
+
+    `offsets` [batch, tokens, 2] holds each token's character span in its text ((0, 0) for special tokens).
+    """
+    check_tokenizable(tokenizer, texts, max_length)
     encoded = tokenizer(
         list(texts),
         padding=True,
@@ -136,13 +141,7 @@ class TokenCache:
 def build_token_cache(tokenizer: Any, texts: Iterable[str], max_length: int) -> TokenCache:
     """Tokenise the distinct `texts` in one call (same settings as `tokenize`, without padding)."""
     unique = list(dict.fromkeys(texts))
-    if not unique:
-        raise TrainingError("cannot pre-tokenize an empty list of texts")
-    if max_length < 2:
-        raise TrainingError(f"max_length must be at least 2, got {max_length}")
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelError(f"a fast (tokenizers-backed) tokenizer is required, got {type(tokenizer).__name__}")
-    ensure_pad_token(tokenizer)
+    check_tokenizable(tokenizer, unique, max_length)
     encoded = tokenizer(
         unique, truncation=True, max_length=max_length, return_special_tokens_mask=True,
         return_offsets_mapping=True, return_attention_mask=False,
