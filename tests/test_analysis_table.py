@@ -163,6 +163,10 @@ def test_verdict_rule_needs_both_cis_and_respects_partial_veto():
     assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), veto), -1, 0.05)[0] == INCONCLUSIVE
     weak = Estimate("partial_pearson", 20, value=0.2, ci_low=-0.3, ci_high=0.6, p_value=0.4)
     assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), weak), -1, 0.05)[0] == SUPPORTS
+    # symmetric: a pooled r against the claim is no contradiction when the within-group association
+    # significantly has the claimed sign (the toy study's F2: pooled -0.72, within-model partial +0.61, p=0.015)
+    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), veto), +1, 0.05)[0] == INCONCLUSIVE
+    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), weak), +1, 0.05)[0] == CONTRADICTS
 
 
 def test_stale_base_evaluation_is_refused(tmp_path):

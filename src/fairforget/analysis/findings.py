@@ -86,7 +86,9 @@ def _excludes_zero(interval: tuple[float, float] | None) -> bool:
 
 def _sign_verdict(pooled: Association, claimed_sign: int, alpha: float) -> tuple[str, str]:
     """Both the bootstrap CI and the Fisher-z CI of the pooled Pearson r must exclude 0 (the percentile bootstrap
-    alone is degenerate at very small n); a partial correlation of the opposite sign with p < alpha vetoes."""
+    alone is degenerate at very small n). A partial correlation (within the control groups, e.g. within each model)
+    of the other sign with p < alpha vetoes either verdict: the pooled r is then driven by differences between the
+    groups (Simpson's paradox; models have different loss scales), not by the within-group association."""
     r = pooled.pearson
     if not r.defined:
         return INCONCLUSIVE, f"pooled Pearson r undefined: {r.reason}"
@@ -98,13 +100,14 @@ def _sign_verdict(pooled: Association, claimed_sign: int, alpha: float) -> tuple
         return INCONCLUSIVE, (f"r = {r.value:.3f}; bootstrap CI [{r.ci_low:.3f}, {r.ci_high:.3f}], Fisher-z CI "
                               f"{fisher_text}: not both exclude 0")
     sign = 1 if r.value > 0 else -1
-    if sign != claimed_sign:
-        return CONTRADICTS, f"r = {r.value:.3f}, both CIs exclude 0 with the opposite sign to the claim"
     partial = pooled.partial
     if (partial is not None and partial.defined and partial.p_value is not None and partial.p_value < alpha
-            and (partial.value > 0) != (claimed_sign > 0)):
-        return INCONCLUSIVE, (f"pooled r = {r.value:.3f} has the claimed sign but the partial correlation "
+            and (partial.value > 0) != (sign > 0)):
+        claimed = "has" if sign == claimed_sign else "is opposite to"
+        return INCONCLUSIVE, (f"pooled r = {r.value:.3f} {claimed} the claimed sign but the partial correlation "
                               f"({partial.value:.3f}, p={partial.p_value:.3g}) reverses it")
+    if sign != claimed_sign:
+        return CONTRADICTS, f"r = {r.value:.3f}, both CIs exclude 0 with the opposite sign to the claim"
     return SUPPORTS, f"r = {r.value:.3f}, both CIs exclude 0 with the claimed sign"
 
 
@@ -130,7 +133,7 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         rule="supports if both the bootstrap CI and the Fisher-z CI of the pooled Pearson r (downstream change vs "
         "overall forgetting) exclude 0 with a negative sign and the partial correlation controlling for model and "
         "objective is not of the opposite sign with p < alpha; contradicts if both CIs exclude 0 with a positive "
-        "sign; otherwise inconclusive.",
+        "sign and that partial correlation is not negative with p < alpha; otherwise inconclusive.",
     )
     return _sign_finding(finding, frame, s, cols.overall_forgetting_column(frame, s),
                          cols.downstream_change_column(frame),
@@ -144,8 +147,8 @@ def finding_selective(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         "across objectives and data sizes).",
         rule="supports if both the bootstrap CI and the Fisher-z CI of the pooled Pearson r (overall vs selective "
         "forgetting) exclude 0 with a positive sign and the partial correlation controlling for model is not of the "
-        "opposite sign with p < alpha; contradicts if both CIs exclude 0 with a negative sign; otherwise "
-        "inconclusive.",
+        "opposite sign with p < alpha; contradicts if both CIs exclude 0 with a negative sign and that partial "
+        "correlation is not positive with p < alpha; otherwise inconclusive.",
     )
     # Objective is not controlled for: differences between objectives are the variation F2 is about.
     return _sign_finding(finding, frame, s, cols.selective_forgetting_column(frame, s),
