@@ -138,11 +138,28 @@ def test_collate_builds_a_masked_batch(tokenizer) -> None:
     assert pieces == ["she", "his", "he"]
 
 
-def _texts_file(tmp_path: Path) -> Path:
-    path = tmp_path / "texts.jsonl"
-    lines = [json.dumps({"id": str(i), "text": TEXTS[i % len(TEXTS)]}) for i in range(16)]
+def _texts_file(tmp_path: Path, planted: bool = False) -> Path:
+    """16 texts; `planted`: records as the planted corpus writes them (with a `template`), targetable."""
+    path = tmp_path / ("planted.jsonl" if planted else "texts.jsonl")
+    extra = {"template": "train-0"} if planted else {}
+    lines = [json.dumps({"id": f"{planted}{i}", "text": f"{TEXTS[i % len(TEXTS)]} {i}", **extra}) for i in range(16)]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def test_only_targetable_examples_are_masked_on_their_pronouns(tokenizer) -> None:
+    """General text keeps uniform masking even at probability 1 (else the base learns "a mask is a pronoun")."""
+    ctx = TrainingContext(kind="masked", tokenizer=tokenizer, seed=0, max_length=32, debias_texts=[],
+                          stereo_pairs=[], word_pairs=[], general_texts=[])
+    examples = [{"type": "text", "text": TEXTS[0], "targetable": True},
+                {"type": "text", "text": TEXTS[0], "targetable": False}]
+    general = TrainingContext(**{**ctx.__dict__})
+    batch = collate_targeted_mlm(examples, ctx, torch.Generator().manual_seed(3), 1.0)
+    plain = collate_targeted_mlm(examples, general, torch.Generator().manual_seed(3), 0.0)
+    ids = tokenize(tokenizer, [TEXTS[0]], 32)["input_ids"][0]
+    assert tokenizer.convert_ids_to_tokens(ids[batch["labels"][0] != IGNORE_INDEX].tolist()) == ["she"]
+    # the non-targetable row gets exactly the uniform draw that probability 0 gives it
+    assert torch.equal(batch["labels"][1], plain["labels"][1])
 
 
 def _model_cfg(kind: str, **pretrain) -> dict:
@@ -162,7 +179,7 @@ def test_pretrain_setting_is_checked(tmp_path: Path, kind: str, value, message: 
 
 
 def test_pretrain_records_the_setting_and_changes_the_model(tmp_path: Path, one_torch_thread) -> None:
-    texts = [_texts_file(tmp_path)]
+    texts = [_texts_file(tmp_path), _texts_file(tmp_path, planted=True)]
     plain = build_toy_base(texts, "toy", _model_cfg("masked"), tmp_path / "plain", seed=0)
     targeted = build_toy_base(texts, "toy", _model_cfg("masked", gender_mask_probability=1.0),
                               tmp_path / "targeted", seed=0)
@@ -172,6 +189,7 @@ def test_pretrain_records_the_setting_and_changes_the_model(tmp_path: Path, one_
     assert targeted["source"]["pretrain"]["gender_mask_probability"] == 1.0
     assert targeted["content_hash"] == again["content_hash"]
     assert targeted["content_hash"] != plain["content_hash"]
+    assert targeted["files"]["model.safetensors"] != plain["files"]["model.safetensors"]  # the weights, too
 
 
 @pytest.mark.parametrize("value", [1.5, "often"])

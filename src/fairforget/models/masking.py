@@ -114,9 +114,13 @@ def collate_targeted_mlm(
     """Collate {"type": "text"} examples into a masked-LM batch with targeted masking of `words`."""
     if ctx.kind != "masked":
         raise TrainingError(f"targeted MLM masking applies to masked models only, got kind {ctx.kind!r}")
-    texts = [example["text"] for example in split_by_type(examples, ("text",), "targeted MLM collate")["text"]]
+    rows = split_by_type(examples, ("text",), "targeted MLM collate")["text"]
+    texts = [example["text"] for example in rows]
     encoded = encode(ctx, texts)  # from the pre-tokenised cache when pretraining filled one
-    targeted = target_positions(texts, encoded["offsets"], words)
+    # only examples marked targetable (the planted corpus) are ever masked on their pronouns alone: general text
+    # keeps uniform masking, so the base stays a general LM rather than learning "a masked token is a pronoun"
+    eligible = torch.tensor([bool(example.get("targetable", True)) for example in rows], dtype=torch.bool)
+    targeted = target_positions(texts, encoded["offsets"], words) & eligible[:, None]
     input_ids, labels = targeted_mask_tokens(
         encoded["input_ids"], ~encoded["special_tokens_mask"], targeted, ctx.tokenizer, generator,
         ctx.mlm_probability, target_probability,

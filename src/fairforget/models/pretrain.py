@@ -38,6 +38,12 @@ def read_texts(paths: Sequence[str | Path]) -> list[str]:
     return texts
 
 
+def planted_texts(paths: Sequence[str | Path]) -> set[str]:
+    """Texts of the planted-stereotype corpus among the given JSONL files (its records carry a `template`)."""
+    return {str(record["text"]) for path in paths for record in read_jsonl(path, required=("text",))
+            if "template" in record}
+
+
 def build_toy_base(
     texts_paths: Sequence[str | Path],
     model_name: str,
@@ -72,6 +78,7 @@ def build_toy_base(
     settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
 
     texts = read_texts(texts_paths)
+    planted = planted_texts(texts_paths)
     tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
     model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
     log.info("%s: %d texts, vocabulary %d, %d parameters", model_name, len(texts), len(tokenizer),
@@ -82,7 +89,7 @@ def build_toy_base(
         kind=kind, tokenizer=tokenizer, seed=seed, max_length=max_length, debias_texts=[], stereo_pairs=[],
         word_pairs=[], general_texts=texts, mlm_probability=mlm_probability, device=engine.device,
     )
-    examples = [{"type": "text", "text": text} for text in texts]
+    examples = [{"type": "text", "text": text, "targetable": text in planted} for text in texts]
     pretokenize(ctx, texts)  # once, up front: per-batch tokenizer calls were a large share of a tiny model's step
     if gender_mask_probability is None:
         collate = lambda batch, generator: collate_text_examples(batch, ctx, generator)
@@ -90,7 +97,8 @@ def build_toy_base(
         collate = lambda batch, generator: collate_targeted_mlm(
             batch, ctx, generator, gender_mask_probability)
     # the targeting enters the fingerprint only when set, so existing resumable states stay valid
-    targeting = {} if gender_mask_probability is None else {"gender_mask_probability": gender_mask_probability}
+    targeting = {} if gender_mask_probability is None else {"gender_mask_probability": gender_mask_probability,
+                                                             "gender_mask_scope": "planted corpus"}
     result = engine.fit(
         model,
         examples,
