@@ -24,6 +24,9 @@ Figures of 2026-11-28 (2 shared cores, other helpers' CPU-heavy work running; lo
         paper dry run 14.06 s wall / 12.29 s CPU (10.7x baseline); cold parse-time cache 19.26 s / 19.17 s;
         every job printed (no --quiet) 17.33 s / 12.21 s
         no-op rerun of a finished micro study (--finished-config config/micro.yaml) 1.58 s / 1.58 s
+    idle machine (load 0.1), --repeats 2, after peft became a lazy import, --finished on the toy study:
+        baseline 1.07 s; paper dry run 9.32 s wall / 9.40 s CPU (8.7x); cold 11.94 s / 12.00 s; every job
+        printed 11.36 s; no-op rerun of the finished toy study 1.51 s (1.4x)
     cProfile of the warm paper dry run: 0.08 s of 39.5 s profiled are spent in the workflow's own code (rules,
     Snakefile, fairforget); the rest is Snakemake building, checking and scheduling the DAG (about 3 ms a job).
 """
