@@ -30,18 +30,17 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_LENGTH = 64
 
 
-def read_texts(paths: Sequence[str | Path]) -> list[str]:
-    """The "text" field of every record of the given JSONL files, in file order."""
+def read_texts(paths: Sequence[str | Path]) -> tuple[list[str], set[str]]:
+    """The "text" field of every record of the given JSONL files, in file order, and the set of those that
+    belong to the planted-stereotype corpus (its records carry a `template`)."""
     texts: list[str] = []
+    planted: set[str] = set()
     for path in paths:
-        texts.extend(str(record["text"]) for record in read_jsonl(path, required=("text",)))
-    return texts
-
-
-def planted_texts(paths: Sequence[str | Path]) -> set[str]:
-    """Texts of the planted-stereotype corpus among the given JSONL files (its records carry a `template`)."""
-    return {str(record["text"]) for path in paths for record in read_jsonl(path, required=("text",))
-            if "template" in record}
+        for record in read_jsonl(path, required=("text",)):
+            texts.append(str(record["text"]))
+            if "template" in record:
+                planted.add(texts[-1])
+    return texts, planted
 
 
 def build_toy_base(
@@ -77,8 +76,7 @@ def build_toy_base(
                           f"architecture.max_position_embeddings")
     settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
 
-    texts = read_texts(texts_paths)
-    planted = planted_texts(texts_paths)
+    texts, planted = read_texts(texts_paths)
     tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
     model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
     log.info("%s: %d texts, vocabulary %d, %d parameters", model_name, len(texts), len(tokenizer),
