@@ -46,21 +46,26 @@ def json_record(path: str | Path, line_number: int, line: str, required: Sequenc
     return record
 
 
-def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
-    """Yield the records of a JSONL file; a bad line raises DataError naming file and line."""
+def iter_utf8_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, line endings kept; DataError naming the file for a missing file
+    and the file and line for bytes that are not UTF-8."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode("utf-8")
+                yield line_number, raw.decode("utf-8")
             except UnicodeDecodeError as err:
                 raise DataError(
                     f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start} of the line)"
                 ) from err
-            if not line.strip():
-                continue
+
+
+def iter_jsonl(path: str | Path, required: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """Yield the records of a JSONL file; a bad line raises DataError naming file and line."""
+    for line_number, line in iter_utf8_lines(path):
+        if line.strip():
             yield json_record(path, line_number, line, required)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fairforget.errors import DataError
+from fairforget.io import iter_utf8_lines
 
 
 def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
@@ -14,18 +15,7 @@ def read_lines(path: str | Path, *, allow_empty: bool = False) -> list[str]:
     or empty file (unless `allow_empty`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    lines = []
-    with open(path, "rb") as handle:
-        for line_number, raw in enumerate(handle, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    f"{path}:{line_number}: not valid UTF-8 ({err.reason} at byte {err.start} of the line)"
-                ) from err
-            lines.append(text.rstrip("\r\n"))
+    lines = [text.rstrip("\r\n") for _, text in iter_utf8_lines(path)]
     if not allow_empty and not any(line.strip() for line in lines):
         raise DataError(f"{path}: file is empty")
     return lines
