@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 from fairforget.config import run_grid
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json, canonical_json_hash
+from fairforget.io import atomic_write_text
 from fairforget.registry import load_plugins
 
 
@@ -133,9 +133,6 @@ def _code_and_config_key(config: dict[str, Any], base_dir: Path) -> str | None:
 
 def _write_atomic(path: Path, text: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError:
         pass  # a read-only working directory only costs the work again next time
