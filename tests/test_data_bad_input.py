@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fairforget.data.glue import read_task, task_files
-from fairforget.data.planted import load_occupations
+from fairforget.data.occupations import load_occupations
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence, load_winobias_pairs
 from fairforget.data.textfiles import read_lines
 from fairforget.errors import DataError

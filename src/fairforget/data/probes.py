@@ -1,4 +1,5 @@
-"""Evaluation-only probe sets: CrowS-Pairs, WinoBias test pro/anti pairs, StereoSet intrasentence.
+"""Evaluation-only probe sets: CrowS-Pairs, WinoBias test pro/anti pairs (evaluation-side occupations only),
+StereoSet intrasentence.
 
 Pair records follow docs/ARCHITECTURE.md: {"id", "stereo", "anti", "bias_type", "source"} (+ extra fields).
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.occupations import OccupationSplit
 from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.data.textfiles import read_lines
 from fairforget.errors import DataError
@@ -197,16 +199,26 @@ def prepare_probes(
     meta_out: str | Path,
     settings: Mapping[str, Any],
     seed: int,
+    occupation_split: OccupationSplit,
 ) -> dict[str, Any]:
-    """Write the three evaluation probe sets, each capped by a seeded sample of `data.probes.max_pairs`."""
+    """Write the three evaluation probe sets, each capped by a seeded sample of `data.probes.max_pairs`.
+
+    WinoBias test keeps only the pairs naming evaluation-side occupations of `occupation_split` (Zhao et al.
+    2018's occupations, split so that none is used for training; fairforget.data.occupations).
+    """
     key = "data.probes"
     crows_types = get_str_list(settings, "crows_pairs_bias_types", key, default=["gender"])
     stereoset_types = get_str_list(settings, "stereoset_bias_types", key, default=["gender"])
     cap = get_int(settings, "max_pairs", key, default=None, minimum=1, optional=True)
     skipped: list[str] = []
+    winobias, winobias_other_side = occupation_split.pairs_on_side(load_winobias_split(winobias_dir, "test", skipped),
+                                                                    "evaluation")
+    if not winobias:
+        raise DataError(f"{winobias_dir}: no WinoBias test pair names evaluation-side occupations only "
+                        f"(config key 'data.occupation_split')")
     sets = {
         "crows_pairs": (load_crows_pairs(crows_csv, crows_types), crows_out, crows_csv),
-        "winobias": (load_winobias_split(winobias_dir, "test", skipped), winobias_out, None),
+        "winobias": (winobias, winobias_out, None),
         "stereoset": (load_stereoset_intrasentence(stereoset_jsonl, stereoset_types), stereoset_out, stereoset_jsonl),
     }
     meta: dict[str, Any] = {"seed": seed, "max_pairs": cap}
@@ -220,5 +232,7 @@ def prepare_probes(
     meta["crows_pairs"]["bias_types"] = crows_types
     meta["stereoset"]["bias_types"] = stereoset_types
     meta["winobias"]["skipped_misaligned"] = skipped
+    meta["winobias"]["n_left_out_training_side_occupation"] = winobias_other_side
+    meta["occupation_split"] = occupation_split.record()
     write_json(meta_out, meta)
     return meta
