@@ -29,4 +29,5 @@ include: "rules/analysis.smk"
 rule all:
     input:
         final_outputs(),
+        LEAKAGE_CARD,
     default_target: True

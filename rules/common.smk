@@ -109,8 +109,12 @@ FIGURES = [
 
 def final_outputs():
     figures = [f"{R}/figures/{name}.{ext}" for name in FIGURES for ext in ("png", "pdf")]
-    data_card = [f"{R}/data/leakage_card.json", f"{R}/data/leakage_card.md"]
-    return [f"{R}/tables/runs.parquet", f"{R}/tables/runs.csv", f"{R}/findings.md"] + figures + data_card
+    return [f"{R}/tables/runs.parquet", f"{R}/tables/runs.csv", f"{R}/findings.md"] + figures
+
+
+# The data stage's leakage card (rules/data.smk, leakage_card): a target of `all`, so every study checks
+# its training data against its evaluation data.
+LEAKAGE_CARD = [f"{R}/data/leakage_card.json", f"{R}/data/leakage_card.md"]
 
 
 # ---- data.smk ----------------------------------------------------------------

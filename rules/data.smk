@@ -127,7 +127,7 @@ rule prepare_debias:
 
 
 # Re-checks what the rules above wrote against every evaluation sentence (docs/metrics.md, "Training/evaluation
-# separation") and fails on a leak; a target of `all`, so every study has its card.
+# separation") and fails on a leak; a target of `all` (LEAKAGE_CARD), so every study has its card.
 rule leakage_card:
     input:
         pretrain=f"{R}/data/general/pretrain.jsonl",
