@@ -12,17 +12,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 import numpy as np
+import polars as pl
 import pytest
 from calibration_report import LINES
 
 from fairforget.analysis.findings import (
     CONTRADICTS,
     SUPPORTS,
-    Finding,
     finding_downstream,
     finding_remedies,
     finding_selective,
@@ -50,36 +50,45 @@ def power_floor(claimed: float, reps: int = REPS) -> float:
     return claimed - 3 * math.sqrt(claimed * (1 - claimed) / reps)
 
 
-def _verdicts(grid: Grid, truth: Truth, rules: dict[str, Callable[[object, AnalysisSettings], Finding]],
+def _verdicts(grid: Grid, truth: Truth, rules: Callable[[pl.DataFrame, AnalysisSettings], dict[str, str]],
               seed: int, reps: int = REPS, settings: AnalysisSettings = SETTINGS,
               fixed: tuple[int | None, int | None] = (None, None)) -> dict[str, Counter]:
-    """Verdict counts per rule label over `reps` simulated tables (label 'F1 plain' = F1's plain association)."""
+    """Verdict counts per label over `reps` simulated tables; `rules` maps a table to {label: verdict}."""
     rng = np.random.default_rng(seed)
-    counts: dict[str, Counter] = {label: Counter() for label in rules}
+    counts: dict[str, Counter] = defaultdict(Counter)
     started = time.perf_counter()
     for rep in range(reps):
         frame = simulate_runs(grid, truth, rng, fixed)
-        rep_settings = dataclasses.replace(settings, seed=rep)
-        for label, rule in rules.items():
-            counts[label][rule(frame, rep_settings)] += 1
+        for label, verdict in rules(frame, dataclasses.replace(settings, seed=rep)).items():
+            counts[label][verdict] += 1
     counts["_seconds"] = Counter({"s": time.perf_counter() - started})
     return counts
 
 
+def _naive(test) -> str:
+    """What the pooled fit alone would say (p < alpha with a sign), for showing that a scenario bites."""
+    pooled = test.slope.pooled
+    if not pooled.defined or pooled.p.two_sided >= ALPHA:
+        return "inconclusive"
+    return SUPPORTS if np.sign(pooled.estimate) == test.claimed_sign else CONTRADICTS
+
+
 def _f1(frame, s):
-    return finding_downstream(frame, s, with_power=False).verdict
-
-
-def _f1_plain(frame, s):
-    return finding_downstream(frame, s, with_power=False).sign_test.verdict
+    finding = finding_downstream(frame, s, with_power=False)
+    return {"F1": finding.verdict, "F1 plain": finding.sign_test.verdict, "F1 pooled": _naive(finding.sign_test)}
 
 
 def _f2(frame, s):
-    return finding_selective(frame, s, with_power=False).verdict
+    finding = finding_selective(frame, s, with_power=False)
+    return {"F2": finding.verdict, "F2 pooled": _naive(finding.sign_test)}
+
+
+def _f1_f2(frame, s):
+    return {**_f1(frame, s), **_f2(frame, s)}
 
 
 def _f3(frame, s):
-    return finding_remedies(frame, s).verdict
+    return {"F3": finding_remedies(frame, s).verdict}
 
 
 def _record(scenario: str, counts: dict[str, Counter], reps: int = REPS) -> None:
@@ -95,7 +104,7 @@ def _record(scenario: str, counts: dict[str, Counter], reps: int = REPS) -> None
 def test_global_null():
     """No relation between any metrics within model; models differ in scale; shared per-seed shocks correlated
     across metrics; objectives differ in overall forgetting for reasons of their own: no verdict beyond alpha."""
-    counts = _verdicts(ASSOCIATION_GRID, NULL, {"F1": _f1, "F1 plain": _f1_plain, "F2": _f2}, seed=1)
+    counts = _verdicts(ASSOCIATION_GRID, NULL, _f1_f2, seed=1)
     _record("global null", counts)
     for label in ("F1", "F1 plain", "F2"):
         for verdict in (SUPPORTS, CONTRADICTS):
@@ -105,11 +114,13 @@ def test_global_null():
 def test_between_model_confound_only():
     """Models differ strongly in every metric's mean (pooled associations near +-1), nothing within model."""
     confound = dataclasses.replace(NULL, model_location=((0.0, 0.0, 0.0), (4.0, 8.0, -8.0)))
-    counts = _verdicts(ASSOCIATION_GRID, confound, {"F1": _f1, "F1 plain": _f1_plain, "F2": _f2}, seed=2)
+    counts = _verdicts(ASSOCIATION_GRID, confound, _f1_f2, seed=2)
     _record("between-model confound only", counts)
     for label in ("F1", "F1 plain", "F2"):
         for verdict in (SUPPORTS, CONTRADICTS):
             assert counts[label][verdict] / REPS <= false_rate_bound(), (label, verdict, counts[label])
+    # the scenario bites: the pooled fit alone would say "supports" in most tables
+    assert counts["F1 pooled"][SUPPORTS] / REPS > 0.8 and counts["F2 pooled"][SUPPORTS] / REPS > 0.8
 
 
 def test_selective_not_overall_drives_downstream():
@@ -117,7 +128,7 @@ def test_selective_not_overall_drives_downstream():
     own. The plain association then holds; F1 as stated must not say "supports"."""
     truth = dataclasses.replace(NULL, overall_on_selective=0.8, downstream_on_selective=-1.0,
                                 downstream_on_overall=0.0)
-    counts = _verdicts(ASSOCIATION_GRID, truth, {"F1": _f1, "F1 plain": _f1_plain}, seed=3)
+    counts = _verdicts(ASSOCIATION_GRID, truth, _f1, seed=3)
     _record("selective (not overall) drives downstream", counts)
     assert counts["F1"][SUPPORTS] / REPS <= false_rate_bound()
     assert counts["F1 plain"][SUPPORTS] / REPS > 0.5  # the scenario is not vacuous: the plain association holds
@@ -127,7 +138,7 @@ def test_null_remedies():
     """Five remedy arms and more data, none with any effect, on both metrics: F3 never "contradicts" beyond
     alpha (Holm over 12 tests)."""
     truth = dataclasses.replace(NULL, model_location=((0.0, 5.0, 0.0), (0.0, 10.0, 0.0)), objective_overall=0.0)
-    counts = _verdicts(REMEDY_GRID, truth, {"F3": _f3}, seed=4)
+    counts = _verdicts(REMEDY_GRID, truth, _f3, seed=4)
     _record("null remedies (5 arms + more data, 2 metrics)", counts)
     assert counts["F3"][CONTRADICTS] / REPS <= false_rate_bound()
 
@@ -140,11 +151,11 @@ def test_remedy_at_the_equivalence_margin():
     margin = SETTINGS.equivalence_margin * float(np.mean([loc[1] for loc in location]))
     truth = dataclasses.replace(NULL, model_location=location, model_scale=(1.0, 2.0), objective_overall=0.0,
                                 seed_noise=0.2, remedy_overall=(margin, 0.0, 0.0, 0.0, 0.0))
-    counts = _verdicts(grid, truth, {"F3": _f3}, seed=5)
+    counts = _verdicts(grid, truth, _f3, seed=5)
     _record("one remedy at the equivalence margin", counts)
     assert counts["F3"][SUPPORTS] / REPS <= false_rate_bound()
     no_effect = dataclasses.replace(truth, remedy_overall=())
-    counts = _verdicts(grid, no_effect, {"F3": _f3}, seed=6, reps=100)
+    counts = _verdicts(grid, no_effect, _f3, seed=6, reps=100)
     _record("remedies without effect, precise (TOST power)", counts, reps=100)
     assert counts["F3"][SUPPORTS] / 100 > 0.5  # equivalence is reachable, so the margin test is not vacuous
 
@@ -171,19 +182,19 @@ def test_power_at_the_claimed_minimum_detectable_effect(claim):
         fixed = (11, None)
         slope_of = lambda t, b: dataclasses.replace(t, overall_on_selective=b)  # noqa: E731
         reported = lambda frame: finding_selective(frame, SETTINGS).sign_test.power.mde  # noqa: E731
-        rule = _f2
+        rule = lambda frame, s: {"F2": _f2(frame, s)["F2"]}  # noqa: E731
     else:
         truth = dataclasses.replace(base, model_location=((0.0, 0.0, 0.0), (0.0, 3.0, 3.0)), overall_on_selective=0.0)
         fixed = (11, 12)
         slope_of = lambda t, b: dataclasses.replace(t, downstream_on_overall=-b)  # noqa: E731
         if claim == "F1 plain":
             reported = lambda frame: finding_downstream(frame, SETTINGS).sign_test.power.mde  # noqa: E731
-            rule = _f1_plain
+            rule = lambda frame, s: {"F1 plain": _f1(frame, s)["F1 plain"]}  # noqa: E731
         else:
             reported = lambda frame: finding_downstream(frame, SETTINGS).unique_power.mde  # noqa: E731
-            rule = _f1
+            rule = lambda frame, s: {"F1": _f1(frame, s)["F1"]}  # noqa: E731
     mde = _claimed_mde(ASSOCIATION_GRID, truth, reported, fixed)
-    counts = _verdicts(ASSOCIATION_GRID, slope_of(truth, mde), {claim: rule}, seed=7, fixed=fixed)
+    counts = _verdicts(ASSOCIATION_GRID, slope_of(truth, mde), rule, seed=7, fixed=fixed)
     _record(f"true effect at the reported MDE ({mde:.3g}): {claim}", counts)
     rate = counts[claim][SUPPORTS] / REPS
     assert rate >= power_floor(0.8), (claim, mde, rate)

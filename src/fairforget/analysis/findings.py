@@ -162,9 +162,10 @@ NO_MDE = ("none: no effect reaches 80% power (with {k} objectives the permutatio
 
 
 def _sign_power(test: SignTest, alpha: float) -> Power:
-    if test.slope.power(test.claimed_sign, alpha) is None:
+    function = test.slope.power(test.claimed_sign, alpha)
+    if function is None or test.slope.within.se is None:
         return Power(note="undefined (no within-model fit)")
-    mde = test.slope.mde(test.claimed_sign, alpha)
+    mde = function.minimum_detectable_effect(test.slope.within.se)
     if mde is None:
         return Power(note=NO_MDE.format(k=test.slope.objectives))
     power = Power(mde=mde)
@@ -219,9 +220,11 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
 
 
 def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, objectives: int) -> Power:
-    if unique.power(alpha) is None:
+    """MDE: the slope of downstream on overall forgetting (selective without effect) that "supports" detects."""
+    function = unique.power(alpha)
+    if function is None or unique.coefficients[0].se is None:
         return Power(note="undefined (no two-predictor fit)")
-    mde = unique.mde(alpha)
+    mde = function.minimum_detectable_effect(unique.coefficients[0].se)
     if mde is None:
         return Power(note=NO_MDE.format(k=objectives))
     power = Power(mde=mde, note="slope of downstream change on overall forgetting when selective forgetting has "
@@ -260,8 +263,9 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: boo
         "contrast is significant the other way (p < alpha/2 each) and no model's estimates lie in the claim; "
         "otherwise inconclusive. The plain association (downstream change vs overall forgetting alone) gets its own "
         "within-model verdict, reported below.",
-        tests="Freedman–Lane permutation tests of the contrasts within (model, size, seed) strata, with those "
-        "strata as fixed effects; unique contributions as semi-partial R² within model.",
+        tests="fixed effects per (model, size, seed) stratum; Freedman–Lane permutation tests of the two contrasts "
+        "that relabel whole objectives, jointly in all models (the objectives are the replicates of an across-"
+        "objective association); unique contributions as semi-partial R² within model.",
     )
     x = cols.overall_forgetting_column(frame, s)
     y = cols.downstream_change_column(frame)
@@ -293,7 +297,8 @@ def finding_selective(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool
         "size x seed, remedy controlled within each model) is positive with two-sided permutation p < alpha and "
         "every model's own slope is positive; contradicts if the same holds with a negative sign; otherwise "
         "inconclusive.",
-        tests="Freedman–Lane permutation test within (model, size, seed) strata (remedy as a nuisance regressor).",
+        tests="fixed effects per (model, size, seed) stratum and remedy indicators within each model; Freedman–Lane "
+        "permutation test that relabels whole objectives, jointly in all models.",
     )
     x = cols.selective_forgetting_column(frame, s)
     y = cols.overall_forgetting_column(frame, s)
@@ -487,8 +492,9 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         "change); supports if every arm x metric is equivalent to no effect by TOST within the margins; otherwise "
         "inconclusive.",
         tests="exact sign-flip test of the mean paired difference (all 2^n sign vectors up to n = 16 pairs, else "
-        f"{s.permutations} random ones; paired t p for reference); permutation of sizes within strata for the "
-        "slope; TOST with the same tests on shifted differences; Holm over all arm x metric tests.",
+        f"{s.permutations} random ones; paired t p for reference); for the slope, relabelling the data sizes of "
+        "whole (size, seed) blocks; TOST with the same tests on shifted differences; Holm over all arm x metric "
+        "tests.",
     )
     overall = cols.overall_forgetting_column(frame, s)
     downstream = cols.downstream_change_column(frame)

@@ -128,14 +128,19 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
         f"How to read this: each verdict is a statistical decision at alpha = {settings.alpha} whose error rates are "
         "checked on simulated tables with known truth (docs/metrics.md, section 9). *Within model* means fixed "
         "effects for every (model, data size, seed) stratum — runs that share the base checkpoint, the data "
-        "subsample and the seed — and permutation tests that exchange runs only inside a stratum, so differences "
-        "between models (e.g. their loss scales) or between seeds never drive a verdict. *Pooled* ignores the "
+        "subsample and the seed — so differences between models (e.g. their loss scales) or between seeds never "
+        "drive a verdict. The associations F1 and F2 are about run across objectives, and an objective can move a "
+        "metric for reasons of its own, so their permutation tests relabel whole objectives (jointly in all "
+        "models): the objectives, not the runs, are the replicates, and with k objectives no p-value is below "
+        "1/k! (with 4 objectives at best 1/24 = 0.042). *Pooled* ignores the "
         "model; it is shown next to the within-model and per-model estimates so that a Simpson's paradox is "
         "visible, and is never used for a verdict. Every model's own estimate must agree with a verdict's sign. "
         "F1 and F2 each rest on one decision (not corrected across claims); F3's tests are Holm-corrected. MDE = "
         "minimum detectable effect at 80% power of the verdict rule on this grid, given the noise the grid showed "
-        "(normal approximation). Sign convention: larger forgetting statistic = more forgetting; downstream change "
-        "= tuned minus base (WNLI left out of the mean, as in the GLUE baselines).", "",
+        "(F1/F2: the rule's own permutation tests under simulated noise with the estimated objective- and run-level "
+        "variances; F3: t approximation at the Bonferroni level). Sign convention: larger forgetting statistic = "
+        "more forgetting; downstream change = tuned minus base (WNLI left out of the mean, as in the GLUE "
+        "baselines).", "",
     ]
     for f in findings:
         lines += [f"## {f.key}: {f.claim}", "", f"**Verdict: {f.verdict}** — {f.reason}.", "",

@@ -158,13 +158,6 @@ class Slope:
             conditions.append(SignCondition(1.0, claimed_sign * (noise[:, rows] @ x_resid[rows]) / sxx))
         return ctx.power([test], conditions, alpha)
 
-    def mde(self, claimed_sign: int, alpha: float) -> float | None:
-        """Smallest within-model slope of the claimed sign the rule detects with 80% power."""
-        function = self.power(claimed_sign, alpha)
-        if function is None or self.within.se is None:
-            return None
-        return function.minimum_detectable_effect(self.within.se)
-
 
 def slope(
     frame: pl.DataFrame, x: str, y: str, strata: Sequence[str], controls: Sequence[str], draws: int, seed: int
@@ -190,15 +183,12 @@ def slope(
                    strata_count=nuisance.strata_count, objectives=data["objective"].n_unique(), exact=exact,
                    left_out=left_out, models=tuple(np.unique(models)))
     x_resid = nuisance.residualise(xs)
-    rows_per_model, x_per_model = [], []
     for i, model in enumerate(result.models):
         rows = np.flatnonzero(models == model)
         part = data[rows]
         model_perms, model_exact = objective_permutations(part, draws, seed + 2 + i)
         result.per_model[model] = freedman_lane(ys[rows], xs[rows], nuisance_for(part, strata, controls),
                                                 model_perms, model_exact)
-        rows_per_model.append(rows)
-        x_per_model.append(x_resid[rows])
     if within.defined:
         result._xs = xs
         result._context = _power_context(data, nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1,
@@ -268,15 +258,6 @@ class UniqueContribution:
                 conditions.append(SignCondition(float(c @ np.array([-m1, 0.0])), offsets @ c))
         return ctx.power(tests, conditions, alpha)
 
-    def mde(self, alpha: float) -> float | None:
-        """Smallest (absolute) slope of y on x1, with x2 without effect, for which the rule says "supports"
-        with 80% power."""
-        function = self.power(alpha)
-        se = self.coefficients[0].se
-        if function is None or se is None:
-            return None
-        return function.minimum_detectable_effect(se)
-
 
 def _unique_share(test: CoefficientTest, sst: float, alpha: float
                   ) -> tuple[float | None, tuple[float, float] | None]:
@@ -334,7 +315,6 @@ def unique_contributions(
     out.difference_test = freedman_lane(ys, z[:, 1], nuisance.with_columns(z[:, 0] + z[:, 1]), perms, exact)
     out.exact = exact
     models = data["model"].cast(pl.Utf8).to_numpy()
-    rows_per_model, x_per_model = [], []
     for model in np.unique(models):
         rows = np.flatnonzero(models == model)
         sub = nuisance.subset(rows)
@@ -342,8 +322,6 @@ def unique_contributions(
         m_y = sub.residualise(ys[rows])
         block = m_x.T @ m_x
         m_scales = np.sqrt(np.diag(block))
-        rows_per_model.append(rows)
-        x_per_model.append(m_x)
         out.model_scales.append((float(m_scales[0]), float(m_scales[1])))
         m_sst = float(m_y @ m_y)
         if np.linalg.matrix_rank(block) < 2 or m_sst <= 0:
