@@ -206,3 +206,27 @@ def test_rule_power_matches_the_t_test_power():
     # a per-model condition that fails for every noise realisation makes the rule powerless
     never = SignCondition(0.0, -np.ones(400))
     assert rule_power([spec], noise, perms, False, [never], 0.05)(10 * expected) == 0.0
+
+
+def test_more_data_slope_relabels_whole_size_blocks():
+    """y = 0.1 * log2(size) exactly, 3 seeds x 2 sizes: the estimate is the change over the size range, and the
+    (2!)^3 = 8 relabellings of whole (size, seed) blocks leave p = 2/8 (identity and full reversal)."""
+    from fairforget.analysis.findings import MORE_DATA, finding_remedies
+    from fairforget.analysis.settings import AnalysisSettings
+
+    rows = []
+    for seed in (0, 1, 2):
+        for size, n in (("100", 100), ("full", 400)):
+            for objective in ("a", "b"):
+                for remedy in ("none", "l2"):
+                    value = 1.0 + 0.1 * math.log2(n) + 0.01 * seed + (0.05 if objective == "b" else 0.0)
+                    rows.append(("m", objective, remedy, size, None if size == "full" else n, seed, n, value))
+    frame = pl.DataFrame(rows, schema=["model", "objective", "remedy", "size", "size_n", "seed",
+                                       "training.n_debias_texts", "overall_forgetting.mean_loss_change"],
+                         orient="row")
+    finding = finding_remedies(frame, AnalysisSettings(permutations=199))
+    arm = next(a for a in finding.arms if a.arm == MORE_DATA)
+    assert arm.estimate == pytest.approx(0.1 * 2.0)  # log2(400 / 100) = 2 doublings
+    assert arm.exact and arm.p == pytest.approx(2 / 8)
+    assert arm.replicates == 3 and arm.se == pytest.approx(0.0, abs=1e-12)
+    assert "100–400 texts" in arm.note

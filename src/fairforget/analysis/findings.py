@@ -69,6 +69,8 @@ class Power:
     mde: float | None = None
     scale_needed: float | None = None
     note: str = ""
+    # estimated noise standard deviations (objective level, run level) that the MDE rests on
+    noise_sd: tuple[float, float] | None = None
 
 
 @dataclass
@@ -168,7 +170,8 @@ def _sign_power(test: SignTest, alpha: float) -> Power:
     mde = function.minimum_detectable_effect(test.slope.within.se)
     if mde is None:
         return Power(note=NO_MDE.format(k=test.slope.objectives))
-    power = Power(mde=mde)
+    ctx = test.slope._context
+    power = Power(mde=mde, noise_sd=(ctx.sigma_objective, ctx.sigma_run))
     estimate = test.slope.within.estimate
     if test.verdict == INCONCLUSIVE and estimate is not None:
         power.scale_needed = scale_to_detect(mde, estimate)
@@ -228,7 +231,7 @@ def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, object
     if mde is None:
         return Power(note=NO_MDE.format(k=objectives))
     power = Power(mde=mde, note="slope of downstream change on overall forgetting when selective forgetting has "
-                  "no effect")
+                  "no effect", noise_sd=(unique._context.sigma_objective, unique._context.sigma_run))
     estimate = unique.coefficients[0].estimate
     if verdict == INCONCLUSIVE and estimate is not None and estimate < 0:
         power.scale_needed = scale_to_detect(mde, estimate)
@@ -432,12 +435,14 @@ def _slope_test(frame: pl.DataFrame, metric: str, helpful: int, margin: float | 
         part = freedman_lane(y[rows], logs[rows], nuisance.subset(rows), np.arange(rows.size)[None, :])
         if part.estimate is not None:
             per_seed.append(part.estimate * span)
-    if len(per_seed) >= 2 and np.std(per_seed) > 0:
+    if len(per_seed) >= 2:
         k = test.replicates = len(per_seed)
         test.se = float(np.std(per_seed, ddof=1)) / math.sqrt(k)
         half = float(stats.t.ppf(1 - s.alpha / 2, k - 1)) * test.se
         test.ci = (test.estimate - half, test.estimate + half)
-        test.p_t = float(stats.ttest_1samp(per_seed, 0.0).pvalue)
+        mean = float(np.mean(per_seed))
+        test.p_t = (float(2 * stats.t.sf(abs(mean) / test.se, k - 1)) if test.se > 0
+                    else (1.0 if mean == 0 else 0.0))
     else:
         notes.append("one seed: no standard error of the data-size effect")
     models = data["model"].cast(pl.Utf8).to_numpy()

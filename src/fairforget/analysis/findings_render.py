@@ -24,15 +24,19 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "" if ci is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
 
 
-def _settle(scale: float | None, n: int, seeds: int, unit: str) -> str:
+def _settle(scale: float | None, n: int, seeds: int, unit: str, noise_sd: tuple[float, float] | None = None) -> str:
     if scale is None:
         return ""
     if scale <= 1:
         return (" The grid is already powered for an effect the size of the estimate; the verdict is open because "
                 "of the test's outcome or a model's disagreement, which more seeds would settle.")
     runs = math.ceil(scale * n)
-    return (f" To detect an effect the size of the estimate at 80% power this needs ≈ {scale:.1f}× the {unit} "
-            f"(≈ {runs} {unit}, e.g. ≈ {math.ceil(scale * seeds)} seeds instead of {seeds}).")
+    text = (f" To detect an effect the size of the estimate at 80% power this needs ≈ {scale:.1f}× the {unit} "
+            f"(≈ {runs} {unit}, e.g. ≈ {math.ceil(scale * seeds)} seeds instead of {seeds})")
+    if noise_sd is not None and noise_sd[0] > 0:
+        text += (f", as far as run-level noise limits it; the objective-level noise (estimated sd {noise_sd[0]:.3g}, "
+                 f"run-level {noise_sd[1]:.3g}) shrinks only with more objectives")
+    return text + "."
 
 
 def _coefficient_row(label: str, test: CoefficientTest, r: float | None, alpha: float, how: str) -> str:
@@ -76,7 +80,8 @@ def _power_line(power: Power, estimate: float | None, n: int, seeds: int, what: 
         return f"Power: n = {n} runs; MDE {power.note}."
     note = f" ({power.note})" if power.note else ""
     return (f"Power: n = {n} runs; the smallest {what} this rule detects with 80% power (MDE) is "
-            f"{_num(power.mde)}{note}; estimate {_num(estimate)}." + _settle(power.scale_needed, n, seeds, "runs"))
+            f"{_num(power.mde)}{note}; estimate {_num(estimate)}."
+            + _settle(power.scale_needed, n, seeds, "runs", power.noise_sd))
 
 
 def _unique_table(u: UniqueContribution, alpha: float, permutations: int) -> list[str]:
