@@ -112,7 +112,7 @@ def test_global_null():
 
 
 def test_between_model_confound_only():
-    """Models differ strongly in every metric's mean (pooled associations near +-1), nothing within model."""
+    """Models differ strongly in every metric's mean (strong pooled associations), nothing within model."""
     confound = dataclasses.replace(NULL, model_location=((0.0, 0.0, 0.0), (4.0, 8.0, -8.0)))
     counts = _verdicts(ASSOCIATION_GRID, confound, _f1_f2, seed=2)
     _record("between-model confound only", counts)

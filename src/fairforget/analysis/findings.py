@@ -536,6 +536,9 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         for metric, helpful in metrics:
             finding.arms.append(_slope_test(frame, metric, helpful, margins[metric], s, seed))
             seed += 1
+    if not finding.arms:
+        finding.reason = "the table has no overall forgetting and no downstream change column"
+        return finding
     tested = [a for a in finding.arms if a.p is not None]
     for a, adjusted in zip(tested, holm([a.p for a in tested])):
         a.p_holm = adjusted
