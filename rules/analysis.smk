@@ -7,6 +7,8 @@ rule aggregate_table:
         evals=eval_results(),
         downstream=downstream_results(),
         trajectories=run_paths("{R}/training/{RUN}/trajectory.parquet"),
+        # each run's number of debiasing texts: the numeric data size of `full` for the "more data" test
+        summaries=run_paths("{R}/training/{RUN}/train_summary.json"),
         meta=expand(f"{R}/data/downstream/{{task}}/meta.json", task=TASKS),
         model_sidecars=[f"{R}/models/base/{model}.sha256" for model in config["models"]]
         + run_paths("{R}/models/finetuned/{RUN}.sha256"),

@@ -188,6 +188,7 @@ def finetune_probe_cfg(model):
         "max_length": config["evaluation"].get("max_length", 64),
         "general": "general/heldout.jsonl",
         "pairs": "probes/planted.jsonl" if toy else "probes/winobias.jsonl",
+        "causal_pair_score": config["evaluation"].get("causal_pair_score", "mean"),
     }
 
 

@@ -10,7 +10,7 @@ from fairforget.analysis.figures import FIGURE_NAMES, pareto_front
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.io import read_json
 
-CONFIG = {"analysis": {"bootstrap_samples": 100, "seed": 0}}
+CONFIG = {"analysis": {"permutations": 199, "seed": 0}}
 PROVENANCE_KEYS = ("fairforget.rule", "fairforget.config_hash", "fairforget.code_version",
                    "fairforget.checkpoint_hashes", "fairforget.provenance")
 

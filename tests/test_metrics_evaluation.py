@@ -16,7 +16,7 @@ from fairforget.io import write_jsonl
 from fairforget.models.modeldir import save_model_dir, write_sidecar
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts
-from fairforget.scoring.pairs import pair_sentence_scores
+from fairforget.scoring.pairs import pair_scoring, pair_sentence_scores, prefers_stereotype
 
 torch.set_num_threads(1)
 
@@ -32,7 +32,10 @@ HELDOUT = ["the doctor walked to the hospital", "the teacher asked the students"
            "she would help the patient in the morning"]
 PAIRS = [("the nurse said that she would help", "the nurse said that he would help"),
          ("the engineer said that he fixed it", "the engineer said that she fixed it"),
-         ("the doctor said that he walked", "the doctor said that she walked")]
+         ("the doctor said that he walked", "the doctor said that she walked"),
+         ("the teacher said that she read the book", "the teacher said that he read the book"),
+         ("the nurse asked if he would help the patient", "the nurse asked if she would help the patient"),
+         ("the engineer said that she fixed the machine", "the engineer said that he fixed the machine")]
 STEREOSET = [
     {"id": "s1", "bias_type": "gender", "target": "nurse", "context": "the nurse was BLANK .",
      "stereotype": "the nurse was she .", "anti_stereotype": "the nurse was he .", "unrelated": "the nurse was book ."},
@@ -129,11 +132,23 @@ def test_base_then_checkpoint_results_and_cache(study):
     assert metrics["overall_forgetting.mean_kl"]["value"] > 0
     assert metrics["overall_forgetting.mean_loss_change"]["n"] == len(HELDOUT)
 
-    # the tuned model's planted preference against a direct computation
+    # the tuned model's planted preference against a direct computation from its definition (docs/metrics.md
+    # §1): masked = log p(pronoun | context), the pronoun masked (the pairs differ in that one token), rounded
+    # to 3 decimals; causal = mean token log-probability given BOS
     stereo = score_texts(study["tuned"], study["tokenizer"], kind, [s for s, _ in PAIRS], max_length=32)
     anti = score_texts(study["tuned"], study["tokenizer"], kind, [a for _, a in PAIRS], max_length=32)
-    s, a = pair_sentence_scores(kind, stereo, anti)
-    assert metrics["planted.stereo_preference"]["value"] == pytest.approx(100 * np.mean(s > a))
+    prefers = []
+    for s_ids, a_ids, s_lp, a_lp in zip(stereo.token_id, anti.token_id, stereo.logprob, anti.logprob):
+        if kind == "masked":
+            (pronoun,) = np.flatnonzero(s_ids != a_ids)
+            prefers.append(round(float(s_lp[pronoun]), 3) > round(float(a_lp[pronoun]), 3))
+        else:
+            prefers.append(float(s_lp.mean()) > float(a_lp.mean()))
+    assert metrics["planted.stereo_preference"]["value"] == pytest.approx(100 * np.mean(prefers))
+    # ... and it is the planted scoring, not CrowS-Pairs': the shared-token sum disagrees on pair 4 of this model
+    if kind == "masked":
+        crows = prefers_stereotype(*pair_sentence_scores(stereo, anti, pair_scoring(kind, "crows_pairs")), 3)
+        assert crows.tolist() != prefers
     assert metrics["selective_forgetting.stereo_mean_loss_change"]["n"] == 2 * len(PAIRS)
     assert metrics["trajectory_forgetting.general_mean_forgetting_events"]["value"] == 1.0
     assert metrics["trajectory_forgetting.stereotype_unforgettable_fraction"]["value"] == 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -113,15 +114,46 @@ def test_seat_effect_size_and_exact_p_value_hand_computed():
     x, y = _unit([[1, 0], [0.8, 0.6]]), _unit([[0, 1], [0.6, 0.8]])
     a, b = _unit([[1, 0]]), _unit([[0, 1]])
     assert effect_size(x, y, a, b) == pytest.approx(1.2 / math.sqrt(2.08 / 3))
+    # s = (1, 0.2 | -1, -0.2); sum_X over the 6 partitions: 1.2 (observed), 0, 0.8, -0.8, 0, -1.2.
+    # bias-bench weat.py counts partitions >= observed, the observed one included: p = 1/6, never 0.
     p, low, high, used, exact = permutation_p_value(x, y, a, b, permutations=6, seed=0)
-    assert (p, low, high, used, exact) == (0.0, 0.0, 0.0, 6, True)
-    assert permutation_p_value(y, x, a, b, permutations=6, seed=0)[0] == pytest.approx(5 / 6)
+    assert (p, low, high, used, exact) == (pytest.approx(1 / 6), pytest.approx(1 / 6), pytest.approx(1 / 6), 6, True)
+    assert permutation_p_value(y, x, a, b, permutations=6, seed=0)[0] == 1.0  # every partition reaches -1.2
+    # ties count: X = Y gives s = (1, 0.2 | 1, 0.2), sums 1.2 (observed), 2, 1.2, 1.2, 0.4, 1.2: p = 5/6 (a strict
+    # ">" would give 1/6); with every s equal every partition ties and p = 1 (strict: 0)
+    assert permutation_p_value(x, x.copy(), a, b, permutations=6, seed=0)[0] == pytest.approx(5 / 6)
+    same = _unit([[1, 0], [1, 0]])
+    assert permutation_p_value(same, same.copy(), a, b, permutations=6, seed=0)[0] == 1.0
+    # sampled (5 < 6 partitions): every draw ties too; Clopper-Pearson lower bound for 5 of 5 = 0.025 ** (1/5)
+    tied = permutation_p_value(same, same.copy(), a, b, permutations=5, seed=0)
+    assert tied[:3] == (1.0, pytest.approx(0.025 ** (1 / 5)), 1.0)
     sampled = permutation_p_value(x, y, a, b, permutations=5, seed=0)
     assert sampled[3] == 5 and not sampled[4] and sampled[0] == pytest.approx(1 / 5)  # observed counts once
     assert sampled[1] < sampled[0] < sampled[2]
     with pytest.raises(DataError, match="equal target sizes"):
         permutation_p_value(x, y[:1], a, b, 10, 0)
     assert seat_label("sent-weat6b") == "weat6b"
+
+
+def weat_py_exact_p_value(x, y, a, b):
+    """bias-bench weat.py `p_val_permutation_test`, exact branch: s_XAB(X_i) > s or == s (conservative)."""
+    cossims = np.concatenate([x, y]) @ np.concatenate([a, b]).T
+    s_wab = cossims[:, : len(a)].mean(axis=1) - cossims[:, len(a):].mean(axis=1)
+    observed = s_wab[np.arange(len(x))].sum()
+    total_true = total = 0
+    for xi in itertools.combinations(range(len(x) + len(y)), len(x)):
+        si = s_wab[np.array(xi)].sum()
+        total_true += bool(si > observed or si == observed)
+        total += 1
+    return total_true / total
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_seat_exact_p_value_equals_weat_py(seed):
+    rng = np.random.default_rng(seed)
+    x, y, a, b = (_unit(rng.normal(size=(n, 5))) for n in (4, 4, 3, 5))
+    assert permutation_p_value(x, y, a, b, permutations=100, seed=0)[0] == pytest.approx(
+        weat_py_exact_p_value(x, y, a, b), abs=1e-12)
 
 
 def _trajectory(sequences: dict[str, list[bool]], probe_set: str = "general") -> pl.DataFrame:
@@ -139,10 +171,29 @@ def test_forgetting_events_hand_computed():
     assert (rows["b"]["ever_learned"], rows["b"]["toneva_count"], rows["b"]["first_learned_step"]) == (False, 3, None)
     assert (rows["c"]["forgetting_events"], rows["c"]["first_learned_step"]) == (0, 10)
     stats = trajectory_statistics(events, SETTINGS)
-    assert stats["general_mean_forgetting_events"].value == pytest.approx((2 + 3 + 0) / 3)
+    # Toneva et al.'s three categories partition the items: a forgettable, c unforgettable, b never learned
+    assert stats["general_forgettable_fraction"].value == pytest.approx(1 / 3)
     assert stats["general_unforgettable_fraction"].value == pytest.approx(1 / 3)
     assert stats["general_never_learned_fraction"].value == pytest.approx(1 / 3)
+    # forgetting events among the learned items only (a: 2, c: 0); b's ranking count (3) is not an event
+    assert stats["general_mean_forgetting_events"].value == pytest.approx(1.0)
+    assert stats["general_mean_forgetting_events"].n == 2
     assert stats["general_mean_first_learned_step"].value == pytest.approx(5.0)
+    assert stats["general_mean_first_learned_progress"].value == pytest.approx((0 / 30 + 10 / 30) / 2)
+    assert stats["general_recorded_steps"].value == 4
+
+
+def test_trajectory_statistics_do_not_grow_with_the_number_of_probes():
+    """The same behaviour probed 5 or 20 times: a never-learned item no longer adds its probe count."""
+    short = {"never": [False] * 5, "learned": [False, True, False, True, True]}
+    long = {"never": [False] * 20, "learned": [False] * 4 + [True] * 4 + [False] * 4 + [True] * 8}
+    stats = [trajectory_statistics(forgetting_events(_trajectory(seqs)), SETTINGS) for seqs in (short, long)]
+    for name in ("mean_forgetting_events", "never_learned_fraction", "forgettable_fraction",
+                 "unforgettable_fraction"):
+        assert stats[0][f"general_{name}"].value == stats[1][f"general_{name}"].value, name
+    assert stats[0]["general_mean_first_learned_progress"].value == pytest.approx(10 / 40)
+    assert stats[1]["general_mean_first_learned_progress"].value == pytest.approx(40 / 190)
+    assert (stats[0]["general_recorded_steps"].value, stats[1]["general_recorded_steps"].value) == (5, 20)
 
 
 @hyp_settings(max_examples=60, deadline=None)
@@ -162,8 +213,15 @@ def test_forgetting_event_counter_properties(sequences, rng):
         assert row["toneva_count"] == (expected if any(seq) else len(seq))
         assert row["first_learned_step"] == (10 * seq.index(True) if any(seq) else None)
     stats = trajectory_statistics(events, SETTINGS)
-    assert stats["general_forgettable_fraction"].value + stats["general_unforgettable_fraction"].value == \
-        pytest.approx(1.0)
+    assert stats["general_forgettable_fraction"].value + stats["general_unforgettable_fraction"].value + \
+        stats["general_never_learned_fraction"].value == pytest.approx(1.0)
+    learned_events = [row["forgetting_events"] for row in events.iter_rows(named=True) if row["ever_learned"]]
+    mean_events = stats["general_mean_forgetting_events"]
+    assert mean_events.n == len(learned_events)
+    if learned_events:
+        assert mean_events.value == pytest.approx(np.mean(learned_events))
+    else:
+        assert math.isnan(mean_events.value)
 
 
 def test_trajectory_errors_name_the_problem():
@@ -203,3 +261,37 @@ def test_forgetting_statistics_swap_base_and_tuned(texts):
     base_correct = sum(int(t[2]) for text in texts for t in text)
     assert forward["token_forgotten_count"].value <= base_correct
     assert forward["token_forgetting_rate"].n == base_correct
+
+
+def _pair_scores(stereo_lp, anti_lp, stereo_ok, anti_ok):
+    """One planted pair: "the nurse said she left" (she = 7) vs "... he left" (he = 8), token 2 differs."""
+    def side(ids, lp, ok):
+        return TextScores([np.arange(4)], [np.array(ids)], [np.array(lp, float)], [np.array(ok, bool)])
+    return {"planted.stereo": side([1, 2, 7, 4], stereo_lp, stereo_ok),
+            "planted.anti": side([1, 2, 8, 4], anti_lp, anti_ok)}
+
+
+@pytest.mark.parametrize("kind", ["masked", "causal"])
+def test_selective_forgetting_scores_the_tokens_of_the_pair_preference(kind):
+    from fairforget.metrics.base import EvaluationData, MetricContext, ModelScores
+    from fairforget.metrics.selective_forgetting import SelectiveForgetting
+
+    base = ModelScores(kind, _pair_scores([-1, -1, -0.5, -1], [-1, -1, -2, -1], [1, 1, 1, 1], [1, 1, 0, 1]))
+    # tuned: the stereotypical pronoun loses 2 nats and so does its context; the anti pronoun gains 1 nat
+    tuned = ModelScores(kind, _pair_scores([-3, -3, -2.5, -3], [-1, -1, -1, -1], [1, 1, 0, 1], [1, 1, 1, 1]))
+    kl = {"planted.stereo": [np.array([0.1, 0.1, 0.5, 0.1])], "planted.anti": [np.array([0.0, 0.0, 0.2, 0.0])]}
+    ctx = MetricContext(kind=kind, data=EvaluationData(), settings=SETTINGS, scores=tuned, base=base, kl=kl)
+    stats = SelectiveForgetting().compute(ctx)
+    if kind == "masked":  # the pronoun alone, as the planted preference scores it
+        expected = {"stereo_mean_loss_change": 2.0, "anti_mean_loss_change": -1.0, "stereo_token_forgetting_rate": 1.0,
+                    "stereo_mean_kl": 0.5, "anti_token_learning_rate": 1.0}
+    else:  # every token, as the causal preference scores it
+        expected = {"stereo_mean_loss_change": 2.0, "anti_mean_loss_change": -0.25,
+                    "stereo_token_forgetting_rate": 0.25, "stereo_mean_kl": 0.2, "anti_token_learning_rate": 1.0}
+    for name, value in expected.items():
+        assert stats[name].value == pytest.approx(value), name
+    assert stats["stereo_minus_anti_loss_change"].value == pytest.approx(
+        expected["stereo_mean_loss_change"] - expected["anti_mean_loss_change"])
+    # base prefers the stereotype (masked: -0.5 > -2; causal mean: -0.875 > -1.25), tuned does not: one flip
+    assert (stats["flips_to_anti_rate"].value, stats["flips_to_anti_rate"].n) == (1.0, 1)
+    assert stats["flips_to_anti_count"].value == 1

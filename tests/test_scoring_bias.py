@@ -1,5 +1,6 @@
 """Bias scoring against independent re-implementations of the original algorithms (CrowS-Pairs metric.py,
-bias-bench StereoSet intrasentence, bias-bench SEAT encoding)."""
+bias-bench CrowS-Pairs masked and generative scoring, bias-bench StereoSet intrasentence, bias-bench SEAT
+encoding)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts
 from fairforget.scoring.embeddings import sentence_embeddings
 from fairforget.scoring.masked import score_masked
-from fairforget.scoring.pairs import pair_sentence_scores
+from fairforget.scoring.pairs import pair_scoring, pair_sentence_scores
 from fairforget.scoring.stereoset import stereoset_sentence_scores, template_word
 
 torch.set_num_threads(1)
@@ -70,11 +71,70 @@ def test_crows_pairs_scores_match_original_procedure(masked):
     model, tokenizer = masked
     stereo = score_texts(model, tokenizer, "masked", [s for s, _ in PAIRS], batch_size=16)
     anti = score_texts(model, tokenizer, "masked", [a for _, a in PAIRS], batch_size=16)
-    ours_stereo, ours_anti = pair_sentence_scores("masked", stereo, anti)
+    ours_stereo, ours_anti = pair_sentence_scores(stereo, anti, pair_scoring("masked", "crows_pairs"))
     for i, (s, a) in enumerate(PAIRS):
         expected = crows_original_score(model, tokenizer, s, a)
         assert ours_stereo[i] == pytest.approx(expected[0], abs=1e-6)
         assert ours_anti[i] == pytest.approx(expected[1], abs=1e-6)
+
+
+def bias_bench_crows_masked_score(model, tokenizer, sentence, other):
+    """bias-bench crows.py `_likelihood_score` for one sentence: `_get_span(..., "diff")` positions (the tokens
+    outside difflib's "equal" blocks, [CLS]/[SEP] included in the alignment), each masked in turn with the rest
+    visible, `_average_log_probability` = mean log-softmax, rounded to 3 decimals."""
+    ids = tokenizer.encode(sentence, return_tensors="pt")
+    other_ids = tokenizer.encode(other, return_tensors="pt")
+    matcher = difflib.SequenceMatcher(None, [str(x) for x in ids[0].tolist()], [str(x) for x in other_ids[0].tolist()])
+    span = [i for op in matcher.get_opcodes() if op[0] != "equal" for i in range(op[1], op[2])]
+    log_probs = []
+    with torch.no_grad():
+        for position in span:
+            masked_ids = ids.clone()
+            masked_ids[0, position] = tokenizer.mask_token_id
+            logits = model(input_ids=masked_ids).logits[0, position].double()
+            log_probs.append(torch.log_softmax(logits, -1)[ids[0, position]].item())
+    return round(float(np.mean(log_probs)), 3)
+
+
+def test_pronoun_pairs_match_bias_bench_masked_crows_scoring(masked):
+    model, tokenizer = masked
+    # pronoun swap, word swap, replacement + insertion, and a pronoun that may split into several tokens
+    pairs = [PAIRS[0], PAIRS[1], PAIRS[3],
+             ("the nurse said that she would help", "the nurse said that they would help")]
+    stereo = score_texts(model, tokenizer, "masked", [s for s, _ in pairs], batch_size=16)
+    anti = score_texts(model, tokenizer, "masked", [a for _, a in pairs], batch_size=16)
+    scoring = pair_scoring("masked", "winobias")
+    ours_stereo, ours_anti = pair_sentence_scores(stereo, anti, scoring)
+    for i, (s, a) in enumerate(pairs):
+        assert round(ours_stereo[i], 3) == bias_bench_crows_masked_score(model, tokenizer, s, a)
+        assert round(ours_anti[i], 3) == bias_bench_crows_masked_score(model, tokenizer, a, s)
+
+
+def test_causal_crows_pairs_match_bias_bench_geometric_mean():
+    """bias-bench `_joint_log_probability`: 2 ** mean(log2 p) over the sentence's tokens, the first given BOS
+    (here every token also sees BOS, docs/metrics.md §1); the stereotype is preferred when its score is higher."""
+    tokenizer = train_tokenizer(CORPUS, "causal", vocab_size=300)
+    model = build_toy_model("causal", ARCH, tokenizer, seed=5).eval()
+    stereo = score_texts(model, tokenizer, "causal", [s for s, _ in PAIRS])
+    anti = score_texts(model, tokenizer, "causal", [a for _, a in PAIRS])
+    ours_stereo, ours_anti = pair_sentence_scores(stereo, anti, pair_scoring("causal", "crows_pairs"))
+
+    def joint(sentence):
+        ids = torch.tensor([tokenizer(sentence)["input_ids"]])  # <s> first
+        with torch.no_grad():
+            probs = torch.softmax(model(input_ids=ids).logits[0, :-1].double(), -1)
+        token_probs = probs.gather(1, ids[0, 1:, None]).squeeze(1).numpy()
+        return float(np.power(2, np.sum(np.log2(token_probs)) / len(token_probs)))
+
+    preferences = []
+    for i, (s, a) in enumerate(PAIRS):
+        assert np.exp(ours_stereo[i]) == pytest.approx(joint(s), rel=1e-6)
+        assert np.exp(ours_anti[i]) == pytest.approx(joint(a), rel=1e-6)
+        preferences.append(joint(s) > joint(a))
+    assert (ours_stereo > ours_anti).tolist() == preferences
+    # PAIRS[2] and [3] have different lengths: there the mean and the summed log-probability can disagree
+    summed = pair_sentence_scores(stereo, anti, pair_scoring("causal", "crows_pairs", "sum"))
+    assert summed[0][2] == pytest.approx(stereo.logprob[2].sum())
 
 
 def bias_bench_intrasentence(model, tokenizer, context, sentence):

@@ -10,6 +10,7 @@ from fairforget.errors import ModelError
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
 from fairforget.scoring.pairs import (
+    pair_scoring,
     pair_sentence_scores,
     prefers_stereotype,
     unmodified_token_positions,
@@ -174,7 +175,7 @@ def test_pair_scores_sum_unmodified_pll_terms(masked):
     model, _, tokenizer = masked
     stereo, anti = "the nurse said that she would help", "the nurse said that he would help"
     both = score_texts(model, tokenizer, "masked", [stereo, anti])
-    s, a = pair_sentence_scores("masked", both.slice(0, 1), both.slice(1, 2))
+    s, a = pair_sentence_scores(both.slice(0, 1), both.slice(1, 2), pair_scoring("masked", "crows_pairs"))
     lp_s, _, _ = naive_pll(model, tokenizer, stereo)
     lp_a, _, _ = naive_pll(model, tokenizer, anti)
     shared = [k for k in range(len(lp_s)) if k != 4]  # token 4 is she/he; the rest are unmodified
@@ -195,10 +196,20 @@ def test_probe_rows_follow_trajectory_contract(kind, masked, causal):
     assert [r["item_id"] for r in general_rows[:2]] == ["g0:0", "g0:1"]
     assert len(general_rows) == sum(len(c) for c in scores.correct)
     assert [r["correct"] for r in general_rows] == [bool(x) for c in scores.correct for x in c]
+    # expected by the definition: masked = the pronoun's PLL term (the pairs differ in one token, same length),
+    # rounded to 3 decimals; causal = mean token log-probability given BOS
     both = score_texts(model, tokenizer, kind, [p["stereo"] for p in pairs] + [p["anti"] for p in pairs])
-    s, a = pair_sentence_scores(kind, both.slice(0, 2), both.slice(2, 4), masked_tokens="modified")
+    expected = []
+    for i in range(2):
+        (s_ids, a_ids), (s_lp, a_lp) = (both.token_id[i], both.token_id[2 + i]), (both.logprob[i], both.logprob[2 + i])
+        if kind == "masked":
+            pronoun = np.flatnonzero(s_ids != a_ids)
+            assert len(pronoun) == 1
+            expected.append(round(float(s_lp[pronoun[0]]), 3) > round(float(a_lp[pronoun[0]]), 3))
+        else:
+            expected.append(float(s_lp.mean()) > float(a_lp.mean()))
     stereo_rows = [r for r in rows if r["probe_set"] == "stereotype"]
-    assert [(r["item_id"], r["correct"]) for r in stereo_rows] == [("p0", bool(s[0] > a[0])), ("p1", bool(s[1] > a[1]))]
+    assert [(r["item_id"], r["correct"]) for r in stereo_rows] == [("p0", expected[0]), ("p1", expected[1])]
     assert all(r["step"] == 7 and isinstance(r["correct"], bool) for r in rows)
     plain = record_probe_correctness(model, tokenizer, kind, [TEXTS[0]], [("she is", "he is")], 4, 64)
     assert plain[0]["item_id"] == "0:0" and "step" not in plain[0]

@@ -45,7 +45,7 @@ from fairforget.store import ResultStore
 log = logging.getLogger(__name__)
 
 # Bump when scoring or statistics change meaning: old store entries must not be reused.
-EVALUATION_VERSION = 1
+EVALUATION_VERSION = 2
 
 
 def manifest_kind(model_dir: str | Path) -> str:

@@ -25,12 +25,14 @@ def aggregate_table(
     config: dict[str, Any],
     repo_root: str | Path = ".",
     code_root: str | Path | None = None,
+    summary_paths: Sequence[str | Path] = (),
 ) -> int:
     """Build and write the tidy table (+ runs.provenance.json); return the number of runs."""
     settings = AnalysisSettings.from_config(config)
-    inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars]
+    inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars, *summary_paths]
     record = provenance.build_record("aggregate_table", inputs, config, repo_root, code_root)
-    table = build_run_table(eval_paths, downstream_paths, trajectory_paths, meta_paths, settings)
+    table = build_run_table(eval_paths, downstream_paths, trajectory_paths, meta_paths, settings,
+                            summary_paths=summary_paths)
     write_run_table(table, parquet, csv, dictionary)
     provenance.finish(record, [parquet, csv, dictionary], provenance.sidecar_for(parquet))
     return table.frame.height

@@ -21,6 +21,7 @@ PATTERNS: dict[str, re.Pattern[str]] = {
     "downstream_finetuned": re.compile(rf"^(?:(?P<root>.*)/)?downstream/finetuned/{_RUN}/{_DSEED}$"),
     "downstream_base": re.compile(rf"^(?:(?P<root>.*)/)?downstream/base/(?P<model>[^/]+)/{_DSEED}$"),
     "trajectory": re.compile(rf"^(?:(?P<root>.*)/)?training/{_RUN}/trajectory\.parquet$"),
+    "train_summary": re.compile(rf"^(?:(?P<root>.*)/)?training/{_RUN}/train_summary\.json$"),
     "finetuned_sidecar": re.compile(rf"^(?:(?P<root>.*)/)?models/finetuned/{_RUN}\.sha256$"),
     "finetuned_manifest": re.compile(rf"^(?:(?P<root>.*)/)?models/finetuned/{_RUN}/manifest\.json$"),
     "base_sidecar": re.compile(r"^(?:(?P<root>.*)/)?models/base/(?P<model>[^/]+)\.sha256$"),

@@ -1,7 +1,8 @@
 """A synthetic study on disk, in the exact file layout of the workflow, with known relations between metrics.
 
 Used by the analysis tests and for trying the analysis without training anything:
-selective forgetting s ~ U(0, 1) per run; overall forgetting f = f_slope * s + objective offset + noise;
+selective forgetting s ~ U(0, 1) per (model, objective, size, seed), shared by the remedy arms (a remedy acts on
+overall forgetting only); overall forgetting f = f_slope * s + objective offset + noise;
 downstream change = downstream_slope * f + noise (per task, metric `accuracy`; `f1` is a constant distractor);
 a remedy shifts f by `remedy_effect`; planted.stereo_preference = 90 - 30 s (base 90).
 The files are real (safetensors weights, manifests with content hashes, Parquet trajectories), only the
@@ -19,6 +20,9 @@ import polars as pl
 from fairforget.hashing import sha256_file
 from fairforget.io import atomic_write_text, write_json, write_jsonl
 from fairforget.models.modeldir import write_manifest, write_sidecar
+
+# Number of debiasing texts a `full` run trains on in the synthetic study.
+SYNTHETIC_FULL_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class SyntheticPaths:
     eval_paths: list[Path]
     downstream_paths: list[Path]
     trajectory_paths: list[Path]
+    summary_paths: list[Path]
     meta_paths: list[Path]
     sidecar_paths: list[Path]
     truth: dict[str, dict[str, float]]  # run_id -> true simulated values
@@ -82,7 +87,7 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
     write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
     write_jsonl(results / "data/debias/source.jsonl", [{"id": f"d{i}", "text": f"he {i}"} for i in range(5)])
 
-    paths = SyntheticPaths(repo, results, [], [], [], [], [], {})
+    paths = SyntheticPaths(repo, results, [], [], [], [], [], [], {})
     base_hash: dict[str, str] = {}
     for model in study.models:
         kind = "masked" if "bert" in model else "causal"
@@ -109,18 +114,23 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
         paths.meta_paths.append(meta)
 
     objective_offset = {name: 0.1 * i for i, name in enumerate(study.objectives)}
+    selective: dict[tuple[str, str, str, int], float] = {}
     for model in study.models:
         for objective in study.objectives:
             for remedy in study.remedies:
                 for size in study.sizes:
                     for seed in study.seeds:
+                        cell = (model, objective, size, seed)
+                        if cell not in selective:
+                            selective[cell] = float(rng.uniform(0, 1))
                         _write_run(paths, study, rng, base_hash[model], model, objective, remedy, size, seed,
-                                   objective_offset[objective])
+                                   objective_offset[objective], selective[cell])
     return paths
 
 
 def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Generator, base_hash: str,
-               model: str, objective: str, remedy: str, size: str, seed: int, offset: float) -> None:
+               model: str, objective: str, remedy: str, size: str, seed: int, offset: float,
+               selective: float) -> None:
     results = paths.results
     run_path = f"{model}/{objective}/{remedy}/{size}/seed{seed}"
     run = {"model": model, "objective": objective, "remedy": remedy, "size": size, "seed": seed}
@@ -130,7 +140,6 @@ def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Gene
     data_files = {source.relative_to(paths.repo).as_posix(): sha256_file(source)}
     checkpoint = _model_dir(results / "models/finetuned" / run_path, rng, kind, base_hash, run, data_files)
     paths.sidecar_paths.append(results / "models/finetuned" / f"{run_path}.sha256")
-    selective = float(rng.uniform(0, 1))
     overall = study.f_slope * selective + offset + float(rng.normal(0, study.noise))
     if remedy != "none":
         overall += study.remedy_effect
@@ -163,6 +172,10 @@ def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Gene
             for item in range(20):
                 rows.append({"step": step, "probe_set": probe_set, "item_id": f"{probe_set}{item}",
                              "correct": bool(rng.uniform() < p_correct)})
+    summary = results / "training" / run_path / "train_summary.json"
+    write_json(summary, {"run": run, "checkpoint_hash": checkpoint, "base_hash": base_hash,
+                         "n_train_examples_source": SYNTHETIC_FULL_SIZE if size == "full" else int(size)})
+    paths.summary_paths.append(summary)
     trajectory = results / "training" / run_path / "trajectory.parquet"
     trajectory.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(rows).write_parquet(trajectory)

@@ -22,6 +22,7 @@ import numpy as np
 from fairforget.errors import ConfigError
 from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue
 from fairforget.registry import Registry
+from fairforget.scoring.pairs import AGGREGATES, PairScoring, pair_scoring
 from fairforget.scoring.scores import TextScores
 
 PAIR_SETS = ("planted", "winobias", "crows_pairs")
@@ -48,8 +49,10 @@ class EvaluationSettings:
     example_correct_threshold: float = 0.5
     selective_probe_sets: tuple[str, ...] = ("planted",)
     seat_tests: tuple[str, ...] = DEFAULT_SEAT_TESTS
-    seat_permutations: int = 10000
+    seat_permutations: int = 100000  # bias-bench's n_samples
     kl: bool = True
+    # Causal LMs' pair score: "mean" token log-probability (bias-bench) or the "sum" (joint log-probability).
+    causal_pair_score: str = "mean"
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> EvaluationSettings:
@@ -77,6 +80,10 @@ class EvaluationSettings:
         kl = section.get("kl", True)
         if not isinstance(kl, bool):
             raise ConfigError(f"config key 'evaluation.kl': expected true or false, got {kl!r}")
+        causal_pair_score = section.get("causal_pair_score", "mean")
+        if causal_pair_score not in AGGREGATES:
+            raise ConfigError(f"config key 'evaluation.causal_pair_score': expected one of {', '.join(AGGREGATES)}, "
+                              f"got {causal_pair_score!r}")
         metrics = names("metrics", cls.metrics)
         for index, name in enumerate(metrics):
             METRICS.get(name, key=f"evaluation.metrics[{index}]")
@@ -89,8 +96,9 @@ class EvaluationSettings:
             example_correct_threshold=float(threshold),
             selective_probe_sets=selective,
             seat_tests=names("seat_tests", DEFAULT_SEAT_TESTS),
-            seat_permutations=integer("seat_permutations", 10000),
+            seat_permutations=integer("seat_permutations", 100000),
             kl=kl,
+            causal_pair_score=causal_pair_score,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -100,7 +108,12 @@ class EvaluationSettings:
             "metrics": list(self.metrics), "example_correct_threshold": self.example_correct_threshold,
             "selective_probe_sets": list(self.selective_probe_sets), "seat_tests": list(self.seat_tests),
             "seat_permutations": self.seat_permutations, "kl": self.kl,
+            "causal_pair_score": self.causal_pair_score,
         }
+
+    def pair_scoring(self, kind: str, pair_set: str) -> PairScoring:
+        """How the pairs of `pair_set` are scored for a model of `kind` (fairforget.scoring.pairs)."""
+        return pair_scoring(kind, pair_set, self.causal_pair_score)
 
 
 @dataclass

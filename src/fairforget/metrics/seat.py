@@ -3,14 +3,17 @@
 With unit-norm sentence embeddings (fairforget.scoring.embeddings), targets X, Y and attributes A, B:
 s(w, A, B) = mean_a cos(w, a) - mean_b cos(w, b);
 effect size d = (mean_{x in X} s(x) - mean_{y in Y} s(y)) / std_{w in X u Y} s(w)  (sample std, ddof=1);
-one-sided permutation p-value = share of equal-size re-partitions (X_i, Y_i) of X u Y with
-sum_{X_i} s - sum_{Y_i} s  >  the observed value (strictly, as in May et al.'s weat.py). All partitions are
-enumerated when there are at most `seat_permutations` of them; otherwise `seat_permutations` random
-partitions are drawn (seeded) and, as in weat.py, the observed partition counts as one exceeding sample.
-X and Y must have equal size for the permutation test (as weat.py asserts). The p-value's interval is the
-Clopper-Pearson 95% interval of that Monte Carlo estimate (degenerate when enumerated exactly); the effect
-size's interval is a bootstrap over X and Y resampled separately. `mean_abs_effect_size` averages |d| over
-the configured tests, as bias-bench reports it.
+one-sided permutation p-value = share of equal-size re-partitions (X_i, Y_i) of X u Y whose statistic
+sum_{X_i} s is >= the observed sum_X s (bias-bench's `weat.py`, "conservative test": ties count, and the
+observed partition is one of the partitions, so an exact p-value is at least 1 / C(|X u Y|, |X|)). All
+partitions are enumerated when there are at most `seat_permutations` (default 100,000, bias-bench's `n_samples`)
+of them; otherwise `seat_permutations - 1` random partitions are drawn (seeded numpy PCG64, not weat.py's
+`np.random.shuffle` stream) and, as in weat.py, the observed partition is counted once as a sample
+that reaches it. Ranking by sum_{X_i} s is ranking by sum_{X_i} s - sum_{Y_i} s (their sum is fixed), as
+weat.py's `s_XAB` notes. X and Y must have equal size for the permutation test (as weat.py asserts). The
+p-value's interval is the Clopper-Pearson 95% interval of that Monte Carlo estimate (degenerate when enumerated
+exactly); the effect size's interval is a bootstrap over X and Y resampled separately. `mean_abs_effect_size`
+averages |d| over the configured tests, as bias-bench reports it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from fairforget.metrics.base import METRICS, SEAT, EvaluationSettings, Metric, M
 from fairforget.metrics.bootstrap import MetricValue, percentile_interval
 
 ROLES = ("targ1", "targ2", "attr1", "attr2")
+_DRAW_CHUNK = 4096  # random partitions drawn per vectorised step
 
 
 def association(words: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray) -> np.ndarray:
@@ -46,26 +50,30 @@ def permutation_p_value(
     if len(x) != len(y):
         raise DataError(f"SEAT permutation test needs equal target sizes, got {len(x)} and {len(y)}")
     s = np.concatenate([association(x, attr_a, attr_b), association(y, attr_a, attr_b)])
-    size, total_sum = len(x), s.sum()
-    observed = 2 * s[:size].sum() - total_sum  # sum_X s - sum_Y s
+    size = len(x)
+    # weat.py's s_XAB; the observed statistic is summed like every other partition's (fancy index, same order),
+    # so the observed partition ties with itself exactly
+    observed = s[np.arange(size)].sum()
     partitions = comb(2 * size, size, exact=True)
     if partitions <= permutations:
-        exceed = total = 0
+        reach = total = 0
         for chosen in itertools.combinations(range(2 * size), size):
-            statistic = 2 * s[list(chosen)].sum() - total_sum
-            exceed += statistic > observed
+            reach += s[list(chosen)].sum() >= observed
             total += 1
-        p = exceed / total
+        p = reach / total
         return p, p, p, total, True
     rng = np.random.default_rng(seed)
-    exceed, total = 1, 1  # the observed partition, as weat.py counts it
-    for _ in range(permutations - 1):
-        chosen = rng.permutation(2 * size)[:size]
-        exceed += (2 * s[chosen].sum() - total_sum) > observed
-        total += 1
-    low = 0.0 if exceed == 0 else float(beta.ppf(0.025, exceed, total - exceed + 1))
-    high = 1.0 if exceed == total else float(beta.ppf(0.975, exceed + 1, total - exceed))
-    return exceed / total, low, high, total, False
+    reach, total = 1, 1  # the observed partition, as weat.py counts it
+    while total < permutations:
+        rows = min(_DRAW_CHUNK, permutations - total)
+        # X_i of `rows` random partitions; sorted, so a draw of the observed partition is summed in the observed
+        # order and ties with it exactly (row sums of a C-contiguous array sum like the 1-D observed sum)
+        chosen = np.sort(rng.permuted(np.tile(np.arange(2 * size), (rows, 1)), axis=1)[:, :size], axis=1)
+        reach += int((s[chosen].sum(axis=1) >= observed).sum())
+        total += rows
+    low = float(beta.ppf(0.025, reach, total - reach + 1))
+    high = 1.0 if reach == total else float(beta.ppf(0.975, reach + 1, total - reach))
+    return reach / total, low, high, total, False
 
 
 def seat_label(test: str) -> str:

@@ -1,13 +1,18 @@
 """Forgetting events along the training trajectory (Toneva et al. 2019, "An Empirical Study of Example
-Forgetting during Deep Neural Network Learning").
+Forgetting during Deep Neural Network Learning"; definitions as in their `order_examples_by_forgetting.py`).
 
 Input: the trajectory contract (`step`, `probe_set`, `item_id`, `correct`; ARCHITECTURE.md). Per item, steps
 are put in order and a *forgetting event* is a transition correct -> incorrect between consecutive recorded
-steps. `first_learned_step` is the first step at which the item is correct (null if never). As in Toneva et
-al.'s `sort_examples_by_forgetting`, an item that is never learned is given the maximum count, the number of
-recorded steps of that item (an "infinitely forgettable" stand-in): `toneva_count` = forgetting events if
-learned, else the number of recorded steps. Unforgettable items: learned and never forgotten (count 0);
-forgettable items: count >= 1 (forgotten at least once, or never learned).
+steps. `first_learned_step` is the first step at which the item is correct (null if never). Toneva et al.'s
+categories partition the items: *never learned* (never correct), *unforgettable* (learned, no forgetting
+event) and *forgettable* (learned, at least one forgetting event).
+
+Reported per probe set `<p>` (docs/metrics.md §4): the three category fractions over all items, the mean number
+of forgetting events over the learned items, and the first-learned step (absolute, and as a fraction of the run's
+last recorded step). Never-learned items are reported on their own and are not counted as forgetting events:
+Toneva et al.'s `sort_examples_by_forgetting` gives them the maximum count (the number of presentations) only to
+rank examples, and that count grows with the number of probes, so runs of different lengths would not compare.
+`toneva_count` (that ranking count) stays available per item from `forgetting_events`.
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ def check_trajectory(frame: pl.DataFrame, where: str = "trajectory") -> pl.DataF
 
 
 def forgetting_events(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per (probe_set, item_id): n_steps, forgetting_events, first_learned_step, ever_learned, toneva_count."""
+    """One row per (probe_set, item_id): n_steps, last_step, forgetting_events, first_learned_step, ever_learned
+    and toneva_count (Toneva et al.'s ranking count: forgetting events if learned, else n_steps)."""
     frame = check_trajectory(frame)
     keys = ["probe_set", "item_id"]
     ordered = frame.sort(keys + ["step"]).with_columns(
@@ -63,6 +69,7 @@ def forgetting_events(frame: pl.DataFrame) -> pl.DataFrame:
     )
     per_item = ordered.group_by(keys, maintain_order=True).agg(
         n_steps=pl.len().cast(pl.Int64),
+        last_step=pl.col("step").max(),
         forgetting_events=(pl.col("previous").fill_null(False) & ~pl.col("correct")).sum().cast(pl.Int64),
         first_learned_step=pl.col("step").filter(pl.col("correct")).min(),
     )
@@ -72,18 +79,29 @@ def forgetting_events(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def trajectory_statistics(events: pl.DataFrame, settings: EvaluationSettings) -> dict[str, MetricValue]:
+    """Per probe set: category fractions over all items, forgetting events and first learning over learned items.
+
+    `events` comes from `forgetting_events`; the run's length is taken as the last recorded step (the engine
+    always probes the final step)."""
     boot = settings.bootstrap
     out: dict[str, MetricValue] = {}
     for probe_set in sorted(events["probe_set"].unique().to_list()):
         part = events.filter(pl.col("probe_set") == probe_set)
-        count = part["toneva_count"].to_numpy().astype(np.float64)
-        learned = part["ever_learned"].to_numpy()
+        learned = part["ever_learned"].to_numpy().astype(bool)
+        forgotten = part["forgetting_events"].to_numpy().astype(np.float64)
         first = part.filter(pl.col("ever_learned"))["first_learned_step"].to_numpy().astype(np.float64)
-        out[f"{probe_set}_mean_forgetting_events"] = mean_estimate(count, boot)
-        out[f"{probe_set}_forgettable_fraction"] = mean_estimate((count >= 1).astype(np.float64), boot)
-        out[f"{probe_set}_unforgettable_fraction"] = mean_estimate((learned & (count == 0)).astype(np.float64), boot)
+        last_step = float(part["last_step"].max())
         out[f"{probe_set}_never_learned_fraction"] = mean_estimate((~learned).astype(np.float64), boot)
+        out[f"{probe_set}_unforgettable_fraction"] = mean_estimate((learned & (forgotten == 0)).astype(np.float64),
+                                                                   boot)
+        out[f"{probe_set}_forgettable_fraction"] = mean_estimate((learned & (forgotten >= 1)).astype(np.float64), boot)
+        out[f"{probe_set}_mean_forgetting_events"] = mean_estimate(forgotten[learned], boot)
         out[f"{probe_set}_mean_first_learned_step"] = mean_estimate(first, boot)
+        out[f"{probe_set}_mean_first_learned_progress"] = mean_estimate(
+            first / last_step if last_step > 0 else np.zeros_like(first), boot)
+        # the probe schedule's resolution (steps recorded per item), an exact count: its interval is itself
+        recorded = float(part["n_steps"].max())
+        out[f"{probe_set}_recorded_steps"] = MetricValue(recorded, recorded, recorded, part.height)
     return out
 
 

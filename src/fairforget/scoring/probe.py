@@ -4,8 +4,9 @@
   (k = text-token index, special tokens excluded); correct = the top-1 prediction (first argmax of the PLL
   distribution for masked models, of the next-token distribution for causal ones) equals the token.
 - "stereotype": one item per probe pair, `item_id = pair id`; correct = the model prefers the stereotypical
-  sentence (`fairforget.scoring.pairs`: the probe pairs differ only in the pronoun, so masked models are scored
-  on the pronoun's PLL, causal ones by full log-probability; ties are not a preference).
+  sentence, exactly as the evaluation's pair preference decides it for the probe set (`fairforget.scoring.pairs`:
+  the probe pairs differ only in the pronoun, so masked models are scored by the mean PLL of the pronoun,
+  causal ones by mean token log-probability by default; ties are not a preference).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from fairforget.errors import DataError
 from fairforget.scoring.dispatch import score_texts
-from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype
+from fairforget.scoring.pairs import PairScoring, pair_preferences, pair_scoring
 
 
 def _texts_with_ids(general_texts: Sequence[str | Mapping[str, Any]]) -> tuple[list[str], list[str]]:
@@ -62,11 +63,13 @@ def record_probe_correctness(
     batch_size: int,
     max_length: int,
     step: int | None = None,
+    scoring: PairScoring | None = None,
 ) -> list[dict[str, Any]]:
     """Correctness of every probe item; rows `{"probe_set", "item_id", "correct"}` (+ `"step"` if given).
 
     `general_texts`: strings (ids are their positions) or `{"id", "text"}` records.
     `stereo_pairs`: `(stereotypical, anti)` tuples (ids are positions) or `{"id", "stereo", "anti"}` records.
+    `scoring`: how a pair is scored (default: the evaluation's scoring of pronoun-swap pairs for `kind`).
     The model is put in eval mode for scoring and its training flag restored afterwards.
     """
     rows: list[dict[str, Any]] = []
@@ -86,8 +89,7 @@ def record_probe_correctness(
         n = len(pair_ids)
         stereo_scores = both.slice(0, n)
         anti_scores = both.slice(n, 2 * n)
-        stereo_score, anti_score = pair_sentence_scores(kind, stereo_scores, anti_scores, masked_tokens="modified")
-        preferred = prefers_stereotype(stereo_score, anti_score)
+        _, _, preferred = pair_preferences(stereo_scores, anti_scores, scoring or pair_scoring(kind, "planted"))
         rows.extend(
             {"probe_set": "stereotype", "item_id": pair_id, "correct": bool(ok)}
             for pair_id, ok in zip(pair_ids, preferred)

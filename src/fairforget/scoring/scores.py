@@ -99,6 +99,17 @@ class TextScores:
     def n_tokens(self) -> np.ndarray:
         return np.array([lp.shape[0] for lp in self.logprob], dtype=np.int64)
 
+    def select(self, positions: Sequence[np.ndarray]) -> TextScores:
+        """Per text i, only the scored tokens at `positions[i]` (indices into text i's arrays)."""
+        if len(positions) != len(self):
+            raise ModelError(f"select: {len(positions)} position lists for {len(self)} texts")
+        return TextScores(
+            token_index=[a[p] for a, p in zip(self.token_index, positions)],
+            token_id=[a[p] for a, p in zip(self.token_id, positions)],
+            logprob=[a[p] for a, p in zip(self.logprob, positions)],
+            correct=[a[p] for a, p in zip(self.correct, positions)],
+        )
+
     def slice(self, start: int, stop: int) -> TextScores:
         """The scores of texts start..stop-1 (e.g. one half of a combined stereo + anti pass)."""
         return TextScores(

@@ -21,6 +21,10 @@ and resumed run, gives bit-identical weights.
 With several processes each one takes a strided share of every micro-batch;
 the RNG states saved are the main process's, so multi-GPU resume is exact in data order but not in dropout.
 
+The probe callback (the training trajectory) runs after the optimizer steps of `TrainSettings.probe_steps` inside
+`isolated_probe`, which restores every training flag and random generator state afterwards: the checkpoint is the
+same whatever the probe schedule, or with no probe at all (tests/test_engine_probe_schedule.py).
+
 SIGTERM (SLURM preemption) sets a flag; at the next optimizer-step boundary the state is saved and
 `TrainingPreempted` is raised, so the job exits non-zero and a rerun with the same `state_dir` resumes.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import random
 import signal
 import sys
 import threading
@@ -40,6 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -57,6 +63,9 @@ ProbeFn = Callable[[torch.nn.Module, int], list[dict[str, Any]]]
 MIXED_PRECISION = ("no", "bf16", "fp16")
 OPTIMIZER_IMPLS = ("auto", "fused", "foreach", "for_loop")
 GROUP_BATCHES = 50  # micro-batches per length-sorted window (transformers' LengthGroupedSampler uses 50 too)
+AUTO = "auto"
+# Probe intervals per run under `probe_every_steps: auto`: 11 probes (step 0 included) per run of >= 10 steps.
+AUTO_PROBE_INTERVALS = 10
 
 
 class TrainingPreempted(TrainingError):
@@ -77,7 +86,10 @@ class TrainSettings:
     max_grad_norm: float = 1.0
     mixed_precision: str = "no"
     checkpoint_every_steps: int = 100
-    probe_every_steps: int | None = None
+    # Probe schedule (`probe_steps`): "auto" = AUTO_PROBE_INTERVALS equal intervals of the run, whatever its
+    # length, so runs of different lengths are probed equally often; an integer = every that many steps;
+    # None = at the start and the end only.
+    probe_every_steps: int | str | None = "auto"
     # Batches of similar length (see the module docstring); 1.35x tokens/CPU-s on bench_training's text. Off by
     # default: it changes which examples share a batch, hence results, and for objectives that mix example
     # types (unlikelihood: pairs + text; counterfactual_consistency) it sorts the types into separate batches
@@ -109,8 +121,10 @@ class TrainSettings:
         for name in ("batch_size", "gradient_accumulation_steps", "checkpoint_every_steps"):
             if int(getattr(self, name)) < 1:
                 raise bad(name, "must be a positive integer")
-        if self.probe_every_steps is not None and self.probe_every_steps < 1:
-            raise bad("probe_every_steps", "must be a positive integer or null")
+        every = self.probe_every_steps
+        if not (every is None or every == AUTO or (isinstance(every, int) and not isinstance(every, bool)
+                                                   and every >= 1)):
+            raise bad("probe_every_steps", f"must be {AUTO!r}, a positive integer or null")
         if not self.learning_rate > 0:
             raise bad("learning_rate", "must be > 0")
         if not 0 <= self.warmup_ratio <= 1:
@@ -125,6 +139,17 @@ class TrainSettings:
             raise bad("group_by_length", "must be true or false")
         if self.optimizer_impl not in OPTIMIZER_IMPLS:
             raise bad("optimizer_impl", f"must be one of {OPTIMIZER_IMPLS}")
+
+    def probe_steps(self, total_steps: int) -> frozenset[int]:
+        """Optimizer steps after which the probe runs (0 = before training; `total_steps` always included).
+
+        "auto": the steps floor(i * total_steps / AUTO_PROBE_INTERVALS) for i = 0..AUTO_PROBE_INTERVALS, i.e.
+        AUTO_PROBE_INTERVALS + 1 probes for a run of at least that many steps, every step of a shorter run."""
+        every = self.probe_every_steps
+        if every == AUTO:
+            return frozenset(i * total_steps // AUTO_PROBE_INTERVALS for i in range(AUTO_PROBE_INTERVALS + 1))
+        regular = range(0, total_steps + 1, int(every)) if every is not None else range(0)
+        return frozenset({0, total_steps, *regular})
 
     def total_steps(self, n_examples: int) -> int:
         examples_per_step = self.batch_size * self.gradient_accumulation_steps
@@ -394,17 +419,16 @@ class Engine:
         resumed_from = state.step
         prepared_model, optimizer = accelerator.prepare(model, optimizer)
 
+        probe_steps = settings.probe_steps(total_steps)
+
         def probe(step: int) -> None:
             check_losses()  # nothing is probed, saved or returned before its loss was checked
             if probe_fn is None:
                 return
             probe_started = time.perf_counter()
             unwrapped = accelerator.unwrap_model(prepared_model)
-            unwrapped.eval()
-            # Probing must not shift the training RNG streams (dropout), or probing would change results.
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
+            with isolated_probe(unwrapped, accelerator.device):
                 rows = probe_fn(unwrapped, step)
-            unwrapped.train()
             state.trajectory_rows.extend(rows)
             state.probe_seconds += time.perf_counter() - probe_started
 
@@ -480,8 +504,7 @@ class Engine:
                     check_losses()
                     log.info("%s: step %d/%d, loss %.4f, %.0f tokens/s", desc, state.step, total_steps,
                              state.last_loss, state.tokens / max(state.wall_seconds - state.probe_seconds, 1e-9))
-                if (settings.probe_every_steps and state.step % settings.probe_every_steps == 0
-                        or state.step == total_steps):
+                if state.step in probe_steps:
                     probe(state.step)
                 if stop_after_steps is not None and state.step >= stop_after_steps and state.step < total_steps:
                     flag.signal_name = "stop_after_steps (test hook)"
@@ -521,6 +544,26 @@ class Engine:
 @contextmanager
 def _nullcontext() -> Iterator[None]:
     yield
+
+
+@contextmanager
+def isolated_probe(model: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """Run a probe without touching what training depends on, so the checkpoint does not depend on the probe
+    schedule: eval mode (no dropout) and no gradients inside; afterwards every module's own train/eval flag and
+    the torch (CPU and this device's CUDA), numpy-global and Python `random` generator states are restored."""
+    flags = [(module, module.training) for module in model.modules()]
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    cuda_devices = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda_devices), torch.no_grad():
+            model.eval()
+            yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
 
 
 def train_with_plugins(

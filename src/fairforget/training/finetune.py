@@ -104,20 +104,27 @@ def make_probe_fn(
     """The probe callback (held-out general tokens + stereotype pairs), or None when probing is disabled.
 
     probe_cfg keys: enabled (True), max_examples (50; first N texts and first N pairs), batch_size (32),
-    max_length (training max_length), general (general/heldout.jsonl), pairs (probes/planted.jsonl).
+    max_length (training max_length), general (general/heldout.jsonl), pairs (probes/planted.jsonl),
+    causal_pair_score ("mean"; the evaluation's `causal_pair_score`, so a pair is "correct" during training
+    exactly when the evaluation's pair preference would say so).
     """
     if not probe_cfg.get("enabled", True):
         return None
-    from fairforget.scoring.probe import record_probe_correctness  # lazy: the scoring stack is heavy
+    from fairforget.scoring.pairs import pair_scoring  # lazy: the scoring stack is heavy
+    from fairforget.scoring.probe import record_probe_correctness
 
     limit = int(probe_cfg.get("max_examples", 50))
     general = read_jsonl(data_dir / probe_cfg.get("general", PROBE_GENERAL), required=("id", "text"))[:limit]
-    pairs = read_jsonl(data_dir / probe_cfg.get("pairs", PROBE_PAIRS), required=("id", "stereo", "anti"))[:limit]
+    pairs_path = Path(probe_cfg.get("pairs", PROBE_PAIRS))
+    pairs = read_jsonl(data_dir / pairs_path, required=("id", "stereo", "anti"))[:limit]
+    # the probe file's stem is its pair set ("planted", "winobias"): scored as the evaluation scores that set
+    scoring = pair_scoring(kind, pairs_path.stem, str(probe_cfg.get("causal_pair_score", "mean")))
     batch_size = int(probe_cfg.get("batch_size", 32))
     probe_length = int(probe_cfg.get("max_length", max_length))
 
     def probe(model: torch.nn.Module, step: int) -> list[dict[str, Any]]:
-        return record_probe_correctness(model, tokenizer, kind, general, pairs, batch_size, probe_length, step=step)
+        return record_probe_correctness(model, tokenizer, kind, general, pairs, batch_size, probe_length, step=step,
+                                        scoring=scoring)
 
     return probe
 
