@@ -70,12 +70,13 @@ def test_every_output_exists_and_is_finite(micro_workflow: Path) -> None:
 
 
 # The planted stereotype on the held-out probe pairs (docs/metrics.md §5, §8): preference in % of pairs, log-prob
-# gap (stereo - anti) in nats. The thresholds below come from the micro study's outcomes measured in 9 runs
-# (pretraining seeds 0-4 on torch's avx512 CPU kernel path, seeds 0-1 also on default and avx2; ATEN_CPU_CAPABILITY,
-# AMD EPYC, torch 2.13, data after the WinoBias occupation split), written beside each: a learned outcome varies
-# with the seed and the kernel path, so a threshold must hold across that spread, not at one machine's value. The
-# causal toy's numbers were the same on the three paths (not its checkpoint hashes); the masked toy's moved by up
-# to 3.5 points.
+# gap (stereo - anti) in nats (per token for the causal toy, whose pair score is the mean token log-probability).
+# The thresholds below come from the micro study's outcomes measured in 9 runs (pretraining seeds 0-4 on torch's
+# avx512 CPU kernel path, seeds 0-1 also on default and avx2; ATEN_CPU_CAPABILITY, AMD EPYC, torch 2.13, data after
+# the WinoBias occupation split, scoring of main at 9146cd1), written beside each: a learned outcome varies with the
+# seed and the kernel path, so a threshold must hold across that spread, not at one machine's value. The causal
+# toy's numbers were the same on the three paths (not its checkpoint hashes); the masked toy's moved by up to 3.5
+# points.
 
 
 def _planted(metrics_json: Path) -> tuple[float, float]:
@@ -97,19 +98,19 @@ def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_evaluations
     results, config = micro_evaluations / "results", _config(micro_evaluations)
     for model in _models(config, "causal"):
         base, base_gap = _planted(results / "eval" / "base" / model / "metrics.json")
-        # base: measured 80.5-90.0% (gap 1.59-1.81 nats)
-        assert base >= 70.0 and base_gap >= 1.0, f"{model}: base prefers the stereotype in {base:.1f}% ({base_gap:.2f})"
+        # base: measured 80.5-90.0% (gap 0.156-0.180 nats per token)
+        assert base >= 70.0 and base_gap >= 0.1, f"{model}: base prefers the stereotype in {base:.1f}% ({base_gap:.2f})"
         controls = {(r.remedy, r.size, r.seed): r for r in _runs(config, model, "none")}
         for run in _runs(config, model, "cda"):
             tuned, tuned_gap = _planted(results / "eval" / "finetuned" / run.path / "metrics.json")
-            # CDA vs base: measured 8.5-27.0 points lower (gap 1.09-1.36 nats lower)
+            # CDA vs base: measured 8.5-27.0 points lower (gap 0.109-0.136 lower)
             assert tuned < base, f"{run.run_id}: CDA left the preference at {tuned:.1f}% (base {base:.1f}%)"
-            assert tuned_gap <= base_gap - 0.6, f"{run.run_id}: gap {tuned_gap:.2f} vs base {base_gap:.2f}"
+            assert tuned_gap <= base_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs base {base_gap:.2f}"
             # CDA vs `none`, the same fine-tuning without augmentation (0-1 points below the base): gap measured
-            # 1.23-1.37 nats lower, so the drop is CDA's, not the drift of any fine-tuning
+            # 0.122-0.136 lower, so the drop is CDA's, not the drift of any fine-tuning
             _, control_gap = _planted(results / "eval" / "finetuned" / controls[run.remedy, run.size, run.seed].path
                                       / "metrics.json")
-            assert tuned_gap <= control_gap - 0.6, f"{run.run_id}: gap {tuned_gap:.2f} vs none {control_gap:.2f}"
+            assert tuned_gap <= control_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs none {control_gap:.2f}"
 
 
 @pytest.mark.learned
