@@ -35,7 +35,7 @@ def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRe
         pytest.skip("no learned test is selected in this session")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", RERUN: "1"}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *selected]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     print(f"native kernel path {native}; rerun of {len(selected)} learned test(s) on the default path:")
     print(result.stdout[-3000:])
     assert result.returncode == 0, (f"learned tests fail on ATEN_CPU_CAPABILITY=default (native: {native}):\n"
