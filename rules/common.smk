@@ -6,10 +6,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from fairforget.config import run_grid, size_label  # noqa: E402
-from fairforget.checks import ParseCache  # noqa: E402
+from fairforget.workflow.parse_cache import ParseCache  # noqa: E402
 
 # Parse-time work that imports torch (seconds per `snakemake` call) is kept in .snakemake/fairforget/, keyed by
-# the config and the package's code (fairforget.checks.ParseCache).
+# the config and the package's code (fairforget.workflow.parse_cache).
 PARSE_CACHE = ParseCache(config, base_dir=workflow.basedir, cache_dir=Path(".snakemake") / "fairforget")
 # Semantic checks the JSON schema cannot express (unknown objective names, ...): fail before any job.
 PARSE_CACHE.check_config()

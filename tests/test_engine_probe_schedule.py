@@ -12,8 +12,8 @@ import polars as pl
 import pytest
 import torch
 
+from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError
-from fairforget.models.pretrain import build_base_model
 from fairforget.training.engine import AUTO_PROBE_INTERVALS, TrainSettings
 from fairforget.training.finetune import run_finetune
 
@@ -48,9 +48,9 @@ def test_probe_steps_hand_computed() -> None:
 def base(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp(f"base_{request.param}")
     data = write_toy_data(root)
-    build_base_model("tiny", tiny_model_cfg(request.param), [data / "general" / "pretrain.jsonl",
-                                                            data / "stereotype" / "planted.jsonl"],
-                     root / "base", root / "base.sha256")
+    build_base_model(model_name="tiny", model_cfg=tiny_model_cfg(request.param),
+                     texts_paths=[data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"],
+                     out_dir=root / "base", sidecar=root / "base.sha256")
     return root, data
 
 

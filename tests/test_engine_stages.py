@@ -10,14 +10,15 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
 from fairforget.models.hub import resolve_hub_model
 from fairforget.models.modeldir import MANIFEST, load_model_dir, read_sidecar, verify_model_dir
-from fairforget.models.pretrain import build_base_model, build_toy_base
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.finetune import run_finetune, subset_texts
 from fairforget.training.plugins import OBJECTIVES
+from fairforget.training.pretrain import build_toy_base
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_engine_support import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data  # noqa: E402
@@ -66,7 +67,8 @@ def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     root = tmp_path_factory.mktemp("base")
     data = write_toy_data(root)
     paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
-    manifest = build_base_model("tiny", tiny_model_cfg("masked"), paths, root / "base", root / "base.sha256")
+    manifest = build_base_model(model_name="tiny", model_cfg=tiny_model_cfg("masked"), texts_paths=paths,
+                                out_dir=root / "base", sidecar=root / "base.sha256")
     return root, data, manifest
 
 

@@ -1,4 +1,4 @@
-"""Targeted MLM masking for toy pretraining (fairforget.models.masking) and its pretrain setting."""
+"""Targeted MLM masking for toy pretraining (fairforget.training.masking) and its pretrain setting."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from fairforget.errors import ConfigError, TrainingError
-from fairforget.models.masking import (
+from fairforget.models.toy import train_tokenizer
+from fairforget.training.lm import IGNORE_INDEX, mask_tokens, tokenize
+from fairforget.training.masking import (
     GENDERED_PRONOUNS,
     collate_targeted_mlm,
     target_positions,
     targeted_mask_tokens,
 )
-from fairforget.models.pretrain import build_toy_base
-from fairforget.models.toy import train_tokenizer
-from fairforget.training.lm import IGNORE_INDEX, mask_tokens, tokenize
 from fairforget.training.plugins import TrainingContext
+from fairforget.training.pretrain import build_toy_base
 
 TEXTS = [
     "the nurse said that she would arrive soon .",

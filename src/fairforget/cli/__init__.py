@@ -12,7 +12,7 @@ import sys
 
 from fairforget.errors import FairforgetError
 
-SUBCOMMAND_MODULES = ("fairforget.cli_cache", "fairforget.cli_provenance")
+SUBCOMMAND_MODULES = ("fairforget.cli.cache", "fairforget.cli.provenance")
 
 
 def build_parser() -> argparse.ArgumentParser:

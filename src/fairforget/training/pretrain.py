@@ -1,4 +1,5 @@
-"""Toy base models: train a tokenizer and pretrain a tiny model from scratch on the workflow's own text.
+"""Toy base models: train a tokenizer and pretrain a tiny model from scratch on the workflow's own text
+(the `toy` model source, fairforget.base_models.sources.toy).
 
 The pretraining text is general text plus the planted stereotype corpus, so the toy base model holds the
 planted gender-occupation stereotype that the debiasing stage then tries to remove.
@@ -17,11 +18,11 @@ import torch
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json_hash
 from fairforget.io import read_jsonl
-from fairforget.models.masking import collate_targeted_mlm
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.engine import Engine, TrainSettings
 from fairforget.training.lm import collate_text_examples, lm_loss, pretokenize
+from fairforget.training.masking import collate_targeted_mlm
 from fairforget.training.plugins import TrainingContext
 from fairforget.training.state import clear_state
 
@@ -56,7 +57,7 @@ def build_toy_base(
     Reads `kind`, `architecture` (vocab_size is the tokenizer's target size) and `pretrain` (TrainSettings
     keys plus `max_length`, default 64, and for masked models `mlm_probability`, default 0.15, and
     `gender_mask_probability`, default null: when set, gendered pronouns are masked with that probability
-    instead of `mlm_probability` (targeted masking, fairforget.models.masking).
+    instead of `mlm_probability` (targeted masking, fairforget.training.masking).
     The same texts, config and seed give the same content hash on CPU.
     """
     key = f"models.{model_name}"
@@ -134,34 +135,3 @@ def _gender_mask_probability(value: Any, kind: str, key: str) -> float | None:
         raise ConfigError(f"config key '{key}.pretrain.gender_mask_probability': only masked models are masked; "
                           f"remove it for kind {kind!r}")
     return float(value)
-
-
-def build_base_model(
-    model_name: str,
-    model_cfg: Mapping[str, Any],
-    texts_paths: Sequence[str | Path],
-    out_dir: str | Path,
-    sidecar: str | Path,
-) -> dict[str, Any]:
-    """Stage 2 entry point: toy -> pretrain here; hub/local -> copy (models.hub); then write the sidecar.
-
-    Reads `models.<name>`: source (toy | hub | local), kind, hub_id, local_path, architecture, pretrain.
-    """
-    from fairforget.models.hub import resolve_hub_model
-    from fairforget.models.modeldir import write_sidecar
-
-    key = f"models.{model_name}"
-    source = model_cfg.get("source")
-    if source == "toy":
-        seed = int((model_cfg.get("pretrain") or {}).get("seed", 0))
-        manifest = build_toy_base(texts_paths, model_name, model_cfg, out_dir, seed)
-    elif source in ("hub", "local"):
-        hub_id = model_cfg.get("hub_id") or model_name
-        local_path = model_cfg.get("local_path")
-        if source == "local" and not local_path:
-            raise ConfigError(f"config key '{key}.local_path': required when source is 'local'")
-        manifest = resolve_hub_model(hub_id, model_cfg.get("kind", ""), out_dir, local_path=local_path)
-    else:
-        raise ConfigError(f"config key '{key}.source': must be toy, hub or local, got {source!r}")
-    write_sidecar(out_dir, sidecar)
-    return manifest

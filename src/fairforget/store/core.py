@@ -4,7 +4,7 @@ A key is the sha256 of (store format, checkpoint content hash, evaluation kind, 
 settings and data, seed). Layout under `root` (config `store_dir`; shared scratch on a cluster):
 
     root/entries/<key[:2]>/<key>.json    one entry: canonical JSON + newline (see `_encode_entry`)
-    root/entries/<key[:2]>/<key>.<h>.files/  files stored with the entry, if any (`fairforget.store_artifacts`)
+    root/entries/<key[:2]>/<key>.<h>.files/  files stored with the entry, if any (`fairforget.store.artifacts`)
     root/locks/<key>.lock                who is computing a key now (best effort; correctness never needs it)
     root/refs/<key[:2]>/<key>/<id>.json  result files that recorded using the entry (`record_use`)
     root/corrupt/                        entries that failed verification, moved aside (never deleted)
@@ -34,20 +34,17 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from fairforget import store_artifacts
 from fairforget.errors import StoreError
 from fairforget.hashing import sha256_bytes, sha256_file
 from fairforget.io import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from fairforget.store_gc import GcReport
+from fairforget.store import artifacts as store_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -613,17 +610,6 @@ class ResultStore:
                 except (OSError, ValueError, KeyError, TypeError):
                     pairs.append((ref, Path("")))
         return pairs
-
-    def gc(
-        self,
-        results_dirs: Iterable[str | Path],
-        delete: bool = False,
-        min_age_s: float = 3600.0,
-    ) -> GcReport:
-        """Find (and with `delete`, remove) entries no current result references; see `store_gc`."""
-        from fairforget.store_gc import collect_garbage
-
-        return collect_garbage(self, results_dirs, delete=delete, min_age_s=min_age_s)
 
 
 def format_size(size_bytes: int) -> str:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from fairforget.errors import ConfigError
+from fairforget.paths import run_id, run_path
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,11 @@ class Run:
     @property
     def path(self) -> str:
         """Path fragment used under every stage's results folder."""
-        return f"{self.model}/{self.objective}/{self.remedy}/{self.size}/seed{self.seed}"
+        return run_path(self.model, self.objective, self.remedy, self.size, self.seed)
 
     @property
     def run_id(self) -> str:
-        return self.path.replace("/", "__")
+        return run_id(self.path)
 
     def wildcards(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fairforget.errors import StoreError
-from fairforget.store import EntryInfo, ResultStore
+from fairforget.store.core import EntryInfo, ResultStore
 
 log = logging.getLogger(__name__)
 

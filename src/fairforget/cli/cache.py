@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from fairforget.errors import ConfigError
-from fairforget.store import ResultStore, format_size
+from fairforget.store import ResultStore, collect_garbage, format_size
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 
@@ -82,7 +82,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_gc(args: argparse.Namespace) -> int:
     store = _store(args)
     results = args.results or [_config_value(args, "results_dir")]
-    report = store.gc(results, delete=args.delete, min_age_s=args.min_age_hours * 3600.0)
+    report = collect_garbage(store, results, delete=args.delete, min_age_s=args.min_age_hours * 3600.0)
     verb = "removed" if args.delete else "would remove"
     for info in report.unreferenced:
         print(f"{verb} {info.key[:16]}  {info.kind}  {str(info.checkpoint_hash)[:12]}  "

@@ -1,6 +1,4 @@
-"""Checks of the config that a JSON schema cannot express; run when the Snakefile is parsed, before any job.
-
-Also `ParseCache`: parse-time results (the check, the evaluation's inputs) kept between `snakemake` calls."""
+"""Parse-time work kept between `snakemake` calls (the config check, the evaluation's input list)."""
 
 from __future__ import annotations
 
@@ -11,63 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fairforget.config import run_grid
-from fairforget.errors import ConfigError
+from fairforget.config.checks import check_config
 from fairforget.hashing import canonical_json, canonical_json_hash
 from fairforget.io import atomic_write_text
 from fairforget.registry import load_plugins
 
-
-def _check_plugin_types(config: dict[str, Any], section: str, registry: Any) -> None:
-    for name, entry in config[section].items():
-        plugin = registry.get(entry["type"], key=f"{section}.{name}.type")
-        # Constructing the plug-in validates its params (cheap: no model is touched).
-        plugin(config_key=f"{section}.{name}", **(entry.get("params") or {}))
-        for model in entry.get("models", []):
-            if model not in config["models"]:
-                raise ConfigError(
-                    f"config key '{section}.{name}.models': unknown model '{model}'; "
-                    f"allowed: {', '.join(sorted(config['models']))}"
-                )
-
-
-def _check_models(config: dict[str, Any]) -> None:
-    needs = {"toy": ("architecture", "pretrain"), "hub": ("hub_id",), "local": ("local_path",)}
-    for name, model in config["models"].items():
-        for key in needs[model["source"]]:
-            if key not in model:
-                raise ConfigError(f"config key 'models.{name}.{key}' is required when source is '{model['source']}'")
-
-
-def _check_tasks(config: dict[str, Any]) -> None:
-    from fairforget.data.glue import TASKS
-
-    for task in config["data"]["downstream"]["tasks"]:
-        if task not in TASKS:
-            raise ConfigError(
-                f"config key 'data.downstream.tasks': unknown task '{task}'; allowed: {', '.join(sorted(TASKS))}"
-            )
-
-
-def _check_metrics(config: dict[str, Any]) -> None:
-    from fairforget.metrics.base import METRICS
-
-    for name in config["evaluation"].get("metrics", []):
-        METRICS.get(name, key="evaluation.metrics")
-
-
-def check_config(config: dict[str, Any]) -> None:
-    """Raise ConfigError naming the key and the allowed values for any semantic error."""
-    from fairforget.training.plugins import OBJECTIVES, REMEDIES
-
-    _check_models(config)
-    _check_plugin_types(config, "objectives", OBJECTIVES)
-    _check_plugin_types(config, "remedies", REMEDIES)
-    _check_tasks(config)
-    _check_metrics(config)
-    if not run_grid(config):
-        raise ConfigError("config keys 'models'/'objectives': no run is left after applying 'objectives.*.models'")
-
+# The fairforget package: every module of it enters the cache key.
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class ParseCache:
@@ -123,8 +71,7 @@ def _code_and_config_key(config: dict[str, Any], base_dir: Path) -> str | None:
             return None  # a dotted name, or a missing file the real check reports by config key
         plugin_files.append(path)
     digest = hashlib.sha256(f"{sys.version}\n{canonical_json(config)}\n".encode())
-    package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")) + plugin_files:
+    for path in sorted(PACKAGE_DIR.rglob("*.py")) + plugin_files:
         data = path.read_bytes()
         digest.update(f"{path}\n{len(data)}\n".encode())
         digest.update(data)
