@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import test_engine_loop as loop
 import torch
-from test_engine_support import TINY_ARCH, general_sentence, planted_sentence
 
+from engine_helpers import TINY_ARCH, general_sentence, planted_sentence
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import load_model_dir, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer

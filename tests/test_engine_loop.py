@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine_helpers import TINY_ARCH, MeanSquaredLogits, general_sentence, planted_sentence
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
@@ -26,9 +27,6 @@ from fairforget.training.engine import (
 )
 from fairforget.training.plugins import Remedy, TrainingContext
 from fairforget.training.state import find_state
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import TINY_ARCH, MeanSquaredLogits, general_sentence, planted_sentence  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -151,7 +149,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import test_engine_loop as t
-    from test_engine_support import MeanSquaredLogits
+    from engine_helpers import MeanSquaredLogits
 
     class Slow(MeanSquaredLogits):
         def loss(self, model, batch, ctx):

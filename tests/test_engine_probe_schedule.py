@@ -4,7 +4,6 @@ changes the trained weights (same checkpoint hash whatever the schedule, with or
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +11,11 @@ import polars as pl
 import pytest
 import torch
 
+from engine_helpers import tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError
 from fairforget.training.engine import AUTO_PROBE_INTERVALS, TrainSettings
 from fairforget.training.finetune import run_finetune
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import tiny_model_cfg, write_toy_data  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -10,6 +9,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from engine_helpers import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
@@ -19,9 +19,6 @@ from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.finetune import run_finetune, subset_texts
 from fairforget.training.plugins import OBJECTIVES
 from fairforget.training.pretrain import build_toy_base
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -198,7 +198,7 @@ def test_run_killed_while_writing_checkpoint_is_redone_alone(study: Path, point:
     assert locked.returncode != 0 and "LockException" in locked.stdout + locked.stderr
     snakemake(study, "--unlock", *CONFIG)
 
-    # What a user then runs plans the interrupted job and its dependant, nothing upstream.
+    # What a user then runs plans the interrupted job and its dependent, nothing upstream.
     planned = _planned(study, "--rerun-incomplete")
     assert planned == {"finetune": 1, "evaluate_checkpoint": 1}, planned
     assert not UPSTREAM & set(planned)

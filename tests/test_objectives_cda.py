@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from test_objectives_support import DEBIAS_TEXTS, context, generator, tiny
 
 from fairforget.training import lm
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import DEBIAS_TEXTS, context, generator, tiny
 
 torch.set_num_threads(1)
 # In DEBIAS_TEXTS five of six sentences hold a word of WORD_PAIRS; "the house is very good" holds none.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from test_objectives_support import context, tiny
 
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import context, tiny
 
 torch.set_num_threads(1)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_objectives_support import context, tiny
 
 from fairforget.models.modeldir import save_model_dir
 from fairforget.training.engine import Engine, TrainingPreempted, TrainSettings, train_with_plugins
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
+from objectives_helpers import context, tiny
 
 torch.set_num_threads(1)
 SETTINGS = dict(epochs=1, batch_size=4, learning_rate=0.01, warmup_ratio=0.0, checkpoint_every_steps=100)

@@ -6,11 +6,20 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_objectives_support import DEBIAS_TEXTS, bert_tokenizer, context, generator, tiny
 
 from fairforget.errors import TrainingError
 from fairforget.training import lm
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import (
+    DEBIAS_TEXTS,
+    GENERAL_TEXTS,
+    STEREO_PAIRS,
+    bert_tokenizer,
+    context,
+    generator,
+    llama_tokenizer,
+    tiny,
+)
 
 torch.set_num_threads(1)
 _BERT_TOKENIZER = bert_tokenizer()
@@ -157,3 +166,9 @@ def test_masking_only_selects_maskable_positions_property(shape, seed, probabili
     assert torch.equal(corrupted[~selected], ids[~selected])
     again = lm.mask_tokens(ids, maskable, tokenizer, generator(seed), probability)
     assert torch.equal(again[0], corrupted) and torch.equal(again[1], labels)
+
+
+def test_the_helper_tokenizers_know_every_test_word():
+    for tokenizer in (bert_tokenizer(), llama_tokenizer()):
+        ids = tokenizer(" ".join(DEBIAS_TEXTS + GENERAL_TEXTS + [s for p in STEREO_PAIRS for s in p]))["input_ids"]
+        assert tokenizer.unk_token_id not in ids

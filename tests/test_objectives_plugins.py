@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 import torch
-from test_objectives_support import context, generator, tiny
 
 from fairforget.errors import ConfigError
 from fairforget.registry import load_plugins
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import context, generator, tiny
 
 torch.set_num_threads(1)
 BUILTIN = ["cda", "counterfactual_consistency", "dropout", "none", "unlikelihood"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_objectives_support import STEREO_PAIRS, context, generator, tiny
 
 from fairforget.errors import TrainingError
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import STEREO_PAIRS, context, generator, tiny
 
 torch.set_num_threads(1)
 

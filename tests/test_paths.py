@@ -23,7 +23,8 @@ RUN = {"model": "bert-tiny", "objective": "cda", "remedy": "l2sp", "size": "full
 
 
 def test_under_fills_given_fields_and_keeps_the_other_wildcards():
-    assert under("results", FINETUNED_MODEL) == "results/models/finetuned/{model}/{objective}/{remedy}/{size}/seed{seed}"
+    finetuned = "results/models/finetuned/{model}/{objective}/{remedy}/{size}/seed{seed}"
+    assert under("results", FINETUNED_MODEL) == finetuned
     assert under("results", DOWNSTREAM_FINETUNED, dseed=2) == (
         "results/downstream/finetuned/{model}/{objective}/{remedy}/{size}/seed{seed}/{task}/seed2.json"
     )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_objectives_support import GENERAL_TEXTS, context, generator, tiny
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
+from objectives_helpers import GENERAL_TEXTS, context, generator, tiny
 
 torch.set_num_threads(1)
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 import torch
-from test_objectives_support import GENERAL_TEXTS, context, tiny
 
 from fairforget.errors import ConfigError
 from fairforget.training import lm
 from fairforget.training.plugins import REMEDIES
+from objectives_helpers import GENERAL_TEXTS, context, tiny
 
 torch.set_num_threads(1)
 

@@ -74,12 +74,12 @@ def compute_downstream(model_dir: str | Path, task: TaskData, mode: str, setting
         }
     from fairforget.downstream.finetune import finetune_and_evaluate
 
-    outcome = finetune_and_evaluate(model_dir, task, settings, seed, lora=mode == "lora", progress=progress)
+    tuned = finetune_and_evaluate(model_dir, task, settings, seed, lora=mode == "lora", progress=progress)
     return {
-        "metrics": _point_metrics(task.name, outcome.metrics, n_dev),
-        "details": {"n_train": len(task.train), "n_dev": n_dev, "train_steps": outcome.train_steps,
-                    "final_train_loss": outcome.final_train_loss, "dev_ids": ids,
-                    "dev_predictions": outcome.predictions},
+        "metrics": _point_metrics(task.name, tuned.metrics, n_dev),
+        "details": {"n_train": len(task.train), "n_dev": n_dev, "train_steps": tuned.train_steps,
+                    "final_train_loss": tuned.final_train_loss, "dev_ids": ids,
+                    "dev_predictions": tuned.predictions},
     }
 
 

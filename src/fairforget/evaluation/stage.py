@@ -65,7 +65,7 @@ def score_model(
     scores = ModelScores(kind=kind)
     joint_base = ModelScores(kind=kind) if base_model is not None else None
     kl: dict[str, list[np.ndarray]] = {}
-    common = {"batch_size": settings.batch_size, "max_length": settings.max_length}
+    common: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
     for name, (_, texts) in token_set_texts(data, needs).items():
         log.info("scoring %s (%d texts)", name, len(texts))
         if base_model is not None and joint_base is not None:

@@ -71,7 +71,7 @@ def estimate(
     if n == 0:
         return MetricValue(math.nan, math.nan, math.nan, 0)
     everything = np.arange(n)
-    value = float(statistic(everything[None, :])[0] if vectorized else statistic(everything))
+    value = float(np.asarray(statistic(everything[None, :]))[0] if vectorized else statistic(everything))
     rng = np.random.default_rng(settings.seed)
     replicates = np.empty(settings.samples, np.float64)
     done = 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -149,7 +150,12 @@ def task_metric_names(
 def compute_metrics(
     names: Sequence[str], predictions: Sequence[float], labels: Sequence[float]
 ) -> dict[str, float]:
-    return {name: METRIC_FUNCTIONS[name](predictions, labels) for name in names}
+    return {name: METRIC_FUNCTIONS[name](predictions, labels) for name in names}  # type: ignore[arg-type]
+
+
+def _metric_on(fn: Any, pred: np.ndarray, gold: np.ndarray) -> Any:
+    """The metric `fn` on the dev examples of an index array."""
+    return lambda idx: fn(pred[idx], gold[idx])
 
 
 def metric_intervals(
@@ -167,7 +173,6 @@ def metric_intervals(
     settings = settings or BootstrapSettings()
     pred, gold = _pair(predictions, labels)
     return {
-        name: estimate(lambda idx, fn=METRIC_FUNCTIONS[name]: fn(pred[idx], gold[idx]), pred.size, settings,
-                       vectorized=False)
+        name: estimate(_metric_on(METRIC_FUNCTIONS[name], pred, gold), pred.size, settings, vectorized=False)
         for name in names
     }

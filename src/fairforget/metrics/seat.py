@@ -68,7 +68,8 @@ def permutation_p_value(
         rows = min(_DRAW_CHUNK, permutations - total)
         # X_i of `rows` random partitions; sorted, so a draw of the observed partition is summed in the observed
         # order and ties with it exactly (row sums of a C-contiguous array sum like the 1-D observed sum)
-        chosen = np.sort(rng.permuted(np.tile(np.arange(2 * size), (rows, 1)), axis=1)[:, :size], axis=1)
+        drawn = rng.permuted(np.tile(np.arange(2 * size), (rows, 1)), axis=1)[:, :size]
+        chosen = np.sort(drawn, axis=1)  # type: ignore[assignment]
         reach += int((s[chosen].sum(axis=1) >= observed).sum())
         total += rows
     low = float(beta.ppf(0.025, reach, total - reach + 1))

@@ -90,7 +90,7 @@ def trajectory_statistics(events: pl.DataFrame, settings: EvaluationSettings) ->
         learned = part["ever_learned"].to_numpy().astype(bool)
         forgotten = part["forgetting_events"].to_numpy().astype(np.float64)
         first = part.filter(pl.col("ever_learned"))["first_learned_step"].to_numpy().astype(np.float64)
-        last_step = float(part["last_step"].max())
+        last_step = float(part["last_step"].max())  # type: ignore[arg-type]
         out[f"{probe_set}_never_learned_fraction"] = mean_estimate((~learned).astype(np.float64), boot)
         out[f"{probe_set}_unforgettable_fraction"] = mean_estimate((learned & (forgotten == 0)).astype(np.float64),
                                                                    boot)
@@ -100,7 +100,7 @@ def trajectory_statistics(events: pl.DataFrame, settings: EvaluationSettings) ->
         out[f"{probe_set}_mean_first_learned_progress"] = mean_estimate(
             first / last_step if last_step > 0 else np.zeros_like(first), boot)
         # the probe schedule's resolution (steps recorded per item), an exact count: its interval is itself
-        recorded = float(part["n_steps"].max())
+        recorded = float(part["n_steps"].max())  # type: ignore[arg-type]
         out[f"{probe_set}_recorded_steps"] = MetricValue(recorded, recorded, recorded, part.height)
     return out
 

@@ -18,6 +18,7 @@ from transformers import (
     BertForMaskedLM,
     LlamaConfig,
     LlamaForCausalLM,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
@@ -154,7 +155,7 @@ def build_toy_model(
     arch["vocab_size"] = len(tokenizer)
     if kind == "masked":
         _check_architecture(arch, _BERT_KEYS, key)
-        config = BertConfig(pad_token_id=tokenizer.pad_token_id, **arch)
+        config: PretrainedConfig = BertConfig(pad_token_id=tokenizer.pad_token_id, **arch)
         model_class: type[PreTrainedModel] = BertForMaskedLM
     elif kind == "causal":
         _check_architecture(arch, _LLAMA_KEYS, key)

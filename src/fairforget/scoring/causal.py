@@ -55,8 +55,10 @@ def causal_position_logits(
     if head_name is None:
         logits = model(input_ids=ids, attention_mask=attention).logits
         return logits.flatten(0, 1).index_select(0, cells)
-    hidden = model.base_model(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
-    return getattr(model, head_name)(hidden.flatten(0, 1).index_select(0, cells))
+    base: Any = model.base_model
+    hidden = base(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+    head: Any = getattr(model, head_name)
+    return head(hidden.flatten(0, 1).index_select(0, cells))
 
 
 def score_causal_models(

@@ -61,8 +61,10 @@ def masked_position_logits(
     head_name = _HEAD_ATTRIBUTE.get(type(model).__name__)
     if head_name is None:
         return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
-    hidden = model.base_model(input_ids=ids, attention_mask=attention).last_hidden_state
-    return getattr(model, head_name)(hidden[rows, positions])
+    base: Any = model.base_model
+    hidden = base(input_ids=ids, attention_mask=attention).last_hidden_state
+    head: Any = getattr(model, head_name)
+    return head(hidden[rows, positions])
 
 
 # One masked copy: (text number, slot in that text's output arrays, input ids, masked position, target id)

@@ -69,7 +69,9 @@ def pair_scoring(kind: str, pair_set: str, causal_aggregate: str = "mean") -> Pa
     return PairScoring("modified", "mean", MASKED_DECIMALS)
 
 
-def unmodified_token_positions(ids_a: Sequence[int], ids_b: Sequence[int]) -> tuple[list[int], list[int]]:
+def unmodified_token_positions(
+    ids_a: Sequence[int] | np.ndarray, ids_b: Sequence[int] | np.ndarray
+) -> tuple[list[int], list[int]]:
     """Text-token indices of the tokens shared by both sentences (difflib "equal" blocks)."""
     seq_a = [_START] + [str(int(x)) for x in ids_a] + [_END]
     seq_b = [_START] + [str(int(x)) for x in ids_b] + [_END]

@@ -55,7 +55,7 @@ def encode_texts(tokenizer: Any, kind: str, texts: Sequence[str], max_length: in
     """`encode_text` of each text, tokenised `_ENCODE_CHUNK` texts per tokenizer call."""
     if kind not in KINDS:
         raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
-    out = []
+    out: list[Any] = []
     for start in range(0, len(texts), _ENCODE_CHUNK):
         enc = tokenizer(
             list(texts[start : start + _ENCODE_CHUNK]), add_special_tokens=True, truncation=True,

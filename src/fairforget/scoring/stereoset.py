@@ -46,8 +46,8 @@ def _masked_scores(
     if tokenizer.mask_token_id is None:
         raise ModelError("StereoSet masked scoring needs a tokenizer with a mask token")
     mask_id = int(tokenizer.mask_token_id)
-    queries = []
-    sizes = []
+    queries: list[Any] = []
+    sizes: list[int] = []
     for r_index, record in enumerate(records):
         for candidate in CANDIDATES:
             where = f"StereoSet record {record.get('id', r_index)} ({candidate})"

@@ -458,13 +458,14 @@ class ResultStore:
             result, folder = loaded
             if want:
                 assert folder is not None
+                assert artifacts_dir is not None
                 store_artifacts.restore(folder, Path(artifacts_dir))
             self.stats.hits += 1
             return result, True
         try:
             started = time.monotonic()
             result = compute()
-            if want and not Path(artifacts_dir).is_dir():
+            if want and artifacts_dir is not None and not Path(artifacts_dir).is_dir():
                 raise StoreError(f"result store: the computation did not write its files to {artifacts_dir}")
             stored = self.put(key, result, round(time.monotonic() - started, 3), artifacts_dir)
         finally:

@@ -13,7 +13,7 @@ def apply_lora(
     model: torch.nn.Module,
     *,
     r: int,
-    alpha: float,
+    alpha: int | float,
     dropout: float,
     target_modules: Sequence[str],
     config_key: str,
@@ -33,7 +33,7 @@ def apply_lora(
     config = LoraConfig(
         task_type=TaskType.SEQ_CLS if sequence_classification else None,
         r=r,
-        lora_alpha=alpha,
+        lora_alpha=alpha,  # type: ignore[arg-type]  # peft annotates int; a float scales as well
         lora_dropout=dropout,
         target_modules=list(target_modules),
     )

@@ -198,7 +198,7 @@ def example_token_lengths(ctx: TrainingContext, examples: Sequence[dict[str, Any
         for f in TEXT_FIELDS:
             text = example.get(f)
             if isinstance(text, str):
-                cached = cache.length(text) if usable else None
+                cached = cache.length(text) if usable and cache is not None else None
                 total += cached if cached is not None else max(1, len(text) // 4)
         lengths.append(total)
     return lengths

@@ -23,7 +23,8 @@ OPTIMIZER_IMPLS = ("auto", "fused", "foreach", "for_loop")
 def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Trainable parameters in two AdamW groups: with `weight_decay` (>= 2 dims) and without (< 2 dims);
     an empty group is left out."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for _, param in model.named_parameters():
         if param.requires_grad:
             (no_decay if param.ndim < 2 else decay).append(param)

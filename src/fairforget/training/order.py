@@ -37,8 +37,8 @@ class ExampleOrder:
         self.lengths = None if lengths is None else [int(x) for x in lengths]
         # windows of whole micro-batches, small enough (n / 4) that a window rarely meets an example twice
         self.window = batch_size * max(1, min(GROUP_BATCHES, n // (4 * batch_size)))
-        self._epoch, self._permutation = -1, []
-        self._window_index, self._window_order = -1, []
+        self._epoch, self._permutation = -1, list[int]()
+        self._window_index, self._window_order = -1, list[int]()
 
     def _epoch_order(self, epoch: int) -> list[int]:
         if epoch != self._epoch:

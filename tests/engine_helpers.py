@@ -1,6 +1,6 @@
 """Shared helpers for the engine tests: a tiny synthetic corpus with a planted stereotype, tiny configs.
 
-Holds no tests itself; the other tests/test_engine_*.py files import it.
+Holds no tests itself (pytest collects only test_*.py); tests/test_engine_*.py import it.
 """
 
 from __future__ import annotations
