@@ -1,6 +1,8 @@
 # Stage 1, data preparation: shipped resources (resources/data, see its README.md) -> R/data/...
 # Inputs are the shipped files themselves, so editing a resource reruns the rules that read it.
-# (input functions and settings of this stage: rules/common.smk)
+
+
+include: "inputs/data.smk"
 
 
 rule prepare_general:
@@ -8,16 +10,16 @@ rule prepare_general:
         valid=str(DATA_RES / "wikitext2" / "wiki.valid.raw"),
         test=str(DATA_RES / "wikitext2" / "wiki.test.raw"),
     output:
-        pretrain=f"{R}/data/general/pretrain.jsonl",
-        heldout=f"{R}/data/general/heldout.jsonl",
-        meta=f"{R}/data/general/meta.json",
+        pretrain=result(paths.GENERAL_PRETRAIN),
+        heldout=result(paths.GENERAL_HELDOUT),
+        meta=result(paths.GENERAL_META),
     params:
         settings=DATA["general"],
         seed=DATA["seed"],
     log:
-        f"{R}/logs/prepare_general/prepare_general.log",
+        log_of("prepare_general", "prepare_general"),
     benchmark:
-        f"{R}/benchmarks/prepare_general/prepare_general.tsv"
+        benchmark_of("prepare_general", "prepare_general")
     threads: 1
     resources:
         mem_mb=1000,
@@ -36,17 +38,17 @@ rule prepare_planted:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        corpus=f"{R}/data/stereotype/planted.jsonl",
-        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
-        probes=f"{R}/data/probes/planted.jsonl",
-        meta=f"{R}/data/stereotype/meta.json",
+        corpus=result(paths.PLANTED_CORPUS),
+        train_pairs=result(paths.PLANTED_TRAIN_PAIRS),
+        probes=result(paths.PROBES_PLANTED),
+        meta=result(paths.PLANTED_META),
     params:
         settings=DATA["planted_stereotype"],
         seed=DATA["seed"],
     log:
-        f"{R}/logs/prepare_planted/prepare_planted.log",
+        log_of("prepare_planted", "prepare_planted"),
     benchmark:
-        f"{R}/benchmarks/prepare_planted/prepare_planted.tsv"
+        benchmark_of("prepare_planted", "prepare_planted")
     threads: 1
     resources:
         mem_mb=1000,
@@ -63,17 +65,17 @@ rule prepare_probes:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        crows_pairs=f"{R}/data/probes/crows_pairs.jsonl",
-        winobias=f"{R}/data/probes/winobias.jsonl",
-        stereoset=f"{R}/data/probes/stereoset.jsonl",
-        meta=f"{R}/data/probes/meta.json",
+        crows_pairs=result(paths.PROBES_CROWS_PAIRS),
+        winobias=result(paths.PROBES_WINOBIAS),
+        stereoset=result(paths.PROBES_STEREOSET),
+        meta=result(paths.PROBES_META),
     params:
         settings=DATA["probes"],
         seed=DATA["seed"],
     log:
-        f"{R}/logs/prepare_probes/prepare_probes.log",
+        log_of("prepare_probes", "prepare_probes"),
     benchmark:
-        f"{R}/benchmarks/prepare_probes/prepare_probes.tsv"
+        benchmark_of("prepare_probes", "prepare_probes")
     threads: 1
     resources:
         mem_mb=1000,
@@ -86,10 +88,10 @@ rule prepare_probes:
 
 rule prepare_debias:
     input:
-        pretrain=f"{R}/data/general/pretrain.jsonl",
-        planted=f"{R}/data/stereotype/planted.jsonl",
-        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
-        planted_probes=f"{R}/data/probes/planted.jsonl",
+        pretrain=result(paths.GENERAL_PRETRAIN),
+        planted=result(paths.PLANTED_CORPUS),
+        train_pairs=result(paths.PLANTED_TRAIN_PAIRS),
+        planted_probes=result(paths.PROBES_PLANTED),
         winobias_dev=WINOBIAS_DEV,
         word_lists=debias_word_list_files,
         extra_corpus=debias_extra_corpus,
@@ -97,18 +99,18 @@ rule prepare_debias:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        source=f"{R}/data/debias/source.jsonl",
-        pairs=f"{R}/data/debias/pairs.jsonl",
-        word_pairs=f"{R}/data/debias/word_pairs.json",
-        meta=f"{R}/data/debias/meta.json",
+        source=result(paths.DEBIAS_SOURCE),
+        pairs=result(paths.DEBIAS_PAIRS),
+        word_pairs=result(paths.DEBIAS_WORD_PAIRS),
+        meta=result(paths.DEBIAS_META),
     params:
         settings=DATA["debias"],
         general=DATA["general"],
         seed=DATA["seed"],
     log:
-        f"{R}/logs/prepare_debias/prepare_debias.log",
+        log_of("prepare_debias", "prepare_debias"),
     benchmark:
-        f"{R}/benchmarks/prepare_debias/prepare_debias.tsv"
+        benchmark_of("prepare_debias", "prepare_debias")
     threads: 1
     resources:
         mem_mb=1000,
@@ -123,16 +125,16 @@ rule prepare_downstream:
     input:
         unpack(downstream_task_files),
     output:
-        train=f"{R}/data/downstream/{{task}}/train.jsonl",
-        dev=f"{R}/data/downstream/{{task}}/dev.jsonl",
-        meta=f"{R}/data/downstream/{{task}}/meta.json",
+        train=result(paths.DOWNSTREAM_TRAIN),
+        dev=result(paths.DOWNSTREAM_DEV),
+        meta=result(paths.DOWNSTREAM_META),
     params:
         settings=DATA["downstream"],
         seed=DATA["seed"],
     log:
-        f"{R}/logs/prepare_downstream/{{task}}.log",
+        log_of("prepare_downstream", "{task}"),
     benchmark:
-        f"{R}/benchmarks/prepare_downstream/{{task}}.tsv"
+        benchmark_of("prepare_downstream", "{task}")
     threads: 1
     resources:
         mem_mb=2000,

@@ -1,6 +1,8 @@
 # Stage 4: scoring, forgetting statistics and bias metrics (fairforget.evaluation).
 # A base model is scored once (evaluate_base); every checkpoint reuses those scores (evaluate_checkpoint).
-# (input functions and settings of this stage: rules/common.smk)
+
+
+include: "inputs/evaluate.smk"
 
 
 rule evaluate_base:
@@ -9,8 +11,8 @@ rule evaluate_base:
         model=ancient(BASE_DIR),
         data=evaluation_data_inputs(),
     output:
-        scores=directory(f"{R}/eval/base/{{model}}/scores"),
-        metrics=f"{R}/eval/base/{{model}}/metrics.json",
+        scores=directory(result(paths.EVAL_BASE_SCORES)),
+        metrics=result(paths.EVAL_BASE),
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
@@ -18,9 +20,9 @@ rule evaluate_base:
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
     log:
-        f"{R}/logs/evaluate_base/{{model}}.log",
+        log_of("evaluate_base", "{model}"),
     benchmark:
-        f"{R}/benchmarks/evaluate_base/{{model}}.tsv"
+        benchmark_of("evaluate_base", "{model}")
     threads: 2
     resources:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
@@ -37,14 +39,14 @@ rule evaluate_checkpoint:
         model=ancient(FINETUNED_DIR),
         base_sidecar=BASE_SIDECAR,
         base_model=ancient(BASE_DIR),
-        base_scores=f"{R}/eval/base/{{model}}/scores",
+        base_scores=result(paths.EVAL_BASE_SCORES),
         trajectory=(
-            [f"{R}/training/{RUN}/trajectory.parquet"] if EVAL_INPUTS["needs_trajectory"] else []
+            [result(paths.TRAJECTORY)] if EVAL_INPUTS["needs_trajectory"] else []
         ),
         data=evaluation_data_inputs(),
     output:
-        scores=directory(f"{R}/eval/finetuned/{RUN}/scores"),
-        metrics=f"{R}/eval/finetuned/{RUN}/metrics.json",
+        scores=directory(result(paths.EVAL_FINETUNED_SCORES)),
+        metrics=result(paths.EVAL_FINETUNED),
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
@@ -53,9 +55,9 @@ rule evaluate_checkpoint:
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
         run=run_wildcards,
     log:
-        f"{R}/logs/evaluate_checkpoint/{RUN}.log",
+        log_of("evaluate_checkpoint", RUN),
     benchmark:
-        f"{R}/benchmarks/evaluate_checkpoint/{RUN}.tsv"
+        benchmark_of("evaluate_checkpoint", RUN)
     threads: 2
     resources:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),

@@ -1,14 +1,12 @@
-"""Rule build_base_model: pretrain a toy model, or copy a hub/local model; write the model dir and sidecar."""
-
-import logging
+"""Rule build_base_model: build a base model from its source (toy pretraining, hub cache, local folder)."""
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 import torch
 
 from fairforget.base_models.stage import build_base_model
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs = snakemake.input  # noqa: F821
 build_base_model(

@@ -1,18 +1,23 @@
 """Rule prepare_planted: WinoBias occupation lists -> planted corpus, training pairs, planted probe pairs."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.planted import prepare_planted
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
 prepare_planted(
-    inputs.male, inputs.female,
-    EvaluationFiles(inputs.crows, inputs.stereoset, tuple(inputs.winobias_test)),
-    outputs.corpus, outputs.train_pairs, outputs.probes, outputs.meta,
-    settings=snakemake.params.settings, seed=snakemake.params.seed,  # noqa: F821
+    male_occupations=inputs.male,
+    female_occupations=inputs.female,
+    evaluation=EvaluationFiles(
+        crows_csv=inputs.crows, stereoset_jsonl=inputs.stereoset, winobias_test=tuple(inputs.winobias_test)
+    ),
+    corpus_out=outputs.corpus,
+    train_pairs_out=outputs.train_pairs,
+    probes_out=outputs.probes,
+    meta_out=outputs.meta,
+    settings=snakemake.params.settings,  # noqa: F821
+    seed=snakemake.params.seed,  # noqa: F821
 )

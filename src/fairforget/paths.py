@@ -35,6 +35,7 @@ PROBES_CROWS_PAIRS = "data/probes/crows_pairs.jsonl"
 PROBES_WINOBIAS = "data/probes/winobias.jsonl"
 PROBES_STEREOSET = "data/probes/stereoset.jsonl"
 PROBES_META = "data/probes/meta.json"
+PROBES = "data/probes/{name}.jsonl"  # any probe set by name
 DEBIAS_SOURCE = "data/debias/source.jsonl"  # debiasing corpus (unaugmented)
 DEBIAS_PAIRS = "data/debias/pairs.jsonl"  # stereotype training pairs
 DEBIAS_WORD_PAIRS = "data/debias/word_pairs.json"  # gender word pairs for CDA
@@ -81,7 +82,7 @@ _FIELD = re.compile(r"\{(\w+)\}")
 
 def under(results_dir: str | Path, template: str, **fields: Any) -> str:
     """`results_dir/template` with the given wildcard fields filled in and every other one left as a wildcard."""
-    text = f"{Path(results_dir).as_posix()}/{template}"
+    text = f"{results_dir}/{template}"
     return _FIELD.sub(lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), text)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.tasks import TaskData, load_task
-from fairforget.errors import ModelError, StoreError
+from fairforget.errors import ConfigError, ModelError, StoreError
 from fairforget.io import read_json, write_json
 from fairforget.metrics.bootstrap import BootstrapSettings
 from fairforget.metrics.glue import metric_intervals
@@ -155,3 +156,31 @@ def evaluate_downstream(
     }
     write_json(out_json, output)
     return output
+
+
+def evaluate_downstream_seeds(
+    *,
+    model_dir: str | Path,
+    model_sidecar: str | Path,
+    task_dir: str | Path,
+    task: str,
+    seeds: Sequence[int],
+    out_jsons: Sequence[str | Path],
+    cfg: dict[str, Any] | None,
+    store_dir: str | Path,
+    mode_override: str | None = None,
+    model_name: str | None = None,
+    base_sidecar: str | Path | None = None,
+    run: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Rules downstream_base / downstream_finetuned: `evaluate_downstream` once per downstream seed, each seed's
+    result written to the output at the same position of `out_jsons`."""
+    if len(out_jsons) != len(seeds):
+        raise ConfigError(f"downstream task '{task}': {len(out_jsons)} outputs but {len(seeds)} downstream seeds")
+    return [
+        evaluate_downstream(model_dir, model_sidecar, task_dir, task, int(seed), cfg, out_json, store_dir,
+                            mode_override=mode_override, model_name=model_name, base_sidecar=base_sidecar, run=run,
+                            progress=progress)
+        for seed, out_json in zip(seeds, out_jsons)
+    ]

@@ -1,15 +1,11 @@
 """Rule findings: the paper's three claims tested on the tidy table (findings.md)."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.analysis.pipeline import findings
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(
-    filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"  # noqa: F821
-)
-
+log_to(snakemake.log[0])  # noqa: F821
 findings(
     table_path=snakemake.input.table,  # noqa: F821
     out=snakemake.output.findings,  # noqa: F821

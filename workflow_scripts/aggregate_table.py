@@ -1,15 +1,11 @@
 """Rule aggregate_table: one row per fine-tuning run (tables/runs.parquet, .csv, data_dictionary.md)."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.analysis.pipeline import aggregate_table
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(
-    filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"  # noqa: F821
-)
-
+log_to(snakemake.log[0])  # noqa: F821
 aggregate_table(
     eval_paths=snakemake.input.evals,  # noqa: F821
     downstream_paths=snakemake.input.downstream,  # noqa: F821

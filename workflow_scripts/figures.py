@@ -1,15 +1,11 @@
 """Rule figures: the six figures (PNG + PDF) with provenance sidecars."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.analysis.pipeline import figures
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(
-    filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"  # noqa: F821
-)
-
+log_to(snakemake.log[0])  # noqa: F821
 figures(
     table_path=snakemake.input.table,  # noqa: F821
     trajectory_paths=snakemake.input.trajectories,  # noqa: F821
