@@ -14,7 +14,8 @@ if "study" not in config:
 
 
 
-validate(config, "config/schema.yaml")
+# config/schema.yaml is the reference of every key; validation sets the defaults of the keys left out.
+validate(config, "config/schema.yaml", set_default=True)
 
 
 include: "rules/common.smk"

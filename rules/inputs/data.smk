@@ -16,11 +16,11 @@ def debias_word_list_files(wildcards):
 
 
 def debias_extra_corpus(wildcards):
-    extra = DATA["debias"].get("extra_corpus")
+    extra = DATA["debias"]["extra_corpus"]
     return [extra] if extra else []
 
 
 def downstream_task_files(wildcards):
     # raises DataError (with build instructions) when MRPC's files are absent
-    files = task_files(wildcards.task, DATA_RES / "glue", DATA["downstream"].get("mrpc_dir"))
+    files = task_files(wildcards.task, DATA_RES / "glue", DATA["downstream"]["mrpc_dir"])
     return {split: str(path) for split, path in files.items()}

@@ -54,7 +54,7 @@ def finetune_spec(wildcards, input, output):
             "trajectory": output.trajectory,
             "summary": output.summary,
             "log": log_of("finetune", paths.run_path(**run)),
-            "plugins": config.get("plugins", []),
+            "plugins": config["plugins"],
             "repo_root": workflow.basedir,
         },
         sort_keys=True,
