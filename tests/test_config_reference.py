@@ -64,7 +64,8 @@ def test_schema_defaults_equal_the_downstream_evaluation_and_analysis_defaults()
     for section in ("lora", "zeroshot"):
         for name, value in defaults(f"downstream.{section}").items():
             expected = downstream[section][name]
-            assert (list(expected) if isinstance(expected, tuple) else expected) == value, f"downstream.{section}.{name}"
+            expected = list(expected) if isinstance(expected, tuple) else expected
+            assert expected == value, f"downstream.{section}.{name}"
 
     evaluation = EvaluationSettings().to_json()
     for name, value in defaults("evaluation").items():
