@@ -12,7 +12,9 @@ from fairforget.workflow.rulegraph import layers, normalized_dot, parse_dot, ren
 REPO = Path(__file__).resolve().parent.parent
 DOT = REPO / "docs" / "rulegraph.dot"
 SVG = REPO / "docs" / "rulegraph.svg"
-REGENERATE = ".venv/bin/snakemake --rulegraph --quiet all | .venv/bin/python -m fairforget.workflow.rulegraph docs/rulegraph"
+REGENERATE = (
+    ".venv/bin/snakemake --rulegraph --quiet all | .venv/bin/python -m fairforget.workflow.rulegraph docs/rulegraph"
+)
 
 
 def test_the_committed_rule_graph_is_the_workflows(tmp_path: Path):
@@ -37,3 +39,4 @@ def test_layers_follow_the_dependencies():
     rows = layers(names, edges)
     assert rows == [["a"], ["b", "c"], ["d"]]
     assert parse_dot('x[label = "a"];\ny[label = "b"];\nx -> y\n') == (["a", "b"], {("a", "b")})
+    assert parse_dot(normalized_dot(names, edges)) == (names, edges)

@@ -28,9 +28,12 @@ STAGE_COLOURS = {  # by rule name prefix: one colour per stage
 def parse_dot(text: str) -> tuple[list[str], set[tuple[str, str]]]:
     """Rule names and (producer, consumer) edges of `snakemake --rulegraph` output (or of `normalized_dot`)."""
     labels = dict(re.findall(r"^\s*(\w+)\s*\[label\s*=\s*\"([^\"]+)\"", text, flags=re.MULTILINE))
+    node = r"(\w+|\"[^\"]+\")"
     edges = {(labels.get(a, a), labels.get(b, b))
-             for a, b in re.findall(r"^\s*(\w+)\s*->\s*(\w+)", text, flags=re.MULTILINE)}
-    names = sorted(set(labels.values()) | {n for edge in edges for n in edge})
+             for a, b in ((x.strip('"'), y.strip('"'))
+                          for x, y in re.findall(rf"^\s*{node}\s*->\s*{node}", text, flags=re.MULTILINE))}
+    declared = re.findall(r"^\s*\"([^\"]+)\";", text, flags=re.MULTILINE)
+    names = sorted(set(labels.values()) | set(declared) | {n for edge in edges for n in edge})
     return names, edges
 
 
