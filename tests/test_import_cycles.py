@@ -180,3 +180,17 @@ def test_a_one_way_dependency_is_no_cycle(edge):
     graph = {"x": set(), "y": set()}
     graph[edge[0]].add(edge[1])
     assert find_cycles(graph) == []
+
+
+def test_every_module_is_in_the_architecture_package_map():
+    text = (SRC.parent / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    section = text[text.index("## 4. Package map") : text.index("## 5.")]
+    missing = []
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        if path.name == "__init__.py":
+            found = f"{path.parent.name}/" in section or path.parent.name == PACKAGE
+        else:
+            found = f"{path.stem}.py" in section or f"`{path.stem}`" in section
+        if not found:
+            missing.append(path.relative_to(SRC).as_posix())
+    assert not missing, f"modules missing from docs/ARCHITECTURE.md's package map: {missing}"
