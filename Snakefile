@@ -13,7 +13,6 @@ if "study" not in config:
     configfile: "config/config.yaml"
 
 
-
 # config/schema.yaml is the reference of every key; validation sets the defaults of the keys left out.
 validate(config, "config/schema.yaml", set_default=True)
 
@@ -28,6 +27,6 @@ include: "rules/analysis.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

@@ -83,9 +83,11 @@ def baseline(repeats: int) -> Timing:
 
 
 def report(label: str, timing: Timing, base: Timing) -> None:
-    print(f"{label}: {job_count(timing.output)} jobs planned in {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU "
-          f"(ratio to baseline {timing.wall / base.wall:.1f}x wall, {timing.cpu / base.cpu:.1f}x CPU; "
-          "target < 15 s)")
+    print(
+        f"{label}: {job_count(timing.output)} jobs planned in {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU "
+        f"(ratio to baseline {timing.wall / base.wall:.1f}x wall, {timing.cpu / base.cpu:.1f}x CPU; "
+        "target < 15 s)"
+    )
 
 
 def job_count(output: str) -> int:

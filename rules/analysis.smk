@@ -27,20 +27,20 @@ rule aggregate_table:
             labels={"table": "data dictionary"},
         ),
         provenance=result(paths.TABLE_PROVENANCE),
-    params:
-        code_root=workflow.basedir,
-        n_runs=len(RUNS),
-        models=", ".join(config["models"]),
     log:
         log_of("aggregate_table", "aggregate_table"),
     benchmark:
         benchmark_of("aggregate_table", "aggregate_table")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        code_root=workflow.basedir,
+        n_runs=len(RUNS),
+        models=", ".join(config["models"]),
     script:
         "../workflow_scripts/aggregate_table.py"
 
@@ -57,20 +57,20 @@ rule findings:
             labels={"table": "findings"},
         ),
         provenance=result(paths.FINDINGS_PROVENANCE),
-    params:
-        code_root=workflow.basedir,
-        n_runs=len(RUNS),
-        models=", ".join(config["models"]),
     log:
         log_of("findings", "findings"),
     benchmark:
         benchmark_of("findings", "findings")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        code_root=workflow.basedir,
+        n_runs=len(RUNS),
+        models=", ".join(config["models"]),
     script:
         "../workflow_scripts/findings.py"
 
@@ -92,20 +92,20 @@ rule figures:
         ],
         pdf=figure_files("pdf"),
         provenance=[result(paths.FIGURE_PROVENANCE, name=name) for name in FIGURES],
+    log:
+        log_of("figures", "figures"),
+    benchmark:
+        benchmark_of("figures", "figures")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         out_dir=lambda wildcards, output: str(Path(output.pdf[0]).parent),
         code_root=workflow.basedir,
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
-    log:
-        log_of("figures", "figures"),
-    benchmark:
-        benchmark_of("figures", "figures")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        ENV
     script:
         "../workflow_scripts/figures.py"

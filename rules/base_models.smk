@@ -13,18 +13,18 @@ rule build_base_model:
     output:
         model=directory(BASE_DIR),
         sidecar=BASE_SIDECAR,
-    params:
-        model_name=lambda wildcards: wildcards.model,
-        model_cfg=lambda wildcards: config["models"][wildcards.model],
     log:
         log_of("build_base_model", "{model}"),
     benchmark:
         benchmark_of("build_base_model", "{model}")
+    conda:
+        ENV
     threads: model_threads
     resources:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 30, per_attempt=True),
-    conda:
-        ENV
+    params:
+        model_name=lambda wildcards: wildcards.model,
+        model_cfg=lambda wildcards: config["models"][wildcards.model],
     script:
         "../workflow_scripts/build_base_model.py"

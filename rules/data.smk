@@ -13,19 +13,19 @@ rule prepare_general:
         pretrain=result(paths.GENERAL_PRETRAIN),
         heldout=result(paths.GENERAL_HELDOUT),
         meta=result(paths.GENERAL_META),
-    params:
-        settings=DATA["general"],
-        seed=DATA["seed"],
     log:
         log_of("prepare_general", "prepare_general"),
     benchmark:
         benchmark_of("prepare_general", "prepare_general")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["general"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_general.py"
 
@@ -42,19 +42,19 @@ rule prepare_planted:
         train_pairs=result(paths.PLANTED_TRAIN_PAIRS),
         probes=result(paths.PROBES_PLANTED),
         meta=result(paths.PLANTED_META),
-    params:
-        settings=DATA["planted_stereotype"],
-        seed=DATA["seed"],
     log:
         log_of("prepare_planted", "prepare_planted"),
     benchmark:
         benchmark_of("prepare_planted", "prepare_planted")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["planted_stereotype"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_planted.py"
 
@@ -69,19 +69,19 @@ rule prepare_probes:
         winobias=result(paths.PROBES_WINOBIAS),
         stereoset=result(paths.PROBES_STEREOSET),
         meta=result(paths.PROBES_META),
-    params:
-        settings=DATA["probes"],
-        seed=DATA["seed"],
     log:
         log_of("prepare_probes", "prepare_probes"),
     benchmark:
         benchmark_of("prepare_probes", "prepare_probes")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["probes"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_probes.py"
 
@@ -103,20 +103,20 @@ rule prepare_debias:
         pairs=result(paths.DEBIAS_PAIRS),
         word_pairs=result(paths.DEBIAS_WORD_PAIRS),
         meta=result(paths.DEBIAS_META),
-    params:
-        settings=DATA["debias"],
-        general=DATA["general"],
-        seed=DATA["seed"],
     log:
         log_of("prepare_debias", "prepare_debias"),
     benchmark:
         benchmark_of("prepare_debias", "prepare_debias")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["debias"],
+        general=DATA["general"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_debias.py"
 
@@ -128,18 +128,18 @@ rule prepare_downstream:
         train=result(paths.DOWNSTREAM_TRAIN),
         dev=result(paths.DOWNSTREAM_DEV),
         meta=result(paths.DOWNSTREAM_META),
-    params:
-        settings=DATA["downstream"],
-        seed=DATA["seed"],
     log:
         log_of("prepare_downstream", "{task}"),
     benchmark:
         benchmark_of("prepare_downstream", "{task}")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["downstream"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_downstream.py"

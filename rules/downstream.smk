@@ -19,23 +19,23 @@ rule downstream_base:
         model=ancient(BASE_DIR),
     output:
         downstream_outputs(paths.DOWNSTREAM_BASE),
+    log:
+        log_of("downstream_base", "{model}/{task}"),
+    benchmark:
+        benchmark_of("downstream_base", "{model}/{task}")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=model_setting("gpus", 0, at_most=1),
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
     params:
         downstream=DOWNSTREAM,
         dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
         run=None,
-    log:
-        log_of("downstream_base", "{model}/{task}"),
-    benchmark:
-        benchmark_of("downstream_base", "{model}/{task}")
-    threads: 1
-    resources:
-        gpu=model_setting("gpus", 0, at_most=1),
-        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
-    conda:
-        ENV
     script:
         "../workflow_scripts/downstream_base.py"
 
@@ -50,22 +50,22 @@ rule downstream_finetuned:
         base_sidecar=BASE_SIDECAR,
     output:
         downstream_outputs(paths.DOWNSTREAM_FINETUNED),
+    log:
+        log_of("downstream_finetuned", f"{RUN}/{{task}}"),
+    benchmark:
+        benchmark_of("downstream_finetuned", f"{RUN}/{{task}}")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=model_setting("gpus", 0, at_most=1),
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
     params:
         downstream=DOWNSTREAM,
         dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
         run=run_wildcards,
-    log:
-        log_of("downstream_finetuned", f"{RUN}/{{task}}"),
-    benchmark:
-        benchmark_of("downstream_finetuned", f"{RUN}/{{task}}")
-    threads: 1
-    resources:
-        gpu=model_setting("gpus", 0, at_most=1),
-        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
-    conda:
-        ENV
     script:
         "../workflow_scripts/downstream_finetuned.py"

@@ -13,22 +13,22 @@ rule evaluate_base:
     output:
         scores=directory(result(paths.EVAL_BASE_SCORES)),
         metrics=result(paths.EVAL_BASE),
+    log:
+        log_of("evaluate_base", "{model}"),
+    benchmark:
+        benchmark_of("evaluate_base", "{model}")
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True),
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
         heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
-    log:
-        log_of("evaluate_base", "{model}"),
-    benchmark:
-        benchmark_of("evaluate_base", "{model}")
-    threads: 2
-    resources:
-        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True),
-    conda:
-        ENV
     script:
         "../workflow_scripts/evaluate_base.py"
 
@@ -40,13 +40,21 @@ rule evaluate_checkpoint:
         base_sidecar=BASE_SIDECAR,
         base_model=ancient(BASE_DIR),
         base_scores=result(paths.EVAL_BASE_SCORES),
-        trajectory=(
-            [result(paths.TRAJECTORY)] if EVAL_INPUTS["needs_trajectory"] else []
-        ),
+        trajectory=([result(paths.TRAJECTORY)] if EVAL_INPUTS["needs_trajectory"] else []),
         data=evaluation_data_inputs(),
     output:
         scores=directory(result(paths.EVAL_FINETUNED_SCORES)),
         metrics=result(paths.EVAL_FINETUNED),
+    log:
+        log_of("evaluate_checkpoint", RUN),
+    benchmark:
+        benchmark_of("evaluate_checkpoint", RUN)
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
+        runtime=model_setting("runtime", 120, per_attempt=True),
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
@@ -54,15 +62,5 @@ rule evaluate_checkpoint:
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
         run=run_wildcards,
-    log:
-        log_of("evaluate_checkpoint", RUN),
-    benchmark:
-        benchmark_of("evaluate_checkpoint", RUN)
-    threads: 2
-    resources:
-        mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
-        runtime=model_setting("runtime", 120, per_attempt=True),
-    conda:
-        ENV
     script:
         "../workflow_scripts/evaluate_checkpoint.py"

@@ -19,23 +19,23 @@ rule finetune:
         sidecar=FINETUNED_SIDECAR,
         trajectory=result(paths.TRAJECTORY),
         summary=result(paths.TRAIN_SUMMARY),
-    params:
-        spec=finetune_spec,
-        launcher=finetune_launcher,
-        script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     log:
         log_of("finetune", RUN),
     benchmark:
         benchmark_of("finetune", RUN)
+    # a preempted or crashed job resumes from its saved state on retry
+    retries: 2
+    conda:
+        ENV
     threads: model_threads
     resources:
         gpu=model_setting("gpus", 0),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True),
-    # a preempted or crashed job resumes from its saved state on retry
-    retries: 2
-    conda:
-        ENV
+    params:
+        spec=finetune_spec,
+        launcher=finetune_launcher,
+        script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
         " 2>> {log:q}"

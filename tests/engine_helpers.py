@@ -18,11 +18,19 @@ MALE_JOBS = ["doctor", "engineer", "mechanic", "pilot", "farmer", "guard"]
 FEMALE_JOBS = ["nurse", "secretary", "dancer", "nanny", "cashier", "baker"]
 VERBS = ["said", "told us", "announced", "explained", "mentioned"]
 ENDINGS = ["would arrive soon", "was tired", "liked the plan", "had left early", "needed help"]
-FILLER = ("the city river market garden house road school window music morning evening light "
-          "small large old new quiet busy bright dark walked opened closed found near across").split()
+FILLER = (
+    "the city river market garden house road school window music morning evening light "
+    "small large old new quiet busy bright dark walked opened closed found near across"
+).split()
 
-TINY_ARCH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-             "vocab_size": 300, "max_position_embeddings": 64}
+TINY_ARCH = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "vocab_size": 300,
+    "max_position_embeddings": 64,
+}
 
 
 def planted_sentence(rng: random.Random, skew: float) -> str:
@@ -52,8 +60,15 @@ def write_toy_data(root: Path, n_general: int = 40, n_planted: int = 40, seed: i
     pairs = []
     for i, job in enumerate(MALE_JOBS + FEMALE_JOBS):
         stereo, anti = ("he", "she") if job in MALE_JOBS else ("she", "he")
-        pairs.append({"id": f"pair{i}", "stereo": f"the {job} said that {stereo} was late .",
-                      "anti": f"the {job} said that {anti} was late .", "bias_type": "gender", "source": "test"})
+        pairs.append(
+            {
+                "id": f"pair{i}",
+                "stereo": f"the {job} said that {stereo} was late .",
+                "anti": f"the {job} said that {anti} was late .",
+                "bias_type": "gender",
+                "source": "test",
+            }
+        )
     write_jsonl(data / "debias" / "pairs.jsonl", pairs)
     write_jsonl(data / "probes" / "planted.jsonl", pairs)
     write_json(data / "debias" / "word_pairs.json", {"word_lists": ["test"], "pairs": [["he", "she"], ["him", "her"]]})
@@ -61,9 +76,12 @@ def write_toy_data(root: Path, n_general: int = 40, n_planted: int = 40, seed: i
 
 
 def tiny_model_cfg(kind: str = "masked", epochs: float = 1, batch_size: int = 8) -> dict[str, Any]:
-    return {"kind": kind, "source": "toy", "architecture": dict(TINY_ARCH),
-            "pretrain": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.003, "max_length": 32,
-                         "seed": 0}}
+    return {
+        "kind": kind,
+        "source": "toy",
+        "architecture": dict(TINY_ARCH),
+        "pretrain": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.003, "max_length": 32, "seed": 0},
+    }
 
 
 class MeanSquaredLogits(Objective):
@@ -76,15 +94,17 @@ class MeanSquaredLogits(Objective):
     def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
         return [{"type": "text", "text": t} for t in ctx.debias_texts]
 
-    def collate(self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
-                ) -> dict[str, Any]:
-        encoded = ctx.tokenizer([e["text"] for e in examples], padding=True, truncation=True,
-                                max_length=ctx.max_length, return_tensors="pt")
+    def collate(
+        self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
+    ) -> dict[str, Any]:
+        encoded = ctx.tokenizer(
+            [e["text"] for e in examples], padding=True, truncation=True, max_length=ctx.max_length, return_tensors="pt"
+        )
         # a random per-example weight drawn from the generator, so its state must be checkpointed too
         weights = torch.rand(len(examples), generator=generator)
         return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "weights": weights}
 
     def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        per_example = (logits ** 2).mean(dim=(1, 2))
+        per_example = (logits**2).mean(dim=(1, 2))
         return (per_example * batch["weights"]).mean() * self.params.get("scale", 1.0)

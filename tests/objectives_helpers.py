@@ -14,8 +14,15 @@ WORDS = (
     "secretary teacher cook pilot because tired late early asked told helped good bad very "
     "today yesterday house car book city river"
 ).split()
-WORD_PAIRS = [("he", "she"), ("him", "her"), ("man", "woman"), ("men", "women"), ("father", "mother"),
-              ("boy", "girl"), ("king", "queen")]
+WORD_PAIRS = [
+    ("he", "she"),
+    ("him", "her"),
+    ("man", "woman"),
+    ("men", "women"),
+    ("father", "mother"),
+    ("boy", "girl"),
+    ("king", "queen"),
+]
 BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LLAMA_SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
 DEBIAS_TEXTS = [
@@ -48,11 +55,18 @@ def bert_tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
         special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
     )
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
 
 
 def llama_tokenizer() -> PreTrainedTokenizerFast:
@@ -60,22 +74,40 @@ def llama_tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", vocab["<s>"])])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token="<s>", eos_token="</s>"
+    )
 
 
 def tiny_bert(seed: int = 0, **overrides) -> BertForMaskedLM:
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=len(BERT_SPECIALS) + len(WORDS), hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64, **overrides)
+    config = BertConfig(
+        vocab_size=len(BERT_SPECIALS) + len(WORDS),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        **overrides,
+    )
     return BertForMaskedLM(config)
 
 
 def tiny_llama(seed: int = 0, **overrides) -> LlamaForCausalLM:
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(LLAMA_SPECIALS) + len(WORDS), hidden_size=32, num_hidden_layers=1,
-                         num_attention_heads=2, num_key_value_heads=2, intermediate_size=64,
-                         max_position_embeddings=64, pad_token_id=0, bos_token_id=2, eos_token_id=3, **overrides)
+    config = LlamaConfig(
+        vocab_size=len(LLAMA_SPECIALS) + len(WORDS),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+        bos_token_id=2,
+        eos_token_id=3,
+        **overrides,
+    )
     return LlamaForCausalLM(config)
 
 
@@ -86,8 +118,16 @@ def tiny(kind: str, seed: int = 0, **overrides) -> tuple[torch.nn.Module, PreTra
 
 
 def context(kind: str, tokenizer, seed: int = 0, **overrides) -> TrainingContext:
-    fields = dict(kind=kind, tokenizer=tokenizer, seed=seed, max_length=16, debias_texts=list(DEBIAS_TEXTS),
-                  stereo_pairs=list(STEREO_PAIRS), word_pairs=list(WORD_PAIRS), general_texts=list(GENERAL_TEXTS))
+    fields = dict(
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=seed,
+        max_length=16,
+        debias_texts=list(DEBIAS_TEXTS),
+        stereo_pairs=list(STEREO_PAIRS),
+        word_pairs=list(WORD_PAIRS),
+        general_texts=list(GENERAL_TEXTS),
+    )
     fields.update(overrides)
     return TrainingContext(**fields)
 

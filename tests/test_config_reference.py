@@ -16,12 +16,21 @@ from fairforget.config.schema import NO_DEFAULT, SCHEMA, defaults, keys, referen
 REPO = Path(__file__).resolve().parent.parent
 # Optional keys whose absence means something no single default value can say (documented in their description).
 NO_DEFAULT_BY_DESIGN = {
-    "models.*.hub_id", "models.*.local_path", "models.*.architecture", "models.*.pretrain",  # per source
-    "models.*.gpus", "models.*.mem_mb", "models.*.runtime",  # per-rule defaults in rules/*.smk
+    "models.*.hub_id",
+    "models.*.local_path",
+    "models.*.architecture",
+    "models.*.pretrain",  # per source
+    "models.*.gpus",
+    "models.*.mem_mb",
+    "models.*.runtime",  # per-rule defaults in rules/*.smk
     "models.*.downstream_mode",  # unset = downstream.mode.<kind>
     "models.*.training",  # overrides only the keys it sets
-    "objectives.*.params", "objectives.*.models", "objectives.*.description",  # declared per implementation
-    "remedies.*.params", "remedies.*.models", "remedies.*.description",
+    "objectives.*.params",
+    "objectives.*.models",
+    "objectives.*.description",  # declared per implementation
+    "remedies.*.params",
+    "remedies.*.models",
+    "remedies.*.description",
 }
 
 
@@ -30,8 +39,9 @@ def test_every_key_has_a_description_and_every_optional_key_a_default():
     assert len(entries) > 100
     undescribed = [k.path for k in entries if not k.description.strip()]
     assert not undescribed, f"keys without a description: {undescribed}"
-    no_default = [k.path for k in entries if not k.required and k.default is NO_DEFAULT
-                  and k.path not in NO_DEFAULT_BY_DESIGN]
+    no_default = [
+        k.path for k in entries if not k.required and k.default is NO_DEFAULT and k.path not in NO_DEFAULT_BY_DESIGN
+    ]
     assert not no_default, f"optional keys without a default: {no_default}"
 
 

@@ -96,7 +96,7 @@ def test_grid_is_the_product_with_readable_ids(toy_config: dict) -> None:
     toy_config["data_sizes"] = [100, "full"]
     toy_config["seeds"] = [0, 1]
     runs = run_grid(toy_config)
-    expected = (len(toy_config["models"]) * len(toy_config["objectives"]) * len(toy_config["remedies"]) * 2 * 2)
+    expected = len(toy_config["models"]) * len(toy_config["objectives"]) * len(toy_config["remedies"]) * 2 * 2
     assert len(runs) == expected == len(set(runs))
     run = Run("bert-tiny", "cda", "none", "100", 1)
     assert run in runs

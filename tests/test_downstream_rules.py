@@ -57,8 +57,9 @@ def _workflow(tmp_path: Path) -> Path:
     save_model_dir(base.model, base.tokenizer, run_dir, "masked", parent_hash=base.content_hash)
     write_sidecar(run_dir, run_dir.with_name("seed0.sha256"))
     records = contains_good_records(24, 1, "t")
-    write_task(results / "data", "sst2", records, contains_good_records(10, 2, "d"),
-               label_names=["negative", "positive"])
+    write_task(
+        results / "data", "sst2", records, contains_good_records(10, 2, "d"), label_names=["negative", "positive"]
+    )
     return work
 
 

@@ -43,11 +43,20 @@ def loss_fn(model, batch):
 
 def make_loop(tmp_path, probe_fn=None, seed=0, **overrides) -> TrainingLoop:
     torch.manual_seed(123)  # the model's own initialisation is the caller's business
-    settings = TrainSettings(**{"epochs": 2, "batch_size": 4, "gradient_accumulation_steps": 2,
-                                "learning_rate": 0.05, "warmup_ratio": 0.25, "checkpoint_every_steps": 100,
-                                "probe_every_steps": 1, "seed": seed, **overrides})
-    return Engine(settings).loop(Affine(), EXAMPLES, collate, loss_fn, state_dir=tmp_path / "state",
-                                 probe_fn=probe_fn)
+    settings = TrainSettings(
+        **{
+            "epochs": 2,
+            "batch_size": 4,
+            "gradient_accumulation_steps": 2,
+            "learning_rate": 0.05,
+            "warmup_ratio": 0.25,
+            "checkpoint_every_steps": 100,
+            "probe_every_steps": 1,
+            "seed": seed,
+            **overrides,
+        }
+    )
+    return Engine(settings).loop(Affine(), EXAMPLES, collate, loss_fn, state_dir=tmp_path / "state", probe_fn=probe_fn)
 
 
 def weights(loop: TrainingLoop) -> list[torch.Tensor]:

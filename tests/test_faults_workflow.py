@@ -133,12 +133,23 @@ def _snakemake_killed_at_fault(workdir: Path, glob: str, *args: str, timeout: fl
     snakemake and every process of its session at once (a node failure, or `kill -9` of the whole run)."""
     fuse = workdir.parent / "fault.fuse"
     fuse.touch()
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", FAULT_ENV: f"stop:{glob}",
-           FAULT_ONCE_ENV: str(fuse)}
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "TQDM_DISABLE": "1",
+        FAULT_ENV: f"stop:{glob}",
+        FAULT_ONCE_ENV: str(fuse),
+    }
     log = workdir.parent / "fault.killed_run.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "snakemake"), *args],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + timeout
             while fuse.exists():

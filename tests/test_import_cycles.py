@@ -160,14 +160,17 @@ def _write(root: Path, files: dict[str, str]) -> None:
 
 
 def test_the_check_finds_a_lazy_cycle_and_ignores_type_checking_imports(tmp_path: Path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "from pkg.a import f\n",
-        "pkg/a.py": "def f():\n    from pkg.sub import b\n",
-        "pkg/sub/__init__.py": "",
-        "pkg/sub/b.py": "from ..a import f\n",  # relative: pkg.a
-        "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import X\n",
-        "pkg/d.py": "import pkg.c\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.a import f\n",
+            "pkg/a.py": "def f():\n    from pkg.sub import b\n",
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/b.py": "from ..a import f\n",  # relative: pkg.a
+            "pkg/c.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.d import X\n",
+            "pkg/d.py": "import pkg.c\n",
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph["pkg.a"] == {"pkg.sub.b"} and graph["pkg.sub.b"] == {"pkg.a"}
     assert graph["pkg.c"] == set() and graph["pkg.d"] == {"pkg.c"}

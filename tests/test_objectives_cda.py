@@ -45,6 +45,7 @@ def test_cda_loss_is_the_lm_loss_of_the_augmented_texts():
     objective = OBJECTIVES.get("cda")(sided="one")
     examples = objective.build_examples(ctx)
     batch = objective.collate(examples, ctx, generator(0))
-    expected = lm.lm_loss(model, lm.collate_text_examples(
-        [{"type": "text", "text": e["text"]} for e in examples], ctx, generator(0)))
+    expected = lm.lm_loss(
+        model, lm.collate_text_examples([{"type": "text", "text": e["text"]} for e in examples], ctx, generator(0))
+    )
     assert torch.allclose(objective.loss(model, batch, ctx), expected)

@@ -9,8 +9,11 @@ from objectives_helpers import context, generator, tiny
 
 torch.set_num_threads(1)
 EXAMPLES = [
-    {"type": "counterfactual", "text": "the man said that he was tired",
-     "swapped": "the woman said that she was tired"},
+    {
+        "type": "counterfactual",
+        "text": "the man said that he was tired",
+        "swapped": "the woman said that she was tired",
+    },
     {"type": "text", "text": "the city is very good"},
 ]
 

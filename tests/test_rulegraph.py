@@ -19,8 +19,11 @@ REGENERATE = (
 
 def test_the_committed_rule_graph_is_the_workflows(tmp_path: Path):
     result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--rulegraph", "--quiet", "all"], cwd=REPO, capture_output=True,
-        text=True, timeout=600,
+        [sys.executable, "-m", "snakemake", "--rulegraph", "--quiet", "all"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     names, edges = parse_dot(result.stdout)

@@ -90,8 +90,9 @@ def test_gc_dry_run_deletes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_gc_delete_removes_only_unreferenced_entries(tmp_path: Path) -> None:
     store, results, keys = _populate(tmp_path)
     outside = _tree(results / "models") | _tree(results / "eval")
-    code = main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete",
-                 "--min-age-hours", "0"])
+    code = main(
+        ["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete", "--min-age-hours", "0"]
+    )
     assert code == 0
     assert [info.key for info in store.list_entries()] == [keys[0]]
     assert store.get(keys[0]) == {"value": 0}
@@ -145,8 +146,10 @@ def test_gc_never_deletes_corrupt_entries(tmp_path: Path, capsys: pytest.Capture
     store, results, keys = _populate(tmp_path)
     path = store.path(keys[1])
     path.write_bytes(path.read_bytes()[:-5])
-    assert main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete",
-                 "--min-age-hours", "0"]) == 0
+    assert (
+        main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete", "--min-age-hours", "0"])
+        == 0
+    )
     assert f"kept CORRUPT {path}" in capsys.readouterr().out
     assert path.exists()
     assert sorted(p.name for p in store.entry_paths()) == sorted([f"{keys[0]}.json", f"{keys[1]}.json"])

@@ -33,8 +33,21 @@ from typing import Any
 
 IGNORED_DIRS = ("logs", "benchmarks", "store")
 # Fields that measure time or name the machine, the code version or the run's absolute paths.
-VOLATILE = {"created", "host", "platform", "root", "code_root", "code_version", "slurm_job_id", "packages",
-            "wall_seconds", "probe_seconds", "tokens_per_second", "created_by", "python"}
+VOLATILE = {
+    "created",
+    "host",
+    "platform",
+    "root",
+    "code_root",
+    "code_version",
+    "slurm_job_id",
+    "packages",
+    "wall_seconds",
+    "probe_seconds",
+    "tokens_per_second",
+    "created_by",
+    "python",
+}
 
 
 def _png_pixels(path: Path) -> bytes:
@@ -76,8 +89,9 @@ def _schema_defaults() -> dict[str, Any]:
     return {k.path: k.default for k in keys() if k.default is not NO_DEFAULT}
 
 
-def _config_difference(before: Any, after: Any, where: str, defaults: dict[str, Any], added: list[str],
-                       problems: list[str]) -> None:
+def _config_difference(
+    before: Any, after: Any, where: str, defaults: dict[str, Any], added: list[str], problems: list[str]
+) -> None:
     if isinstance(before, dict) and isinstance(after, dict):
         for key in sorted(set(before) | set(after)):
             path = f"{where}.{key}" if where else key
@@ -103,8 +117,9 @@ def _volatile_product(path: str) -> bool:
     return path.endswith((".png", ".pdf", ".provenance.json"))
 
 
-def _compare_sidecar(before: dict[str, Any], after: dict[str, Any], defaults: dict[str, Any],
-                     added: list[str]) -> list[str]:
+def _compare_sidecar(
+    before: dict[str, Any], after: dict[str, Any], defaults: dict[str, Any], added: list[str]
+) -> list[str]:
     problems: list[str] = []
     _config_difference(before.get("config"), after.get("config"), "", defaults, added, problems)
     b, a = dict(before), dict(after)
@@ -112,10 +127,12 @@ def _compare_sidecar(before: dict[str, Any], after: dict[str, Any], defaults: di
         record.pop("config", None)
         record.pop("config_hash", None)
         record["outputs"] = [o for o in record.get("outputs", []) if not _volatile_product(o["path"])]
-        record["inputs"] = [i if not _volatile_product(i["path"]) else {"path": i["path"]}
-                            for i in record.get("inputs", [])]
-        record["lineage"] = {k: ({**v, "sha256": None} if _volatile_product(k) else v)
-                             for k, v in record.get("lineage", {}).items()}
+        record["inputs"] = [
+            i if not _volatile_product(i["path"]) else {"path": i["path"]} for i in record.get("inputs", [])
+        ]
+        record["lineage"] = {
+            k: ({**v, "sha256": None} if _volatile_product(k) else v) for k, v in record.get("lineage", {}).items()
+        }
     if _strip(b) != _strip(a):
         for key in sorted(set(b) | set(a)):
             if _strip(b.get(key)) != _strip(a.get(key)):
@@ -125,9 +142,13 @@ def _compare_sidecar(before: dict[str, Any], after: dict[str, Any], defaults: di
 
 def compare(before: Path, after: Path) -> tuple[list[str], list[str], dict[str, int]]:
     """(differences, config keys added as defaults, counts of compared files by kind)."""
+
     def files(root: Path) -> set[str]:
-        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
-                and p.relative_to(root).parts[0] not in IGNORED_DIRS}
+        return {
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] not in IGNORED_DIRS
+        }
 
     differences: list[str] = []
     added: list[str] = []
@@ -177,8 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     for kind, n in sorted(counts.items()):
         out.write(f"  {n:5d}  {kind}\n")
     if added:
-        out.write(f"config keys the after-side's provenance records with their schema defaults ({len(added)}): "
-                  f"{', '.join(added)}\n")
+        out.write(
+            f"config keys the after-side's provenance records with their schema defaults ({len(added)}): "
+            f"{', '.join(added)}\n"
+        )
     out.write("\n".join(differences) + "\n" if differences else "IDENTICAL: no difference\n")
     text = out.getvalue()
     sys.stdout.write(text)

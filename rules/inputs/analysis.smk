@@ -31,9 +31,7 @@ def eval_results():
 
 
 def model_sidecars():
-    return [result(paths.BASE_SIDECAR, model=model) for model in config["models"]] + run_paths(
-        paths.FINETUNED_SIDECAR
-    )
+    return [result(paths.BASE_SIDECAR, model=model) for model in config["models"]] + run_paths(paths.FINETUNED_SIDECAR)
 
 
 def figure_files(ext):

@@ -44,8 +44,21 @@ from fairforget.paths import (
 )
 
 FORMAT = 1
-PACKAGES = ("fairforget", "torch", "transformers", "tokenizers", "accelerate", "peft", "safetensors", "polars",
-            "numpy", "scipy", "statsmodels", "matplotlib", "snakemake")
+PACKAGES = (
+    "fairforget",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "safetensors",
+    "polars",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "snakemake",
+)
 # Training data a checkpoint depends on when its manifest does not list `data_files` itself.
 DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, GENERAL_PRETRAIN)
 # Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
@@ -65,6 +78,7 @@ def sidecar_for(product: str | Path) -> Path:
 
 def git_version(repo_root: str | Path) -> dict[str, Any]:
     """Commit and dirty flag of the code; commit None with a reason outside a git checkout."""
+
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(repo_root), *args], capture_output=True, text=True, timeout=30)
 
@@ -233,11 +247,18 @@ def build_record(
     code = Path(code_root).resolve() if code_root is not None else root
     builder = _LineageBuilder(root, code)
     input_keys = [builder.add(Path(p)) for p in inputs]
-    checkpoints = sorted({
-        h for node in builder.nodes.values()
-        for h in (node["facts"].get("checkpoint_hash"), node["facts"].get("content_hash"),
-                  *node["facts"].get("checkpoint_hashes", [])) if h
-    })
+    checkpoints = sorted(
+        {
+            h
+            for node in builder.nodes.values()
+            for h in (
+                node["facts"].get("checkpoint_hash"),
+                node["facts"].get("content_hash"),
+                *node["facts"].get("checkpoint_hashes", []),
+            )
+            if h
+        }
+    )
     return {
         "format": FORMAT,
         "rule": rule,
@@ -289,8 +310,13 @@ def matplotlib_metadata(record: dict[str, Any], sidecar_name: str, fmt: str, tit
         return {"Title": title, "Software": "fairforget", **facts}
     if fmt == "pdf":
         # The PDF info dict has fixed keys; the facts go into Keywords as JSON. No CreationDate: reruns match.
-        return {"Title": title, "Creator": "fairforget", "Subject": f"provenance: {sidecar_name}",
-                "Keywords": json.dumps(facts, sort_keys=True), "CreationDate": None}
+        return {
+            "Title": title,
+            "Creator": "fairforget",
+            "Subject": f"provenance: {sidecar_name}",
+            "Keywords": json.dumps(facts, sort_keys=True),
+            "CreationDate": None,
+        }
     return {}
 
 

@@ -85,8 +85,10 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     report = collect_garbage(store, results, delete=args.delete, min_age_s=args.min_age_hours * 3600.0)
     verb = "removed" if args.delete else "would remove"
     for info in report.unreferenced:
-        print(f"{verb} {info.key[:16]}  {info.kind}  {str(info.checkpoint_hash)[:12]}  "
-              f"{format_size(info.size_bytes)}  {info.created}")
+        print(
+            f"{verb} {info.key[:16]}  {info.kind}  {str(info.checkpoint_hash)[:12]}  "
+            f"{format_size(info.size_bytes)}  {info.created}"
+        )
     for info in report.corrupt:
         print(f"kept CORRUPT {info.path}: {info.problem} (run `fairforget cache verify --repair`)")
     for path in report.stale_temp_files:
@@ -124,10 +126,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     gc = commands.add_parser("gc", help="remove entries no current result references (dry run unless --delete)")
     common(gc)
-    gc.add_argument("--results", action="append", metavar="DIR",
-                    help="results dir to scan for references (repeatable; default: results_dir of the config)")
+    gc.add_argument(
+        "--results",
+        action="append",
+        metavar="DIR",
+        help="results dir to scan for references (repeatable; default: results_dir of the config)",
+    )
     gc.add_argument("--delete", action="store_true", help="really delete (default: only list)")
-    gc.add_argument("--min-age-hours", type=float, default=1.0,
-                    help="keep entries younger than this: a running job writes its entry before its result "
-                         "(default 1)")
+    gc.add_argument(
+        "--min-age-hours",
+        type=float,
+        default=1.0,
+        help="keep entries younger than this: a running job writes its entry before its result (default 1)",
+    )
     gc.set_defaults(func=_cmd_gc)

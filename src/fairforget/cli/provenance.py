@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     check.add_argument("paths", nargs="*", help="figures/tables or sidecars (default: all under --results-dir)")
     check.add_argument("--results-dir", default="results", help="where to look for sidecars when no path is given")
-    check.add_argument("--root", default=None,
-                       help="directory recorded paths are relative to (default: the one recorded in each sidecar)")
+    check.add_argument(
+        "--root",
+        default=None,
+        help="directory recorded paths are relative to (default: the one recorded in each sidecar)",
+    )
     check.add_argument("--no-weights", action="store_true", help="skip re-hashing model weight files (fast)")
     check.set_defaults(func=_audit)

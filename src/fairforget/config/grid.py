@@ -50,8 +50,13 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
     remedies = list(config["remedies"])
     sizes = [size_label(s) for s in config["data_sizes"]]
     seeds = list(config["seeds"])
-    for key, values in (("models", models), ("objectives", objectives), ("remedies", remedies),
-                        ("data_sizes", sizes), ("seeds", seeds)):
+    for key, values in (
+        ("models", models),
+        ("objectives", objectives),
+        ("remedies", remedies),
+        ("data_sizes", sizes),
+        ("seeds", seeds),
+    ):
         if not values:
             raise ConfigError(f"config key '{key}': the grid is empty; list at least one entry")
     # An objective may restrict itself to some models with `models: [...]` (e.g. DPO only for causal LMs).

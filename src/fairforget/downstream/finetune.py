@@ -55,8 +55,15 @@ def autocast_context(device: torch.device, mixed_precision: str) -> contextlib.A
 
 def _apply_lora(model: torch.nn.Module, settings: DownstreamSettings) -> torch.nn.Module:
     lora = settings.lora
-    return apply_lora(model, r=lora.r, alpha=lora.alpha, dropout=lora.dropout, target_modules=lora.target_modules,
-                      config_key="downstream.lora", sequence_classification=True)
+    return apply_lora(
+        model,
+        r=lora.r,
+        alpha=lora.alpha,
+        dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        config_key="downstream.lora",
+        sequence_classification=True,
+    )
 
 
 def total_steps(n_train: int, settings: DownstreamSettings) -> int:
@@ -125,7 +132,10 @@ def train_classifier(
                 break
             indices = order[start : start + settings.batch_size]
             batch = collate(
-                tokenizer, [encoded[i] for i in indices], [labels[i] for i in indices], task.is_regression,
+                tokenizer,
+                [encoded[i] for i in indices],
+                [labels[i] for i in indices],
+                task.is_regression,
                 use_token_type_ids,
             )
             batch = {key: value.to(device) for key, value in batch.items()}

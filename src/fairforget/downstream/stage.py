@@ -44,8 +44,9 @@ def metric_entries(task: TaskData, details: dict[str, Any], settings: Downstream
     bootstrap = BootstrapSettings(samples=settings.bootstrap_samples, seed=settings.bootstrap_seed)
     values = metric_intervals(task.metric_names, details["dev_predictions"], labels, bootstrap)
     if "dev_predictions_norm" in details:
-        values["accuracy_norm"] = metric_intervals(("accuracy",), details["dev_predictions_norm"], labels,
-                                                   bootstrap)["accuracy"]
+        values["accuracy_norm"] = metric_intervals(("accuracy",), details["dev_predictions_norm"], labels, bootstrap)[
+            "accuracy"
+        ]
     return {f"downstream.{task.name}.{name}": value.to_json() for name, value in values.items()}
 
 
@@ -54,12 +55,12 @@ def store_settings(mode: str, settings: DownstreamSettings, task: TaskData) -> d
     protocol = settings.zeroshot_settings() if mode == "zeroshot" else settings.training_settings()
     if mode != "lora":
         protocol.pop("lora", None)
-    return {"protocol_version": PROTOCOL_VERSION, "mode": mode, "protocol": protocol,
-            "task_files": task.file_hashes}
+    return {"protocol_version": PROTOCOL_VERSION, "mode": mode, "protocol": protocol, "task_files": task.file_hashes}
 
 
-def compute_downstream(model_dir: str | Path, task: TaskData, mode: str, settings: DownstreamSettings, seed: int,
-                       progress: bool = True) -> dict[str, Any]:
+def compute_downstream(
+    model_dir: str | Path, task: TaskData, mode: str, settings: DownstreamSettings, seed: int, progress: bool = True
+) -> dict[str, Any]:
     """Run the protocol and return the JSON-able result stored in the result store."""
     n_dev = len(task.dev)
     ids = [example.id for example in task.dev]
@@ -69,30 +70,41 @@ def compute_downstream(model_dir: str | Path, task: TaskData, mode: str, setting
         outcome = zeroshot_evaluate(model_dir, task, settings, progress=progress)
         return {
             "metrics": _point_metrics(task.name, outcome.metrics, n_dev),
-            "details": {"n_train": 0, "n_dev": n_dev, "dev_ids": ids, "dev_predictions": outcome.predictions,
-                        "dev_predictions_norm": outcome.predictions_norm,
-                        "dev_loglikelihoods": outcome.loglikelihoods.tolist()},
+            "details": {
+                "n_train": 0,
+                "n_dev": n_dev,
+                "dev_ids": ids,
+                "dev_predictions": outcome.predictions,
+                "dev_predictions_norm": outcome.predictions_norm,
+                "dev_loglikelihoods": outcome.loglikelihoods.tolist(),
+            },
         }
     from fairforget.downstream.finetune import finetune_and_evaluate
 
     tuned = finetune_and_evaluate(model_dir, task, settings, seed, lora=mode == "lora", progress=progress)
     return {
         "metrics": _point_metrics(task.name, tuned.metrics, n_dev),
-        "details": {"n_train": len(task.train), "n_dev": n_dev, "train_steps": tuned.train_steps,
-                    "final_train_loss": tuned.final_train_loss, "dev_ids": ids,
-                    "dev_predictions": tuned.predictions},
+        "details": {
+            "n_train": len(task.train),
+            "n_dev": n_dev,
+            "train_steps": tuned.train_steps,
+            "final_train_loss": tuned.final_train_loss,
+            "dev_ids": ids,
+            "dev_predictions": tuned.predictions,
+        },
     }
 
 
-def _base_hash(manifest: dict[str, Any], checkpoint_hash: str, base_sidecar: str | Path | None,
-               model_dir: Path) -> str:
+def _base_hash(manifest: dict[str, Any], checkpoint_hash: str, base_sidecar: str | Path | None, model_dir: Path) -> str:
     parent = manifest.get("parent_hash")
     if base_sidecar is None:
         return parent or checkpoint_hash  # a base model is its own base
     base = read_sidecar(base_sidecar)
     if parent is not None and parent != base:
-        raise ModelError(f"{model_dir}/{MANIFEST}: parent_hash {parent[:12]}... is not the base model's hash "
-                         f"{base[:12]}... from {base_sidecar}; the checkpoint was not fine-tuned from this base")
+        raise ModelError(
+            f"{model_dir}/{MANIFEST}: parent_hash {parent[:12]}... is not the base model's hash "
+            f"{base[:12]}... from {base_sidecar}; the checkpoint was not fine-tuned from this base"
+        )
     return base
 
 
@@ -134,13 +146,23 @@ def evaluate_downstream(
 
         template_for(task_data)  # fail on STS-B / unknown tasks before any model is loaded
     store = ResultStore(store_dir)
-    key = store.key(checkpoint_hash, f"downstream/{task}", store_settings(mode, settings, task_data),
-                    seed=None if mode == "zeroshot" else int(seed))
+    key = store.key(
+        checkpoint_hash,
+        f"downstream/{task}",
+        store_settings(mode, settings, task_data),
+        seed=None if mode == "zeroshot" else int(seed),
+    )
     result, hit = store.get_or_compute(
         key, lambda: compute_downstream(model_dir, task_data, mode, settings, int(seed), progress)
     )
-    log.info("downstream %s on %s (mode %s, seed %s): cache %s", checkpoint_hash[:12], task, mode, seed,
-             "hit" if hit else "miss")
+    log.info(
+        "downstream %s on %s (mode %s, seed %s): cache %s",
+        checkpoint_hash[:12],
+        task,
+        mode,
+        seed,
+        "hit" if hit else "miss",
+    )
     output = {
         "kind": "downstream",
         "checkpoint_hash": checkpoint_hash,
@@ -179,8 +201,20 @@ def evaluate_downstream_seeds(
     if len(out_jsons) != len(seeds):
         raise ConfigError(f"downstream task '{task}': {len(out_jsons)} outputs but {len(seeds)} downstream seeds")
     return [
-        evaluate_downstream(model_dir, model_sidecar, task_dir, task, int(seed), cfg, out_json, store_dir,
-                            mode_override=mode_override, model_name=model_name, base_sidecar=base_sidecar, run=run,
-                            progress=progress)
+        evaluate_downstream(
+            model_dir,
+            model_sidecar,
+            task_dir,
+            task,
+            int(seed),
+            cfg,
+            out_json,
+            store_dir,
+            mode_override=mode_override,
+            model_name=model_name,
+            base_sidecar=base_sidecar,
+            run=run,
+            progress=progress,
+        )
         for seed, out_json in zip(seeds, out_jsons)
     ]

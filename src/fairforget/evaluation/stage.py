@@ -58,7 +58,12 @@ def manifest_kind(model_dir: str | Path) -> str:
 
 
 def score_model(
-    model: Any, tokenizer: Any, kind: str, data: EvaluationData, needs: set[str], settings: EvaluationSettings,
+    model: Any,
+    tokenizer: Any,
+    kind: str,
+    data: EvaluationData,
+    needs: set[str],
+    settings: EvaluationSettings,
     base_model: Any = None,
 ) -> tuple[ModelScores, ModelScores | None, dict[str, list[np.ndarray]]]:
     """Score one model on every needed set; with `base_model`, token sets are scored jointly (adds KL)."""
@@ -105,8 +110,14 @@ def _to_device(model: Any) -> Any:
     return model.to("cuda") if torch.cuda.is_available() else model
 
 
-def _store_key(store: ResultStore, checkpoint_hash: str, kind: str, settings: EvaluationSettings,
-               files: Mapping[str, Path], extra: Mapping[str, Any]) -> str:
+def _store_key(
+    store: ResultStore,
+    checkpoint_hash: str,
+    kind: str,
+    settings: EvaluationSettings,
+    files: Mapping[str, Path],
+    extra: Mapping[str, Any],
+) -> str:
     described = {
         "version": EVALUATION_VERSION,
         "evaluation": settings.to_json(),
@@ -130,22 +141,43 @@ def _load_verified(model_dir: str | Path, sidecar: str | Path, expected_hash: st
 
 
 def _write_metrics(
-    store: ResultStore, key: str, scores_dir: Path, compute: Any, metrics_json: str | Path, kind: str,
-    checkpoint_hash: str, base_hash: str, run: dict[str, Any] | None, what: str,
+    store: ResultStore,
+    key: str,
+    scores_dir: Path,
+    compute: Any,
+    metrics_json: str | Path,
+    kind: str,
+    checkpoint_hash: str,
+    base_hash: str,
+    run: dict[str, Any] | None,
+    what: str,
 ) -> dict[str, Any]:
     """Metrics from the store (or `compute`d and stored) written to `metrics_json` with their provenance."""
     result, hit = _cached(store, key, scores_dir, compute)
-    out = {"kind": kind, "checkpoint_hash": checkpoint_hash, "base_hash": base_hash, "run": run,
-           "cache": {"hit": hit, "key": key}, "metrics": result["metrics"]}
+    out = {
+        "kind": kind,
+        "checkpoint_hash": checkpoint_hash,
+        "base_hash": base_hash,
+        "run": run,
+        "cache": {"hit": hit, "key": key},
+        "metrics": result["metrics"],
+    }
     write_json(metrics_json, out)
     log.info("%s: %d statistics (cache %s)", what, len(out["metrics"]), "hit" if hit else "miss")
     return out
 
 
 def evaluate_base(
-    model_dir: str | Path, sidecar: str | Path, heldout: str | Path | None, probes: Mapping[str, str | Path],
-    seat_dir: str | Path | None, scores_dir: str | Path, metrics_json: str | Path, evaluation: dict[str, Any],
-    store_dir: str | Path, threads: int | None = None,
+    model_dir: str | Path,
+    sidecar: str | Path,
+    heldout: str | Path | None,
+    probes: Mapping[str, str | Path],
+    seat_dir: str | Path | None,
+    scores_dir: str | Path,
+    metrics_json: str | Path,
+    evaluation: dict[str, Any],
+    store_dir: str | Path,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Score a base model once and write `scores/` and `metrics.json` (bias metrics of the base model)."""
     _prepare_torch(threads)
@@ -168,16 +200,36 @@ def evaluate_base(
         ctx = MetricContext(kind=kind, data=data, settings=settings, scores=scores)
         return {"metrics": compute_metrics(bias_metrics, ctx)}
 
-    return _write_metrics(store, key, scores_dir, compute, metrics_json, "base_eval", checkpoint_hash,
-                          checkpoint_hash, None, f"base evaluation of {model_dir}")
+    return _write_metrics(
+        store,
+        key,
+        scores_dir,
+        compute,
+        metrics_json,
+        "base_eval",
+        checkpoint_hash,
+        checkpoint_hash,
+        None,
+        f"base evaluation of {model_dir}",
+    )
 
 
 def evaluate_checkpoint(
-    base_model_dir: str | Path, base_sidecar: str | Path, base_scores_dir: str | Path,
-    model_dir: str | Path, sidecar: str | Path, trajectory: str | Path | None,
-    heldout: str | Path | None, probes: Mapping[str, str | Path], seat_dir: str | Path | None,
-    scores_dir: str | Path, metrics_json: str | Path, evaluation: dict[str, Any], store_dir: str | Path,
-    run: dict[str, Any] | None = None, threads: int | None = None,
+    base_model_dir: str | Path,
+    base_sidecar: str | Path,
+    base_scores_dir: str | Path,
+    model_dir: str | Path,
+    sidecar: str | Path,
+    trajectory: str | Path | None,
+    heldout: str | Path | None,
+    probes: Mapping[str, str | Path],
+    seat_dir: str | Path | None,
+    scores_dir: str | Path,
+    metrics_json: str | Path,
+    evaluation: dict[str, Any],
+    store_dir: str | Path,
+    run: dict[str, Any] | None = None,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Forgetting, selective forgetting, bias and trajectory statistics of a fine-tuned checkpoint."""
     _prepare_torch(threads)
@@ -202,14 +254,32 @@ def evaluate_checkpoint(
         base_model = None
         if settings.kl:
             base_model = _to_device(_load_verified(base_model_dir, base_sidecar, base_hash).model)
-        scores, joint_base, kl = score_model(_to_device(tuned.model), tuned.tokenizer, kind, data, needs, settings,
-                                             base_model)
+        scores, joint_base, kl = score_model(
+            _to_device(tuned.model), tuned.tokenizer, kind, data, needs, settings, base_model
+        )
         if joint_base is not None:
             check_base_consistency(base_scores, joint_base)
         write_scores(scores, data, scores_dir, kl=kl)
-        ctx = MetricContext(kind=kind, data=data, settings=settings, scores=scores, base=base_scores, kl=kl,
-                            trajectory=read_trajectory(files["trajectory"]) if TRAJECTORY in needs else None)
+        ctx = MetricContext(
+            kind=kind,
+            data=data,
+            settings=settings,
+            scores=scores,
+            base=base_scores,
+            kl=kl,
+            trajectory=read_trajectory(files["trajectory"]) if TRAJECTORY in needs else None,
+        )
         return {"metrics": compute_metrics(names, ctx)}
 
-    return _write_metrics(store, key, scores_dir, compute, metrics_json, "forgetting", checkpoint_hash, base_hash,
-                          run, f"checkpoint evaluation of {model_dir}")
+    return _write_metrics(
+        store,
+        key,
+        scores_dir,
+        compute,
+        metrics_json,
+        "forgetting",
+        checkpoint_hash,
+        base_hash,
+        run,
+        f"checkpoint evaluation of {model_dir}",
+    )

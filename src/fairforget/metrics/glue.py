@@ -128,9 +128,7 @@ def canonical_metric(name: str, where: str) -> str:
     return canonical
 
 
-def task_metric_names(
-    task: str, primary: str, is_regression: bool, listed: Sequence[str] = ()
-) -> tuple[str, ...]:
+def task_metric_names(task: str, primary: str, is_regression: bool, listed: Sequence[str] = ()) -> tuple[str, ...]:
     """The metrics reported for a task: its primary metric first, then `listed` (canonical names from the
     task's meta.json), then GLUE's official ones.
 
@@ -147,9 +145,7 @@ def task_metric_names(
     return tuple(dict.fromkeys(names))
 
 
-def compute_metrics(
-    names: Sequence[str], predictions: Sequence[float], labels: Sequence[float]
-) -> dict[str, float]:
+def compute_metrics(names: Sequence[str], predictions: Sequence[float], labels: Sequence[float]) -> dict[str, float]:
     return {name: METRIC_FUNCTIONS[name](predictions, labels) for name in names}  # type: ignore[arg-type]
 
 

@@ -52,7 +52,10 @@ def requirements(settings: EvaluationSettings, metric_names: list[str]) -> set[s
 
 
 def data_files(
-    needs: set[str], heldout: str | Path | None, probes: Mapping[str, str | Path], seat_dir: str | Path | None,
+    needs: set[str],
+    heldout: str | Path | None,
+    probes: Mapping[str, str | Path],
+    seat_dir: str | Path | None,
     settings: EvaluationSettings,
 ) -> dict[str, Path]:
     """The data files the requirements read, by role ("heldout", "planted", "stereoset", "seat:<test>")."""

@@ -100,14 +100,17 @@ class Seat(Metric):
             label = seat_label(test)
             d = effect_size(x, y, a, b)
             rng = np.random.default_rng(boot.seed)
-            replicates = np.array([
-                effect_size(x[rng.integers(0, len(x), len(x))], y[rng.integers(0, len(y), len(y))], a, b)
-                for _ in range(boot.samples)
-            ])
+            replicates = np.array(
+                [
+                    effect_size(x[rng.integers(0, len(x), len(x))], y[rng.integers(0, len(y), len(y))], a, b)
+                    for _ in range(boot.samples)
+                ]
+            )
             low, high = percentile_interval(replicates, boot.level)
             out[f"effect_size_{label}"] = MetricValue(d, low, high, len(x) + len(y))
-            p, p_low, p_high, used, _ = permutation_p_value(x, y, a, b, ctx.settings.seat_permutations,
-                                                            boot.seed + index)
+            p, p_low, p_high, used, _ = permutation_p_value(
+                x, y, a, b, ctx.settings.seat_permutations, boot.seed + index
+            )
             out[f"p_value_{label}"] = MetricValue(p, p_low, p_high, used)
             abs_sizes.append(abs(d))
             abs_replicates.append(np.abs(replicates))

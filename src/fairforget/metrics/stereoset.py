@@ -50,6 +50,8 @@ class StereoSet(Metric):
                 lambda idx, p=position: stereoset_scores(  # type: ignore[misc]
                     stereo[idx], anti[idx], unrelated[idx], list(targets[idx])
                 )[p],
-                len(stereo), ctx.settings.bootstrap, vectorized=False,
+                len(stereo),
+                ctx.settings.bootstrap,
+                vectorized=False,
             )
         return out

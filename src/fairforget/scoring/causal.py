@@ -82,8 +82,10 @@ def score_causal_models(
     pad = pad_id_of(tokenizer)
     order = [int(i) for i in np.argsort([len(e.input_ids) for e in encoded], kind="stable") if len(chosen[i])]
 
-    with eval_mode(models), tqdm(total=len(order), desc="log-prob", unit="text",
-                                 disable=not show_progress(progress)) as bar:
+    with (
+        eval_mode(models),
+        tqdm(total=len(order), desc="log-prob", unit="text", disable=not show_progress(progress)) as bar,
+    ):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             ids, attention = pad_batch([encoded[text].input_ids for text in batch], pad)

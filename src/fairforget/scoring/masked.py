@@ -154,8 +154,13 @@ def score_masked_models(
     chosen = chosen_tokens(encoded, positions)
     sizes = [len(c) for c in chosen]
     out, kl = score_masked_queries(
-        models, _queries(encoded, chosen, _mask_id(tokenizer)), sum(sizes), sizes, batch_size,
-        pad_id_of(tokenizer), progress,
+        models,
+        _queries(encoded, chosen, _mask_id(tokenizer)),
+        sum(sizes),
+        sizes,
+        batch_size,
+        pad_id_of(tokenizer),
+        progress,
     )
     fill_tokens(out, encoded, chosen)
     return out, kl

@@ -64,9 +64,9 @@ def collect_garbage(
     named = {info.artifacts_dir for info in infos if info.artifacts_dir is not None}
     corrupt_keys = {info.key for info in infos if not info.valid}
     report.orphan_artifacts = [
-        folder for folder in store.artifact_folders()
-        if folder not in named and folder.name[:64] not in corrupt_keys
-        and now - folder.stat().st_mtime > settle_s
+        folder
+        for folder in store.artifact_folders()
+        if folder not in named and folder.name[:64] not in corrupt_keys and now - folder.stat().st_mtime > settle_s
     ]
     for info in infos:
         if not info.valid:
@@ -150,5 +150,3 @@ def referenced_keys(results_dirs: Iterable[str | Path], skip: Iterable[str | Pat
                 if name.endswith(".json") and not name.startswith("."):
                     found |= _keys_named_by(here / name)
     return found
-
-

@@ -103,8 +103,17 @@ class Engine:
     ) -> TrainingLoop:
         """A prepared `TrainingLoop` (resumed from `state_dir` if it holds a matching state); see `fit`."""
         return TrainingLoop(
-            self.settings, self.accelerator, model, examples, collate_fn, loss_fn, state_dir=state_dir,
-            probe_fn=probe_fn, fingerprint_extra=fingerprint_extra, desc=desc, lengths=lengths,
+            self.settings,
+            self.accelerator,
+            model,
+            examples,
+            collate_fn,
+            loss_fn,
+            state_dir=state_dir,
+            probe_fn=probe_fn,
+            fingerprint_extra=fingerprint_extra,
+            desc=desc,
+            lengths=lengths,
         )
 
     def fit(
@@ -127,8 +136,17 @@ class Engine:
         `fingerprint_extra` (JSON-able: data hash, objective config, ...) guards against resuming another run.
         `lengths` (one per example, e.g. tokens) are what `group_by_length` groups by; default: characters.
         """
-        loop = self.loop(model, examples, collate_fn, loss_fn, state_dir=state_dir, probe_fn=probe_fn,
-                         fingerprint_extra=fingerprint_extra, desc=desc, lengths=lengths)
+        loop = self.loop(
+            model,
+            examples,
+            collate_fn,
+            loss_fn,
+            state_dir=state_dir,
+            probe_fn=probe_fn,
+            fingerprint_extra=fingerprint_extra,
+            desc=desc,
+            lengths=lengths,
+        )
         return loop.run(stop_after_steps=stop_after_steps)
 
 

@@ -354,8 +354,14 @@ class TrainingLoop:
                     if state.step % log_every == 0:
                         self.check_losses()
                         tokens_per_second = state.tokens / max(state.wall_seconds - state.probe_seconds, 1e-9)
-                        log.info("%s: step %d/%d, loss %.4f, %.0f tokens/s", self.desc, state.step, total,
-                                 state.last_loss, tokens_per_second)
+                        log.info(
+                            "%s: step %d/%d, loss %.4f, %.0f tokens/s",
+                            self.desc,
+                            state.step,
+                            total,
+                            state.last_loss,
+                            tokens_per_second,
+                        )
                     if state.step in self.probe_steps:
                         self.probe(state.step)
                     if stop_after_steps is not None and stop_after_steps <= state.step < total:

@@ -42,9 +42,7 @@ GENDERED_PRONOUNS: frozenset[str] = frozenset(
 )
 
 
-def target_positions(
-    texts: Sequence[str], offsets: torch.Tensor, words: Collection[str]
-) -> torch.Tensor:
+def target_positions(texts: Sequence[str], offsets: torch.Tensor, words: Collection[str]) -> torch.Tensor:
     """Bool [batch, tokens]: the token spells one whole word of `texts` whose lower-cased form is in `words`.
 
     `offsets` is `tokenize`'s character span per token ((0, 0) for special and padding tokens, never targeted).
@@ -122,8 +120,13 @@ def collate_targeted_mlm(
     eligible = torch.tensor([bool(example.get("targetable", True)) for example in rows], dtype=torch.bool)
     targeted = target_positions(texts, encoded["offsets"], words) & eligible[:, None]
     input_ids, labels = targeted_mask_tokens(
-        encoded["input_ids"], ~encoded["special_tokens_mask"], targeted, ctx.tokenizer, generator,
-        ctx.mlm_probability, target_probability,
+        encoded["input_ids"],
+        ~encoded["special_tokens_mask"],
+        targeted,
+        ctx.tokenizer,
+        generator,
+        ctx.mlm_probability,
+        target_probability,
     )
     return {
         "input_ids": input_ids.to(ctx.device),

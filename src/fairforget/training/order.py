@@ -52,7 +52,7 @@ class ExampleOrder:
         while len(indices) < count:
             epoch, offset = divmod(position, self.n)
             take = min(count - len(indices), self.n - offset)
-            indices.extend(self._epoch_order(epoch)[offset:offset + take])
+            indices.extend(self._epoch_order(epoch)[offset : offset + take])
             position += take
         return indices
 
@@ -60,7 +60,7 @@ class ExampleOrder:
         assert self.lengths is not None
         lengths = self.lengths
         indices = sorted(self._plain(window * self.window, self.window), key=lambda i: -lengths[i])  # stable
-        batches = [indices[k:k + self.batch_size] for k in range(0, len(indices), self.batch_size)]
+        batches = [indices[k : k + self.batch_size] for k in range(0, len(indices), self.batch_size)]
         # its own seed stream (the epoch permutations use seed * 1_000_003 + epoch)
         digest = hashlib.sha256(f"group_by_length:{self.seed}:{window}".encode()).digest()
         generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
@@ -76,7 +76,7 @@ class ExampleOrder:
             if window != self._window_index:
                 self._window_index, self._window_order = window, self._grouped_window(window)
             take = min(count - len(indices), self.window - offset)
-            indices.extend(self._window_order[offset:offset + take])
+            indices.extend(self._window_order[offset : offset + take])
             position += take
         return indices
 

@@ -73,51 +73,89 @@ def build_toy_base(
     gender_mask_probability = _gender_mask_probability(pretrain_cfg.pop("gender_mask_probability", None), kind, key)
     pretrain_cfg.pop("seed", None)  # the caller passes the seed explicitly
     if max_length > int(architecture.get("max_position_embeddings", 512)):
-        raise ConfigError(f"config key '{key}.pretrain.max_length': {max_length} exceeds "
-                          f"architecture.max_position_embeddings")
+        raise ConfigError(
+            f"config key '{key}.pretrain.max_length': {max_length} exceeds architecture.max_position_embeddings"
+        )
     settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
 
     texts, planted = read_texts(texts_paths)
     tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
     model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
-    log.info("%s: %d texts, vocabulary %d, %d parameters", model_name, len(texts), len(tokenizer),
-             sum(p.numel() for p in model.parameters()))
+    log.info(
+        "%s: %d texts, vocabulary %d, %d parameters",
+        model_name,
+        len(texts),
+        len(tokenizer),
+        sum(p.numel() for p in model.parameters()),
+    )
 
     engine = Engine(settings)
     ctx = TrainingContext(
-        kind=kind, tokenizer=tokenizer, seed=seed, max_length=max_length, debias_texts=[], stereo_pairs=[],
-        word_pairs=[], general_texts=texts, mlm_probability=mlm_probability, device=engine.device,
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=seed,
+        max_length=max_length,
+        debias_texts=[],
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=texts,
+        mlm_probability=mlm_probability,
+        device=engine.device,
     )
     examples = [{"type": "text", "text": text, "targetable": text in planted} for text in texts]
     pretokenize(ctx, texts)  # once, up front: per-batch tokenizer calls were a large share of a tiny model's step
     if gender_mask_probability is None:
         collate = lambda batch, generator: collate_text_examples(batch, ctx, generator)
     else:
-        collate = lambda batch, generator: collate_targeted_mlm(
-            batch, ctx, generator, gender_mask_probability)
+        collate = lambda batch, generator: collate_targeted_mlm(batch, ctx, generator, gender_mask_probability)
     # the targeting enters the fingerprint only when set, so existing resumable states stay valid
-    targeting = {} if gender_mask_probability is None else {"gender_mask_probability": gender_mask_probability,
-                                                             "gender_mask_scope": "planted corpus"}
+    targeting = (
+        {}
+        if gender_mask_probability is None
+        else {"gender_mask_probability": gender_mask_probability, "gender_mask_scope": "planted corpus"}
+    )
     result = engine.fit(
         model,
         examples,
         collate,
         lambda m, batch: lm_loss(m, batch),
         state_dir=state_dir,
-        fingerprint_extra={"texts": canonical_json_hash(texts), "architecture": architecture, "kind": kind,
-                           **targeting},
+        fingerprint_extra={
+            "texts": canonical_json_hash(texts),
+            "architecture": architecture,
+            "kind": kind,
+            **targeting,
+        },
         desc=f"pretrain {model_name}",
     )
-    log.info("%s: pretrained %d steps, final loss %.4f, %.0f tokens/s", model_name, result.steps,
-             result.final_loss, result.tokens_per_second)
+    log.info(
+        "%s: pretrained %d steps, final loss %.4f, %.0f tokens/s",
+        model_name,
+        result.steps,
+        result.final_loss,
+        result.tokens_per_second,
+    )
     model = engine.accelerator.unwrap_model(model).to(torch.device("cpu"))
     Path(out_dir, MANIFEST).unlink(missing_ok=True)
     manifest = save_model_dir(
-        model, tokenizer, out_dir, kind,
-        extra={"source": {"type": "toy", "model": model_name, "seed": seed,
-                          "pretrain": {**asdict(settings), "max_length": max_length,
-                                       "mlm_probability": mlm_probability, **targeting,
-                                       **result.summary()}}},
+        model,
+        tokenizer,
+        out_dir,
+        kind,
+        extra={
+            "source": {
+                "type": "toy",
+                "model": model_name,
+                "seed": seed,
+                "pretrain": {
+                    **asdict(settings),
+                    "max_length": max_length,
+                    "mlm_probability": mlm_probability,
+                    **targeting,
+                    **result.summary(),
+                },
+            }
+        },
     )
     if state_dir is not None:
         clear_state(state_dir)
@@ -129,9 +167,13 @@ def _gender_mask_probability(value: Any, kind: str, key: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"config key '{key}.pretrain.gender_mask_probability': must be a probability in [0, 1] "
-                          f"or null, got {value!r}")
+        raise ConfigError(
+            f"config key '{key}.pretrain.gender_mask_probability': must be a probability in [0, 1] "
+            f"or null, got {value!r}"
+        )
     if kind != "masked":
-        raise ConfigError(f"config key '{key}.pretrain.gender_mask_probability': only masked models are masked; "
-                          f"remove it for kind {kind!r}")
+        raise ConfigError(
+            f"config key '{key}.pretrain.gender_mask_probability': only masked models are masked; "
+            f"remove it for kind {kind!r}"
+        )
     return float(value)

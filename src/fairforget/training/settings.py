@@ -66,8 +66,9 @@ class TrainSettings:
             if int(getattr(self, name)) < 1:
                 raise bad(name, "must be a positive integer")
         every = self.probe_every_steps
-        if not (every is None or every == AUTO or (isinstance(every, int) and not isinstance(every, bool)
-                                                   and every >= 1)):
+        if not (
+            every is None or every == AUTO or (isinstance(every, int) and not isinstance(every, bool) and every >= 1)
+        ):
             raise bad("probe_every_steps", f"must be {AUTO!r}, a positive integer or null")
         if not self.learning_rate > 0:
             raise bad("learning_rate", "must be > 0")

@@ -20,8 +20,14 @@ from pathlib import Path
 
 BOX_WIDTH, BOX_HEIGHT, GAP_X, GAP_Y, MARGIN = 150, 30, 24, 46, 16
 STAGE_COLOURS = {  # by rule name prefix: one colour per stage
-    "prepare": "#4e79a7", "build_base_model": "#f28e2b", "finetune": "#e15759", "evaluate": "#76b7b2",
-    "downstream": "#59a14f", "aggregate_table": "#b07aa1", "findings": "#b07aa1", "figures": "#b07aa1",
+    "prepare": "#4e79a7",
+    "build_base_model": "#f28e2b",
+    "finetune": "#e15759",
+    "evaluate": "#76b7b2",
+    "downstream": "#59a14f",
+    "aggregate_table": "#b07aa1",
+    "findings": "#b07aa1",
+    "figures": "#b07aa1",
 }
 
 
@@ -29,9 +35,12 @@ def parse_dot(text: str) -> tuple[list[str], set[tuple[str, str]]]:
     """Rule names and (producer, consumer) edges of `snakemake --rulegraph` output (or of `normalized_dot`)."""
     labels = dict(re.findall(r"^\s*(\w+)\s*\[label\s*=\s*\"([^\"]+)\"", text, flags=re.MULTILINE))
     node = r"(\w+|\"[^\"]+\")"
-    edges = {(labels.get(a, a), labels.get(b, b))
-             for a, b in ((x.strip('"'), y.strip('"'))
-                          for x, y in re.findall(rf"^\s*{node}\s*->\s*{node}", text, flags=re.MULTILINE))}
+    edges = {
+        (labels.get(a, a), labels.get(b, b))
+        for a, b in (
+            (x.strip('"'), y.strip('"')) for x, y in re.findall(rf"^\s*{node}\s*->\s*{node}", text, flags=re.MULTILINE)
+        )
+    }
     declared = re.findall(r"^\s*\"([^\"]+)\";", text, flags=re.MULTILINE)
     names = sorted(set(labels.values()) | set(declared) | {n for edge in edges for n in edge})
     return names, edges
@@ -87,15 +96,21 @@ def render_svg(names: list[str], edges: set[tuple[str, str]]) -> str:
         (xa, ya), (xb, yb) = where[a], where[b]
         x1, y1, x2, y2 = xa + BOX_WIDTH / 2, ya + BOX_HEIGHT, xb + BOX_WIDTH / 2, yb
         bend = (y2 - y1) / 2
-        out.append(f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bend:.1f} {x2:.1f} {y2 - bend:.1f} '
-                   f'{x2:.1f} {y2:.1f}" fill="none" stroke="#888" stroke-width="1.3" marker-end="url(#arrow)"/>')
+        out.append(
+            f'<path d="M {x1:.1f} {y1:.1f} C {x1:.1f} {y1 + bend:.1f} {x2:.1f} {y2 - bend:.1f} '
+            f'{x2:.1f} {y2:.1f}" fill="none" stroke="#888" stroke-width="1.3" marker-end="url(#arrow)"/>'
+        )
     for name in sorted(names):
         x, y = where[name]
         colour = next((c for prefix, c in STAGE_COLOURS.items() if name.startswith(prefix)), "#9c9c9c")
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="8" '
-                   f'fill="white" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{x + BOX_WIDTH / 2:.1f}" y="{y + BOX_HEIGHT / 2 + 4:.1f}" '
-                   f'text-anchor="middle">{escape(name)}</text>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{BOX_WIDTH}" height="{BOX_HEIGHT}" rx="8" '
+            f'fill="white" stroke="{colour}" stroke-width="2"/>'
+        )
+        out.append(
+            f'<text x="{x + BOX_WIDTH / 2:.1f}" y="{y + BOX_HEIGHT / 2 + 4:.1f}" '
+            f'text-anchor="middle">{escape(name)}</text>'
+        )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

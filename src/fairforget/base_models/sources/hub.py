@@ -35,5 +35,9 @@ class LocalSource(ModelSource):
     ) -> dict[str, Any]:
         from fairforget.models.hub import resolve_hub_model
 
-        return resolve_hub_model(model_cfg.get("hub_id") or model_name, model_cfg.get("kind", ""), out_dir,
-                                 local_path=model_cfg["local_path"])
+        return resolve_hub_model(
+            model_cfg.get("hub_id") or model_name,
+            model_cfg.get("kind", ""),
+            out_dir,
+            local_path=model_cfg["local_path"],
+        )
