@@ -30,7 +30,8 @@ rule all:
 def _workflow(tmp_path: Path) -> Path:
     work = tmp_path / "wf"
     (work / "rules").mkdir(parents=True)
-    for name in ("common.smk", "analysis.smk"):
+    for name in ("common.smk", "analysis.smk", "inputs/analysis.smk"):
+        (work / "rules" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "rules" / name, work / "rules" / name)
     for folder in ("workflow_scripts", "report", "envs"):
         if (REPO / folder).is_dir():

@@ -37,7 +37,8 @@ def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 def _workflow(tmp_path: Path) -> Path:
     work = tmp_path / "wf"
     (work / "rules").mkdir(parents=True)
-    for name in ("common.smk", "downstream.smk"):
+    for name in ("common.smk", "downstream.smk", "inputs/downstream.smk"):
+        (work / "rules" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "rules" / name, work / "rules" / name)
     shutil.copytree(REPO / "workflow_scripts", work / "workflow_scripts")
     shutil.copytree(REPO / "envs", work / "envs")

@@ -14,7 +14,9 @@ Exit 0 when every product is identical; otherwise each difference is listed. Wha
   `slurm_job_id`, `packages` (the fairforget version string), and the sha256 of files that hold those facts
   (the figure files, the sidecars themselves). The recorded `config` and `config_hash` are compared after the
   after-side's added defaults are checked: keys the before-side lacks must equal the schema default
-  (reported as "defaults added"), any changed value is a difference;
+  (reported as "defaults added"), any changed value is a difference; the same holds for the `training`
+  section a fine-tuned checkpoint's manifest records (the sha256 of manifests in sidecars is therefore not
+  compared there: each manifest is compared on its own);
 - ignored: logs, Snakemake benchmark files, the result store (its entries hold creation times; the result
   JSONs name their store keys, which are compared), timing fields of train_summary.json and of model manifests
   (`wall_seconds`, `probe_seconds`, `tokens_per_second`, `created_by`).
@@ -101,8 +103,8 @@ def _config_difference(
                 schema_path = re.sub(r"^(models|objectives|remedies)\.[^.]+", r"\1.*", path)
                 if schema_path in defaults and defaults[schema_path] == after[key]:
                     added.append(path)
-                elif schema_path in defaults:
-                    # an added section: its own keys must be defaults too
+                elif isinstance(after[key], dict) and schema_path in defaults:
+                    # an added section (its default is {}): its own keys must be defaults too
                     _config_difference({}, after[key], path, defaults, added, problems)
                 else:
                     problems.append(f"config key {path} added with a non-default value {after[key]!r}")
@@ -112,9 +114,22 @@ def _config_difference(
         problems.append(f"config key {where}: {before!r} -> {after!r}")
 
 
-# Products whose bytes embed provenance facts (timestamps): their hashes in sidecars are not compared.
+# Files whose sha256 in a sidecar is not compared: products whose bytes embed provenance facts (timestamps), and
+# model manifests (they record the config's training section: compared on their own, defaults allowed).
 def _volatile_product(path: str) -> bool:
-    return path.endswith((".png", ".pdf", ".provenance.json"))
+    return path.endswith((".png", ".pdf", ".provenance.json", "manifest.json"))
+
+
+def _compare_manifest(
+    before: dict[str, Any], after: dict[str, Any], defaults: dict[str, Any], added: list[str]
+) -> list[str]:
+    """A model manifest: the recorded `training` section may gain schema defaults; the rest must be equal."""
+    problems: list[str] = []
+    b, a = dict(before), dict(after)
+    _config_difference(b.pop("training", None), a.pop("training", None), "training", defaults, added, problems)
+    if _strip(b) != _strip(a):
+        problems.append("differs")
+    return problems
 
 
 def _compare_sidecar(
@@ -175,8 +190,11 @@ def compare(before: Path, after: Path) -> tuple[list[str], list[str], dict[str, 
             problems = [] if pl.read_parquet(b).equals(pl.read_parquet(a)) else ["table content differs"]
             if not problems and b.read_bytes() != a.read_bytes():
                 problems = []  # same content; parquet metadata (writer version) may differ
-        elif name.endswith(("train_summary.json", "manifest.json")):
-            kind = "summary/manifest (timing fields left out)"
+        elif name.endswith("manifest.json"):
+            kind = "model manifest (created_by left out)"
+            problems = _compare_manifest(json.loads(b.read_text()), json.loads(a.read_text()), defaults, added)
+        elif name.endswith("train_summary.json"):
+            kind = "train summary (timing fields left out)"
             problems = [] if _strip(json.loads(b.read_text())) == _strip(json.loads(a.read_text())) else ["differs"]
         else:
             kind = "bytes"
