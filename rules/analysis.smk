@@ -10,6 +10,8 @@ rule aggregate_table:
         evals=eval_results(),
         downstream=downstream_results(),
         trajectories=run_paths(paths.TRAJECTORY),
+        # each run's number of debiasing texts: the numeric data size of `full` for the "more data" test
+        summaries=run_paths(paths.TRAIN_SUMMARY),
         meta=[result(paths.DOWNSTREAM_META, task=task) for task in TASKS],
         model_sidecars=model_sidecars(),
     output:

@@ -45,3 +45,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the calibration suite's verdict rates (tests/test_analysis_calibration.py) in every run's output."""
+    from calibration_report import LINES
+
+    if LINES:
+        terminalreporter.section("calibration: verdict rates on simulated run tables")
+        for line in LINES:
+            terminalreporter.write_line(line)

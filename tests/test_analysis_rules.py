@@ -38,11 +38,15 @@ def _workflow(tmp_path: Path) -> Path:
             shutil.copytree(REPO / folder, work / folder)
     (work / "Snakefile").write_text(SNAKEFILE)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    config["analysis"] = {"bootstrap_samples": 100, "seed": 0}
+    config["analysis"] = {"permutations": 199, "seed": 0}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    study = SyntheticStudy(models=tuple(config["models"]), objectives=tuple(config["objectives"]),
-                           remedies=tuple(config["remedies"]), tasks=tuple(config["data"]["downstream"]["tasks"]),
-                           downstream_seeds=tuple(config["downstream"]["seeds"]))
+    study = SyntheticStudy(
+        models=tuple(config["models"]),
+        objectives=tuple(config["objectives"]),
+        remedies=tuple(config["remedies"]),
+        tasks=tuple(config["data"]["downstream"]["tasks"]),
+        downstream_seeds=tuple(config["downstream"]["seeds"]),
+    )
     write_synthetic_study(work, study)
     return work
 

@@ -7,14 +7,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats as scipy_stats
 
-from fairforget.analysis.stats import (
-    bootstrap_ci,
-    correlation,
-    ols_band,
-    ols_fit,
-    paired_difference,
-    partial_correlation,
-)
+from fairforget.analysis.stats import bootstrap_ci, correlation, holm, ols_band, ols_fit
 
 X = [0.1, 0.4, 0.35, 0.8, 0.55, 0.2, 0.9, 0.65]
 Y = [-0.15, -0.9, -0.6, -1.7, -1.0, -0.5, -1.75, -1.4]
@@ -72,27 +65,6 @@ def test_ols_band_contains_fitted_line():
     assert np.all(low < mean) and np.all(mean < high)
 
 
-def test_partial_correlation_hand_checked():
-    # Two groups; residualising on the group subtracts group means.
-    x = [1, 2, 3, 10, 11, 12]
-    y = [2, 1, 4, 5, 7, 6]
-    group = ["a", "a", "a", "b", "b", "b"]
-    # residuals x: -1,0,1,-1,0,1 ; y: -1/3,-4/3,5/3,-1,1,0 -> r = 3 / sqrt(4 * 60/9)
-    expected = 3 / math.sqrt(4 * 60 / 9)
-    result = partial_correlation(x, y, [group], bootstrap_samples=200, seed=0)
-    assert result.value == pytest.approx(expected, abs=1e-12)
-    assert result.extra["dof"] == 3
-    # Same p-value as the t-test of x's coefficient in y ~ x + group.
-    design = np.column_stack([np.ones(6), x, [0, 0, 0, 1, 1, 1]])
-    reference = sm.OLS(np.array(y, dtype=float), design).fit()
-    assert result.p_value == pytest.approx(reference.pvalues[1], rel=1e-8)
-
-
-def test_partial_correlation_undefined_without_degrees_of_freedom():
-    result = partial_correlation([1, 2, 3, 4], [2, 3, 1, 5], [["a", "b", "a", "b"], ["x", "x", "y", "y"]])
-    assert not result.defined and "degrees of freedom" in result.reason
-
-
 @pytest.mark.parametrize("n", [0, 1, 2])
 def test_small_n_is_undefined_with_reason(n):
     for kind in ("pearson", "spearman"):
@@ -100,7 +72,6 @@ def test_small_n_is_undefined_with_reason(n):
         assert result.value is None and result.p_value is None and result.ci_low is None
         assert f"n={n}" in result.reason
     assert not ols_fit(X[:n], Y[:n]).defined
-    assert paired_difference(Y[:n]).reason.startswith(f"n={n}")
 
 
 def test_constant_variable_is_undefined():
@@ -115,18 +86,11 @@ def test_missing_values_are_dropped_pairwise():
     assert result.value == pytest.approx(scipy_stats.pearsonr(X, Y).statistic)
 
 
-def test_paired_difference_matches_scipy_tests():
-    diffs = [0.1, -0.05, 0.2, 0.15, 0.3, 0.05, 0.12]
-    result = paired_difference(diffs, bootstrap_samples=1000, seed=0)
-    assert result.value == pytest.approx(np.mean(diffs))
-    assert result.p_value == pytest.approx(scipy_stats.wilcoxon(diffs).pvalue)
-    assert result.extra["t_test_p"] == pytest.approx(scipy_stats.ttest_1samp(diffs, 0).pvalue)
-    assert result.ci_low <= result.value <= result.ci_high
-
-
-def test_paired_difference_all_zero_is_not_significant():
-    result = paired_difference([0.0, 0.0, 0.0])
-    assert result.value == 0.0 and result.p_value == 1.0
+def test_holm_hand_computed():
+    # sorted 0.01, 0.03, 0.04 -> 3 * 0.01 = 0.03, 2 * 0.03 = 0.06, max(0.06, 1 * 0.04) = 0.06
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert holm([]) == []
 
 
 def test_fisher_z_ci_matches_formula():

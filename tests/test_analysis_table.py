@@ -5,19 +5,28 @@ from statistics import fmean
 import polars as pl
 import pytest
 
-from fairforget.analysis.findings import CONTRADICTS, INCONCLUSIVE, SUPPORTS, compute_findings, render_findings
+from fairforget.analysis.findings import CONTRADICTS, INCONCLUSIVE, SUPPORTS, compute_findings
+from fairforget.analysis.findings_render import render_findings
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.analysis.table import build_run_table, write_run_table
 from fairforget.errors import ConfigError, DataError
 from fairforget.io import read_json, write_json
 
-FAST = AnalysisSettings(bootstrap_samples=200)
+FAST = AnalysisSettings(permutations=199)
+# Five objectives: 120 objective relabellings, enough for a permutation p < 0.05 (docs/metrics.md, section 9).
+OBJECTIVES = ("none", "cda", "dropout", "unlikelihood", "consistency")
 
 
 def _table(tmp_path, study):
     paths = write_synthetic_study(tmp_path, study)
-    table = build_run_table(paths.eval_paths, paths.downstream_paths, paths.trajectory_paths, paths.meta_paths)
+    table = build_run_table(
+        paths.eval_paths,
+        paths.downstream_paths,
+        paths.trajectory_paths,
+        paths.meta_paths,
+        summary_paths=paths.summary_paths,
+    )
     return paths, table
 
 
@@ -29,12 +38,22 @@ def test_one_row_per_run_with_downstream_change_from_files(tmp_path):
     assert frame["run_id"].n_unique() == frame.height
     row = frame.filter(pl.col("run_id") == "llama-tiny__cda__replay__full__seed1").row(0, named=True)
     # Recompute by hand from the result files.
-    tuned = {t: fmean(read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"] for p in paths.downstream_paths
-                      if "llama-tiny/cda/replay/full/seed1/" in p.as_posix() and f"/{t}/" in p.as_posix())
-             for t in study.tasks}
-    base = {t: fmean(read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"] for p in paths.downstream_paths
-                     if "downstream/base/llama-tiny/" in p.as_posix() and f"/{t}/" in p.as_posix())
-            for t in study.tasks}
+    tuned = {
+        t: fmean(
+            read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"]
+            for p in paths.downstream_paths
+            if "llama-tiny/cda/replay/full/seed1/" in p.as_posix() and f"/{t}/" in p.as_posix()
+        )
+        for t in study.tasks
+    }
+    base = {
+        t: fmean(
+            read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"]
+            for p in paths.downstream_paths
+            if "downstream/base/llama-tiny/" in p.as_posix() and f"/{t}/" in p.as_posix()
+        )
+        for t in study.tasks
+    }
     for task in study.tasks:
         assert row[f"downstream.{task}.accuracy"] == pytest.approx(tuned[task])
         assert row[f"downstream.{task}.accuracy.change"] == pytest.approx(tuned[task] - base[task])
@@ -48,6 +67,7 @@ def test_one_row_per_run_with_downstream_change_from_files(tmp_path):
     assert row["downstream.sst2.f1.change"] == pytest.approx(-0.2)
     assert row["checkpoint_hash"] and row["base_hash"] and row["checkpoint_hash"] != row["base_hash"]
     assert row["probe_trajectory.general.n_items"] == 20
+    assert row["training.n_debias_texts"] == 1000  # `full` in the synthetic study
 
 
 def test_written_table_and_dictionary(tmp_path):
@@ -85,43 +105,90 @@ def test_bad_metric_value_and_bad_path_name_the_file(tmp_path):
 
 def test_unknown_analysis_key_is_a_config_error():
     with pytest.raises(ConfigError, match="analysis"):
-        AnalysisSettings.from_config({"analysis": {"bootstrap_sample": 10}})
+        AnalysisSettings.from_config({"analysis": {"bootstrap_samples": 10}})
+    with pytest.raises(ConfigError, match="analysis.equivalence_margin"):
+        AnalysisSettings.from_config({"analysis": {"equivalence_margin": 0}})
+    with pytest.raises(ConfigError, match="analysis.permutations"):
+        AnalysisSettings.from_config({"analysis": {"permutations": 10}})
 
 
 def test_findings_follow_the_data(tmp_path):
-    study = SyntheticStudy(remedies=("none", "replay"), seeds=(0, 1, 2))
+    study = SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), seeds=(0, 1))
     _, table = _table(tmp_path / "a", study)
-    f1, f2, f3 = compute_findings(table.frame, FAST)
-    assert (f1.verdict, f2.verdict, f3.verdict) == (SUPPORTS, SUPPORTS, SUPPORTS)
-    assert f1.associations[0].pearson.value < -0.9 and f1.associations[0].ols.slope == pytest.approx(-2, abs=0.2)
+    settings = AnalysisSettings(permutations=199, downstream_equivalence_margin=0.1)
+    f1, f2, f3 = compute_findings(table.frame, settings)
+    assert (f1.verdict, f2.verdict, f3.verdict) == (SUPPORTS, SUPPORTS, SUPPORTS), (f1.reason, f2.reason, f3.reason)
+    assert f1.sign_test.slope.within.estimate == pytest.approx(-2, abs=0.2)
+    assert f1.unique.unique[0] > f1.unique.unique[1]
     assert f2.x == "selective_forgetting.stereo_minus_anti_loss_change"
-    assert f2.associations[0].ols.slope == pytest.approx(0.8, abs=0.1)
-    text = render_findings([f1, f2, f3], table.frame, FAST)
-    assert "**Verdict: supports**" in text and "Rule:" in text
+    assert f2.sign_test.slope.within.estimate == pytest.approx(0.8, abs=0.1)
+    assert f2.sign_test.power.mde is not None and f2.sign_test.power.mde < 0.8
+    text = render_findings([f1, f2, f3], table.frame, settings)
+    assert "**Verdict: supports**" in text and "Rule:" in text and "Tests:" in text
+    for shown in (
+        "pooled (ignores the model",
+        "**within model**",
+        "model=bert-tiny",
+        "Holm p",
+        "TOST p (margin)",
+        "MDE",
+        "Equivalence margins",
+    ):
+        assert shown in text, shown
 
     # Reverse the relations: downstream improves with forgetting, remedy lowers forgetting.
-    reversed_study = SyntheticStudy(remedies=("none", "replay"), seeds=(0, 1, 2), downstream_slope=2.0,
-                                    f_slope=-0.8, remedy_effect=-0.5)
+    reversed_study = SyntheticStudy(
+        objectives=OBJECTIVES,
+        remedies=("none", "replay"),
+        seeds=(0, 1),
+        downstream_slope=2.0,
+        f_slope=-0.8,
+        remedy_effect=-0.5,
+    )
     _, table = _table(tmp_path / "b", reversed_study)
-    f1, f2, f3 = compute_findings(table.frame, FAST)
+    f1, f2, f3 = compute_findings(table.frame, settings)
     assert (f1.verdict, f2.verdict, f3.verdict) == (CONTRADICTS, CONTRADICTS, CONTRADICTS)
+
+
+def test_four_objectives_are_too_few_for_an_across_objective_verdict(tmp_path):
+    """With 2 objectives the permutation test has 2 relabellings: no p below 0.5, no MDE, never a verdict."""
+    _, table = _table(tmp_path, SyntheticStudy(remedies=("none", "replay"), seeds=(0, 1, 2)))
+    f1, f2, _ = compute_findings(table.frame, FAST)
+    assert (f1.verdict, f2.verdict) == (INCONCLUSIVE, INCONCLUSIVE)
+    assert f2.sign_test.slope.within.p.two_sided >= 0.5 and f2.sign_test.power.mde is None
+    assert "cannot reach p < alpha" in f2.sign_test.power.note
 
 
 def test_findings_with_too_few_runs_are_inconclusive(tmp_path):
     _, table = _table(tmp_path, SyntheticStudy(models=("bert-tiny",)))  # 2 runs
     findings = compute_findings(table.frame, FAST)
     assert [f.verdict for f in findings] == [INCONCLUSIVE] * 3
-    assert "n=2 < 3" in findings[0].reason
     assert "no remedy besides" in findings[2].reason
     text = render_findings(findings, table.frame, FAST)
-    assert "undefined (n=2 < 3 paired values)" in text
+    assert "undefined" in text
+
+
+def test_findings_as_dict_is_json(tmp_path):
+    import json
+
+    from fairforget.analysis.findings_render import findings_as_dict
+
+    _, table = _table(
+        tmp_path, SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), sizes=("50", "full"), seeds=(0, 1))
+    )
+    record = findings_as_dict(compute_findings(table.frame, FAST))
+    again = json.loads(json.dumps(record))
+    assert [f["key"] for f in again] == ["F1", "F2", "F3"]
+    assert again[1]["association"]["within"]["p"]["two_sided"] is not None
+    assert {a["arm"] for a in again[2]["arms"]} == {"replay", "more data"}
 
 
 def test_configured_primary_metric_and_deterministic_findings(tmp_path):
     paths = write_synthetic_study(tmp_path, SyntheticStudy(seeds=(0, 1)))
-    settings = AnalysisSettings(bootstrap_samples=100, primary_metrics={"sst2": "f1", "rte": "f1"})
-    frame = build_run_table(paths.eval_paths, paths.downstream_paths, meta_paths=paths.meta_paths,
-                            settings=settings).frame
+    settings = AnalysisSettings(permutations=199, primary_metrics={"sst2": "f1", "rte": "f1"})
+    frame = build_run_table(
+        paths.eval_paths, paths.downstream_paths, meta_paths=paths.meta_paths, settings=settings
+    ).frame
     assert frame["downstream.mean_change"].to_list() == pytest.approx([-0.2] * frame.height)
     first = render_findings(compute_findings(frame, settings), frame, settings)
     again = render_findings(compute_findings(frame, settings), frame, settings)
@@ -147,26 +214,111 @@ def test_dictionary_describes_known_statistics():
     assert "`mystery_stat`" in describe("overall_forgetting.mystery_stat")
 
 
-def test_verdict_rule_needs_both_cis_and_respects_partial_veto():
-    from fairforget.analysis.findings import Association, _sign_verdict
-    from fairforget.analysis.stats import Estimate, OlsFit
+def _coefficient(estimate, p, n=20):
+    from fairforget.analysis.permutation import CoefficientTest, PValues
 
-    def pooled(ci, fisher, partial=None):
-        r = Estimate("pearson", 20, value=-0.8, ci_low=ci[0], ci_high=ci[1], p_value=1e-4,
-                     extra={"fisher_z_ci": fisher})
-        return Association("pooled", r, r, OlsFit(n=20), partial)
+    return CoefficientTest(n=n, estimate=estimate, se=0.1, t=estimate / 0.1, df=n - 3, p=PValues(p, p / 2, 1 - p / 2))
 
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5)), -1, 0.05)[0] == SUPPORTS
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5)), +1, 0.05)[0] == CONTRADICTS
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, 0.1)), -1, 0.05)[0] == INCONCLUSIVE
-    veto = Estimate("partial_pearson", 20, value=0.5, ci_low=0.1, ci_high=0.8, p_value=0.01)
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), veto), -1, 0.05)[0] == INCONCLUSIVE
-    weak = Estimate("partial_pearson", 20, value=0.2, ci_low=-0.3, ci_high=0.6, p_value=0.4)
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), weak), -1, 0.05)[0] == SUPPORTS
-    # symmetric: a pooled r against the claim is no contradiction when the within-group association
-    # significantly has the claimed sign (the toy study's F2: pooled -0.72, within-model partial +0.61, p=0.015)
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), veto), +1, 0.05)[0] == INCONCLUSIVE
-    assert _sign_verdict(pooled((-0.9, -0.6), (-0.9, -0.5), weak), +1, 0.05)[0] == CONTRADICTS
+
+def test_sign_verdict_needs_significance_and_every_model():
+    from fairforget.analysis.findings import sign_verdict
+
+    agree = {"a": _coefficient(-0.5, 0.3), "b": _coefficient(-0.2, 0.4)}
+    assert sign_verdict(_coefficient(-0.4, 0.01), agree, -1, 0.05)[0] == SUPPORTS
+    assert sign_verdict(_coefficient(-0.4, 0.01), agree, +1, 0.05)[0] == CONTRADICTS
+    assert sign_verdict(_coefficient(-0.4, 0.06), agree, -1, 0.05)[0] == INCONCLUSIVE
+    # one model's own estimate disagrees: no verdict either way (Simpson's paradox guard)
+    split = {"a": _coefficient(-0.5, 0.3), "b": _coefficient(0.1, 0.4)}
+    verdict, reason = sign_verdict(_coefficient(-0.4, 0.01), split, -1, 0.05)
+    assert verdict == INCONCLUSIVE and "b" in reason
+
+
+def test_comparative_verdict_cone():
+    """supports iff b1* + b2* < 0 and b1* - b2* < 0 are both shown; contradicts iff either is shown the other
+    way at alpha/2 and no model lies in the claim."""
+    from fairforget.analysis.findings import comparative_verdict
+    from fairforget.analysis.within import UniqueContribution
+
+    def unique(b1, b2, p_sum, p_diff, per_model):
+        total = _coefficient(b1 + b2, p_sum)  # coefficient of the sum contrast
+        diff = _coefficient(b2 - b1, p_diff)  # tests b2* - b1*
+        return UniqueContribution(
+            y="y",
+            predictors=("x1", "x2"),
+            n=20,
+            coefficients=(_coefficient(b1, 0.01), _coefficient(b2, 0.5)),
+            unique=(0.5, 0.1),
+            unique_ci=(None, None),
+            within_r2=0.6,
+            sum_test=total,
+            difference_test=diff,
+            scales=(1.0, 1.0),
+            per_model=per_model,
+        )
+
+    inside = {"a": (-1.0, 0.2), "b": (-0.8, -0.1)}
+    outside = {"a": (-0.1, -1.0), "b": (0.2, -0.9)}
+    assert comparative_verdict(unique(-1.0, 0.1, 0.01, 0.01, inside), 0.05)[0] == SUPPORTS
+    assert comparative_verdict(unique(-1.0, 0.1, 0.01, 0.2, inside), 0.05)[0] == INCONCLUSIVE
+    assert comparative_verdict(unique(-1.0, 0.1, 0.01, 0.01, {**inside, "b": (0.3, 0.1)}), 0.05)[0] == INCONCLUSIVE
+    # selective dominates: b1* - b2* > 0 shown (the difference test b2* - b1* < 0) at alpha/2
+    assert comparative_verdict(unique(-0.1, -1.0, 0.01, 0.02, outside), 0.05)[0] == CONTRADICTS
+    assert comparative_verdict(unique(-0.1, -1.0, 0.5, 0.04, outside), 0.05)[0] == INCONCLUSIVE
+
+
+def test_remedies_verdict():
+    from fairforget.analysis.findings import ArmTest, remedies_verdict
+
+    def arm(estimate, p_holm, p_tost, helpful=-1):
+        return ArmTest(
+            arm="r",
+            metric="m",
+            helpful_sign=helpful,
+            kind="paired",
+            n=10,
+            estimate=estimate,
+            p=p_holm,
+            p_holm=p_holm,
+            margin=0.1,
+            p_tost=p_tost,
+        )
+
+    assert remedies_verdict([arm(-0.3, 0.01, 0.9), arm(0.0, 1.0, 0.01)], 0.05)[0] == CONTRADICTS
+    # significant but harmful (raises forgetting): no contradiction, and not equivalent
+    assert remedies_verdict([arm(0.3, 0.01, 0.9), arm(0.0, 1.0, 0.01)], 0.05)[0] == INCONCLUSIVE
+    assert remedies_verdict([arm(0.01, 0.8, 0.01), arm(0.0, 1.0, 0.02)], 0.05)[0] == SUPPORTS
+    assert remedies_verdict([arm(0.01, 0.8, 0.01), arm(0.0, 1.0, 0.2)], 0.05)[0] == INCONCLUSIVE
+
+
+def test_wnli_is_left_out_of_the_downstream_mean_and_reported_alone(tmp_path):
+    study = SyntheticStudy(models=("bert-tiny",), tasks=("sst2", "rte", "wnli"))
+    paths, table = _table(tmp_path, study)
+    row = table.frame.row(0, named=True)
+    assert row["downstream.mean_change"] == pytest.approx(
+        fmean(row[f"downstream.{t}.accuracy.change"] for t in ("sst2", "rte"))
+    )
+    assert row["downstream.wnli.accuracy.change"] is not None
+    assert any("left out of downstream.mean" in note for note in table.notes)
+    from fairforget.analysis.findings import wnli_summary
+
+    assert "downstream.wnli.accuracy.change" in wnli_summary(table.frame)[0]
+
+
+def test_configured_column_that_is_missing_is_an_error(tmp_path):
+    _, table = _table(tmp_path, SyntheticStudy(models=("bert-tiny",)))
+    for key in ("overall_forgetting_metric", "selective_forgetting_metric", "bias_metric"):
+        settings = AnalysisSettings(**{key: "overall_forgetting.no_such_statistic"})
+        with pytest.raises(DataError, match=f"analysis.{key}.*overall_forgetting.no_such_statistic"):
+            compute_findings(table.frame, settings) if key != "bias_metric" else __import__(
+                "fairforget.analysis.columns", fromlist=["bias_column"]
+            ).bias_column(table.frame, settings)
+
+
+def test_configured_primary_metric_that_is_missing_is_an_error(tmp_path):
+    paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",)))
+    settings = AnalysisSettings(primary_metrics={"sst2": "mcc"})
+    with pytest.raises(DataError, match="analysis.primary_metrics.sst2.*'mcc' not found.*accuracy"):
+        build_run_table(paths.eval_paths, paths.downstream_paths, meta_paths=paths.meta_paths, settings=settings)
 
 
 def test_stale_base_evaluation_is_refused(tmp_path):

@@ -62,7 +62,7 @@ def tiny_config() -> dict:
     config["training"].update(batch_size=8, probe_every_steps=2, probe_max_examples=8)
     config["evaluation"].update(metrics=["overall_forgetting", "planted"], bootstrap_samples=20)
     config["downstream"]["epochs"] = 1
-    config["analysis"]["bootstrap_samples"] = 20
+    config["analysis"]["permutations"] = 199
     return config
 
 

@@ -7,7 +7,7 @@ from fairforget.analysis import pipeline
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.provenance import audit, build_record, finish, format_lineage, git_version
 
-CONFIG = {"analysis": {"bootstrap_samples": 50}}
+CONFIG = {"analysis": {"permutations": 199}}
 
 
 @pytest.fixture()

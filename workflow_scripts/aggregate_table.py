@@ -11,6 +11,7 @@ aggregate_table(
     downstream_paths=snakemake.input.downstream,  # noqa: F821
     trajectory_paths=snakemake.input.trajectories,  # noqa: F821
     meta_paths=snakemake.input.meta,  # noqa: F821
+    summary_paths=snakemake.input.summaries,  # noqa: F821
     model_sidecars=snakemake.input.model_sidecars,  # noqa: F821
     parquet=snakemake.output.parquet,  # noqa: F821
     csv=snakemake.output.csv,  # noqa: F821

@@ -112,6 +112,7 @@ CONTRACT_FILES: dict[str, str] = {
     "downstream_finetuned": DOWNSTREAM_FINETUNED,
     "downstream_base": DOWNSTREAM_BASE,
     "trajectory": TRAJECTORY,
+    "train_summary": TRAIN_SUMMARY,
     "finetuned_sidecar": FINETUNED_SIDECAR,
     "finetuned_manifest": FINETUNED_MANIFEST,
     "base_sidecar": BASE_SIDECAR,

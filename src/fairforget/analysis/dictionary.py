@@ -35,6 +35,7 @@ GROUPS = {
     "probe_trajectory": "Computed here from trajectory.parquet: events between consecutive recorded probe steps "
     "(forgetting event = correct then incorrect)",
     "downstream": "Downstream (GLUE subset) score",
+    "training": "Fine-tuning record (training/RUN/train_summary.json)",
 }
 
 STATISTICS = {
@@ -67,9 +68,11 @@ STATISTICS = {
     "fraction_correct_start": "fraction of probe items correct at the first recorded step",
     "fraction_correct_end": "fraction of probe items correct at the last recorded step",
     "n_items": "number of probe items",
-    "mean_change": "mean over tasks of the change (tuned - base) in each task's primary metric",
-    "mean": "mean over tasks of the tuned model's primary metric",
-    "mean_base": "mean over tasks of the base model's primary metric",
+    "mean_change": "mean over tasks (WNLI left out, as in the GLUE baselines) of the change (tuned - base) in each "
+    "task's primary metric",
+    "mean": "mean over tasks (WNLI left out) of the tuned model's primary metric",
+    "mean_base": "mean over tasks (WNLI left out) of the base model's primary metric",
+    "n_debias_texts": "number of debiasing texts the run trained on (its data size; `full` = the whole corpus)",
 }
 
 SUFFIXES = {
@@ -88,8 +91,8 @@ def _statistic(core: list[str]) -> str:
         return STATISTICS[name]
     # selective forgetting: `stereo_<s>` / `anti_<s>` = forgetting statistic s on one side of the pairs
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
-        if name.startswith(side) and name[len(side):] in STATISTICS:
-            return f"{STATISTICS[name[len(side):]]}, on the {words} sentences"
+        if name.startswith(side) and name[len(side) :] in STATISTICS:
+            return f"{STATISTICS[name[len(side) :]]}, on the {words} sentences"
     return f"`{name}`"
 
 

@@ -7,18 +7,25 @@ from typing import Any
 
 from fairforget.errors import ConfigError
 
-DEFAULT_OVERALL_METRIC = "overall_forgetting.mean_loss_change"
 # Bias groups, most informative first for the toy study (the planted stereotype is what the toy model holds).
 BIAS_GROUPS = ("planted", "crows_pairs", "winobias", "stereoset")
 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    bootstrap_samples: int = 1000
+    # Random permutations (and sign flips beyond 2^16) per test in findings.md, and their seed.
+    permutations: int = 9999
     seed: int = 0
+    # Level of every test; CIs are (1 - alpha).
     alpha: float = 0.05
+    # F3 equivalence margins (TOST): overall forgetting, as a fraction of the mean overall forgetting of the
+    # baseline-remedy runs (0.2 = the 80-125% bioequivalence convention); downstream change, in units of the
+    # primary downstream metric (0.01 = one point of accuracy / MCC / correlation).
+    equivalence_margin: float = 0.2
+    downstream_equivalence_margin: float = 0.01
     # Column names of the statistics the findings use; None = chosen from the table (stated in findings.md).
-    overall_forgetting_metric: str = DEFAULT_OVERALL_METRIC
+    # A column named here that the table lacks is an error, never a silent fallback.
+    overall_forgetting_metric: str | None = None
     selective_forgetting_metric: str | None = None
     bias_metric: str | None = None
     # Value of the bias metric that means "no bias"; None = 50 for `*.stereo_preference` and StereoSet `ss`
@@ -39,8 +46,14 @@ class AnalysisSettings:
         if unknown:
             raise ConfigError(f"config key 'analysis': unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
         settings = cls(**section)
-        if settings.bootstrap_samples < 1:
-            raise ConfigError("config key 'analysis.bootstrap_samples': must be a positive integer")
+        if settings.permutations < 99:
+            raise ConfigError(
+                "config key 'analysis.permutations': must be an integer >= 99 (p-values are at least "
+                "1 / (permutations + 1))"
+            )
         if not 0 < settings.alpha < 1:
             raise ConfigError("config key 'analysis.alpha': must lie strictly between 0 and 1")
+        for key in ("equivalence_margin", "downstream_equivalence_margin"):
+            if not getattr(settings, key) > 0:
+                raise ConfigError(f"config key 'analysis.{key}': must be a positive number")
         return settings

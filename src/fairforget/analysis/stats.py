@@ -1,4 +1,6 @@
-"""Statistics for the findings: correlations with bootstrap CIs, OLS, partial correlation, paired tests.
+"""Basic statistics: correlations with bootstrap CIs and OLS fits (for the figures), and Holm's correction.
+
+The findings' tests are in permutation.py (sign-flip, Freedman–Lane) and within.py (within-model fits).
 
 Every function returns a result object whose `reason` is set (and whose numbers are None) when the statistic
 is undefined for the data given (too few points, constant input): the caller reports the reason, never a
@@ -7,7 +9,7 @@ made-up number.
 Bootstrap CIs are percentile intervals over resampled *pairs* (or differences) with a seeded numpy Generator;
 resamples on which the statistic is undefined (e.g. all-equal x after resampling) are dropped, and the number
 of usable resamples is reported. With small n percentile intervals are known to be too narrow, so they are
-approximate; the p-values come from the analytic tests (scipy), not from the bootstrap.
+approximate (the findings do not use them); the p-values come from the analytic tests (scipy).
 """
 
 from __future__ import annotations
@@ -41,10 +43,7 @@ class Estimate:
         return self.value is not None
 
     def ci_excludes_zero(self) -> bool:
-        return (
-            self.ci_low is not None and self.ci_high is not None
-            and (self.ci_low > 0 or self.ci_high < 0)
-        )
+        return self.ci_low is not None and self.ci_high is not None and (self.ci_low > 0 or self.ci_high < 0)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,15 +121,18 @@ def correlation(
         result = scipy_stats.pearsonr(xa, ya)
     else:
         result = scipy_stats.spearmanr(xa, ya)
-    low, high, usable = bootstrap_ci(
-        lambda idx: _safe_corr(kind, xa[idx], ya[idx]), n, bootstrap_samples, seed, alpha
-    )
+    low, high, usable = bootstrap_ci(lambda idx: _safe_corr(kind, xa[idx], ya[idx]), n, bootstrap_samples, seed, alpha)
     extra: dict[str, Any] = {"bootstrap_usable": usable, "bootstrap_samples": bootstrap_samples}
     if kind == "pearson":
         extra["fisher_z_ci"] = fisher_z_ci(float(result.statistic), n, alpha)
     return Estimate(
-        name=kind, n=n, value=float(result.statistic), ci_low=low, ci_high=high,
-        p_value=float(result.pvalue), extra=extra,
+        name=kind,
+        n=n,
+        value=float(result.statistic),
+        ci_low=low,
+        ci_high=high,
+        p_value=float(result.pvalue),
+        extra=extra,
     )
 
 
@@ -181,8 +183,11 @@ def ols_fit(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> OlsF
     model = sm.OLS(ya, sm.add_constant(xa)).fit()
     ci = model.conf_int(alpha=alpha)
     return OlsFit(
-        n=n, slope=float(model.params[1]), intercept=float(model.params[0]),
-        slope_ci=(float(ci[1][0]), float(ci[1][1])), slope_p=float(model.pvalues[1]),
+        n=n,
+        slope=float(model.params[1]),
+        intercept=float(model.params[0]),
+        slope_ci=(float(ci[1][0]), float(ci[1][1])),
+        slope_p=float(model.pvalues[1]),
         r_squared=float(model.rsquared),
     )
 
@@ -200,93 +205,17 @@ def ols_band(
     frame = model.get_prediction(sm.add_constant(np.asarray(grid, dtype=float), has_constant="add")).summary_frame(
         alpha=alpha
     )
-    return (
-        frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy()
-    )
+    return (frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy())
 
 
-def _dummies(covariates: Sequence[Sequence[str]], n: int) -> np.ndarray:
-    """Intercept plus treatment-coded dummies (first level dropped) for each categorical covariate."""
-    columns = [np.ones(n)]
-    for values in covariates:
-        levels = sorted(set(values))
-        for level in levels[1:]:
-            columns.append(np.array([1.0 if v == level else 0.0 for v in values]))
-    return np.column_stack(columns)
-
-
-def partial_correlation(
-    x: Sequence[float],
-    y: Sequence[float],
-    covariates: Sequence[Sequence[str]],
-    bootstrap_samples: int = 1000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> Estimate:
-    """Pearson correlation of x and y after regressing both on categorical covariates (e.g. model, objective).
-
-    Residualisation uses least squares on an intercept plus dummy columns; the p-value is the t-test of the
-    partial correlation with n - 2 - k degrees of freedom (k = number of dummy columns). The bootstrap CI
-    resamples rows and re-residualises each time.
-    """
-    xa = np.asarray(x, dtype=float)
-    ya = np.asarray(y, dtype=float)
-    keep = np.isfinite(xa) & np.isfinite(ya)
-    xa, ya = xa[keep], ya[keep]
-    covs = [[str(v) for v, k in zip(values, keep) if k] for values in covariates]
-    n = int(xa.size)
-    design = _dummies(covs, n)
-    k = design.shape[1] - 1
-    dof = n - 2 - k
-    name = "partial_pearson"
-    if n < MIN_N or dof < 1:
-        return _undefined(name, n, f"n={n} leaves {dof} degrees of freedom after {k} covariate dummies")
-
-    scale_x = float(np.std(xa)) or 1.0
-    scale_y = float(np.std(ya)) or 1.0
-
-    def residual_corr(rows: np.ndarray) -> float | None:
-        # Same dummy columns as the full fit (levels absent from a resample give zero columns; lstsq copes).
-        d = design[rows]
-        rx = xa[rows] - d @ np.linalg.lstsq(d, xa[rows], rcond=None)[0]
-        ry = ya[rows] - d @ np.linalg.lstsq(d, ya[rows], rcond=None)[0]
-        if np.std(rx) <= 1e-12 * scale_x or np.std(ry) <= 1e-12 * scale_y:
-            return None
-        return float(np.corrcoef(rx, ry)[0, 1])
-
-    r = residual_corr(np.arange(n))
-    if r is None:
-        return _undefined(name, n, "x or y is fully explained by the covariates")
-    t = r * math.sqrt(dof / max(1e-300, 1 - r * r))
-    p = float(2 * scipy_stats.t.sf(abs(t), dof))
-    low, high, usable = bootstrap_ci(residual_corr, n, bootstrap_samples, seed, alpha)
-    return Estimate(
-        name=name, n=n, value=r, ci_low=low, ci_high=high, p_value=p,
-        extra={"dof": dof, "covariate_dummies": k, "bootstrap_usable": usable},
-    )
-
-
-def paired_difference(
-    differences: Sequence[float],
-    bootstrap_samples: int = 1000,
-    seed: int = 0,
-    alpha: float = 0.05,
-) -> Estimate:
-    """Mean of paired differences with a bootstrap CI, the Wilcoxon signed-rank p (value) and paired t p (extra)."""
-    d = np.asarray(differences, dtype=float)
-    d = d[np.isfinite(d)]
-    n = int(d.size)
-    name = "mean_paired_difference"
-    if n < MIN_N:
-        return _undefined(name, n, f"n={n} < {MIN_N} matched pairs")
-    low, high, usable = bootstrap_ci(lambda idx: float(d[idx].mean()), n, bootstrap_samples, seed, alpha)
-    extra: dict[str, Any] = {"bootstrap_usable": usable}
-    if np.all(d == 0):
-        wilcoxon_p = 1.0
-        t_p = 1.0
-    else:
-        wilcoxon_p = float(scipy_stats.wilcoxon(d).pvalue)
-        t_p = float(scipy_stats.ttest_1samp(d, 0.0).pvalue) if not _constant(d) else None
-    extra["t_test_p"] = t_p
-    extra["test"] = "wilcoxon signed-rank (two-sided)"
-    return Estimate(name=name, n=n, value=float(d.mean()), ci_low=low, ci_high=high, p_value=wilcoxon_p, extra=extra)
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm (1979) step-down adjusted p-values: sort ascending, p_(i) * (m - i + 1) (i = 1..m), running maximum,
+    capped at 1; returned in the input order. Controls the family-wise error rate under any dependence."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

@@ -1,7 +1,8 @@
 """A synthetic study on disk, in the exact file layout of the workflow, with known relations between metrics.
 
 Used by the analysis tests and for trying the analysis without training anything:
-selective forgetting s ~ U(0, 1) per run; overall forgetting f = f_slope * s + objective offset + noise;
+selective forgetting s ~ U(0, 1) per (model, objective, size, seed), shared by the remedy arms (a remedy acts on
+overall forgetting only); overall forgetting f = f_slope * s + objective offset + noise;
 downstream change = downstream_slope * f + noise (per task, metric `accuracy`; `f1` is a constant distractor);
 a remedy shifts f by `remedy_effect`; planted.stereo_preference = 90 - 30 s (base 90).
 The files are real (safetensors weights, manifests with content hashes, Parquet trajectories), only the
@@ -19,6 +20,9 @@ import polars as pl
 from fairforget.hashing import sha256_file
 from fairforget.io import atomic_write_text, write_json, write_jsonl
 from fairforget.models.modeldir import write_manifest, write_sidecar
+
+# Number of debiasing texts a `full` run trains on in the synthetic study.
+SYNTHETIC_FULL_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,20 @@ class SyntheticPaths:
     eval_paths: list[Path]
     downstream_paths: list[Path]
     trajectory_paths: list[Path]
+    summary_paths: list[Path]
     meta_paths: list[Path]
     sidecar_paths: list[Path]
     truth: dict[str, dict[str, float]]  # run_id -> true simulated values
 
 
-def _model_dir(path: Path, rng: np.random.Generator, kind: str, parent: str | None, run: dict | None,
-               data_files: dict[str, str] | None = None) -> str:
+def _model_dir(
+    path: Path,
+    rng: np.random.Generator,
+    kind: str,
+    parent: str | None,
+    run: dict | None,
+    data_files: dict[str, str] | None = None,
+) -> str:
     from safetensors.numpy import save_file
 
     path.mkdir(parents=True, exist_ok=True)
@@ -75,52 +86,105 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
     raw.mkdir(parents=True, exist_ok=True)
     atomic_write_text(raw / "wiki.valid.txt", "the cat sat on the mat .\n" * 5)
     atomic_write_text(raw / "wiki.test.txt", "a dog ran in the park .\n" * 5)
-    sums = "".join(
-        f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir())
-    )
+    sums = "".join(f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir()))
     atomic_write_text(repo / "resources" / "SHA256SUMS", sums)
     write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
     write_jsonl(results / "data/debias/source.jsonl", [{"id": f"d{i}", "text": f"he {i}"} for i in range(5)])
 
-    paths = SyntheticPaths(repo, results, [], [], [], [], [], {})
+    paths = SyntheticPaths(repo, results, [], [], [], [], [], [], {})
     base_hash: dict[str, str] = {}
     for model in study.models:
         kind = "masked" if "bert" in model else "causal"
         base_hash[model] = _model_dir(results / "models/base" / model, rng, kind, None, None)
         paths.sidecar_paths.append(results / "models/base" / f"{model}.sha256")
         base_eval = results / "eval/base" / model / "metrics.json"
-        write_json(base_eval, {"kind": "base_eval", "checkpoint_hash": base_hash[model], "base_hash": base_hash[model],
-                               "run": None, "cache": {"hit": False, "key": "k"},
-                               "metrics": {"planted.stereo_preference": _metric(90.0)}})
+        write_json(
+            base_eval,
+            {
+                "kind": "base_eval",
+                "checkpoint_hash": base_hash[model],
+                "base_hash": base_hash[model],
+                "run": None,
+                "cache": {"hit": False, "key": "k"},
+                "metrics": {"planted.stereo_preference": _metric(90.0)},
+            },
+        )
         paths.eval_paths.append(base_eval)
         for task in study.tasks:
             for dseed in study.downstream_seeds:
                 out = results / "downstream/base" / model / task / f"seed{dseed}.json"
-                write_json(out, {"kind": "downstream", "checkpoint_hash": base_hash[model],
-                                 "base_hash": base_hash[model], "run": None, "cache": {"hit": False, "key": "k"},
-                                 "primary_metric": f"downstream.{task}.accuracy",
-                                 "metrics": {f"downstream.{task}.accuracy": _metric(0.8, 200),
-                                             f"downstream.{task}.f1": _metric(0.7, 200)}})
+                write_json(
+                    out,
+                    {
+                        "kind": "downstream",
+                        "checkpoint_hash": base_hash[model],
+                        "base_hash": base_hash[model],
+                        "run": None,
+                        "cache": {"hit": False, "key": "k"},
+                        "primary_metric": f"downstream.{task}.accuracy",
+                        "metrics": {
+                            f"downstream.{task}.accuracy": _metric(0.8, 200),
+                            f"downstream.{task}.f1": _metric(0.7, 200),
+                        },
+                    },
+                )
                 paths.downstream_paths.append(out)
     for task in study.tasks:
         meta = results / "data/downstream" / task / "meta.json"
-        write_json(meta, {"task": task, "metric": "accuracy", "num_labels": 2, "label_names": ["n", "p"],
-                          "is_regression": False, "n_train": 10, "n_dev": 10, "seed": 0})
+        write_json(
+            meta,
+            {
+                "task": task,
+                "metric": "accuracy",
+                "num_labels": 2,
+                "label_names": ["n", "p"],
+                "is_regression": False,
+                "n_train": 10,
+                "n_dev": 10,
+                "seed": 0,
+            },
+        )
         paths.meta_paths.append(meta)
 
     objective_offset = {name: 0.1 * i for i, name in enumerate(study.objectives)}
+    selective: dict[tuple[str, str, str, int], float] = {}
     for model in study.models:
         for objective in study.objectives:
             for remedy in study.remedies:
                 for size in study.sizes:
                     for seed in study.seeds:
-                        _write_run(paths, study, rng, base_hash[model], model, objective, remedy, size, seed,
-                                   objective_offset[objective])
+                        cell = (model, objective, size, seed)
+                        if cell not in selective:
+                            selective[cell] = float(rng.uniform(0, 1))
+                        _write_run(
+                            paths,
+                            study,
+                            rng,
+                            base_hash[model],
+                            model,
+                            objective,
+                            remedy,
+                            size,
+                            seed,
+                            objective_offset[objective],
+                            selective[cell],
+                        )
     return paths
 
 
-def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Generator, base_hash: str,
-               model: str, objective: str, remedy: str, size: str, seed: int, offset: float) -> None:
+def _write_run(
+    paths: SyntheticPaths,
+    study: SyntheticStudy,
+    rng: np.random.Generator,
+    base_hash: str,
+    model: str,
+    objective: str,
+    remedy: str,
+    size: str,
+    seed: int,
+    offset: float,
+    selective: float,
+) -> None:
     results = paths.results
     run_path = f"{model}/{objective}/{remedy}/{size}/seed{seed}"
     run = {"model": model, "objective": objective, "remedy": remedy, "size": size, "seed": seed}
@@ -130,39 +194,74 @@ def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Gene
     data_files = {source.relative_to(paths.repo).as_posix(): sha256_file(source)}
     checkpoint = _model_dir(results / "models/finetuned" / run_path, rng, kind, base_hash, run, data_files)
     paths.sidecar_paths.append(results / "models/finetuned" / f"{run_path}.sha256")
-    selective = float(rng.uniform(0, 1))
     overall = study.f_slope * selective + offset + float(rng.normal(0, study.noise))
     if remedy != "none":
         overall += study.remedy_effect
     bias = 90.0 - 30.0 * selective  # percent of pairs preferring the stereotype; base 90
     eval_path = results / "eval/finetuned" / run_path / "metrics.json"
-    write_json(eval_path, {
-        "kind": "forgetting", "checkpoint_hash": checkpoint, "base_hash": base_hash, "run": run,
-        "cache": {"hit": False, "key": "k"},
-        "metrics": {"overall_forgetting.mean_loss_change": _metric(overall),
-                    "selective_forgetting.stereo_minus_anti_loss_change": _metric(selective),
-                    # A statistic the analysis must not mistake for selective forgetting (sorts first by name).
-                    "selective_forgetting.anti_base_mean_loss": _metric(3.0 + selective),
-                    "planted.stereo_preference": _metric(bias)}})
+    write_json(
+        eval_path,
+        {
+            "kind": "forgetting",
+            "checkpoint_hash": checkpoint,
+            "base_hash": base_hash,
+            "run": run,
+            "cache": {"hit": False, "key": "k"},
+            "metrics": {
+                "overall_forgetting.mean_loss_change": _metric(overall),
+                "selective_forgetting.stereo_minus_anti_loss_change": _metric(selective),
+                # A statistic the analysis must not mistake for selective forgetting (sorts first by name).
+                "selective_forgetting.anti_base_mean_loss": _metric(3.0 + selective),
+                "planted.stereo_preference": _metric(bias),
+            },
+        },
+    )
     paths.eval_paths.append(eval_path)
     change = study.downstream_slope * overall
     for task in study.tasks:
         for dseed in study.downstream_seeds:
             out = results / "downstream/finetuned" / run_path / task / f"seed{dseed}.json"
             value = 0.8 + change + float(rng.normal(0, study.noise))
-            write_json(out, {"kind": "downstream", "checkpoint_hash": checkpoint, "base_hash": base_hash,
-                             "run": run, "cache": {"hit": False, "key": "k"},
-                             "primary_metric": f"downstream.{task}.accuracy",
-                             "metrics": {f"downstream.{task}.accuracy": _metric(value, 200),
-                                         f"downstream.{task}.f1": _metric(0.5, 200)}})
+            write_json(
+                out,
+                {
+                    "kind": "downstream",
+                    "checkpoint_hash": checkpoint,
+                    "base_hash": base_hash,
+                    "run": run,
+                    "cache": {"hit": False, "key": "k"},
+                    "primary_metric": f"downstream.{task}.accuracy",
+                    "metrics": {
+                        f"downstream.{task}.accuracy": _metric(value, 200),
+                        f"downstream.{task}.f1": _metric(0.5, 200),
+                    },
+                },
+            )
             paths.downstream_paths.append(out)
     rows = []
     for step in (0, 10, 20):
         chance = (("general", 0.7 - 0.01 * step * overall), ("stereotype", 0.9 - 0.02 * step * selective))
         for probe_set, p_correct in chance:
             for item in range(20):
-                rows.append({"step": step, "probe_set": probe_set, "item_id": f"{probe_set}{item}",
-                             "correct": bool(rng.uniform() < p_correct)})
+                rows.append(
+                    {
+                        "step": step,
+                        "probe_set": probe_set,
+                        "item_id": f"{probe_set}{item}",
+                        "correct": bool(rng.uniform() < p_correct),
+                    }
+                )
+    summary = results / "training" / run_path / "train_summary.json"
+    write_json(
+        summary,
+        {
+            "run": run,
+            "checkpoint_hash": checkpoint,
+            "base_hash": base_hash,
+            "n_train_examples_source": SYNTHETIC_FULL_SIZE if size == "full" else int(size),
+        },
+    )
+    paths.summary_paths.append(summary)
     trajectory = results / "training" / run_path / "trajectory.parquet"
     trajectory.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(rows).write_parquet(trajectory)

@@ -22,6 +22,13 @@ from fairforget.io import atomic_write_text, read_json
 
 log = logging.getLogger(__name__)
 
+# Left out of the downstream mean (and reported on its own): the GLUE baselines leave WNLI out because its dev set
+# is adversarial to train-set memorisation and every model of the GLUE paper scores at or below the majority class
+# (Wang et al. 2019, sec. 4; Devlin et al. 2019, footnote on WNLI).
+EXCLUDED_FROM_MEAN = ("wnli",)
+# train_summary.json key of the number of debiasing texts a run trained on
+N_DEBIAS_TEXTS_KEY = "n_train_examples_source"
+N_DEBIAS_TEXTS = "training.n_debias_texts"
 IDENTITY_COLUMNS = ["run_id", "model", "objective", "remedy", "size", "size_n", "seed", "checkpoint_hash", "base_hash"]
 RunKey = tuple[str, str, str, str, int]
 
@@ -81,8 +88,10 @@ def build_run_table(
     meta_paths: Iterable[str | Path] = (),
     settings: AnalysisSettings | None = None,
     check_manifests: bool = True,
+    summary_paths: Iterable[str | Path] = (),
 ) -> RunTable:
-    """Join evaluation, downstream and trajectory results into one row per fine-tuning run.
+    """Join evaluation, downstream and trajectory results (and the training summaries' data sizes) into one row
+    per fine-tuning run.
 
     `check_manifests`: compare each fine-tuned result's checkpoint_hash with the run's manifest on disk.
     """
@@ -91,8 +100,9 @@ def build_run_table(
     base_metrics: dict[str, dict[str, Any]] = {}
     base_source: dict[str, tuple[Path, str | None]] = {}  # model -> (base metrics.json, its checkpoint_hash)
     runs: dict[RunKey, dict[str, Any]] = {}
-    for path, info in tqdm(_classified(eval_paths, ["eval_finetuned", "eval_base"]), desc="evaluation results",
-                           disable=None):
+    for path, info in tqdm(
+        _classified(eval_paths, ["eval_finetuned", "eval_base"]), desc="evaluation results", disable=None
+    ):
         result = load_result(path)
         if info.kind == "eval_base":
             base_metrics[info.fields["model"]] = _metric_columns(result["metrics"])
@@ -110,9 +120,14 @@ def build_run_table(
         model, objective, remedy, size, seed = key
         runs[key] = {
             "run_id": run_id(info.run_path or ""),
-            "model": model, "objective": objective, "remedy": remedy, "size": size,
-            "size_n": None if size == "full" else int(size), "seed": seed,
-            "checkpoint_hash": result.get("checkpoint_hash"), "base_hash": result.get("base_hash"),
+            "model": model,
+            "objective": objective,
+            "remedy": remedy,
+            "size": size,
+            "size_n": None if size == "full" else int(size),
+            "seed": seed,
+            "checkpoint_hash": result.get("checkpoint_hash"),
+            "base_hash": result.get("base_hash"),
             **_metric_columns(result["metrics"]),
         }
     if not runs:
@@ -143,6 +158,14 @@ def build_run_table(
         if key not in runs:
             raise DataError(f"{path}: trajectory of a run with no evaluation result")
         runs[key].update(trajectory.summary(trajectory.read_trajectory(path)))
+    for path, info in _classified(summary_paths, ["train_summary"]):
+        if info.run_key not in runs:
+            raise DataError(f"{path}: training summary of a run with no evaluation result")
+        record = read_json(path)
+        count = record.get(N_DEBIAS_TEXTS_KEY) if isinstance(record, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise DataError(f"{path}: '{N_DEBIAS_TEXTS_KEY}' must be a positive integer, got {count!r}")
+        runs[info.run_key][N_DEBIAS_TEXTS] = count
 
     frame = pl.DataFrame(list(runs.values()), infer_schema_length=None)
     metric_columns = sorted(c for c in frame.columns if c not in IDENTITY_COLUMNS)
@@ -183,20 +206,21 @@ def _add_downstream(
     base: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     tasks: set[str] = set()
     declared_primary: dict[str, str] = {}
-    for path, info in tqdm(_classified(paths, ["downstream_finetuned", "downstream_base"]), desc="downstream results",
-                           disable=None):
+    for path, info in tqdm(
+        _classified(paths, ["downstream_finetuned", "downstream_base"]), desc="downstream results", disable=None
+    ):
         result = load_result(path)
         task = info.fields["task"]
         tasks.add(task)
         prefix = f"downstream.{task}."
         declared = result.get("primary_metric")
         if isinstance(declared, str) and declared.startswith(prefix):
-            declared_primary.setdefault(task, declared[len(prefix):])
+            declared_primary.setdefault(task, declared[len(prefix) :])
         _check_downstream_hash(path, info, result, runs)
         for name, entry in result["metrics"].items():
             if not name.startswith(prefix) or entry["value"] is None:
                 continue
-            metric = name[len(prefix):]
+            metric = name[len(prefix) :]
             if info.kind == "downstream_base":
                 base[(info.fields["model"], task, metric)].append(float(entry["value"]))
             else:
@@ -206,6 +230,12 @@ def _add_downstream(
     for task, metric in declared_primary.items():
         if task not in configured_primary:
             primary[task] = metric
+    for task, metric in sorted(configured_primary.items()):
+        # A configured metric is used or refused, never silently replaced by another one.
+        found = sorted({m for (_, t, m) in tuned if t == task})
+        if metric not in found:
+            have = f"the results of task {task} have {', '.join(found)}" if found else f"no results for task {task}"
+            raise DataError(f"config key 'analysis.primary_metrics.{task}': metric '{metric}' not found ({have})")
     for task in sorted(tasks):
         if task not in primary:
             metrics = sorted({m for (_, t, m) in tuned if t == task})
@@ -221,23 +251,31 @@ def _add_downstream(
         if base_values:
             row[f"{column}.base"] = fmean(base_values)
             row[f"{column}.change"] = row[column] - row[f"{column}.base"]
+    averaged = sorted(t for t in tasks if t not in EXCLUDED_FROM_MEAN)
     for row in runs.values():
         changes, absolute, base_abs = [], [], []
-        for task in sorted(tasks):
+        for task in averaged:
             column = f"downstream.{task}.{primary.get(task)}"
             if f"{column}.change" in row:
                 changes.append(row[f"{column}.change"])
                 absolute.append(row[column])
                 base_abs.append(row[f"{column}.base"])
         # Only defined when every task has a change, so that runs are averaged over the same tasks.
-        complete = bool(tasks) and len(changes) == len(tasks)
+        complete = bool(averaged) and len(changes) == len(averaged)
         row["downstream.mean_change"] = fmean(changes) if complete else None
         row["downstream.mean"] = fmean(absolute) if complete else None
         row["downstream.mean_base"] = fmean(base_abs) if complete else None
     if tasks:
         notes.append(
-            "primary metric per task: " + ", ".join(f"{t}={primary.get(t)}" for t in sorted(tasks))
+            "primary metric per task: "
+            + ", ".join(f"{t}={primary.get(t)}" for t in sorted(tasks))
             + "; downstream.mean_change is null for a run missing any task"
+        )
+    left_out = sorted(set(tasks) & set(EXCLUDED_FROM_MEAN))
+    if left_out:
+        notes.append(
+            f"left out of downstream.mean*: {', '.join(left_out)} (as in the GLUE baselines); see "
+            "their own downstream.<task>.* columns"
         )
 
 

@@ -1,0 +1,125 @@
+"""Run tables with known truth, in memory, for calibrating the verdict rules (tests/test_analysis_calibration.py).
+
+A table has the grid columns of the tidy table (model, objective, remedy, size, size_n, seed) and three metric
+columns named as the real ones. Per model m (location mu_m, scale k_m; the models differ in both, as BERT and
+Llama loss scales do), every metric is mu_m + k_m * (standardized part), the standardized parts being
+
+    selective  s = a_objective + h_s + e_s
+    overall    f = b_fs * s + c_objective + size_effect * log2(size) + h_f + e_f
+    downstream y = b_yf * f + b_ys * s + h_y + e_y
+
+plus additive remedy effects (raw units, the same for every model) on overall and downstream. a_objective is
+spread evenly over the objectives; c_objective ~ N(0, objective_overall^2) per table (objective effects on overall
+forgetting that do not act through selective forgetting); (h_s, h_f, h_y) is one shock per (model, size, seed)
+shared by all runs there (the base checkpoint, data subsample and seed they share), correlated across the three
+metrics (loadings 1, rho, -rho: a bad seed raises both forgettings and lowers downstream); e_* are run-level
+N(0, noise^2). Within a model, b_fs, b_yf and b_ys are the true slopes (in raw units, since both sides carry k_m).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+OVERALL = "overall_forgetting.mean_loss_change"
+SELECTIVE = "selective_forgetting.stereo_minus_anti_loss_change"
+DOWNSTREAM = "downstream.mean_change"
+
+
+@dataclass(frozen=True)
+class Grid:
+    models: tuple[str, ...] = ("bert", "llama")
+    objectives: int = 4
+    remedies: tuple[str, ...] = ("none",)
+    sizes: tuple[int, ...] = (1000,)
+    seeds: int = 1
+
+    @property
+    def runs(self) -> int:
+        return len(self.models) * self.objectives * len(self.remedies) * len(self.sizes) * self.seeds
+
+
+@dataclass(frozen=True)
+class Truth:
+    # per model: location of (selective, overall, downstream) and a common scale
+    model_location: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, 0.0), (1.0, 2.0, -1.5))
+    model_scale: tuple[float, ...] = (1.0, 3.0)
+    objective_spread: float = 1.0
+    objective_overall: float = 0.5
+    overall_on_selective: float = 0.0  # b_fs (F2)
+    downstream_on_overall: float = 0.0  # b_yf (F1)
+    downstream_on_selective: float = 0.0  # b_ys (F1 as stated)
+    size_effect: float = 0.0  # on overall forgetting, per doubling of the data (standardized units)
+    remedy_overall: tuple[float, ...] = ()  # per remedy after the first (raw units)
+    remedy_downstream: tuple[float, ...] = ()
+    seed_noise: float = 1.0
+    seed_correlation: float = 0.8
+    noise: float = 0.3
+
+
+def simulate_runs(
+    grid: Grid, truth: Truth, rng: np.random.Generator, fixed: tuple[int | None, int | None] = (None, None)
+) -> pl.DataFrame:
+    """One run table drawn from `truth` on `grid` (see the module docstring). `fixed`: seeds that hold the
+    draws of selective forgetting (with the shared shocks) and of overall forgetting fixed across tables, so
+    that only the outcome is redrawn (for power checks with a fixed design)."""
+    cells = list(
+        itertools.product(
+            range(len(grid.models)),
+            range(grid.objectives),
+            range(len(grid.remedies)),
+            range(len(grid.sizes)),
+            range(grid.seeds),
+        )
+    )
+    m, o, r, z, sd = (np.array(c) for c in zip(*cells))
+    n = len(cells)
+    rng_s, rng_f = (rng if seed is None else np.random.default_rng(seed) for seed in fixed)
+    spread = truth.objective_spread * (np.linspace(-1, 1, grid.objectives) if grid.objectives > 1 else np.zeros(1))
+    rho = truth.seed_correlation
+    common = rng_s.standard_normal((len(grid.models), len(grid.sizes), grid.seeds))[m, z, sd]
+    s_std = spread[o] + truth.seed_noise * common + truth.noise * rng_s.standard_normal(n)
+    overall_offset = truth.objective_overall * rng_f.standard_normal(grid.objectives)
+    own_f = rng_f.standard_normal((len(grid.models), len(grid.sizes), grid.seeds))[m, z, sd]
+    h_f = truth.seed_noise * (rho * common + np.sqrt(1 - rho**2) * own_f)
+    log_size = np.log2(np.asarray(grid.sizes, dtype=float))[z]
+    f_std = (
+        truth.overall_on_selective * s_std
+        + overall_offset[o]
+        + truth.size_effect * log_size
+        + h_f
+        + truth.noise * rng_f.standard_normal(n)
+    )
+    own_y = rng.standard_normal((len(grid.models), len(grid.sizes), grid.seeds))[m, z, sd]
+    h_y = -truth.seed_noise * (rho * common + np.sqrt(1 - rho**2) * own_y)
+    y_std = (
+        truth.downstream_on_overall * f_std
+        + truth.downstream_on_selective * s_std
+        + h_y
+        + truth.noise * rng.standard_normal(n)
+    )
+    location = np.asarray(truth.model_location, dtype=float)[m]
+    scale = np.asarray(truth.model_scale, dtype=float)[m]
+    remedy_f = np.concatenate([[0.0], np.asarray(truth.remedy_overall, dtype=float)])
+    remedy_y = np.concatenate([[0.0], np.asarray(truth.remedy_downstream, dtype=float)])
+    if remedy_f.size not in (1, len(grid.remedies)) or remedy_y.size not in (1, len(grid.remedies)):
+        raise ValueError("remedy effects: one per remedy after the first, or none")
+    remedy_f = remedy_f[r] if remedy_f.size > 1 else 0.0
+    remedy_y = remedy_y[r] if remedy_y.size > 1 else 0.0
+    sizes = np.asarray(grid.sizes)[z]
+    return pl.DataFrame(
+        {
+            "model": np.asarray(grid.models)[m],
+            "objective": [f"objective{i}" for i in o],
+            "remedy": np.asarray(grid.remedies)[r],
+            "size": [str(v) for v in sizes],
+            "size_n": sizes.astype(np.int64),
+            "seed": sd.astype(np.int64),
+            SELECTIVE: location[:, 0] + scale * s_std,
+            OVERALL: location[:, 1] + scale * f_std + remedy_f,
+            DOWNSTREAM: location[:, 2] + scale * y_std + remedy_y,
+        }
+    )

@@ -1,0 +1,3 @@
+"""Verdict rates measured by tests/test_analysis_calibration.py, printed by conftest's terminal summary."""
+
+LINES: list[str] = []
