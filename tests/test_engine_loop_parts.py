@@ -56,7 +56,17 @@ def make_loop(tmp_path, probe_fn=None, seed=0, **overrides) -> TrainingLoop:
             **overrides,
         }
     )
-    return Engine(settings).loop(Affine(), EXAMPLES, collate, loss_fn, state_dir=tmp_path / "state", probe_fn=probe_fn)
+    engine = Engine(settings)
+    return TrainingLoop(
+        engine.settings,
+        engine.accelerator,
+        Affine(),
+        EXAMPLES,
+        collate,
+        loss_fn,
+        state_dir=tmp_path / "state",
+        probe_fn=probe_fn,
+    )
 
 
 def weights(loop: TrainingLoop) -> list[torch.Tensor]:

@@ -88,34 +88,6 @@ class Engine:
     def is_main_process(self) -> bool:
         return self.accelerator.is_main_process
 
-    def loop(
-        self,
-        model: torch.nn.Module,
-        examples: list[dict[str, Any]],
-        collate_fn: CollateFn,
-        loss_fn: LossFn,
-        *,
-        state_dir: str | Path | None = None,
-        probe_fn: ProbeFn | None = None,
-        fingerprint_extra: Any = None,
-        desc: str = "train",
-        lengths: Sequence[int] | None = None,
-    ) -> TrainingLoop:
-        """A prepared `TrainingLoop` (resumed from `state_dir` if it holds a matching state); see `fit`."""
-        return TrainingLoop(
-            self.settings,
-            self.accelerator,
-            model,
-            examples,
-            collate_fn,
-            loss_fn,
-            state_dir=state_dir,
-            probe_fn=probe_fn,
-            fingerprint_extra=fingerprint_extra,
-            desc=desc,
-            lengths=lengths,
-        )
-
     def fit(
         self,
         model: torch.nn.Module,
@@ -136,7 +108,9 @@ class Engine:
         `fingerprint_extra` (JSON-able: data hash, objective config, ...) guards against resuming another run.
         `lengths` (one per example, e.g. tokens) are what `group_by_length` groups by; default: characters.
         """
-        loop = self.loop(
+        loop = TrainingLoop(
+            self.settings,
+            self.accelerator,
             model,
             examples,
             collate_fn,

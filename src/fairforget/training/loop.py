@@ -1,7 +1,8 @@
 """One training run as a small object whose parts can be driven and tested alone.
 
-`TrainingLoop` (built by `Engine.fit`) holds what a run mutates: the prepared model and optimizer, the scheduler,
-the collate generator and the counters (`fairforget.training.state.TrainingState`). Its parts:
+`TrainingLoop` (built and run by `Engine.fit`; tests build one to drive its parts) holds what a run mutates: the
+prepared model and optimizer, the scheduler, the collate generator and the counters
+(`fairforget.training.state.TrainingState`). Its parts:
 
     restore      (at construction) resume from `state_dir` if it holds a matching state, else seed a fresh start
     step()       one optimizer step: `gradient_accumulation_steps` micro-batches, clip, step, schedule

@@ -21,23 +21,12 @@ class HubSource(ModelSource):
     ) -> dict[str, Any]:
         from fairforget.models.hub import resolve_hub_model
 
-        return resolve_hub_model(model_cfg.get("hub_id") or model_name, model_cfg.get("kind", ""), out_dir)
+        hub_id = model_cfg.get("hub_id") or model_name
+        return resolve_hub_model(hub_id, model_cfg.get("kind", ""), out_dir, local_path=model_cfg.get("local_path"))
 
 
 @MODEL_SOURCES.register("local")
-class LocalSource(ModelSource):
+class LocalSource(HubSource):
     """A model folder at `models.<name>.local_path` (safetensors weights, no pickles)."""
 
     required_keys = ("local_path",)
-
-    def build(
-        self, model_name: str, model_cfg: Mapping[str, Any], texts_paths: Sequence[str | Path], out_dir: str | Path
-    ) -> dict[str, Any]:
-        from fairforget.models.hub import resolve_hub_model
-
-        return resolve_hub_model(
-            model_cfg.get("hub_id") or model_name,
-            model_cfg.get("kind", ""),
-            out_dir,
-            local_path=model_cfg["local_path"],
-        )
