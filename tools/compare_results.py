@@ -115,9 +115,10 @@ def _config_difference(
 
 
 # Files whose sha256 in a sidecar is not compared: products whose bytes embed provenance facts (timestamps), and
-# model manifests (they record the config's training section: compared on their own, defaults allowed).
+# model manifests (they record the config's training section: compared on their own, defaults allowed) and train
+# summaries (they record wall times: compared on their own without them).
 def _volatile_product(path: str) -> bool:
-    return path.endswith((".png", ".pdf", ".provenance.json", "manifest.json"))
+    return path.endswith((".png", ".pdf", ".provenance.json", "manifest.json", "train_summary.json"))
 
 
 def _compare_manifest(
@@ -149,7 +150,7 @@ def _compare_sidecar(
             k: ({**v, "sha256": None} if _volatile_product(k) else v) for k, v in record.get("lineage", {}).items()
         }
     if _strip(b) != _strip(a):
-        for key in sorted(set(b) | set(a)):
+        for key in sorted((set(b) | set(a)) - VOLATILE):
             if _strip(b.get(key)) != _strip(a.get(key)):
                 problems.append(f"field '{key}' differs")
     return problems
