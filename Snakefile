@@ -13,8 +13,8 @@ if "study" not in config:
     configfile: "config/config.yaml"
 
 
-
-validate(config, "config/schema.yaml")
+# config/schema.yaml is the reference of every key; validation sets the defaults of the keys left out.
+validate(config, "config/schema.yaml", set_default=True)
 
 
 include: "rules/common.smk"
@@ -27,7 +27,7 @@ include: "rules/analysis.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
         LEAKAGE_CARD,
-    default_target: True

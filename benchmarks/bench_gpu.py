@@ -65,22 +65,58 @@ class ModelSpec:
 def model_specs(tiny: bool) -> list[ModelSpec]:
     if tiny:
         return [
-            ModelSpec("bert-tiny", "masked", {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 2,
-                                              "num_attention_heads": 2, "intermediate_size": 64,
-                                              "max_position_embeddings": 64}, 32, 4),
-            ModelSpec("llama-tiny", "causal", {"vocab_size": 128, "hidden_size": 32, "num_hidden_layers": 2,
-                                               "num_attention_heads": 4, "num_key_value_heads": 2,
-                                               "intermediate_size": 64, "max_position_embeddings": 64,
-                                               "tie_word_embeddings": True}, 48, 4),
+            ModelSpec(
+                "bert-tiny",
+                "masked",
+                {
+                    "vocab_size": 128,
+                    "hidden_size": 32,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 2,
+                    "intermediate_size": 64,
+                    "max_position_embeddings": 64,
+                },
+                32,
+                4,
+            ),
+            ModelSpec(
+                "llama-tiny",
+                "causal",
+                {
+                    "vocab_size": 128,
+                    "hidden_size": 32,
+                    "num_hidden_layers": 2,
+                    "num_attention_heads": 4,
+                    "num_key_value_heads": 2,
+                    "intermediate_size": 64,
+                    "max_position_embeddings": 64,
+                    "tie_word_embeddings": True,
+                },
+                48,
+                4,
+            ),
         ]
     return [
         # bert-base-uncased's architecture (BertConfig's defaults are bert-base: 768 x 12, vocab 30522)
         ModelSpec("bert-base-uncased (random init)", "masked", {"vocab_size": 30522}, 512, 32),
-        ModelSpec("Llama-3.2-1B (random init)", "causal", {
-            "vocab_size": 128256, "hidden_size": 2048, "num_hidden_layers": 16, "num_attention_heads": 32,
-            "num_key_value_heads": 8, "intermediate_size": 8192, "max_position_embeddings": 131072,
-            "tie_word_embeddings": True, "bos_token_id": 128000, "eos_token_id": 128001,
-        }, 1024, 8),
+        ModelSpec(
+            "Llama-3.2-1B (random init)",
+            "causal",
+            {
+                "vocab_size": 128256,
+                "hidden_size": 2048,
+                "num_hidden_layers": 16,
+                "num_attention_heads": 32,
+                "num_key_value_heads": 8,
+                "intermediate_size": 8192,
+                "max_position_embeddings": 131072,
+                "tie_word_embeddings": True,
+                "bos_token_id": 128000,
+                "eos_token_id": 128001,
+            },
+            1024,
+            8,
+        ),
     ]
 
 
@@ -92,8 +128,9 @@ def build_model(spec: ModelSpec, attn: str, device: Any, seed: int = 0) -> Any:
     import torch
     from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
 
-    config_class, model_class = (BertConfig, BertForMaskedLM) if spec.kind == "masked" else (
-        LlamaConfig, LlamaForCausalLM)
+    config_class, model_class = (
+        (BertConfig, BertForMaskedLM) if spec.kind == "masked" else (LlamaConfig, LlamaForCausalLM)
+    )
     config = config_class(attn_implementation=attn, pad_token_id=0, **spec.config)
     torch.manual_seed(seed)
     with torch.device(device):  # initialise on the device: a 1B model initialises in seconds there
@@ -149,10 +186,13 @@ class TimedCollate:
         if self.started is not None:
             self.tokens += int(lengths.sum())
             self.padded_tokens += width * len(examples)
-            self.attention_len2 += int((lengths ** 2).sum())
-        return {"input_ids": input_ids.to(self.device, non_blocking=True),
-                "attention_mask": attention_mask.to(self.device, non_blocking=True),
-                "labels": labels.to(self.device, non_blocking=True), "kind": self.spec.kind}
+            self.attention_len2 += int((lengths**2).sum())
+        return {
+            "input_ids": input_ids.to(self.device, non_blocking=True),
+            "attention_mask": attention_mask.to(self.device, non_blocking=True),
+            "labels": labels.to(self.device, non_blocking=True),
+            "kind": self.spec.kind,
+        }
 
 
 def padded_width(longest: int, max_len: int, multiple: int) -> int:
@@ -168,8 +208,9 @@ def prewarm(model: Any, spec: ModelSpec, options: dict[str, Any], device: Any, p
     shape. Returns the number of widths warmed."""
     import torch
 
-    widths = sorted({padded_width(n, spec.max_len, pad_multiple)
-                     for n in range(max(2, spec.max_len // 8), spec.max_len + 1)})
+    widths = sorted(
+        {padded_width(n, spec.max_len, pad_multiple) for n in range(max(2, spec.max_len // 8), spec.max_len + 1)}
+    )
     dtype = torch.bfloat16 if options["mixed_precision"] == "bf16" else None
     for width in widths:
         ids = torch.randint(5, int(spec.config["vocab_size"]), (spec.batch_size, width), device=device)
@@ -197,9 +238,15 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
     options = VARIANTS[variant]
     total_steps = args.warmup_steps + args.steps
     settings = TrainSettings(
-        max_steps=total_steps, batch_size=spec.batch_size, learning_rate=1e-4, warmup_ratio=0.0,
-        checkpoint_every_steps=10**9, mixed_precision=options["mixed_precision"],
-        optimizer_impl=options["optimizer_impl"], group_by_length=options["group_by_length"], seed=0,
+        max_steps=total_steps,
+        batch_size=spec.batch_size,
+        learning_rate=1e-4,
+        warmup_ratio=0.0,
+        checkpoint_every_steps=10**9,
+        mixed_precision=options["mixed_precision"],
+        optimizer_impl=options["optimizer_impl"],
+        group_by_length=options["group_by_length"],
+        seed=0,
     )
     engine = Engine(settings)
     device = engine.device
@@ -211,21 +258,34 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
     ids, examples = synthetic_data(spec, max(total_steps, 200) * spec.batch_size)
     warmed = prewarm(model, spec, options, device, args.pad_multiple) if args.prewarm else 0
     collate = TimedCollate(spec, ids, args.warmup_steps, device, args.pad_multiple)
-    result = engine.fit(model, examples, collate, lm_loss, lengths=[e["length"] for e in examples],
-                        desc=f"{spec.name} {variant}")
+    result = engine.fit(
+        model, examples, collate, lm_loss, lengths=[e["length"] for e in examples], desc=f"{spec.name} {variant}"
+    )
     synchronize(device)
     seconds = time.perf_counter() - (collate.started or float("nan"))
     config = model.config
     hidden, layers = int(config.hidden_size), int(config.num_hidden_layers)
     flops = 6 * n_params * collate.tokens + 12 * layers * hidden * collate.attention_len2
     row = {
-        "model": spec.name, "variant": variant, **options, "optimizer_used": result.optimizer_impl,
-        "attn_used": getattr(config, "_attn_implementation", None), "device": str(device),
-        "n_params": n_params, "batch_size": spec.batch_size, "max_len": spec.max_len,
-        "timed_steps": args.steps, "pad_multiple": args.pad_multiple, "widths_prewarmed": warmed,
-        "tokens": collate.tokens, "padded_tokens": collate.padded_tokens,
-        "seconds": seconds, "tokens_per_second": collate.tokens / seconds,
-        "model_flops": flops, "mfu": flops / seconds / args.peak_flops, "final_loss": result.final_loss,
+        "model": spec.name,
+        "variant": variant,
+        **options,
+        "optimizer_used": result.optimizer_impl,
+        "attn_used": getattr(config, "_attn_implementation", None),
+        "device": str(device),
+        "n_params": n_params,
+        "batch_size": spec.batch_size,
+        "max_len": spec.max_len,
+        "timed_steps": args.steps,
+        "pad_multiple": args.pad_multiple,
+        "widths_prewarmed": warmed,
+        "tokens": collate.tokens,
+        "padded_tokens": collate.padded_tokens,
+        "seconds": seconds,
+        "tokens_per_second": collate.tokens / seconds,
+        "model_flops": flops,
+        "mfu": flops / seconds / args.peak_flops,
+        "final_loss": result.final_loss,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
     }
     engine.accelerator.free_memory()
@@ -238,13 +298,19 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
-        f"# Training-engine GPU efficiency ({meta['date']})", "",
-        (f"Device: {meta['device_name']}; torch {meta['torch']}, transformers {meta['transformers']}; "
-         f"peak {meta['peak_flops']:.3g} FLOP/s; {meta['warmup_steps']} warm-up + {meta['steps']} timed steps; "
-         f"batch widths rounded up to a multiple of {meta['pad_multiple']}"
-         f"{', one untimed step per width first' if meta['prewarm'] else ''}."),
-        ("MFU = (6 N tokens + 12 L d sum(len^2)) / s / peak. Ratios are against the same model's baseline "
-         "(fp32, eager attention, foreach AdamW, random-length batches)."), "",
+        f"# Training-engine GPU efficiency ({meta['date']})",
+        "",
+        (
+            f"Device: {meta['device_name']}; torch {meta['torch']}, transformers {meta['transformers']}; "
+            f"peak {meta['peak_flops']:.3g} FLOP/s; {meta['warmup_steps']} warm-up + {meta['steps']} timed steps; "
+            f"batch widths rounded up to a multiple of {meta['pad_multiple']}"
+            f"{', one untimed step per width first' if meta['prewarm'] else ''}."
+        ),
+        (
+            "MFU = (6 N tokens + 12 L d sum(len^2)) / s / peak. Ratios are against the same model's baseline "
+            "(fp32, eager attention, foreach AdamW, random-length batches)."
+        ),
+        "",
         "| model | variant | tokens/s | ratio | MFU | padding | peak GiB | final loss |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
@@ -254,9 +320,11 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             continue
         memory = "" if r["peak_memory_gib"] is None else f"{r['peak_memory_gib']:.1f}"
         padding = 1 - r["tokens"] / r["padded_tokens"] if r["padded_tokens"] else 0.0
-        lines.append(f"| {r['model']} | {r['variant']} | {r['tokens_per_second']:,.0f} | "
-                     f"{r.get('ratio_vs_baseline', float('nan')):.2f} | {100 * r['mfu']:.1f}% | "
-                     f"{100 * padding:.0f}% | {memory} | {r['final_loss']:.3f} |")
+        lines.append(
+            f"| {r['model']} | {r['variant']} | {r['tokens_per_second']:,.0f} | "
+            f"{r.get('ratio_vs_baseline', float('nan')):.2f} | {100 * r['mfu']:.1f}% | "
+            f"{100 * padding:.0f}% | {memory} | {r['final_loss']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -270,12 +338,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peak-flops", type=float, default=989e12, help="peak bf16 dense FLOP/s of the device")
     parser.add_argument("--models", default="bert,llama", help="comma list of: bert, llama")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of: {', '.join(VARIANTS)}")
-    parser.add_argument("--pad-multiple", type=int, default=None,
-                        help="round batch widths up to this multiple (default 64; tiny 8)")
-    parser.add_argument("--no-prewarm", dest="prewarm", action="store_false",
-                        help="do not run one untimed step per batch width before timing")
-    parser.add_argument("--budget-s", type=float, default=330.0,
-                        help="skip the variants left once this much wall time has passed (default 330)")
+    parser.add_argument(
+        "--pad-multiple", type=int, default=None, help="round batch widths up to this multiple (default 64; tiny 8)"
+    )
+    parser.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="do not run one untimed step per batch width before timing",
+    )
+    parser.add_argument(
+        "--budget-s",
+        type=float,
+        default=330.0,
+        help="skip the variants left once this much wall time has passed (default 330)",
+    )
     args = parser.parse_args(argv)
     args.steps = args.steps if args.steps is not None else (2 if args.tiny else 12)
     args.warmup_steps = args.warmup_steps if args.warmup_steps is not None else (1 if args.tiny else 3)
@@ -296,13 +373,18 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or "baseline" not in variants:
         parser.error(f"--variants: unknown {unknown}; allowed {list(VARIANTS)}, and baseline is required")
     wanted = [m.strip() for m in args.models.split(",") if m.strip()]
-    specs = [s for s in model_specs(args.tiny) if s.kind == "masked" and "bert" in wanted
-             or s.kind == "causal" and "llama" in wanted]
+    specs = [
+        s
+        for s in model_specs(args.tiny)
+        if s.kind == "masked" and "bert" in wanted or s.kind == "causal" and "llama" in wanted
+    ]
     if not specs:
         parser.error("--models: choose from bert, llama")
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 baseline means fp32 (torch's default), said explicitly
-    say(f"torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}")
+    say(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"device {'cuda: ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}"
+    )
     rows: list[dict[str, Any]] = []
     for spec in specs:
         baseline: float | None = None
@@ -324,14 +406,22 @@ def main(argv: list[str] | None = None) -> int:
                 baseline = row["tokens_per_second"]
             row["ratio_vs_baseline"] = row["tokens_per_second"] / baseline if baseline else float("nan")
             rows.append(row)
-            say(f"{spec.name} {variant}: {row['tokens_per_second']:,.0f} tokens/s "
-                f"(x{row['ratio_vs_baseline']:.2f}), MFU {100 * row['mfu']:.1f}%, loss {row['final_loss']:.3f}")
+            say(
+                f"{spec.name} {variant}: {row['tokens_per_second']:,.0f} tokens/s "
+                f"(x{row['ratio_vs_baseline']:.2f}), MFU {100 * row['mfu']:.1f}%, loss {row['final_loss']:.3f}"
+            )
     meta = {
-        "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(), "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
         "transformers": transformers.__version__,
         "device_name": torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu",
-        "peak_flops": args.peak_flops, "steps": args.steps, "warmup_steps": args.warmup_steps, "tiny": args.tiny,
-        "pad_multiple": args.pad_multiple, "prewarm": args.prewarm,
+        "peak_flops": args.peak_flops,
+        "steps": args.steps,
+        "warmup_steps": args.warmup_steps,
+        "tiny": args.tiny,
+        "pad_multiple": args.pad_multiple,
+        "prewarm": args.prewarm,
         "wall_seconds": time.perf_counter() - STARTED,
         "mfu_formula": "(6 * n_params * tokens + 12 * layers * hidden * sum(len^2)) / seconds / peak_flops",
     }

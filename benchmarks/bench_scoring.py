@@ -44,8 +44,13 @@ from fairforget.scoring.dispatch import score_texts
 
 REPO = Path(__file__).resolve().parent.parent
 WIKITEXT = REPO / "resources/data/wikitext2/wiki.test.raw"
-ARCH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-        "max_position_embeddings": 128}
+ARCH = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "max_position_embeddings": 128,
+}
 
 
 def sentences(n: int, min_words: int = 8, max_words: int = 40) -> list[str]:
@@ -110,8 +115,9 @@ def compare(kind: str, texts: list[str], batch_size: int, max_length: int, repea
     baseline = "one forward per masked token" if kind == "masked" else "one forward per text"
 
     def batched() -> list[np.ndarray]:
-        return score_texts(model, tokenizer, kind, texts, batch_size=batch_size, max_length=max_length,
-                           progress=False).logprob
+        return score_texts(
+            model, tokenizer, kind, texts, batch_size=batch_size, max_length=max_length, progress=False
+        ).logprob
 
     def batched_generic() -> list[np.ndarray]:
         # The same batching with the plain encoder + MLM head at the masked rows, i.e. without the
@@ -120,7 +126,9 @@ def compare(kind: str, texts: list[str], batch_size: int, max_length: int, repea
             return batched()
 
     methods: dict[str, Callable[[], list[np.ndarray]]] = {
-        baseline: lambda: naive(model, tokenizer, texts, max_length), "batched": batched}
+        baseline: lambda: naive(model, tokenizer, texts, max_length),
+        "batched": batched,
+    }
     if kind == "masked":
         methods["batched, generic encoder + head"] = batched_generic
     walls: dict[str, list[float]] = {name: [] for name in methods}
@@ -140,8 +148,11 @@ def compare(kind: str, texts: list[str], batch_size: int, max_length: int, repea
     width = max(len(name) for name in methods)
     for name in methods:
         wall, cpu = min(walls[name]), min(cpus[name])
-        ratio = "" if name == baseline else (f"   speed-up {min(walls[baseline]) / wall:5.1f}x wall, "
-                                             f"{min(cpus[baseline]) / cpu:5.1f}x CPU")
+        ratio = (
+            ""
+            if name == baseline
+            else (f"   speed-up {min(walls[baseline]) / wall:5.1f}x wall, {min(cpus[baseline]) / cpu:5.1f}x CPU")
+        )
         print(f"  {name:<{width}}  {wall:7.2f} s wall  {cpu:7.2f} s CPU{ratio}")
     print(f"  max |score difference| from the baseline: {worst:.2e}")
     return worst <= 1e-6
@@ -169,12 +180,25 @@ def memory_sweep(sizes: list[int], batch_size: int, threads: int) -> None:
     print(f"peak RSS added by batched PLL scoring (masked, batch {batch_size}), fresh process per size:")
     for n in sizes:
         result = subprocess.run(
-            [sys.executable, __file__, "--memory-child", str(n), "--batch-size", str(batch_size),
-             "--threads", str(threads)], capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                str(n),
+                "--batch-size",
+                str(batch_size),
+                "--threads",
+                str(threads),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         before, peak = (int(x) for x in result.stdout.split()[-2:])
-        print(f"  {n:6d} sentences: scoring raised peak RSS by {(peak - before) / 1024:7.1f} MiB "
-              f"(RSS before {before / 1024:.0f} MiB)")
+        print(
+            f"  {n:6d} sentences: scoring raised peak RSS by {(peak - before) / 1024:7.1f} MiB "
+            f"(RSS before {before / 1024:.0f} MiB)"
+        )
 
 
 def main() -> int:

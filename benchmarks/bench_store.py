@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fairforget.store import ResultStore
+from fairforget.store import ResultStore, collect_garbage
 
 
 def _median_ms(samples: list[float]) -> float:
@@ -44,7 +44,7 @@ def run(root: Path, entries: int, items: int) -> dict[str, float]:
     results_dir = root / "results"
     results_dir.mkdir()
     started = time.perf_counter()
-    store.gc([results_dir], delete=False, min_age_s=0)
+    collect_garbage(store, [results_dir], delete=False, min_age_s=0)
     gc_s = time.perf_counter() - started
     return {
         "miss_ms": _median_ms(misses),

@@ -37,10 +37,18 @@ from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.engine import Engine, TrainSettings, train_with_plugins
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 
-ARCH = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128,
-        "vocab_size": 1000, "max_position_embeddings": 128}
-WORDS = ("the a doctor nurse said that he she was tired busy city river market garden house road school "
-         "window music morning evening light small large old new quiet bright dark walked opened").split()
+ARCH = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 1000,
+    "max_position_embeddings": 128,
+}
+WORDS = (
+    "the a doctor nurse said that he she was tired busy city river market garden house road school "
+    "window music morning evening light small large old new quiet bright dark walked opened"
+).split()
 
 
 def make_texts(n: int, seed: int = 0) -> list[str]:
@@ -53,13 +61,29 @@ def run_engine(kind: str, tokenizer: Any, texts: list[str], args: argparse.Names
     up-front tokenization and the examples' fingerprint hash are timed, like the Trainer's tokenization)."""
     model = build_toy_model(kind, ARCH, tokenizer, seed=0)
     started, cpu_started = time.perf_counter(), time.process_time()
-    settings = TrainSettings(max_steps=args.steps, batch_size=args.batch_size, learning_rate=1e-3,
-                             warmup_ratio=0.1, weight_decay=0.01, checkpoint_every_steps=10**9, seed=0,
-                             mixed_precision=args.mixed_precision)
-    ctx = TrainingContext(kind=kind, tokenizer=tokenizer, seed=0, max_length=args.max_length, debias_texts=texts,
-                          stereo_pairs=[], word_pairs=[], general_texts=[])
-    _, result = train_with_plugins(Engine(settings), model, OBJECTIVES.get("none")(), REMEDIES.get("none")(), ctx,
-                                   desc="engine")
+    settings = TrainSettings(
+        max_steps=args.steps,
+        batch_size=args.batch_size,
+        learning_rate=1e-3,
+        warmup_ratio=0.1,
+        weight_decay=0.01,
+        checkpoint_every_steps=10**9,
+        seed=0,
+        mixed_precision=args.mixed_precision,
+    )
+    ctx = TrainingContext(
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=0,
+        max_length=args.max_length,
+        debias_texts=texts,
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
+    _, result = train_with_plugins(
+        Engine(settings), model, OBJECTIVES.get("none")(), REMEDIES.get("none")(), ctx, desc="engine"
+    )
     return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
 
 
@@ -71,8 +95,9 @@ def run_trainer(kind: str, tokenizer: Any, texts: list[str], args: argparse.Name
     started, cpu_started = time.perf_counter(), time.process_time()
     # a plain list of tokenized examples is a valid map-style dataset (no `datasets` dependency needed)
     encoded = tokenizer(texts, truncation=True, max_length=args.max_length)
-    dataset = [{"input_ids": ids, "attention_mask": mask}
-               for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])]
+    dataset = [
+        {"input_ids": ids, "attention_mask": mask} for ids, mask in zip(encoded["input_ids"], encoded["attention_mask"])
+    ]
     base_collator = DataCollatorForLanguageModeling(tokenizer, mlm=kind == "masked", mlm_probability=0.15)
     tokens = 0
 
@@ -84,11 +109,23 @@ def run_trainer(kind: str, tokenizer: Any, texts: list[str], args: argparse.Name
 
     with tempfile.TemporaryDirectory() as out:
         training_args = TrainingArguments(
-            output_dir=out, per_device_train_batch_size=args.batch_size, max_steps=args.steps, learning_rate=1e-3,
-            warmup_steps=round(0.1 * args.steps), weight_decay=0.01, lr_scheduler_type="linear", max_grad_norm=1.0,
-            save_strategy="no", eval_strategy="no", logging_strategy="no", report_to=[],
-            use_cpu=not torch.cuda.is_available(), bf16=args.mixed_precision == "bf16",
-            dataloader_num_workers=0, seed=0, disable_tqdm=True,
+            output_dir=out,
+            per_device_train_batch_size=args.batch_size,
+            max_steps=args.steps,
+            learning_rate=1e-3,
+            warmup_steps=round(0.1 * args.steps),
+            weight_decay=0.01,
+            lr_scheduler_type="linear",
+            max_grad_norm=1.0,
+            save_strategy="no",
+            eval_strategy="no",
+            logging_strategy="no",
+            report_to=[],
+            use_cpu=not torch.cuda.is_available(),
+            bf16=args.mixed_precision == "bf16",
+            dataloader_num_workers=0,
+            seed=0,
+            disable_tqdm=True,
         )
         trainer = Trainer(model=model, args=training_args, train_dataset=dataset, data_collator=counting_collator)
         trainer.train()
@@ -110,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
-    ARCH.update(hidden_size=args.hidden_size, num_hidden_layers=args.layers, intermediate_size=4 * args.hidden_size,
-                num_attention_heads=max(2, args.hidden_size // 64))
+    ARCH.update(
+        hidden_size=args.hidden_size,
+        num_hidden_layers=args.layers,
+        intermediate_size=4 * args.hidden_size,
+        num_attention_heads=max(2, args.hidden_size // 64),
+    )
     texts = make_texts(args.steps * args.batch_size)
     tokenizer = train_tokenizer(texts, args.kind, ARCH["vocab_size"], model_max_length=args.max_length)
     # Wall time is what a job waits; CPU time (this process, all threads) is robust to other load on a shared
@@ -125,8 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         rates: dict[tuple[str, str], float] = {}
         for name, runner in runners if repeat % 2 == 0 else runners[::-1]:
             tokens, seconds, cpu_seconds = runner(args.kind, tokenizer, texts, args)
-            print(f"repeat {repeat + 1}: {name:8s} {tokens} tokens in {seconds:.2f} s wall ({tokens / seconds:.0f} "
-                  f"tokens/s), {cpu_seconds:.2f} s CPU ({tokens / cpu_seconds:.0f} tokens/CPU-s)", flush=True)
+            print(
+                f"repeat {repeat + 1}: {name:8s} {tokens} tokens in {seconds:.2f} s wall ({tokens / seconds:.0f} "
+                f"tokens/s), {cpu_seconds:.2f} s CPU ({tokens / cpu_seconds:.0f} tokens/CPU-s)",
+                flush=True,
+            )
             for clock, elapsed in (("wall", seconds), ("cpu", cpu_seconds)):
                 rates[name, clock] = tokens / elapsed
                 best[name, clock] = max(best.get((name, clock), 0.0), tokens / elapsed)
@@ -135,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     for clock, unit in (("wall", "tokens/s"), ("cpu", "tokens/CPU-s")):
         engine, trainer = best["engine", clock], best["trainer", clock]
         ratios = sorted(paired[clock])
-        print(f"{clock}: best engine {engine:.0f} {unit}, best Trainer {trainer:.0f} {unit}, best/best = "
-              f"{engine / trainer:.2f}; per-repeat engine/Trainer median {statistics.median(ratios):.2f} "
-              f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})")
+        print(
+            f"{clock}: best engine {engine:.0f} {unit}, best Trainer {trainer:.0f} {unit}, best/best = "
+            f"{engine / trainer:.2f}; per-repeat engine/Trainer median {statistics.median(ratios):.2f} "
+            f"(min {ratios[0]:.2f}, max {ratios[-1]:.2f})"
+        )
     return 0
 
 

@@ -5,7 +5,7 @@ invocation costs on this machine. Reported: the paper grid's job count, the wall
 on config/paper.yaml, and (with --finished DIR, a copy of the repo where a study has run; --finished-config
 names its config) the wall and CPU time of a no-op `snakemake -n` there; each with its ratio to the baseline.
 Targets: under 15 s each on 2 cores. The first paper dry run of a session fills the parse-time cache
-(.snakemake/fairforget/, fairforget.checks.ParseCache) and is reported on its own ("cold"); the best of
+(.snakemake/fairforget/, fairforget.workflow.parse_cache.ParseCache) and is reported on its own ("cold"); the best of
 --repeats later runs is "warm".
 
 The stage-by-stage wall time and peak memory of a finished run come from the benchmark files every rule writes
@@ -83,9 +83,11 @@ def baseline(repeats: int) -> Timing:
 
 
 def report(label: str, timing: Timing, base: Timing) -> None:
-    print(f"{label}: {job_count(timing.output)} jobs planned in {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU "
-          f"(ratio to baseline {timing.wall / base.wall:.1f}x wall, {timing.cpu / base.cpu:.1f}x CPU; "
-          "target < 15 s)")
+    print(
+        f"{label}: {job_count(timing.output)} jobs planned in {timing.wall:.2f} s wall, {timing.cpu:.2f} s CPU "
+        f"(ratio to baseline {timing.wall / base.wall:.1f}x wall, {timing.cpu / base.cpu:.1f}x CPU; "
+        "target < 15 s)"
+    )
 
 
 def job_count(output: str) -> int:

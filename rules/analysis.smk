@@ -2,110 +2,112 @@
 # `snakemake --report report.zip` collects the report() outputs below with the captions in report/.
 
 
+include: "inputs/analysis.smk"
+
+
 rule aggregate_table:
     input:
         evals=eval_results(),
         downstream=downstream_results(),
-        trajectories=run_paths("{R}/training/{RUN}/trajectory.parquet"),
+        trajectories=run_paths(paths.TRAJECTORY),
         # each run's number of debiasing texts: the numeric data size of `full` for the "more data" test
-        summaries=run_paths("{R}/training/{RUN}/train_summary.json"),
-        meta=expand(f"{R}/data/downstream/{{task}}/meta.json", task=TASKS),
-        model_sidecars=[f"{R}/models/base/{model}.sha256" for model in config["models"]]
-        + run_paths("{R}/models/finetuned/{RUN}.sha256"),
+        summaries=run_paths(paths.TRAIN_SUMMARY),
+        meta=[result(paths.DOWNSTREAM_META, task=task) for task in TASKS],
+        model_sidecars=model_sidecars(),
     output:
-        parquet=f"{R}/tables/runs.parquet",
+        parquet=result(paths.TABLE_PARQUET),
         csv=report(
-            f"{R}/tables/runs.csv",
+            result(paths.TABLE_CSV),
             caption="../report/runs_table.rst",
             category="Tables",
             labels={"table": "runs"},
         ),
         dictionary=report(
-            f"{R}/tables/data_dictionary.md",
+            result(paths.DATA_DICTIONARY),
             caption="../report/data_dictionary.rst",
             category="Tables",
             labels={"table": "data dictionary"},
         ),
-        provenance=f"{R}/tables/runs.provenance.json",
-    params:
-        code_root=workflow.basedir,
-        n_runs=len(RUNS),
-        models=", ".join(config["models"]),
+        provenance=result(paths.TABLE_PROVENANCE),
     log:
-        f"{R}/logs/aggregate_table/aggregate_table.log",
+        log_of("aggregate_table", "aggregate_table"),
     benchmark:
-        f"{R}/benchmarks/aggregate_table/aggregate_table.tsv"
+        benchmark_of("aggregate_table", "aggregate_table")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        code_root=workflow.basedir,
+        n_runs=len(RUNS),
+        models=", ".join(config["models"]),
     script:
-        "../workflow_scripts/analysis_table.py"
+        "../workflow_scripts/aggregate_table.py"
 
 
 rule findings:
     input:
-        table=f"{R}/tables/runs.parquet",
-        table_provenance=f"{R}/tables/runs.provenance.json",
+        table=result(paths.TABLE_PARQUET),
+        table_provenance=result(paths.TABLE_PROVENANCE),
     output:
         findings=report(
-            f"{R}/findings.md",
+            result(paths.FINDINGS),
             caption="../report/findings.rst",
             category="Tables",
             labels={"table": "findings"},
         ),
-        provenance=f"{R}/findings.provenance.json",
-    params:
-        code_root=workflow.basedir,
-        n_runs=len(RUNS),
-        models=", ".join(config["models"]),
+        provenance=result(paths.FINDINGS_PROVENANCE),
     log:
-        f"{R}/logs/findings/findings.log",
+        log_of("findings", "findings"),
     benchmark:
-        f"{R}/benchmarks/findings/findings.tsv"
+        benchmark_of("findings", "findings")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
-    conda:
-        ENV
+    params:
+        code_root=workflow.basedir,
+        n_runs=len(RUNS),
+        models=", ".join(config["models"]),
     script:
-        "../workflow_scripts/analysis_findings.py"
+        "../workflow_scripts/findings.py"
 
 
 rule figures:
     input:
-        table=f"{R}/tables/runs.parquet",
-        table_provenance=f"{R}/tables/runs.provenance.json",
-        trajectories=run_paths("{R}/training/{RUN}/trajectory.parquet"),
+        table=result(paths.TABLE_PARQUET),
+        table_provenance=result(paths.TABLE_PROVENANCE),
+        trajectories=run_paths(paths.TRAJECTORY),
     output:
         png=[
             report(
-                f"{R}/figures/{name}.png",
+                result(paths.FIGURE, name=name, ext="png"),
                 caption=f"../report/{name}.rst",
                 category="Figures",
                 labels={"figure": name},
             )
             for name in FIGURES
         ],
-        pdf=[f"{R}/figures/{name}.pdf" for name in FIGURES],
-        provenance=[f"{R}/figures/{name}.provenance.json" for name in FIGURES],
+        pdf=figure_files("pdf"),
+        provenance=[result(paths.FIGURE_PROVENANCE, name=name) for name in FIGURES],
+    log:
+        log_of("figures", "figures"),
+    benchmark:
+        benchmark_of("figures", "figures")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         out_dir=lambda wildcards, output: str(Path(output.pdf[0]).parent),
         code_root=workflow.basedir,
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
-    log:
-        f"{R}/logs/figures/figures.log",
-    benchmark:
-        f"{R}/benchmarks/figures/figures.tsv"
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
-    conda:
-        ENV
     script:
-        "../workflow_scripts/analysis_figures.py"
+        "../workflow_scripts/figures.py"

@@ -2,27 +2,29 @@
 # hub models are copied from a local path or the local Hugging Face cache (never downloaded at run time:
 # fetch them first with `hf download <hub_id>`, see the ModelError message).
 # Output: the model directory plus its .sha256 sidecar, which downstream rules depend on.
-# (input functions and settings of this stage: rules/common.smk)
+
+
+include: "inputs/base_models.smk"
 
 
 rule build_base_model:
     input:
         unpack(base_model_inputs),
     output:
-        model=directory(f"{R}/models/base/{{model}}"),
-        sidecar=f"{R}/models/base/{{model}}.sha256",
-    params:
-        model_name=lambda wildcards: wildcards.model,
-        model_cfg=lambda wildcards: config["models"][wildcards.model],
+        model=directory(BASE_DIR),
+        sidecar=BASE_SIDECAR,
     log:
-        f"{R}/logs/build_base_model/{{model}}.log",
+        log_of("build_base_model", "{model}"),
     benchmark:
-        f"{R}/benchmarks/build_base_model/{{model}}.tsv"
-    threads: toy_aware_threads
+        benchmark_of("build_base_model", "{model}")
+    conda:
+        ENV
+    threads: model_threads
     resources:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 30, per_attempt=True),
-    conda:
-        ENV
+    params:
+        model_name=lambda wildcards: wildcards.model,
+        model_cfg=lambda wildcards: config["models"][wildcards.model],
     script:
         "../workflow_scripts/build_base_model.py"

@@ -1,6 +1,8 @@
 # Stage 1, data preparation: shipped resources (resources/data, see its README.md) -> R/data/...
 # Inputs are the shipped files themselves, so editing a resource reruns the rules that read it.
-# (input functions and settings of this stage: rules/common.smk)
+
+
+include: "inputs/data.smk"
 
 
 rule prepare_general:
@@ -8,22 +10,22 @@ rule prepare_general:
         valid=str(DATA_RES / "wikitext2" / "wiki.valid.raw"),
         test=str(DATA_RES / "wikitext2" / "wiki.test.raw"),
     output:
-        pretrain=f"{R}/data/general/pretrain.jsonl",
-        heldout=f"{R}/data/general/heldout.jsonl",
-        meta=f"{R}/data/general/meta.json",
-    params:
-        settings=DATA["general"],
-        seed=DATA["seed"],
+        pretrain=result(paths.GENERAL_PRETRAIN),
+        heldout=result(paths.GENERAL_HELDOUT),
+        meta=result(paths.GENERAL_META),
     log:
-        f"{R}/logs/prepare_general/prepare_general.log",
+        log_of("prepare_general", "prepare_general"),
     benchmark:
-        f"{R}/benchmarks/prepare_general/prepare_general.tsv"
+        benchmark_of("prepare_general", "prepare_general")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["general"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_general.py"
 
@@ -36,24 +38,24 @@ rule prepare_planted:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        corpus=f"{R}/data/stereotype/planted.jsonl",
-        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
-        probes=f"{R}/data/probes/planted.jsonl",
-        meta=f"{R}/data/stereotype/meta.json",
-    params:
-        settings=DATA["planted_stereotype"],
-        occupation_split=OCCUPATION_SPLIT,
-        seed=DATA["seed"],
+        corpus=result(paths.PLANTED_CORPUS),
+        train_pairs=result(paths.PLANTED_TRAIN_PAIRS),
+        probes=result(paths.PROBES_PLANTED),
+        meta=result(paths.PLANTED_META),
     log:
-        f"{R}/logs/prepare_planted/prepare_planted.log",
+        log_of("prepare_planted", "prepare_planted"),
     benchmark:
-        f"{R}/benchmarks/prepare_planted/prepare_planted.tsv"
+        benchmark_of("prepare_planted", "prepare_planted")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["planted_stereotype"],
+        occupation_split=OCCUPATION_SPLIT,
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_planted.py"
 
@@ -66,34 +68,34 @@ rule prepare_probes:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        crows_pairs=f"{R}/data/probes/crows_pairs.jsonl",
-        winobias=f"{R}/data/probes/winobias.jsonl",
-        stereoset=f"{R}/data/probes/stereoset.jsonl",
-        meta=f"{R}/data/probes/meta.json",
-    params:
-        settings=DATA["probes"],
-        occupation_split=OCCUPATION_SPLIT,
-        seed=DATA["seed"],
+        crows_pairs=result(paths.PROBES_CROWS_PAIRS),
+        winobias=result(paths.PROBES_WINOBIAS),
+        stereoset=result(paths.PROBES_STEREOSET),
+        meta=result(paths.PROBES_META),
     log:
-        f"{R}/logs/prepare_probes/prepare_probes.log",
+        log_of("prepare_probes", "prepare_probes"),
     benchmark:
-        f"{R}/benchmarks/prepare_probes/prepare_probes.tsv"
+        benchmark_of("prepare_probes", "prepare_probes")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["probes"],
+        occupation_split=OCCUPATION_SPLIT,
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_probes.py"
 
 
 rule prepare_debias:
     input:
-        pretrain=f"{R}/data/general/pretrain.jsonl",
-        planted=f"{R}/data/stereotype/planted.jsonl",
-        train_pairs=f"{R}/data/stereotype/train_pairs.jsonl",
-        planted_probes=f"{R}/data/probes/planted.jsonl",
+        pretrain=result(paths.GENERAL_PRETRAIN),
+        planted=result(paths.PLANTED_CORPUS),
+        train_pairs=result(paths.PLANTED_TRAIN_PAIRS),
+        planted_probes=result(paths.PROBES_PLANTED),
         winobias_dev=WINOBIAS_DEV,
         male=OCCUPATIONS_MALE,
         female=OCCUPATIONS_FEMALE,
@@ -103,25 +105,25 @@ rule prepare_debias:
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        source=f"{R}/data/debias/source.jsonl",
-        pairs=f"{R}/data/debias/pairs.jsonl",
-        word_pairs=f"{R}/data/debias/word_pairs.json",
-        meta=f"{R}/data/debias/meta.json",
+        source=result(paths.DEBIAS_SOURCE),
+        pairs=result(paths.DEBIAS_PAIRS),
+        word_pairs=result(paths.DEBIAS_WORD_PAIRS),
+        meta=result(paths.DEBIAS_META),
+    log:
+        log_of("prepare_debias", "prepare_debias"),
+    benchmark:
+        benchmark_of("prepare_debias", "prepare_debias")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         settings=DATA["debias"],
         general=DATA["general"],
         occupation_split=OCCUPATION_SPLIT,
         seed=DATA["seed"],
-    log:
-        f"{R}/logs/prepare_debias/prepare_debias.log",
-    benchmark:
-        f"{R}/benchmarks/prepare_debias/prepare_debias.tsv"
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        ENV
     script:
         "../workflow_scripts/prepare_debias.py"
 
@@ -130,32 +132,32 @@ rule prepare_debias:
 # separation") and fails on a leak; a target of `all` (LEAKAGE_CARD), so every study has its card.
 rule leakage_card:
     input:
-        pretrain=f"{R}/data/general/pretrain.jsonl",
-        planted=f"{R}/data/stereotype/planted.jsonl",
-        source=f"{R}/data/debias/source.jsonl",
-        pairs=f"{R}/data/debias/pairs.jsonl",
-        winobias=f"{R}/data/probes/winobias.jsonl",
-        planted_probes=f"{R}/data/probes/planted.jsonl",
+        pretrain=result(paths.GENERAL_PRETRAIN),
+        planted=result(paths.PLANTED_CORPUS),
+        source=result(paths.DEBIAS_SOURCE),
+        pairs=result(paths.DEBIAS_PAIRS),
+        winobias=result(paths.PROBES_WINOBIAS),
+        planted_probes=result(paths.PROBES_PLANTED),
         male=OCCUPATIONS_MALE,
         female=OCCUPATIONS_FEMALE,
         crows=CROWS_CSV,
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
-        card=f"{R}/data/leakage_card.json",
-        markdown=f"{R}/data/leakage_card.md",
-    params:
-        occupation_split=OCCUPATION_SPLIT,
+        card=result(paths.LEAKAGE_CARD_JSON),
+        markdown=result(paths.LEAKAGE_CARD_MD),
     log:
-        f"{R}/logs/leakage_card/leakage_card.log",
+        log_of("leakage_card", "leakage_card"),
     benchmark:
-        f"{R}/benchmarks/leakage_card/leakage_card.tsv"
+        benchmark_of("leakage_card", "leakage_card")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        occupation_split=OCCUPATION_SPLIT,
     script:
         "../workflow_scripts/leakage_card.py"
 
@@ -164,21 +166,21 @@ rule prepare_downstream:
     input:
         unpack(downstream_task_files),
     output:
-        train=f"{R}/data/downstream/{{task}}/train.jsonl",
-        dev=f"{R}/data/downstream/{{task}}/dev.jsonl",
-        meta=f"{R}/data/downstream/{{task}}/meta.json",
-    params:
-        settings=DATA["downstream"],
-        seed=DATA["seed"],
+        train=result(paths.DOWNSTREAM_TRAIN),
+        dev=result(paths.DOWNSTREAM_DEV),
+        meta=result(paths.DOWNSTREAM_META),
     log:
-        f"{R}/logs/prepare_downstream/{{task}}.log",
+        log_of("prepare_downstream", "{task}"),
     benchmark:
-        f"{R}/benchmarks/prepare_downstream/{{task}}.tsv"
+        benchmark_of("prepare_downstream", "{task}")
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        ENV
+    params:
+        settings=DATA["downstream"],
+        seed=DATA["seed"],
     script:
         "../workflow_scripts/prepare_downstream.py"

@@ -5,7 +5,9 @@
 # Inputs are the checkpoint's .sha256 sidecar (content hash) with the directory as ancient(...), so a
 # rewritten but identical checkpoint does not trigger a rerun; scores are cached in the result store per seed,
 # so a job retried after a failure in its last seed recomputes nothing for the earlier ones.
-# (input paths and settings of this stage: rules/common.smk)
+
+
+include: "inputs/downstream.smk"
 
 
 rule downstream_base:
@@ -16,26 +18,26 @@ rule downstream_base:
         sidecar=BASE_SIDECAR,
         model=ancient(BASE_DIR),
     output:
-        [f"{R}/downstream/base/{{model}}/{{task}}/seed{dseed}.json" for dseed in DOWNSTREAM_SEEDS],
-    params:
-        downstream=DOWNSTREAM,
-        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
-        mode_override=lambda wildcards: config["models"][wildcards.model].get("downstream_mode"),
-        store_dir=config["store_dir"],
-        run=None,
+        downstream_outputs(paths.DOWNSTREAM_BASE),
     log:
-        f"{R}/logs/downstream_base/{{model}}/{{task}}.log",
+        log_of("downstream_base", "{model}/{task}"),
     benchmark:
-        f"{R}/benchmarks/downstream_base/{{model}}/{{task}}.tsv"
+        benchmark_of("downstream_base", "{model}/{task}")
+    conda:
+        ENV
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
-    conda:
-        ENV
+    params:
+        downstream=DOWNSTREAM,
+        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
+        mode_override=downstream_mode_override,
+        store_dir=config["store_dir"],
+        run=None,
     script:
-        "../workflow_scripts/downstream.py"
+        "../workflow_scripts/downstream_base.py"
 
 
 rule downstream_finetuned:
@@ -47,23 +49,23 @@ rule downstream_finetuned:
         model=ancient(FINETUNED_DIR),
         base_sidecar=BASE_SIDECAR,
     output:
-        [f"{R}/downstream/finetuned/{RUN}/{{task}}/seed{dseed}.json" for dseed in DOWNSTREAM_SEEDS],
-    params:
-        downstream=DOWNSTREAM,
-        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
-        mode_override=lambda wildcards: config["models"][wildcards.model].get("downstream_mode"),
-        store_dir=config["store_dir"],
-        run=run_wildcards,
+        downstream_outputs(paths.DOWNSTREAM_FINETUNED),
     log:
-        f"{R}/logs/downstream_finetuned/{RUN}/{{task}}.log",
+        log_of("downstream_finetuned", f"{RUN}/{{task}}"),
     benchmark:
-        f"{R}/benchmarks/downstream_finetuned/{RUN}/{{task}}.tsv"
+        benchmark_of("downstream_finetuned", f"{RUN}/{{task}}")
+    conda:
+        ENV
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
-    conda:
-        ENV
+    params:
+        downstream=DOWNSTREAM,
+        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
+        mode_override=downstream_mode_override,
+        store_dir=config["store_dir"],
+        run=run_wildcards,
     script:
-        "../workflow_scripts/downstream.py"
+        "../workflow_scripts/downstream_finetuned.py"

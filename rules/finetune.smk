@@ -6,34 +6,36 @@
 # one process per GPU, each taking a share of every batch (fairforget.training.engine).
 # Preemption: SIGTERM makes the engine save R/training/RUN/state/ and exit non-zero; the state folder is not
 # an output, so it survives Snakemake's cleanup and the retry resumes from it bit-exactly (on CPU).
-# (input functions and settings of this stage: rules/common.smk)
+
+
+include: "inputs/finetune.smk"
 
 
 rule finetune:
     input:
         unpack(finetune_inputs),
     output:
-        model=directory(f"{R}/models/finetuned/{RUN}"),
-        sidecar=f"{R}/models/finetuned/{RUN}.sha256",
-        trajectory=f"{R}/training/{RUN}/trajectory.parquet",
-        summary=f"{R}/training/{RUN}/train_summary.json",
-    params:
-        spec=finetune_spec,
-        launcher=finetune_launcher,
-        script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
+        model=directory(FINETUNED_DIR),
+        sidecar=FINETUNED_SIDECAR,
+        trajectory=result(paths.TRAJECTORY),
+        summary=result(paths.TRAIN_SUMMARY),
     log:
-        f"{R}/logs/finetune/{RUN}.log",
+        log_of("finetune", RUN),
     benchmark:
-        f"{R}/benchmarks/finetune/{RUN}.tsv"
-    threads: toy_aware_threads  # rules/base_models.smk
-    resources:
-        gpu=model_setting("gpus", 0),
-        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True),
+        benchmark_of("finetune", RUN)
     # a preempted or crashed job resumes from its saved state on retry
     retries: 2
     conda:
         ENV
+    threads: model_threads
+    resources:
+        gpu=model_setting("gpus", 0),
+        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+        runtime=model_setting("runtime", 60, per_attempt=True),
+    params:
+        spec=finetune_spec,
+        launcher=finetune_launcher,
+        script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
         " 2>> {log:q}"

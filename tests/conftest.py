@@ -42,8 +42,9 @@ def micro_evaluation_targets(config: dict) -> list[str]:
     from fairforget.config import run_grid
 
     results = config["results_dir"]
-    return ([f"{results}/eval/base/{model}/metrics.json" for model in config["models"]]
-            + [f"{results}/eval/finetuned/{run.path}/metrics.json" for run in run_grid(config)])
+    return [f"{results}/eval/base/{model}/metrics.json" for model in config["models"]] + [
+        f"{results}/eval/finetuned/{run.path}/metrics.json" for run in run_grid(config)
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +62,15 @@ def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     config = load_config("micro.yaml")
     config["evaluation"]["metrics"] = ["planted"]
     (workdir / "config" / "micro_planted.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    snakemake(workdir, *micro_evaluation_targets(config), "--cores", "2", "--configfile", "config/micro_planted.yaml",
-              timeout=3000)
+    snakemake(
+        workdir,
+        *micro_evaluation_targets(config),
+        "--cores",
+        "2",
+        "--configfile",
+        "config/micro_planted.yaml",
+        timeout=3000,
+    )
     return workdir
 
 

@@ -50,9 +50,15 @@ def power_floor(claimed: float, reps: int = REPS) -> float:
     return claimed - 3 * math.sqrt(claimed * (1 - claimed) / reps)
 
 
-def _verdicts(grid: Grid, truth: Truth, rules: Callable[[pl.DataFrame, AnalysisSettings], dict[str, str]],
-              seed: int, reps: int = REPS, settings: AnalysisSettings = SETTINGS,
-              fixed: tuple[int | None, int | None] = (None, None)) -> dict[str, Counter]:
+def _verdicts(
+    grid: Grid,
+    truth: Truth,
+    rules: Callable[[pl.DataFrame, AnalysisSettings], dict[str, str]],
+    seed: int,
+    reps: int = REPS,
+    settings: AnalysisSettings = SETTINGS,
+    fixed: tuple[int | None, int | None] = (None, None),
+) -> dict[str, Counter]:
     """Verdict counts per label over `reps` simulated tables; `rules` maps a table to {label: verdict}."""
     rng = np.random.default_rng(seed)
     counts: dict[str, Counter] = defaultdict(Counter)
@@ -96,8 +102,10 @@ def _record(scenario: str, counts: dict[str, Counter], reps: int = REPS) -> None
     for label, c in counts.items():
         if label.startswith("_"):
             continue
-        LINES.append(f"{scenario:<44} {label:<9} supports {c[SUPPORTS] / reps:5.3f}  contradicts "
-                     f"{c[CONTRADICTS] / reps:5.3f}  ({reps} tables)")
+        LINES.append(
+            f"{scenario:<44} {label:<9} supports {c[SUPPORTS] / reps:5.3f}  contradicts "
+            f"{c[CONTRADICTS] / reps:5.3f}  ({reps} tables)"
+        )
     LINES.append(f"{'':<44} ({seconds:.1f} s)")
 
 
@@ -126,8 +134,7 @@ def test_between_model_confound_only():
 def test_selective_not_overall_drives_downstream():
     """Downstream follows selective forgetting; overall forgetting follows selective too but has no effect of its
     own. The plain association then holds; F1 as stated must not say "supports"."""
-    truth = dataclasses.replace(NULL, overall_on_selective=0.8, downstream_on_selective=-1.0,
-                                downstream_on_overall=0.0)
+    truth = dataclasses.replace(NULL, overall_on_selective=0.8, downstream_on_selective=-1.0, downstream_on_overall=0.0)
     counts = _verdicts(ASSOCIATION_GRID, truth, _f1, seed=3)
     _record("selective (not overall) drives downstream", counts)
     assert counts["F1"][SUPPORTS] / REPS <= false_rate_bound()
@@ -149,8 +156,14 @@ def test_remedy_at_the_equivalence_margin():
     grid = dataclasses.replace(REMEDY_GRID, sizes=(1000,), objectives=4)
     location = ((0.0, 5.0, 0.0), (0.0, 10.0, 0.0))
     margin = SETTINGS.equivalence_margin * float(np.mean([loc[1] for loc in location]))
-    truth = dataclasses.replace(NULL, model_location=location, model_scale=(1.0, 2.0), objective_overall=0.0,
-                                seed_noise=0.2, remedy_overall=(margin, 0.0, 0.0, 0.0, 0.0))
+    truth = dataclasses.replace(
+        NULL,
+        model_location=location,
+        model_scale=(1.0, 2.0),
+        objective_overall=0.0,
+        seed_noise=0.2,
+        remedy_overall=(margin, 0.0, 0.0, 0.0, 0.0),
+    )
     counts = _verdicts(grid, truth, _f3, seed=5)
     _record("one remedy at the equivalence margin", counts)
     assert counts["F3"][SUPPORTS] / REPS <= false_rate_bound()
@@ -160,8 +173,9 @@ def test_remedy_at_the_equivalence_margin():
     assert counts["F3"][SUPPORTS] / 100 > 0.5  # equivalence is reachable, so the margin test is not vacuous
 
 
-def _claimed_mde(grid: Grid, truth: Truth, mde: Callable[[object], float | None], fixed: tuple[int | None, ...]
-                 ) -> float:
+def _claimed_mde(
+    grid: Grid, truth: Truth, mde: Callable[[object], float | None], fixed: tuple[int | None, ...]
+) -> float:
     """The median of the MDE the rule reports on 15 tables without effect (same fixed design)."""
     rng = np.random.default_rng(99)
     values = [mde(simulate_runs(grid, truth, rng, fixed)) for _ in range(15)]

@@ -11,19 +11,34 @@ from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.io import read_json
 
 CONFIG = {"analysis": {"permutations": 199, "seed": 0}}
-PROVENANCE_KEYS = ("fairforget.rule", "fairforget.config_hash", "fairforget.code_version",
-                   "fairforget.checkpoint_hashes", "fairforget.provenance")
+PROVENANCE_KEYS = (
+    "fairforget.rule",
+    "fairforget.config_hash",
+    "fairforget.code_version",
+    "fairforget.checkpoint_hashes",
+    "fairforget.provenance",
+)
 
 
 def _run_analysis(root, study):
     paths = write_synthetic_study(root, study)
     results = paths.results
-    pipeline.aggregate_table(paths.eval_paths, paths.downstream_paths, paths.trajectory_paths, paths.meta_paths,
-                             paths.sidecar_paths, results / "tables/runs.parquet", results / "tables/runs.csv",
-                             results / "tables/data_dictionary.md", CONFIG, repo_root=root)
+    pipeline.aggregate_table(
+        paths.eval_paths,
+        paths.downstream_paths,
+        paths.trajectory_paths,
+        paths.meta_paths,
+        paths.sidecar_paths,
+        results / "tables/runs.parquet",
+        results / "tables/runs.csv",
+        results / "tables/data_dictionary.md",
+        CONFIG,
+        repo_root=root,
+    )
     pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=root)
-    pipeline.figures(results / "tables/runs.parquet", paths.trajectory_paths, results / "figures", CONFIG,
-                     repo_root=root)
+    pipeline.figures(
+        results / "tables/runs.parquet", paths.trajectory_paths, results / "figures", CONFIG, repo_root=root
+    )
     return paths
 
 

@@ -97,8 +97,7 @@ def test_freedman_lane_matches_ols_and_brute_force_permutations():
     assert test.se == pytest.approx(reference.bse[1])
     assert test.t == pytest.approx(reference.tvalues[1]) and test.df == 3
     # brute force: the OLS t of y[pi] on x for every permutation (nuisance = intercept: F-L permutes y itself)
-    t_all = np.array([stats.linregress(x, y[list(p)]).slope / stats.linregress(x, y[list(p)]).stderr
-                      for p in perms])
+    t_all = np.array([stats.linregress(x, y[list(p)]).slope / stats.linregress(x, y[list(p)]).stderr for p in perms])
     assert test.p.two_sided == pytest.approx(np.mean(np.abs(t_all) >= abs(test.t) - 1e-9))
     assert test.p.two_sided == pytest.approx(2 / 120)  # only the identity and its reversal are that extreme
     ci = test.ci(0.05)
@@ -128,8 +127,9 @@ def test_freedman_lane_with_strata_and_a_control():
 
 def test_freedman_lane_undefined_without_within_variation():
     strata = np.array([0, 0, 1, 1])
-    test = freedman_lane(np.array([1.0, 2.0, 3.0, 5.0]), np.array([1.0, 1.0, 2.0, 2.0]), Nuisance(strata),
-                         np.tile(np.arange(4), (3, 1)))
+    test = freedman_lane(
+        np.array([1.0, 2.0, 3.0, 5.0]), np.array([1.0, 1.0, 2.0, 2.0]), Nuisance(strata), np.tile(np.arange(4), (3, 1))
+    )
     assert not test.defined and "does not vary" in test.reason
 
 
@@ -158,8 +158,9 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
         for objective in range(6):
             for seed in (0, 1):
                 x1, x2 = rng.normal(), rng.normal()
-                rows.append((model, f"o{objective}", "none", "full", seed, x1, x2, -1.0 * x1 + 0.3 * x2 + 0.2
-                             * rng.normal()))
+                rows.append(
+                    (model, f"o{objective}", "none", "full", seed, x1, x2, -1.0 * x1 + 0.3 * x2 + 0.2 * rng.normal())
+                )
     frame = _frame(rows)
     result = unique_contributions(frame, "y", "x1", "x2", ("model", "size", "seed"), 199, 0, 0.05)
     data, _ = balanced_by_objective(frame)
@@ -221,9 +222,20 @@ def test_more_data_slope_relabels_whole_size_blocks():
                 for remedy in ("none", "l2"):
                     value = 1.0 + 0.1 * math.log2(n) + 0.01 * seed + (0.05 if objective == "b" else 0.0)
                     rows.append(("m", objective, remedy, size, None if size == "full" else n, seed, n, value))
-    frame = pl.DataFrame(rows, schema=["model", "objective", "remedy", "size", "size_n", "seed",
-                                       "training.n_debias_texts", "overall_forgetting.mean_loss_change"],
-                         orient="row")
+    frame = pl.DataFrame(
+        rows,
+        schema=[
+            "model",
+            "objective",
+            "remedy",
+            "size",
+            "size_n",
+            "seed",
+            "training.n_debias_texts",
+            "overall_forgetting.mean_loss_change",
+        ],
+        orient="row",
+    )
     finding = finding_remedies(frame, AnalysisSettings(permutations=199))
     arm = next(a for a in finding.arms if a.arm == MORE_DATA)
     assert arm.estimate == pytest.approx(0.1 * 2.0)  # log2(400 / 100) = 2 doublings

@@ -30,7 +30,8 @@ rule all:
 def _workflow(tmp_path: Path) -> Path:
     work = tmp_path / "wf"
     (work / "rules").mkdir(parents=True)
-    for name in ("common.smk", "analysis.smk"):
+    for name in ("common.smk", "analysis.smk", "inputs/analysis.smk"):
+        (work / "rules" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "rules" / name, work / "rules" / name)
     for folder in ("workflow_scripts", "report", "envs"):
         if (REPO / folder).is_dir():
@@ -39,9 +40,13 @@ def _workflow(tmp_path: Path) -> Path:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["analysis"] = {"permutations": 199, "seed": 0}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    study = SyntheticStudy(models=tuple(config["models"]), objectives=tuple(config["objectives"]),
-                           remedies=tuple(config["remedies"]), tasks=tuple(config["data"]["downstream"]["tasks"]),
-                           downstream_seeds=tuple(config["downstream"]["seeds"]))
+    study = SyntheticStudy(
+        models=tuple(config["models"]),
+        objectives=tuple(config["objectives"]),
+        remedies=tuple(config["remedies"]),
+        tasks=tuple(config["data"]["downstream"]["tasks"]),
+        downstream_seeds=tuple(config["downstream"]["seeds"]),
+    )
     write_synthetic_study(work, study)
     return work
 

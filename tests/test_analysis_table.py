@@ -20,8 +20,13 @@ OBJECTIVES = ("none", "cda", "dropout", "unlikelihood", "consistency")
 
 def _table(tmp_path, study):
     paths = write_synthetic_study(tmp_path, study)
-    table = build_run_table(paths.eval_paths, paths.downstream_paths, paths.trajectory_paths, paths.meta_paths,
-                            summary_paths=paths.summary_paths)
+    table = build_run_table(
+        paths.eval_paths,
+        paths.downstream_paths,
+        paths.trajectory_paths,
+        paths.meta_paths,
+        summary_paths=paths.summary_paths,
+    )
     return paths, table
 
 
@@ -33,12 +38,22 @@ def test_one_row_per_run_with_downstream_change_from_files(tmp_path):
     assert frame["run_id"].n_unique() == frame.height
     row = frame.filter(pl.col("run_id") == "llama-tiny__cda__replay__full__seed1").row(0, named=True)
     # Recompute by hand from the result files.
-    tuned = {t: fmean(read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"] for p in paths.downstream_paths
-                      if "llama-tiny/cda/replay/full/seed1/" in p.as_posix() and f"/{t}/" in p.as_posix())
-             for t in study.tasks}
-    base = {t: fmean(read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"] for p in paths.downstream_paths
-                     if "downstream/base/llama-tiny/" in p.as_posix() and f"/{t}/" in p.as_posix())
-            for t in study.tasks}
+    tuned = {
+        t: fmean(
+            read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"]
+            for p in paths.downstream_paths
+            if "llama-tiny/cda/replay/full/seed1/" in p.as_posix() and f"/{t}/" in p.as_posix()
+        )
+        for t in study.tasks
+    }
+    base = {
+        t: fmean(
+            read_json(p)["metrics"][f"downstream.{t}.accuracy"]["value"]
+            for p in paths.downstream_paths
+            if "downstream/base/llama-tiny/" in p.as_posix() and f"/{t}/" in p.as_posix()
+        )
+        for t in study.tasks
+    }
     for task in study.tasks:
         assert row[f"downstream.{task}.accuracy"] == pytest.approx(tuned[task])
         assert row[f"downstream.{task}.accuracy.change"] == pytest.approx(tuned[task] - base[task])
@@ -110,13 +125,26 @@ def test_findings_follow_the_data(tmp_path):
     assert f2.sign_test.power.mde is not None and f2.sign_test.power.mde < 0.8
     text = render_findings([f1, f2, f3], table.frame, settings)
     assert "**Verdict: supports**" in text and "Rule:" in text and "Tests:" in text
-    for shown in ("pooled (ignores the model", "**within model**", "model=bert-tiny", "Holm p", "TOST p (margin)",
-                  "MDE", "Equivalence margins"):
+    for shown in (
+        "pooled (ignores the model",
+        "**within model**",
+        "model=bert-tiny",
+        "Holm p",
+        "TOST p (margin)",
+        "MDE",
+        "Equivalence margins",
+    ):
         assert shown in text, shown
 
     # Reverse the relations: downstream improves with forgetting, remedy lowers forgetting.
-    reversed_study = SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), seeds=(0, 1),
-                                    downstream_slope=2.0, f_slope=-0.8, remedy_effect=-0.5)
+    reversed_study = SyntheticStudy(
+        objectives=OBJECTIVES,
+        remedies=("none", "replay"),
+        seeds=(0, 1),
+        downstream_slope=2.0,
+        f_slope=-0.8,
+        remedy_effect=-0.5,
+    )
     _, table = _table(tmp_path / "b", reversed_study)
     f1, f2, f3 = compute_findings(table.frame, settings)
     assert (f1.verdict, f2.verdict, f3.verdict) == (CONTRADICTS, CONTRADICTS, CONTRADICTS)
@@ -143,10 +171,11 @@ def test_findings_with_too_few_runs_are_inconclusive(tmp_path):
 def test_findings_as_dict_is_json(tmp_path):
     import json
 
-    from fairforget.analysis.findings import findings_as_dict
+    from fairforget.analysis.findings_render import findings_as_dict
 
-    _, table = _table(tmp_path, SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"),
-                                               sizes=("50", "full"), seeds=(0, 1)))
+    _, table = _table(
+        tmp_path, SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), sizes=("50", "full"), seeds=(0, 1))
+    )
     record = findings_as_dict(compute_findings(table.frame, FAST))
     again = json.loads(json.dumps(record))
     assert [f["key"] for f in again] == ["F1", "F2", "F3"]
@@ -157,8 +186,9 @@ def test_findings_as_dict_is_json(tmp_path):
 def test_configured_primary_metric_and_deterministic_findings(tmp_path):
     paths = write_synthetic_study(tmp_path, SyntheticStudy(seeds=(0, 1)))
     settings = AnalysisSettings(permutations=199, primary_metrics={"sst2": "f1", "rte": "f1"})
-    frame = build_run_table(paths.eval_paths, paths.downstream_paths, meta_paths=paths.meta_paths,
-                            settings=settings).frame
+    frame = build_run_table(
+        paths.eval_paths, paths.downstream_paths, meta_paths=paths.meta_paths, settings=settings
+    ).frame
     assert frame["downstream.mean_change"].to_list() == pytest.approx([-0.2] * frame.height)
     first = render_findings(compute_findings(frame, settings), frame, settings)
     again = render_findings(compute_findings(frame, settings), frame, settings)
@@ -212,10 +242,19 @@ def test_comparative_verdict_cone():
     def unique(b1, b2, p_sum, p_diff, per_model):
         total = _coefficient(b1 + b2, p_sum)  # coefficient of the sum contrast
         diff = _coefficient(b2 - b1, p_diff)  # tests b2* - b1*
-        return UniqueContribution(y="y", predictors=("x1", "x2"), n=20,
-                                  coefficients=(_coefficient(b1, 0.01), _coefficient(b2, 0.5)),
-                                  unique=(0.5, 0.1), unique_ci=(None, None), within_r2=0.6, sum_test=total,
-                                  difference_test=diff, scales=(1.0, 1.0), per_model=per_model)
+        return UniqueContribution(
+            y="y",
+            predictors=("x1", "x2"),
+            n=20,
+            coefficients=(_coefficient(b1, 0.01), _coefficient(b2, 0.5)),
+            unique=(0.5, 0.1),
+            unique_ci=(None, None),
+            within_r2=0.6,
+            sum_test=total,
+            difference_test=diff,
+            scales=(1.0, 1.0),
+            per_model=per_model,
+        )
 
     inside = {"a": (-1.0, 0.2), "b": (-0.8, -0.1)}
     outside = {"a": (-0.1, -1.0), "b": (0.2, -0.9)}
@@ -231,8 +270,18 @@ def test_remedies_verdict():
     from fairforget.analysis.findings import ArmTest, remedies_verdict
 
     def arm(estimate, p_holm, p_tost, helpful=-1):
-        return ArmTest(arm="r", metric="m", helpful_sign=helpful, kind="paired", n=10, estimate=estimate, p=p_holm,
-                       p_holm=p_holm, margin=0.1, p_tost=p_tost)
+        return ArmTest(
+            arm="r",
+            metric="m",
+            helpful_sign=helpful,
+            kind="paired",
+            n=10,
+            estimate=estimate,
+            p=p_holm,
+            p_holm=p_holm,
+            margin=0.1,
+            p_tost=p_tost,
+        )
 
     assert remedies_verdict([arm(-0.3, 0.01, 0.9), arm(0.0, 1.0, 0.01)], 0.05)[0] == CONTRADICTS
     # significant but harmful (raises forgetting): no contradiction, and not equivalent
@@ -246,7 +295,8 @@ def test_wnli_is_left_out_of_the_downstream_mean_and_reported_alone(tmp_path):
     paths, table = _table(tmp_path, study)
     row = table.frame.row(0, named=True)
     assert row["downstream.mean_change"] == pytest.approx(
-        fmean(row[f"downstream.{t}.accuracy.change"] for t in ("sst2", "rte")))
+        fmean(row[f"downstream.{t}.accuracy.change"] for t in ("sst2", "rte"))
+    )
     assert row["downstream.wnli.accuracy.change"] is not None
     assert any("left out of downstream.mean" in note for note in table.notes)
     from fairforget.analysis.findings import wnli_summary
@@ -260,7 +310,8 @@ def test_configured_column_that_is_missing_is_an_error(tmp_path):
         settings = AnalysisSettings(**{key: "overall_forgetting.no_such_statistic"})
         with pytest.raises(DataError, match=f"analysis.{key}.*overall_forgetting.no_such_statistic"):
             compute_findings(table.frame, settings) if key != "bias_metric" else __import__(
-                "fairforget.analysis.columns", fromlist=["bias_column"]).bias_column(table.frame, settings)
+                "fairforget.analysis.columns", fromlist=["bias_column"]
+            ).bias_column(table.frame, settings)
 
 
 def test_configured_primary_metric_that_is_missing_is_an_error(tmp_path):

@@ -8,9 +8,15 @@ from fairforget.errors import DataError
 from fairforget.metrics.trajectory import forgetting_events
 
 ROWS = [  # item a: T F T (1 forgotten, 1 learned); item b: F F T (1 learned); one stereotype item: T T F
-    (0, "general", "a", True), (10, "general", "a", False), (20, "general", "a", True),
-    (0, "general", "b", False), (10, "general", "b", False), (20, "general", "b", True),
-    (0, "stereotype", "p", True), (10, "stereotype", "p", True), (20, "stereotype", "p", False),
+    (0, "general", "a", True),
+    (10, "general", "a", False),
+    (20, "general", "a", True),
+    (0, "general", "b", False),
+    (10, "general", "b", False),
+    (20, "general", "b", True),
+    (0, "stereotype", "p", True),
+    (10, "stereotype", "p", True),
+    (20, "stereotype", "p", False),
 ]
 
 

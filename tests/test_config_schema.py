@@ -7,9 +7,10 @@ from conftest import REPO, load_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from fairforget.checks import ParseCache, check_config
 from fairforget.config import Run, run_grid
+from fairforget.config.checks import check_config
 from fairforget.errors import ConfigError
+from fairforget.workflow.parse_cache import ParseCache
 
 SCHEMA = str(REPO / "config" / "schema.yaml")
 
@@ -95,7 +96,7 @@ def test_grid_is_the_product_with_readable_ids(toy_config: dict) -> None:
     toy_config["data_sizes"] = [100, "full"]
     toy_config["seeds"] = [0, 1]
     runs = run_grid(toy_config)
-    expected = (len(toy_config["models"]) * len(toy_config["objectives"]) * len(toy_config["remedies"]) * 2 * 2)
+    expected = len(toy_config["models"]) * len(toy_config["objectives"]) * len(toy_config["remedies"]) * 2 * 2
     assert len(runs) == expected == len(set(runs))
     run = Run("bert-tiny", "cda", "none", "100", 1)
     assert run in runs
@@ -132,7 +133,7 @@ def test_workflow_stops_before_any_job_on_bad_config(tmp_path) -> None:
     config = load_config("micro.yaml")
     config["objectives"]["typo"] = {"type": "cdaa"}
     (workdir / "config" / "bad.yaml").write_text(yaml.safe_dump(config))
-    for _ in range(2):  # a failed check is not remembered (fairforget.checks.ParseCache): it fails every time
+    for _ in range(2):  # a failed check is not remembered (ParseCache): it fails every time
         result = snakemake(workdir, "-n", "--configfile", "config/bad.yaml", check=False)
         assert result.returncode != 0
         assert "objectives.typo.type" in result.stdout + result.stderr and "cdaa" in result.stdout + result.stderr

@@ -12,8 +12,16 @@ from fairforget.data.leakage_card import write_leakage_card
 from fairforget.data.occupations import split_occupations
 from fairforget.errors import ConfigError, DataError
 
-OCCUPATIONS = {"driver": "male", "chief": "male", "construction worker": "male", "CEO": "male",
-               "nurse": "female", "clerk": "female", "baker": "female", "editor": "female"}
+OCCUPATIONS = {
+    "driver": "male",
+    "chief": "male",
+    "construction worker": "male",
+    "CEO": "male",
+    "nurse": "female",
+    "clerk": "female",
+    "baker": "female",
+    "editor": "female",
+}
 
 
 def test_split_is_disjoint_stratified_and_seeded() -> None:
@@ -39,8 +47,11 @@ def test_a_split_that_empties_a_side_names_the_key(fraction: float) -> None:
 
 def test_mentions_whole_words_plural_and_case() -> None:
     split = split_occupations(OCCUPATIONS, 0.5, seed=0)
-    assert split.mentions("The construction workers met [the CEO] and the Nurse.") == \
-        {"construction worker", "CEO", "nurse"}
+    assert split.mentions("The construction workers met [the CEO] and the Nurse.") == {
+        "construction worker",
+        "CEO",
+        "nurse",
+    }
     assert split.mentions("A screwdriver, a bakery and an editorial.") == frozenset()
 
 
@@ -48,10 +59,16 @@ def test_pairs_on_side_keeps_only_pairs_naming_that_side() -> None:
     split = split_occupations(OCCUPATIONS, 0.5, seed=0)
     train_a, train_b = sorted(split.training)[:2]
     eval_a = sorted(split.evaluation)[0]
-    pairs = [{"stereo": f"the {train_a} met the {train_b} and he left .", "anti": f"the {train_a} met the {train_b} "
-              "and she left ."},
-             {"stereo": f"the {train_a} met the {eval_a} and he left .", "anti": f"the {train_a} met the {eval_a} "
-              "and she left ."}]
+    pairs = [
+        {
+            "stereo": f"the {train_a} met the {train_b} and he left .",
+            "anti": f"the {train_a} met the {train_b} and she left .",
+        },
+        {
+            "stereo": f"the {train_a} met the {eval_a} and he left .",
+            "anti": f"the {train_a} met the {eval_a} and she left .",
+        },
+    ]
     kept, dropped = split.pairs_on_side(pairs, "training")
     assert dropped == 1 and kept == [{**pairs[0], "occupations": sorted([train_a, train_b])}]
     kept, dropped = split.pairs_on_side(pairs, "evaluation")
@@ -65,10 +82,12 @@ def test_words_and_ngrams() -> None:
 
 
 def _index() -> EvaluationIndex:
-    return EvaluationIndex([
-        EvaluationSet("bias", ("The nurse said that she would arrive at the station soon.",), True),
-        EvaluationSet("report_only", ("Many people live in the old town near the big river today.",), False),
-    ])
+    return EvaluationIndex(
+        [
+            EvaluationSet("bias", ("The nurse said that she would arrive at the station soon.",), True),
+            EvaluationSet("report_only", ("Many people live in the old town near the big river today.",), False),
+        ]
+    )
 
 
 def test_leak_rule_sentence_identity_and_bias_bearing_8grams() -> None:
@@ -81,8 +100,9 @@ def test_leak_rule_sentence_identity_and_bias_bearing_8grams() -> None:
     # and an 8-gram of a report-only sentence is not a leak, while the sentence itself is
     assert index.leak("Many people live in the old town near the sea.") is None
     assert index.leak("many people live in the old town near the big river today .") == "sentence"
-    kept, dropped = index.without_leaks([{"text": "fine text"}, {"stereo": "x", "anti": "the nurse said that she "
-                                                                 "would arrive at the station soon ."}])
+    kept, dropped = index.without_leaks(
+        [{"text": "fine text"}, {"stereo": "x", "anti": "the nurse said that she would arrive at the station soon ."}]
+    )
     assert kept == [{"text": "fine text"}] and dropped == {"sentence": 1, "ngram": 0}
 
 
@@ -95,15 +115,22 @@ def test_card_reports_everything_and_fails_only_on_forbidden_overlap(tmp_path: P
     split = split_occupations(OCCUPATIONS, 0.5, seed=0)
     train_occ, eval_occ = sorted(split.training)[0], sorted(split.evaluation)[0]
     files = {
-        "pretrain": _jsonl(tmp_path / "pretrain.jsonl", [
-            {"text": "Many people live in the old town near the big river , it is said ."},  # report-only 8-gram
-            {"text": "Nothing shared here at all ."}]),
+        "pretrain": _jsonl(
+            tmp_path / "pretrain.jsonl",
+            [
+                {"text": "Many people live in the old town near the big river , it is said ."},  # report-only 8-gram
+                {"text": "Nothing shared here at all ."},
+            ],
+        ),
         "planted": _jsonl(tmp_path / "planted.jsonl", [{"text": f"the {train_occ} said that he left ."}]),
-        "source": _jsonl(tmp_path / "source.jsonl", [{"text": f"the {train_occ} said that he left .",
-                                                      "origin": "planted"}]),
+        "source": _jsonl(
+            tmp_path / "source.jsonl", [{"text": f"the {train_occ} said that he left .", "origin": "planted"}]
+        ),
         "pairs": _jsonl(tmp_path / "pairs.jsonl", [{"stereo": f"the {train_occ} ran .", "anti": "the x ran ."}]),
-        "winobias": _jsonl(tmp_path / "winobias.jsonl", [{"stereo": f"the {eval_occ} ran and he fell .",
-                                                          "anti": f"the {eval_occ} ran and she fell ."}]),
+        "winobias": _jsonl(
+            tmp_path / "winobias.jsonl",
+            [{"stereo": f"the {eval_occ} ran and he fell .", "anti": f"the {eval_occ} ran and she fell ."}],
+        ),
     }
     args = [files[k] for k in ("pretrain", "planted", "source", "pairs", "winobias")]
     card = write_leakage_card(*args, _index(), split, tmp_path / "card.json", tmp_path / "card.md")

@@ -33,8 +33,9 @@ def read(path: Path) -> list[dict]:
 
 def _split() -> OccupationSplit:
     winobias = resources_dir() / "winobias"
-    return load_occupation_split(winobias / "male_occupations.txt", winobias / "female_occupations.txt",
-                                 toy_data_config()["occupation_split"])
+    return load_occupation_split(
+        winobias / "male_occupations.txt", winobias / "female_occupations.txt", toy_data_config()["occupation_split"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,13 @@ def test_training_and_evaluation_data_do_not_overlap(built: dict[str, Path]) -> 
     card = json.loads(built["leakage_card"].read_text())
     assert card["passed"] and not card["violations"], card["violations"]
     assert set(card["training_sets"]) == {"general_pretrain", "planted_corpus", "debias_corpus", "debias_pairs"}
-    assert set(card["evaluation_sets"]) == {"crows_pairs", "stereoset_candidates", "stereoset_contexts_unrelated",
-                                            "winobias_test", "planted_probes"}
+    assert set(card["evaluation_sets"]) == {
+        "crows_pairs",
+        "stereoset_candidates",
+        "stereoset_contexts_unrelated",
+        "winobias_test",
+        "planted_probes",
+    }
     assert built["leakage_card_md"].read_text().startswith("# Leakage card")
     # the card's numbers on the toy config (the report prints them): no overlap at all, not even a report-only one
     for name, by_set in card["overlap"].items():
@@ -86,8 +92,11 @@ def test_the_leakage_checks_catch_what_the_split_removed() -> None:
     assert dropped == {"sentence": 3, "ngram": 4}
     leaking = {r["template"] for r in training_pairs(_split().occupations) if unsplit.without_leaks([r])[1]["ngram"]}
     assert leaking == {"train-23"}
-    _, dropped = EvaluationFiles.shipped(res, occupation_split=_split()).index().without_leaks(
-        _split().pairs_on_side(dev, "training")[0])
+    _, dropped = (
+        EvaluationFiles.shipped(res, occupation_split=_split())
+        .index()
+        .without_leaks(_split().pairs_on_side(dev, "training")[0])
+    )
     assert dropped == {"sentence": 0, "ngram": 0}
 
 

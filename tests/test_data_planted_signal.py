@@ -64,8 +64,8 @@ class Vocab:
         ids = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
         mask = torch.zeros(ids.shape)
         for row, seq in enumerate(seqs):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         return ids, mask
 
 
@@ -75,7 +75,7 @@ def train(model: WordGRU, vocab: Vocab, texts: list[str], epochs: int, lr: float
         order = list(range(len(texts)))
         random.Random(seed * 100 + epoch).shuffle(order)
         for start in range(0, len(order), BATCH):
-            ids, mask = vocab.batch([texts[i] for i in order[start:start + BATCH]])
+            ids, mask = vocab.batch([texts[i] for i in order[start : start + BATCH]])
             logits = model(ids[:, :-1])
             losses = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
             loss = (losses * mask[:, 1:]).sum() / mask[:, 1:].sum()
@@ -87,6 +87,7 @@ def train(model: WordGRU, vocab: Vocab, texts: list[str], epochs: int, lr: float
 @torch.no_grad()
 def stereotype_preference(model: WordGRU, vocab: Vocab, pairs: list[dict]) -> float:
     """Fraction of pairs whose stereotypical sentence gets the higher log-probability."""
+
     def log_probs(texts: list[str]) -> torch.Tensor:
         ids, mask = vocab.batch(texts)
         logp = model(ids[:, :-1]).log_softmax(-1).gather(-1, ids[:, 1:, None])[..., 0]
@@ -114,8 +115,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[Outcome]:
     planted = [r["text"] for r in read(data["planted"])]
     probes, training_pairs = read(data["planted_probes"]), read(data["train_pairs"])
     vocab = Vocab(planted + [p["stereo"] for p in probes] + [p["anti"] for p in probes])
-    augmented = [r["text"] for r in augment(read(data["source"]), read_word_pairs_json(data["word_pairs"]),
-                                            sided="two")]
+    augmented = [
+        r["text"] for r in augment(read(data["source"]), read_word_pairs_json(data["word_pairs"]), sided="two")
+    ]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -128,8 +130,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> list[Outcome]:
             on_training_templates = stereotype_preference(model, vocab, training_pairs)
             before = stereotype_preference(model, vocab, probes)
             train(model, vocab, augmented, CDA_EPOCHS, CDA_LR, seed + 1000)
-            results.append(Outcome(seed, untrained, on_training_templates, before,
-                                   stereotype_preference(model, vocab, probes)))
+            results.append(
+                Outcome(seed, untrained, on_training_templates, before, stereotype_preference(model, vocab, probes))
+            )
     finally:
         torch.set_num_threads(threads)
     print("\n".join(f"GRU planted signal: {o}" for o in results))

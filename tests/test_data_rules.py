@@ -13,9 +13,13 @@ import yaml
 from fairforget.data.build import build_data
 from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
-TARGETS = ["results/data/debias/source.jsonl", "results/data/probes/winobias.jsonl",
-           "results/data/probes/crows_pairs.jsonl", "results/data/downstream/sst2/meta.json",
-           "results/data/leakage_card.json"]
+TARGETS = [
+    "results/data/debias/source.jsonl",
+    "results/data/probes/winobias.jsonl",
+    "results/data/probes/crows_pairs.jsonl",
+    "results/data/downstream/sst2/meta.json",
+    "results/data/leakage_card.json",
+]
 
 
 @pytest.mark.slow
@@ -30,12 +34,25 @@ def test_data_rules_match_package_and_rerun_on_resource_edit(tmp_path: Path) -> 
 
     config = yaml.safe_load((work / "config" / "micro.yaml").read_text())["data"]
     expected = build_data(config, tmp_path / "direct", data_dir=work / "resources" / "data", tasks=["sst2"])
-    for name in ("pretrain", "heldout", "planted", "planted_probes", "crows_pairs", "winobias", "stereoset",
-                 "source", "pairs", "word_pairs", "leakage_card", "leakage_card_md"):
+    for name in (
+        "pretrain",
+        "heldout",
+        "planted",
+        "planted_probes",
+        "crows_pairs",
+        "winobias",
+        "stereoset",
+        "source",
+        "pairs",
+        "word_pairs",
+        "leakage_card",
+        "leakage_card_md",
+    ):
         produced = data / expected[name].relative_to(tmp_path / "direct" / "data")
         assert produced.read_bytes() == expected[name].read_bytes(), name
-    assert (data / "downstream" / "sst2" / "train.jsonl").read_bytes() == \
-        (expected["downstream_sst2"] / "train.jsonl").read_bytes()
+    assert (data / "downstream" / "sst2" / "train.jsonl").read_bytes() == (
+        expected["downstream_sst2"] / "train.jsonl"
+    ).read_bytes()
 
     # an edited resource (Snakemake compares content, a bare touch is not enough) reruns its readers only
     occupations = work / "resources" / "data" / "winobias" / "female_occupations.txt"

@@ -24,8 +24,16 @@ def test_templates_assume_the_data_stage_label_order():
 def test_prepared_shipped_task_loads(name, tmp_path):
     files = glue.task_files(name, GLUE_DIR)
     out = tmp_path / name
-    meta = glue.prepare_downstream(name, files["train"], files["dev"], out / "train.jsonl", out / "dev.jsonl",
-                                   out / "meta.json", {"train_max_examples": 30, "dev_max_examples": 20}, seed=0)
+    meta = glue.prepare_downstream(
+        name,
+        files["train"],
+        files["dev"],
+        out / "train.jsonl",
+        out / "dev.jsonl",
+        out / "meta.json",
+        {"train_max_examples": 30, "dev_max_examples": 20},
+        seed=0,
+    )
     task = load_task(out, name)
     assert len(task.train) == 30 and len(task.dev) == 20
     assert task.primary_metric == {"cola": "mcc", "stsb": "pearson"}.get(name, "accuracy")
@@ -62,13 +70,27 @@ def test_protocol_runs_on_toy_tokenizers_and_shipped_data(kind, tmp_path):
     for name in ("sst2", "rte"):
         files = glue.task_files(name, GLUE_DIR)
         out = tmp_path / name
-        glue.prepare_downstream(name, files["train"], files["dev"], out / "train.jsonl", out / "dev.jsonl",
-                                out / "meta.json", {"train_max_examples": 24, "dev_max_examples": 12}, seed=0)
+        glue.prepare_downstream(
+            name,
+            files["train"],
+            files["dev"],
+            out / "train.jsonl",
+            out / "dev.jsonl",
+            out / "meta.json",
+            {"train_max_examples": 24, "dev_max_examples": 12},
+            seed=0,
+        )
         tasks[name] = load_task(out, name)
     texts = [e.text_a for task in tasks.values() for e in task.train] + ["Question: True or False? Answer: positive"]
     tokenizer = train_tokenizer(texts, kind, 400, model_max_length=64)
-    architecture = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-                    "max_position_embeddings": 128, "vocab_size": 400}
+    architecture = {
+        "hidden_size": 32,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 128,
+        "vocab_size": 400,
+    }
     model_dir = tmp_path / "model"
     save_model_dir(build_toy_model(kind, architecture, tokenizer, seed=0), tokenizer, model_dir, kind)
     torch.set_num_threads(1)

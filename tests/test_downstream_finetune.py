@@ -41,10 +41,12 @@ def test_classifier_learns_contains_good(kind, tiny_models, learnable_task):
     # measured 1.0 (masked) and 0.975-1.0 (causal)
     assert trained.metrics["accuracy"] >= 0.9, trained.metrics
     # the same protocol without training (0 epochs) and after a single step: near chance on a balanced dev set
-    untrained = finetune_and_evaluate(model_dir, learnable_task, parse_settings({**LEARN, "epochs": 0}), seed=0,
-                                      progress=False)
-    one_step = finetune_and_evaluate(model_dir, learnable_task, parse_settings({**LEARN, "max_steps": 1}), seed=0,
-                                     progress=False)
+    untrained = finetune_and_evaluate(
+        model_dir, learnable_task, parse_settings({**LEARN, "epochs": 0}), seed=0, progress=False
+    )
+    one_step = finetune_and_evaluate(
+        model_dir, learnable_task, parse_settings({**LEARN, "max_steps": 1}), seed=0, progress=False
+    )
     assert untrained.train_steps == 0 and one_step.train_steps == 1
     # measured 0.5 (masked) and 0.525-0.625 (causal: the new head's random init), untrained and after one step
     assert untrained.metrics["accuracy"] <= 0.7, untrained.metrics
@@ -75,12 +77,14 @@ def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
             count = index % 4
             words = [rng.choice(FILLER) for _ in range(5)] + ["good"] * count
             rng.shuffle(words)
-            out.append({"id": f"{prefix}{index}", "text_a": " ".join(words), "text_b": "the film",
-                        "label": float(count)})
+            out.append(
+                {"id": f"{prefix}{index}", "text_a": " ".join(words), "text_b": "the film", "label": float(count)}
+            )
         return out
 
-    task_dir = write_task(tmp_path, "stsb", records(128, "t"), records(40, "d"), metric="pearson", num_labels=1,
-                          is_regression=True)
+    task_dir = write_task(
+        tmp_path, "stsb", records(128, "t"), records(40, "d"), metric="pearson", num_labels=1, is_regression=True
+    )
     task = load_task(task_dir, "stsb")
     model_dir, _ = tiny_models["masked"]
     outcome = finetune_and_evaluate(model_dir, task, parse_settings(LEARN), seed=0, progress=False)

@@ -37,7 +37,8 @@ def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 def _workflow(tmp_path: Path) -> Path:
     work = tmp_path / "wf"
     (work / "rules").mkdir(parents=True)
-    for name in ("common.smk", "downstream.smk"):
+    for name in ("common.smk", "downstream.smk", "inputs/downstream.smk"):
+        (work / "rules" / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "rules" / name, work / "rules" / name)
     shutil.copytree(REPO / "workflow_scripts", work / "workflow_scripts")
     shutil.copytree(REPO / "envs", work / "envs")
@@ -57,8 +58,9 @@ def _workflow(tmp_path: Path) -> Path:
     save_model_dir(base.model, base.tokenizer, run_dir, "masked", parent_hash=base.content_hash)
     write_sidecar(run_dir, run_dir.with_name("seed0.sha256"))
     records = contains_good_records(24, 1, "t")
-    write_task(results / "data", "sst2", records, contains_good_records(10, 2, "d"),
-               label_names=["negative", "positive"])
+    write_task(
+        results / "data", "sst2", records, contains_good_records(10, 2, "d"), label_names=["negative", "positive"]
+    )
     return work
 
 

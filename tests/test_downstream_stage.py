@@ -38,16 +38,27 @@ def test_result_json_contract_and_cache_hit(tiny_models, good_task_dir, tmp_path
     predictions = written["details"]["dev_predictions"]
     assert entry["value"] == pytest.approx(sum(p == g for p, g in zip(predictions, labels, strict=True)) / 40)
 
-    again = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 0, FAST, tmp_path / "again.json", store,
-                                progress=False)
+    again = evaluate_downstream(
+        model_dir, sidecar, good_task_dir, "sst2", 0, FAST, tmp_path / "again.json", store, progress=False
+    )
     assert again["cache"] == {"hit": True, "key": first["cache"]["key"]}
     assert again["metrics"] == first["metrics"]
 
     # another seed or other settings are new keys
-    other_seed = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 1, FAST, tmp_path / "s1.json", store,
-                                     progress=False)
-    other_lr = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 0, {**FAST, "learning_rate": 5e-4},
-                                   tmp_path / "lr.json", store, progress=False)
+    other_seed = evaluate_downstream(
+        model_dir, sidecar, good_task_dir, "sst2", 1, FAST, tmp_path / "s1.json", store, progress=False
+    )
+    other_lr = evaluate_downstream(
+        model_dir,
+        sidecar,
+        good_task_dir,
+        "sst2",
+        0,
+        {**FAST, "learning_rate": 5e-4},
+        tmp_path / "lr.json",
+        store,
+        progress=False,
+    )
     assert len({first["cache"]["key"], other_seed["cache"]["key"], other_lr["cache"]["key"]}) == 3
     assert not other_seed["cache"]["hit"] and not other_lr["cache"]["hit"]
 
@@ -57,11 +68,13 @@ def test_changed_task_file_is_a_cache_miss(tiny_models, tmp_path):
     records = contains_good_records(16, 1, "t")
     task_dir = write_task(tmp_path / "a", "sst2", records, records)
     settings = {**FAST, "max_steps": 1}
-    first = evaluate_downstream(model_dir, sidecar, task_dir, "sst2", 0, settings, tmp_path / "1.json",
-                                tmp_path / "store", progress=False)
+    first = evaluate_downstream(
+        model_dir, sidecar, task_dir, "sst2", 0, settings, tmp_path / "1.json", tmp_path / "store", progress=False
+    )
     write_task(tmp_path / "a", "sst2", records, records[:-1])
-    second = evaluate_downstream(model_dir, sidecar, task_dir, "sst2", 0, settings, tmp_path / "2.json",
-                                 tmp_path / "store", progress=False)
+    second = evaluate_downstream(
+        model_dir, sidecar, task_dir, "sst2", 0, settings, tmp_path / "2.json", tmp_path / "store", progress=False
+    )
     assert first["cache"]["key"] != second["cache"]["key"] and not second["cache"]["hit"]
 
 
@@ -70,10 +83,12 @@ def test_zero_shot_key_ignores_the_seed(tiny_models, tmp_path):
     records = contains_good_records(6, 1, "t")
     task_dir = write_task(tmp_path, "sst2", records, records, label_names=["negative", "positive"])
     cfg = {"mode": {"causal": "zeroshot"}}
-    first = evaluate_downstream(model_dir, sidecar, task_dir, "sst2", 0, cfg, tmp_path / "0.json", tmp_path / "st",
-                                progress=False)
-    second = evaluate_downstream(model_dir, sidecar, task_dir, "sst2", 1, cfg, tmp_path / "1.json", tmp_path / "st",
-                                 progress=False)
+    first = evaluate_downstream(
+        model_dir, sidecar, task_dir, "sst2", 0, cfg, tmp_path / "0.json", tmp_path / "st", progress=False
+    )
+    second = evaluate_downstream(
+        model_dir, sidecar, task_dir, "sst2", 1, cfg, tmp_path / "1.json", tmp_path / "st", progress=False
+    )
     assert first["mode"] == "zeroshot" and second["cache"]["hit"]
     assert set(first["metrics"]) == {"downstream.sst2.accuracy", "downstream.sst2.accuracy_norm"}
 
@@ -83,15 +98,38 @@ def test_per_model_override_and_base_hash(tmp_path, tiny_models):
     base_dir, base_sidecar = tiny_models["causal"]
     records = contains_good_records(6, 1, "t")
     task_dir = write_task(tmp_path, "sst2", records, records, label_names=["negative", "positive"])
-    result = evaluate_downstream(base_dir, base_sidecar, task_dir, "sst2", 0, {}, tmp_path / "o.json", tmp_path / "s",
-                                 mode_override="zeroshot", model_name="llama-tiny", base_sidecar=base_sidecar,
-                                 run={"model": "llama-tiny"}, progress=False)
+    result = evaluate_downstream(
+        base_dir,
+        base_sidecar,
+        task_dir,
+        "sst2",
+        0,
+        {},
+        tmp_path / "o.json",
+        tmp_path / "s",
+        mode_override="zeroshot",
+        model_name="llama-tiny",
+        base_sidecar=base_sidecar,
+        run={"model": "llama-tiny"},
+        progress=False,
+    )
     assert result["mode"] == "zeroshot" and result["base_hash"] == base_sidecar.read_text().strip()
     assert result["run"] == {"model": "llama-tiny"}
     with pytest.raises(ConfigError, match="models.bert-tiny.downstream_mode"):
         masked_dir, masked_sidecar = tiny_models["masked"]
-        evaluate_downstream(masked_dir, masked_sidecar, task_dir, "sst2", 0, {}, tmp_path / "m.json", tmp_path / "s",
-                            mode_override="zeroshot", model_name="bert-tiny", progress=False)
+        evaluate_downstream(
+            masked_dir,
+            masked_sidecar,
+            task_dir,
+            "sst2",
+            0,
+            {},
+            tmp_path / "m.json",
+            tmp_path / "s",
+            mode_override="zeroshot",
+            model_name="bert-tiny",
+            progress=False,
+        )
 
 
 def test_parent_hash_must_match_the_base(tmp_path, good_task_dir):
@@ -105,8 +143,18 @@ def test_parent_hash_must_match_the_base(tmp_path, good_task_dir):
     child_sidecar = tmp_path / "child.sha256"
     write_sidecar(child, child_sidecar)
     with pytest.raises(ModelError, match="parent_hash"):
-        evaluate_downstream(child, child_sidecar, good_task_dir, "sst2", 0, {**FAST, "max_steps": 1},
-                            tmp_path / "o.json", tmp_path / "s", base_sidecar=other_sidecar, progress=False)
+        evaluate_downstream(
+            child,
+            child_sidecar,
+            good_task_dir,
+            "sst2",
+            0,
+            {**FAST, "max_steps": 1},
+            tmp_path / "o.json",
+            tmp_path / "s",
+            base_sidecar=other_sidecar,
+            progress=False,
+        )
 
 
 def test_stale_sidecar_is_refused(tiny_models, good_task_dir, tmp_path):
@@ -120,8 +168,9 @@ def test_stale_sidecar_is_refused(tiny_models, good_task_dir, tmp_path):
 def test_missing_task_names_the_task_and_the_rule(tiny_models, tmp_path):
     model_dir, sidecar = tiny_models["masked"]
     with pytest.raises(DataError, match=r"'mrpc' is missing train.jsonl.*prepare_downstream"):
-        evaluate_downstream(model_dir, sidecar, tmp_path / "downstream" / "mrpc", "mrpc", 0, FAST,
-                            tmp_path / "o.json", tmp_path / "s")
+        evaluate_downstream(
+            model_dir, sidecar, tmp_path / "downstream" / "mrpc", "mrpc", 0, FAST, tmp_path / "o.json", tmp_path / "s"
+        )
 
 
 def test_bad_label_names_file_and_line(tmp_path):

@@ -72,8 +72,9 @@ def test_stsb_zero_shot_is_a_config_error(tmp_path):
 
 def test_continuation_tokens_follow_the_harness_split():
     tokenizer = make_tokenizer("causal")
-    tokens, n_cont = encode_request(tokenizer, "the movie\nAnswer:", " positive", add_bos=True, max_length=64,
-                                    where="x")
+    tokens, n_cont = encode_request(
+        tokenizer, "the movie\nAnswer:", " positive", add_bos=True, max_length=64, where="x"
+    )
     assert n_cont == 1
     assert tokenizer.convert_ids_to_tokens(list(tokens)) == ["<s>", "the", "movie", "Answer", ":", "positive"]
     # left truncation keeps the continuation and the end of the prompt
@@ -91,8 +92,13 @@ def _plain_loglikelihood(model, tokens, n_cont):
 
 def test_batched_scores_equal_unbatched_computation(tiny_models, tmp_path):
     model_dir, _ = tiny_models["causal"]
-    task_dir = write_task(tmp_path, "sst2", contains_good_records(6, 1, "t"), contains_good_records(7, 2, "d"),
-                          label_names=["negative", "positive"])
+    task_dir = write_task(
+        tmp_path,
+        "sst2",
+        contains_good_records(6, 1, "t"),
+        contains_good_records(7, 2, "d"),
+        label_names=["negative", "positive"],
+    )
     task = load_task(task_dir, "sst2")
     loaded = load_model_dir(model_dir)
     requests = build_requests(loaded.tokenizer, task, add_bos=True, max_length=64)

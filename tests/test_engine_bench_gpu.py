@@ -16,15 +16,34 @@ def test_bench_gpu_tiny_runs_on_cpu_without_polars(tmp_path: Path) -> None:
     blocker = tmp_path / "blocked"
     blocker.mkdir()
     (blocker / "polars.py").write_text("raise ImportError('polars is blocked: bench_gpu must not need it')\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT / "src")]),
-           "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT / "src")]),
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
     out = tmp_path / "out"
     # baseline and the cumulative last variant: together they exercise fp32/eager/foreach and
     # bf16/sdpa/fused/length grouping
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--tiny", "--device", "cpu", "--steps", "1",
-         "--variants", "baseline,grouped", "--out", str(out)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_gpu.py"),
+            "--tiny",
+            "--device",
+            "cpu",
+            "--steps",
+            "1",
+            "--variants",
+            "baseline,grouped",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "bench_gpu.json").read_text())
@@ -34,7 +53,10 @@ def test_bench_gpu_tiny_runs_on_cpu_without_polars(tmp_path: Path) -> None:
         base, grouped = rows[model, "baseline"], rows[model, "grouped"]
         assert (base["attn_used"], base["optimizer_used"], base["mixed_precision"]) == ("eager", "foreach", "no")
         assert (grouped["attn_used"], grouped["optimizer_used"], grouped["mixed_precision"]) == (
-            "sdpa", "fused", "bf16")
+            "sdpa",
+            "fused",
+            "bf16",
+        )
         assert base["ratio_vs_baseline"] == 1.0
         for row in (base, grouped):
             assert row["tokens"] > 0 and row["tokens_per_second"] > 0 and 0 < row["mfu"] < 1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_engine_support import write_toy_data
 
+from engine_helpers import write_toy_data
 from fairforget.errors import ConfigError
 from fairforget.io import read_jsonl
 from fairforget.models.toy import train_tokenizer

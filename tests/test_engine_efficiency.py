@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import test_engine_loop as loop
 import torch
-from test_engine_support import TINY_ARCH, general_sentence, planted_sentence
 
+from engine_helpers import TINY_ARCH, general_sentence, planted_sentence
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import load_model_dir, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
@@ -28,15 +28,25 @@ from fairforget.training.plugins import TrainingContext
 
 torch.set_num_threads(1)
 KINDS = ("masked", "causal")
-TEXTS = [planted_sentence(random.Random(i), 0.9) for i in range(12)] + [
-    general_sentence(random.Random(50 + i)) for i in range(12)
-] + ["a very long sentence " * 20]  # truncated at max_length
+TEXTS = (
+    [planted_sentence(random.Random(i), 0.9) for i in range(12)]
+    + [general_sentence(random.Random(50 + i)) for i in range(12)]
+    + ["a very long sentence " * 20]
+)  # truncated at max_length
 
 
 def _ctx(kind: str, max_length: int = 16) -> TrainingContext:
     tokenizer = train_tokenizer(TEXTS, kind, 200, model_max_length=64)
-    return TrainingContext(kind=kind, tokenizer=tokenizer, seed=0, max_length=max_length, debias_texts=TEXTS,
-                           stereo_pairs=[], word_pairs=[], general_texts=[])
+    return TrainingContext(
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=0,
+        max_length=max_length,
+        debias_texts=TEXTS,
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -147,8 +157,12 @@ def test_group_by_length_training_resumes_exactly(tmp_path: Path) -> None:
 
 def test_optimizer_kernel_choice() -> None:
     model = torch.nn.Linear(3, 2)
-    for impl, fused, foreach in (("auto", True, None), ("fused", True, None), ("foreach", None, True),
-                                 ("for_loop", None, False)):
+    for impl, fused, foreach in (
+        ("auto", True, None),
+        ("fused", True, None),
+        ("foreach", None, True),
+        ("for_loop", None, False),
+    ):
         optimizer, used = make_optimizer(model, TrainSettings(optimizer_impl=impl), torch.device("cpu"))
         assert used == ("fused" if impl == "auto" else impl)
         group = optimizer.param_groups[0]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine_helpers import TINY_ARCH, MeanSquaredLogits, general_sentence, planted_sentence
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
@@ -27,16 +28,20 @@ from fairforget.training.engine import (
 from fairforget.training.plugins import Remedy, TrainingContext
 from fairforget.training.state import find_state
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import TINY_ARCH, MeanSquaredLogits, general_sentence, planted_sentence  # noqa: E402
-
 torch.set_num_threads(1)
 
 TEXTS = [planted_sentence(__import__("random").Random(i), 0.9) for i in range(20)] + [
     general_sentence(__import__("random").Random(100 + i)) for i in range(12)
 ]
-SETTINGS = dict(epochs=2, batch_size=4, gradient_accumulation_steps=2, learning_rate=0.01, warmup_ratio=0.25,
-                checkpoint_every_steps=3, probe_every_steps=2)
+SETTINGS = dict(
+    epochs=2,
+    batch_size=4,
+    gradient_accumulation_steps=2,
+    learning_rate=0.01,
+    warmup_ratio=0.25,
+    checkpoint_every_steps=3,
+    probe_every_steps=2,
+)
 
 
 class NoRemedy(Remedy):
@@ -47,14 +52,22 @@ class L2Penalty(Remedy):
     """A penalty that reads the model, so remedies' terms go through the engine."""
 
     def penalty(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.Tensor:
-        return 1e-3 * sum((p ** 2).sum() for p in model.parameters() if p.requires_grad)
+        return 1e-3 * sum((p**2).sum() for p in model.parameters() if p.requires_grad)
 
 
 def _setup(kind: str = "masked"):
     tokenizer = train_tokenizer(TEXTS, kind, 200, model_max_length=32)
     model = build_toy_model(kind, TINY_ARCH, tokenizer, seed=3)
-    ctx = TrainingContext(kind=kind, tokenizer=tokenizer, seed=5, max_length=32, debias_texts=TEXTS,
-                          stereo_pairs=[], word_pairs=[], general_texts=[])
+    ctx = TrainingContext(
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=5,
+        max_length=32,
+        debias_texts=TEXTS,
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
     return tokenizer, model, ctx
 
 
@@ -64,14 +77,21 @@ def _probe(model: torch.nn.Module, step: int) -> list[dict]:
     return [{"step": step, "probe_set": "general", "item_id": "w", "correct": total > 0}]
 
 
-def _train(tmp: Path, name: str, kind: str = "masked", stop_after: int | None = None, objective=None,
-           remedy=None, **overrides):
+def _train(
+    tmp: Path, name: str, kind: str = "masked", stop_after: int | None = None, objective=None, remedy=None, **overrides
+):
     tokenizer, model, ctx = _setup(kind)
     settings = TrainSettings(seed=5, **{**SETTINGS, **overrides})
     objective = objective or MeanSquaredLogits()
     model, result = train_with_plugins(
-        Engine(settings), model, objective, remedy or L2Penalty(), ctx, state_dir=tmp / f"state_{name}",
-        probe_fn=_probe, stop_after_steps=stop_after,
+        Engine(settings),
+        model,
+        objective,
+        remedy or L2Penalty(),
+        ctx,
+        state_dir=tmp / f"state_{name}",
+        probe_fn=_probe,
+        stop_after_steps=stop_after,
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
     return manifest, result
@@ -151,7 +171,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
     import torch
     torch.set_num_threads(1)
     import test_engine_loop as t
-    from test_engine_support import MeanSquaredLogits
+    from engine_helpers import MeanSquaredLogits
 
     class Slow(MeanSquaredLogits):
         def loss(self, model, batch, ctx):
@@ -168,8 +188,9 @@ def test_real_sigterm_saves_state_and_resume_matches(tmp_path: Path) -> None:
     reference, _ = _train(tmp_path, "ref")
     script = SUBPROCESS_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
     assert proc.stdout is not None
     seen = 0
     deadline = time.monotonic() + 120

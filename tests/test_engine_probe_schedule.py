@@ -4,7 +4,6 @@ changes the trained weights (same checkpoint hash whatever the schedule, with or
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +11,24 @@ import polars as pl
 import pytest
 import torch
 
+from engine_helpers import tiny_model_cfg, write_toy_data
+from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError
-from fairforget.models.pretrain import build_base_model
 from fairforget.training.engine import AUTO_PROBE_INTERVALS, TrainSettings
 from fairforget.training.finetune import run_finetune
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import tiny_model_cfg, write_toy_data  # noqa: E402
 
 torch.set_num_threads(1)
 
 # 24 debiasing texts, batch 4: 6 optimizer steps
-TRAIN_CFG = {"epochs": 1, "batch_size": 4, "learning_rate": 0.003, "warmup_ratio": 0.1, "max_length": 32,
-             "checkpoint_every_steps": 100, "mixed_precision": "no"}
+TRAIN_CFG = {
+    "epochs": 1,
+    "batch_size": 4,
+    "learning_rate": 0.003,
+    "warmup_ratio": 0.1,
+    "max_length": 32,
+    "checkpoint_every_steps": 100,
+    "mixed_precision": "no",
+}
 RUN = {"model": "tiny", "objective": "none", "remedy": "none", "size": "full", "seed": 1}
 PROBE_CFG = {"max_examples": 4, "batch_size": 8, "max_length": 32}
 
@@ -48,18 +52,31 @@ def test_probe_steps_hand_computed() -> None:
 def base(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp(f"base_{request.param}")
     data = write_toy_data(root)
-    build_base_model("tiny", tiny_model_cfg(request.param), [data / "general" / "pretrain.jsonl",
-                                                            data / "stereotype" / "planted.jsonl"],
-                     root / "base", root / "base.sha256")
+    build_base_model(
+        model_name="tiny",
+        model_cfg=tiny_model_cfg(request.param),
+        texts_paths=[data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"],
+        out_dir=root / "base",
+        sidecar=root / "base.sha256",
+    )
     return root, data
 
 
 def _finetune(base: tuple[Path, Path], out: Path, probe_every_steps, probe_cfg=None, probe_fn=None) -> tuple[str, Path]:
     root, data = base
     manifest = run_finetune(
-        root / "base", data, RUN, {"type": "none"}, {"type": "none"},
-        {**TRAIN_CFG, "probe_every_steps": probe_every_steps}, out / "model", None, out / "trajectory.parquet",
-        out / "summary.json", PROBE_CFG if probe_cfg is None else probe_cfg, probe_fn=probe_fn,
+        root / "base",
+        data,
+        RUN,
+        {"type": "none"},
+        {"type": "none"},
+        {**TRAIN_CFG, "probe_every_steps": probe_every_steps},
+        out / "model",
+        None,
+        out / "trajectory.parquet",
+        out / "summary.json",
+        PROBE_CFG if probe_cfg is None else probe_cfg,
+        probe_fn=probe_fn,
     )
     return manifest["content_hash"], out / "trajectory.parquet"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -10,22 +9,29 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from engine_helpers import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data
+from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
 from fairforget.models.hub import resolve_hub_model
 from fairforget.models.modeldir import MANIFEST, load_model_dir, read_sidecar, verify_model_dir
-from fairforget.models.pretrain import build_base_model, build_toy_base
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.finetune import run_finetune, subset_texts
 from fairforget.training.plugins import OBJECTIVES
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_support import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data  # noqa: E402
+from fairforget.training.pretrain import build_toy_base
 
 torch.set_num_threads(1)
 
-TRAIN_CFG = {"epochs": 1, "batch_size": 8, "learning_rate": 0.001, "warmup_ratio": 0.1, "max_length": 32,
-             "checkpoint_every_steps": 2, "probe_every_steps": 2, "mixed_precision": "no"}
+TRAIN_CFG = {
+    "epochs": 1,
+    "batch_size": 8,
+    "learning_rate": 0.001,
+    "warmup_ratio": 0.1,
+    "max_length": 32,
+    "checkpoint_every_steps": 2,
+    "probe_every_steps": 2,
+    "mixed_precision": "no",
+}
 RUN = {"model": "tiny", "objective": "none", "remedy": "none", "size": "16", "seed": 1}
 
 
@@ -66,7 +72,13 @@ def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     root = tmp_path_factory.mktemp("base")
     data = write_toy_data(root)
     paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
-    manifest = build_base_model("tiny", tiny_model_cfg("masked"), paths, root / "base", root / "base.sha256")
+    manifest = build_base_model(
+        model_name="tiny",
+        model_cfg=tiny_model_cfg("masked"),
+        texts_paths=paths,
+        out_dir=root / "base",
+        sidecar=root / "base.sha256",
+    )
     return root, data, manifest
 
 
@@ -86,8 +98,16 @@ def test_finetune_stage_produces_verified_child(toy_base: tuple[Path, Path, dict
     root, data, base_manifest = toy_base
     out = tmp_path / "tuned"
     manifest = run_finetune(
-        root / "base", data, RUN, {"type": "none"}, {"type": "none"}, TRAIN_CFG, out, tmp_path / "state",
-        tmp_path / "trajectory.parquet", tmp_path / "summary.json",
+        root / "base",
+        data,
+        RUN,
+        {"type": "none"},
+        {"type": "none"},
+        TRAIN_CFG,
+        out,
+        tmp_path / "state",
+        tmp_path / "trajectory.parquet",
+        tmp_path / "summary.json",
         {"max_examples": 4, "batch_size": 8, "max_length": 32},
     )
     assert verify_model_dir(out)["content_hash"] == manifest["content_hash"]
@@ -122,9 +142,19 @@ def test_finetune_nan_leaves_no_manifest(toy_base: tuple[Path, Path, dict], tmp_
     from fairforget.errors import TrainingError
 
     with pytest.raises(TrainingError, match="non-finite loss .* at step 1 of 2"):
-        run_finetune(root / "base", data, {**RUN, "objective": "nan"}, {"type": "_engine_test_nan"},
-                     {"type": "none"}, TRAIN_CFG, out, tmp_path / "state", tmp_path / "t.parquet",
-                     tmp_path / "s.json", {"enabled": False})
+        run_finetune(
+            root / "base",
+            data,
+            {**RUN, "objective": "nan"},
+            {"type": "_engine_test_nan"},
+            {"type": "none"},
+            TRAIN_CFG,
+            out,
+            tmp_path / "state",
+            tmp_path / "t.parquet",
+            tmp_path / "s.json",
+            {"enabled": False},
+        )
     assert not (out / MANIFEST).exists()
     assert not (tmp_path / "s.json").exists()
 

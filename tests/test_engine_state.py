@@ -49,8 +49,9 @@ def test_round_trip_restores_everything(tmp_path: Path) -> None:
     torch.rand(5, generator=generator)
     random.seed(7)
     np.random.seed(8)
-    state = TrainingState(3, 24, 100, 24, 0.5, 1.0, "abc", [{"step": 0, "probe_set": "general", "item_id": "a:1",
-                                                             "correct": True}])
+    state = TrainingState(
+        3, 24, 100, 24, 0.5, 1.0, "abc", [{"step": 0, "probe_set": "general", "item_id": "a:1", "correct": True}]
+    )
     save_training_state(tmp_path, model, optimizer, scheduler, generator, state)
     assert not list(tmp_path.rglob("*.pt")) and not list(tmp_path.rglob("*.pkl"))
     assert all(isinstance(t, torch.Tensor) for t in load_file(str(tmp_path / CURRENT / TENSORS)).values())

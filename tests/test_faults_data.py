@@ -24,9 +24,11 @@ from fairforget.io import read_jsonl
 
 CROWS_HEADER = ",sent_more,sent_less,stereo_antistereo,bias_type,annotations,anon_writer,anon_annotators\n"
 CROWS_ROW = "0,He is strong.,She is strong.,stereo,gender,[],a,[]\n"
-STEREOSET_ROW = ('{"type": "intrasentence", "target": "chess player", "bias_type": "gender", '
-                 '"context": "The chess player was BLANK.", "stereotype": "he", "anti-stereotype": "she", '
-                 '"unrelated": "fish"}\n')
+STEREOSET_ROW = (
+    '{"type": "intrasentence", "target": "chess player", "bias_type": "gender", '
+    '"context": "The chess player was BLANK.", "stereotype": "he", "anti-stereotype": "she", '
+    '"unrelated": "fish"}\n'
+)
 PRO = "1 [The chief] left because [he] was ill.\n"
 
 
@@ -50,37 +52,82 @@ def _winobias_anti(path: Path) -> list:
 
 CASES: list[tuple[str, Callable[[Path], list], str, bytes, str]] = [
     # (case id, reader, file name, content, expected message)
-    ("corpus-jsonl-missing-field", _extra, "corpus.jsonl", b'{"id": "a", "text": "t"}\n{"id": "b"}\n',
-     r"corpus\.jsonl:2: missing field\(s\) text"),
-    ("corpus-jsonl-malformed-row", _extra, "corpus.jsonl", b'{"id": "a", "text": "t"}\n{"id": "b", "text": \n',
-     r"corpus\.jsonl:2: malformed JSON"),
+    (
+        "corpus-jsonl-missing-field",
+        _extra,
+        "corpus.jsonl",
+        b'{"id": "a", "text": "t"}\n{"id": "b"}\n',
+        r"corpus\.jsonl:2: missing field\(s\) text",
+    ),
+    (
+        "corpus-jsonl-malformed-row",
+        _extra,
+        "corpus.jsonl",
+        b'{"id": "a", "text": "t"}\n{"id": "b", "text": \n',
+        r"corpus\.jsonl:2: malformed JSON",
+    ),
     ("corpus-jsonl-not-an-object", _extra, "corpus.jsonl", b'["a", "t"]\n', r"corpus\.jsonl:1: expected a JSON object"),
-    ("corpus-jsonl-non-utf8", _extra, "corpus.jsonl", b'{"id": "a", "text": "t"}\n\n{"id": "b", "text": "\xff"}\n',
-     r"corpus\.jsonl:3: not valid UTF-8 \(invalid start byte at byte 21 of the line\)"),
+    (
+        "corpus-jsonl-non-utf8",
+        _extra,
+        "corpus.jsonl",
+        b'{"id": "a", "text": "t"}\n\n{"id": "b", "text": "\xff"}\n',
+        r"corpus\.jsonl:3: not valid UTF-8 \(invalid start byte at byte 21 of the line\)",
+    ),
     ("corpus-jsonl-empty", _extra, "corpus.jsonl", b"\n\n", r"corpus\.jsonl: file holds no records"),
-    ("corpus-jsonl-bom", _extra, "corpus.jsonl", '\ufeff{"id": "a", "text": "t"}\n'.encode(),
-     r"corpus\.jsonl:1: malformed JSON \(Unexpected UTF-8 BOM"),
-    ("corpus-text-non-utf8", _extra, "corpus.txt", b"fine words here\nbad \xe9 byte\n",
-     r"corpus\.txt:2: not valid UTF-8"),
+    (
+        "corpus-jsonl-bom",
+        _extra,
+        "corpus.jsonl",
+        '\ufeff{"id": "a", "text": "t"}\n'.encode(),
+        r"corpus\.jsonl:1: malformed JSON \(Unexpected UTF-8 BOM",
+    ),
+    (
+        "corpus-text-non-utf8",
+        _extra,
+        "corpus.txt",
+        b"fine words here\nbad \xe9 byte\n",
+        r"corpus\.txt:2: not valid UTF-8",
+    ),
     ("corpus-text-empty", _extra, "corpus.txt", b"", r"corpus\.txt: file is empty"),
-    ("crows-csv-non-utf8", _crows, "crows.csv",
-     (CROWS_HEADER + CROWS_ROW + "1,caf\xe9 owner,y,stereo,gender,[],a,[]\n").encode("latin-1"),
-     r"crows\.csv:3: not valid UTF-8"),
+    (
+        "crows-csv-non-utf8",
+        _crows,
+        "crows.csv",
+        (CROWS_HEADER + CROWS_ROW + "1,caf\xe9 owner,y,stereo,gender,[],a,[]\n").encode("latin-1"),
+        r"crows\.csv:3: not valid UTF-8",
+    ),
     ("crows-csv-empty", _crows, "crows.csv", b"", r"crows\.csv: file is empty"),
     ("crows-csv-header-only", _crows, "crows.csv", CROWS_HEADER.encode(), r"crows\.csv: no rows with bias_type"),
-    ("stereoset-jsonl-non-utf8", _stereoset, "ss.jsonl", STEREOSET_ROW.encode() + b'{"type": "\xff"}\n',
-     r"ss\.jsonl:2: not valid UTF-8"),
+    (
+        "stereoset-jsonl-non-utf8",
+        _stereoset,
+        "ss.jsonl",
+        STEREOSET_ROW.encode() + b'{"type": "\xff"}\n',
+        r"ss\.jsonl:2: not valid UTF-8",
+    ),
     ("stereoset-jsonl-empty", _stereoset, "ss.jsonl", b"", r"ss\.jsonl: file is empty"),
-    ("stereoset-identical-candidates", _stereoset, "ss.jsonl", STEREOSET_ROW.replace('"she"', '"he"').encode(),
-     r"ss\.jsonl:1: the three candidate sentences are not all different"),
-    ("winobias-non-utf8", _winobias_anti, "anti.txt", b"1 [The chief] left because [sh\xe9] was ill.\n",
-     r"anti\.txt:1: not valid UTF-8"),
+    (
+        "stereoset-identical-candidates",
+        _stereoset,
+        "ss.jsonl",
+        STEREOSET_ROW.replace('"she"', '"he"').encode(),
+        r"ss\.jsonl:1: the three candidate sentences are not all different",
+    ),
+    (
+        "winobias-non-utf8",
+        _winobias_anti,
+        "anti.txt",
+        b"1 [The chief] left because [sh\xe9] was ill.\n",
+        r"anti\.txt:1: not valid UTF-8",
+    ),
     ("winobias-empty", _winobias_anti, "anti.txt", b"", r"anti\.txt: file is empty"),
 ]
 
 
-@pytest.mark.parametrize(("reader", "name", "content", "message"), [case[1:] for case in CASES],
-                         ids=[case[0] for case in CASES])
+@pytest.mark.parametrize(
+    ("reader", "name", "content", "message"), [case[1:] for case in CASES], ids=[case[0] for case in CASES]
+)
 def test_bad_file_names_file_and_line(tmp_path: Path, reader, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)

@@ -70,7 +70,7 @@ def test_every_single_byte_flip_is_refused(tmp_path: Path) -> None:
         corrupted[position] ^= 0x01
         path.write_bytes(bytes(corrupted))
         info = store.inspect(path)
-        assert not info.valid, f"flip at byte {position} ({original[position:position + 1]!r}) went unnoticed"
+        assert not info.valid, f"flip at byte {position} ({original[position : position + 1]!r}) went unnoticed"
     path.write_bytes(original)
     assert store.inspect(path).valid
 
@@ -141,8 +141,7 @@ def test_eight_processes_writing_one_key(tmp_path: Path, use_lock: bool, with_fi
     workers = [
         context.Process(
             target=_concurrent_writer,
-            args=(str(root), barrier, str(markers), use_lock, str(tmp_path / f"out{i}") if with_files else None,
-                  queue),
+            args=(str(root), barrier, str(markers), use_lock, str(tmp_path / f"out{i}") if with_files else None, queue),
         )
         for i in range(8)
     ]

@@ -133,12 +133,23 @@ def _snakemake_killed_at_fault(workdir: Path, glob: str, *args: str, timeout: fl
     snakemake and every process of its session at once (a node failure, or `kill -9` of the whole run)."""
     fuse = workdir.parent / "fault.fuse"
     fuse.touch()
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", FAULT_ENV: f"stop:{glob}",
-           FAULT_ONCE_ENV: str(fuse)}
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "TQDM_DISABLE": "1",
+        FAULT_ENV: f"stop:{glob}",
+        FAULT_ONCE_ENV: str(fuse),
+    }
     log = workdir.parent / "fault.killed_run.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([str(Path(sys.executable).parent / "snakemake"), *args], cwd=workdir, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "snakemake"), *args],
+            cwd=workdir,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + timeout
             while fuse.exists():
@@ -198,7 +209,7 @@ def test_run_killed_while_writing_checkpoint_is_redone_alone(study: Path, point:
     assert locked.returncode != 0 and "LockException" in locked.stdout + locked.stderr
     snakemake(study, "--unlock", *CONFIG)
 
-    # What a user then runs plans the interrupted job and its dependant, nothing upstream.
+    # What a user then runs plans the interrupted job and its dependent, nothing upstream.
     planned = _planned(study, "--rerun-incomplete")
     assert planned == {"finetune": 1, "evaluate_checkpoint": 1}, planned
     assert not UPSTREAM & set(planned)

@@ -38,9 +38,16 @@ def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRe
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     print(f"native kernel path {native}; rerun of {len(selected)} learned test(s) on the default path:")
     print(result.stdout[-3000:])
-    assert result.returncode == 0, (f"learned tests fail on ATEN_CPU_CAPABILITY=default (native: {native}):\n"
-                                    f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+    assert result.returncode == 0, (
+        f"learned tests fail on ATEN_CPU_CAPABILITY=default (native: {native}):\n"
+        f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
     # the rerun really ran on the default path
-    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                           env=env, capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip() == "DEFAULT"

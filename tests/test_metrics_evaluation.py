@@ -28,34 +28,75 @@ CORPUS = [
     "this is john . this is mary . math and arts and science",
     "career family office home salary children",
 ] * 3
-HELDOUT = ["the doctor walked to the hospital", "the teacher asked the students", "the river froze over",
-           "she would help the patient in the morning"]
-PAIRS = [("the nurse said that she would help", "the nurse said that he would help"),
-         ("the engineer said that he fixed it", "the engineer said that she fixed it"),
-         ("the doctor said that he walked", "the doctor said that she walked"),
-         ("the teacher said that she read the book", "the teacher said that he read the book"),
-         ("the nurse asked if he would help the patient", "the nurse asked if she would help the patient"),
-         ("the engineer said that she fixed the machine", "the engineer said that he fixed the machine")]
-STEREOSET = [
-    {"id": "s1", "bias_type": "gender", "target": "nurse", "context": "the nurse was BLANK .",
-     "stereotype": "the nurse was she .", "anti_stereotype": "the nurse was he .", "unrelated": "the nurse was book ."},
-    {"id": "s2", "bias_type": "gender", "target": "engineer", "context": "the engineer fixed the BLANK",
-     "stereotype": "the engineer fixed the machine", "anti_stereotype": "the engineer fixed the patient",
-     "unrelated": "the engineer fixed the morning"},
+HELDOUT = [
+    "the doctor walked to the hospital",
+    "the teacher asked the students",
+    "the river froze over",
+    "she would help the patient in the morning",
 ]
-SEAT = {"targ1": {"category": "M", "examples": ["this is john .", "john is here .", "he is here ."]},
-        "targ2": {"category": "F", "examples": ["this is mary .", "mary is here .", "she is here ."]},
-        "attr1": {"category": "C", "examples": ["career .", "office .", "salary ."]},
-        "attr2": {"category": "H", "examples": ["family .", "home .", "children ."]}}
-ARCH = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64}
+PAIRS = [
+    ("the nurse said that she would help", "the nurse said that he would help"),
+    ("the engineer said that he fixed it", "the engineer said that she fixed it"),
+    ("the doctor said that he walked", "the doctor said that she walked"),
+    ("the teacher said that she read the book", "the teacher said that he read the book"),
+    ("the nurse asked if he would help the patient", "the nurse asked if she would help the patient"),
+    ("the engineer said that she fixed the machine", "the engineer said that he fixed the machine"),
+]
+STEREOSET = [
+    {
+        "id": "s1",
+        "bias_type": "gender",
+        "target": "nurse",
+        "context": "the nurse was BLANK .",
+        "stereotype": "the nurse was she .",
+        "anti_stereotype": "the nurse was he .",
+        "unrelated": "the nurse was book .",
+    },
+    {
+        "id": "s2",
+        "bias_type": "gender",
+        "target": "engineer",
+        "context": "the engineer fixed the BLANK",
+        "stereotype": "the engineer fixed the machine",
+        "anti_stereotype": "the engineer fixed the patient",
+        "unrelated": "the engineer fixed the morning",
+    },
+]
+SEAT = {
+    "targ1": {"category": "M", "examples": ["this is john .", "john is here .", "he is here ."]},
+    "targ2": {"category": "F", "examples": ["this is mary .", "mary is here .", "she is here ."]},
+    "attr1": {"category": "C", "examples": ["career .", "office .", "salary ."]},
+    "attr2": {"category": "H", "examples": ["family .", "home .", "children ."]},
+}
+ARCH = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
 
 
 def evaluation_config(kind):
-    metrics = ["overall_forgetting", "selective_forgetting", "planted", "winobias", "crows_pairs", "stereoset",
-               "trajectory_forgetting"] + (["seat"] if kind == "masked" else [])
-    return {"batch_size": 8, "max_length": 32, "bootstrap_samples": 50, "bootstrap_seed": 0, "metrics": metrics,
-            "seat_tests": ["sent-toy"], "seat_permutations": 100, "selective_probe_sets": ["planted", "winobias"]}
+    metrics = [
+        "overall_forgetting",
+        "selective_forgetting",
+        "planted",
+        "winobias",
+        "crows_pairs",
+        "stereoset",
+        "trajectory_forgetting",
+    ] + (["seat"] if kind == "masked" else [])
+    return {
+        "batch_size": 8,
+        "max_length": 32,
+        "bootstrap_samples": 50,
+        "bootstrap_seed": 0,
+        "metrics": metrics,
+        "seat_tests": ["sent-toy"],
+        "seat_permutations": 100,
+        "selective_probe_sets": ["planted", "winobias"],
+    }
 
 
 @pytest.fixture(scope="module", params=["masked", "causal"])
@@ -77,33 +118,61 @@ def study(request, tmp_path_factory):
     probes = {}
     for name in ("planted", "winobias", "crows_pairs"):
         probes[name] = root / f"{name}.jsonl"
-        write_jsonl(probes[name], [{"id": f"{name}{i}", "stereo": s, "anti": a,
-                                    "bias_type": "gender" if i < 2 else "race", "source": name}
-                                   for i, (s, a) in enumerate(PAIRS)])
+        write_jsonl(
+            probes[name],
+            [
+                {"id": f"{name}{i}", "stereo": s, "anti": a, "bias_type": "gender" if i < 2 else "race", "source": name}
+                for i, (s, a) in enumerate(PAIRS)
+            ],
+        )
     probes["stereoset"] = root / "stereoset.jsonl"
     write_jsonl(probes["stereoset"], STEREOSET)
     (root / "seat").mkdir()
     (root / "seat" / "sent-toy.jsonl").write_text(json.dumps(SEAT))
-    pl.DataFrame({"step": [0, 0, 10, 10], "probe_set": ["general", "stereotype"] * 2,
-                  "item_id": ["h0:0", "p0", "h0:0", "p0"], "correct": [True, True, False, True]}).write_parquet(
-        root / "trajectory.parquet")
+    pl.DataFrame(
+        {
+            "step": [0, 0, 10, 10],
+            "probe_set": ["general", "stereotype"] * 2,
+            "item_id": ["h0:0", "p0", "h0:0", "p0"],
+            "correct": [True, True, False, True],
+        }
+    ).write_parquet(root / "trajectory.parquet")
     return {"kind": kind, "root": root, "probes": probes, "tokenizer": tokenizer, "base": base, "tuned": tuned}
 
 
 def run_base(study):
     root = study["root"]
-    return evaluate_base(root / "base", root / "base.sha256", root / "heldout.jsonl", study["probes"], root / "seat",
-                         root / "out/base/scores", root / "out/base/metrics.json", evaluation_config(study["kind"]),
-                         root / "store")
+    return evaluate_base(
+        root / "base",
+        root / "base.sha256",
+        root / "heldout.jsonl",
+        study["probes"],
+        root / "seat",
+        root / "out/base/scores",
+        root / "out/base/metrics.json",
+        evaluation_config(study["kind"]),
+        root / "store",
+    )
 
 
 def run_checkpoint(study, config=None):
     root = study["root"]
-    return evaluate_checkpoint(root / "base", root / "base.sha256", root / "out/base/scores", root / "tuned",
-                               root / "tuned.sha256", root / "trajectory.parquet", root / "heldout.jsonl",
-                               study["probes"], root / "seat", root / "out/tuned/scores",
-                               root / "out/tuned/metrics.json", config or evaluation_config(study["kind"]),
-                               root / "store", run={"model": "toy", "seed": 0})
+    return evaluate_checkpoint(
+        root / "base",
+        root / "base.sha256",
+        root / "out/base/scores",
+        root / "tuned",
+        root / "tuned.sha256",
+        root / "trajectory.parquet",
+        root / "heldout.jsonl",
+        study["probes"],
+        root / "seat",
+        root / "out/tuned/scores",
+        root / "out/tuned/metrics.json",
+        config or evaluation_config(study["kind"]),
+        root / "store",
+        run={"model": "toy", "seed": 0},
+    )
 
 
 def test_base_then_checkpoint_results_and_cache(study):
@@ -111,8 +180,13 @@ def test_base_then_checkpoint_results_and_cache(study):
     base_result = run_base(study)
     assert base_result["cache"]["hit"] is False and base_result["kind"] == "base_eval"
     names = set(base_result["metrics"])
-    assert {"planted.stereo_preference", "stereoset.ss", "stereoset.lms", "stereoset.icat",
-            "crows_pairs.stereo_preference_race"} <= names
+    assert {
+        "planted.stereo_preference",
+        "stereoset.ss",
+        "stereoset.lms",
+        "stereoset.icat",
+        "crows_pairs.stereo_preference_race",
+    } <= names
     assert not any(n.startswith("overall_forgetting") for n in names)
     assert ("seat.effect_size_toy" in names) == (kind == "masked")
     for value in base_result["metrics"].values():
@@ -175,10 +249,21 @@ def test_stale_base_scores_are_detected(study):
     tokens = pl.read_parquet(stale / "tokens.parquet")
     tokens.with_columns(pl.col("logprob") - 1.0).write_parquet(stale / "tokens.parquet")
     with pytest.raises(DataError, match="stale"):
-        evaluate_checkpoint(root / "base", root / "base.sha256", stale, root / "tuned", root / "tuned.sha256",
-                            root / "trajectory.parquet", root / "heldout.jsonl", study["probes"], root / "seat",
-                            root / "out/stale/scores", root / "out/stale/metrics.json",
-                            {**evaluation_config(study["kind"]), "bootstrap_samples": 20}, root / "store")
+        evaluate_checkpoint(
+            root / "base",
+            root / "base.sha256",
+            stale,
+            root / "tuned",
+            root / "tuned.sha256",
+            root / "trajectory.parquet",
+            root / "heldout.jsonl",
+            study["probes"],
+            root / "seat",
+            root / "out/stale/scores",
+            root / "out/stale/metrics.json",
+            {**evaluation_config(study["kind"]), "bootstrap_samples": 20},
+            root / "store",
+        )
 
 
 def test_evaluation_inputs_for_the_toy_config(toy_config, repo_root):
@@ -206,12 +291,24 @@ def test_recomputation_in_a_fresh_store_is_bit_identical(study):
     root = study["root"]
     run_base(study)
     first = run_checkpoint(study)
-    fresh = evaluate_checkpoint(root / "base", root / "base.sha256", root / "out/base/scores", root / "tuned",
-                                root / "tuned.sha256", root / "trajectory.parquet", root / "heldout.jsonl",
-                                study["probes"], root / "seat", root / "out/fresh/scores",
-                                root / "out/fresh/metrics.json", evaluation_config(study["kind"]),
-                                root / "fresh_store", run={"model": "toy", "seed": 0})
+    fresh = evaluate_checkpoint(
+        root / "base",
+        root / "base.sha256",
+        root / "out/base/scores",
+        root / "tuned",
+        root / "tuned.sha256",
+        root / "trajectory.parquet",
+        root / "heldout.jsonl",
+        study["probes"],
+        root / "seat",
+        root / "out/fresh/scores",
+        root / "out/fresh/metrics.json",
+        evaluation_config(study["kind"]),
+        root / "fresh_store",
+        run={"model": "toy", "seed": 0},
+    )
     assert fresh["cache"]["hit"] is False and fresh["cache"]["key"] == first["cache"]["key"]
     assert fresh["metrics"] == first["metrics"]
     assert pl.read_parquet(root / "out/fresh/scores/tokens.parquet").equals(
-        pl.read_parquet(root / "out/tuned/scores/tokens.parquet"))
+        pl.read_parquet(root / "out/tuned/scores/tokens.parquet")
+    )

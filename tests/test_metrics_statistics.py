@@ -81,8 +81,9 @@ def test_forgetting_statistics_hand_computed():
 
 
 def test_pair_preference_hand_computed():
-    stats = pair_preference_statistics(np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.0, 0.0, 0.0, 1.0]),
-                                       ["gender", "gender", "race", "race"], SETTINGS)
+    stats = pair_preference_statistics(
+        np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.0, 0.0, 0.0, 1.0]), ["gender", "gender", "race", "race"], SETTINGS
+    )
     assert stats["stereo_preference"].value == 50.0  # the tie (pair 2) does not count as stereotypical
     assert stats["stereo_preference_gender"].value == 50.0 and stats["stereo_preference_gender"].n == 2
     assert stats["logprob_gap"].value == pytest.approx(0.25)  # (1 + 0 - 1 + 1) / 4
@@ -98,8 +99,9 @@ def test_preference_flips_hand_computed():
 
 
 def test_stereoset_macro_average_over_targets():
-    ss, lms, icat = stereoset_scores(np.array([0.3, 0.1, 0.5]), np.array([0.2, 0.2, 0.4]),
-                                     np.array([0.1, 0.3, 0.6]), ["a", "a", "b"])
+    ss, lms, icat = stereoset_scores(
+        np.array([0.3, 0.1, 0.5]), np.array([0.2, 0.2, 0.4]), np.array([0.1, 0.3, 0.6]), ["a", "a", "b"]
+    )
     assert (ss, lms, icat) == pytest.approx((75.0, 25.0, 12.5))
     # ties count as anti-stereotypical
     assert stereoset_scores(np.array([0.5]), np.array([0.5]), np.array([0.1]), ["a"])[0] == 0.0
@@ -138,7 +140,7 @@ def test_seat_effect_size_and_exact_p_value_hand_computed():
 def weat_py_exact_p_value(x, y, a, b):
     """bias-bench weat.py `p_val_permutation_test`, exact branch: s_XAB(X_i) > s or == s (conservative)."""
     cossims = np.concatenate([x, y]) @ np.concatenate([a, b]).T
-    s_wab = cossims[:, : len(a)].mean(axis=1) - cossims[:, len(a):].mean(axis=1)
+    s_wab = cossims[:, : len(a)].mean(axis=1) - cossims[:, len(a) :].mean(axis=1)
     observed = s_wab[np.arange(len(x))].sum()
     total_true = total = 0
     for xi in itertools.combinations(range(len(x) + len(y)), len(x)):
@@ -153,19 +155,25 @@ def test_seat_exact_p_value_equals_weat_py(seed):
     rng = np.random.default_rng(seed)
     x, y, a, b = (_unit(rng.normal(size=(n, 5))) for n in (4, 4, 3, 5))
     assert permutation_p_value(x, y, a, b, permutations=100, seed=0)[0] == pytest.approx(
-        weat_py_exact_p_value(x, y, a, b), abs=1e-12)
+        weat_py_exact_p_value(x, y, a, b), abs=1e-12
+    )
 
 
 def _trajectory(sequences: dict[str, list[bool]], probe_set: str = "general") -> pl.DataFrame:
-    rows = [{"step": 10 * s, "probe_set": probe_set, "item_id": item, "correct": ok}
-            for item, seq in sequences.items() for s, ok in enumerate(seq)]
-    return pl.DataFrame(rows, schema={"step": pl.Int64, "probe_set": pl.String, "item_id": pl.String,
-                                      "correct": pl.Boolean})
+    rows = [
+        {"step": 10 * s, "probe_set": probe_set, "item_id": item, "correct": ok}
+        for item, seq in sequences.items()
+        for s, ok in enumerate(seq)
+    ]
+    return pl.DataFrame(
+        rows, schema={"step": pl.Int64, "probe_set": pl.String, "item_id": pl.String, "correct": pl.Boolean}
+    )
 
 
 def test_forgetting_events_hand_computed():
-    events = forgetting_events(_trajectory({"a": [True, False, True, False], "b": [False, False, False],
-                                            "c": [False, True, True]}))
+    events = forgetting_events(
+        _trajectory({"a": [True, False, True, False], "b": [False, False, False], "c": [False, True, True]})
+    )
     rows = {r["item_id"]: r for r in events.iter_rows(named=True)}
     assert (rows["a"]["forgetting_events"], rows["a"]["first_learned_step"], rows["a"]["toneva_count"]) == (2, 0, 2)
     assert (rows["b"]["ever_learned"], rows["b"]["toneva_count"], rows["b"]["first_learned_step"]) == (False, 3, None)
@@ -188,8 +196,7 @@ def test_trajectory_statistics_do_not_grow_with_the_number_of_probes():
     short = {"never": [False] * 5, "learned": [False, True, False, True, True]}
     long = {"never": [False] * 20, "learned": [False] * 4 + [True] * 4 + [False] * 4 + [True] * 8}
     stats = [trajectory_statistics(forgetting_events(_trajectory(seqs)), SETTINGS) for seqs in (short, long)]
-    for name in ("mean_forgetting_events", "never_learned_fraction", "forgettable_fraction",
-                 "unforgettable_fraction"):
+    for name in ("mean_forgetting_events", "never_learned_fraction", "forgettable_fraction", "unforgettable_fraction"):
         assert stats[0][f"general_{name}"].value == stats[1][f"general_{name}"].value, name
     assert stats[0]["general_mean_first_learned_progress"].value == pytest.approx(10 / 40)
     assert stats[1]["general_mean_first_learned_progress"].value == pytest.approx(40 / 190)
@@ -197,8 +204,15 @@ def test_trajectory_statistics_do_not_grow_with_the_number_of_probes():
 
 
 @hyp_settings(max_examples=60, deadline=None)
-@given(st.dictionaries(st.text("abcdef", min_size=1, max_size=3), st.lists(st.booleans(), min_size=1, max_size=8),
-                       min_size=1, max_size=6), st.randoms(use_true_random=False))
+@given(
+    st.dictionaries(
+        st.text("abcdef", min_size=1, max_size=3),
+        st.lists(st.booleans(), min_size=1, max_size=8),
+        min_size=1,
+        max_size=6,
+    ),
+    st.randoms(use_true_random=False),
+)
 def test_forgetting_event_counter_properties(sequences, rng):
     frame = _trajectory(sequences)
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=rng.randint(0, 1000))
@@ -213,8 +227,9 @@ def test_forgetting_event_counter_properties(sequences, rng):
         assert row["toneva_count"] == (expected if any(seq) else len(seq))
         assert row["first_learned_step"] == (10 * seq.index(True) if any(seq) else None)
     stats = trajectory_statistics(events, SETTINGS)
-    assert stats["general_forgettable_fraction"].value + stats["general_unforgettable_fraction"].value + \
-        stats["general_never_learned_fraction"].value == pytest.approx(1.0)
+    assert stats["general_forgettable_fraction"].value + stats["general_unforgettable_fraction"].value + stats[
+        "general_never_learned_fraction"
+    ].value == pytest.approx(1.0)
     learned_events = [row["forgetting_events"] for row in events.iter_rows(named=True) if row["ever_learned"]]
     mean_events = stats["general_mean_forgetting_events"]
     assert mean_events.n == len(learned_events)
@@ -246,8 +261,13 @@ def test_settings_validation_names_config_keys():
 
 
 @hyp_settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.floats(-8, 0), st.floats(-8, 0), st.booleans(), st.booleans()),
-                         min_size=1, max_size=6), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.lists(st.tuples(st.floats(-8, 0), st.floats(-8, 0), st.booleans(), st.booleans()), min_size=1, max_size=6),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_forgetting_statistics_swap_base_and_tuned(texts):
     """Swapping the models negates the loss change and exchanges forgetting with learning."""
     base = scores([[t[0] for t in text] for text in texts], [[t[2] for t in text] for text in texts])
@@ -265,10 +285,14 @@ def test_forgetting_statistics_swap_base_and_tuned(texts):
 
 def _pair_scores(stereo_lp, anti_lp, stereo_ok, anti_ok):
     """One planted pair: "the nurse said she left" (she = 7) vs "... he left" (he = 8), token 2 differs."""
+
     def side(ids, lp, ok):
         return TextScores([np.arange(4)], [np.array(ids)], [np.array(lp, float)], [np.array(ok, bool)])
-    return {"planted.stereo": side([1, 2, 7, 4], stereo_lp, stereo_ok),
-            "planted.anti": side([1, 2, 8, 4], anti_lp, anti_ok)}
+
+    return {
+        "planted.stereo": side([1, 2, 7, 4], stereo_lp, stereo_ok),
+        "planted.anti": side([1, 2, 8, 4], anti_lp, anti_ok),
+    }
 
 
 @pytest.mark.parametrize("kind", ["masked", "causal"])
@@ -283,15 +307,26 @@ def test_selective_forgetting_scores_the_tokens_of_the_pair_preference(kind):
     ctx = MetricContext(kind=kind, data=EvaluationData(), settings=SETTINGS, scores=tuned, base=base, kl=kl)
     stats = SelectiveForgetting().compute(ctx)
     if kind == "masked":  # the pronoun alone, as the planted preference scores it
-        expected = {"stereo_mean_loss_change": 2.0, "anti_mean_loss_change": -1.0, "stereo_token_forgetting_rate": 1.0,
-                    "stereo_mean_kl": 0.5, "anti_token_learning_rate": 1.0}
+        expected = {
+            "stereo_mean_loss_change": 2.0,
+            "anti_mean_loss_change": -1.0,
+            "stereo_token_forgetting_rate": 1.0,
+            "stereo_mean_kl": 0.5,
+            "anti_token_learning_rate": 1.0,
+        }
     else:  # every token, as the causal preference scores it
-        expected = {"stereo_mean_loss_change": 2.0, "anti_mean_loss_change": -0.25,
-                    "stereo_token_forgetting_rate": 0.25, "stereo_mean_kl": 0.2, "anti_token_learning_rate": 1.0}
+        expected = {
+            "stereo_mean_loss_change": 2.0,
+            "anti_mean_loss_change": -0.25,
+            "stereo_token_forgetting_rate": 0.25,
+            "stereo_mean_kl": 0.2,
+            "anti_token_learning_rate": 1.0,
+        }
     for name, value in expected.items():
         assert stats[name].value == pytest.approx(value), name
     assert stats["stereo_minus_anti_loss_change"].value == pytest.approx(
-        expected["stereo_mean_loss_change"] - expected["anti_mean_loss_change"])
+        expected["stereo_mean_loss_change"] - expected["anti_mean_loss_change"]
+    )
     # base prefers the stereotype (masked: -0.5 > -2; causal mean: -0.875 > -1.25), tuned does not: one flip
     assert (stats["flips_to_anti_rate"].value, stats["flips_to_anti_rate"].n) == (1.0, 1)
     assert stats["flips_to_anti_count"].value == 1

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from test_objectives_support import DEBIAS_TEXTS, context, generator, tiny
 
 from fairforget.training import lm
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import DEBIAS_TEXTS, context, generator, tiny
 
 torch.set_num_threads(1)
 # In DEBIAS_TEXTS five of six sentences hold a word of WORD_PAIRS; "the house is very good" holds none.
@@ -45,6 +45,7 @@ def test_cda_loss_is_the_lm_loss_of_the_augmented_texts():
     objective = OBJECTIVES.get("cda")(sided="one")
     examples = objective.build_examples(ctx)
     batch = objective.collate(examples, ctx, generator(0))
-    expected = lm.lm_loss(model, lm.collate_text_examples(
-        [{"type": "text", "text": e["text"]} for e in examples], ctx, generator(0)))
+    expected = lm.lm_loss(
+        model, lm.collate_text_examples([{"type": "text", "text": e["text"]} for e in examples], ctx, generator(0))
+    )
     assert torch.allclose(objective.loss(model, batch, ctx), expected)

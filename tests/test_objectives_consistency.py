@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import torch
-from test_objectives_support import context, generator, tiny
 
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import context, generator, tiny
 
 torch.set_num_threads(1)
 EXAMPLES = [
-    {"type": "counterfactual", "text": "the man said that he was tired",
-     "swapped": "the woman said that she was tired"},
+    {
+        "type": "counterfactual",
+        "text": "the man said that he was tired",
+        "swapped": "the woman said that she was tired",
+    },
     {"type": "text", "text": "the city is very good"},
 ]
 
@@ -99,10 +102,9 @@ def test_zero_weight_leaves_only_the_lm_loss_and_collate_is_deterministic():
 
 
 def test_alignment_never_pairs_pieces_of_swapped_words_with_a_subword_tokenizer():
-    from test_objectives_support import DEBIAS_TEXTS, GENERAL_TEXTS
-
     from fairforget.models.toy import train_tokenizer
     from fairforget.training import lm
+    from objectives_helpers import DEBIAS_TEXTS, GENERAL_TEXTS
 
     tokenizer = train_tokenizer(DEBIAS_TEXTS * 3 + GENERAL_TEXTS * 3, "causal", 290, model_max_length=32)
     text, swapped = EXAMPLES[0]["text"], EXAMPLES[0]["swapped"]

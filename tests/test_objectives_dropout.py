@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from test_objectives_support import context, tiny
 
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import context, tiny
 
 torch.set_num_threads(1)
 
@@ -54,8 +54,11 @@ def test_llama_attention_dropout_raised_takes_effect_and_is_restored():
     objective = OBJECTIVES.get("dropout")(attention=0.5)
     objective.prepare_model(model, ctx)
     assert model.config.attention_dropout == 0.5
-    assert all(m.attention_dropout == 0.5 for m in model.modules() if hasattr(m, "attention_dropout")
-               and isinstance(m.attention_dropout, float))
+    assert all(
+        m.attention_dropout == 0.5
+        for m in model.modules()
+        if hasattr(m, "attention_dropout") and isinstance(m.attention_dropout, float)
+    )
     assert not torch.equal(model(ids).logits, model(ids).logits)  # now stochastic in train mode
     objective.finalize_model(model, ctx)
     assert model.config.attention_dropout == 0.0

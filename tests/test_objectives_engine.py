@@ -7,23 +7,35 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_objectives_support import context, tiny
 
 from fairforget.models.modeldir import save_model_dir
 from fairforget.training.engine import Engine, TrainingPreempted, TrainSettings, train_with_plugins
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
+from objectives_helpers import context, tiny
 
 torch.set_num_threads(1)
 SETTINGS = dict(epochs=1, batch_size=4, learning_rate=0.01, warmup_ratio=0.0, checkpoint_every_steps=100)
 
 
-def _train(tmp: Path, name: str, kind: str, objective: str, remedy: str, objective_params=None,
-           remedy_params=None, stop_after: int | None = None):
+def _train(
+    tmp: Path,
+    name: str,
+    kind: str,
+    objective: str,
+    remedy: str,
+    objective_params=None,
+    remedy_params=None,
+    stop_after: int | None = None,
+):
     model, tokenizer = tiny(kind, seed=1)
     ctx = context(kind, tokenizer, seed=2, mlm_probability=0.3)
     model, result = train_with_plugins(
-        Engine(TrainSettings(seed=2, **SETTINGS)), model, OBJECTIVES.get(objective)(**(objective_params or {})),
-        REMEDIES.get(remedy)(**(remedy_params or {})), ctx, state_dir=tmp / f"state_{name}",
+        Engine(TrainSettings(seed=2, **SETTINGS)),
+        model,
+        OBJECTIVES.get(objective)(**(objective_params or {})),
+        REMEDIES.get(remedy)(**(remedy_params or {})),
+        ctx,
+        state_dir=tmp / f"state_{name}",
         stop_after_steps=stop_after,
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)

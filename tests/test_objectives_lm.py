@@ -6,11 +6,20 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_objectives_support import DEBIAS_TEXTS, bert_tokenizer, context, generator, tiny
 
 from fairforget.errors import TrainingError
 from fairforget.training import lm
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import (
+    DEBIAS_TEXTS,
+    GENERAL_TEXTS,
+    STEREO_PAIRS,
+    bert_tokenizer,
+    context,
+    generator,
+    llama_tokenizer,
+    tiny,
+)
 
 torch.set_num_threads(1)
 _BERT_TOKENIZER = bert_tokenizer()
@@ -31,8 +40,9 @@ def test_masking_never_touches_special_or_padding_tokens():
     _, tokenizer = tiny("masked")
     encoded = lm.tokenize(tokenizer, DEBIAS_TEXTS, 16)
     for seed in range(20):
-        corrupted, labels = lm.mask_tokens(encoded["input_ids"], ~encoded["special_tokens_mask"], tokenizer,
-                                           generator(seed), mlm_probability=0.9)
+        corrupted, labels = lm.mask_tokens(
+            encoded["input_ids"], ~encoded["special_tokens_mask"], tokenizer, generator(seed), mlm_probability=0.9
+        )
         special = encoded["special_tokens_mask"]
         assert torch.equal(corrupted[special], encoded["input_ids"][special])
         assert bool((labels[special] == lm.IGNORE_INDEX).all())
@@ -87,8 +97,7 @@ def test_lm_loss_equals_the_models_own_loss(kind):
     ctx = context(kind, tokenizer, mlm_probability=0.5)
     batch = lm.collate_text_examples([{"type": "text", "text": t} for t in DEBIAS_TEXTS], ctx, generator(3))
     ours = lm.lm_loss(model, batch)
-    reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                      labels=batch["labels"]).loss
+    reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
     assert torch.allclose(ours, reference, atol=1e-5)
     # and by hand: mean -log p over the scored (shifted for causal) positions
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -96,8 +105,12 @@ def test_lm_loss_equals_the_models_own_loss(kind):
     if kind == "causal":
         logits, labels = logits[:, :-1], labels[:, 1:]
     log_probs = torch.log_softmax(logits, -1)
-    terms = [-log_probs[b, t, labels[b, t]] for b in range(labels.shape[0]) for t in range(labels.shape[1])
-             if labels[b, t] != -100]
+    terms = [
+        -log_probs[b, t, labels[b, t]]
+        for b in range(labels.shape[0])
+        for t in range(labels.shape[1])
+        if labels[b, t] != -100
+    ]
     assert torch.allclose(ours, torch.stack(terms).mean(), atol=1e-5)
 
 
@@ -120,8 +133,10 @@ def test_sequence_log_probs_sum_token_log_probs():
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     log_probs = torch.log_softmax(logits, -1)
     ids = batch["input_ids"]
-    by_hand = [sum(log_probs[0, t - 1, ids[0, t]] for t in range(1, 5)),
-               sum(log_probs[1, t - 1, ids[1, t]] for t in range(1, 3))]
+    by_hand = [
+        sum(log_probs[0, t - 1, ids[0, t]] for t in range(1, 5)),
+        sum(log_probs[1, t - 1, ids[1, t]] for t in range(1, 3)),
+    ]
     assert torch.allclose(total, torch.stack(by_hand), atol=1e-5)
 
 
@@ -157,3 +172,9 @@ def test_masking_only_selects_maskable_positions_property(shape, seed, probabili
     assert torch.equal(corrupted[~selected], ids[~selected])
     again = lm.mask_tokens(ids, maskable, tokenizer, generator(seed), probability)
     assert torch.equal(again[0], corrupted) and torch.equal(again[1], labels)
+
+
+def test_the_helper_tokenizers_know_every_test_word():
+    for tokenizer in (bert_tokenizer(), llama_tokenizer()):
+        ids = tokenizer(" ".join(DEBIAS_TEXTS + GENERAL_TEXTS + [s for p in STEREO_PAIRS for s in p]))["input_ids"]
+        assert tokenizer.unk_token_id not in ids

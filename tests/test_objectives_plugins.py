@@ -6,11 +6,11 @@ import textwrap
 
 import pytest
 import torch
-from test_objectives_support import context, generator, tiny
 
 from fairforget.errors import ConfigError
 from fairforget.registry import load_plugins
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import context, generator, tiny
 
 torch.set_num_threads(1)
 BUILTIN = ["cda", "counterfactual_consistency", "dropout", "none", "unlikelihood"]
@@ -22,14 +22,16 @@ def test_builtin_objectives_are_registered():
 
 def test_a_plugin_file_adds_an_objective(tmp_path):
     path = tmp_path / "throwaway_objective_plugin.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         from fairforget.training.objectives.none import ContinuedPretraining
         from fairforget.training.plugins import OBJECTIVES
 
         @OBJECTIVES.register("throwaway_test_objective")
         class Throwaway(ContinuedPretraining):
             name = "throwaway_test_objective"
-    '''))
+    """)
+    )
     assert "throwaway_test_objective" not in OBJECTIVES.names()
     load_plugins([str(path)])
     assert "throwaway_test_objective" in OBJECTIVES.names()

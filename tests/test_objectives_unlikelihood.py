@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from test_objectives_support import STEREO_PAIRS, context, generator, tiny
 
 from fairforget.errors import TrainingError
 from fairforget.training.plugins import OBJECTIVES
+from objectives_helpers import STEREO_PAIRS, context, generator, tiny
 
 torch.set_num_threads(1)
 
@@ -60,10 +60,12 @@ def test_dpo_loss_matches_explicit_log_probs(kind):
     _perturb(model)  # the policy moves away from the reference
     examples = [{"type": "pair", "stereo": s, "anti": a} for s, a in STEREO_PAIRS]
     loss = objective.loss(model, objective.collate(examples, ctx, generator(0)), ctx)
-    expected = torch.stack([
-        _dpo(score(s, a), score(a, s), ref_s, ref_a, 0.5)
-        for (s, a), (ref_s, ref_a) in zip(STEREO_PAIRS, reference, strict=True)
-    ]).mean()
+    expected = torch.stack(
+        [
+            _dpo(score(s, a), score(a, s), ref_s, ref_a, 0.5)
+            for (s, a), (ref_s, ref_a) in zip(STEREO_PAIRS, reference, strict=True)
+        ]
+    ).mean()
     assert torch.allclose(loss, expected, atol=1e-5)
     assert abs(loss.item() - torch.log(torch.tensor(2.0)).item()) > 1e-4  # not the value at the reference
 
@@ -80,8 +82,7 @@ def test_loss_at_the_reference_is_log_two_plus_weighted_lm(kind):
     batch = objective.collate(examples, ctx, generator(0))
     text_only = objective.collate([e for e in examples if e["type"] == "text"], ctx, generator(0))
     lm_part = objective.loss(model, text_only, ctx) / 0.3
-    assert torch.allclose(objective.loss(model, batch, ctx), torch.log(torch.tensor(2.0)) + 0.3 * lm_part,
-                          atol=1e-5)
+    assert torch.allclose(objective.loss(model, batch, ctx), torch.log(torch.tensor(2.0)) + 0.3 * lm_part, atol=1e-5)
 
 
 @pytest.mark.learned
@@ -96,8 +97,9 @@ def test_a_step_prefers_the_anti_stereotypical_sentence():
 
     def margin():
         with torch.no_grad():
-            return sum(causal_log_prob(model, tokenizer, a) - causal_log_prob(model, tokenizer, s)
-                       for s, a in STEREO_PAIRS)
+            return sum(
+                causal_log_prob(model, tokenizer, a) - causal_log_prob(model, tokenizer, s) for s, a in STEREO_PAIRS
+            )
 
     before = margin()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)

@@ -1,4 +1,4 @@
-"""Targeted MLM masking for toy pretraining (fairforget.models.masking) and its pretrain setting."""
+"""Targeted MLM masking for toy pretraining (fairforget.training.masking) and its pretrain setting."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from fairforget.errors import ConfigError, TrainingError
-from fairforget.models.masking import (
+from fairforget.models.toy import train_tokenizer
+from fairforget.training.lm import IGNORE_INDEX, mask_tokens, tokenize
+from fairforget.training.masking import (
     GENDERED_PRONOUNS,
     collate_targeted_mlm,
     target_positions,
     targeted_mask_tokens,
 )
-from fairforget.models.pretrain import build_toy_base
-from fairforget.models.toy import train_tokenizer
-from fairforget.training.lm import IGNORE_INDEX, mask_tokens, tokenize
 from fairforget.training.plugins import TrainingContext
+from fairforget.training.pretrain import build_toy_base
 
 TEXTS = [
     "the nurse said that she would arrive soon .",
@@ -56,7 +56,14 @@ def test_a_word_piece_is_not_a_whole_word() -> None:
     # hand-made spans: her|s, she|d, he, and a special token (0, 0)
     offsets = torch.tensor([[[0, 0], [0, 3], [3, 4], [5, 8], [8, 9], [10, 12], [0, 0]]])
     assert target_positions([text], offsets, GENDERED_PRONOUNS)[0].tolist() == [
-        False, False, False, False, False, True, False]
+        False,
+        False,
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
 
 
 def _batch(tokenizer):
@@ -68,8 +75,15 @@ def _batch(tokenizer):
 def test_probability_one_masks_exactly_the_targeted_words(tokenizer) -> None:
     encoded, targeted, maskable = _batch(tokenizer)
     ids = encoded["input_ids"]
-    corrupted, labels = targeted_mask_tokens(ids, maskable, targeted, tokenizer, torch.Generator().manual_seed(3),
-                                             mlm_probability=0.5, target_probability=1.0)
+    corrupted, labels = targeted_mask_tokens(
+        ids,
+        maskable,
+        targeted,
+        tokenizer,
+        torch.Generator().manual_seed(3),
+        mlm_probability=0.5,
+        target_probability=1.0,
+    )
     selected = labels != IGNORE_INDEX
     for row in (0, 1, 3):  # rows with a targeted word: only those words, every one of them
         assert torch.equal(selected[row], targeted[row])
@@ -82,8 +96,15 @@ def test_probability_zero_is_bert_masking(tokenizer) -> None:
     encoded, targeted, maskable = _batch(tokenizer)
     ids = encoded["input_ids"]
     expected = mask_tokens(ids, maskable, tokenizer, torch.Generator().manual_seed(5), 0.3)
-    got = targeted_mask_tokens(ids, maskable, targeted, tokenizer, torch.Generator().manual_seed(5),
-                               mlm_probability=0.3, target_probability=0.0)
+    got = targeted_mask_tokens(
+        ids,
+        maskable,
+        targeted,
+        tokenizer,
+        torch.Generator().manual_seed(5),
+        mlm_probability=0.3,
+        target_probability=0.0,
+    )
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
 
 
@@ -93,8 +114,15 @@ def test_deterministic_per_seed(tokenizer) -> None:
     targeted, maskable = targeted.repeat(8, 1), maskable.repeat(8, 1)
 
     def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return targeted_mask_tokens(ids, maskable, targeted, tokenizer, torch.Generator().manual_seed(seed),
-                                    mlm_probability=0.15, target_probability=0.5)
+        return targeted_mask_tokens(
+            ids,
+            maskable,
+            targeted,
+            tokenizer,
+            torch.Generator().manual_seed(seed),
+            mlm_probability=0.15,
+            target_probability=0.5,
+        )
 
     first, again, other = run(11), run(11), run(12)
     assert torch.equal(first[0], again[0]) and torch.equal(first[1], again[1])
@@ -106,8 +134,14 @@ def test_row_share_follows_probability(tokenizer) -> None:
     rows = 4000
     ids = encoded["input_ids"][0:1].repeat(rows, 1)
     corrupted, labels = targeted_mask_tokens(
-        ids, maskable[0:1].repeat(rows, 1), targeted[0:1].repeat(rows, 1), tokenizer,
-        torch.Generator().manual_seed(0), mlm_probability=0.15, target_probability=0.7)
+        ids,
+        maskable[0:1].repeat(rows, 1),
+        targeted[0:1].repeat(rows, 1),
+        tokenizer,
+        torch.Generator().manual_seed(0),
+        mlm_probability=0.15,
+        target_probability=0.7,
+    )
     selected = labels != IGNORE_INDEX
     only_target = (selected == targeted[0:1]).all(dim=1)
     # targeted rows (0.7) + uniform rows that happen to pick exactly the pronoun (0.3 x 0.15 x 0.85^9 ~ 0.01)
@@ -122,17 +156,34 @@ def test_bad_probability_and_kind(tokenizer) -> None:
     encoded, targeted, maskable = _batch(tokenizer)
     with pytest.raises(TrainingError, match="gender_mask_probability"):
         targeted_mask_tokens(encoded["input_ids"], maskable, targeted, tokenizer, torch.Generator(), 0.15, 1.5)
-    ctx = TrainingContext(kind="causal", tokenizer=tokenizer, seed=0, max_length=32, debias_texts=[],
-                          stereo_pairs=[], word_pairs=[], general_texts=[])
+    ctx = TrainingContext(
+        kind="causal",
+        tokenizer=tokenizer,
+        seed=0,
+        max_length=32,
+        debias_texts=[],
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
     with pytest.raises(TrainingError, match="masked models only"):
         collate_targeted_mlm([{"type": "text", "text": TEXTS[0]}], ctx, torch.Generator(), 0.5)
 
 
 def test_collate_builds_a_masked_batch(tokenizer) -> None:
-    ctx = TrainingContext(kind="masked", tokenizer=tokenizer, seed=0, max_length=32, debias_texts=[],
-                          stereo_pairs=[], word_pairs=[], general_texts=[])
-    batch = collate_targeted_mlm([{"type": "text", "text": t} for t in TEXTS[:2]], ctx,
-                                 torch.Generator().manual_seed(0), 1.0)
+    ctx = TrainingContext(
+        kind="masked",
+        tokenizer=tokenizer,
+        seed=0,
+        max_length=32,
+        debias_texts=[],
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
+    batch = collate_targeted_mlm(
+        [{"type": "text", "text": t} for t in TEXTS[:2]], ctx, torch.Generator().manual_seed(0), 1.0
+    )
     assert batch["kind"] == "masked"
     pieces = tokenizer.convert_ids_to_tokens(tokenize(tokenizer, TEXTS[:2], 32)["input_ids"][batch["labels"] != -100])
     assert pieces == ["she", "his", "he"]
@@ -149,10 +200,20 @@ def _texts_file(tmp_path: Path, planted: bool = False) -> Path:
 
 def test_only_targetable_examples_are_masked_on_their_pronouns(tokenizer) -> None:
     """General text keeps uniform masking even at probability 1 (else the base learns "a mask is a pronoun")."""
-    ctx = TrainingContext(kind="masked", tokenizer=tokenizer, seed=0, max_length=32, debias_texts=[],
-                          stereo_pairs=[], word_pairs=[], general_texts=[])
-    examples = [{"type": "text", "text": TEXTS[0], "targetable": True},
-                {"type": "text", "text": TEXTS[0], "targetable": False}]
+    ctx = TrainingContext(
+        kind="masked",
+        tokenizer=tokenizer,
+        seed=0,
+        max_length=32,
+        debias_texts=[],
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
+    examples = [
+        {"type": "text", "text": TEXTS[0], "targetable": True},
+        {"type": "text", "text": TEXTS[0], "targetable": False},
+    ]
     general = TrainingContext(**{**ctx.__dict__})
     batch = collate_targeted_mlm(examples, ctx, torch.Generator().manual_seed(3), 1.0)
     plain = collate_targeted_mlm(examples, general, torch.Generator().manual_seed(3), 0.0)
@@ -163,28 +224,43 @@ def test_only_targetable_examples_are_masked_on_their_pronouns(tokenizer) -> Non
 
 
 def _model_cfg(kind: str, **pretrain) -> dict:
-    return {"kind": kind, "source": "toy",
-            "architecture": {"hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-                             "intermediate_size": 32, "vocab_size": 120, "max_position_embeddings": 32},
-            "pretrain": {"epochs": 1, "batch_size": 8, "max_length": 32, **pretrain}}
+    return {
+        "kind": kind,
+        "source": "toy",
+        "architecture": {
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "vocab_size": 120,
+            "max_position_embeddings": 32,
+        },
+        "pretrain": {"epochs": 1, "batch_size": 8, "max_length": 32, **pretrain},
+    }
 
 
-@pytest.mark.parametrize(("kind", "value", "message"), [
-    ("masked", 1.5, "probability in"), ("masked", "often", "probability in"), ("causal", 0.5, "only masked"),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "message"),
+    [
+        ("masked", 1.5, "probability in"),
+        ("masked", "often", "probability in"),
+        ("causal", 0.5, "only masked"),
+    ],
+)
 def test_pretrain_setting_is_checked(tmp_path: Path, kind: str, value, message: str) -> None:
     with pytest.raises(ConfigError, match=rf"models\.toy\.pretrain\.gender_mask_probability.*{message}"):
-        build_toy_base([_texts_file(tmp_path)], "toy", _model_cfg(kind, gender_mask_probability=value),
-                       tmp_path / "model", seed=0)
+        build_toy_base(
+            [_texts_file(tmp_path)], "toy", _model_cfg(kind, gender_mask_probability=value), tmp_path / "model", seed=0
+        )
 
 
 def test_pretrain_records_the_setting_and_changes_the_model(tmp_path: Path, one_torch_thread) -> None:
     texts = [_texts_file(tmp_path), _texts_file(tmp_path, planted=True)]
     plain = build_toy_base(texts, "toy", _model_cfg("masked"), tmp_path / "plain", seed=0)
-    targeted = build_toy_base(texts, "toy", _model_cfg("masked", gender_mask_probability=1.0),
-                              tmp_path / "targeted", seed=0)
-    again = build_toy_base(texts, "toy", _model_cfg("masked", gender_mask_probability=1.0),
-                           tmp_path / "again", seed=0)
+    targeted = build_toy_base(
+        texts, "toy", _model_cfg("masked", gender_mask_probability=1.0), tmp_path / "targeted", seed=0
+    )
+    again = build_toy_base(texts, "toy", _model_cfg("masked", gender_mask_probability=1.0), tmp_path / "again", seed=0)
     assert "gender_mask_probability" not in plain["source"]["pretrain"]
     assert targeted["source"]["pretrain"]["gender_mask_probability"] == 1.0
     assert targeted["content_hash"] == again["content_hash"]

@@ -14,9 +14,18 @@ CONFIG = {"analysis": {"permutations": 199}}
 def lineage(tmp_path):
     paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",), objectives=("none", "cda")))
     results = paths.results
-    pipeline.aggregate_table(paths.eval_paths, paths.downstream_paths, paths.trajectory_paths, paths.meta_paths,
-                             paths.sidecar_paths, results / "tables/runs.parquet", results / "tables/runs.csv",
-                             results / "tables/data_dictionary.md", CONFIG, repo_root=tmp_path)
+    pipeline.aggregate_table(
+        paths.eval_paths,
+        paths.downstream_paths,
+        paths.trajectory_paths,
+        paths.meta_paths,
+        paths.sidecar_paths,
+        results / "tables/runs.parquet",
+        results / "tables/runs.csv",
+        results / "tables/data_dictionary.md",
+        CONFIG,
+        repo_root=tmp_path,
+    )
     pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=tmp_path)
     return paths
 
@@ -96,8 +105,9 @@ def test_data_changed_since_training_is_caught(lineage):
     # The fine-tuned manifest lists the debiasing data with its hash at training time.
     source = lineage.results / "data/debias/source.jsonl"
     source.write_text(source.read_text() + '{"id": "new", "text": "she"}\n')
-    pipeline.findings(lineage.results / "tables/runs.parquet", lineage.results / "findings.md", CONFIG,
-                      repo_root=lineage.repo)
+    pipeline.findings(
+        lineage.results / "tables/runs.parquet", lineage.results / "findings.md", CONFIG, repo_root=lineage.repo
+    )
     problems = audit([lineage.results / "findings.md"]).problems
     assert any(str(source) in p and "changed" in p for p in problems)
 
@@ -133,9 +143,14 @@ def test_file_used_in_two_versions_is_reported(lineage):
 def test_embedded_facts_digest_many_checkpoints():
     from fairforget.provenance import embedded_facts
 
-    record = {"rule": "figures", "config_hash": "c", "inputs": [], "created": "now",
-              "code_version": {"commit": None, "dirty": None, "reason": "not a git repository"},
-              "checkpoint_hashes": [f"{i:064x}" for i in range(60)]}
+    record = {
+        "rule": "figures",
+        "config_hash": "c",
+        "inputs": [],
+        "created": "now",
+        "code_version": {"commit": None, "dirty": None, "reason": "not a git repository"},
+        "checkpoint_hashes": [f"{i:064x}" for i in range(60)],
+    }
     facts = embedded_facts(record, "x.provenance.json")
     assert facts["fairforget.checkpoint_hashes"].startswith("60 hashes, sha256 of sorted list ")
     assert facts["fairforget.code_version"] == "unknown (not a git repository)"

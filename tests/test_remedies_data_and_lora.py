@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_objectives_support import GENERAL_TEXTS, context, generator, tiny
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
+from objectives_helpers import GENERAL_TEXTS, context, generator, tiny
 
 torch.set_num_threads(1)
 
@@ -66,14 +66,14 @@ def test_lora_trains_only_adapters_and_merges_into_a_plain_model(kind, targets, 
     merged = remedy.finalize_model(peft_model, ctx)
     assert type(merged).__name__ in ("BertForMaskedLM", "LlamaForCausalLM")
     assert not any("lora" in k for k in merged.state_dict())
-    assert torch.allclose(merged(input_ids=ids, attention_mask=batch["attention_mask"]).logits, before_merge,
-                          atol=1e-5)
+    assert torch.allclose(merged(input_ids=ids, attention_mask=batch["attention_mask"]).logits, before_merge, atol=1e-5)
     merged.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").is_file() and not (tmp_path / "adapter_config.json").exists()
     loader = AutoModelForMaskedLM if kind == "masked" else AutoModelForCausalLM
     reloaded = loader.from_pretrained(tmp_path).eval()
-    assert torch.allclose(reloaded(input_ids=ids, attention_mask=batch["attention_mask"]).logits, before_merge,
-                          atol=1e-5)
+    assert torch.allclose(
+        reloaded(input_ids=ids, attention_mask=batch["attention_mask"]).logits, before_merge, atol=1e-5
+    )
     changed = [k for k, v in base_state.items() if not torch.equal(reloaded.state_dict()[k], v)]
     assert changed and all(any(t in k for t in targets) for k in changed)
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 import torch
-from test_objectives_support import GENERAL_TEXTS, context, tiny
 
 from fairforget.errors import ConfigError
 from fairforget.training import lm
 from fairforget.training.plugins import REMEDIES
+from objectives_helpers import GENERAL_TEXTS, context, tiny
 
 torch.set_num_threads(1)
 
@@ -34,13 +34,15 @@ def test_builtin_remedies_are_registered_and_none_does_nothing():
 
 @pytest.mark.parametrize(
     ("name", "params", "key"),
-    [("l2sp", {"weight": -1}, "remedies.l2sp.params.weight"),
-     ("ewc", {"fisher_samples": 0}, "remedies.ewc.params.fisher_samples"),
-     ("ewc", {"fisher_samples": 2.5}, "remedies.ewc.params.fisher_samples"),
-     ("replay", {"ratio": 0}, "remedies.replay.params.ratio"),
-     ("lora", {"r": 0}, "remedies.lora.params.r"),
-     ("lora", {"target_modules": "query"}, "remedies.lora.params.target_modules"),
-     ("none", {"weight": 1}, "remedies.none.params.weight")],
+    [
+        ("l2sp", {"weight": -1}, "remedies.l2sp.params.weight"),
+        ("ewc", {"fisher_samples": 0}, "remedies.ewc.params.fisher_samples"),
+        ("ewc", {"fisher_samples": 2.5}, "remedies.ewc.params.fisher_samples"),
+        ("replay", {"ratio": 0}, "remedies.replay.params.ratio"),
+        ("lora", {"r": 0}, "remedies.lora.params.r"),
+        ("lora", {"target_modules": "query"}, "remedies.lora.params.target_modules"),
+        ("none", {"weight": 1}, "remedies.none.params.weight"),
+    ],
 )
 def test_bad_params_name_the_key(name, params, key):
     with pytest.raises(ConfigError, match=key):
@@ -75,7 +77,7 @@ def _hand_fisher(model, ctx, texts):
         out.loss.backward()
         for name, p in model.named_parameters():
             if p.grad is not None:
-                squares[name] += p.grad ** 2
+                squares[name] += p.grad**2
     model.zero_grad(set_to_none=True)
     return {name: s / len(texts) for name, s in squares.items()}
 

@@ -34,22 +34,33 @@ TEXTS = [
     "she is",
     "the river froze",
 ]
-ARCH = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-        "max_position_embeddings": 64}
+ARCH = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
 
 
 @pytest.fixture(scope="module")
 def masked():
     tokenizer = train_tokenizer(CORPUS, "masked", vocab_size=120)
-    return (build_toy_model("masked", ARCH, tokenizer, seed=1), build_toy_model("masked", ARCH, tokenizer, seed=2),
-            tokenizer)
+    return (
+        build_toy_model("masked", ARCH, tokenizer, seed=1),
+        build_toy_model("masked", ARCH, tokenizer, seed=2),
+        tokenizer,
+    )
 
 
 @pytest.fixture(scope="module")
 def causal():
     tokenizer = train_tokenizer(CORPUS, "causal", vocab_size=300)
-    return (build_toy_model("causal", ARCH, tokenizer, seed=1), build_toy_model("causal", ARCH, tokenizer, seed=2),
-            tokenizer)
+    return (
+        build_toy_model("causal", ARCH, tokenizer, seed=1),
+        build_toy_model("causal", ARCH, tokenizer, seed=2),
+        tokenizer,
+    )
 
 
 def naive_pll(model, tokenizer, text):
@@ -188,8 +199,10 @@ def test_pair_scores_sum_unmodified_pll_terms(masked):
 def test_probe_rows_follow_trajectory_contract(kind, masked, causal):
     model, _, tokenizer = masked if kind == "masked" else causal
     general = [{"id": "g0", "text": TEXTS[0]}, {"id": "g1", "text": TEXTS[1]}]
-    pairs = [{"id": "p0", "stereo": "she is a nurse", "anti": "he is a nurse"},
-             {"id": "p1", "stereo": "he is an engineer", "anti": "she is an engineer"}]
+    pairs = [
+        {"id": "p0", "stereo": "she is a nurse", "anti": "he is a nurse"},
+        {"id": "p1", "stereo": "he is an engineer", "anti": "she is an engineer"},
+    ]
     rows = record_probe_correctness(model, tokenizer, kind, general, pairs, batch_size=4, max_length=64, step=7)
     scores = score_texts(model, tokenizer, kind, [TEXTS[0], TEXTS[1]])
     general_rows = [r for r in rows if r["probe_set"] == "general"]
@@ -235,8 +248,9 @@ def test_causal_encoding_prepends_bos_when_the_tokenizer_does_not():
     vocab = {"<s>": 0, "<pad>": 1, "the": 2, "nurse": 3, "said": 4, "[UNK]": 5}
     backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    gpt2_style = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", pad_token="<pad>",
-                                         unk_token="[UNK]")
+    gpt2_style = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token="<s>", pad_token="<pad>", unk_token="[UNK]"
+    )
     encoded = encode_text(gpt2_style, "causal", "the nurse said", max_length=3)
     assert encoded.input_ids.tolist() == [0, 2, 3]  # BOS prepended, then cut to max_length
     assert encoded.text_positions.tolist() == [1, 2]

@@ -46,8 +46,15 @@ TEXTS = [
 
 def tiny_bert(layers: int, seed: int = 0) -> BertForMaskedLM:
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
-                        intermediate_size=48, max_position_embeddings=40, type_vocab_size=2)
+    config = BertConfig(
+        vocab_size=97,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=48,
+        max_position_embeddings=40,
+        type_vocab_size=2,
+    )
     model = BertForMaskedLM(config).eval()
     with torch.no_grad():  # non-zero token-type row 0 and biases, so that every term of the embedding counts
         for parameter in model.parameters():
@@ -97,11 +104,13 @@ def test_only_stock_bert_masked_lm_takes_the_pll_encoder():
     assert not supports_pll_encoder(Subclass(model.config))
     decoder_config = BertConfig(**{**model.config.to_dict(), "is_decoder": True})
     assert not supports_pll_encoder(BertForMaskedLM(decoder_config))
-    roberta = RobertaForMaskedLM(RobertaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1,
-                                               num_attention_heads=4, intermediate_size=48))
+    roberta = RobertaForMaskedLM(
+        RobertaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=48)
+    )
     assert not supports_pll_encoder(roberta)
-    llama = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                                         intermediate_size=48))
+    llama = LlamaForCausalLM(
+        LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=48)
+    )
     assert not supports_pll_encoder(llama)
 
 
@@ -126,8 +135,13 @@ def test_all_masked_logit_routes_agree():
 
 def _toy(kind: str, vocab_size: int):
     tokenizer = train_tokenizer(CORPUS, kind, vocab_size=vocab_size)
-    arch = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-            "max_position_embeddings": 64}
+    arch = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 64,
+    }
     return build_toy_model(kind, arch, tokenizer, seed=4), tokenizer
 
 
@@ -227,8 +241,13 @@ def test_fast_paths_equal_full_forward_on_cuda(dtype):
     bert = tiny_bert(2, seed=5).to("cuda", dtype)
     ids, attention, positions = (t.to("cuda") for t in pll_batch(5))
     torch.manual_seed(0)
-    llama = LlamaForCausalLM(LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                         intermediate_size=48)).eval().to("cuda", dtype)
+    llama = (
+        LlamaForCausalLM(
+            LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48)
+        )
+        .eval()
+        .to("cuda", dtype)
+    )
     with torch.inference_mode():
         full = bert(input_ids=ids, attention_mask=attention).logits[torch.arange(len(ids), device="cuda"), positions]
         fast = pll_position_logits(bert, ids, attention, positions)

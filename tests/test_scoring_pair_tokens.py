@@ -87,8 +87,9 @@ def test_pairs_without_a_defined_score_are_left_out() -> None:
     stereo, anti, prefers = pair_preferences(same, same, pair_scoring("masked", "planted"))
     assert np.isnan(stereo[0]) and np.isnan(anti[0]) and not prefers[0]
     settings = EvaluationSettings(bootstrap=BootstrapSettings(samples=20, seed=0))
-    stats = pair_preference_statistics(np.array([np.nan, -1.0, -2.0]), np.array([0.0, -2.0, -1.0]),
-                                       ["gender"] * 3, settings)
+    stats = pair_preference_statistics(
+        np.array([np.nan, -1.0, -2.0]), np.array([0.0, -2.0, -1.0]), ["gender"] * 3, settings
+    )
     assert stats["stereo_preference"].value == 50.0 and stats["stereo_preference"].n == 2
     assert stats["logprob_gap"].value == pytest.approx(0.0)
 

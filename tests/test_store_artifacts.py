@@ -13,7 +13,7 @@ import pytest
 
 from fairforget import io as ff_io
 from fairforget.errors import StoreError
-from fairforget.store import ResultStore
+from fairforget.store import ResultStore, collect_garbage
 
 CKPT = "7" * 64
 
@@ -139,10 +139,10 @@ def test_gc_removes_files_with_their_entry_and_orphans(tmp_path: Path) -> None:
     old = time.time() - 7200
     os.utime(orphan, (old, old))
 
-    dry = store.gc([results], delete=False, min_age_s=0)
+    dry = collect_garbage(store, [results], delete=False, min_age_s=0)
     assert [info.key for info in dry.unreferenced] == [drop] and dry.orphan_artifacts == [orphan]
     assert drop_folder.is_dir() and orphan.is_dir()
-    store.gc([results], delete=True, min_age_s=0)
+    collect_garbage(store, [results], delete=True, min_age_s=0)
     assert not drop_folder.exists() and not orphan.exists()
     assert [info.key for info in store.list_entries()] == [keep]
     assert store.verify() == []

@@ -202,7 +202,10 @@ def test_numpy_values_are_stored_as_plain_numbers(tmp_path: Path) -> None:
 
 
 _json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**60), 2**60), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
 )
 _json = st.recursive(

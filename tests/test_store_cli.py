@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fairforget.cli import main
-from fairforget.store import ResultStore, cache_record
+from fairforget.store import ResultStore, cache_record, collect_garbage
 
 CKPT = "9" * 64
 
@@ -90,8 +90,9 @@ def test_gc_dry_run_deletes_nothing(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_gc_delete_removes_only_unreferenced_entries(tmp_path: Path) -> None:
     store, results, keys = _populate(tmp_path)
     outside = _tree(results / "models") | _tree(results / "eval")
-    code = main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete",
-                 "--min-age-hours", "0"])
+    code = main(
+        ["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete", "--min-age-hours", "0"]
+    )
     assert code == 0
     assert [info.key for info in store.list_entries()] == [keys[0]]
     assert store.get(keys[0]) == {"value": 0}
@@ -112,11 +113,11 @@ def test_gc_keeps_entries_recorded_by_another_clone(tmp_path: Path) -> None:
     other.parent.mkdir()
     other.write_text(json.dumps({"cache": cache_record(keys[2], True)}))
     store.record_use(keys[2], other)
-    report = store.gc([results], delete=True, min_age_s=0)
+    report = collect_garbage(store, [results], delete=True, min_age_s=0)
     assert sorted(info.key for info in store.list_entries()) == sorted([keys[0], keys[2]])
     assert [info.key for info in report.unreferenced] == [keys[1]]
     other.unlink()  # that clone's result is gone: its entry is now garbage, and so is the use record
-    report = store.gc([results], delete=True, min_age_s=0)
+    report = collect_garbage(store, [results], delete=True, min_age_s=0)
     assert [info.key for info in report.unreferenced] == [keys[2]]
     assert store.recorded_referrers(keys[2]) == []
 
@@ -127,9 +128,9 @@ def test_gc_removes_old_temp_files_only_with_delete(tmp_path: Path) -> None:
     leftover.write_bytes(b"half an entry")
     old = time.time() - 2 * 3600
     os.utime(leftover, (old, old))
-    assert store.gc([results], delete=False, min_age_s=0).stale_temp_files == [leftover]
+    assert collect_garbage(store, [results], delete=False, min_age_s=0).stale_temp_files == [leftover]
     assert leftover.exists()
-    store.gc([results], delete=True, min_age_s=0)
+    collect_garbage(store, [results], delete=True, min_age_s=0)
     assert not leftover.exists()
 
 
@@ -145,8 +146,10 @@ def test_gc_never_deletes_corrupt_entries(tmp_path: Path, capsys: pytest.Capture
     store, results, keys = _populate(tmp_path)
     path = store.path(keys[1])
     path.write_bytes(path.read_bytes()[:-5])
-    assert main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete",
-                 "--min-age-hours", "0"]) == 0
+    assert (
+        main(["cache", "gc", "--store", str(store.root), "--results", str(results), "--delete", "--min-age-hours", "0"])
+        == 0
+    )
     assert f"kept CORRUPT {path}" in capsys.readouterr().out
     assert path.exists()
     assert sorted(p.name for p in store.entry_paths()) == sorted([f"{keys[0]}.json", f"{keys[1]}.json"])

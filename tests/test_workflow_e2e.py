@@ -108,8 +108,9 @@ def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_evaluations
             assert tuned_gap <= base_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs base {base_gap:.2f}"
             # CDA vs `none`, the same fine-tuning without augmentation (0-1 points below the base): gap measured
             # 0.122-0.136 lower, so the drop is CDA's, not the drift of any fine-tuning
-            _, control_gap = _planted(results / "eval" / "finetuned" / controls[run.remedy, run.size, run.seed].path
-                                      / "metrics.json")
+            _, control_gap = _planted(
+                results / "eval" / "finetuned" / controls[run.remedy, run.size, run.seed].path / "metrics.json"
+            )
             assert tuned_gap <= control_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs none {control_gap:.2f}"
 
 
@@ -134,8 +135,9 @@ def test_masked_toy_loses_the_planted_link_under_any_uniform_masking_fine_tuning
         for run in _runs(config, model, "none") + _runs(config, model, "cda"):
             tuned, tuned_gap = _planted(results / "eval" / "finetuned" / run.path / "metrics.json")
             # measured 8.5-21.0 points (gap 0.70-1.45 nats) below the base, none and cda alike
-            assert tuned < base and tuned_gap <= base_gap - 0.4, \
+            assert tuned < base and tuned_gap <= base_gap - 0.4, (
                 f"{run.run_id}: {tuned:.1f}% ({tuned_gap:.2f}) vs base {base:.1f}% ({base_gap:.2f})"
+            )
 
 
 def test_rerun_plans_nothing(micro_workflow: Path) -> None:
@@ -162,5 +164,12 @@ def test_adding_an_objective_plans_only_its_jobs(micro_workflow: Path, tmp_path:
     assert planned.get("finetune") == n_models
     assert planned.get("evaluate_checkpoint") == n_models
     assert planned.get("downstream_finetuned") == n_models * n_tasks
-    assert set(planned) <= {"finetune", "evaluate_checkpoint", "downstream_finetuned", "aggregate_table",
-                            "findings", "figures", "all"}, planned
+    assert set(planned) <= {
+        "finetune",
+        "evaluate_checkpoint",
+        "downstream_finetuned",
+        "aggregate_table",
+        "findings",
+        "figures",
+        "all",
+    }, planned

@@ -1,16 +1,20 @@
 """Rule evaluate_base: score a base model once; write its scores and bias metrics."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.evaluation import evaluate_base
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+log_to(snakemake.log[0])  # noqa: F821
 evaluate_base(
-    inputs.model, inputs.sidecar, params.heldout, params.probes, params.seat_dir,
-    outputs.scores, outputs.metrics, params.evaluation, params.store_dir,
+    model_dir=snakemake.input.model,  # noqa: F821
+    sidecar=snakemake.input.sidecar,  # noqa: F821
+    heldout=snakemake.params.heldout,  # noqa: F821
+    probes=snakemake.params.probes,  # noqa: F821
+    seat_dir=snakemake.params.seat_dir,  # noqa: F821
+    scores_dir=snakemake.output.scores,  # noqa: F821
+    metrics_json=snakemake.output.metrics,  # noqa: F821
+    evaluation=snakemake.params.evaluation,  # noqa: F821
+    store_dir=snakemake.params.store_dir,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
 )

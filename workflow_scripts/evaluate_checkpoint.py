@@ -1,18 +1,26 @@
 """Rule evaluate_checkpoint: forgetting, selective forgetting, bias and trajectory statistics of one run."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.evaluation import evaluate_checkpoint
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+log_to(snakemake.log[0])  # noqa: F821
+inputs = snakemake.input  # noqa: F821
 evaluate_checkpoint(
-    inputs.base_model, inputs.base_sidecar, inputs.base_scores, inputs.model, inputs.sidecar,
-    inputs.trajectory[0] if inputs.trajectory else None,
-    params.heldout, params.probes, params.seat_dir,
-    outputs.scores, outputs.metrics, params.evaluation, params.store_dir,
-    run=params.run, threads=snakemake.threads,  # noqa: F821
+    base_model_dir=inputs.base_model,
+    base_sidecar=inputs.base_sidecar,
+    base_scores_dir=inputs.base_scores,
+    model_dir=inputs.model,
+    sidecar=inputs.sidecar,
+    trajectory=inputs.trajectory[0] if inputs.trajectory else None,
+    heldout=snakemake.params.heldout,  # noqa: F821
+    probes=snakemake.params.probes,  # noqa: F821
+    seat_dir=snakemake.params.seat_dir,  # noqa: F821
+    scores_dir=snakemake.output.scores,  # noqa: F821
+    metrics_json=snakemake.output.metrics,  # noqa: F821
+    evaluation=snakemake.params.evaluation,  # noqa: F821
+    store_dir=snakemake.params.store_dir,  # noqa: F821
+    run=snakemake.params.run,  # noqa: F821
+    threads=snakemake.threads,  # noqa: F821
 )

@@ -6,7 +6,6 @@ several GPUs: `python finetune.py --spec JSON --threads N`; the spec is built by
 
 import argparse
 import json
-import logging
 import os
 import sys
 
@@ -14,6 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _bootstrap  # noqa: F401,E402  (puts ../src on sys.path)
 
 from fairforget.training.finetune import run_finetune_spec  # noqa: E402
+from fairforget.workflow.logs import log_to  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--spec", required=True, help="JSON object written by rules/finetune.smk")
@@ -22,6 +22,5 @@ args = parser.parse_args()
 spec = json.loads(args.spec)
 # Only the main process writes the log file; other accelerate processes log to stderr.
 is_main = os.environ.get("RANK", "0") == "0"
-logging.basicConfig(filename=spec["log"] if is_main else None, level=logging.INFO, force=True,
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-run_finetune_spec(spec, threads=args.threads)
+log_to(spec["log"] if is_main else None)
+run_finetune_spec(spec=spec, threads=args.threads)

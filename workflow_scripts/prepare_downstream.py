@@ -1,16 +1,18 @@
 """Rule prepare_downstream: one GLUE task's train/dev TSV -> seeded subsets + meta.json."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.glue import prepare_downstream
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+log_to(snakemake.log[0])  # noqa: F821
 prepare_downstream(
-    snakemake.wildcards.task, inputs.train, inputs.dev,  # noqa: F821
-    outputs.train, outputs.dev, outputs.meta,
-    settings=snakemake.params.settings, seed=snakemake.params.seed,  # noqa: F821
+    task_name=snakemake.wildcards.task,  # noqa: F821
+    train_tsv=snakemake.input.train,  # noqa: F821
+    dev_tsv=snakemake.input.dev,  # noqa: F821
+    train_out=snakemake.output.train,  # noqa: F821
+    dev_out=snakemake.output.dev,  # noqa: F821
+    meta_out=snakemake.output.meta,  # noqa: F821
+    settings=snakemake.params.settings,  # noqa: F821
+    seed=snakemake.params.seed,  # noqa: F821
 )

@@ -1,15 +1,17 @@
 """Rule prepare_general: WikiText-2 valid/test -> pretrain.jsonl, heldout.jsonl, meta.json."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.general import prepare_general
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 prepare_general(
-    snakemake.input.valid, snakemake.input.test,  # noqa: F821
-    snakemake.output.pretrain, snakemake.output.heldout, snakemake.output.meta,  # noqa: F821
-    settings=snakemake.params.settings, seed=snakemake.params.seed,  # noqa: F821
+    valid_raw=snakemake.input.valid,  # noqa: F821
+    test_raw=snakemake.input.test,  # noqa: F821
+    pretrain_out=snakemake.output.pretrain,  # noqa: F821
+    heldout_out=snakemake.output.heldout,  # noqa: F821
+    meta_out=snakemake.output.meta,  # noqa: F821
+    settings=snakemake.params.settings,  # noqa: F821
+    seed=snakemake.params.seed,  # noqa: F821
 )

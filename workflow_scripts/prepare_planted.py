@@ -1,19 +1,27 @@
 """Rule prepare_planted: WinoBias occupation lists -> planted corpus, training pairs, planted probe pairs."""
 
-import logging
-
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.occupations import load_occupation_split
 from fairforget.data.planted import prepare_planted
+from fairforget.workflow.logs import log_to
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, force=True,  # noqa: F821
-                    format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+log_to(snakemake.log[0])  # noqa: F821
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
 prepare_planted(
-    split, EvaluationFiles(inputs.crows, inputs.stereoset, tuple(inputs.winobias_test), occupation_split=split),
-    outputs.corpus, outputs.train_pairs, outputs.probes, outputs.meta,
-    settings=params.settings, seed=params.seed,
+    occupation_split=split,
+    evaluation=EvaluationFiles(
+        crows_csv=inputs.crows,
+        stereoset_jsonl=inputs.stereoset,
+        winobias_test=tuple(inputs.winobias_test),
+        occupation_split=split,
+    ),
+    corpus_out=outputs.corpus,
+    train_pairs_out=outputs.train_pairs,
+    probes_out=outputs.probes,
+    meta_out=outputs.meta,
+    settings=params.settings,
+    seed=params.seed,
 )

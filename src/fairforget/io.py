@@ -102,8 +102,10 @@ def _inject_fault(path: Path) -> None:
         return
     action, _, pattern = spec.partition(":")
     if action not in FAULT_ACTIONS or not pattern:
-        raise ConfigError(f"environment variable {FAULT_ENV}={spec!r}: expected '<action>:<glob>' with action "
-                          f"one of {', '.join(FAULT_ACTIONS)} (a test-only hook; unset it)")
+        raise ConfigError(
+            f"environment variable {FAULT_ENV}={spec!r}: expected '<action>:<glob>' with action "
+            f"one of {', '.join(FAULT_ACTIONS)} (a test-only hook; unset it)"
+        )
     if not fnmatch.fnmatchcase(os.path.abspath(path), pattern):
         return
     fuse = os.environ.get(FAULT_ONCE_ENV)

@@ -2,7 +2,7 @@
 
 A product `X.png`/`X.pdf` gets a sidecar `X.provenance.json` (see `sidecar_for`). The sidecar's `lineage` is a
 graph keyed by path: each node has the file's sha256 at record time, facts read from it (checkpoint hashes,
-parent hashes, run identity) and its parents, following the path contract of docs/ARCHITECTURE.md:
+parent hashes, run identity) and its parents, following the path contract of `fairforget.paths`:
 
     result JSON / trajectory -> checkpoint manifest (content_hash, parent_hash) -> base manifest
     manifest -> its weight files (hashes as listed in the manifest) and the prepared data it was trained on
@@ -29,19 +29,40 @@ from typing import Any
 
 from tqdm import tqdm
 
-from fairforget.analysis.results import classify, manifest_for
 from fairforget.errors import DataError
 from fairforget.hashing import canonical_json_hash, sha256_bytes, sha256_file
 from fairforget.io import read_json, write_json
+from fairforget.paths import (
+    BASE_MANIFEST,
+    DEBIAS_PAIRS,
+    DEBIAS_SOURCE,
+    DEBIAS_WORD_PAIRS,
+    GENERAL_PRETRAIN,
+    PLANTED_CORPUS,
+    classify,
+    manifest_for,
+)
 
 FORMAT = 1
-PACKAGES = ("fairforget", "torch", "transformers", "tokenizers", "accelerate", "peft", "safetensors", "polars",
-            "numpy", "scipy", "statsmodels", "matplotlib", "snakemake")
+PACKAGES = (
+    "fairforget",
+    "torch",
+    "transformers",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "safetensors",
+    "polars",
+    "numpy",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "snakemake",
+)
 # Training data a checkpoint depends on when its manifest does not list `data_files` itself.
-DEFAULT_FINETUNE_DATA = ("data/debias/source.jsonl", "data/debias/pairs.jsonl", "data/debias/word_pairs.json",
-                         "data/general/pretrain.jsonl")
+DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, GENERAL_PRETRAIN)
 # Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
-DEFAULT_PRETRAIN_DATA = ("data/general/pretrain.jsonl", "data/stereotype/planted.jsonl")
+DEFAULT_PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
 SUMS = Path("resources") / "SHA256SUMS"
 # Embed the full checkpoint list in PNG/PDF metadata up to this many; beyond, a count and a digest.
 EMBED_MAX_CHECKPOINTS = 50
@@ -57,6 +78,7 @@ def sidecar_for(product: str | Path) -> Path:
 
 def git_version(repo_root: str | Path) -> dict[str, Any]:
     """Commit and dirty flag of the code; commit None with a reason outside a git checkout."""
+
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(repo_root), *args], capture_output=True, text=True, timeout=30)
 
@@ -170,7 +192,7 @@ class _LineageBuilder:
             run = manifest.get("run") or {}
             node["facts"]["objective"] = run.get("objective", info.fields.get("objective"))
             node["facts"]["remedy"] = run.get("remedy", info.fields.get("remedy"))
-            node["parents"].append(self.add(info.root / "models" / "base" / info.fields["model"] / "manifest.json"))
+            node["parents"].append(self.add(info.root / BASE_MANIFEST.format(model=info.fields["model"])))
         for name, digest in sorted((manifest.get("files") or {}).items()):
             node["parents"].append(self.add(full.parent / name, "model_file", claimed_sha256=digest))
         if manifest.get("source") is not None:
@@ -225,11 +247,18 @@ def build_record(
     code = Path(code_root).resolve() if code_root is not None else root
     builder = _LineageBuilder(root, code)
     input_keys = [builder.add(Path(p)) for p in inputs]
-    checkpoints = sorted({
-        h for node in builder.nodes.values()
-        for h in (node["facts"].get("checkpoint_hash"), node["facts"].get("content_hash"),
-                  *node["facts"].get("checkpoint_hashes", [])) if h
-    })
+    checkpoints = sorted(
+        {
+            h
+            for node in builder.nodes.values()
+            for h in (
+                node["facts"].get("checkpoint_hash"),
+                node["facts"].get("content_hash"),
+                *node["facts"].get("checkpoint_hashes", []),
+            )
+            if h
+        }
+    )
     return {
         "format": FORMAT,
         "rule": rule,
@@ -281,8 +310,13 @@ def matplotlib_metadata(record: dict[str, Any], sidecar_name: str, fmt: str, tit
         return {"Title": title, "Software": "fairforget", **facts}
     if fmt == "pdf":
         # The PDF info dict has fixed keys; the facts go into Keywords as JSON. No CreationDate: reruns match.
-        return {"Title": title, "Creator": "fairforget", "Subject": f"provenance: {sidecar_name}",
-                "Keywords": json.dumps(facts, sort_keys=True), "CreationDate": None}
+        return {
+            "Title": title,
+            "Creator": "fairforget",
+            "Subject": f"provenance: {sidecar_name}",
+            "Keywords": json.dumps(facts, sort_keys=True),
+            "CreationDate": None,
+        }
     return {}
 
 

@@ -14,9 +14,12 @@ DOWNSTREAM_CHANGE = "downstream.mean_change"
 
 def value_columns(frame: pl.DataFrame, group: str) -> list[str]:
     return sorted(
-        c for c in frame.columns
-        if c.startswith(group + ".") and not c.endswith(DERIVED_SUFFIXES)
-        and frame[c].dtype.is_numeric() and frame[c].null_count() < frame.height
+        c
+        for c in frame.columns
+        if c.startswith(group + ".")
+        and not c.endswith(DERIVED_SUFFIXES)
+        and frame[c].dtype.is_numeric()
+        and frame[c].null_count() < frame.height
     )
 
 
@@ -29,7 +32,10 @@ KNOWN_BIAS_IDEALS = {"stereo_preference": 50.0, "ss": 50.0}
 
 
 def _pick(
-    frame: pl.DataFrame, configured: str | None, groups: tuple[str, ...], preferred: tuple[str, ...] = (),
+    frame: pl.DataFrame,
+    configured: str | None,
+    groups: tuple[str, ...],
+    preferred: tuple[str, ...] = (),
     key: str = "",
 ) -> str | None:
     if configured is not None:
@@ -50,13 +56,23 @@ def _pick(
 
 
 def overall_forgetting_column(frame: pl.DataFrame, settings: AnalysisSettings) -> str | None:
-    return _pick(frame, settings.overall_forgetting_metric, ("overall_forgetting",), PREFERRED_OVERALL,
-                 "overall_forgetting_metric")
+    return _pick(
+        frame,
+        settings.overall_forgetting_metric,
+        ("overall_forgetting",),
+        PREFERRED_OVERALL,
+        "overall_forgetting_metric",
+    )
 
 
 def selective_forgetting_column(frame: pl.DataFrame, settings: AnalysisSettings) -> str | None:
-    return _pick(frame, settings.selective_forgetting_metric, ("selective_forgetting",), PREFERRED_SELECTIVE,
-                 "selective_forgetting_metric")
+    return _pick(
+        frame,
+        settings.selective_forgetting_metric,
+        ("selective_forgetting",),
+        PREFERRED_SELECTIVE,
+        "selective_forgetting_metric",
+    )
 
 
 def bias_column(frame: pl.DataFrame, settings: AnalysisSettings) -> str | None:

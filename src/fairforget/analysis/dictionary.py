@@ -91,8 +91,8 @@ def _statistic(core: list[str]) -> str:
         return STATISTICS[name]
     # selective forgetting: `stereo_<s>` / `anti_<s>` = forgetting statistic s on one side of the pairs
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
-        if name.startswith(side) and name[len(side):] in STATISTICS:
-            return f"{STATISTICS[name[len(side):]]}, on the {words} sentences"
+        if name.startswith(side) and name[len(side) :] in STATISTICS:
+            return f"{STATISTICS[name[len(side) :]]}, on the {words} sentences"
     return f"`{name}`"
 
 

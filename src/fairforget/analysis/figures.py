@@ -66,24 +66,50 @@ def _place_legend(fig: Figure, handles: list[Line2D]) -> None:
 
 def _marker_models_line_objectives(models: Encoding, objectives: Encoding) -> list[Line2D]:
     """Legend entries: each model by its marker, each objective by its line style and grey."""
-    handles = [Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
-               for m in models.levels]
-    handles += [Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
-                for o in objectives.levels]
+    handles = [
+        Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
+        for m in models.levels
+    ]
+    handles += [
+        Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
+        for o in objectives.levels
+    ]
     return handles
 
 
-def _legend(fig: Figure, objectives: Encoding, remedies: Encoding | None = None,
-            pooled_models: Encoding | None = None) -> None:
-    handles = [Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
-               for o in objectives.levels]
+def _legend(
+    fig: Figure, objectives: Encoding, remedies: Encoding | None = None, pooled_models: Encoding | None = None
+) -> None:
+    handles = [
+        Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
+        for o in objectives.levels
+    ]
     if pooled_models is not None:
-        handles += [Line2D([], [], marker="s", color="black", markerfacecolor=pooled_models.grey(m), linestyle="none",
-                           label=f"{POOLED}: model {m}") for m in pooled_models.levels]
+        handles += [
+            Line2D(
+                [],
+                [],
+                marker="s",
+                color="black",
+                markerfacecolor=pooled_models.grey(m),
+                linestyle="none",
+                label=f"{POOLED}: model {m}",
+            )
+            for m in pooled_models.levels
+        ]
     if remedies is not None and len(remedies.levels) > 1:
-        handles += [Line2D([], [], marker="o", color="black", markerfacecolor="black" if i == 0 else "white",
-                           linestyle="none", label=f"{'filled' if i == 0 else 'hollow'}: remedy {r}")
-                    for i, r in enumerate(remedies.levels)]
+        handles += [
+            Line2D(
+                [],
+                [],
+                marker="o",
+                color="black",
+                markerfacecolor="black" if i == 0 else "white",
+                linestyle="none",
+                label=f"{'filled' if i == 0 else 'hollow'}: remedy {r}",
+            )
+            for i, r in enumerate(remedies.levels)
+        ]
     _place_legend(fig, handles)
 
 
@@ -109,8 +135,14 @@ def scatter_with_fit(frame: pl.DataFrame, x: str | None, y: str | None, title: s
         part = frame.filter(present if panel == POOLED else present & (pl.col("model") == panel))
         for row in part.iter_rows(named=True):
             fill = model_shades.grey(row["model"]) if panel == POOLED else "black"
-            ax.plot(row[x], row[y], marker=objectives.marker(row["objective"]), color="black", linestyle="none",
-                    markerfacecolor=fill if remedies.index(row["remedy"]) == 0 else "white")
+            ax.plot(
+                row[x],
+                row[y],
+                marker=objectives.marker(row["objective"]),
+                color="black",
+                linestyle="none",
+                markerfacecolor=fill if remedies.index(row["remedy"]) == 0 else "white",
+            )
         xs, ys = part[x].to_list(), part[y].to_list()
         grid = np.linspace(min(xs), max(xs), 50) if xs else np.array([])
         band = ols_band(xs, ys, grid, alpha) if xs else None
@@ -150,8 +182,13 @@ def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
         for position, remedy in enumerate(remedies, start=1):
             pairs = paired_differences(frame, metric, remedy, settings.baseline_remedy)
             for row in pairs.iter_rows(named=True):
-                ax.plot([0, position], [row["baseline"], row["treated"]], color=models.grey(row["model"]),
-                        linestyle=models.linestyle(row["model"]), linewidth=0.8)
+                ax.plot(
+                    [0, position],
+                    [row["baseline"], row["treated"]],
+                    color=models.grey(row["model"]),
+                    linestyle=models.linestyle(row["model"]),
+                    linewidth=0.8,
+                )
                 for xpos, value in ((0, row["baseline"]), (position, row["treated"])):
                     ax.plot(xpos, value, marker=objectives.marker(row["objective"]), color="black", linestyle="none")
             if pairs.height:
@@ -160,10 +197,13 @@ def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
                 tick_labels.append(f"{remedy}\nno matched pairs")
         ax.set_xticks(range(len(tick_labels)), tick_labels)
     fig.suptitle("Remedy vs no remedy (lines join matched runs; line style = model)")
-    handles = [Line2D([], [], color=models.grey(m), linestyle=models.linestyle(m), label=f"model {m}")
-               for m in models.levels]
-    handles += [Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
-                for o in objectives.levels]
+    handles = [
+        Line2D([], [], color=models.grey(m), linestyle=models.linestyle(m), label=f"model {m}") for m in models.levels
+    ]
+    handles += [
+        Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
+        for o in objectives.levels
+    ]
     _place_legend(fig, handles)
     return fig
 
@@ -205,17 +245,31 @@ def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
         points = [(row[x], distance(row[bias])) for row in part.iter_rows(named=True)]
         for row, (px, py) in zip(part.iter_rows(named=True), points):
             filled = remedies.index(row["remedy"]) == 0
-            ax.plot(px, py, marker=objectives.marker(row["objective"]), color="black",
-                    markerfacecolor="black" if filled else "white", linestyle="none")
+            ax.plot(
+                px,
+                py,
+                marker=objectives.marker(row["objective"]),
+                color="black",
+                markerfacecolor="black" if filled else "white",
+                linestyle="none",
+            )
         base_column = f"{bias}.base"
         if base_column in part.columns and part[base_column].drop_nulls().len():
             ax.axhline(distance(part[base_column].drop_nulls()[0]), color="#666666", linestyle=":", linewidth=1)
-            ax.text(0.99, distance(part[base_column].drop_nulls()[0]), "base model", ha="right", va="bottom",
-                    fontsize=7, transform=ax.get_yaxis_transform())
+            ax.text(
+                0.99,
+                distance(part[base_column].drop_nulls()[0]),
+                "base model",
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                transform=ax.get_yaxis_transform(),
+            )
         front = [points[i] for i in pareto_front(points)]
         if len(front) >= 2:
-            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linestyle="--",
-                    linewidth=1)
+            ax.step(
+                [p[0] for p in front], [p[1] for p in front], where="post", color="black", linestyle="--", linewidth=1
+            )
         elif points:
             ax.text(0.02, 0.02, "frontier: single point", transform=ax.transAxes, va="bottom", fontsize=7)
         else:
@@ -245,10 +299,11 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
     data = pl.concat(curves)
     objectives = Encoding(data["objective"].to_list())
     models = Encoding(data["model"].to_list())
-    mean = (data.group_by(["model", "objective", "probe_set", "step"])
-            .agg(pl.col("fraction_correct").mean(), pl.col("cumulative_forgetting_events").mean(),
-                 pl.len().alias("runs"))
-            .sort(["model", "objective", "probe_set", "step"]))
+    mean = (
+        data.group_by(["model", "objective", "probe_set", "step"])
+        .agg(pl.col("fraction_correct").mean(), pl.col("cumulative_forgetting_events").mean(), pl.len().alias("runs"))
+        .sort(["model", "objective", "probe_set", "step"])
+    )
     for column, probe_set in enumerate(probe_sets):
         top, bottom = axes[0][column], axes[1][column]
         top.set_title(f"probe set: {probe_set}")
@@ -258,8 +313,12 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
         for (model, objective), group in mean.filter(pl.col("probe_set") == probe_set).group_by(
             ["model", "objective"], maintain_order=True
         ):
-            style = {"marker": models.marker(model), "linestyle": objectives.linestyle(objective),
-                     "color": objectives.grey(objective), "markersize": 3}
+            style = {
+                "marker": models.marker(model),
+                "linestyle": objectives.linestyle(objective),
+                "color": objectives.grey(objective),
+                "markersize": 3,
+            }
             top.plot(group["step"], group["fraction_correct"], **style)
             bottom.plot(group["step"], group["cumulative_forgetting_events"], **style)
     fig.suptitle(f"Training trajectories ({len(curves)} runs; mean over runs per model and objective)")
@@ -269,9 +328,16 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
 
 def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
     """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max."""
-    metrics = [m for m in (cols.overall_forgetting_column(frame, settings),
-                           cols.selective_forgetting_column(frame, settings),
-                           cols.downstream_change_column(frame), cols.bias_column(frame, settings)) if m]
+    metrics = [
+        m
+        for m in (
+            cols.overall_forgetting_column(frame, settings),
+            cols.selective_forgetting_column(frame, settings),
+            cols.downstream_change_column(frame),
+            cols.bias_column(frame, settings),
+        )
+        if m
+    ]
     subset = frame.filter(pl.col("remedy") == settings.baseline_remedy)
     if subset.height == 0:
         subset = frame
@@ -279,7 +345,7 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
     columns = 2 if len(metrics) > 2 else max(1, len(metrics))
     fig, axes = _panels(columns, rows=(len(metrics) + 1) // 2 if len(metrics) > 2 else 1)
     fig.set_layout_engine("constrained")
-    for unused in axes.flat[len(metrics):] if metrics else []:
+    for unused in axes.flat[len(metrics) :] if metrics else []:
         unused.set_visible(False)
     objectives = Encoding(subset["objective"].to_list())
     models = Encoding(subset["model"].to_list())
@@ -289,16 +355,28 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
         ax.set_ylabel(_short(metric))
         ax.set_xlabel("debiasing data size")
         ax.set_xticks(range(len(sizes)), sizes)
-        summary = (subset.filter(pl.col(metric).is_not_null())
-                   .group_by(["model", "objective", "size"])
-                   .agg(pl.col(metric).mean().alias("mean"), pl.col(metric).min().alias("low"),
-                        pl.col(metric).max().alias("high")))
+        summary = (
+            subset.filter(pl.col(metric).is_not_null())
+            .group_by(["model", "objective", "size"])
+            .agg(
+                pl.col(metric).mean().alias("mean"),
+                pl.col(metric).min().alias("low"),
+                pl.col(metric).max().alias("high"),
+            )
+        )
         for (model, objective), group in summary.group_by(["model", "objective"], maintain_order=True):
             group = group.with_columns(pl.col("size").map_elements(sizes.index, return_dtype=pl.Int64).alias("pos"))
             group = group.sort("pos")
-            ax.errorbar(group["pos"], group["mean"], yerr=[group["mean"] - group["low"], group["high"] - group["mean"]],
-                        marker=models.marker(model), linestyle=objectives.linestyle(objective),
-                        color=objectives.grey(objective), capsize=2, markersize=4)
+            ax.errorbar(
+                group["pos"],
+                group["mean"],
+                yerr=[group["mean"] - group["low"], group["high"] - group["mean"]],
+                marker=models.marker(model),
+                linestyle=objectives.linestyle(objective),
+                color=objectives.grey(objective),
+                capsize=2,
+                markersize=4,
+            )
         if len(sizes) < 2:
             ax.set_title("only one data size in this study", fontsize=7)
     fig.suptitle(f"Data-size sweep (remedy '{settings.baseline_remedy}'; mean over seeds, bars = min..max)")
@@ -314,8 +392,7 @@ def save_figure(fig: Figure, out_dir: str | Path, name: str, record: dict[str, A
     outputs = []
     for fmt in ("png", "pdf"):
         path = out_dir / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=150,
-                    metadata=provenance.matplotlib_metadata(record, sidecar.name, fmt, name))
+        fig.savefig(path, format=fmt, dpi=150, metadata=provenance.matplotlib_metadata(record, sidecar.name, fmt, name))
         outputs.append(path)
     plt.close(fig)
     provenance.finish(record, outputs, sidecar)
@@ -339,11 +416,19 @@ def render_figures(
     table_record = provenance.build_record(rule, [table_path], config, repo_root, code_root)
     makers: dict[str, Callable[[], Figure]] = {
         "downstream_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame, cols.overall_forgetting_column(frame, settings), cols.downstream_change_column(frame),
-            "Downstream change vs overall forgetting\n(dashed: OLS fit, band: 95% CI)", settings.alpha),
+            frame,
+            cols.overall_forgetting_column(frame, settings),
+            cols.downstream_change_column(frame),
+            "Downstream change vs overall forgetting\n(dashed: OLS fit, band: 95% CI)",
+            settings.alpha,
+        ),
         "selective_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame, cols.selective_forgetting_column(frame, settings), cols.overall_forgetting_column(frame, settings),
-            "Overall vs selective forgetting\n(dashed: OLS fit, band: 95% CI)", settings.alpha),
+            frame,
+            cols.selective_forgetting_column(frame, settings),
+            cols.overall_forgetting_column(frame, settings),
+            "Overall vs selective forgetting\n(dashed: OLS fit, band: 95% CI)",
+            settings.alpha,
+        ),
         "remedies_paired": lambda: remedies_paired(frame, settings),
         "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings),
         "trajectory_forgetting": lambda: trajectory_figure(trajectory_paths),
@@ -352,8 +437,11 @@ def render_figures(
     written: list[Path] = []
     with plt.rc_context(RC):
         for name in FIGURE_NAMES:
-            record = (provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
-                      if name == "trajectory_forgetting" else table_record)
+            record = (
+                provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
+                if name == "trajectory_forgetting"
+                else table_record
+            )
             written += save_figure(makers[name](), out_dir, name, record)
             log.info("wrote figure %s", name)
     return written

@@ -21,8 +21,6 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -48,7 +46,6 @@ from fairforget.analysis.within import (
     slope,
     unique_contributions,
 )
-from fairforget.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +136,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}g}"
 
 
-def sign_verdict(within: CoefficientTest, per_model: dict[str, CoefficientTest], claimed_sign: int, alpha: float
-                 ) -> tuple[str, str]:
+def sign_verdict(
+    within: CoefficientTest, per_model: dict[str, CoefficientTest], claimed_sign: int, alpha: float
+) -> tuple[str, str]:
     """supports: within-model estimate of the claimed sign with two-sided permutation p < alpha and every model's
     own estimate of that sign; contradicts: the same with the opposite sign; otherwise inconclusive."""
     if not within.defined:
@@ -152,15 +150,18 @@ def sign_verdict(within: CoefficientTest, per_model: dict[str, CoefficientTest],
     disagree = [m for m, t in per_model.items() if t.estimate is None or np.sign(t.estimate) != sign]
     per = ", ".join(f"{m} {_fmt(t.estimate)}" for m, t in per_model.items())
     if disagree:
-        return INCONCLUSIVE, (f"{text} but the model(s) {', '.join(disagree)} disagree in sign or are undefined "
-                              f"({per})")
+        return INCONCLUSIVE, (
+            f"{text} but the model(s) {', '.join(disagree)} disagree in sign or are undefined ({per})"
+        )
     verdict = SUPPORTS if sign == claimed_sign else CONTRADICTS
     side = "the claimed sign" if verdict == SUPPORTS else "the sign opposite to the claim"
     return verdict, f"{text} has {side}, and every model agrees ({per})"
 
 
-NO_MDE = ("none: no effect reaches 80% power (with {k} objectives the permutation test cannot reach p < alpha, or "
-          "a model has no variation of its own)")
+NO_MDE = (
+    "none: no effect reaches 80% power (with {k} objectives the permutation test cannot reach p < alpha, or "
+    "a model has no variation of its own)"
+)
 
 
 def _sign_power(test: SignTest, alpha: float) -> Power:
@@ -178,8 +179,16 @@ def _sign_power(test: SignTest, alpha: float) -> Power:
     return power
 
 
-def _sign_test(frame: pl.DataFrame, x: str, y: str, controls: Sequence[str], sign: int, s: AnalysisSettings,
-               seed: int, with_power: bool) -> SignTest:
+def _sign_test(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    controls: Sequence[str],
+    sign: int,
+    s: AnalysisSettings,
+    seed: int,
+    with_power: bool,
+) -> SignTest:
     fit = slope(frame, x, y, SHARED_NOISE_STRATA, controls, s.permutations, seed)
     test = SignTest(slope=fit, claimed_sign=sign)
     test.verdict, test.reason = sign_verdict(fit.within, fit.per_model, sign, s.alpha)
@@ -201,24 +210,34 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
     total, diff = unique.sum_test, unique.difference_test  # diff tests b2* - b1*
     b = unique.standardized()
     sum_value, gap_value = b[0] + b[1], b[0] - b[1]
-    in_claim = {m: (v[0] is not None and v[1] is not None and v[0] + v[1] < 0 and v[0] - v[1] < 0)
-                for m, v in unique.per_model.items()}
-    text = (f"standardized coefficients overall {_fmt(b[0])}, selective {_fmt(b[1])}; b1*+b2* = {_fmt(sum_value)} "
-            f"(p={_fmt(total.p.two_sided)}), b1*-b2* = {_fmt(gap_value)} (p={_fmt(diff.p.two_sided)})")
+    in_claim = {
+        m: (v[0] is not None and v[1] is not None and v[0] + v[1] < 0 and v[0] - v[1] < 0)
+        for m, v in unique.per_model.items()
+    }
+    text = (
+        f"standardized coefficients overall {_fmt(b[0])}, selective {_fmt(b[1])}; b1*+b2* = {_fmt(sum_value)} "
+        f"(p={_fmt(total.p.two_sided)}), b1*-b2* = {_fmt(gap_value)} (p={_fmt(diff.p.two_sided)})"
+    )
     supports_within = (total.t < 0 and total.p.two_sided < alpha) and (diff.t > 0 and diff.p.two_sided < alpha)
-    contradicts_within = ((total.t > 0 and total.p.two_sided < alpha / 2)
-                          or (diff.t < 0 and diff.p.two_sided < alpha / 2))
+    contradicts_within = (total.t > 0 and total.p.two_sided < alpha / 2) or (
+        diff.t < 0 and diff.p.two_sided < alpha / 2
+    )
     if supports_within:
         if all(in_claim.values()):
             return SUPPORTS, f"{text}: overall forgetting's unique contribution exceeds selective's in every model"
-        return INCONCLUSIVE, (f"{text}: shown within model, but not in model(s) "
-                              f"{', '.join(m for m, ok in in_claim.items() if not ok)}")
+        return INCONCLUSIVE, (
+            f"{text}: shown within model, but not in model(s) {', '.join(m for m, ok in in_claim.items() if not ok)}"
+        )
     if contradicts_within:
         if not any(in_claim.values()):
-            return CONTRADICTS, (f"{text}: overall forgetting does not dominate with a negative sign, and no model's "
-                                 "own estimate says it does")
-        return INCONCLUSIVE, (f"{text}: the claim is rejected within model, but model(s) "
-                              f"{', '.join(m for m, ok in in_claim.items() if ok)} agree with it")
+            return CONTRADICTS, (
+                f"{text}: overall forgetting does not dominate with a negative sign, and no model's "
+                "own estimate says it does"
+            )
+        return INCONCLUSIVE, (
+            f"{text}: the claim is rejected within model, but model(s) "
+            f"{', '.join(m for m, ok in in_claim.items() if ok)} agree with it"
+        )
     return INCONCLUSIVE, f"{text}: neither shown at alpha={alpha}"
 
 
@@ -230,8 +249,11 @@ def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, object
     mde = function.minimum_detectable_effect(unique.coefficients[0].se)
     if mde is None:
         return Power(note=NO_MDE.format(k=objectives))
-    power = Power(mde=mde, note="slope of downstream change on overall forgetting when selective forgetting has "
-                  "no effect", noise_sd=(unique._context.sigma_objective, unique._context.sigma_run))
+    power = Power(
+        mde=mde,
+        note="slope of downstream change on overall forgetting when selective forgetting has no effect",
+        noise_sd=(unique._context.sigma_objective, unique._context.sigma_run),
+    )
     estimate = unique.coefficients[0].estimate
     if verdict == INCONCLUSIVE and estimate is not None and estimate < 0:
         power.scale_needed = scale_to_detect(mde, estimate)
@@ -246,18 +268,24 @@ def wnli_summary(frame: pl.DataFrame) -> list[str]:
     lines = []
     for task in EXCLUDED_FROM_MEAN:
         for column in sorted(c for c in frame.columns if c.startswith(f"downstream.{task}.") and c.endswith(".change")):
-            per_model = (frame.filter(pl.col(column).is_not_null()).group_by("model")
-                         .agg(pl.col(column).mean().alias("mean"), pl.len().alias("n")).sort("model"))
+            per_model = (
+                frame.filter(pl.col(column).is_not_null())
+                .group_by("model")
+                .agg(pl.col(column).mean().alias("mean"), pl.len().alias("n"))
+                .sort("model")
+            )
             if per_model.height:
-                lines.append(f"`{column}` (left out of the downstream mean, as in the GLUE baselines): mean "
-                             + "; ".join(f"{r['model']} {r['mean']:+.3g} (n={r['n']})"
-                                         for r in per_model.iter_rows(named=True)))
+                lines.append(
+                    f"`{column}` (left out of the downstream mean, as in the GLUE baselines): mean "
+                    + "; ".join(f"{r['model']} {r['mean']:+.3g} (n={r['n']})" for r in per_model.iter_rows(named=True))
+                )
     return lines
 
 
 def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool = True) -> Finding:
     finding = Finding(
-        key="F1", claim="Downstream performance is driven by overall forgetting rather than by selective forgetting "
+        key="F1",
+        claim="Downstream performance is driven by overall forgetting rather than by selective forgetting "
         "of stereotypes: with both in one within-model analysis, overall forgetting explains more of the downstream "
         "change than selective forgetting does, and more overall forgetting means a larger downstream loss.",
         rule="supports if, within model, overall forgetting's unique contribution exceeds selective forgetting's "
@@ -280,21 +308,26 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: boo
         return finding
     finding.sign_test = _sign_test(frame, x, y, (), -1, s, s.seed + _SEED_F1, with_power)
     if selective is None:
-        finding.reason = ("the claim compares overall with selective forgetting, and the table has no selective "
-                          f"forgetting column; the plain association alone says: {finding.sign_test.verdict}")
+        finding.reason = (
+            "the claim compares overall with selective forgetting, and the table has no selective "
+            f"forgetting column; the plain association alone says: {finding.sign_test.verdict}"
+        )
         return finding
-    finding.unique = unique_contributions(frame, y, x, selective, SHARED_NOISE_STRATA, s.permutations,
-                                          s.seed + _SEED_F1 + 1, s.alpha)
+    finding.unique = unique_contributions(
+        frame, y, x, selective, SHARED_NOISE_STRATA, s.permutations, s.seed + _SEED_F1 + 1, s.alpha
+    )
     finding.verdict, finding.reason = comparative_verdict(finding.unique, s.alpha)
     if with_power:
-        finding.unique_power = _unique_power(finding.unique, finding.verdict, s.alpha,
-                                             finding.sign_test.slope.objectives)
+        finding.unique_power = _unique_power(
+            finding.unique, finding.verdict, s.alpha, finding.sign_test.slope.objectives
+        )
     return finding
 
 
 def finding_selective(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool = True) -> Finding:
     finding = Finding(
-        key="F2", claim="Selective forgetting of stereotypes increases overall forgetting (positive within-model "
+        key="F2",
+        claim="Selective forgetting of stereotypes increases overall forgetting (positive within-model "
         "association across objectives, data size and remedy held fixed).",
         rule="supports if the within-model slope of overall on selective forgetting (fixed effects for model x "
         "size x seed, remedy controlled within each model) is positive with two-sided permutation p < alpha and "
@@ -351,8 +384,16 @@ def _scale_for_settling(test: ArmTest, alpha_detect: float, alpha: float) -> flo
     return min(options) if options else None
 
 
-def _paired_test(d: np.ndarray, models: np.ndarray, arm: str, metric: str, helpful: int, margin: float | None,
-                 s: AnalysisSettings, seed: int) -> ArmTest:
+def _paired_test(
+    d: np.ndarray,
+    models: np.ndarray,
+    arm: str,
+    metric: str,
+    helpful: int,
+    margin: float | None,
+    s: AnalysisSettings,
+    seed: int,
+) -> ArmTest:
     """Sign-flip test (two-sided) and TOST of the mean paired difference `d` (per-model means for the report)."""
     test = ArmTest(arm=arm, metric=metric, helpful_sign=helpful, kind="paired", n=int(d.size), margin=margin)
     if d.size < 2:
@@ -369,8 +410,11 @@ def _paired_test(d: np.ndarray, models: np.ndarray, arm: str, metric: str, helpf
     results = sign_flip_test(d, shifts, s.permutations, seed)
     test.exact = d.size <= MAX_EXACT_PAIRS
     test.p = results[0].two_sided
-    test.p_t = float(2 * stats.t.sf(abs(test.estimate) / test.se, d.size - 1)) if sd > 0 else \
-        (1.0 if test.estimate == 0 else 0.0)
+    test.p_t = (
+        float(2 * stats.t.sf(abs(test.estimate) / test.se, d.size - 1))
+        if sd > 0
+        else (1.0 if test.estimate == 0 else 0.0)
+    )
     if margin is not None:
         # TOST: H0 mean <= -margin rejected (greater than -margin) and H0 mean >= margin rejected (less than margin)
         test.p_tost = max(results[1].greater, results[2].less)
@@ -391,20 +435,23 @@ def _complete_size_groups(data: pl.DataFrame) -> pl.DataFrame:
     per_seed = data.group_by("seed").agg(pl.col("_n").n_unique().alias("_sizes"))
     group = ["model", "objective", "remedy", "seed"]
     counts = data.group_by(group).agg(pl.col("_n").n_unique().alias("_k"), pl.len().alias("_rows"))
-    complete = counts.join(per_seed, on="seed").filter((pl.col("_k") == pl.col("_sizes"))
-                                                       & (pl.col("_rows") == pl.col("_sizes")))
+    complete = counts.join(per_seed, on="seed").filter(
+        (pl.col("_k") == pl.col("_sizes")) & (pl.col("_rows") == pl.col("_sizes"))
+    )
     return data.join(complete.select(group), on=group).sort(["seed", "_n", "model", "objective", "remedy"])
 
 
-def _slope_test(frame: pl.DataFrame, metric: str, helpful: int, margin: float | None, s: AnalysisSettings,
-                seed: int) -> ArmTest:
-    """"More data": slope of the metric on log2(data size) with fixed effects per (model, objective, remedy,
+def _slope_test(
+    frame: pl.DataFrame, metric: str, helpful: int, margin: float | None, s: AnalysisSettings, seed: int
+) -> ArmTest:
+    """ "More data": slope of the metric on log2(data size) with fixed effects per (model, objective, remedy,
     seed), reported as the change over the grid's size range. Runs at one (size, seed) share the data subsample
     whatever their model, objective or remedy, so the permutation moves whole (size, seed) blocks: within each
     seed the size labels are permuted for all runs at once (exact when there are at most `permutations` such
     relabellings). The seeds are the replicates of a data-size effect."""
     sized = frame.with_columns(_numeric_sizes(frame).alias("_n")).filter(
-        pl.col("_n").is_not_null() & pl.col(metric).is_not_null())
+        pl.col("_n").is_not_null() & pl.col(metric).is_not_null()
+    )
     data = _complete_size_groups(sized)
     test = ArmTest(arm=MORE_DATA, metric=metric, helpful_sign=helpful, kind="slope", n=data.height, margin=margin)
     notes = []
@@ -441,8 +488,7 @@ def _slope_test(frame: pl.DataFrame, metric: str, helpful: int, margin: float | 
         half = float(stats.t.ppf(1 - s.alpha / 2, k - 1)) * test.se
         test.ci = (test.estimate - half, test.estimate + half)
         mean = float(np.mean(per_seed))
-        test.p_t = (float(2 * stats.t.sf(abs(mean) / test.se, k - 1)) if test.se > 0
-                    else (1.0 if mean == 0 else 0.0))
+        test.p_t = float(2 * stats.t.sf(abs(mean) / test.se, k - 1)) if test.se > 0 else (1.0 if mean == 0 else 0.0)
     else:
         notes.append("one seed: no standard error of the data-size effect")
     models = data["model"].cast(pl.Utf8).to_numpy()
@@ -456,8 +502,13 @@ def _slope_test(frame: pl.DataFrame, metric: str, helpful: int, margin: float | 
         upper = freedman_lane(y - margin / span * logs, logs, nuisance, perms, exact)  # H0: slope = +margin/span
         test.p_tost = max(lower.p.greater, upper.p.less)
     relabellings = f"{perms.shape[0]} {'(all)' if exact else 'random'} size relabellings"
-    test.note = "; ".join(notes + [f"slope {fit.estimate:.3g} per doubling, {data['_n'].min():.0f}–"
-                                   f"{data['_n'].max():.0f} texts, {relabellings}"])
+    test.note = "; ".join(
+        notes
+        + [
+            f"slope {fit.estimate:.3g} per doubling, {data['_n'].min():.0f}–"
+            f"{data['_n'].max():.0f} texts, {relabellings}"
+        ]
+    )
     return test
 
 
@@ -469,7 +520,9 @@ def remedies_verdict(arms: list[ArmTest], alpha: float) -> tuple[str, str]:
     if helpful:
         return CONTRADICTS, "; ".join(
             f"{a.arm} {'lowers' if a.helpful_sign < 0 else 'raises'} `{a.metric}` by {abs(a.estimate):.3g} "
-            f"(Holm p={_fmt(a.p_holm)})" for a in helpful)
+            f"(Holm p={_fmt(a.p_holm)})"
+            for a in helpful
+        )
     if arms and all(a.p_tost is not None and a.p_tost < alpha for a in arms):
         return SUPPORTS, "every arm is equivalent to no effect within its margin on every metric (TOST p < alpha)"
     open_arms = [a for a in arms if not (a.p_tost is not None and a.p_tost < alpha)]
@@ -480,14 +533,17 @@ def remedies_verdict(arms: list[ArmTest], alpha: float) -> tuple[str, str]:
         elif a.margin is None:
             parts.append(f"{a.arm}/`{a.metric}`: no equivalence margin")
         else:
-            parts.append(f"{a.arm}/`{a.metric}`: not shown equivalent (TOST p={_fmt(a.p_tost)}, estimate "
-                         f"{a.estimate:+.3g}, margin ±{a.margin:.3g})")
+            parts.append(
+                f"{a.arm}/`{a.metric}`: not shown equivalent (TOST p={_fmt(a.p_tost)}, estimate "
+                f"{a.estimate:+.3g}, margin ±{a.margin:.3g})"
+            )
     return INCONCLUSIVE, "no helpful effect after Holm correction; " + "; ".join(parts)
 
 
 def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     finding = Finding(
-        key="F3", claim="General anti-forgetting remedies (more data, regularisation) neither reduce overall "
+        key="F3",
+        claim="General anti-forgetting remedies (more data, regularisation) neither reduce overall "
         "forgetting nor help downstream performance.",
         rule="per remedy x metric (overall forgetting, downstream change): paired differences remedy minus "
         f"'{s.baseline_remedy}' matched on model, objective, size and seed; 'more data': slope on log2 data size "
@@ -512,8 +568,10 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         reference = baseline_rows[overall].drop_nulls().mean() if baseline_rows.height else None
         margins[overall] = s.equivalence_margin * reference if reference is not None and reference > 0 else None
         if margins[overall] is None:
-            finding.notes.append(f"no overall-forgetting margin: the '{s.baseline_remedy}' runs' mean overall "
-                                 f"forgetting is {_fmt(reference)} (must be > 0)")
+            finding.notes.append(
+                f"no overall-forgetting margin: the '{s.baseline_remedy}' runs' mean overall "
+                f"forgetting is {_fmt(reference)} (must be > 0)"
+            )
     if downstream is not None:
         margins[downstream] = s.downstream_equivalence_margin
     finding.margins = margins
@@ -523,14 +581,18 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     seed = s.seed + _SEED_F3
     keys = [k for k in GRID_FACTORS if k != "remedy"]
     baseline = frame.filter(pl.col("remedy") == s.baseline_remedy).select(
-        [*keys, *(pl.col(m).alias(f"_base:{m}") for m, _ in metrics)])
+        [*keys, *(pl.col(m).alias(f"_base:{m}") for m, _ in metrics)]
+    )
     for arm in remedies:
         pairs = frame.filter(pl.col("remedy") == arm).join(baseline, on=keys, how="inner")
         for metric, helpful in metrics:
             matched = pairs.filter(pl.col(metric).is_not_null() & pl.col(f"_base:{metric}").is_not_null())
             d = (matched[metric] - matched[f"_base:{metric}"]).to_numpy().astype(float)
-            finding.arms.append(_paired_test(d, matched["model"].cast(pl.Utf8).to_numpy(), arm, metric, helpful,
-                                             margins[metric], s, seed))
+            finding.arms.append(
+                _paired_test(
+                    d, matched["model"].cast(pl.Utf8).to_numpy(), arm, metric, helpful, margins[metric], s, seed
+                )
+            )
             seed += 1
     if len(sizes) > 1:
         for metric, helpful in metrics:
@@ -557,20 +619,3 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
 
 def compute_findings(frame: pl.DataFrame, settings: AnalysisSettings) -> list[Finding]:
     return [finding_downstream(frame, settings), finding_selective(frame, settings), finding_remedies(frame, settings)]
-
-
-def findings_as_dict(findings: list[Finding]) -> list[dict[str, Any]]:
-    """Everything findings.md shows, as plain data (JSON-serialisable)."""
-    from fairforget.analysis.findings_render import finding_record
-
-    return [finding_record(f) for f in findings]
-
-
-def write_findings(frame: pl.DataFrame, settings: AnalysisSettings, out: str | Path) -> list[Finding]:
-    from fairforget.analysis.findings_render import render_findings
-
-    findings = compute_findings(frame, settings)
-    atomic_write_text(out, render_findings(findings, frame, settings))
-    for f in findings:
-        log.info("%s: %s (%s)", f.key, f.verdict, f.reason)
-    return findings

@@ -93,8 +93,9 @@ def stratified_permutations(strata: np.ndarray, draws: int, rng: np.random.Gener
     return out
 
 
-def block_permutations(strata: np.ndarray, blocks: np.ndarray, draws: int, seed: int, random_only: bool = False
-                       ) -> tuple[np.ndarray, bool]:
+def block_permutations(
+    strata: np.ndarray, blocks: np.ndarray, draws: int, seed: int, random_only: bool = False
+) -> tuple[np.ndarray, bool]:
     """Permutations that move whole blocks: within each stratum the block labels are permuted, and row j of
     block b goes to row j of block pi(b). Rows are matched by their order of appearance inside a block, so the
     blocks of a stratum must hold the same number of rows in the same order of their other factors (the caller
@@ -117,8 +118,9 @@ def block_permutations(strata: np.ndarray, blocks: np.ndarray, draws: int, seed:
     count = total if exact else draws
     if exact:
         per_stratum = [np.array(list(itertools.permutations(range(g.shape[0]))), dtype=np.int64) for g in layout]
-        choice = np.stack(np.meshgrid(*[np.arange(p.shape[0]) for p in per_stratum], indexing="ij"),
-                          axis=-1).reshape(-1, len(layout))
+        choice = np.stack(np.meshgrid(*[np.arange(p.shape[0]) for p in per_stratum], indexing="ij"), axis=-1).reshape(
+            -1, len(layout)
+        )
         orders = [p[choice[:, i]] for i, p in enumerate(per_stratum)]
     else:
         orders = [np.argsort(rng.random((draws, g.shape[0])), axis=1) for g in layout]
@@ -151,8 +153,9 @@ class Nuisance:
         if values.ndim == 1:
             means = np.bincount(self.codes, weights=values, minlength=self.strata_count) / self.counts
             return values - means[self.codes]
-        return np.column_stack([self._demean(values[:, j]) for j in range(values.shape[1])]) if values.shape[1] \
-            else values
+        return (
+            np.column_stack([self._demean(values[:, j]) for j in range(values.shape[1])]) if values.shape[1] else values
+        )
 
     @staticmethod
     def _orthonormal(matrix: np.ndarray) -> np.ndarray:
@@ -247,8 +250,11 @@ def freedman_lane(
     n = y.size
     df = n - nuisance.rank - 1
     if df < 1:
-        return CoefficientTest(n=n, df=df, reason=f"{n} runs leave no residual degrees of freedom after "
-                               f"{nuisance.rank} fixed-effect/control columns")
+        return CoefficientTest(
+            n=n,
+            df=df,
+            reason=f"{n} runs leave no residual degrees of freedom after {nuisance.rank} fixed-effect/control columns",
+        )
     x_res = nuisance.residualise(x)
     sxx = float(x_res @ x_res)
     if sxx <= 1e-20 * max(1.0, float(x @ x)):
@@ -275,5 +281,14 @@ def freedman_lane(
         less=float(_p(np.count_nonzero(t_perm <= t_obs + tol), draws, exact)),
     )
     rss = max(ss_resid - xy_obs**2 / sxx, 0.0)
-    return CoefficientTest(n=n, estimate=float(beta_obs), se=math.sqrt(rss / df / sxx), t=float(t_obs), df=df,
-                           p=p, sxx=sxx, sigma2=rss / df, draws=draws)
+    return CoefficientTest(
+        n=n,
+        estimate=float(beta_obs),
+        se=math.sqrt(rss / df / sxx),
+        t=float(t_obs),
+        df=df,
+        p=p,
+        sxx=sxx,
+        sigma2=rss / df,
+        draws=draws,
+    )

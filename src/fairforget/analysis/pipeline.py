@@ -8,7 +8,8 @@ from typing import Any
 
 from fairforget import provenance
 from fairforget.analysis.figures import render_figures
-from fairforget.analysis.findings import Finding, write_findings
+from fairforget.analysis.findings import Finding
+from fairforget.analysis.findings_render import write_findings
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.table import build_run_table, read_run_table, write_run_table
 
@@ -31,8 +32,9 @@ def aggregate_table(
     settings = AnalysisSettings.from_config(config)
     inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars, *summary_paths]
     record = provenance.build_record("aggregate_table", inputs, config, repo_root, code_root)
-    table = build_run_table(eval_paths, downstream_paths, trajectory_paths, meta_paths, settings,
-                            summary_paths=summary_paths)
+    table = build_run_table(
+        eval_paths, downstream_paths, trajectory_paths, meta_paths, settings, summary_paths=summary_paths
+    )
     write_run_table(table, parquet, csv, dictionary)
     provenance.finish(record, [parquet, csv, dictionary], provenance.sidecar_for(parquet))
     return table.frame.height
@@ -60,5 +62,13 @@ def figures(
     repo_root: str | Path = ".",
     code_root: str | Path | None = None,
 ) -> list[Path]:
-    return render_figures(table_path, trajectory_paths, out_dir, AnalysisSettings.from_config(config), config,
-                          rule="figures", repo_root=repo_root, code_root=code_root)
+    return render_figures(
+        table_path,
+        trajectory_paths,
+        out_dir,
+        AnalysisSettings.from_config(config),
+        config,
+        rule="figures",
+        repo_root=repo_root,
+        code_root=code_root,
+    )

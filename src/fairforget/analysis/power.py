@@ -77,7 +77,7 @@ class _Curve:
         self.b, self.d, self.e = (np.empty((u.shape[0], b)) for _ in range(3))
         step = max(1, _CHUNK // (b * n))  # noise realisations per chunk, to bound memory
         for start in range(0, u.shape[0], step):
-            u_perm = u[start:start + step][:, perms]  # (chunk, B, n)
+            u_perm = u[start : start + step][:, perms]  # (chunk, B, n)
             rows = slice(start, start + u_perm.shape[0])
             self.b[rows] = np.einsum("jbn,n->jb", u_perm, x)  # x~' u_j[s]
             self.d[rows] = np.einsum("jbn,bn->jb", u_perm, mv_perm)  # (M v[s])' u_j[s]
@@ -135,15 +135,22 @@ class RulePower:
         return high
 
 
-def rule_power(tests: Sequence[CoefficientTestSpec], noise: np.ndarray, test_permutations: np.ndarray, exact: bool,
-               conditions: Sequence[SignCondition], alpha: float) -> RulePower:
+def rule_power(
+    tests: Sequence[CoefficientTestSpec],
+    noise: np.ndarray,
+    test_permutations: np.ndarray,
+    exact: bool,
+    conditions: Sequence[SignCondition],
+    alpha: float,
+) -> RulePower:
     """The power function of a rule made of `tests` (all must reject with their sign) and per-model
     `conditions`, under the noise realisations `noise` (J x n)."""
     if test_permutations.shape[0] > POWER_TEST_PERMUTATIONS:
         # a random subset (the identity left out; _Curve adds it), read as Monte Carlo draws
         start = 1 if exact else 0
-        chosen = np.random.default_rng(0).choice(np.arange(start, test_permutations.shape[0]),
-                                                 POWER_TEST_PERMUTATIONS, replace=False)
+        chosen = np.random.default_rng(0).choice(
+            np.arange(start, test_permutations.shape[0]), POWER_TEST_PERMUTATIONS, replace=False
+        )
         test_permutations = test_permutations[np.sort(chosen)]
         exact = False
     curves = [_Curve(spec, noise, test_permutations, exact) for spec in tests]
@@ -167,8 +174,9 @@ def paired_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> 
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd / math.sqrt(n))
 
 
-def n_for_equivalence(se: float, effect: float, margin: float, alpha: float, power: float = TARGET_POWER
-                      ) -> float | None:
+def n_for_equivalence(
+    se: float, effect: float, margin: float, alpha: float, power: float = TARGET_POWER
+) -> float | None:
     """Multiple of the current replicates (whose mean has standard error `se`) that TOST at level alpha needs to
     show |mean| < margin at the given power when the true mean is `effect` (normal approximation; Chow, Shao &
     Wang 2008, sec. 3.2); None when |effect| >= margin (never equivalent)."""

@@ -47,8 +47,10 @@ class AnalysisSettings:
             raise ConfigError(f"config key 'analysis': unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
         settings = cls(**section)
         if settings.permutations < 99:
-            raise ConfigError("config key 'analysis.permutations': must be an integer >= 99 (p-values are at least "
-                              "1 / (permutations + 1))")
+            raise ConfigError(
+                "config key 'analysis.permutations': must be an integer >= 99 (p-values are at least "
+                "1 / (permutations + 1))"
+            )
         if not 0 < settings.alpha < 1:
             raise ConfigError("config key 'analysis.alpha': must lie strictly between 0 and 1")
         for key in ("equivalence_margin", "downstream_equivalence_margin"):

@@ -60,13 +60,21 @@ class Truth:
     noise: float = 0.3
 
 
-def simulate_runs(grid: Grid, truth: Truth, rng: np.random.Generator,
-                  fixed: tuple[int | None, int | None] = (None, None)) -> pl.DataFrame:
+def simulate_runs(
+    grid: Grid, truth: Truth, rng: np.random.Generator, fixed: tuple[int | None, int | None] = (None, None)
+) -> pl.DataFrame:
     """One run table drawn from `truth` on `grid` (see the module docstring). `fixed`: seeds that hold the
     draws of selective forgetting (with the shared shocks) and of overall forgetting fixed across tables, so
     that only the outcome is redrawn (for power checks with a fixed design)."""
-    cells = list(itertools.product(range(len(grid.models)), range(grid.objectives), range(len(grid.remedies)),
-                                   range(len(grid.sizes)), range(grid.seeds)))
+    cells = list(
+        itertools.product(
+            range(len(grid.models)),
+            range(grid.objectives),
+            range(len(grid.remedies)),
+            range(len(grid.sizes)),
+            range(grid.seeds),
+        )
+    )
     m, o, r, z, sd = (np.array(c) for c in zip(*cells))
     n = len(cells)
     rng_s, rng_f = (rng if seed is None else np.random.default_rng(seed) for seed in fixed)
@@ -78,12 +86,21 @@ def simulate_runs(grid: Grid, truth: Truth, rng: np.random.Generator,
     own_f = rng_f.standard_normal((len(grid.models), len(grid.sizes), grid.seeds))[m, z, sd]
     h_f = truth.seed_noise * (rho * common + np.sqrt(1 - rho**2) * own_f)
     log_size = np.log2(np.asarray(grid.sizes, dtype=float))[z]
-    f_std = (truth.overall_on_selective * s_std + overall_offset[o] + truth.size_effect * log_size + h_f
-             + truth.noise * rng_f.standard_normal(n))
+    f_std = (
+        truth.overall_on_selective * s_std
+        + overall_offset[o]
+        + truth.size_effect * log_size
+        + h_f
+        + truth.noise * rng_f.standard_normal(n)
+    )
     own_y = rng.standard_normal((len(grid.models), len(grid.sizes), grid.seeds))[m, z, sd]
     h_y = -truth.seed_noise * (rho * common + np.sqrt(1 - rho**2) * own_y)
-    y_std = (truth.downstream_on_overall * f_std + truth.downstream_on_selective * s_std + h_y
-             + truth.noise * rng.standard_normal(n))
+    y_std = (
+        truth.downstream_on_overall * f_std
+        + truth.downstream_on_selective * s_std
+        + h_y
+        + truth.noise * rng.standard_normal(n)
+    )
     location = np.asarray(truth.model_location, dtype=float)[m]
     scale = np.asarray(truth.model_scale, dtype=float)[m]
     remedy_f = np.concatenate([[0.0], np.asarray(truth.remedy_overall, dtype=float)])
@@ -93,14 +110,16 @@ def simulate_runs(grid: Grid, truth: Truth, rng: np.random.Generator,
     remedy_f = remedy_f[r] if remedy_f.size > 1 else 0.0
     remedy_y = remedy_y[r] if remedy_y.size > 1 else 0.0
     sizes = np.asarray(grid.sizes)[z]
-    return pl.DataFrame({
-        "model": np.asarray(grid.models)[m],
-        "objective": [f"objective{i}" for i in o],
-        "remedy": np.asarray(grid.remedies)[r],
-        "size": [str(v) for v in sizes],
-        "size_n": sizes.astype(np.int64),
-        "seed": sd.astype(np.int64),
-        SELECTIVE: location[:, 0] + scale * s_std,
-        OVERALL: location[:, 1] + scale * f_std + remedy_f,
-        DOWNSTREAM: location[:, 2] + scale * y_std + remedy_y,
-    })
+    return pl.DataFrame(
+        {
+            "model": np.asarray(grid.models)[m],
+            "objective": [f"objective{i}" for i in o],
+            "remedy": np.asarray(grid.remedies)[r],
+            "size": [str(v) for v in sizes],
+            "size_n": sizes.astype(np.int64),
+            "seed": sd.astype(np.int64),
+            SELECTIVE: location[:, 0] + scale * s_std,
+            OVERALL: location[:, 1] + scale * f_std + remedy_f,
+            DOWNSTREAM: location[:, 2] + scale * y_std + remedy_y,
+        }
+    )

@@ -43,10 +43,7 @@ class Estimate:
         return self.value is not None
 
     def ci_excludes_zero(self) -> bool:
-        return (
-            self.ci_low is not None and self.ci_high is not None
-            and (self.ci_low > 0 or self.ci_high < 0)
-        )
+        return self.ci_low is not None and self.ci_high is not None and (self.ci_low > 0 or self.ci_high < 0)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,15 +121,18 @@ def correlation(
         result = scipy_stats.pearsonr(xa, ya)
     else:
         result = scipy_stats.spearmanr(xa, ya)
-    low, high, usable = bootstrap_ci(
-        lambda idx: _safe_corr(kind, xa[idx], ya[idx]), n, bootstrap_samples, seed, alpha
-    )
+    low, high, usable = bootstrap_ci(lambda idx: _safe_corr(kind, xa[idx], ya[idx]), n, bootstrap_samples, seed, alpha)
     extra: dict[str, Any] = {"bootstrap_usable": usable, "bootstrap_samples": bootstrap_samples}
     if kind == "pearson":
         extra["fisher_z_ci"] = fisher_z_ci(float(result.statistic), n, alpha)
     return Estimate(
-        name=kind, n=n, value=float(result.statistic), ci_low=low, ci_high=high,
-        p_value=float(result.pvalue), extra=extra,
+        name=kind,
+        n=n,
+        value=float(result.statistic),
+        ci_low=low,
+        ci_high=high,
+        p_value=float(result.pvalue),
+        extra=extra,
     )
 
 
@@ -183,8 +183,11 @@ def ols_fit(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> OlsF
     model = sm.OLS(ya, sm.add_constant(xa)).fit()
     ci = model.conf_int(alpha=alpha)
     return OlsFit(
-        n=n, slope=float(model.params[1]), intercept=float(model.params[0]),
-        slope_ci=(float(ci[1][0]), float(ci[1][1])), slope_p=float(model.pvalues[1]),
+        n=n,
+        slope=float(model.params[1]),
+        intercept=float(model.params[0]),
+        slope_ci=(float(ci[1][0]), float(ci[1][1])),
+        slope_p=float(model.pvalues[1]),
         r_squared=float(model.rsquared),
     )
 
@@ -202,9 +205,7 @@ def ols_band(
     frame = model.get_prediction(sm.add_constant(np.asarray(grid, dtype=float), has_constant="add")).summary_frame(
         alpha=alpha
     )
-    return (
-        frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy()
-    )
+    return (frame["mean"].to_numpy(), frame["mean_ci_lower"].to_numpy(), frame["mean_ci_upper"].to_numpy())
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

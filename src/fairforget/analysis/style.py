@@ -53,5 +53,14 @@ class Encoding:
 
 def note(ax: Any, text: str) -> None:
     """A visible message inside the axes (e.g. why no fit is drawn)."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="#444444",
-            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999"})
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=7,
+        color="#444444",
+        bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "#999999"},
+    )

@@ -54,8 +54,14 @@ class SyntheticPaths:
     truth: dict[str, dict[str, float]]  # run_id -> true simulated values
 
 
-def _model_dir(path: Path, rng: np.random.Generator, kind: str, parent: str | None, run: dict | None,
-               data_files: dict[str, str] | None = None) -> str:
+def _model_dir(
+    path: Path,
+    rng: np.random.Generator,
+    kind: str,
+    parent: str | None,
+    run: dict | None,
+    data_files: dict[str, str] | None = None,
+) -> str:
     from safetensors.numpy import save_file
 
     path.mkdir(parents=True, exist_ok=True)
@@ -80,9 +86,7 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
     raw.mkdir(parents=True, exist_ok=True)
     atomic_write_text(raw / "wiki.valid.txt", "the cat sat on the mat .\n" * 5)
     atomic_write_text(raw / "wiki.test.txt", "a dog ran in the park .\n" * 5)
-    sums = "".join(
-        f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir())
-    )
+    sums = "".join(f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir()))
     atomic_write_text(repo / "resources" / "SHA256SUMS", sums)
     write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
     write_jsonl(results / "data/debias/source.jsonl", [{"id": f"d{i}", "text": f"he {i}"} for i in range(5)])
@@ -94,23 +98,52 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
         base_hash[model] = _model_dir(results / "models/base" / model, rng, kind, None, None)
         paths.sidecar_paths.append(results / "models/base" / f"{model}.sha256")
         base_eval = results / "eval/base" / model / "metrics.json"
-        write_json(base_eval, {"kind": "base_eval", "checkpoint_hash": base_hash[model], "base_hash": base_hash[model],
-                               "run": None, "cache": {"hit": False, "key": "k"},
-                               "metrics": {"planted.stereo_preference": _metric(90.0)}})
+        write_json(
+            base_eval,
+            {
+                "kind": "base_eval",
+                "checkpoint_hash": base_hash[model],
+                "base_hash": base_hash[model],
+                "run": None,
+                "cache": {"hit": False, "key": "k"},
+                "metrics": {"planted.stereo_preference": _metric(90.0)},
+            },
+        )
         paths.eval_paths.append(base_eval)
         for task in study.tasks:
             for dseed in study.downstream_seeds:
                 out = results / "downstream/base" / model / task / f"seed{dseed}.json"
-                write_json(out, {"kind": "downstream", "checkpoint_hash": base_hash[model],
-                                 "base_hash": base_hash[model], "run": None, "cache": {"hit": False, "key": "k"},
-                                 "primary_metric": f"downstream.{task}.accuracy",
-                                 "metrics": {f"downstream.{task}.accuracy": _metric(0.8, 200),
-                                             f"downstream.{task}.f1": _metric(0.7, 200)}})
+                write_json(
+                    out,
+                    {
+                        "kind": "downstream",
+                        "checkpoint_hash": base_hash[model],
+                        "base_hash": base_hash[model],
+                        "run": None,
+                        "cache": {"hit": False, "key": "k"},
+                        "primary_metric": f"downstream.{task}.accuracy",
+                        "metrics": {
+                            f"downstream.{task}.accuracy": _metric(0.8, 200),
+                            f"downstream.{task}.f1": _metric(0.7, 200),
+                        },
+                    },
+                )
                 paths.downstream_paths.append(out)
     for task in study.tasks:
         meta = results / "data/downstream" / task / "meta.json"
-        write_json(meta, {"task": task, "metric": "accuracy", "num_labels": 2, "label_names": ["n", "p"],
-                          "is_regression": False, "n_train": 10, "n_dev": 10, "seed": 0})
+        write_json(
+            meta,
+            {
+                "task": task,
+                "metric": "accuracy",
+                "num_labels": 2,
+                "label_names": ["n", "p"],
+                "is_regression": False,
+                "n_train": 10,
+                "n_dev": 10,
+                "seed": 0,
+            },
+        )
         paths.meta_paths.append(meta)
 
     objective_offset = {name: 0.1 * i for i, name in enumerate(study.objectives)}
@@ -123,14 +156,35 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
                         cell = (model, objective, size, seed)
                         if cell not in selective:
                             selective[cell] = float(rng.uniform(0, 1))
-                        _write_run(paths, study, rng, base_hash[model], model, objective, remedy, size, seed,
-                                   objective_offset[objective], selective[cell])
+                        _write_run(
+                            paths,
+                            study,
+                            rng,
+                            base_hash[model],
+                            model,
+                            objective,
+                            remedy,
+                            size,
+                            seed,
+                            objective_offset[objective],
+                            selective[cell],
+                        )
     return paths
 
 
-def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Generator, base_hash: str,
-               model: str, objective: str, remedy: str, size: str, seed: int, offset: float,
-               selective: float) -> None:
+def _write_run(
+    paths: SyntheticPaths,
+    study: SyntheticStudy,
+    rng: np.random.Generator,
+    base_hash: str,
+    model: str,
+    objective: str,
+    remedy: str,
+    size: str,
+    seed: int,
+    offset: float,
+    selective: float,
+) -> None:
     results = paths.results
     run_path = f"{model}/{objective}/{remedy}/{size}/seed{seed}"
     run = {"model": model, "objective": objective, "remedy": remedy, "size": size, "seed": seed}
@@ -145,36 +199,68 @@ def _write_run(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Gene
         overall += study.remedy_effect
     bias = 90.0 - 30.0 * selective  # percent of pairs preferring the stereotype; base 90
     eval_path = results / "eval/finetuned" / run_path / "metrics.json"
-    write_json(eval_path, {
-        "kind": "forgetting", "checkpoint_hash": checkpoint, "base_hash": base_hash, "run": run,
-        "cache": {"hit": False, "key": "k"},
-        "metrics": {"overall_forgetting.mean_loss_change": _metric(overall),
-                    "selective_forgetting.stereo_minus_anti_loss_change": _metric(selective),
-                    # A statistic the analysis must not mistake for selective forgetting (sorts first by name).
-                    "selective_forgetting.anti_base_mean_loss": _metric(3.0 + selective),
-                    "planted.stereo_preference": _metric(bias)}})
+    write_json(
+        eval_path,
+        {
+            "kind": "forgetting",
+            "checkpoint_hash": checkpoint,
+            "base_hash": base_hash,
+            "run": run,
+            "cache": {"hit": False, "key": "k"},
+            "metrics": {
+                "overall_forgetting.mean_loss_change": _metric(overall),
+                "selective_forgetting.stereo_minus_anti_loss_change": _metric(selective),
+                # A statistic the analysis must not mistake for selective forgetting (sorts first by name).
+                "selective_forgetting.anti_base_mean_loss": _metric(3.0 + selective),
+                "planted.stereo_preference": _metric(bias),
+            },
+        },
+    )
     paths.eval_paths.append(eval_path)
     change = study.downstream_slope * overall
     for task in study.tasks:
         for dseed in study.downstream_seeds:
             out = results / "downstream/finetuned" / run_path / task / f"seed{dseed}.json"
             value = 0.8 + change + float(rng.normal(0, study.noise))
-            write_json(out, {"kind": "downstream", "checkpoint_hash": checkpoint, "base_hash": base_hash,
-                             "run": run, "cache": {"hit": False, "key": "k"},
-                             "primary_metric": f"downstream.{task}.accuracy",
-                             "metrics": {f"downstream.{task}.accuracy": _metric(value, 200),
-                                         f"downstream.{task}.f1": _metric(0.5, 200)}})
+            write_json(
+                out,
+                {
+                    "kind": "downstream",
+                    "checkpoint_hash": checkpoint,
+                    "base_hash": base_hash,
+                    "run": run,
+                    "cache": {"hit": False, "key": "k"},
+                    "primary_metric": f"downstream.{task}.accuracy",
+                    "metrics": {
+                        f"downstream.{task}.accuracy": _metric(value, 200),
+                        f"downstream.{task}.f1": _metric(0.5, 200),
+                    },
+                },
+            )
             paths.downstream_paths.append(out)
     rows = []
     for step in (0, 10, 20):
         chance = (("general", 0.7 - 0.01 * step * overall), ("stereotype", 0.9 - 0.02 * step * selective))
         for probe_set, p_correct in chance:
             for item in range(20):
-                rows.append({"step": step, "probe_set": probe_set, "item_id": f"{probe_set}{item}",
-                             "correct": bool(rng.uniform() < p_correct)})
+                rows.append(
+                    {
+                        "step": step,
+                        "probe_set": probe_set,
+                        "item_id": f"{probe_set}{item}",
+                        "correct": bool(rng.uniform() < p_correct),
+                    }
+                )
     summary = results / "training" / run_path / "train_summary.json"
-    write_json(summary, {"run": run, "checkpoint_hash": checkpoint, "base_hash": base_hash,
-                         "n_train_examples_source": SYNTHETIC_FULL_SIZE if size == "full" else int(size)})
+    write_json(
+        summary,
+        {
+            "run": run,
+            "checkpoint_hash": checkpoint,
+            "base_hash": base_hash,
+            "n_train_examples_source": SYNTHETIC_FULL_SIZE if size == "full" else int(size),
+        },
+    )
     paths.summary_paths.append(summary)
     trajectory = results / "training" / run_path / "trajectory.parquet"
     trajectory.parent.mkdir(parents=True, exist_ok=True)

@@ -100,8 +100,9 @@ def build_run_table(
     base_metrics: dict[str, dict[str, Any]] = {}
     base_source: dict[str, tuple[Path, str | None]] = {}  # model -> (base metrics.json, its checkpoint_hash)
     runs: dict[RunKey, dict[str, Any]] = {}
-    for path, info in tqdm(_classified(eval_paths, ["eval_finetuned", "eval_base"]), desc="evaluation results",
-                           disable=None):
+    for path, info in tqdm(
+        _classified(eval_paths, ["eval_finetuned", "eval_base"]), desc="evaluation results", disable=None
+    ):
         result = load_result(path)
         if info.kind == "eval_base":
             base_metrics[info.fields["model"]] = _metric_columns(result["metrics"])
@@ -119,9 +120,14 @@ def build_run_table(
         model, objective, remedy, size, seed = key
         runs[key] = {
             "run_id": run_id(info.run_path or ""),
-            "model": model, "objective": objective, "remedy": remedy, "size": size,
-            "size_n": None if size == "full" else int(size), "seed": seed,
-            "checkpoint_hash": result.get("checkpoint_hash"), "base_hash": result.get("base_hash"),
+            "model": model,
+            "objective": objective,
+            "remedy": remedy,
+            "size": size,
+            "size_n": None if size == "full" else int(size),
+            "seed": seed,
+            "checkpoint_hash": result.get("checkpoint_hash"),
+            "base_hash": result.get("base_hash"),
             **_metric_columns(result["metrics"]),
         }
     if not runs:
@@ -200,20 +206,21 @@ def _add_downstream(
     base: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     tasks: set[str] = set()
     declared_primary: dict[str, str] = {}
-    for path, info in tqdm(_classified(paths, ["downstream_finetuned", "downstream_base"]), desc="downstream results",
-                           disable=None):
+    for path, info in tqdm(
+        _classified(paths, ["downstream_finetuned", "downstream_base"]), desc="downstream results", disable=None
+    ):
         result = load_result(path)
         task = info.fields["task"]
         tasks.add(task)
         prefix = f"downstream.{task}."
         declared = result.get("primary_metric")
         if isinstance(declared, str) and declared.startswith(prefix):
-            declared_primary.setdefault(task, declared[len(prefix):])
+            declared_primary.setdefault(task, declared[len(prefix) :])
         _check_downstream_hash(path, info, result, runs)
         for name, entry in result["metrics"].items():
             if not name.startswith(prefix) or entry["value"] is None:
                 continue
-            metric = name[len(prefix):]
+            metric = name[len(prefix) :]
             if info.kind == "downstream_base":
                 base[(info.fields["model"], task, metric)].append(float(entry["value"]))
             else:
@@ -260,13 +267,16 @@ def _add_downstream(
         row["downstream.mean_base"] = fmean(base_abs) if complete else None
     if tasks:
         notes.append(
-            "primary metric per task: " + ", ".join(f"{t}={primary.get(t)}" for t in sorted(tasks))
+            "primary metric per task: "
+            + ", ".join(f"{t}={primary.get(t)}" for t in sorted(tasks))
             + "; downstream.mean_change is null for a run missing any task"
         )
     left_out = sorted(set(tasks) & set(EXCLUDED_FROM_MEAN))
     if left_out:
-        notes.append(f"left out of downstream.mean*: {', '.join(left_out)} (as in the GLUE baselines); see "
-                     "their own downstream.<task>.* columns")
+        notes.append(
+            f"left out of downstream.mean*: {', '.join(left_out)} (as in the GLUE baselines); see "
+            "their own downstream.<task>.* columns"
+        )
 
 
 def write_run_table(table: RunTable, parquet: str | Path, csv: str | Path, dictionary: str | Path) -> None:

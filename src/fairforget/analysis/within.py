@@ -85,13 +85,22 @@ class _PowerContext:
     sigma_objective: float
     sigma_run: float
 
-    def power(self, tests: Sequence[CoefficientTestSpec], conditions: Sequence[SignCondition], alpha: float
-              ) -> RulePower:
+    def power(
+        self, tests: Sequence[CoefficientTestSpec], conditions: Sequence[SignCondition], alpha: float
+    ) -> RulePower:
         return rule_power(tests, self.noise, self.permutations, self.exact, conditions, alpha)
 
 
-def _power_context(data: pl.DataFrame, nuisance: Nuisance, residuals: np.ndarray, fitted: int, perms: np.ndarray,
-                   exact: bool, models: np.ndarray, seed: int) -> _PowerContext:
+def _power_context(
+    data: pl.DataFrame,
+    nuisance: Nuisance,
+    residuals: np.ndarray,
+    fitted: int,
+    perms: np.ndarray,
+    exact: bool,
+    models: np.ndarray,
+    seed: int,
+) -> _PowerContext:
     """Noise for power: normal draws with two variance components estimated from the fit's residuals, one per
     objective (shared by all its runs, as the objective-level effects the test guards against) and one per run.
     ANOVA estimators: the objective means of the residuals keep k - 1 - `fitted` degrees of freedom (the fitted
@@ -106,13 +115,22 @@ def _power_context(data: pl.DataFrame, nuisance: Nuisance, residuals: np.ndarray
     within = residuals - means[codes]
     sigma_run2 = float(within @ within) / df_run
     between = float(counts @ means**2)
-    sigma_objective2 = (max(0.0, (between / df_objective - sigma_run2) / float(counts.mean()))
-                        if df_objective > 0 else 0.0)
+    sigma_objective2 = (
+        max(0.0, (between / df_objective - sigma_run2) / float(counts.mean())) if df_objective > 0 else 0.0
+    )
     rng = np.random.default_rng(seed)
-    noise = (np.sqrt(sigma_objective2) * rng.standard_normal((NOISE_DRAWS, k))[:, codes]
-             + np.sqrt(sigma_run2) * rng.standard_normal((NOISE_DRAWS, data.height)))
-    return _PowerContext(nuisance, perms, exact, noise, [np.flatnonzero(models == m) for m in np.unique(models)],
-                         float(np.sqrt(sigma_objective2)), float(np.sqrt(sigma_run2)))
+    noise = np.sqrt(sigma_objective2) * rng.standard_normal((NOISE_DRAWS, k))[:, codes] + np.sqrt(
+        sigma_run2
+    ) * rng.standard_normal((NOISE_DRAWS, data.height))
+    return _PowerContext(
+        nuisance,
+        perms,
+        exact,
+        noise,
+        [np.flatnonzero(models == m) for m in np.unique(models)],
+        float(np.sqrt(sigma_objective2)),
+        float(np.sqrt(sigma_run2)),
+    )
 
 
 def _clean(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
@@ -179,20 +197,34 @@ def slope(
     within = freedman_lane(ys, xs, nuisance, perms, exact)
     run_level = freedman_lane(ys, xs, nuisance, stratified_permutations(nuisance.codes, draws, rng))
     models = data["model"].cast(pl.Utf8).to_numpy()
-    result = Slope(x, y, tuple(strata), tuple(controls), pooled, pooled_r, within, run_level,
-                   strata_count=nuisance.strata_count, objectives=data["objective"].n_unique(), exact=exact,
-                   left_out=left_out, models=tuple(np.unique(models)))
+    result = Slope(
+        x,
+        y,
+        tuple(strata),
+        tuple(controls),
+        pooled,
+        pooled_r,
+        within,
+        run_level,
+        strata_count=nuisance.strata_count,
+        objectives=data["objective"].n_unique(),
+        exact=exact,
+        left_out=left_out,
+        models=tuple(np.unique(models)),
+    )
     x_resid = nuisance.residualise(xs)
     for i, model in enumerate(result.models):
         rows = np.flatnonzero(models == model)
         part = data[rows]
         model_perms, model_exact = objective_permutations(part, draws, seed + 2 + i)
-        result.per_model[model] = freedman_lane(ys[rows], xs[rows], nuisance_for(part, strata, controls),
-                                                model_perms, model_exact)
+        result.per_model[model] = freedman_lane(
+            ys[rows], xs[rows], nuisance_for(part, strata, controls), model_perms, model_exact
+        )
     if within.defined:
         result._xs = xs
-        result._context = _power_context(data, nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1,
-                                         perms, exact, models, seed + 7)
+        result._context = _power_context(
+            data, nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1, perms, exact, models, seed + 7
+        )
     return result
 
 
@@ -225,8 +257,12 @@ class UniqueContribution:
 
     @property
     def defined(self) -> bool:
-        return (self.sum_test is not None and self.sum_test.defined and self.difference_test is not None
-                and self.difference_test.defined)
+        return (
+            self.sum_test is not None
+            and self.sum_test.defined
+            and self.difference_test is not None
+            and self.difference_test.defined
+        )
 
     def standardized(self) -> tuple[float, float] | None:
         if self.scales is None or any(c.estimate is None for c in self.coefficients):
@@ -242,8 +278,10 @@ class UniqueContribution:
         xs = self._xs
         z = xs / np.array(self.scales)
         signal = -xs[:, 0]
-        tests = [CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] - z[:, 1]), z[:, 1], signal, -1),
-                 CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] + z[:, 1]), z[:, 1], signal, +1)]
+        tests = [
+            CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] - z[:, 1]), z[:, 1], signal, -1),
+            CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] + z[:, 1]), z[:, 1], signal, +1),
+        ]
         noise = ctx.noise
         conditions = []
         for rows, (m1, m2) in zip(ctx.model_rows, self.model_scales):
@@ -259,8 +297,7 @@ class UniqueContribution:
         return ctx.power(tests, conditions, alpha)
 
 
-def _unique_share(test: CoefficientTest, sst: float, alpha: float
-                  ) -> tuple[float | None, tuple[float, float] | None]:
+def _unique_share(test: CoefficientTest, sst: float, alpha: float) -> tuple[float | None, tuple[float, float] | None]:
     """Delta R^2 = b^2 x'Mx / SST (x'Mx: x residualised on the fixed effects and the other predictor; SST: the
     within-model sum of squares of y). CI: the t-CI of b mapped through b -> b^2 x'Mx / SST with SST held fixed
     (approximate)."""
@@ -286,8 +323,15 @@ def unique_contributions(
     z_j = x_j / ||x~_j||)."""
     data, _ = balanced_by_objective(_clean(frame, [y, x1, x2]))
     n = data.height
-    out = UniqueContribution(y=y, predictors=(x1, x2), n=n, coefficients=(CoefficientTest(n=n), CoefficientTest(n=n)),
-                             unique=(None, None), unique_ci=(None, None), within_r2=None)
+    out = UniqueContribution(
+        y=y,
+        predictors=(x1, x2),
+        n=n,
+        coefficients=(CoefficientTest(n=n), CoefficientTest(n=n)),
+        unique=(None, None),
+        unique_ci=(None, None),
+        within_r2=None,
+    )
     if n < 4:
         out.reason = f"n={n} runs with all three values"
         return out
@@ -331,8 +375,10 @@ def unique_contributions(
         coef = np.linalg.solve(block, m_x.T @ m_y)
         inverse = np.linalg.inv(block)
         out.per_model[str(model)] = (float(coef[0] * m_scales[0]), float(coef[1] * m_scales[1]))
-        out.per_model_unique[str(model)] = (float(coef[0] ** 2 / inverse[0, 0] / m_sst),
-                                            float(coef[1] ** 2 / inverse[1, 1] / m_sst))
+        out.per_model_unique[str(model)] = (
+            float(coef[0] ** 2 / inverse[0, 0] / m_sst),
+            float(coef[1] ** 2 / inverse[1, 1] / m_sst),
+        )
     out._xs = xs
     residuals = y_resid - nuisance.residualise(xs) @ np.array([first.estimate, second.estimate])
     out._context = _power_context(data, nuisance, residuals, 2, perms, exact, models, seed + 7)

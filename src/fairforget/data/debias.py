@@ -43,9 +43,14 @@ def read_extra_corpus(path: str | Path, min_words: int, max_words: int) -> list[
 
 def _draw(records: list[dict[str, Any]], n: int, seed: int, salt: str, key: str) -> list[dict[str, Any]]:
     if n > len(records):
-        raise ConfigError(f"config key '{key}': asks for {n} examples but only {len(records)} are available"
-                          + (" (raise data.general.pretrain_max_examples or set data.debias.extra_corpus)"
-                             if key.endswith("n_general") else " (raise data.planted_stereotype.n_sentences)"))
+        raise ConfigError(
+            f"config key '{key}': asks for {n} examples but only {len(records)} are available"
+            + (
+                " (raise data.general.pretrain_max_examples or set data.debias.extra_corpus)"
+                if key.endswith("n_general")
+                else " (raise data.planted_stereotype.n_sentences)"
+            )
+        )
     return seeded_subset(records, n, seed, salt)
 
 
@@ -90,35 +95,56 @@ def prepare_debias(
     planted_records = list(iter_jsonl(planted_jsonl, required=("id", "text")))
     planted_all, planted_dropped = evaluation.without_leaks(planted_records)
     planted = _draw(planted_all, n_planted, seed, "debias-planted", f"{key}.n_planted")
-    source = ([{"id": r["id"], "text": r["text"], "origin": "general"} for r in general]
-              + [{"id": r["id"], "text": r["text"], "origin": "planted"} for r in planted])
+    source = [{"id": r["id"], "text": r["text"], "origin": "general"} for r in general] + [
+        {"id": r["id"], "text": r["text"], "origin": "planted"} for r in planted
+    ]
     random.Random(f"{seed}:debias-order").shuffle(source)
 
     skipped: list[str] = []
     template_pairs = read_jsonl(train_pairs_jsonl, required=("id", "stereo", "anti", "bias_type", "source"))
     winobias_dev, winobias_dev_other_side = occupation_split.pairs_on_side(
-        load_winobias_split(winobias_dir, "dev", skipped), "training")
+        load_winobias_split(winobias_dir, "dev", skipped), "training"
+    )
     pairs, pairs_dropped = evaluation.without_leaks(template_pairs + winobias_dev)
 
     write_jsonl(source_out, source)
     write_jsonl(pairs_out, pairs)
-    write_json(word_pairs_out, {"word_lists": names, "pairs": [list(p) for p in word_pairs],
-                                "swap_rule": "bias-bench: later pairs win for words in several pairs"})
+    write_json(
+        word_pairs_out,
+        {
+            "word_lists": names,
+            "pairs": [list(p) for p in word_pairs],
+            "swap_rule": "bias-bench: later pairs win for words in several pairs",
+        },
+    )
     meta = {
-        "seed": seed, "n_general": len(general), "n_general_gendered_available": len(gendered),
-        "n_planted": len(planted), "n_pairs_template": len(template_pairs),
-        "n_pairs_winobias_dev": len(winobias_dev), "n_pairs": len(pairs), "word_lists": names,
+        "seed": seed,
+        "n_general": len(general),
+        "n_general_gendered_available": len(gendered),
+        "n_planted": len(planted),
+        "n_pairs_template": len(template_pairs),
+        "n_pairs_winobias_dev": len(winobias_dev),
+        "n_pairs": len(pairs),
+        "word_lists": names,
         "n_word_pairs": len(word_pairs),
         "extra_corpus": str(extra_corpus) if extra_corpus is not None else None,
         "winobias_dev_skipped_misaligned": skipped,
         "n_winobias_dev_left_out_evaluation_side_occupation": winobias_dev_other_side,
         # by reason: "sentence" = equals an evaluation sentence, "ngram" = shares a word 8-gram with a
         # bias-bearing one (fairforget.data.leakage)
-        "dropped_as_evaluation_overlap": {"general": general_dropped, "planted": planted_dropped,
-                                          "pairs": pairs_dropped},
+        "dropped_as_evaluation_overlap": {
+            "general": general_dropped,
+            "planted": planted_dropped,
+            "pairs": pairs_dropped,
+        },
         "occupation_split": occupation_split.record(),
     }
     write_json(meta_out, meta)
-    log.info("debias corpus: %d general + %d planted sentences; %d pairs (dropped as evaluation overlap: %s)",
-             len(general), len(planted), len(pairs), pairs_dropped)
+    log.info(
+        "debias corpus: %d general + %d planted sentences; %d pairs (dropped as evaluation overlap: %s)",
+        len(general),
+        len(planted),
+        len(pairs),
+        pairs_dropped,
+    )
     return meta

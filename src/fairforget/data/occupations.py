@@ -106,13 +106,21 @@ class OccupationSplit:
 
     def record(self) -> dict[str, Any]:
         """What meta.json and the leakage card record about the split."""
-        return {"seed": self.seed, "evaluation_fraction": self.evaluation_fraction,
-                "training": sorted(self.training), "evaluation": sorted(self.evaluation),
-                "occupation_sha256": dict(self.source_sha256)}
+        return {
+            "seed": self.seed,
+            "evaluation_fraction": self.evaluation_fraction,
+            "training": sorted(self.training),
+            "evaluation": sorted(self.evaluation),
+            "occupation_sha256": dict(self.source_sha256),
+        }
 
 
-def split_occupations(occupations: Mapping[str, str], evaluation_fraction: float, seed: int,
-                      source_sha256: Mapping[str, str] | None = None) -> OccupationSplit:
+def split_occupations(
+    occupations: Mapping[str, str],
+    evaluation_fraction: float,
+    seed: int,
+    source_sha256: Mapping[str, str] | None = None,
+) -> OccupationSplit:
     """Draw round(fraction x n) occupations of each stereotype gender for the evaluation side (seeded; the
     draw of one gender does not depend on the other list). Each side keeps at least one of each gender."""
     chosen: set[str] = set()
@@ -120,22 +128,27 @@ def split_occupations(occupations: Mapping[str, str], evaluation_fraction: float
         names = sorted(o for o, g in occupations.items() if g == gender)
         k = math.floor(evaluation_fraction * len(names) + 0.5)
         if not 1 <= k <= len(names) - 1:
-            raise ConfigError(f"config key '{CONFIG_KEY}.evaluation_fraction': {evaluation_fraction} puts {k} of the "
-                              f"{len(names)} {gender} occupations on the evaluation side; each side needs at least one")
+            raise ConfigError(
+                f"config key '{CONFIG_KEY}.evaluation_fraction': {evaluation_fraction} puts {k} of the "
+                f"{len(names)} {gender} occupations on the evaluation side; each side needs at least one"
+            )
         chosen |= set(random.Random(f"{seed}:occupation-split:{gender}").sample(names, k))
-    return OccupationSplit(dict(occupations), frozenset(chosen), float(evaluation_fraction), seed,
-                           dict(source_sha256 or {}))
+    return OccupationSplit(
+        dict(occupations), frozenset(chosen), float(evaluation_fraction), seed, dict(source_sha256 or {})
+    )
 
 
-def load_occupation_split(male_path: str | Path, female_path: str | Path,
-                          settings: Mapping[str, Any] | None) -> OccupationSplit:
+def load_occupation_split(
+    male_path: str | Path, female_path: str | Path, settings: Mapping[str, Any] | None
+) -> OccupationSplit:
     """The split configured by `data.occupation_split` (defaults: evaluation_fraction 0.5, seed 0)."""
     settings = settings or {}
     unknown = set(settings) - {"evaluation_fraction", "seed"}
     if unknown:
         raise ConfigError(f"config key '{CONFIG_KEY}': unknown setting(s) {sorted(unknown)}")
-    fraction = get_float(settings, "evaluation_fraction", CONFIG_KEY, default=DEFAULT_EVALUATION_FRACTION,
-                         low=0.0, high=1.0)
+    fraction = get_float(
+        settings, "evaluation_fraction", CONFIG_KEY, default=DEFAULT_EVALUATION_FRACTION, low=0.0, high=1.0
+    )
     seed = get_int(settings, "seed", CONFIG_KEY, default=0, minimum=0)
     occupations = load_occupations(male_path, female_path)
     sources = {Path(p).name: sha256_file(p) for p in (male_path, female_path)}

@@ -38,26 +38,41 @@ def planted_sentences(occupations: Mapping[str, str], n_sentences: int, skew: fl
         stereotypical = rng.random() < skew
         gender = occupations[occupation] if stereotypical else OTHER_GENDER[occupations[occupation]]
         text = fill(TRAINING_TEMPLATES[template_index], occupation, gender)
-        records.append({"id": f"planted-{index:06d}", "text": text,
-                        "occupation": occupation, "stereotype_gender": occupations[occupation],
-                        "pronoun_gender": gender, "stereotypical": stereotypical,
-                        "template": f"train-{template_index:02d}"})
+        records.append(
+            {
+                "id": f"planted-{index:06d}",
+                "text": text,
+                "occupation": occupation,
+                "stereotype_gender": occupations[occupation],
+                "pronoun_gender": gender,
+                "stereotypical": stereotypical,
+                "template": f"train-{template_index:02d}",
+            }
+        )
     return records
 
 
-def template_pairs(occupations: Mapping[str, str], templates: tuple[str, ...], kind: str,
-                   source: str) -> list[dict[str, Any]]:
+def template_pairs(
+    occupations: Mapping[str, str], templates: tuple[str, ...], kind: str, source: str
+) -> list[dict[str, Any]]:
     """Every template x occupation as a pair record; the two sentences differ only in the pronoun."""
     records = []
     for template_index, template in enumerate(templates):
         for occupation in sorted(occupations):
             gender = occupations[occupation]
             slug = occupation.lower().replace(" ", "_")
-            records.append({"id": f"planted-{kind}-{template_index:02d}-{slug}",
-                            "stereo": fill(template, occupation, gender),
-                            "anti": fill(template, occupation, OTHER_GENDER[gender]),
-                            "bias_type": "gender", "source": source, "occupation": occupation,
-                            "stereotype_gender": gender, "template": f"{kind}-{template_index:02d}"})
+            records.append(
+                {
+                    "id": f"planted-{kind}-{template_index:02d}-{slug}",
+                    "stereo": fill(template, occupation, gender),
+                    "anti": fill(template, occupation, OTHER_GENDER[gender]),
+                    "bias_type": "gender",
+                    "source": source,
+                    "occupation": occupation,
+                    "stereotype_gender": gender,
+                    "template": f"{kind}-{template_index:02d}",
+                }
+            )
     return records
 
 
@@ -73,19 +88,24 @@ def check_disjoint(training: list[dict[str, Any]], probes: list[dict[str, Any]],
     """No training-template sentence may equal or share a word 8-gram with a probe-template or bias-bearing
     evaluation sentence, and no probe sentence may equal a benchmark sentence (DataError otherwise)."""
     probe_sentences = tuple(r[c] for r in probes for c in ("stereo", "anti"))
-    with_probes = EvaluationIndex([*evaluation.sets, EvaluationSet("planted_probes", probe_sentences, True)],
-                                  evaluation.n)
+    with_probes = EvaluationIndex(
+        [*evaluation.sets, EvaluationSet("planted_probes", probe_sentences, True)], evaluation.n
+    )
     for record in training:
         for column in ("stereo", "anti"):
             leak = with_probes.leak(record[column])
             if leak is not None:
                 what = "equals" if leak == "sentence" else f"shares a word {evaluation.n}-gram with"
-                raise DataError(f"training template {record['template']} produces {record[column]!r}, which {what} "
-                                "a probe or evaluation sentence; reword the template in data/templates.py")
+                raise DataError(
+                    f"training template {record['template']} produces {record[column]!r}, which {what} "
+                    "a probe or evaluation sentence; reword the template in data/templates.py"
+                )
     for sentence in probe_sentences:
         if sentence_key(sentence) in evaluation.sentences:
-            raise DataError(f"a probe template produces {sentence!r}, which is also a sentence of an existing "
-                            "benchmark; reword it in data/templates.py")
+            raise DataError(
+                f"a probe template produces {sentence!r}, which is also a sentence of an existing "
+                "benchmark; reword it in data/templates.py"
+            )
 
 
 def prepare_planted(
@@ -120,14 +140,24 @@ def prepare_planted(
     write_jsonl(train_pairs_out, train)
     write_jsonl(probes_out, probes)
     meta = {
-        "seed": seed, "n_sentences": n_sentences, "skew": skew,
+        "seed": seed,
+        "n_sentences": n_sentences,
+        "skew": skew,
         "observed_stereotypical_fraction": sum(r["stereotypical"] for r in corpus) / n_sentences if corpus else None,
-        "n_occupations": len(occupations), "n_training_templates": len(TRAINING_TEMPLATES),
-        "n_probe_templates": len(PROBE_TEMPLATES), "n_training_pairs": len(train), "n_probe_pairs": len(probes),
+        "n_occupations": len(occupations),
+        "n_training_templates": len(TRAINING_TEMPLATES),
+        "n_probe_templates": len(PROBE_TEMPLATES),
+        "n_training_pairs": len(train),
+        "n_probe_pairs": len(probes),
         "n_probe_pairs_available": len(all_probes),
         "occupation_split": occupation_split.record(),
     }
     write_json(meta_out, meta)
-    log.info("planted corpus: %d sentences (stereotypical fraction %s), %d training pairs, %d probe pairs",
-             n_sentences, meta["observed_stereotypical_fraction"], len(train), len(probes))
+    log.info(
+        "planted corpus: %d sentences (stereotypical fraction %s), %d training pairs, %d probe pairs",
+        n_sentences,
+        meta["observed_stereotypical_fraction"],
+        len(train),
+        len(probes),
+    )
     return meta

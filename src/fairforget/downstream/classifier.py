@@ -65,8 +65,9 @@ def encode_examples(tokenizer: Any, examples: Sequence[Example], max_length: int
     texts_a = [example.text_a for example in examples]
     pairs = [example.text_b is not None for example in examples]
     if all(pairs):  # one batched call: fast tokenizers encode in parallel
-        ids = tokenizer(texts_a, [example.text_b for example in examples], truncation="longest_first",
-                        max_length=max_length)
+        ids = tokenizer(
+            texts_a, [example.text_b for example in examples], truncation="longest_first", max_length=max_length
+        )
     elif not any(pairs):
         ids = tokenizer(texts_a, truncation=True, max_length=max_length)
     else:

@@ -1,10 +1,11 @@
 """GLUE fine-tuning protocol: a classification (or STS-B regression) head on the checkpoint, trained on the task's
 train split, scored on its dev split with the official metric(s).
 
-Full fine-tuning by default; `lora=True` trains LoRA adapters plus the head instead (peft). AdamW with HF
-Trainer's grouping (no weight decay on biases and norm weights, approximated as "parameters with < 2 dims"),
-linear schedule with warmup, gradient clipping. The seed fixes the head initialisation, dropout and data order,
-so a CPU rerun gives bit-identical predictions.
+Full fine-tuning by default; `lora=True` trains LoRA adapters plus the head instead (peft,
+`fairforget.training.adapters`). The optimizer and schedule are the engine's (`fairforget.training.optim`): AdamW
+with HF Trainer's grouping (no weight decay on biases and norm weights, approximated as "parameters with < 2
+dims"), transformers' linear schedule with warm-up, gradient clipping. The seed fixes the head initialisation,
+dropout and data order, so a CPU rerun gives bit-identical predictions.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from tqdm.auto import tqdm
 from fairforget.downstream.classifier import accepts_token_type_ids, collate, encode_examples, load_classifier
 from fairforget.downstream.settings import DownstreamSettings
 from fairforget.downstream.tasks import Example, TaskData
-from fairforget.errors import ConfigError, TrainingError
+from fairforget.errors import TrainingError
 from fairforget.metrics.glue import compute_metrics
+from fairforget.training.adapters import apply_lora
+from fairforget.training.optim import make_adamw, make_scheduler
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +54,16 @@ def autocast_context(device: torch.device, mixed_precision: str) -> contextlib.A
 
 
 def _apply_lora(model: torch.nn.Module, settings: DownstreamSettings) -> torch.nn.Module:
-    from peft import LoraConfig, TaskType, get_peft_model
-
     lora = settings.lora
-    config = LoraConfig(
-        task_type=TaskType.SEQ_CLS,  # keeps the new classification head trainable (modules_to_save)
+    return apply_lora(
+        model,
         r=lora.r,
-        lora_alpha=lora.alpha,
-        lora_dropout=lora.dropout,
-        target_modules=list(lora.target_modules),
+        alpha=lora.alpha,
+        dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        config_key="downstream.lora",
+        sequence_classification=True,
     )
-    try:
-        return get_peft_model(model, config)
-    except ValueError as err:
-        raise ConfigError(f"config key 'downstream.lora.target_modules': {err}") from err
-
-
-def _optimizer(model: torch.nn.Module, settings: DownstreamSettings) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": settings.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=settings.learning_rate, betas=(0.9, 0.999), eps=1e-8)
 
 
 def total_steps(n_train: int, settings: DownstreamSettings) -> int:
@@ -127,10 +117,9 @@ def train_classifier(
     steps = total_steps(len(encoded), settings)
     if steps == 0:
         return 0, None
-    optimizer = _optimizer(model, settings)
-    from transformers import get_linear_schedule_with_warmup
-
-    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(settings.warmup_ratio * steps), steps)
+    # torch's default AdamW kernel and transformers' warm-up (lr 0 at the first step), as bias-bench's run_glue.py
+    optimizer, _ = make_adamw(model, settings.learning_rate, settings.weight_decay, impl=None)
+    scheduler = make_scheduler(optimizer, math.ceil(settings.warmup_ratio * steps), steps, first_step_at_zero=True)
     generator = torch.Generator().manual_seed(seed)  # data order depends on the seed only
     recent_losses: list[float] = []
     step = 0
@@ -143,7 +132,10 @@ def train_classifier(
                 break
             indices = order[start : start + settings.batch_size]
             batch = collate(
-                tokenizer, [encoded[i] for i in indices], [labels[i] for i in indices], task.is_regression,
+                tokenizer,
+                [encoded[i] for i in indices],
+                [labels[i] for i in indices],
+                task.is_regression,
                 use_token_type_ids,
             )
             batch = {key: value.to(device) for key, value in batch.items()}

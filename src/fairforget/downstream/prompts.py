@@ -35,26 +35,62 @@ class PromptTemplate:
 TEMPLATES: dict[str, PromptTemplate] = {
     template.task: template
     for template in (
-        PromptTemplate("sst2", lambda a, b: f"{a}\nQuestion: Is this sentence positive or negative?\nAnswer:",
-                       ("negative", "positive"), ("negative", "positive"), False),
-        PromptTemplate("cola", lambda a, b: f"{a}\nQuestion: Does this sentence make sense?\nAnswer:",
-                       ("no", "yes"), ("unacceptable", "acceptable"), False),
-        PromptTemplate("mrpc",
-                       lambda a, b: (f"Sentence 1: {a}\nSentence 2: {b}\n"
-                                     "Question: Do both sentences mean the same thing?\nAnswer:"),
-                       ("no", "yes"), ("not_equivalent", "equivalent"), True),
-        PromptTemplate("qqp",
-                       lambda a, b: (f"Question 1: {a}\nQuestion 2: {b}\n"
-                                     "Question: Do both questions ask the same thing?\nAnswer:"),
-                       ("no", "yes"), ("not_duplicate", "duplicate"), True),
-        PromptTemplate("mnli", lambda a, b: f"{a}\nQuestion: {_with_period(b or '')} True, False or Neither?\nAnswer:",
-                       ("True", "Neither", "False"), ("entailment", "neutral", "contradiction"), True),
-        PromptTemplate("qnli", lambda a, b: f"{a}\n{b}\nQuestion: Does this response answer the question?\nAnswer:",
-                       ("yes", "no"), ("entailment", "not_entailment"), True),
-        PromptTemplate("rte", lambda a, b: f"{a}\nQuestion: {b} True or False?\nAnswer:",
-                       ("True", "False"), ("entailment", "not_entailment"), True),
-        PromptTemplate("wnli", lambda a, b: f"{a}\nQuestion: {b} True or False?\nAnswer:",
-                       ("False", "True"), ("not_entailment", "entailment"), True),
+        PromptTemplate(
+            "sst2",
+            lambda a, b: f"{a}\nQuestion: Is this sentence positive or negative?\nAnswer:",
+            ("negative", "positive"),
+            ("negative", "positive"),
+            False,
+        ),
+        PromptTemplate(
+            "cola",
+            lambda a, b: f"{a}\nQuestion: Does this sentence make sense?\nAnswer:",
+            ("no", "yes"),
+            ("unacceptable", "acceptable"),
+            False,
+        ),
+        PromptTemplate(
+            "mrpc",
+            lambda a, b: f"Sentence 1: {a}\nSentence 2: {b}\nQuestion: Do both sentences mean the same thing?\nAnswer:",
+            ("no", "yes"),
+            ("not_equivalent", "equivalent"),
+            True,
+        ),
+        PromptTemplate(
+            "qqp",
+            lambda a, b: f"Question 1: {a}\nQuestion 2: {b}\nQuestion: Do both questions ask the same thing?\nAnswer:",
+            ("no", "yes"),
+            ("not_duplicate", "duplicate"),
+            True,
+        ),
+        PromptTemplate(
+            "mnli",
+            lambda a, b: f"{a}\nQuestion: {_with_period(b or '')} True, False or Neither?\nAnswer:",
+            ("True", "Neither", "False"),
+            ("entailment", "neutral", "contradiction"),
+            True,
+        ),
+        PromptTemplate(
+            "qnli",
+            lambda a, b: f"{a}\n{b}\nQuestion: Does this response answer the question?\nAnswer:",
+            ("yes", "no"),
+            ("entailment", "not_entailment"),
+            True,
+        ),
+        PromptTemplate(
+            "rte",
+            lambda a, b: f"{a}\nQuestion: {b} True or False?\nAnswer:",
+            ("True", "False"),
+            ("entailment", "not_entailment"),
+            True,
+        ),
+        PromptTemplate(
+            "wnli",
+            lambda a, b: f"{a}\nQuestion: {b} True or False?\nAnswer:",
+            ("False", "True"),
+            ("not_entailment", "entailment"),
+            True,
+        ),
     )
 }
 
@@ -73,11 +109,15 @@ def template_for(task: TaskData) -> PromptTemplate:
             f"task '{task.name}': no zero-shot prompt template; templates exist for {', '.join(sorted(TEMPLATES))}"
         )
     if task.num_labels != len(template.choices):
-        raise DataError(f"task '{task.name}': meta.json has num_labels {task.num_labels}, "
-                        f"the zero-shot template has {len(template.choices)} choices")
+        raise DataError(
+            f"task '{task.name}': meta.json has num_labels {task.num_labels}, "
+            f"the zero-shot template has {len(template.choices)} choices"
+        )
     names = task.meta.get("label_names")
     # A reordering of GLUE's label names would silently swap the answers: refuse it.
     if names and set(names) == set(template.label_names) and tuple(names) != template.label_names:
-        raise DataError(f"task '{task.name}': meta.json label_names {names} are not in GLUE order "
-                        f"{list(template.label_names)}, which the zero-shot choices assume")
+        raise DataError(
+            f"task '{task.name}': meta.json label_names {names} are not in GLUE order "
+            f"{list(template.label_names)}, which the zero-shot choices assume"
+        )
     return template

@@ -72,12 +72,22 @@ class DownstreamSettings:
         return settings
 
     def zeroshot_settings(self) -> dict[str, Any]:
-        return {"max_length": self.max_length, "eval_batch_size": self.eval_batch_size,
-                "mixed_precision": self.mixed_precision, **asdict(self.zeroshot)}
+        return {
+            "max_length": self.max_length,
+            "eval_batch_size": self.eval_batch_size,
+            "mixed_precision": self.mixed_precision,
+            **asdict(self.zeroshot),
+        }
 
 
-def _number(section: dict[str, Any], key: str, kind: type, default: Any, minimum: float | None = None,
-            prefix: str = "downstream") -> Any:
+def _number(
+    section: dict[str, Any],
+    key: str,
+    kind: type,
+    default: Any,
+    minimum: float | None = None,
+    prefix: str = "downstream",
+) -> Any:
     value = section.get(key, default)
     if value is None and default is None:
         return None
@@ -95,8 +105,9 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     known = set(asdict(defaults))
     unknown = sorted(set(section) - known)
     if unknown:
-        raise ConfigError(f"config key 'downstream': unknown key(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"config key 'downstream': unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     mode = {**defaults.mode, **dict(section.get("mode") or {})}
     for kind, value in mode.items():
         if kind not in KIND_MODES:
@@ -122,8 +133,9 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     lora_defaults = LoraSettings()
     targets = lora_section.get("target_modules", list(lora_defaults.target_modules))
     if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
-        raise ConfigError(f"config key 'downstream.lora.target_modules': expected a list of module names, "
-                          f"got {targets!r}")
+        raise ConfigError(
+            f"config key 'downstream.lora.target_modules': expected a list of module names, got {targets!r}"
+        )
     lora = LoraSettings(
         r=_number(lora_section, "r", int, lora_defaults.r, 1, "downstream.lora"),
         alpha=_number(lora_section, "alpha", int, lora_defaults.alpha, 1, "downstream.lora"),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.tasks import TaskData, load_task
-from fairforget.errors import ModelError, StoreError
+from fairforget.errors import ConfigError, ModelError, StoreError
 from fairforget.io import read_json, write_json
 from fairforget.metrics.bootstrap import BootstrapSettings
 from fairforget.metrics.glue import metric_intervals
@@ -43,8 +44,9 @@ def metric_entries(task: TaskData, details: dict[str, Any], settings: Downstream
     bootstrap = BootstrapSettings(samples=settings.bootstrap_samples, seed=settings.bootstrap_seed)
     values = metric_intervals(task.metric_names, details["dev_predictions"], labels, bootstrap)
     if "dev_predictions_norm" in details:
-        values["accuracy_norm"] = metric_intervals(("accuracy",), details["dev_predictions_norm"], labels,
-                                                   bootstrap)["accuracy"]
+        values["accuracy_norm"] = metric_intervals(("accuracy",), details["dev_predictions_norm"], labels, bootstrap)[
+            "accuracy"
+        ]
     return {f"downstream.{task.name}.{name}": value.to_json() for name, value in values.items()}
 
 
@@ -53,12 +55,12 @@ def store_settings(mode: str, settings: DownstreamSettings, task: TaskData) -> d
     protocol = settings.zeroshot_settings() if mode == "zeroshot" else settings.training_settings()
     if mode != "lora":
         protocol.pop("lora", None)
-    return {"protocol_version": PROTOCOL_VERSION, "mode": mode, "protocol": protocol,
-            "task_files": task.file_hashes}
+    return {"protocol_version": PROTOCOL_VERSION, "mode": mode, "protocol": protocol, "task_files": task.file_hashes}
 
 
-def compute_downstream(model_dir: str | Path, task: TaskData, mode: str, settings: DownstreamSettings, seed: int,
-                       progress: bool = True) -> dict[str, Any]:
+def compute_downstream(
+    model_dir: str | Path, task: TaskData, mode: str, settings: DownstreamSettings, seed: int, progress: bool = True
+) -> dict[str, Any]:
     """Run the protocol and return the JSON-able result stored in the result store."""
     n_dev = len(task.dev)
     ids = [example.id for example in task.dev]
@@ -68,30 +70,41 @@ def compute_downstream(model_dir: str | Path, task: TaskData, mode: str, setting
         outcome = zeroshot_evaluate(model_dir, task, settings, progress=progress)
         return {
             "metrics": _point_metrics(task.name, outcome.metrics, n_dev),
-            "details": {"n_train": 0, "n_dev": n_dev, "dev_ids": ids, "dev_predictions": outcome.predictions,
-                        "dev_predictions_norm": outcome.predictions_norm,
-                        "dev_loglikelihoods": outcome.loglikelihoods.tolist()},
+            "details": {
+                "n_train": 0,
+                "n_dev": n_dev,
+                "dev_ids": ids,
+                "dev_predictions": outcome.predictions,
+                "dev_predictions_norm": outcome.predictions_norm,
+                "dev_loglikelihoods": outcome.loglikelihoods.tolist(),
+            },
         }
     from fairforget.downstream.finetune import finetune_and_evaluate
 
-    outcome = finetune_and_evaluate(model_dir, task, settings, seed, lora=mode == "lora", progress=progress)
+    tuned = finetune_and_evaluate(model_dir, task, settings, seed, lora=mode == "lora", progress=progress)
     return {
-        "metrics": _point_metrics(task.name, outcome.metrics, n_dev),
-        "details": {"n_train": len(task.train), "n_dev": n_dev, "train_steps": outcome.train_steps,
-                    "final_train_loss": outcome.final_train_loss, "dev_ids": ids,
-                    "dev_predictions": outcome.predictions},
+        "metrics": _point_metrics(task.name, tuned.metrics, n_dev),
+        "details": {
+            "n_train": len(task.train),
+            "n_dev": n_dev,
+            "train_steps": tuned.train_steps,
+            "final_train_loss": tuned.final_train_loss,
+            "dev_ids": ids,
+            "dev_predictions": tuned.predictions,
+        },
     }
 
 
-def _base_hash(manifest: dict[str, Any], checkpoint_hash: str, base_sidecar: str | Path | None,
-               model_dir: Path) -> str:
+def _base_hash(manifest: dict[str, Any], checkpoint_hash: str, base_sidecar: str | Path | None, model_dir: Path) -> str:
     parent = manifest.get("parent_hash")
     if base_sidecar is None:
         return parent or checkpoint_hash  # a base model is its own base
     base = read_sidecar(base_sidecar)
     if parent is not None and parent != base:
-        raise ModelError(f"{model_dir}/{MANIFEST}: parent_hash {parent[:12]}... is not the base model's hash "
-                         f"{base[:12]}... from {base_sidecar}; the checkpoint was not fine-tuned from this base")
+        raise ModelError(
+            f"{model_dir}/{MANIFEST}: parent_hash {parent[:12]}... is not the base model's hash "
+            f"{base[:12]}... from {base_sidecar}; the checkpoint was not fine-tuned from this base"
+        )
     return base
 
 
@@ -133,13 +146,23 @@ def evaluate_downstream(
 
         template_for(task_data)  # fail on STS-B / unknown tasks before any model is loaded
     store = ResultStore(store_dir)
-    key = store.key(checkpoint_hash, f"downstream/{task}", store_settings(mode, settings, task_data),
-                    seed=None if mode == "zeroshot" else int(seed))
+    key = store.key(
+        checkpoint_hash,
+        f"downstream/{task}",
+        store_settings(mode, settings, task_data),
+        seed=None if mode == "zeroshot" else int(seed),
+    )
     result, hit = store.get_or_compute(
         key, lambda: compute_downstream(model_dir, task_data, mode, settings, int(seed), progress)
     )
-    log.info("downstream %s on %s (mode %s, seed %s): cache %s", checkpoint_hash[:12], task, mode, seed,
-             "hit" if hit else "miss")
+    log.info(
+        "downstream %s on %s (mode %s, seed %s): cache %s",
+        checkpoint_hash[:12],
+        task,
+        mode,
+        seed,
+        "hit" if hit else "miss",
+    )
     output = {
         "kind": "downstream",
         "checkpoint_hash": checkpoint_hash,
@@ -155,3 +178,43 @@ def evaluate_downstream(
     }
     write_json(out_json, output)
     return output
+
+
+def evaluate_downstream_seeds(
+    *,
+    model_dir: str | Path,
+    model_sidecar: str | Path,
+    task_dir: str | Path,
+    task: str,
+    seeds: Sequence[int],
+    out_jsons: Sequence[str | Path],
+    cfg: dict[str, Any] | None,
+    store_dir: str | Path,
+    mode_override: str | None = None,
+    model_name: str | None = None,
+    base_sidecar: str | Path | None = None,
+    run: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Rules downstream_base / downstream_finetuned: `evaluate_downstream` once per downstream seed, each seed's
+    result written to the output at the same position of `out_jsons`."""
+    if len(out_jsons) != len(seeds):
+        raise ConfigError(f"downstream task '{task}': {len(out_jsons)} outputs but {len(seeds)} downstream seeds")
+    return [
+        evaluate_downstream(
+            model_dir,
+            model_sidecar,
+            task_dir,
+            task,
+            int(seed),
+            cfg,
+            out_json,
+            store_dir,
+            mode_override=mode_override,
+            model_name=model_name,
+            base_sidecar=base_sidecar,
+            run=run,
+            progress=progress,
+        )
+        for seed, out_json in zip(seeds, out_jsons)
+    ]

@@ -47,8 +47,9 @@ class ZeroshotOutcome:
     metrics: dict[str, float]
 
 
-def encode_request(tokenizer: Any, context: str, continuation: str, add_bos: bool, max_length: int,
-                   where: str) -> tuple[tuple[int, ...], int]:
+def encode_request(
+    tokenizer: Any, context: str, continuation: str, add_bos: bool, max_length: int, where: str
+) -> tuple[tuple[int, ...], int]:
     """Token ids of [bos] + context + continuation and how many of them belong to the continuation."""
     trailing = len(context) - len(context.rstrip())
     if trailing:  # the harness moves trailing spaces from the context into the continuation
@@ -56,14 +57,14 @@ def encode_request(tokenizer: Any, context: str, continuation: str, add_bos: boo
         context = context[:-trailing]
     whole = tokenizer(context + continuation, add_special_tokens=False)["input_ids"]
     context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-    continuation_ids = whole[len(context_ids):]
+    continuation_ids = whole[len(context_ids) :]
     if not continuation_ids:
         raise DataError(f"{where}: continuation {continuation!r} has no tokens")
     prefix = [tokenizer.bos_token_id] if add_bos and tokenizer.bos_token_id is not None else []
     tokens = prefix + whole
     if len(continuation_ids) >= max_length:
         raise ConfigError(f"config key 'downstream.max_length': {max_length} leaves no room for the prompt of {where}")
-    return tuple(tokens[-(max_length + 1):]), len(continuation_ids)
+    return tuple(tokens[-(max_length + 1) :]), len(continuation_ids)
 
 
 def build_requests(tokenizer: Any, task: TaskData, add_bos: bool, max_length: int) -> list[ChoiceRequest]:
@@ -79,15 +80,22 @@ def build_requests(tokenizer: Any, task: TaskData, add_bos: bool, max_length: in
 
 
 @torch.no_grad()
-def score_requests(model: torch.nn.Module, requests: list[ChoiceRequest], batch_size: int, pad_id: int,
-                   device: torch.device, mixed_precision: str = "no", progress: bool = True) -> np.ndarray:
+def score_requests(
+    model: torch.nn.Module,
+    requests: list[ChoiceRequest],
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    mixed_precision: str = "no",
+    progress: bool = True,
+) -> np.ndarray:
     """Summed log P(continuation | context) per request, in request order (batched, longest first)."""
     model.eval()
     order = sorted(range(len(requests)), key=lambda i: -len(requests[i].tokens))
     scores = np.zeros(len(requests), dtype=np.float64)
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc="zero-shot", disable=not progress or not sys.stderr.isatty()):
-        chunk = [requests[i] for i in order[start:start + batch_size]]
+        chunk = [requests[i] for i in order[start : start + batch_size]]
         # the model reads all tokens but the last; token t+1 is predicted at position t
         width = max(len(r.tokens) for r in chunk) - 1
         input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
@@ -102,10 +110,11 @@ def score_requests(model: torch.nn.Module, requests: list[ChoiceRequest], batch_
             # would need gigabytes for a 128k vocabulary
             n_inputs = len(request.tokens) - 1
             positions = torch.arange(n_inputs - request.n_continuation, n_inputs, device=logits.device)
-            targets = torch.tensor(request.tokens[-request.n_continuation:], device=logits.device)
+            targets = torch.tensor(request.tokens[-request.n_continuation :], device=logits.device)
             log_probs = torch.log_softmax(logits[row, positions].double(), dim=-1)
-            scores[order[start + row]] = float(log_probs[torch.arange(len(targets), device=logits.device),
-                                                         targets].sum())
+            scores[order[start + row]] = float(
+                log_probs[torch.arange(len(targets), device=logits.device), targets].sum()
+            )
     return scores
 
 
@@ -117,22 +126,30 @@ def choose_answers(loglikelihoods: np.ndarray, choices: tuple[str, ...]) -> tupl
     return predictions, predictions_norm
 
 
-def zeroshot_evaluate(model_dir: str | Path, task: TaskData, settings: DownstreamSettings,
-                      device: torch.device | None = None, progress: bool = True) -> ZeroshotOutcome:
+def zeroshot_evaluate(
+    model_dir: str | Path,
+    task: TaskData,
+    settings: DownstreamSettings,
+    device: torch.device | None = None,
+    progress: bool = True,
+) -> ZeroshotOutcome:
     """Score every dev example's choices with the causal LM in `model_dir` (verified first)."""
     device = device or pick_device()
     kind = read_json(Path(model_dir) / MANIFEST).get("kind") if (Path(model_dir) / MANIFEST).is_file() else None
     if kind is not None and kind != "causal":
-        raise ConfigError(f"{model_dir}: zero-shot mode needs a causal LM, this is a {kind} model "
-                          "(config key downstream.mode.masked must be finetune or lora)")
+        raise ConfigError(
+            f"{model_dir}: zero-shot mode needs a causal LM, this is a {kind} model "
+            "(config key downstream.mode.masked must be finetune or lora)"
+        )
     loaded = load_model_dir(model_dir, dtype=torch.float32)  # verifies the manifest's hashes
     template = template_for(task)
     tokenizer = loaded.tokenizer
     ensure_pad_token(tokenizer, model_dir)  # pads are masked out; any id will do
     requests = build_requests(tokenizer, task, settings.zeroshot.add_bos, settings.max_length)
     model = loaded.model.to(device)
-    flat = score_requests(model, requests, settings.eval_batch_size, tokenizer.pad_token_id, device,
-                          settings.mixed_precision, progress)
+    flat = score_requests(
+        model, requests, settings.eval_batch_size, tokenizer.pad_token_id, device, settings.mixed_precision, progress
+    )
     loglikelihoods = flat.reshape(len(task.dev), len(template.choices))
     predictions, predictions_norm = choose_answers(loglikelihoods, template.choices)
     labels = [int(example.label) for example in task.dev]

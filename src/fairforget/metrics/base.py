@@ -71,27 +71,33 @@ class EvaluationSettings:
         threshold = section.get("example_correct_threshold", 0.5)
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
             raise ConfigError(
-                f"config key 'evaluation.example_correct_threshold': expected a number in (0, 1], got {threshold!r}")
+                f"config key 'evaluation.example_correct_threshold': expected a number in (0, 1], got {threshold!r}"
+            )
         selective = names("selective_probe_sets", ("planted",))
         unknown = sorted(set(selective) - set(PAIR_SETS))
         if unknown:
-            raise ConfigError(f"config key 'evaluation.selective_probe_sets': unknown probe set(s) "
-                              f"{', '.join(unknown)}; allowed: {', '.join(PAIR_SETS)}")
+            raise ConfigError(
+                f"config key 'evaluation.selective_probe_sets': unknown probe set(s) "
+                f"{', '.join(unknown)}; allowed: {', '.join(PAIR_SETS)}"
+            )
         kl = section.get("kl", True)
         if not isinstance(kl, bool):
             raise ConfigError(f"config key 'evaluation.kl': expected true or false, got {kl!r}")
         causal_pair_score = section.get("causal_pair_score", "mean")
         if causal_pair_score not in AGGREGATES:
-            raise ConfigError(f"config key 'evaluation.causal_pair_score': expected one of {', '.join(AGGREGATES)}, "
-                              f"got {causal_pair_score!r}")
+            raise ConfigError(
+                f"config key 'evaluation.causal_pair_score': expected one of {', '.join(AGGREGATES)}, "
+                f"got {causal_pair_score!r}"
+            )
         metrics = names("metrics", cls.metrics)
         for index, name in enumerate(metrics):
             METRICS.get(name, key=f"evaluation.metrics[{index}]")
         return cls(
             batch_size=integer("batch_size", 32),
             max_length=integer("max_length", 64, minimum=2),
-            bootstrap=BootstrapSettings(samples=integer("bootstrap_samples", 1000),
-                                        seed=integer("bootstrap_seed", 0, minimum=0)),
+            bootstrap=BootstrapSettings(
+                samples=integer("bootstrap_samples", 1000), seed=integer("bootstrap_seed", 0, minimum=0)
+            ),
             metrics=metrics,
             example_correct_threshold=float(threshold),
             selective_probe_sets=selective,
@@ -103,11 +109,16 @@ class EvaluationSettings:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "batch_size": self.batch_size, "max_length": self.max_length,
-            "bootstrap_samples": self.bootstrap.samples, "bootstrap_seed": self.bootstrap.seed,
-            "metrics": list(self.metrics), "example_correct_threshold": self.example_correct_threshold,
-            "selective_probe_sets": list(self.selective_probe_sets), "seat_tests": list(self.seat_tests),
-            "seat_permutations": self.seat_permutations, "kl": self.kl,
+            "batch_size": self.batch_size,
+            "max_length": self.max_length,
+            "bootstrap_samples": self.bootstrap.samples,
+            "bootstrap_seed": self.bootstrap.seed,
+            "metrics": list(self.metrics),
+            "example_correct_threshold": self.example_correct_threshold,
+            "selective_probe_sets": list(self.selective_probe_sets),
+            "seat_tests": list(self.seat_tests),
+            "seat_permutations": self.seat_permutations,
+            "kl": self.kl,
             "causal_pair_score": self.causal_pair_score,
         }
 

@@ -31,8 +31,12 @@ class MetricValue:
         def clean(x: float) -> float | None:
             return None if x is None or not math.isfinite(x) else float(x)
 
-        return {"value": clean(self.value), "ci_low": clean(self.ci_low), "ci_high": clean(self.ci_high),
-                "n": int(self.n)}
+        return {
+            "value": clean(self.value),
+            "ci_low": clean(self.ci_low),
+            "ci_high": clean(self.ci_high),
+            "n": int(self.n),
+        }
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def estimate(
     if n == 0:
         return MetricValue(math.nan, math.nan, math.nan, 0)
     everything = np.arange(n)
-    value = float(statistic(everything[None, :])[0] if vectorized else statistic(everything))
+    value = float(np.asarray(statistic(everything[None, :]))[0] if vectorized else statistic(everything))
     rng = np.random.default_rng(settings.seed)
     replicates = np.empty(settings.samples, np.float64)
     done = 0
@@ -99,8 +103,11 @@ def mean_estimate(values: np.ndarray, settings: BootstrapSettings, scale: float 
 
 
 def ratio_estimate(
-    numerator: np.ndarray, denominator: np.ndarray, settings: BootstrapSettings,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None, n: int | None = None,
+    numerator: np.ndarray,
+    denominator: np.ndarray,
+    settings: BootstrapSettings,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    n: int | None = None,
 ) -> MetricValue:
     """sum(numerator) / sum(denominator) over units (optionally transformed, e.g. exp for perplexity).
 

@@ -68,7 +68,8 @@ def forgetting_statistics(
         "token_learning_rate": ratio_estimate(learned, base_wrong, settings, n=int(base_wrong.sum())),
         "token_learned_count": sum_estimate(learned, settings),
         "example_forgetting_rate": ratio_estimate(
-            example_forgotten, example_base_ok.astype(np.float64), settings, n=int(example_base_ok.sum())),
+            example_forgotten, example_base_ok.astype(np.float64), settings, n=int(example_base_ok.sum())
+        ),
         "example_forgotten_count": sum_estimate(example_forgotten, settings),
     }
     if kl is not None:

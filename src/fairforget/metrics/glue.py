@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -127,9 +128,7 @@ def canonical_metric(name: str, where: str) -> str:
     return canonical
 
 
-def task_metric_names(
-    task: str, primary: str, is_regression: bool, listed: Sequence[str] = ()
-) -> tuple[str, ...]:
+def task_metric_names(task: str, primary: str, is_regression: bool, listed: Sequence[str] = ()) -> tuple[str, ...]:
     """The metrics reported for a task: its primary metric first, then `listed` (canonical names from the
     task's meta.json), then GLUE's official ones.
 
@@ -146,10 +145,13 @@ def task_metric_names(
     return tuple(dict.fromkeys(names))
 
 
-def compute_metrics(
-    names: Sequence[str], predictions: Sequence[float], labels: Sequence[float]
-) -> dict[str, float]:
-    return {name: METRIC_FUNCTIONS[name](predictions, labels) for name in names}
+def compute_metrics(names: Sequence[str], predictions: Sequence[float], labels: Sequence[float]) -> dict[str, float]:
+    return {name: METRIC_FUNCTIONS[name](predictions, labels) for name in names}  # type: ignore[arg-type]
+
+
+def _metric_on(fn: Any, pred: np.ndarray, gold: np.ndarray) -> Any:
+    """The metric `fn` on the dev examples of an index array."""
+    return lambda idx: fn(pred[idx], gold[idx])
 
 
 def metric_intervals(
@@ -167,7 +169,6 @@ def metric_intervals(
     settings = settings or BootstrapSettings()
     pred, gold = _pair(predictions, labels)
     return {
-        name: estimate(lambda idx, fn=METRIC_FUNCTIONS[name]: fn(pred[idx], gold[idx]), pred.size, settings,
-                       vectorized=False)
+        name: estimate(_metric_on(METRIC_FUNCTIONS[name], pred, gold), pred.size, settings, vectorized=False)
         for name in names
     }

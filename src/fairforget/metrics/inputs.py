@@ -22,6 +22,7 @@ from fairforget.metrics.base import (
     pair_requirement,
 )
 from fairforget.metrics.seat import ROLES
+from fairforget.paths import GENERAL_HELDOUT, PROBES, PROBES_STEREOSET, under
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,10 @@ def requirements(settings: EvaluationSettings, metric_names: list[str]) -> set[s
 
 
 def data_files(
-    needs: set[str], heldout: str | Path | None, probes: Mapping[str, str | Path], seat_dir: str | Path | None,
+    needs: set[str],
+    heldout: str | Path | None,
+    probes: Mapping[str, str | Path],
+    seat_dir: str | Path | None,
     settings: EvaluationSettings,
 ) -> dict[str, Path]:
     """The data files the requirements read, by role ("heldout", "planted", "stereoset", "seat:<test>")."""
@@ -76,13 +80,13 @@ def data_files(
 
 
 def evaluation_inputs(evaluation: dict[str, Any], results_dir: str, seat_dir: str) -> dict[str, Any]:
-    """Paths the evaluation rules need for the configured metrics (any model kind), per ARCHITECTURE.md."""
+    """Paths the evaluation rules need for the configured metrics (any model kind), per `fairforget.paths`."""
     settings = EvaluationSettings.from_config(evaluation)
     needs = requirements(settings, list(settings.metrics))
-    heldout = f"{results_dir}/data/general/heldout.jsonl" if HELDOUT in needs else None
-    probes = {name: f"{results_dir}/data/probes/{name}.jsonl" for name in PAIR_SETS if pair_requirement(name) in needs}
+    heldout = under(results_dir, GENERAL_HELDOUT) if HELDOUT in needs else None
+    probes = {name: under(results_dir, PROBES, name=name) for name in PAIR_SETS if pair_requirement(name) in needs}
     if STEREOSET in needs:
-        probes[STEREOSET] = f"{results_dir}/data/probes/stereoset.jsonl"
+        probes[STEREOSET] = under(results_dir, PROBES_STEREOSET)
     seat_files = [f"{seat_dir}/{test}.jsonl" for test in settings.seat_tests] if SEAT in needs else []
     return {
         "data": ([heldout] if heldout else []) + list(probes.values()) + seat_files,

@@ -17,6 +17,9 @@ class OverallForgetting(Metric):
     def compute(self, ctx: MetricContext) -> dict[str, MetricValue]:
         base = ctx.require_base("overall_forgetting")
         return forgetting_statistics(
-            base.token_sets[HELDOUT], ctx.scores.token_sets[HELDOUT], ctx.settings.bootstrap,
-            threshold=ctx.settings.example_correct_threshold, kl=ctx.kl.get(HELDOUT),
+            base.token_sets[HELDOUT],
+            ctx.scores.token_sets[HELDOUT],
+            ctx.settings.bootstrap,
+            threshold=ctx.settings.example_correct_threshold,
+            kl=ctx.kl.get(HELDOUT),
         )

@@ -20,7 +20,10 @@ from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, s
 
 
 def pair_preference_statistics(
-    stereo_score: np.ndarray, anti_score: np.ndarray, bias_types: list[str], settings: EvaluationSettings,
+    stereo_score: np.ndarray,
+    anti_score: np.ndarray,
+    bias_types: list[str],
+    settings: EvaluationSettings,
     decimals: int | None = None,
 ) -> dict[str, MetricValue]:
     """Preference and gap over the pairs with defined scores; `decimals` rounds scores before comparing them."""

@@ -31,8 +31,9 @@ TOKENS_FILE = "tokens.parquet"
 SENTENCES_FILE = "sentences.parquet"
 
 
-def write_scores(scores: ModelScores, data: EvaluationData, out_dir: str | Path,
-                 kl: Mapping[str, list[np.ndarray]] | None = None) -> None:
+def write_scores(
+    scores: ModelScores, data: EvaluationData, out_dir: str | Path, kl: Mapping[str, list[np.ndarray]] | None = None
+) -> None:
     """`tokens.parquet` (one row per scored token) and `sentences.parquet` (StereoSet candidate scores)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -52,14 +53,29 @@ def write_scores(scores: ModelScores, data: EvaluationData, out_dir: str | Path,
         if kl is not None and name in kl:
             columns["kl"] = _concat(kl[name], np.float64)
         frames.append(pl.DataFrame(columns))
-    tokens = pl.concat(frames, how="diagonal") if frames else pl.DataFrame(
-        schema={"set": pl.String, "text_id": pl.String, "token_index": pl.Int64, "token_id": pl.Int64,
-                "logprob": pl.Float64, "correct": pl.Boolean})
+    tokens = (
+        pl.concat(frames, how="diagonal")
+        if frames
+        else pl.DataFrame(
+            schema={
+                "set": pl.String,
+                "text_id": pl.String,
+                "token_index": pl.Int64,
+                "token_id": pl.Int64,
+                "logprob": pl.Float64,
+                "correct": pl.Boolean,
+            }
+        )
+    )
     tokens.write_parquet(out_dir / TOKENS_FILE)
-    rows = [{"set": name, "item_id": str(data.stereoset[i]["id"]), "score": float(v)}
-            for name, values in scores.sentence_scores.items() for i, v in enumerate(values)]
+    rows = [
+        {"set": name, "item_id": str(data.stereoset[i]["id"]), "score": float(v)}
+        for name, values in scores.sentence_scores.items()
+        for i, v in enumerate(values)
+    ]
     pl.DataFrame(rows, schema={"set": pl.String, "item_id": pl.String, "score": pl.Float64}).write_parquet(
-        out_dir / SENTENCES_FILE)
+        out_dir / SENTENCES_FILE
+    )
 
 
 def _needs_of(scores: ModelScores) -> list[str]:
@@ -114,5 +130,7 @@ def check_base_consistency(stored: ModelScores, recomputed: ModelScores, toleran
         old = stored.token_sets[name]
         for i, (a, b) in enumerate(zip(old.logprob, fresh.logprob)):
             if a.shape != b.shape or (a.size and float(np.abs(a - b).max()) > tolerance):
-                raise DataError(f"base scores of set '{name}' text {i} differ from the base model's; "
-                                "the base scores are stale: rerun evaluate_base")
+                raise DataError(
+                    f"base scores of set '{name}' text {i} differ from the base model's; "
+                    "the base scores are stale: rerun evaluate_base"
+                )

@@ -68,7 +68,8 @@ def permutation_p_value(
         rows = min(_DRAW_CHUNK, permutations - total)
         # X_i of `rows` random partitions; sorted, so a draw of the observed partition is summed in the observed
         # order and ties with it exactly (row sums of a C-contiguous array sum like the 1-D observed sum)
-        chosen = np.sort(rng.permuted(np.tile(np.arange(2 * size), (rows, 1)), axis=1)[:, :size], axis=1)
+        drawn = rng.permuted(np.tile(np.arange(2 * size), (rows, 1)), axis=1)[:, :size]
+        chosen = np.sort(drawn, axis=1)  # type: ignore[assignment]
         reach += int((s[chosen].sum(axis=1) >= observed).sum())
         total += rows
     low = float(beta.ppf(0.025, reach, total - reach + 1))
@@ -99,14 +100,17 @@ class Seat(Metric):
             label = seat_label(test)
             d = effect_size(x, y, a, b)
             rng = np.random.default_rng(boot.seed)
-            replicates = np.array([
-                effect_size(x[rng.integers(0, len(x), len(x))], y[rng.integers(0, len(y), len(y))], a, b)
-                for _ in range(boot.samples)
-            ])
+            replicates = np.array(
+                [
+                    effect_size(x[rng.integers(0, len(x), len(x))], y[rng.integers(0, len(y), len(y))], a, b)
+                    for _ in range(boot.samples)
+                ]
+            )
             low, high = percentile_interval(replicates, boot.level)
             out[f"effect_size_{label}"] = MetricValue(d, low, high, len(x) + len(y))
-            p, p_low, p_high, used, _ = permutation_p_value(x, y, a, b, ctx.settings.seat_permutations,
-                                                            boot.seed + index)
+            p, p_low, p_high, used, _ = permutation_p_value(
+                x, y, a, b, ctx.settings.seat_permutations, boot.seed + index
+            )
             out[f"p_value_{label}"] = MetricValue(p, p_low, p_high, used)
             abs_sizes.append(abs(d))
             abs_replicates.append(np.abs(replicates))

@@ -36,19 +36,21 @@ def preference_flips(
     to_stereo = (~base_prefers & tuned_prefers).astype(np.float64)
     boot = settings.bootstrap
     return {
-        "flips_to_anti_rate": ratio_estimate(to_anti, base_prefers.astype(np.float64), boot,
-                                             n=int(base_prefers.sum())),
+        "flips_to_anti_rate": ratio_estimate(to_anti, base_prefers.astype(np.float64), boot, n=int(base_prefers.sum())),
         "flips_to_anti_count": sum_estimate(to_anti, boot),
-        "flips_to_stereo_rate": ratio_estimate(to_stereo, (~base_prefers).astype(np.float64), boot,
-                                               n=int((~base_prefers).sum())),
+        "flips_to_stereo_rate": ratio_estimate(
+            to_stereo, (~base_prefers).astype(np.float64), boot, n=int((~base_prefers).sum())
+        ),
         "flips_to_stereo_count": sum_estimate(to_stereo, boot),
     }
 
 
 def _concat(parts: list[TextScores]) -> TextScores:
     return TextScores(
-        token_index=[x for p in parts for x in p.token_index], token_id=[x for p in parts for x in p.token_id],
-        logprob=[x for p in parts for x in p.logprob], correct=[x for p in parts for x in p.correct],
+        token_index=[x for p in parts for x in p.token_index],
+        token_id=[x for p in parts for x in p.token_id],
+        logprob=[x for p in parts for x in p.logprob],
+        correct=[x for p in parts for x in p.correct],
     )
 
 
@@ -58,8 +60,9 @@ def _set_positions(ctx: MetricContext, name: str) -> tuple[list[np.ndarray], lis
     return pair_token_positions(stereo, anti, ctx.settings.pair_scoring(ctx.kind, name).tokens)
 
 
-def _side_tokens(scores: ModelScores, side: str, positions: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
-                 ) -> TextScores:
+def _side_tokens(
+    scores: ModelScores, side: str, positions: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]
+) -> TextScores:
     """One side ("stereo" / "anti") of every probe set, pooled, restricted to the tokens scoring its pairs."""
     s = SIDES.index(side)
     return _concat([scores.token_sets[f"{name}.{side}"].select(chosen[s]) for name, chosen in positions.items()])
@@ -91,8 +94,12 @@ class SelectiveForgetting(Metric):
             kl_parts = [ctx.kl.get(f"{name}.{side}") for name in sets]
             kl = None
             if all(part is not None for part in kl_parts):
-                kl = [k[p] for name, part in zip(sets, kl_parts) if part is not None
-                      for k, p in zip(part, positions[name][s])]
+                kl = [
+                    k[p]
+                    for name, part in zip(sets, kl_parts)
+                    if part is not None
+                    for k, p in zip(part, positions[name][s])
+                ]
             for name, value in forgetting_statistics(
                 base_side, tuned_side, boot, threshold=ctx.settings.example_correct_threshold, kl=kl
             ).items():

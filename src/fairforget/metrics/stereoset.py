@@ -47,7 +47,11 @@ class StereoSet(Metric):
         out = {}
         for position, name in enumerate(("ss", "lms", "icat")):
             out[name] = estimate(
-                lambda idx, p=position: stereoset_scores(stereo[idx], anti[idx], unrelated[idx], targets[idx])[p],
-                len(stereo), ctx.settings.bootstrap, vectorized=False,
+                lambda idx, p=position: stereoset_scores(  # type: ignore[misc]
+                    stereo[idx], anti[idx], unrelated[idx], list(targets[idx])
+                )[p],
+                len(stereo),
+                ctx.settings.bootstrap,
+                vectorized=False,
             )
         return out

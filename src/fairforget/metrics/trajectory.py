@@ -54,8 +54,9 @@ def check_trajectory(frame: pl.DataFrame, where: str = "trajectory") -> pl.DataF
     duplicated = frame.select(["probe_set", "item_id", "step"]).is_duplicated()
     if duplicated.any():
         row = frame.filter(duplicated).row(0, named=True)
-        raise DataError(f"{where}: item {row['item_id']!r} of probe set {row['probe_set']!r} recorded twice at "
-                        f"step {row['step']}")
+        raise DataError(
+            f"{where}: item {row['item_id']!r} of probe set {row['probe_set']!r} recorded twice at step {row['step']}"
+        )
     return frame
 
 
@@ -64,9 +65,7 @@ def forgetting_events(frame: pl.DataFrame) -> pl.DataFrame:
     and toneva_count (Toneva et al.'s ranking count: forgetting events if learned, else n_steps)."""
     frame = check_trajectory(frame)
     keys = ["probe_set", "item_id"]
-    ordered = frame.sort(keys + ["step"]).with_columns(
-        previous=pl.col("correct").shift(1).over(keys)
-    )
+    ordered = frame.sort(keys + ["step"]).with_columns(previous=pl.col("correct").shift(1).over(keys))
     per_item = ordered.group_by(keys, maintain_order=True).agg(
         n_steps=pl.len().cast(pl.Int64),
         last_step=pl.col("step").max(),
@@ -90,17 +89,19 @@ def trajectory_statistics(events: pl.DataFrame, settings: EvaluationSettings) ->
         learned = part["ever_learned"].to_numpy().astype(bool)
         forgotten = part["forgetting_events"].to_numpy().astype(np.float64)
         first = part.filter(pl.col("ever_learned"))["first_learned_step"].to_numpy().astype(np.float64)
-        last_step = float(part["last_step"].max())
+        last_step = float(part["last_step"].max())  # type: ignore[arg-type]
         out[f"{probe_set}_never_learned_fraction"] = mean_estimate((~learned).astype(np.float64), boot)
-        out[f"{probe_set}_unforgettable_fraction"] = mean_estimate((learned & (forgotten == 0)).astype(np.float64),
-                                                                   boot)
+        out[f"{probe_set}_unforgettable_fraction"] = mean_estimate(
+            (learned & (forgotten == 0)).astype(np.float64), boot
+        )
         out[f"{probe_set}_forgettable_fraction"] = mean_estimate((learned & (forgotten >= 1)).astype(np.float64), boot)
         out[f"{probe_set}_mean_forgetting_events"] = mean_estimate(forgotten[learned], boot)
         out[f"{probe_set}_mean_first_learned_step"] = mean_estimate(first, boot)
         out[f"{probe_set}_mean_first_learned_progress"] = mean_estimate(
-            first / last_step if last_step > 0 else np.zeros_like(first), boot)
+            first / last_step if last_step > 0 else np.zeros_like(first), boot
+        )
         # the probe schedule's resolution (steps recorded per item), an exact count: its interval is itself
-        recorded = float(part["n_steps"].max())
+        recorded = float(part["n_steps"].max())  # type: ignore[arg-type]
         out[f"{probe_set}_recorded_steps"] = MetricValue(recorded, recorded, recorded, part.height)
     return out
 

@@ -111,8 +111,10 @@ def resolve_hub_model(
     if not any(source.glob("*.safetensors")):
         pickles = sorted(p.name for p in source.iterdir() if p.suffix in PICKLE_SUFFIXES)
         found = f"only pickled weights ({', '.join(pickles)})" if pickles else "no weights"
-        raise ModelError(f"{hub_id}: {where} holds {found}; fairforget loads safetensors only "
-                         "(convert with save_pretrained(dir, safe_serialization=True))")
+        raise ModelError(
+            f"{hub_id}: {where} holds {found}; fairforget loads safetensors only "
+            "(convert with save_pretrained(dir, safe_serialization=True))"
+        )
     try:
         model, tokenizer = _load(source, kind)
     except (OSError, ValueError) as err:
@@ -121,8 +123,16 @@ def resolve_hub_model(
     log.info("resolved %s from %s (%s)", hub_id, source, type(model).__name__)
     Path(out_dir, MANIFEST).unlink(missing_ok=True)
     return save_model_dir(
-        model, tokenizer, out_dir, kind,
-        extra={"source": {"type": "hub", "hub_id": hub_id,
-                          "local_path": str(local_path) if local_path is not None else None,
-                          "commit": source.name if local_path is None else None}},
+        model,
+        tokenizer,
+        out_dir,
+        kind,
+        extra={
+            "source": {
+                "type": "hub",
+                "hub_id": hub_id,
+                "local_path": str(local_path) if local_path is not None else None,
+                "commit": source.name if local_path is None else None,
+            }
+        },
     )

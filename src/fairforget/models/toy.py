@@ -18,6 +18,7 @@ from transformers import (
     BertForMaskedLM,
     LlamaConfig,
     LlamaForCausalLM,
+    PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
@@ -28,12 +29,27 @@ MASKED_SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 CAUSAL_SPECIAL_TOKENS = ("<s>", "</s>", "<pad>")
 # Architecture keys each model family accepts; anything else in `models.<name>.architecture` is a config error.
 _BERT_KEYS = {
-    "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size",
-    "max_position_embeddings", "hidden_dropout_prob", "attention_probs_dropout_prob", "type_vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "type_vocab_size",
 }
 _LLAMA_KEYS = {
-    "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "intermediate_size",
-    "vocab_size", "max_position_embeddings", "rope_theta", "tie_word_embeddings", "attention_dropout",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+    "rope_theta",
+    "tie_word_embeddings",
+    "attention_dropout",
 }
 
 
@@ -135,8 +151,10 @@ def _train_byte_bpe(texts: Iterable[str], vocab_size: int, model_max_length: int
 def _check_architecture(architecture: Mapping[str, Any], allowed: set[str], key: str) -> None:
     unknown = sorted(set(architecture) - allowed)
     if unknown:
-        raise ConfigError(f"config key '{key}': unknown architecture field(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(sorted(allowed))}")
+        raise ConfigError(
+            f"config key '{key}': unknown architecture field(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
 
 
 def build_toy_model(
@@ -154,7 +172,7 @@ def build_toy_model(
     arch["vocab_size"] = len(tokenizer)
     if kind == "masked":
         _check_architecture(arch, _BERT_KEYS, key)
-        config = BertConfig(pad_token_id=tokenizer.pad_token_id, **arch)
+        config: PretrainedConfig = BertConfig(pad_token_id=tokenizer.pad_token_id, **arch)
         model_class: type[PreTrainedModel] = BertForMaskedLM
     elif kind == "causal":
         _check_architecture(arch, _LLAMA_KEYS, key)

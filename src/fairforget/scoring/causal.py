@@ -55,8 +55,10 @@ def causal_position_logits(
     if head_name is None:
         logits = model(input_ids=ids, attention_mask=attention).logits
         return logits.flatten(0, 1).index_select(0, cells)
-    hidden = model.base_model(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
-    return getattr(model, head_name)(hidden.flatten(0, 1).index_select(0, cells))
+    base: Any = model.base_model
+    hidden = base(input_ids=ids, attention_mask=attention, use_cache=False).last_hidden_state
+    head: Any = getattr(model, head_name)
+    return head(hidden.flatten(0, 1).index_select(0, cells))
 
 
 def score_causal_models(
@@ -80,8 +82,10 @@ def score_causal_models(
     pad = pad_id_of(tokenizer)
     order = [int(i) for i in np.argsort([len(e.input_ids) for e in encoded], kind="stable") if len(chosen[i])]
 
-    with eval_mode(models), tqdm(total=len(order), desc="log-prob", unit="text",
-                                 disable=not show_progress(progress)) as bar:
+    with (
+        eval_mode(models),
+        tqdm(total=len(order), desc="log-prob", unit="text", disable=not show_progress(progress)) as bar,
+    ):
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             ids, attention = pad_batch([encoded[text].input_ids for text in batch], pad)

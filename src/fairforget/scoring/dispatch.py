@@ -56,5 +56,6 @@ def score_texts_joint(
     progress: bool | None = None,
 ) -> JointScores:
     """Base and tuned scores at the same positions plus KL(base || tuned); both models share `tokenizer`."""
-    return score_joint(_scorer(kind), base_model, tuned_model, tokenizer, texts, batch_size, max_length, positions,
-                       progress)
+    return score_joint(
+        _scorer(kind), base_model, tuned_model, tokenizer, texts, batch_size, max_length, positions, progress
+    )

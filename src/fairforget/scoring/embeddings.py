@@ -24,16 +24,22 @@ def sentence_embeddings(
     out = []
     with eval_mode([model]):
         for start in range(0, len(texts), batch_size):
-            batch = [tokenizer(t, truncation=True, max_length=max_length)["input_ids"]
-                     for t in texts[start : start + batch_size]]
+            batch = [
+                tokenizer(t, truncation=True, max_length=max_length)["input_ids"]
+                for t in texts[start : start + batch_size]
+            ]
             width = max(len(ids) for ids in batch)
             ids = torch.full((len(batch), width), pad_id_of(tokenizer), dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
             for row, row_ids in enumerate(batch):
                 ids[row, : len(row_ids)] = torch.tensor(row_ids)
                 attention[row, : len(row_ids)] = 1
-            hidden = model(input_ids=ids.to(device), attention_mask=attention.to(device),
-                           output_hidden_states=True).hidden_states[-1].double().cpu()
+            hidden = (
+                model(input_ids=ids.to(device), attention_mask=attention.to(device), output_hidden_states=True)
+                .hidden_states[-1]
+                .double()
+                .cpu()
+            )
             weights = attention.double()[:, :, None]
             pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
             out.append(pooled.numpy())

@@ -61,8 +61,10 @@ def masked_position_logits(
     head_name = _HEAD_ATTRIBUTE.get(type(model).__name__)
     if head_name is None:
         return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
-    hidden = model.base_model(input_ids=ids, attention_mask=attention).last_hidden_state
-    return getattr(model, head_name)(hidden[rows, positions])
+    base: Any = model.base_model
+    hidden = base(input_ids=ids, attention_mask=attention).last_hidden_state
+    head: Any = getattr(model, head_name)
+    return head(hidden[rows, positions])
 
 
 # One masked copy: (text number, slot in that text's output arrays, input ids, masked position, target id)
@@ -152,8 +154,13 @@ def score_masked_models(
     chosen = chosen_tokens(encoded, positions)
     sizes = [len(c) for c in chosen]
     out, kl = score_masked_queries(
-        models, _queries(encoded, chosen, _mask_id(tokenizer)), sum(sizes), sizes, batch_size,
-        pad_id_of(tokenizer), progress,
+        models,
+        _queries(encoded, chosen, _mask_id(tokenizer)),
+        sum(sizes),
+        sizes,
+        batch_size,
+        pad_id_of(tokenizer),
+        progress,
     )
     fill_tokens(out, encoded, chosen)
     return out, kl

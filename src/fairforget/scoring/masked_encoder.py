@@ -18,6 +18,8 @@ pass to 1e-6.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -40,7 +42,7 @@ def supports_pll_encoder(model: torch.nn.Module) -> bool:
     """True for a stock `BertForMaskedLM` encoder (absolute positions, no decoder / cross-attention)."""
     if type(model).__name__ != _BERT_TYPES["model"]:
         return False
-    config = model.config
+    config: Any = model.config
     if config.is_decoder or getattr(config, "add_cross_attention", False):
         return False
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
@@ -83,7 +85,7 @@ def _gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return rows.index_select(0, index.reshape(-1)).view(*index.shape, rows.shape[-1])
 
 
-def _first_layer_rows(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _first_layer_rows(model: Any, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Embedding-layer output of each distinct (token, position) pair in `ids`, and each cell's pair index."""
     embeddings = model.bert.embeddings
     width = ids.shape[1]
@@ -99,7 +101,7 @@ def _first_layer_rows(model: torch.nn.Module, ids: torch.Tensor) -> tuple[torch.
 
 
 def pll_position_logits(
-    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
+    model: Any, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
 ) -> torch.Tensor:
     """Logits [B, vocab] of row b at `positions[b]`, equal to `model(ids, attention).logits[b, positions[b]]`.
 

@@ -69,7 +69,9 @@ def pair_scoring(kind: str, pair_set: str, causal_aggregate: str = "mean") -> Pa
     return PairScoring("modified", "mean", MASKED_DECIMALS)
 
 
-def unmodified_token_positions(ids_a: Sequence[int], ids_b: Sequence[int]) -> tuple[list[int], list[int]]:
+def unmodified_token_positions(
+    ids_a: Sequence[int] | np.ndarray, ids_b: Sequence[int] | np.ndarray
+) -> tuple[list[int], list[int]]:
     """Text-token indices of the tokens shared by both sentences (difflib "equal" blocks)."""
     seq_a = [_START] + [str(int(x)) for x in ids_a] + [_END]
     seq_b = [_START] + [str(int(x)) for x in ids_b] + [_END]
@@ -107,8 +109,10 @@ def pair_token_positions(
     if len(stereo) != len(anti):
         raise ModelError(f"pair scores: {len(stereo)} stereotypical vs {len(anti)} anti-stereotypical sentences")
     if tokens == "all":
-        return ([np.arange(len(lp), dtype=np.int64) for lp in stereo.logprob],
-                [np.arange(len(lp), dtype=np.int64) for lp in anti.logprob])
+        return (
+            [np.arange(len(lp), dtype=np.int64) for lp in stereo.logprob],
+            [np.arange(len(lp), dtype=np.int64) for lp in anti.logprob],
+        )
     _check_full(stereo, "stereotypical")
     _check_full(anti, "anti-stereotypical")
     out_s, out_a = [], []
@@ -129,15 +133,11 @@ def _aggregate(logprob: np.ndarray, aggregate: str) -> float:
     return float(logprob.mean()) if len(logprob) else float("nan")
 
 
-def pair_sentence_scores(
-    stereo: TextScores, anti: TextScores, scoring: PairScoring
-) -> tuple[np.ndarray, np.ndarray]:
+def pair_sentence_scores(stereo: TextScores, anti: TextScores, scoring: PairScoring) -> tuple[np.ndarray, np.ndarray]:
     """Per-pair (stereo score, anti score) from all-token scores of both sentences of each pair."""
     pos_s, pos_a = pair_token_positions(stereo, anti, scoring.tokens)
-    stereo_score = np.array([_aggregate(lp[p], scoring.aggregate) for lp, p in zip(stereo.logprob, pos_s)],
-                            np.float64)
-    anti_score = np.array([_aggregate(lp[p], scoring.aggregate) for lp, p in zip(anti.logprob, pos_a)],
-                          np.float64)
+    stereo_score = np.array([_aggregate(lp[p], scoring.aggregate) for lp, p in zip(stereo.logprob, pos_s)], np.float64)
+    anti_score = np.array([_aggregate(lp[p], scoring.aggregate) for lp, p in zip(anti.logprob, pos_a)], np.float64)
     return stereo_score, anti_score
 
 

@@ -75,8 +75,9 @@ def record_probe_correctness(
     rows: list[dict[str, Any]] = []
     general_ids, texts = _texts_with_ids(general_texts)
     if texts:
-        scores = score_texts(model, tokenizer, kind, texts, batch_size=batch_size, max_length=max_length,
-                             progress=False)
+        scores = score_texts(
+            model, tokenizer, kind, texts, batch_size=batch_size, max_length=max_length, progress=False
+        )
         for example_id, token_index, correct in zip(general_ids, scores.token_index, scores.correct):
             rows.extend(
                 {"probe_set": "general", "item_id": f"{example_id}:{int(k)}", "correct": bool(ok)}
@@ -84,8 +85,9 @@ def record_probe_correctness(
             )
     pair_ids, stereo, anti = _pairs_with_ids(stereo_pairs)
     if pair_ids:
-        both = score_texts(model, tokenizer, kind, stereo + anti, batch_size=batch_size, max_length=max_length,
-                           progress=False)
+        both = score_texts(
+            model, tokenizer, kind, stereo + anti, batch_size=batch_size, max_length=max_length, progress=False
+        )
         n = len(pair_ids)
         stereo_scores = both.slice(0, n)
         anti_scores = both.slice(n, 2 * n)
@@ -98,4 +100,3 @@ def record_probe_correctness(
         for row in rows:
             row["step"] = int(step)
     return rows
-

@@ -55,11 +55,14 @@ def encode_texts(tokenizer: Any, kind: str, texts: Sequence[str], max_length: in
     """`encode_text` of each text, tokenised `_ENCODE_CHUNK` texts per tokenizer call."""
     if kind not in KINDS:
         raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
-    out = []
+    out: list[Any] = []
     for start in range(0, len(texts), _ENCODE_CHUNK):
         enc = tokenizer(
-            list(texts[start : start + _ENCODE_CHUNK]), add_special_tokens=True, truncation=True,
-            max_length=max_length, return_special_tokens_mask=True,
+            list(texts[start : start + _ENCODE_CHUNK]),
+            add_special_tokens=True,
+            truncation=True,
+            max_length=max_length,
+            return_special_tokens_mask=True,
         )
         out.extend(
             _encoded(tokenizer, kind, list(ids), list(special), max_length)
@@ -161,9 +164,7 @@ def check_positions(positions: Sequence[Sequence[int] | None] | None, n_texts: i
         raise ModelError(f"positions: got {len(positions)} entries for {n_texts} texts")
 
 
-def chosen_tokens(
-    encoded: Sequence[EncodedText], positions: Sequence[Sequence[int] | None] | None
-) -> list[np.ndarray]:
+def chosen_tokens(encoded: Sequence[EncodedText], positions: Sequence[Sequence[int] | None] | None) -> list[np.ndarray]:
     """Text-token indices to score per text (see `selected_text_tokens`); `positions` is per text or None."""
     return [selected_text_tokens(e, None if positions is None else positions[i]) for i, e in enumerate(encoded)]
 
@@ -268,8 +269,14 @@ ModelsScorer = Callable[
 
 
 def score_single(
-    scorer: ModelsScorer, model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int,
-    max_length: int, positions: Sequence[Sequence[int] | None] | None, progress: bool | None,
+    scorer: ModelsScorer,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    positions: Sequence[Sequence[int] | None] | None,
+    progress: bool | None,
 ) -> TextScores:
     """`scorer` run on one model."""
     (scores,), _ = scorer([model], tokenizer, texts, batch_size, max_length, positions, progress)
@@ -277,12 +284,17 @@ def score_single(
 
 
 def score_joint(
-    scorer: ModelsScorer, base_model: torch.nn.Module, tuned_model: torch.nn.Module, tokenizer: Any,
-    texts: Sequence[str], batch_size: int, max_length: int, positions: Sequence[Sequence[int] | None] | None,
+    scorer: ModelsScorer,
+    base_model: torch.nn.Module,
+    tuned_model: torch.nn.Module,
+    tokenizer: Any,
+    texts: Sequence[str],
+    batch_size: int,
+    max_length: int,
+    positions: Sequence[Sequence[int] | None] | None,
     progress: bool | None,
 ) -> JointScores:
     """`scorer` run on base and tuned model together, with KL(base || tuned) at each scored token."""
-    (base, tuned), kl = scorer([base_model, tuned_model], tokenizer, texts, batch_size, max_length, positions,
-                               progress)
+    (base, tuned), kl = scorer([base_model, tuned_model], tokenizer, texts, batch_size, max_length, positions, progress)
     assert kl is not None
     return JointScores(base=base, tuned=tuned, kl=kl)

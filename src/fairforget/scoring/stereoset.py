@@ -40,14 +40,18 @@ def template_word(context: str, sentence: str, where: str = "StereoSet record") 
 
 
 def _masked_scores(
-    model: torch.nn.Module, tokenizer: Any, records: Sequence[dict[str, Any]], batch_size: int, max_length: int,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    batch_size: int,
+    max_length: int,
     progress: bool | None,
 ) -> dict[str, np.ndarray]:
     if tokenizer.mask_token_id is None:
         raise ModelError("StereoSet masked scoring needs a tokenizer with a mask token")
     mask_id = int(tokenizer.mask_token_id)
-    queries = []
-    sizes = []
+    queries: list[Any] = []
+    sizes: list[int] = []
     for r_index, record in enumerate(records):
         for candidate in CANDIDATES:
             where = f"StereoSet record {record.get('id', r_index)} ({candidate})"
@@ -62,19 +66,26 @@ def _masked_scores(
                 ids = np.array(tokenizer(filled, truncation=True, max_length=max_length)["input_ids"], np.int64)
                 positions = np.flatnonzero(ids == mask_id)
                 if len(positions) != 1:
-                    raise DataError(f"{where}: expected one mask in {filled!r} after truncation to {max_length} "
-                                    f"tokens, found {len(positions)}")
+                    raise DataError(
+                        f"{where}: expected one mask in {filled!r} after truncation to {max_length} "
+                        f"tokens, found {len(positions)}"
+                    )
                 queries.append((text_number, j, ids, int(positions[0]), int(target)))
             sizes.append(len(word_ids))
-    (scores,), _ = score_masked_queries([model], iter(queries), len(queries), sizes, batch_size,
-                                        pad_id_of(tokenizer), progress)
+    (scores,), _ = score_masked_queries(
+        [model], iter(queries), len(queries), sizes, batch_size, pad_id_of(tokenizer), progress
+    )
     per_sentence = np.array([np.exp(lp).mean() for lp in scores.logprob], np.float64)
     table = per_sentence.reshape(len(records), len(CANDIDATES))
     return {candidate: table[:, c].copy() for c, candidate in enumerate(CANDIDATES)}
 
 
 def _causal_scores(
-    model: torch.nn.Module, tokenizer: Any, records: Sequence[dict[str, Any]], batch_size: int, max_length: int,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    batch_size: int,
+    max_length: int,
     progress: bool | None,
 ) -> dict[str, np.ndarray]:
     texts = [record[candidate] for record in records for candidate in CANDIDATES]
@@ -85,8 +96,14 @@ def _causal_scores(
 
 
 def stereoset_sentence_scores(
-    model: torch.nn.Module, tokenizer: Any, kind: str, records: Sequence[dict[str, Any]], *,
-    batch_size: int = 32, max_length: int = 64, progress: bool | None = None,
+    model: torch.nn.Module,
+    tokenizer: Any,
+    kind: str,
+    records: Sequence[dict[str, Any]],
+    *,
+    batch_size: int = 32,
+    max_length: int = 64,
+    progress: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """{candidate: score per record} for candidates stereotype / anti_stereotype / unrelated."""
     if kind == "masked":

@@ -64,8 +64,7 @@ def subset_pairs(pairs: list[tuple[str, str]], size: str | int, seed: int) -> li
         raise ConfigError(f"config key 'data_sizes': size must be positive, got {size!r}")
     if limit >= len(pairs):
         if limit > len(pairs):
-            log.warning("data size %d exceeds the %d stereotype training pairs; all pairs are used", limit,
-                        len(pairs))
+            log.warning("data size %d exceeds the %d stereotype training pairs; all pairs are used", limit, len(pairs))
         return list(pairs)
     # a seed stream of its own (str seeds hash with sha512: stable across processes), independent of the texts'
     chosen = sorted(random.Random(f"pairs:{seed}").sample(range(len(pairs)), limit))
@@ -123,8 +122,9 @@ def make_probe_fn(
     probe_length = int(probe_cfg.get("max_length", max_length))
 
     def probe(model: torch.nn.Module, step: int) -> list[dict[str, Any]]:
-        return record_probe_correctness(model, tokenizer, kind, general, pairs, batch_size, probe_length, step=step,
-                                        scoring=scoring)
+        return record_probe_correctness(
+            model, tokenizer, kind, general, pairs, batch_size, probe_length, step=step, scoring=scoring
+        )
 
     return probe
 
@@ -177,17 +177,28 @@ def run_finetune(
     ctx = build_context(data_dir, kind, tokenizer, run, max_length, float(train_cfg.get("mlm_probability", 0.15)))
     # Constructing a plug-in validates its params; errors name the config entry.
     objective = OBJECTIVES.get(objective_cfg["type"], key=f"objectives.{run['objective']}.type")(
-        config_key=f"objectives.{run['objective']}", **dict(objective_cfg.get("params") or {}))
+        config_key=f"objectives.{run['objective']}", **dict(objective_cfg.get("params") or {})
+    )
     remedy = REMEDIES.get(remedy_cfg["type"], key=f"remedies.{run['remedy']}.type")(
-        config_key=f"remedies.{run['remedy']}", **dict(remedy_cfg.get("params") or {}))
+        config_key=f"remedies.{run['remedy']}", **dict(remedy_cfg.get("params") or {})
+    )
     if probe_fn is None:
         probe_fn = make_probe_fn(data_dir, tokenizer, kind, probe_cfg or {}, max_length)
     model, result = train_with_plugins(
-        engine, model, objective, remedy, ctx,
+        engine,
+        model,
+        objective,
+        remedy,
+        ctx,
         state_dir=state_dir,
         probe_fn=probe_fn,
-        fingerprint_extra={"base": base.content_hash, "run": dict(run), "objective": dict(objective_cfg),
-                           "remedy": dict(remedy_cfg), "max_length": max_length},
+        fingerprint_extra={
+            "base": base.content_hash,
+            "run": dict(run),
+            "objective": dict(objective_cfg),
+            "remedy": dict(remedy_cfg),
+            "max_length": max_length,
+        },
         stop_after_steps=stop_after_steps,
         desc=f"finetune {run['objective']}/{run['remedy']}",
     )
@@ -197,34 +208,61 @@ def run_finetune(
         return read_json(out_dir / MANIFEST)
     data_files = {str(data_dir / name): sha256_file(data_dir / name) for name in (SOURCE, PAIRS, WORD_PAIRS, GENERAL)}
     manifest = save_model_dir(
-        model, tokenizer, out_dir, kind,
+        model,
+        tokenizer,
+        out_dir,
+        kind,
         parent_hash=base.content_hash,
         run=dict(run),
-        extra={"objective": dict(objective_cfg), "remedy": dict(remedy_cfg), "training": dict(train_cfg),
-               "data_files": data_files},
+        extra={
+            "objective": dict(objective_cfg),
+            "remedy": dict(remedy_cfg),
+            "training": dict(train_cfg),
+            "data_files": data_files,
+        },
     )
     write_trajectory(trajectory_path, result.trajectory_rows)
-    write_json(summary_path, {
-        **result.summary(),
-        "n_train_examples_source": len(ctx.debias_texts),
-        "n_train_pairs": len(ctx.stereo_pairs),
-        "run": dict(run),
-        "checkpoint_hash": manifest["content_hash"],
-        "base_hash": base.content_hash,
-        "settings": asdict(settings),
-        "num_processes": engine.accelerator.num_processes,
-        "device": str(engine.device),
-    })
+    write_json(
+        summary_path,
+        {
+            **result.summary(),
+            "n_train_examples_source": len(ctx.debias_texts),
+            "n_train_pairs": len(ctx.stereo_pairs),
+            "run": dict(run),
+            "checkpoint_hash": manifest["content_hash"],
+            "base_hash": base.content_hash,
+            "settings": asdict(settings),
+            "num_processes": engine.accelerator.num_processes,
+            "device": str(engine.device),
+        },
+    )
     if state_dir is not None:
         clear_state(state_dir)
     engine.accelerator.wait_for_everyone()
-    log.info("run %s: %d steps, final loss %.4f, checkpoint %s", run, result.steps, result.final_loss,
-             manifest["content_hash"][:12])
+    log.info(
+        "run %s: %d steps, final loss %.4f, checkpoint %s",
+        run,
+        result.steps,
+        result.final_loss,
+        manifest["content_hash"][:12],
+    )
     return manifest
 
 
-SPEC_KEYS = ("base_dir", "data_dir", "run", "objective_cfg", "remedy_cfg", "train_cfg", "out_dir", "sidecar",
-             "state_dir", "trajectory", "summary", "probe_cfg")
+SPEC_KEYS = (
+    "base_dir",
+    "data_dir",
+    "run",
+    "objective_cfg",
+    "remedy_cfg",
+    "train_cfg",
+    "out_dir",
+    "sidecar",
+    "state_dir",
+    "trajectory",
+    "summary",
+    "probe_cfg",
+)
 
 
 def run_finetune_spec(spec: Mapping[str, Any], threads: int = 1) -> dict[str, Any]:
@@ -238,8 +276,16 @@ def run_finetune_spec(spec: Mapping[str, Any], threads: int = 1) -> dict[str, An
     torch.set_num_threads(max(1, int(threads)))
     load_plugins(spec.get("plugins", []), base_dir=spec.get("repo_root", "."))
     manifest = run_finetune(
-        spec["base_dir"], spec["data_dir"], spec["run"], spec["objective_cfg"], spec["remedy_cfg"],
-        spec["train_cfg"], spec["out_dir"], spec["state_dir"], spec["trajectory"], spec["summary"],
+        spec["base_dir"],
+        spec["data_dir"],
+        spec["run"],
+        spec["objective_cfg"],
+        spec["remedy_cfg"],
+        spec["train_cfg"],
+        spec["out_dir"],
+        spec["state_dir"],
+        spec["trajectory"],
+        spec["summary"],
         spec["probe_cfg"],
     )
     if int(os.environ.get("RANK", "0")) == 0:

@@ -134,8 +134,12 @@ class TokenCache:
         input_ids = torch.where(valid, self.input_ids[flat], torch.full_like(flat, pad_id))
         special = torch.where(valid, self.special[flat], torch.ones_like(valid))
         offsets = torch.where(valid.unsqueeze(-1), self.offsets[flat], torch.zeros((), dtype=torch.long))
-        return {"input_ids": input_ids, "attention_mask": valid.long(), "special_tokens_mask": special,
-                "offsets": offsets}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": valid.long(),
+            "special_tokens_mask": special,
+            "offsets": offsets,
+        }
 
 
 def build_token_cache(tokenizer: Any, texts: Iterable[str], max_length: int) -> TokenCache:
@@ -143,8 +147,12 @@ def build_token_cache(tokenizer: Any, texts: Iterable[str], max_length: int) -> 
     unique = list(dict.fromkeys(texts))
     check_tokenizable(tokenizer, unique, max_length)
     encoded = tokenizer(
-        unique, truncation=True, max_length=max_length, return_special_tokens_mask=True,
-        return_offsets_mapping=True, return_attention_mask=False,
+        unique,
+        truncation=True,
+        max_length=max_length,
+        return_special_tokens_mask=True,
+        return_offsets_mapping=True,
+        return_attention_mask=False,
     )
     ids, specials, offsets = encoded["input_ids"], encoded["special_tokens_mask"], encoded["offset_mapping"]
     lengths = torch.tensor([len(row) for row in ids], dtype=torch.long)
@@ -198,7 +206,7 @@ def example_token_lengths(ctx: TrainingContext, examples: Sequence[dict[str, Any
         for f in TEXT_FIELDS:
             text = example.get(f)
             if isinstance(text, str):
-                cached = cache.length(text) if usable else None
+                cached = cache.length(text) if usable and cache is not None else None
                 total += cached if cached is not None else max(1, len(text) // 4)
         lengths.append(total)
     return lengths
@@ -289,9 +297,7 @@ def token_log_probs(logits: torch.Tensor, labels: torch.Tensor, kind: str) -> tu
     return -negative, labels != IGNORE_INDEX
 
 
-def sequence_log_probs(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str
-) -> torch.Tensor:
+def sequence_log_probs(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str) -> torch.Tensor:
     """Sum of log p(label) over the scored positions of each row: shape [batch]."""
     log_probs, _ = token_log_probs(model_logits(model, batch), batch["labels"], kind)
     return log_probs.sum(dim=-1)
@@ -374,8 +380,12 @@ def _touches(offset: Sequence[int], spans: Sequence[tuple[int, int]]) -> bool:
 
 
 def counterfactual_alignment(
-    text: str, ids: Sequence[int], offsets: Sequence[Sequence[int]],
-    other: str, other_ids: Sequence[int], other_offsets: Sequence[Sequence[int]],
+    text: str,
+    ids: Sequence[int],
+    offsets: Sequence[Sequence[int]],
+    other: str,
+    other_ids: Sequence[int],
+    other_offsets: Sequence[Sequence[int]],
 ) -> list[tuple[int, int]]:
     """Token pairs (i, j) shared by `text` and its counterfactual `other`, outside every changed word.
 
@@ -386,7 +396,8 @@ def counterfactual_alignment(
     changed = changed_word_spans(text, other)
     other_changed = changed_word_spans(other, text)
     return [
-        (i, j) for i, j in aligned_positions(ids, other_ids)
+        (i, j)
+        for i, j in aligned_positions(ids, other_ids)
         if not _touches(offsets[i], changed) and not _touches(other_offsets[j], other_changed)
     ]
 
@@ -402,9 +413,14 @@ def batch_alignments(
     for r in range(len(others)):
         keep = encoded["attention_mask"][r].bool()
         other_keep = other_encoded["attention_mask"][r].bool()
-        alignments.append(counterfactual_alignment(
-            texts[r], encoded["input_ids"][r][keep].tolist(), encoded["offsets"][r][keep].tolist(),
-            others[r], other_encoded["input_ids"][r][other_keep].tolist(),
-            other_encoded["offsets"][r][other_keep].tolist(),
-        ))
+        alignments.append(
+            counterfactual_alignment(
+                texts[r],
+                encoded["input_ids"][r][keep].tolist(),
+                encoded["offsets"][r][keep].tolist(),
+                others[r],
+                other_encoded["input_ids"][r][other_keep].tolist(),
+                other_encoded["offsets"][r][other_keep].tolist(),
+            )
+        )
     return alignments

@@ -102,8 +102,9 @@ class Objective(ABC):
 
     def __init__(self, config_key: str | None = None, **params: Any) -> None:
         self.config_key = config_key or f"objectives.{self.name}"
-        self.params = dict(params) if self.param_spec is None else resolve_params(
-            params, self.param_spec, self.config_key)
+        self.params = (
+            dict(params) if self.param_spec is None else resolve_params(params, self.param_spec, self.config_key)
+        )
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
         return model
@@ -134,8 +135,9 @@ class Remedy(ABC):  # noqa: B024 - every hook has a no-op default; ABC marks it 
 
     def __init__(self, config_key: str | None = None, **params: Any) -> None:
         self.config_key = config_key or f"remedies.{self.name}"
-        self.params = dict(params) if self.param_spec is None else resolve_params(
-            params, self.param_spec, self.config_key)
+        self.params = (
+            dict(params) if self.param_spec is None else resolve_params(params, self.param_spec, self.config_key)
+        )
 
     def transform_examples(self, examples: list[dict[str, Any]], ctx: TrainingContext) -> list[dict[str, Any]]:
         return examples

@@ -98,9 +98,7 @@ def _rng_restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], collate
             torch.cuda.set_rng_state_all(cuda_states)
     numpy_meta = meta["numpy"]
     keys = tensors["rng.numpy_keys"].numpy().astype(np.uint32)
-    np.random.set_state(
-        (numpy_meta["version"], keys, numpy_meta["pos"], numpy_meta["has_gauss"], numpy_meta["cached"])
-    )
+    np.random.set_state((numpy_meta["version"], keys, numpy_meta["pos"], numpy_meta["has_gauss"], numpy_meta["cached"]))
     python_meta = meta["python"]
     random.setstate((python_meta["version"], tuple(python_meta["internal"]), python_meta["gauss"]))
 
@@ -127,20 +125,23 @@ def save_training_state(
     tensors.update(rng_tensors)
     save_file(tensors, str(tmp / TENSORS))
     scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
-    write_json(tmp / METADATA, {
-        "format": STATE_FORMAT,
-        "step": state.step,
-        "position": state.position,
-        "tokens": state.tokens,
-        "examples": state.examples,
-        "last_loss": state.last_loss,
-        "wall_seconds": state.wall_seconds,
-        "probe_seconds": state.probe_seconds,
-        "fingerprint": state.fingerprint,
-        "optimizer": optim_meta,
-        "scheduler": scheduler_state,
-        "rng": rng_meta,
-    })
+    write_json(
+        tmp / METADATA,
+        {
+            "format": STATE_FORMAT,
+            "step": state.step,
+            "position": state.position,
+            "tokens": state.tokens,
+            "examples": state.examples,
+            "last_loss": state.last_loss,
+            "wall_seconds": state.wall_seconds,
+            "probe_seconds": state.probe_seconds,
+            "fingerprint": state.fingerprint,
+            "optimizer": optim_meta,
+            "scheduler": scheduler_state,
+            "rng": rng_meta,
+        },
+    )
     if state.trajectory_rows:
         import polars as pl
 
@@ -183,7 +184,7 @@ def load_training_state(
         )
     tensors = load_file(str(folder / TENSORS))
     params = dict(model.named_parameters())
-    saved = {name[len("model."):] for name in tensors if name.startswith("model.")}
+    saved = {name[len("model.") :] for name in tensors if name.startswith("model.")}
     if saved != set(params):
         raise TrainingError(f"{folder / TENSORS}: parameter names do not match the model being trained")
     with torch.no_grad():

@@ -37,7 +37,7 @@ def _llama_like(config: Any) -> bool:
 
 def set_dropout(model: torch.nn.Module, hidden: float | None, attention: float) -> None:
     """Set the dropout rates in config and in every module (modules read their rate at construction time)."""
-    config = model.config
+    config: Any = model.config
     if _bert_like(config):
         config.hidden_dropout_prob = hidden
         config.attention_probs_dropout_prob = attention
@@ -45,18 +45,18 @@ def set_dropout(model: torch.nn.Module, hidden: float | None, attention: float) 
             if isinstance(module, torch.nn.Dropout):
                 # BertSelfAttention/BertCrossAttention keep the attention-probability dropout as `.dropout`
                 is_attention = name.endswith(("attention.self.dropout", "crossattention.self.dropout"))
-                module.p = attention if is_attention else hidden
+                module.p = attention if is_attention else hidden  # type: ignore[assignment]
     elif _llama_like(config):
         config.attention_dropout = attention
         for module in model.modules():
             if hasattr(module, "attention_dropout") and isinstance(module.attention_dropout, float):
-                module.attention_dropout = attention
+                module.attention_dropout = attention  # type: ignore[assignment]  # a plain float attribute
     else:
         raise ModelError(f"dropout objective: unsupported architecture {type(model).__name__}")
 
 
 def current_rates(model: torch.nn.Module) -> tuple[float | None, float]:
-    config = model.config
+    config: Any = model.config
     if _bert_like(config):
         return config.hidden_dropout_prob, config.attention_probs_dropout_prob
     if _llama_like(config):

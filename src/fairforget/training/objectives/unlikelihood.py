@@ -68,8 +68,9 @@ def pair_sides(
         sides = []
         for encoded in (stereo, anti):
             labels = lm.causal_labels(encoded["input_ids"], encoded["attention_mask"])
-            sides.append({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
-                          "labels": labels})
+            sides.append(
+                {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "labels": labels}
+            )
         return sides[0], sides[1]
     mask_id = int(ctx.tokenizer.mask_token_id)
     stereo_input, anti_input = stereo["input_ids"].clone(), anti["input_ids"].clone()
@@ -78,8 +79,11 @@ def pair_sides(
     alignments = lm.batch_alignments(stereo_texts, stereo, anti_texts, anti)
     for r, aligned in enumerate(alignments):
         diff_s, diff_a = differing_positions(
-            aligned, int(stereo["attention_mask"][r].sum()), int(anti["attention_mask"][r].sum()),
-            stereo["special_tokens_mask"][r].tolist(), anti["special_tokens_mask"][r].tolist(),
+            aligned,
+            int(stereo["attention_mask"][r].sum()),
+            int(anti["attention_mask"][r].sum()),
+            stereo["special_tokens_mask"][r].tolist(),
+            anti["special_tokens_mask"][r].tolist(),
         )
         for i in diff_s:
             stereo_labels[r, i] = stereo_input[r, i]
@@ -98,7 +102,10 @@ def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch
 
 
 def dpo_loss(
-    policy_stereo: torch.Tensor, policy_anti: torch.Tensor, ref_stereo: torch.Tensor, ref_anti: torch.Tensor,
+    policy_stereo: torch.Tensor,
+    policy_anti: torch.Tensor,
+    ref_stereo: torch.Tensor,
+    ref_anti: torch.Tensor,
     beta: float,
 ) -> torch.Tensor:
     """Mean over pairs of -log sigmoid(beta * [(pi(a) - ref(a)) - (pi(s) - ref(s))])."""
@@ -126,9 +133,8 @@ class StereotypeUnlikelihood(Objective):
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            for start in tqdm(range(0, len(pairs), REFERENCE_BATCH_SIZE), desc="reference log-probs",
-                              disable=None):
-                chunk = pairs[start:start + REFERENCE_BATCH_SIZE]
+            for start in tqdm(range(0, len(pairs), REFERENCE_BATCH_SIZE), desc="reference log-probs", disable=None):
+                chunk = pairs[start : start + REFERENCE_BATCH_SIZE]
                 stereo, anti = pair_sides(chunk, ctx)
                 ref_s = lm.sequence_log_probs(model, _to(stereo, ctx.device), ctx.kind).tolist()
                 ref_a = lm.sequence_log_probs(model, _to(anti, ctx.device), ctx.kind).tolist()
@@ -153,8 +159,10 @@ class StereotypeUnlikelihood(Objective):
             pairs = [(e["stereo"], e["anti"]) for e in groups["pair"]]
             missing = [p for p in pairs if p not in self.reference]
             if missing:
-                raise TrainingError(f"objective {self.config_key}: pair {missing[0]!r} has no reference score "
-                                    "(only ctx.stereo_pairs are scored in prepare_model)")
+                raise TrainingError(
+                    f"objective {self.config_key}: pair {missing[0]!r} has no reference score "
+                    "(only ctx.stereo_pairs are scored in prepare_model)"
+                )
             stereo, anti = pair_sides(pairs, ctx)
             batch["stereo"], batch["anti"] = _to(stereo, ctx.device), _to(anti, ctx.device)
             batch["ref_stereo"] = torch.tensor([self.reference[p][0] for p in pairs], device=ctx.device)
@@ -168,11 +176,13 @@ class StereotypeUnlikelihood(Objective):
         if batch["stereo"] is not None:
             policy_stereo = lm.sequence_log_probs(model, batch["stereo"], batch["kind"])
             policy_anti = lm.sequence_log_probs(model, batch["anti"], batch["kind"])
-            terms.append(dpo_loss(policy_stereo, policy_anti, batch["ref_stereo"], batch["ref_anti"],
-                                  float(self.params["beta"])))
+            terms.append(
+                dpo_loss(policy_stereo, policy_anti, batch["ref_stereo"], batch["ref_anti"], float(self.params["beta"]))
+            )
         if batch["lm"] is not None:
-            language_loss = lm.lm_loss_from_logits(lm.model_logits(model, batch["lm"]), batch["lm"]["labels"],
-                                                   batch["kind"])
+            language_loss = lm.lm_loss_from_logits(
+                lm.model_logits(model, batch["lm"]), batch["lm"]["labels"], batch["kind"]
+            )
             terms.append(float(self.params["lm_weight"]) * language_loss)
         if not terms:
             raise TrainingError(f"objective {self.config_key}: empty batch")

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from fairforget.errors import ConfigError, TrainingError
+from fairforget.training.adapters import apply_lora
 from fairforget.training.plugins import REMEDIES, Param, Remedy, TrainingContext
 
 DEFAULT_TARGET_MODULES: dict[str, list[str]] = {"bert": ["query", "value"], "llama": ["q_proj", "v_proj"]}
@@ -57,22 +58,15 @@ class LowRankAdapters(Remedy):
         return DEFAULT_TARGET_MODULES[model_type]
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
-        # imported here: peft costs ~3.6 s CPU to import, paid by every Snakefile parse and every job otherwise
-        from peft import LoraConfig, get_peft_model
-
-        config = LoraConfig(
+        return apply_lora(
+            model,
             r=int(self.params["r"]),
-            lora_alpha=float(self.params["alpha"]),
-            lora_dropout=float(self.params["dropout"]),
+            alpha=float(self.params["alpha"]),
+            dropout=float(self.params["dropout"]),
             target_modules=self.target_modules(model),
+            config_key=f"{self.config_key}.params",
+            seed=ctx.seed,
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(ctx.seed)
-            try:
-                wrapped = get_peft_model(model, config)
-            except ValueError as err:  # peft: target modules not found in the model
-                raise ConfigError(f"config key '{self.config_key}.params.target_modules': {err}") from err
-        return wrapped
 
     def finalize_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
         from peft import PeftModel

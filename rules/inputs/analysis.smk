@@ -1,0 +1,43 @@
+# Stage 6 (rules/analysis.smk): every result the analysis reads, and the products of the workflow.
+FIGURES = [
+    "downstream_vs_overall_forgetting",
+    "selective_vs_overall_forgetting",
+    "remedies_paired",
+    "bias_vs_forgetting_frontier",
+    "trajectory_forgetting",
+    "data_size_sweep",
+]
+
+
+def downstream_results():
+    base = [
+        result(paths.DOWNSTREAM_BASE, model=model, task=task, dseed=dseed)
+        for model in config["models"]
+        for task in TASKS
+        for dseed in DOWNSTREAM_SEEDS
+    ]
+    tuned = [
+        result(paths.DOWNSTREAM_FINETUNED, **run.wildcards(), task=task, dseed=dseed)
+        for run in RUNS
+        for task in TASKS
+        for dseed in DOWNSTREAM_SEEDS
+    ]
+    return base + tuned
+
+
+def eval_results():
+    base = [result(paths.EVAL_BASE, model=model) for model in config["models"]]
+    return base + run_paths(paths.EVAL_FINETUNED)
+
+
+def model_sidecars():
+    return [result(paths.BASE_SIDECAR, model=model) for model in config["models"]] + run_paths(paths.FINETUNED_SIDECAR)
+
+
+def figure_files(ext):
+    return [result(paths.FIGURE, name=name, ext=ext) for name in FIGURES]
+
+
+def final_outputs():
+    figures = [result(paths.FIGURE, name=name, ext=ext) for name in FIGURES for ext in ("png", "pdf")]
+    return [result(paths.TABLE_PARQUET), result(paths.TABLE_CSV), result(paths.FINDINGS)] + figures

@@ -1,0 +1,1 @@
+"""Shipped model sources; each module registers one or more with MODEL_SOURCES (fairforget.base_models.source)."""

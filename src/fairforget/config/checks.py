@@ -1,0 +1,61 @@
+"""Checks of the config that a JSON schema cannot express; run when the Snakefile is parsed, before any job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fairforget.config.grid import run_grid
+from fairforget.errors import ConfigError
+
+
+def _check_plugin_types(config: dict[str, Any], section: str, registry: Any) -> None:
+    for name, entry in config[section].items():
+        plugin = registry.get(entry["type"], key=f"{section}.{name}.type")
+        # Constructing the plug-in validates its params (cheap: no model is touched).
+        plugin(config_key=f"{section}.{name}", **(entry.get("params") or {}))
+        for model in entry.get("models", []):
+            if model not in config["models"]:
+                raise ConfigError(
+                    f"config key '{section}.{name}.models': unknown model '{model}'; "
+                    f"allowed: {', '.join(sorted(config['models']))}"
+                )
+
+
+def _check_models(config: dict[str, Any]) -> None:
+    from fairforget.base_models.source import MODEL_SOURCES
+
+    for name, model in config["models"].items():
+        source = MODEL_SOURCES.get(model["source"], key=f"models.{name}.source")
+        for key in source.required_keys:
+            if key not in model:
+                raise ConfigError(f"config key 'models.{name}.{key}' is required when source is '{model['source']}'")
+
+
+def _check_tasks(config: dict[str, Any]) -> None:
+    from fairforget.data.glue import TASKS
+
+    for task in config["data"]["downstream"]["tasks"]:
+        if task not in TASKS:
+            raise ConfigError(
+                f"config key 'data.downstream.tasks': unknown task '{task}'; allowed: {', '.join(sorted(TASKS))}"
+            )
+
+
+def _check_metrics(config: dict[str, Any]) -> None:
+    from fairforget.metrics.base import METRICS
+
+    for name in config["evaluation"].get("metrics", []):
+        METRICS.get(name, key="evaluation.metrics")
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ConfigError naming the key and the allowed values for any semantic error."""
+    from fairforget.training.plugins import OBJECTIVES, REMEDIES
+
+    _check_models(config)
+    _check_plugin_types(config, "objectives", OBJECTIVES)
+    _check_plugin_types(config, "remedies", REMEDIES)
+    _check_tasks(config)
+    _check_metrics(config)
+    if not run_grid(config):
+        raise ConfigError("config keys 'models'/'objectives': no run is left after applying 'objectives.*.models'")

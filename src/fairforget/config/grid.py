@@ -1,0 +1,69 @@
+"""The study grid: one fine-tuning run per model x objective x remedy x data size x seed."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fairforget.errors import ConfigError
+from fairforget.paths import run_id, run_path
+
+
+@dataclass(frozen=True)
+class Run:
+    model: str
+    objective: str
+    remedy: str
+    size: str  # "full" or a positive integer as text
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """Path fragment used under every stage's results folder."""
+        return run_path(self.model, self.objective, self.remedy, self.size, self.seed)
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.path)
+
+    def wildcards(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def size_limit(self) -> int | None:
+        return None if self.size == "full" else int(self.size)
+
+
+def size_label(size: Any) -> str:
+    if size == "full":
+        return "full"
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ConfigError(f"config key 'data_sizes': each size must be a positive integer or 'full', got {size!r}")
+    return str(size)
+
+
+def run_grid(config: dict[str, Any]) -> list[Run]:
+    """Every fine-tuning run the config asks for, in a stable order."""
+    models = list(config["models"])
+    objectives = list(config["objectives"])
+    remedies = list(config["remedies"])
+    sizes = [size_label(s) for s in config["data_sizes"]]
+    seeds = list(config["seeds"])
+    for key, values in (
+        ("models", models),
+        ("objectives", objectives),
+        ("remedies", remedies),
+        ("data_sizes", sizes),
+        ("seeds", seeds),
+    ):
+        if not values:
+            raise ConfigError(f"config key '{key}': the grid is empty; list at least one entry")
+    # An objective may restrict itself to some models with `models: [...]` (e.g. DPO only for causal LMs).
+    runs = []
+    for model, objective, remedy, size, seed in itertools.product(models, objectives, remedies, sizes, seeds):
+        allowed = config["objectives"][objective].get("models")
+        if allowed is not None and model not in allowed:
+            continue
+        runs.append(Run(model, objective, remedy, size, int(seed)))
+    return runs

@@ -1,0 +1,110 @@
+"""Shared helpers for the engine tests: a tiny synthetic corpus with a planted stereotype, tiny configs.
+
+Holds no tests itself (pytest collects only test_*.py); tests/test_engine_*.py import it.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fairforget.io import write_json, write_jsonl
+from fairforget.training.plugins import Objective, TrainingContext
+
+MALE_JOBS = ["doctor", "engineer", "mechanic", "pilot", "farmer", "guard"]
+FEMALE_JOBS = ["nurse", "secretary", "dancer", "nanny", "cashier", "baker"]
+VERBS = ["said", "told us", "announced", "explained", "mentioned"]
+ENDINGS = ["would arrive soon", "was tired", "liked the plan", "had left early", "needed help"]
+FILLER = (
+    "the city river market garden house road school window music morning evening light "
+    "small large old new quiet busy bright dark walked opened closed found near across"
+).split()
+
+TINY_ARCH = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+    "vocab_size": 300,
+    "max_position_embeddings": 64,
+}
+
+
+def planted_sentence(rng: random.Random, skew: float) -> str:
+    male_job = rng.random() < 0.5
+    job = rng.choice(MALE_JOBS if male_job else FEMALE_JOBS)
+    stereotypical = rng.random() < skew
+    pronoun = ("he" if male_job else "she") if stereotypical else ("she" if male_job else "he")
+    return f"the {job} {rng.choice(VERBS)} that {pronoun} {rng.choice(ENDINGS)} ."
+
+
+def general_sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(FILLER) for _ in range(rng.randint(6, 14))) + " ."
+
+
+def write_toy_data(root: Path, n_general: int = 40, n_planted: int = 40, seed: int = 0) -> Path:
+    """A miniature of the data stage's outputs (paths as in ARCHITECTURE.md) under root/data."""
+    rng = random.Random(seed)
+    data = root / "data"
+    general = [{"id": f"g{i}", "text": general_sentence(rng)} for i in range(n_general)]
+    heldout = [{"id": f"h{i}", "text": general_sentence(rng)} for i in range(10)]
+    planted = [{"id": f"p{i}", "text": planted_sentence(rng, 0.9)} for i in range(n_planted)]
+    write_jsonl(data / "general" / "pretrain.jsonl", general)
+    write_jsonl(data / "general" / "heldout.jsonl", heldout)
+    write_jsonl(data / "stereotype" / "planted.jsonl", planted)
+    source = [{"id": f"d{i}", "text": planted_sentence(rng, 0.9)} for i in range(24)]
+    write_jsonl(data / "debias" / "source.jsonl", source)
+    pairs = []
+    for i, job in enumerate(MALE_JOBS + FEMALE_JOBS):
+        stereo, anti = ("he", "she") if job in MALE_JOBS else ("she", "he")
+        pairs.append(
+            {
+                "id": f"pair{i}",
+                "stereo": f"the {job} said that {stereo} was late .",
+                "anti": f"the {job} said that {anti} was late .",
+                "bias_type": "gender",
+                "source": "test",
+            }
+        )
+    write_jsonl(data / "debias" / "pairs.jsonl", pairs)
+    write_jsonl(data / "probes" / "planted.jsonl", pairs)
+    write_json(data / "debias" / "word_pairs.json", {"word_lists": ["test"], "pairs": [["he", "she"], ["him", "her"]]})
+    return data
+
+
+def tiny_model_cfg(kind: str = "masked", epochs: float = 1, batch_size: int = 8) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "source": "toy",
+        "architecture": dict(TINY_ARCH),
+        "pretrain": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.003, "max_length": 32, "seed": 0},
+    }
+
+
+class MeanSquaredLogits(Objective):
+    """A tiny objective defined here so engine tests do not depend on the objectives package.
+
+    Loss = mean squared logit at the unmasked input positions (a real, differentiable function of the
+    weights), plus a dropout-dependent model forward, so RNG handling matters for determinism.
+    """
+
+    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": t} for t in ctx.debias_texts]
+
+    def collate(
+        self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
+    ) -> dict[str, Any]:
+        encoded = ctx.tokenizer(
+            [e["text"] for e in examples], padding=True, truncation=True, max_length=ctx.max_length, return_tensors="pt"
+        )
+        # a random per-example weight drawn from the generator, so its state must be checkpointed too
+        weights = torch.rand(len(examples), generator=generator)
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"], "weights": weights}
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        per_example = (logits**2).mean(dim=(1, 2))
+        return (per_example * batch["weights"]).mean() * self.params.get("scale", 1.0)

@@ -1,0 +1,14 @@
+"""Rule findings: the paper's three claims tested on the tidy table (findings.md)."""
+
+import _bootstrap  # noqa: F401  (puts ../src on sys.path)
+
+from fairforget.analysis.pipeline import findings
+from fairforget.workflow.logs import log_to
+
+log_to(snakemake.log[0])  # noqa: F821
+findings(
+    table_path=snakemake.input.table,  # noqa: F821
+    out=snakemake.output.findings,  # noqa: F821
+    config=snakemake.config,  # noqa: F821
+    code_root=snakemake.params.code_root,  # noqa: F821
+)
