@@ -1,6 +1,7 @@
-# Stage 5, downstream (GLUE) evaluation: one job per checkpoint x task, fine-tuning once per downstream seed
-# inside the job (one result JSON per seed). One job per seed would triple the DAG (8,100 jobs on the paper
-# grid, most of Snakemake's planning time) and the GPU jobs that each load the task data and the model anew.
+# Stage 5, downstream (GLUE) evaluation: one job per checkpoint (CPU studies) or per checkpoint x task (GPU
+# studies; DOWNSTREAM_JOB_PER_TASK in rules/inputs/downstream.smk), fine-tuning once per task and downstream seed
+# inside the job (one result JSON per task and seed). One job per seed would triple the DAG (8,100 jobs on the
+# paper grid, most of Snakemake's planning time) and the GPU jobs that each load the task data and the model anew.
 # Base models are scored once (downstream_base), never once per debiasing run; the analysis takes tuned - base.
 # Inputs are the checkpoint's .sha256 sidecar (content hash) with the directory as ancient(...), so a
 # rewritten but identical checkpoint does not trigger a rerun; scores are cached in the result store per seed,
@@ -20,19 +21,20 @@ rule downstream_base:
     output:
         downstream_outputs(paths.DOWNSTREAM_BASE),
     log:
-        log_of("downstream_base", "{model}/{task}"),
+        log_of("downstream_base", downstream_job_name("{model}")),
     benchmark:
-        benchmark_of("downstream_base", "{model}/{task}")
+        benchmark_of("downstream_base", downstream_job_name("{model}"))
     conda:
         ENV
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)),
     params:
         downstream=DOWNSTREAM,
-        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
+        tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
+        dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
         run=None,
@@ -51,19 +53,20 @@ rule downstream_finetuned:
     output:
         downstream_outputs(paths.DOWNSTREAM_FINETUNED),
     log:
-        log_of("downstream_finetuned", f"{RUN}/{{task}}"),
+        log_of("downstream_finetuned", downstream_job_name(RUN)),
     benchmark:
-        benchmark_of("downstream_finetuned", f"{RUN}/{{task}}")
+        benchmark_of("downstream_finetuned", downstream_job_name(RUN))
     conda:
         ENV
     threads: 1
     resources:
         gpu=model_setting("gpus", 0, at_most=1),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_SEEDS)),
+        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)),
     params:
         downstream=DOWNSTREAM,
-        dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
+        tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
+        dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
         run=run_wildcards,

@@ -1,5 +1,6 @@
-"""The held-out and probe scoring of a base model is one job, reused by every checkpoint of that base: seen in
-the DAG Snakemake builds for the toy study (`snakemake --dag`, nothing runs).
+"""The held-out and probe scoring of a base model is one job, reused by every checkpoint of that base, and one
+downstream job covers every task of a checkpoint on CPU: seen in the DAG Snakemake builds for the toy study
+(`snakemake --dag`, nothing runs).
 
 (Issue #10's last bullet; it lives with the fault tests only because that is where its author could add files.)
 """
@@ -10,10 +11,11 @@ import re
 from collections import defaultdict
 
 import pytest
+import yaml
 from conftest import load_config
 
 from fairforget.config import run_grid
-from workflow_helpers import copy_workflow, snakemake
+from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]*)"', re.MULTILINE)
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)", re.MULTILINE)
@@ -66,3 +68,33 @@ def test_base_scoring_runs_once_per_base_and_feeds_all_its_checkpoints(dag) -> N
     for run in run_grid(config):
         runs_per_model[run.model] += 1
     assert sorted(len(nodes) for nodes in children.values()) == sorted(runs_per_model.values())
+
+
+def test_cpu_study_runs_one_downstream_job_per_checkpoint_for_all_its_tasks(dag) -> None:
+    """On CPU (no model asks for GPUs) a downstream job's fixed start-up outweighs one task's work: one job per
+    checkpoint writes every task's results (rules/inputs/downstream.smk)."""
+    labels, parents = dag
+    config = load_config("config.yaml")
+    assert len(config["data"]["downstream"]["tasks"]) > 1  # else this checks nothing
+    counts = defaultdict(int)
+    for label in labels.values():
+        counts[_rule(label)] += 1
+    assert counts["downstream_finetuned"] == len(run_grid(config))
+    assert counts["downstream_base"] == len(config["models"])
+    n_tasks = len(config["data"]["downstream"]["tasks"])
+    for node, label in labels.items():
+        if _rule(label).startswith("downstream_"):  # it reads every task's prepared data
+            assert [_rule(labels[p]) for p in parents[node]].count("prepare_downstream") == n_tasks
+
+
+def test_gpu_study_runs_one_downstream_job_per_checkpoint_and_task(tmp_path) -> None:
+    """With GPUs each task is hours of work: one job per checkpoint x task, so the tasks run in parallel."""
+    workdir = copy_workflow(tmp_path / "wf")
+    config = load_config("config.yaml")
+    for model_cfg in config["models"].values():
+        model_cfg["gpus"] = 1
+    (workdir / "config" / "gpu.yaml").write_text(yaml.safe_dump(config))
+    planned = planned_jobs(workdir, "--configfile", "config/gpu.yaml")
+    n_tasks = len(config["data"]["downstream"]["tasks"])
+    assert planned["downstream_finetuned"] == len(run_grid(config)) * n_tasks
+    assert planned["downstream_base"] == len(config["models"]) * n_tasks

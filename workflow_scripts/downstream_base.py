@@ -1,4 +1,4 @@
-"""Rule downstream_base: one base model x GLUE task -> one result JSON per downstream seed."""
+"""Rule downstream_base: one base model x its GLUE task(s) -> one result JSON per task and downstream seed."""
 
 import _downstream
 

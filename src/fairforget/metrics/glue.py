@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from fairforget.errors import ConfigError, DataError
 from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue, estimate
@@ -101,6 +100,8 @@ def pearson(predictions: Sequence[float], labels: Sequence[float]) -> float:
     pred, gold = _pair(predictions, labels)
     if pred.size < 2 or _constant(pred) or _constant(gold):
         return math.nan
+    from scipy import stats  # lazily: scipy.stats takes a second to import and only STS-B needs it
+
     return float(stats.pearsonr(pred.astype(np.float64), gold.astype(np.float64)).statistic)
 
 
@@ -108,6 +109,8 @@ def spearman(predictions: Sequence[float], labels: Sequence[float]) -> float:
     pred, gold = _pair(predictions, labels)
     if pred.size < 2 or _constant(pred) or _constant(gold):
         return math.nan
+    from scipy import stats
+
     return float(stats.spearmanr(pred.astype(np.float64), gold.astype(np.float64)).statistic)
 
 

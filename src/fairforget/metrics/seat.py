@@ -22,8 +22,6 @@ import itertools
 import re
 
 import numpy as np
-from scipy.special import comb
-from scipy.stats import beta
 
 from fairforget.errors import DataError
 from fairforget.metrics.base import METRICS, SEAT, EvaluationSettings, Metric, MetricContext
@@ -47,6 +45,10 @@ def permutation_p_value(
     x: np.ndarray, y: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray, permutations: int, seed: int
 ) -> tuple[float, float, float, int, bool]:
     """(p, ci_low, ci_high, number of partitions used, exact?) of the one-sided SEAT permutation test."""
+    # lazily: scipy.stats takes a second to import, and only masked models' evaluation runs SEAT
+    from scipy.special import comb
+    from scipy.stats import beta
+
     if len(x) != len(y):
         raise DataError(f"SEAT permutation test needs equal target sizes, got {len(x)} and {len(y)}")
     s = np.concatenate([association(x, attr_a, attr_b), association(y, attr_a, attr_b)])
