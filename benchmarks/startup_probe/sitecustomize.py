@@ -9,7 +9,8 @@ DIR/<pid>.json when it exits:
   a heavy module a job imports but never uses counts here);
 - `cpu_total`: CPU seconds of the whole process (all threads), as Snakemake's benchmark `cpu_time` counts it;
 - `wall_total`: seconds from this file running to the exit;
-- `packages`: the top-level packages imported by the exit (which heavy ones a job loaded).
+- `packages`: the top-level packages imported by the exit (which heavy ones a job loaded);
+- `output`: a `script:` job's first output file (which job it was).
 
 The fixed start-up of a job is `cpu_start + cpu_imports`: work every job pays before and besides its own compute.
 CPU time rather than wall time, because the bench machine may be shared (other load inflates wall time much more
@@ -53,6 +54,13 @@ if _DIR:
             return rule
         return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
 
+    def _output() -> str:
+        job = getattr(sys.modules.get("__main__"), "snakemake", None)
+        try:
+            return str(job.output[0]) if job is not None and len(job.output) else ""
+        except (AttributeError, TypeError, IndexError):
+            return ""
+
     def _write() -> None:
         record = {
             "rule": _rule(),
@@ -61,6 +69,7 @@ if _DIR:
             "cpu_imports": _state["imports"],
             "cpu_total": time.process_time(),
             "wall_total": time.perf_counter() - _wall_start,
+            "output": _output(),
             "packages": sorted({name.split(".")[0] for name in list(sys.modules) if not name.startswith("_")}),
         }
         try:
