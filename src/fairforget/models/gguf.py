@@ -4,7 +4,8 @@ transformers reads GGUF files (`from_pretrained(folder, gguf_file=name)`, with t
 dequantizes every tensor to float32, but a model loaded that way refuses `save_pretrained` ("quantized with
 gguf"). So the loaded config is copied without its `quantization_config`, a plain model is built from it, the
 dequantized state dict is loaded into it (strictly: no missing or unexpected key) and saved as safetensors with
-the tokenizer the GGUF file carries. The conversion is deterministic: the same file gives the same content hash.
+the tokenizer the GGUF file carries; it is then reloaded and compared tensor by tensor (`check_reload`). The
+conversion is deterministic: the same file gives the same content hash (tests/test_real_model.py).
 
 Nothing is downloaded: the file is read from disk with the hub switched off, and remote code is never run.
 """
@@ -107,4 +108,23 @@ def convert_gguf(
         "converted_to": {"dtype": "float32", "architecture": type(model).__name__, "parameters": n_parameters},
         "converted_with": {name: _version(name) for name in ("transformers", "gguf", "torch")},
     }
-    return save_model_dir(model, tokenizer, out_dir, kind, extra={"source": facts})
+    manifest = save_model_dir(model, tokenizer, out_dir, kind, extra={"source": facts})
+    check_reload(model, out_dir)
+    return manifest
+
+
+def check_reload(model: Any, out_dir: str | Path) -> None:
+    """The saved directory must load back (offline, safetensors only) to exactly the converted weights, bit for bit;
+    a mismatch (a tensor dropped as "tied" that was not, a dtype change) stops the conversion."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    with offline():
+        reloaded = AutoModelForCausalLM.from_pretrained(
+            out_dir, dtype=torch.float32, use_safetensors=True, local_files_only=True, trust_remote_code=False
+        )
+    expected, found = model.state_dict(), reloaded.state_dict()
+    differing = sorted(k for k in expected.keys() | found.keys() if k not in expected or k not in found)
+    differing += sorted(k for k in expected.keys() & found.keys() if not torch.equal(expected[k], found[k]))
+    if differing:
+        raise ModelError(f"{out_dir}: the saved model does not reload to the converted weights ({differing[:5]})")
