@@ -113,7 +113,9 @@ def score_requests(
         for start in tqdm(starts, desc="zero-shot", disable=not progress or not sys.stderr.isatty()):
             chunk = order[start : start + batch_size]
             ids, attention = pad_batch([np.asarray(inputs[row], dtype=np.int64) for row in chunk], pad_id)
-            cells, targets, owners = [], [], []
+            cells: list[np.ndarray] = []
+            targets: list[int] = []
+            owners: list[int] = []
             for slot, row in enumerate(chunk):
                 n_inputs = len(inputs[row])
                 for index in requests_of_row[row]:
