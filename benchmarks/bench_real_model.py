@@ -79,6 +79,27 @@ def plain_request_scores(model: Any, requests: list[Any]) -> np.ndarray:
     return np.array(out)
 
 
+def compare(
+    title: str,
+    baseline: tuple[str, Callable[[], list[Any]]],
+    ours: tuple[str, Callable[[], list[Any]]],
+    args: argparse.Namespace,
+) -> bool:
+    """Time both `args.repeats` times (fastest kept), report them and the largest score difference; True when
+    the scores agree within `args.tolerance`."""
+    rows: dict[str, tuple[float, float]] = {}
+    worst = 0.0
+    for _ in range(args.repeats):
+        results = []
+        for name, run in (baseline, ours):
+            result, wall, cpu = timed(run)
+            rows[name] = min(rows.get(name, (1e9, 1e9)), (wall, cpu))
+            results.append(result)
+        worst = max(worst, max(float(np.abs(np.asarray(a) - np.asarray(b)).max()) for a, b in zip(*results)))
+    report(title, rows, baseline[0], worst)
+    return worst <= args.tolerance
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, required=True)
@@ -105,53 +126,34 @@ def main(argv: list[str] | None = None) -> int:
 
     if "scoring" not in args.skip:
         texts = sentences(args.sentences)
-        rows: dict[str, tuple[float, float]] = {}
-        worst = 0.0
-        for _ in range(args.repeats):
-            plain, wall, cpu = timed(lambda: plain_sentence_scores(model, tokenizer, texts, args.max_length))
-            rows["one forward per sentence"] = min(rows.get("one forward per sentence", (1e9, 1e9)), (wall, cpu))
-            ours, wall, cpu = timed(
+        ok &= compare(
+            f"sentence scoring: {len(texts)} WikiText-2 sentences",
+            ("one forward per sentence", lambda: plain_sentence_scores(model, tokenizer, texts, args.max_length)),
+            (
+                "fairforget batched",
                 lambda: (
                     score_texts(
                         model, tokenizer, "causal", texts, batch_size=args.batch_size, max_length=args.max_length
                     ).logprob
-                )
-            )
-            rows["fairforget batched"] = min(rows.get("fairforget batched", (1e9, 1e9)), (wall, cpu))
-            worst = max(worst, max(float(np.abs(a - b).max()) for a, b in zip(plain, ours)))
-        n_tokens = sum(len(a) for a in plain)
-        report(
-            f"sentence scoring: {len(texts)} sentences, {n_tokens} scored tokens",
-            rows,
-            "one forward per sentence",
-            worst,
+                ),
+            ),
+            args,
         )
-        ok &= worst <= args.tolerance
 
     if "zeroshot" not in args.skip:
         task = load_task(args.task_dir, args.task_dir.name)
         task = dataclasses.replace(task, dev=task.dev[: args.zeroshot_examples])
         requests = build_requests(tokenizer, task, add_bos=False, max_length=128)
-        rows = {}
-        for _ in range(args.repeats):
-            plain_scores, wall, cpu = timed(lambda: plain_request_scores(model, requests))
-            rows["one forward per (prompt, answer)"] = min(
-                rows.get("one forward per (prompt, answer)", (1e9, 1e9)), (wall, cpu)
-            )
-            ours_scores, wall, cpu = timed(
-                lambda: score_requests(
-                    model, requests, args.batch_size, tokenizer.pad_token_id, torch.device("cpu"), progress=False
-                )
-            )
-            rows["fairforget score_requests"] = min(rows.get("fairforget score_requests", (1e9, 1e9)), (wall, cpu))
-        worst = float(np.abs(plain_scores - ours_scores).max())
-        report(
+        pad_id = tokenizer.pad_token_id
+        ok &= compare(
             f"zero-shot {task.name}: {len(task.dev)} examples, {len(requests)} (prompt, answer) requests",
-            rows,
-            "one forward per (prompt, answer)",
-            worst,
+            ("one forward per (prompt, answer)", lambda: list(plain_request_scores(model, requests))),
+            (
+                "fairforget score_requests",
+                lambda: list(score_requests(model, requests, args.batch_size, pad_id, torch.device("cpu"), progress=False)),
+            ),
+            args,
         )
-        ok &= worst <= args.tolerance
 
     if "training" not in args.skip:
         texts = sentences(args.steps * args.train_batch_size, min_words=20, max_words=40)
