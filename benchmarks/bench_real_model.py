@@ -144,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
         task = load_task(args.task_dir, args.task_dir.name)
         task = dataclasses.replace(task, dev=task.dev[: args.zeroshot_examples])
         requests = build_requests(tokenizer, task, add_bos=False, max_length=128)
-        pad_id = tokenizer.pad_token_id
+        pad_id, cpu = tokenizer.pad_token_id, torch.device("cpu")
         ok &= compare(
             f"zero-shot {task.name}: {len(task.dev)} examples, {len(requests)} (prompt, answer) requests",
             ("one forward per (prompt, answer)", lambda: list(plain_request_scores(model, requests))),
             (
                 "fairforget score_requests",
-                lambda: list(score_requests(model, requests, args.batch_size, pad_id, torch.device("cpu"), progress=False)),
+                lambda: list(score_requests(model, requests, args.batch_size, pad_id, cpu, progress=False)),
             ),
             args,
         )
