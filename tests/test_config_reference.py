@@ -18,6 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 NO_DEFAULT_BY_DESIGN = {
     "models.*.hub_id",
     "models.*.local_path",
+    "models.*.gguf_file",
+    "models.*.gguf_package",  # unset = gguf_file is a path
+    "models.*.gguf_sha256",  # unset = not checked, only recorded
     "models.*.architecture",
     "models.*.pretrain",  # per source
     "models.*.gpus",

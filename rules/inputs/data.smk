@@ -12,8 +12,9 @@ WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
 OCCUPATIONS_MALE = str(DATA_RES / "winobias" / "male_occupations.txt")
 OCCUPATIONS_FEMALE = str(DATA_RES / "winobias" / "female_occupations.txt")
 OCCUPATION_SPLIT = DATA["occupation_split"]
-# The data stage's leakage card, written by the leakage_card rule, is a target of `all`, so every study checks its
-# training data against its evaluation data.
+# The data stage's leakage card, made by leakage_card and a target of `all`, so every study checks its training
+# data against its evaluation data. Keep any colon off comment lines that name a rule here, or the
+# `snakemake --lint` heuristic takes them for a rule defined in a file of functions.
 LEAKAGE_CARD = [result(paths.LEAKAGE_CARD_JSON), result(paths.LEAKAGE_CARD_MD)]
 
 

@@ -6,8 +6,13 @@ parent hashes, run identity) and its parents, following the path contract of `fa
 
     result JSON / trajectory -> checkpoint manifest (content_hash, parent_hash) -> base manifest
     manifest -> its weight files (hashes as listed in the manifest) and the prepared data it was trained on
+    base manifest of a converted model (source gguf) -> the GGUF file (the hash its manifest recorded)
     prepared data (R/data/...) -> resources/SHA256SUMS -> raw data files (hashes as listed there)
     a product with its own sidecar (tables/runs.parquet) -> that sidecar (its lineage is not copied)
+
+The record's `base_models` names every base model behind the product with its manifest's `source` (for a GGUF
+model: the file's sha256, the package and version that shipped it), also through the sidecars of derived inputs,
+so a figure drawn from the run table names them too; the PNG/PDF metadata carries a one-line summary.
 
 `audit` re-hashes every node along the lineage (following sidecars of derived inputs) and reports the first
 file that is missing or changed.
@@ -58,12 +63,15 @@ PACKAGES = (
     "statsmodels",
     "matplotlib",
     "snakemake",
+    "gguf",
 )
 # Training data a checkpoint depends on when its manifest does not list `data_files` itself.
 DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, GENERAL_PRETRAIN)
 # Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
 DEFAULT_PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
 SUMS = Path("resources") / "SHA256SUMS"
+# Lineage nodes that hold weights (skipped by `audit(check_weights=False)`).
+WEIGHT_KINDS = ("model_file", "source_weights")
 # Embed the full checkpoint list in PNG/PDF metadata up to this many; beyond, a count and a digest.
 EMBED_MAX_CHECKPOINTS = 50
 
@@ -156,8 +164,10 @@ class _LineageBuilder:
             sidecar_key = self.add(sidecar, "provenance_sidecar")
             node["parents"].append(sidecar_key)
             upstream = read_json(sidecar)
-            # The checkpoints behind a derived input are ours too (its lineage stays in its own sidecar).
+            # The checkpoints and base models behind a derived input are ours too (its lineage stays in its own
+            # sidecar).
             self.nodes[sidecar_key]["facts"]["checkpoint_hashes"] = upstream.get("checkpoint_hashes", [])
+            self.nodes[sidecar_key]["facts"]["base_models"] = upstream.get("base_models", [])
             return
         info = classify(full)
         if full.name == "SHA256SUMS":
@@ -195,8 +205,12 @@ class _LineageBuilder:
             node["parents"].append(self.add(info.root / BASE_MANIFEST.format(model=info.fields["model"])))
         for name, digest in sorted((manifest.get("files") or {}).items()):
             node["parents"].append(self.add(full.parent / name, "model_file", claimed_sha256=digest))
-        if manifest.get("source") is not None:
-            node["facts"]["source"] = manifest["source"]
+        source = manifest.get("source")
+        if source is not None:
+            node["facts"]["source"] = source
+            weights = source_weights(source)
+            if weights is not None:  # the file the weights were converted from (a GGUF file), hash as recorded
+                node["parents"].append(self.add(weights[0], "source_weights", claimed_sha256=weights[1]))
         listed = manifest.get("data_files")
         if isinstance(listed, dict):
             # {path: sha256 at training time}, paths relative to the working directory.
@@ -217,6 +231,44 @@ class _LineageBuilder:
         sums = self.code_root / SUMS
         if sums.is_file():
             node["parents"].append(self.add(sums))
+
+
+def source_weights(source: dict[str, Any]) -> tuple[Path, str] | None:
+    """(path, sha256) of the file a base model's weights were converted from (`source: gguf`), else None."""
+    if source.get("type") == "gguf" and source.get("gguf_path") and source.get("gguf_sha256"):
+        return Path(source["gguf_path"]), str(source["gguf_sha256"])
+    return None
+
+
+def base_models(nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every base model a product depends on, with its manifest's `source` (for a GGUF model: the file's sha256,
+    the package and its version), from base manifests in the lineage and from the sidecars of derived inputs."""
+    found: dict[str, dict[str, Any]] = {}
+    for key, node in nodes.items():
+        if node["kind"] == "base_manifest" and node["facts"].get("content_hash"):
+            model = Path(key).parent.name
+            found[node["facts"]["content_hash"]] = {
+                "model": model,
+                "content_hash": node["facts"]["content_hash"],
+                "source": node["facts"].get("source"),
+            }
+        for entry in node["facts"].get("base_models", []):
+            found.setdefault(entry["content_hash"], entry)
+    return [found[h] for h in sorted(found)]
+
+
+def describe_source(source: dict[str, Any] | None) -> str:
+    """One line about where a base model's weights came from (the manifest's `source`)."""
+    if not source:
+        return "source not recorded"
+    kind = source.get("type", "?")
+    if kind == "gguf":
+        package = f"{source['package']}=={source['package_version']} " if source.get("package") else ""
+        return f"gguf {package}{source.get('gguf_file')} sha256={source.get('gguf_sha256')}"
+    if kind == "hub":
+        where = source.get("hub_id") or source.get("local_path")
+        return f"hub {where}" + (f"@{source['commit']}" if source.get("commit") else "")
+    return str(kind)
 
 
 def _read_sums(path: Path) -> list[tuple[str, str]]:
@@ -275,6 +327,7 @@ def build_record(
         "config_hash": canonical_json_hash(config),
         "inputs": [{"path": k, "sha256": builder.nodes[k]["sha256"]} for k in input_keys],
         "checkpoint_hashes": checkpoints,
+        "base_models": base_models(builder.nodes),
         "outputs": [],
         "lineage": builder.nodes,
     }
@@ -298,6 +351,10 @@ def embedded_facts(record: dict[str, Any], sidecar_name: str) -> dict[str, str]:
         "fairforget.config_hash": record["config_hash"],
         "fairforget.code_version": version,
         "fairforget.checkpoint_hashes": checkpoint_text,
+        "fairforget.base_models": "; ".join(
+            f"{entry['model']} {entry['content_hash'][:12]}: {describe_source(entry['source'])}"
+            for entry in record.get("base_models", [])
+        ),
         "fairforget.inputs": canonical_json_hash(record["inputs"]),
         "fairforget.created": record["created"],
         "fairforget.provenance": sidecar_name,
@@ -387,7 +444,7 @@ def audit(paths: Iterable[str | Path], root: str | Path | None = None, check_wei
             _check_file(base / output["path"], output["sha256"], "output", report)
         for key, node in tqdm(sorted(record["lineage"].items()), desc=f"audit {sidecar.name}", disable=None):
             full = Path(key) if Path(key).is_absolute() else base / key
-            if node["kind"] == "model_file" and not check_weights:
+            if node["kind"] in WEIGHT_KINDS and not check_weights:
                 report.skipped_weights += 1
                 continue
             for other in node["facts"].get("other_claimed_sha256", []):
@@ -414,6 +471,8 @@ def format_lineage(sidecar: str | Path, max_depth: int = 12) -> str:
     ]
     for output in record["outputs"]:
         lines.append(f"  output {output['path']}  sha256={output['sha256'][:12]}")
+    for entry in record.get("base_models", []):
+        lines.append(f"  base model {entry['model']} {entry['content_hash'][:12]}: {describe_source(entry['source'])}")
     shown: set[str] = set()
     base = Path(record["root"])
 

@@ -8,7 +8,9 @@ registers a subclass by name:
 
 The config check reads `required_keys` (each must be present under `models.<name>`); rules/base_models.smk reads
 `uses_pretraining_text` (the rule then takes the prepared general text and planted corpus as inputs) and
-`threads`; the `build_base_model` rule calls `build`. Modules here are imported when the Snakefile is parsed:
+`threads`; `check_environment` runs at every parse of the Snakefile (not cached: what is installed can change
+between two runs of the same config), so a missing package stops the run before any job; the
+`build_base_model` rule calls `build`. Modules here are imported when the Snakefile is parsed:
 import heavy libraries (torch, transformers) inside `build`.
 """
 
@@ -31,6 +33,12 @@ class ModelSource(ABC):
     uses_pretraining_text: ClassVar[bool] = False
     # threads of the build job: tiny models train fastest on one thread (rules/base_models.smk)
     threads: ClassVar[int] = 4
+
+    @classmethod
+    def check_environment(cls, model_name: str, model_cfg: Mapping[str, Any]) -> None:
+        """Raise ConfigError (naming the key and the fix) when what `build` needs is not installed or found.
+        Cheap: runs at every parse; no heavy import. Default: nothing to check."""
+        return None
 
     @abstractmethod
     def build(

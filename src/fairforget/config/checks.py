@@ -31,6 +31,17 @@ def _check_models(config: dict[str, Any]) -> None:
                 raise ConfigError(f"config key 'models.{name}.{key}' is required when source is '{model['source']}'")
 
 
+def check_environment(config: dict[str, Any]) -> None:
+    """What each model's source needs from this environment (an installed weights package, a file): checked at
+    every parse, unlike `check_config`, whose result the parse cache keeps. A source registered by a plug-in
+    that is not loaded yet is skipped here (the cached `check_config` loaded and checked it)."""
+    from fairforget.base_models.source import MODEL_SOURCES
+
+    for name, model in config["models"].items():
+        if model["source"] in MODEL_SOURCES:
+            MODEL_SOURCES.get(model["source"]).check_environment(name, model)
+
+
 def _check_tasks(config: dict[str, Any]) -> None:
     from fairforget.data.glue import TASKS
 
@@ -53,6 +64,7 @@ def check_config(config: dict[str, Any]) -> None:
     from fairforget.training.plugins import OBJECTIVES, REMEDIES
 
     _check_models(config)
+    check_environment(config)
     _check_plugin_types(config, "objectives", OBJECTIVES)
     _check_plugin_types(config, "remedies", REMEDIES)
     _check_tasks(config)

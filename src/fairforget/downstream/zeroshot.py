@@ -29,6 +29,8 @@ from fairforget.errors import ConfigError, DataError
 from fairforget.io import read_json
 from fairforget.metrics.glue import accuracy, compute_metrics
 from fairforget.models.modeldir import MANIFEST, load_model_dir
+from fairforget.scoring.causal import causal_position_logits
+from fairforget.scoring.scores import eval_mode, pad_batch
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,6 @@ def build_requests(tokenizer: Any, task: TaskData, add_bos: bool, max_length: in
     return requests
 
 
-@torch.no_grad()
 def score_requests(
     model: torch.nn.Module,
     requests: list[ChoiceRequest],
@@ -89,32 +90,47 @@ def score_requests(
     mixed_precision: str = "no",
     progress: bool = True,
 ) -> np.ndarray:
-    """Summed log P(continuation | context) per request, in request order (batched, longest first)."""
-    model.eval()
-    order = sorted(range(len(requests)), key=lambda i: -len(requests[i].tokens))
+    """Summed log P(continuation | context) per request, in request order.
+
+    The model reads all tokens of a request but the last. Requests with the same model input share one row: the
+    choices of an example whose continuations are one token each (SST-2's " negative" / " positive") are read
+    off a single forward pass of the prompt. Rows are batched longest first (little padding) under
+    `torch.inference_mode`, and the LM head runs on the scored positions only
+    (fairforget.scoring.causal.causal_position_logits), not on every position of the padded batch.
+    """
+    rows: dict[tuple[int, ...], int] = {}
+    requests_of_row: list[list[int]] = []
+    for index, request in enumerate(requests):
+        row = rows.setdefault(request.tokens[:-1], len(rows))
+        if row == len(requests_of_row):
+            requests_of_row.append([])
+        requests_of_row[row].append(index)
+    inputs = list(rows)  # row index -> model input (dicts keep insertion order)
+    order = sorted(range(len(inputs)), key=lambda row: -len(inputs[row]))
     scores = np.zeros(len(requests), dtype=np.float64)
     starts = range(0, len(order), batch_size)
-    for start in tqdm(starts, desc="zero-shot", disable=not progress or not sys.stderr.isatty()):
-        chunk = [requests[i] for i in order[start : start + batch_size]]
-        # the model reads all tokens but the last; token t+1 is predicted at position t
-        width = max(len(r.tokens) for r in chunk) - 1
-        input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, request in enumerate(chunk):
-            input_ids[row, : len(request.tokens) - 1] = torch.tensor(request.tokens[:-1])
-            attention_mask[row, : len(request.tokens) - 1] = 1
-        with autocast_context(device, mixed_precision):
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-        for row, request in enumerate(chunk):
-            # only the continuation's positions are normalised: a full [batch, length, vocab] log-softmax
-            # would need gigabytes for a 128k vocabulary
-            n_inputs = len(request.tokens) - 1
-            positions = torch.arange(n_inputs - request.n_continuation, n_inputs, device=logits.device)
-            targets = torch.tensor(request.tokens[-request.n_continuation :], device=logits.device)
-            log_probs = torch.log_softmax(logits[row, positions].double(), dim=-1)
-            scores[order[start + row]] = float(
-                log_probs[torch.arange(len(targets), device=logits.device), targets].sum()
-            )
+    with eval_mode([model]):
+        for start in tqdm(starts, desc="zero-shot", disable=not progress or not sys.stderr.isatty()):
+            chunk = order[start : start + batch_size]
+            ids, attention = pad_batch([np.asarray(inputs[row], dtype=np.int64) for row in chunk], pad_id)
+            cells: list[np.ndarray] = []
+            targets: list[int] = []
+            owners: list[int] = []
+            for slot, row in enumerate(chunk):
+                n_inputs = len(inputs[row])
+                for index in requests_of_row[row]:
+                    request = requests[index]
+                    # token t + 1 is predicted at position t: the continuation at the last n_continuation inputs
+                    cells.append(slot * ids.shape[1] + np.arange(n_inputs - request.n_continuation, n_inputs))
+                    targets.extend(request.tokens[-request.n_continuation :])
+                    owners.extend([index] * request.n_continuation)
+            cell_index = torch.from_numpy(np.concatenate(cells)).to(device)
+            with autocast_context(device, mixed_precision):
+                logits = causal_position_logits(model, ids.to(device), attention.to(device), cell_index)
+            # normalised on the scored positions only: a [batch, length, vocab] log-softmax would need gigabytes
+            log_probs = torch.log_softmax(logits.double(), dim=-1)
+            picked = log_probs[torch.arange(len(targets), device=log_probs.device), torch.tensor(targets)]
+            np.add.at(scores, np.asarray(owners), picked.cpu().numpy())
     return scores
 
 

@@ -40,7 +40,7 @@ def fetch_hint(hub_id: str, cache_dir: Path) -> str:
 
 
 @contextmanager
-def _offline() -> Iterator[None]:
+def offline() -> Iterator[None]:
     """Belt and braces besides local_files_only: no hub call even from a library default."""
     saved = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -77,7 +77,7 @@ def _load(source: Path, kind: str) -> tuple[Any, Any]:
 
     auto = AutoModelForMaskedLM if kind == "masked" else AutoModelForCausalLM
     common: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
-    with _offline():
+    with offline():
         model = auto.from_pretrained(source, use_safetensors=True, **common)
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
     return model, tokenizer

@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -348,7 +348,7 @@ def collate_text_examples(
     return batch
 
 
-def aligned_positions(a: Sequence[int], b: Sequence[int]) -> list[tuple[int, int]]:
+def aligned_positions(a: Sequence[Hashable], b: Sequence[Hashable]) -> list[tuple[int, int]]:
     """Positions (i, j) with a[i] == b[j] in the longest matching blocks (difflib, no junk heuristic).
 
     For a sentence and its gender-swapped twin this pairs every token outside the swapped words with its
@@ -390,16 +390,20 @@ def counterfactual_alignment(
     """Token pairs (i, j) shared by `text` and its counterfactual `other`, outside every changed word.
 
     Token-level matching alone can pair a sub-word of a swapped word with a piece of its counterpart (byte-BPE
-    "man" inside "wo|man"); so pairs whose token overlaps a word that differs between the two texts
-    (`changed_word_spans`) are dropped. `offsets` are the tokens' character spans (`tokenize`'s "offsets").
+    "man" inside "wo|man"), or a swapped word with its own twin elsewhere in the other text ("the king's
+    daughter became queen" -> "the queen's son became king": matching " king" with " king" would leave
+    " became" between them unpaired). So the tokens that overlap a word that differs between the two texts
+    (`changed_word_spans`) are taken out of the matching before it runs: they can neither pair nor pull the
+    alignment of the shared tokens off. `offsets` are the tokens' character spans (`tokenize`'s "offsets").
     """
     changed = changed_word_spans(text, other)
     other_changed = changed_word_spans(other, text)
-    return [
-        (i, j)
-        for i, j in aligned_positions(ids, other_ids)
-        if not _touches(offsets[i], changed) and not _touches(other_offsets[j], other_changed)
+    # a changed word's tokens become placeholders that match nothing (distinct per side and position)
+    keys: list[Hashable] = [("a", k) if _touches(offsets[k], changed) else int(t) for k, t in enumerate(ids)]
+    other_keys: list[Hashable] = [
+        ("b", k) if _touches(other_offsets[k], other_changed) else int(t) for k, t in enumerate(other_ids)
     ]
+    return aligned_positions(keys, other_keys)
 
 
 def batch_alignments(

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fairforget.config.checks import check_config
+from fairforget.config.checks import check_config, check_environment
 from fairforget.hashing import canonical_json, canonical_json_hash
 from fairforget.io import atomic_write_text
 from fairforget.registry import load_plugins
@@ -36,9 +36,11 @@ class ParseCache:
         self.folder = Path(cache_dir) / key if key else None
 
     def check_config(self) -> bool:
-        """load_plugins + check_config unless this config passed with this code before; True if it ran."""
+        """load_plugins + check_config unless this config passed with this code before; True if it ran.
+        `check_environment` (installed packages, files) runs every time."""
         stamp = self.folder / "config-ok" if self.folder else None
         if stamp is not None and stamp.is_file():
+            check_environment(self.config)
             return False
         load_plugins(self.config.get("plugins", []), base_dir=self.base_dir)
         check_config(self.config)
