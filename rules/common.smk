@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from fairforget import paths  # noqa: E402
 from fairforget.config import run_grid  # noqa: E402
+from fairforget.workflow.code_params import workflow_code  # noqa: E402
 from fairforget.workflow.parse_cache import ParseCache  # noqa: E402
 
 # Parse-time work that imports torch (seconds per `snakemake` call) is kept in .snakemake/fairforget/, keyed by
@@ -30,6 +31,10 @@ def _sorted_keys(value):
 
 for _key in list(config):
     config[_key] = _sorted_keys(config[_key])
+
+# The code identity of every job (fairforget.workflow.code_params): a rule param, so that Snakemake replans the
+# jobs whose method code changed (docs/caching.md, "Code identity").
+CODE = PARSE_CACHE.value("code_identity", [], lambda: workflow_code(config))
 
 R = config["results_dir"]
 RUNS = run_grid(config)

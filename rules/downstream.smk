@@ -35,6 +35,7 @@ rule downstream_base:
         dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
+        code=lambda wildcards: CODE["downstream"][wildcards.model],
         run=None,
     script:
         "../workflow_scripts/downstream_base.py"
@@ -66,6 +67,7 @@ rule downstream_finetuned:
         dseeds=DOWNSTREAM_SEEDS,  # one per output, in order
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
+        code=lambda wildcards: CODE["downstream"][wildcards.model],
         run=run_wildcards,
     script:
         "../workflow_scripts/downstream_finetuned.py"

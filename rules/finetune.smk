@@ -35,6 +35,7 @@ rule finetune:
     params:
         spec=finetune_spec,
         launcher=finetune_launcher,
+        code=finetune_code,
         script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"

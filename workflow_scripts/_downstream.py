@@ -28,4 +28,5 @@ def run(snakemake: Any, base_sidecar: str | None) -> None:
         base_sidecar=base_sidecar,
         run=snakemake.params.run,
         progress=False,
+        code=snakemake.params.code,
     )

@@ -15,4 +15,5 @@ build_base_model(
     texts_paths=[inputs.general, inputs.planted] if "general" in inputs.keys() else [],
     out_dir=snakemake.output.model,  # noqa: F821
     sidecar=snakemake.output.sidecar,  # noqa: F821
+    code=snakemake.params.code,  # noqa: F821
 )

@@ -21,6 +21,7 @@ evaluate_checkpoint(
     metrics_json=snakemake.output.metrics,  # noqa: F821
     evaluation=snakemake.params.evaluation,  # noqa: F821
     store_dir=snakemake.params.store_dir,  # noqa: F821
+    code=snakemake.params.code,  # noqa: F821
     run=snakemake.params.run,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
 )

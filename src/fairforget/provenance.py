@@ -29,6 +29,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fairforget.code_identity import module_fingerprint
 from fairforget.errors import DataError
 from fairforget.hashing import canonical_json_hash, sha256_bytes, sha256_file
 from fairforget.io import read_json, write_json
@@ -183,11 +184,13 @@ class _LineageBuilder:
             if full.suffix == ".json" and info.kind.startswith(("eval", "downstream")):
                 record = read_json(full)
                 node["facts"].update({k: record.get(k) for k in ("checkpoint_hash", "base_hash", "kind", "run")})
+                _add_code_facts(node, record)
             node["parents"].append(self.add(manifest_for(info)))
 
     def _expand_manifest(self, full: Path, info: Any, node: dict[str, Any]) -> None:
         manifest = read_json(full)
         node["facts"].update({k: manifest.get(k) for k in ("content_hash", "parent_hash", "run", "kind")})
+        _add_code_facts(node, manifest)
         if info.kind == "finetuned_manifest":
             run = manifest.get("run") or {}
             node["facts"]["objective"] = run.get("objective", info.fields.get("objective"))
@@ -217,6 +220,25 @@ class _LineageBuilder:
         sums = self.code_root / SUMS
         if sums.is_file():
             node["parents"].append(self.add(sums))
+
+
+def _add_code_facts(node: dict[str, Any], record: dict[str, Any]) -> None:
+    """The code identity a manifest or result recorded (fairforget.code_identity), when it has one."""
+    code = record.get("code")
+    if isinstance(code, dict):
+        node["facts"]["code"] = {key: code.get(key) for key in ("fingerprint", "components", "pinned")}
+
+
+def plugin_files(config: dict[str, Any], code_root: Path) -> list[dict[str, Any]]:
+    """The config's plug-in files with their content hashes (git's dirty flag does not see untracked files)."""
+    out = []
+    for spec in config.get("plugins") or []:
+        if not str(spec).endswith(".py"):
+            out.append({"plugin": spec, "path": None, "sha256": None})
+            continue
+        path = Path(spec) if Path(spec).is_absolute() else code_root / spec
+        out.append({"plugin": spec, "path": path.as_posix(), "sha256": sha256_file(path) if path.is_file() else None})
+    return out
 
 
 def _read_sums(path: Path) -> list[tuple[str, str]]:
@@ -270,6 +292,9 @@ def build_record(
         "root": root.as_posix(),
         "code_root": code.as_posix(),
         "code_version": git_version(code),
+        # the analysis code's own fingerprint; the lineage's manifests and results carry their jobs' identities
+        "code": {"stage/analysis": module_fingerprint("fairforget.analysis.pipeline")["sha256"]},
+        "plugins": plugin_files(config, code),
         "packages": package_versions(),
         "config": config,
         "config_hash": canonical_json_hash(config),
