@@ -497,7 +497,7 @@ def format_lineage(sidecar: str | Path, max_depth: int = 12) -> str:
 # -------------------------------------------------------------------------------------- readable summary
 
 # (title, lineage node kinds) in the order of the workflow's stages, last stage first.
-STAGE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+STAGE_GROUPS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("analysis inputs", ("derived",)),
     ("downstream results", ("downstream_finetuned", "downstream_base")),
     ("evaluations", ("eval_finetuned", "eval_base")),
