@@ -12,7 +12,7 @@ from fairforget.workflow.logs import log_to
 
 
 def run(snakemake: Any, base_sidecar: str | None) -> None:
-    log_to(snakemake.log[0])
+    log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))
     torch.set_num_threads(snakemake.threads)
     evaluate_downstream_seeds(
         model_dir=snakemake.input.model,

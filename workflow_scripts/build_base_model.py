@@ -6,7 +6,7 @@ import torch
 from fairforget.base_models.stage import build_base_model
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs = snakemake.input  # noqa: F821
 build_base_model(

@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.evaluation import evaluate_base
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 evaluate_base(
     model_dir=snakemake.input.model,  # noqa: F821
     sidecar=snakemake.input.sidecar,  # noqa: F821

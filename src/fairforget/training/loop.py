@@ -50,7 +50,14 @@ from fairforget.hashing import canonical_json_hash
 from fairforget.training.optim import make_adamw, make_scheduler
 from fairforget.training.order import ExampleOrder, character_lengths
 from fairforget.training.settings import TrainSettings
-from fairforget.training.state import TrainingState, find_state, load_training_state, save_training_state
+from fairforget.training.state import (
+    TrainingState,
+    current_attempt,
+    find_state,
+    load_training_state,
+    save_training_state,
+    saved_by_attempt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +245,14 @@ class TrainingLoop:
             self.state = load_training_state(
                 folder, model, optimizer, self.scheduler, self.collate_generator, self.state.fingerprint
             )
-            log.info("resuming from %s at step %d (data position %d)", folder, self.state.step, self.state.position)
+            log.info(
+                "attempt %s: resuming at step %d (data position %d) from the state saved by attempt %s in %s",
+                current_attempt() or "?",
+                self.state.step,
+                self.state.position,
+                saved_by_attempt(folder) or "?",
+                folder,
+            )
         else:
             torch.manual_seed(self.settings.seed)
 
@@ -321,7 +335,7 @@ class TrainingLoop:
         return self.stop_flag.signal_name
 
     def preempted(self, reason: str) -> TrainingPreempted:
-        where = f"stopped at step {self.state.step} of {self.total_steps}"
+        where = f"attempt {current_attempt() or '?'} stopped at step {self.state.step} of {self.total_steps}"
         if self.state_dir is not None:
             return TrainingPreempted(
                 f"received {reason}: {where}, training state saved to {self.state_dir}; rerun the job to resume"
