@@ -42,11 +42,18 @@ def test_code_path_follows_lazy_imports_and_package_inits() -> None:
     assert not any(name.startswith("analysis/") for name in files)
 
 
+def test_result_keeping_modules_are_not_on_any_code_path() -> None:
+    files = {p.relative_to(PACKAGE_DIR).as_posix() for p in code_files(PACKAGE_DIR / "evaluation" / "stage.py")}
+    assert "metrics/base.py" in files
+    assert not {name for name in files if name.startswith(("store/", "workflow/"))}
+    assert not {"provenance.py", "code_identity.py", "errors.py"} & files
+
+
 def test_a_plugin_is_hashed_by_content_with_its_helper_modules(tmp_path: Path) -> None:
-    plugin = _write(tmp_path / "my_plugin.py", "import helper\nfrom fairforget.errors import ConfigError\n")
+    plugin = _write(tmp_path / "my_plugin.py", "import helper\nfrom fairforget.hashing import sha256_file\n")
     helper = _write(tmp_path / "helper.py", "VALUE = 1\n")
     names = {p.name for p in code_files(plugin)}
-    assert {"my_plugin.py", "helper.py", "errors.py", "__init__.py"} <= names
+    assert {"my_plugin.py", "helper.py", "hashing.py", "__init__.py"} <= names
     before = file_fingerprint(plugin)["sha256"]
     _write(helper, "VALUE = 2\n")
     assert file_fingerprint(plugin)["sha256"] != before

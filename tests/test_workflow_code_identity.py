@@ -92,7 +92,8 @@ def test_editing_a_plugin_objective_plans_only_its_jobs(touched_workflow: Path) 
 
 def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_workflow: Path) -> None:
     src = touched_workflow / "src" / "fairforget"
-    with _edited(src / "workflow" / "rulegraph.py", "\n\nUNUSED = 1\n"):
+    # a module no stage imports, and one the evaluations import but the rule leaves out (the store's gc)
+    with _edited(src / "workflow" / "rulegraph.py", "\n\nUNUSED = 1\n"), _edited(src / "store" / "gc.py", "\nX = 1\n"):
         assert _plan(touched_workflow)[0] == {}
     with _edited(src / "metrics" / "stereoset.py", "\n\nUNUSED = 1\n"):
         counts, _ = _plan(touched_workflow)

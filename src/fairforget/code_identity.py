@@ -9,6 +9,9 @@ The rule (the "code path" of a component):
   dynamically, so a stage's entry module does not reach every objective or metric: each has its own fingerprint.
 - A plug-in file (config `plugins:`) is hashed by content, tracked by git or not; so are the modules next to it
   that it imports (`import helper` -> `helper.py` in the same folder).
+- Not followed: modules that cache, record or report results but never compute them (`NOT_ON_CODE_PATHS`: the
+  result store, provenance, this module, the workflow support, the error classes). Editing the store's locking or
+  garbage collection must not make every evaluation a cache miss.
 - A file is hashed as its syntax tree without docstrings: comments, docstrings and formatting do not count,
   so rewording a comment reruns nothing. Third-party packages are not hashed (their versions are in every
   provenance record).
@@ -31,6 +34,18 @@ from fairforget.hashing import canonical_json_hash
 
 PACKAGE = "fairforget"
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Modules (and packages) that move, cache or record results without computing them (docstring).
+NOT_ON_CODE_PATHS = (
+    "fairforget.store",
+    "fairforget.provenance",
+    "fairforget.code_identity",
+    "fairforget.workflow",
+    "fairforget.errors",
+)
+
+
+def _excluded(module: str) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in NOT_ON_CODE_PATHS)
 
 
 def _strip_docstrings(tree: ast.AST) -> ast.AST:
@@ -128,6 +143,8 @@ def code_files(start: Path) -> list[Path]:
             pending.extend(_package_inits(module))
         for name in _imported(_tree(path), module, path.name == "__init__.py"):
             found = _package_module_file(name)
+            if found is not None and _excluded(_module_name(found) or ""):
+                continue
             if found is not None:
                 pending.append(found.resolve())
             elif module is None and name and not name.startswith(PACKAGE + "."):
