@@ -245,12 +245,13 @@ class TrainingLoop:
             self.state = load_training_state(
                 folder, model, optimizer, self.scheduler, self.collate_generator, self.state.fingerprint
             )
+            attempt, saved_by = current_attempt(), saved_by_attempt(folder)
             log.info(
-                "attempt %s: resuming at step %d (data position %d) from the state saved by attempt %s in %s",
-                current_attempt() or "?",
+                "%sresuming at step %d (data position %d) from the state saved %sin %s",
+                f"attempt {attempt}: " if attempt else "",
                 self.state.step,
                 self.state.position,
-                saved_by_attempt(folder) or "?",
+                f"by attempt {saved_by} " if saved_by else "",
                 folder,
             )
         else:
@@ -335,7 +336,10 @@ class TrainingLoop:
         return self.stop_flag.signal_name
 
     def preempted(self, reason: str) -> TrainingPreempted:
-        where = f"attempt {current_attempt() or '?'} stopped at step {self.state.step} of {self.total_steps}"
+        attempt = current_attempt()
+        where = f"stopped at step {self.state.step} of {self.total_steps}" + (
+            f" in attempt {attempt}" if attempt else ""
+        )
         if self.state_dir is not None:
             return TrainingPreempted(
                 f"received {reason}: {where}, training state saved to {self.state_dir}; rerun the job to resume"
