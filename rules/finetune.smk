@@ -38,6 +38,8 @@ rule finetune:
         spec=finetune_spec,
         launcher=finetune_launcher,
         code=finetune_code,
+        # what the run trains with, as a param Snakemake compares (spec, built from input/output, is not compared)
+        settings=finetune_settings,
         script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"

@@ -99,3 +99,16 @@ def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_wor
         counts, _ = _plan(touched_workflow)
     # no data, base model, training or downstream job: the checkpoints stay
     assert counts == {"evaluate_base": 2, "evaluate_checkpoint": 6, **ANALYSIS}
+
+
+def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_workflow: Path) -> None:
+    """Not code, but the same kind of staleness: the finetune job's spec is built from its input/output paths,
+    which Snakemake does not compare, so its settings are a param of their own."""
+    config_file = touched_workflow / "config" / "plugin.yaml"
+    config = yaml.safe_load(config_file.read_text())
+    config["objectives"]["cda"]["params"]["sided"] = "one"
+    with _edited(config_file, ""):
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+        counts, objectives = _plan(touched_workflow)
+    assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS}
+    assert objectives == {"cda"}

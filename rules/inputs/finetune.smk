@@ -40,6 +40,15 @@ def finetune_code(wildcards):
     return CODE["finetune"][wildcards.objective][wildcards.remedy]
 
 
+def finetune_settings(wildcards):
+    return {
+        "objective_cfg": config["objectives"][wildcards.objective],
+        "remedy_cfg": config["remedies"][wildcards.remedy],
+        "train_cfg": finetune_train_cfg(wildcards.model),
+        "probe_cfg": finetune_probe_cfg(wildcards.model),
+    }
+
+
 def finetune_spec(wildcards, input, output):
     """Everything the script needs, as one JSON string (passed quoted on the command line)."""
     run = run_wildcards(wildcards)
