@@ -26,6 +26,11 @@ include: "rules/downstream.smk"
 include: "rules/analysis.smk"
 
 
+# Under the SLURM profile: the pre-flight check and the watch on never-starting jobs (docs/slurm.md).
+onstart:
+    slurm_onstart(workflow)
+
+
 rule all:
     default_target: True
     input:

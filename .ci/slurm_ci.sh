@@ -317,6 +317,7 @@ default-resources:
   slurm_account: $ACCOUNT
   runtime: 15
   mem_mb: 1500
+  attempt: "attempt"  # the rule scripts keep one log per attempt (fairforget.workflow.logs)
 EOF
 }
 

@@ -41,6 +41,7 @@ rule aggregate_table:
         runtime=30,
     params:
         code_root=workflow.basedir,
+        code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
     script:
@@ -71,6 +72,7 @@ rule findings:
         runtime=30,
     params:
         code_root=workflow.basedir,
+        code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
     script:
@@ -107,6 +109,7 @@ rule figures:
     params:
         out_dir=lambda wildcards, output: str(Path(output.pdf[0]).parent),
         code_root=workflow.basedir,
+        code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
     script:

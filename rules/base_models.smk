@@ -26,5 +26,6 @@ rule build_base_model:
     params:
         model_name=lambda wildcards: wildcards.model,
         model_cfg=lambda wildcards: config["models"][wildcards.model],
+        code=lambda wildcards: CODE["build_base_model"][wildcards.model],
     script:
         "../workflow_scripts/build_base_model.py"

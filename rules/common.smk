@@ -1,6 +1,7 @@
 # Shared by every stage: the config (validated and key-sorted), the run grid, wildcard constraints, the result
 # layout (fairforget.paths) and per-model resources. Each stage's own input functions and settings live in
 # rules/inputs/<stage>.smk, included by rules/<stage>.smk (snakemake --lint wants functions and rules apart).
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from fairforget import paths  # noqa: E402
 from fairforget.config import run_grid  # noqa: E402
+from fairforget.workflow.code_params import workflow_code  # noqa: E402
 from fairforget.workflow.parse_cache import ParseCache  # noqa: E402
 
 # Parse-time work that imports torch (seconds per `snakemake` call) is kept in .snakemake/fairforget/, keyed by
@@ -30,6 +32,10 @@ def _sorted_keys(value):
 
 for _key in list(config):
     config[_key] = _sorted_keys(config[_key])
+
+# The code identity of every job (fairforget.workflow.code_params): a rule param, so that Snakemake replans the
+# jobs whose method code changed (docs/caching.md, "Code identity").
+CODE = PARSE_CACHE.value("code_identity", [], lambda: workflow_code(config))
 
 R = config["results_dir"]
 RUNS = run_grid(config)
@@ -111,3 +117,22 @@ def model_setting(key, default, per_attempt=False, at_most=None, times=1):
         return setting * attempt if per_attempt else setting
 
     return value
+
+
+def slurm_onstart(workflow):
+    """Under the SLURM executor, before anything is submitted: stop on jobs no node can take (the pre-flight
+    check), then watch for jobs pending for a reason that never clears (fairforget.workflow.slurm)."""
+    plugin = workflow.executor_plugin
+    if plugin is None or plugin.name != "slurm":
+        return
+    from snakemake.logging import logger
+    from fairforget.workflow import slurm
+
+    if os.environ.get("FAIRFORGET_SLURM_PREFLIGHT", "1") != "0":
+        slurm.preflight(workflow)
+    import snakemake_executor_plugin_slurm
+
+    if not slurm.patch_status_query(snakemake_executor_plugin_slurm):
+        logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
+    watch = slurm.PendingWatch(workdir=os.getcwd(), report=logger.error, **slurm.watch_settings(os.environ))
+    watch.start()

@@ -37,6 +37,7 @@ rule downstream_base:
         dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
+        code=lambda wildcards: CODE["downstream"][wildcards.model],
         run=None,
     script:
         "../workflow_scripts/downstream_base.py"
@@ -69,6 +70,7 @@ rule downstream_finetuned:
         dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
         mode_override=downstream_mode_override,
         store_dir=config["store_dir"],
+        code=lambda wildcards: CODE["downstream"][wildcards.model],
         run=run_wildcards,
     script:
         "../workflow_scripts/downstream_finetuned.py"

@@ -26,6 +26,7 @@ rule evaluate_base:
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
+        code=CODE["evaluate"],
         heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
@@ -58,6 +59,7 @@ rule evaluate_checkpoint:
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
+        code=CODE["evaluate"],
         heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files

@@ -32,10 +32,16 @@ rule finetune:
         gpu=model_setting("gpus", 0),
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True),
+        # passed to the script: each attempt keeps its own log (fairforget.workflow.logs)
+        attempt=lambda wildcards, attempt: attempt,
     params:
         spec=finetune_spec,
         launcher=finetune_launcher,
+        code=finetune_code,
+        # what the run trains with, as a param Snakemake compares (spec, built from input/output, is not compared)
+        settings=finetune_settings,
         script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
+        " --attempt {resources.attempt}"
         " 2>> {log:q}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -184,10 +185,13 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
 )
 
 
-def test_real_sigterm_saves_state_and_resume_matches(tmp_path: Path) -> None:
+def test_real_sigterm_saves_state_and_resume_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     reference, _ = _train(tmp_path, "ref")
     script = SUBPROCESS_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the attempt as a rule script passes it on (fairforget.workflow.logs): the state records who saved it
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "FAIRFORGET_ATTEMPT": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
@@ -200,8 +204,12 @@ def test_real_sigterm_saves_state_and_resume_matches(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0
-    assert "received SIGTERM" in stderr and "rerun the job to resume" in stderr
+    assert "received SIGTERM: stopped at step" in stderr and "in attempt 1, training state saved" in stderr
     assert find_state(tmp_path / "state_killed") is not None
-    resumed, result = _train(tmp_path, "killed")
+    monkeypatch.setenv("FAIRFORGET_ATTEMPT", "2")
+    with caplog.at_level(logging.INFO, logger="fairforget.training.loop"):
+        resumed, result = _train(tmp_path, "killed")
     assert 1 <= result.resumed_from_step < 8
+    assert f"attempt 2: resuming at step {result.resumed_from_step} " in caplog.text
+    assert "from the state saved by attempt 1 in" in caplog.text
     assert resumed["content_hash"] == reference["content_hash"]

@@ -244,6 +244,13 @@ def test_killed_finetune_job_is_retried_and_ends_identical(study: Path, monkeypa
     assert "Error in rule finetune" in output and "Removing output files of failed job finetune" in output
     assert output.count("Finished jobid") == 2  # finetune (second attempt) and evaluate_checkpoint
     assert "rule build_base_model" not in output
+    # Snakemake deleted the first attempt's log before the retry: its own copy survives and heads the rule's log
+    log = study / f"results/logs/finetune/{RUN}.log"
+    first = study / f"results/logs/finetune/{RUN}.attempt1.log"
+    assert first.is_file() and not (study / f"results/logs/finetune/{RUN}.attempt2.log").exists()
+    text = log.read_text()
+    assert text.index("===== attempt 1 (kept in") < text.index("===== attempt 2 =====")
+    assert first.read_text().strip() in text
     assert read_sidecar(study / SIDECAR) == reference_hash
     _same_result(_result(study), reference)
     assert _temp_files(study / MODEL_DIR) == []

@@ -5,7 +5,7 @@ import pytest
 from fairforget import cli
 from fairforget.analysis import pipeline
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
-from fairforget.provenance import audit, build_record, finish, format_lineage, git_version
+from fairforget.provenance import audit, build_record, finish, format_lineage, git_version, summarize_lineage
 
 CONFIG = {"analysis": {"permutations": 199}}
 
@@ -112,10 +112,12 @@ def test_data_changed_since_training_is_caught(lineage):
     assert any(str(source) in p and "changed" in p for p in problems)
 
 
-def test_provenance_command_prints_tree(lineage, capsys):
+def test_provenance_command_prints_summary_or_full_tree(lineage, capsys):
     assert cli.main(["provenance", str(lineage.results / "findings.md")]) == 0
     out = capsys.readouterr().out
-    assert "rule=findings" in out and "resources/data/wikitext/wiki.test.txt [raw_data]" in out
+    assert "rule=findings" in out and "  checkpoints (" in out and "[raw_data]" not in out
+    assert cli.main(["provenance", "--full", str(lineage.results / "findings.md")]) == 0
+    assert "resources/data/wikitext/wiki.test.txt [raw_data]" in capsys.readouterr().out
 
 
 def test_file_used_in_two_versions_is_reported(lineage):
@@ -154,3 +156,29 @@ def test_embedded_facts_digest_many_checkpoints():
     facts = embedded_facts(record, "x.provenance.json")
     assert facts["fairforget.checkpoint_hashes"].startswith("60 hashes, sha256 of sorted list ")
     assert facts["fairforget.code_version"] == "unknown (not a git repository)"
+
+
+def test_summary_groups_by_stage_and_leaves_out_unnamed_raw_files(lineage):
+    summary = format_lineage(lineage.results / "findings.md")  # the --full tree, for comparison
+    short = summarize_lineage(lineage.results / "findings.md")
+    assert "resources/data/wikitext/wiki.valid.txt [raw_data]" in summary
+    lines = short.splitlines()
+    for group in ("analysis inputs", "evaluations", "checkpoints", "base models", "prepared data"):
+        assert any(line.startswith(f"  {group} (") for line in lines), group
+    assert "model.safetensors" not in short and "model files" in lines[-1]
+    listed = [line.split()[0] for line in lines if line.startswith("    ")]
+    assert len(listed) == len(set(listed))  # each file once, also across the table's and findings' records
+    assert len(lines) < len(summary.splitlines())
+
+
+def test_audit_names_a_changed_file_once_with_every_record_reaching_it(lineage):
+    figure_record = build_record("figures", [lineage.eval_paths[0]], {}, lineage.repo)
+    product = lineage.repo / "other_product.txt"
+    product.write_text("x")
+    finish(figure_record, [product], lineage.repo / "other_product.provenance.json")
+    weights = lineage.results / "models/base/bert-tiny/model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    report = audit([lineage.results / "findings.md", product])
+    about_weights = [p for p in report.problems if str(weights) in p]
+    assert len(about_weights) == 1
+    assert "runs.provenance.json" in about_weights[0] and "other_product.provenance.json" in about_weights[0]

@@ -14,7 +14,7 @@ from fairforget.workflow.logs import log_to
 
 
 def run(snakemake: Any, base_sidecar: str | None) -> None:
-    log_to(snakemake.log[0])
+    log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))
     torch.set_num_threads(snakemake.threads)
     wildcards = snakemake.wildcards
     tasks = [wildcards.task] if "task" in wildcards.keys() else list(snakemake.params.tasks)
@@ -41,4 +41,5 @@ def run(snakemake: Any, base_sidecar: str | None) -> None:
             base_sidecar=base_sidecar,
             run=snakemake.params.run,
             progress=False,
+            code=snakemake.params.code,
         )

@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.analysis.pipeline import aggregate_table
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 aggregate_table(
     eval_paths=snakemake.input.evals,  # noqa: F821
     downstream_paths=snakemake.input.downstream,  # noqa: F821

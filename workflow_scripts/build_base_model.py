@@ -6,7 +6,7 @@ import torch
 from fairforget.base_models.stage import build_base_model
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 torch.set_num_threads(snakemake.threads)  # noqa: F821
 inputs = snakemake.input  # noqa: F821
 build_base_model(
@@ -15,4 +15,5 @@ build_base_model(
     texts_paths=[inputs.general, inputs.planted] if "general" in inputs.keys() else [],
     out_dir=snakemake.output.model,  # noqa: F821
     sidecar=snakemake.output.sidecar,  # noqa: F821
+    code=snakemake.params.code,  # noqa: F821
 )

@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.evaluation import evaluate_base
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 evaluate_base(
     model_dir=snakemake.input.model,  # noqa: F821
     sidecar=snakemake.input.sidecar,  # noqa: F821
@@ -16,5 +16,6 @@ evaluate_base(
     metrics_json=snakemake.output.metrics,  # noqa: F821
     evaluation=snakemake.params.evaluation,  # noqa: F821
     store_dir=snakemake.params.store_dir,  # noqa: F821
+    code=snakemake.params.code,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
 )

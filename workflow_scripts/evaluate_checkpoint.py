@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.evaluation import evaluate_checkpoint
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 inputs = snakemake.input  # noqa: F821
 evaluate_checkpoint(
     base_model_dir=inputs.base_model,
@@ -21,6 +21,7 @@ evaluate_checkpoint(
     metrics_json=snakemake.output.metrics,  # noqa: F821
     evaluation=snakemake.params.evaluation,  # noqa: F821
     store_dir=snakemake.params.store_dir,  # noqa: F821
+    code=snakemake.params.code,  # noqa: F821
     run=snakemake.params.run,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
 )

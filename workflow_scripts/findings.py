@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.analysis.pipeline import findings
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 findings(
     table_path=snakemake.input.table,  # noqa: F821
     out=snakemake.output.findings,  # noqa: F821

@@ -18,9 +18,10 @@ from fairforget.workflow.logs import log_to  # noqa: E402
 parser = argparse.ArgumentParser(description=__doc__)
 parser.add_argument("--spec", required=True, help="JSON object written by rules/finetune.smk")
 parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--attempt", type=int, default=None, help="Snakemake's attempt (its own log per attempt)")
 args = parser.parse_args()
 spec = json.loads(args.spec)
 # Only the main process writes the log file; other accelerate processes log to stderr.
 is_main = os.environ.get("RANK", "0") == "0"
-log_to(spec["log"] if is_main else None)
+log_to(spec["log"] if is_main else None, attempt=args.attempt)
 run_finetune_spec(spec=spec, threads=args.threads)

@@ -9,7 +9,7 @@ from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.occupations import load_occupation_split
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
 prepare_debias(

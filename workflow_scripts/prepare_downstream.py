@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.data.glue import prepare_downstream
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 prepare_downstream(
     task_name=snakemake.wildcards.task,  # noqa: F821
     train_tsv=snakemake.input.train,  # noqa: F821

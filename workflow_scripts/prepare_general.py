@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.data.general import prepare_general
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 prepare_general(
     valid_raw=snakemake.input.valid,  # noqa: F821
     test_raw=snakemake.input.test,  # noqa: F821

@@ -8,7 +8,7 @@ from fairforget.data.occupations import load_occupation_split
 from fairforget.data.probes import prepare_probes
 from fairforget.workflow.logs import log_to
 
-log_to(snakemake.log[0])  # noqa: F821
+log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 prepare_probes(
     crows_csv=inputs.crows,

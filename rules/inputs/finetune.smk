@@ -36,6 +36,19 @@ def finetune_inputs(wildcards):
     }
 
 
+def finetune_code(wildcards):
+    return CODE["finetune"][wildcards.objective][wildcards.remedy]
+
+
+def finetune_settings(wildcards):
+    return {
+        "objective_cfg": config["objectives"][wildcards.objective],
+        "remedy_cfg": config["remedies"][wildcards.remedy],
+        "train_cfg": finetune_train_cfg(wildcards.model),
+        "probe_cfg": finetune_probe_cfg(wildcards.model),
+    }
+
+
 def finetune_spec(wildcards, input, output):
     """Everything the script needs, as one JSON string (passed quoted on the command line)."""
     run = run_wildcards(wildcards)
@@ -56,6 +69,7 @@ def finetune_spec(wildcards, input, output):
             "log": log_of("finetune", paths.run_path(**run)),
             "plugins": config["plugins"],
             "repo_root": workflow.basedir,
+            "code": finetune_code(wildcards),
         },
         sort_keys=True,
     )

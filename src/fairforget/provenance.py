@@ -34,6 +34,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from fairforget.code_identity import module_fingerprint
 from fairforget.errors import DataError
 from fairforget.hashing import canonical_json_hash, sha256_bytes, sha256_file
 from fairforget.io import read_json, write_json
@@ -193,11 +194,13 @@ class _LineageBuilder:
             if full.suffix == ".json" and info.kind.startswith(("eval", "downstream")):
                 record = read_json(full)
                 node["facts"].update({k: record.get(k) for k in ("checkpoint_hash", "base_hash", "kind", "run")})
+                _add_code_facts(node, record)
             node["parents"].append(self.add(manifest_for(info)))
 
     def _expand_manifest(self, full: Path, info: Any, node: dict[str, Any]) -> None:
         manifest = read_json(full)
         node["facts"].update({k: manifest.get(k) for k in ("content_hash", "parent_hash", "run", "kind")})
+        _add_code_facts(node, manifest)
         if info.kind == "finetuned_manifest":
             run = manifest.get("run") or {}
             node["facts"]["objective"] = run.get("objective", info.fields.get("objective"))
@@ -271,6 +274,25 @@ def describe_source(source: dict[str, Any] | None) -> str:
     return str(kind)
 
 
+def _add_code_facts(node: dict[str, Any], record: dict[str, Any]) -> None:
+    """The code identity a manifest or result recorded (fairforget.code_identity), when it has one."""
+    code = record.get("code")
+    if isinstance(code, dict):
+        node["facts"]["code"] = {key: code.get(key) for key in ("fingerprint", "components", "pinned")}
+
+
+def plugin_files(config: dict[str, Any], code_root: Path) -> list[dict[str, Any]]:
+    """The config's plug-in files with their content hashes (git's dirty flag does not see untracked files)."""
+    out = []
+    for spec in config.get("plugins") or []:
+        if not str(spec).endswith(".py"):
+            out.append({"plugin": spec, "path": None, "sha256": None})
+            continue
+        path = Path(spec) if Path(spec).is_absolute() else code_root / spec
+        out.append({"plugin": spec, "path": path.as_posix(), "sha256": sha256_file(path) if path.is_file() else None})
+    return out
+
+
 def _read_sums(path: Path) -> list[tuple[str, str]]:
     entries = []
     for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -322,6 +344,9 @@ def build_record(
         "root": root.as_posix(),
         "code_root": code.as_posix(),
         "code_version": git_version(code),
+        # the analysis code's own fingerprint; the lineage's manifests and results carry their jobs' identities
+        "code": {"stage/analysis": module_fingerprint("fairforget.analysis.pipeline")["sha256"]},
+        "plugins": plugin_files(config, code),
         "packages": package_versions(),
         "config": config,
         "config_hash": canonical_json_hash(config),
@@ -394,11 +419,23 @@ class AuditReport:
     checked: int = 0
     sidecars: int = 0
     skipped_weights: int = 0
-    problems: list[str] = field(default_factory=list)
+    # one entry per problem (a file and what is wrong with it), with every record that reaches it
+    found: dict[str, list[str]] = field(default_factory=dict)
+    current_record: str = ""
+
+    def add(self, problem: str) -> None:
+        records = self.found.setdefault(problem, [])
+        if self.current_record not in records:
+            records.append(self.current_record)
+
+    @property
+    def problems(self) -> list[str]:
+        """Each problem once, naming the provenance records that reach the file."""
+        return [f"{problem} (in {', '.join(records)})" for problem, records in self.found.items()]
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.found
 
 
 def find_sidecar(path: str | Path) -> Path:
@@ -409,19 +446,34 @@ def find_sidecar(path: str | Path) -> Path:
     raise DataError(f"{path}: no provenance sidecar ({sidecar_for(path)} not found)")
 
 
-def _check_file(path: Path, expected: str | None, label: str, report: AuditReport) -> bool:
+def _check_file(
+    path: Path,
+    expected: str | None,
+    label: str,
+    report: AuditReport,
+    checked: dict[tuple[Path, str | None], str | None] | None = None,
+) -> bool:
+    """Re-hash `path` against `expected` (once per path and hash across records: `checked` remembers)."""
+    if checked is not None and (path, expected) in checked:
+        problem = checked[(path, expected)]
+        if problem is not None:
+            report.add(problem)
+        return problem is None
     report.checked += 1
+    problem = None
     if expected is None:
-        report.problems.append(f"{path}: {label} had no hash at record time (missing then)")
-        return False
-    if not path.is_file():
-        report.problems.append(f"{path}: {label} is missing")
-        return False
-    actual = sha256_file(path)
-    if actual != expected:
-        report.problems.append(f"{path}: {label} changed (sha256 {actual[:12]}..., recorded {expected[:12]}...)")
-        return False
-    return True
+        problem = f"{path}: {label} had no hash at record time (missing then)"
+    elif not path.is_file():
+        problem = f"{path}: {label} is missing"
+    else:
+        actual = sha256_file(path)
+        if actual != expected:
+            problem = f"{path}: {label} changed (sha256 {actual[:12]}..., recorded {expected[:12]}...)"
+    if checked is not None:
+        checked[(path, expected)] = problem
+    if problem is not None:
+        report.add(problem)
+    return problem is None
 
 
 def audit(paths: Iterable[str | Path], root: str | Path | None = None, check_weights: bool = True) -> AuditReport:
@@ -429,30 +481,32 @@ def audit(paths: Iterable[str | Path], root: str | Path | None = None, check_wei
     report = AuditReport()
     pending = [find_sidecar(p) for p in paths]
     seen: set[Path] = set()
+    checked: dict[tuple[Path, str | None], str | None] = {}
     while pending:
         sidecar = pending.pop().resolve()
         if sidecar in seen:
             continue
         seen.add(sidecar)
         report.sidecars += 1
+        report.current_record = str(sidecar)
         record = read_json(sidecar)
         for key in ("lineage", "outputs", "root"):
             if key not in record:
                 raise DataError(f"{sidecar}: not a fairforget provenance record (no '{key}')")
         base = Path(root) if root is not None else Path(record["root"])
         for output in record["outputs"]:
-            _check_file(base / output["path"], output["sha256"], "output", report)
+            _check_file(base / output["path"], output["sha256"], "output", report, checked)
         for key, node in tqdm(sorted(record["lineage"].items()), desc=f"audit {sidecar.name}", disable=None):
             full = Path(key) if Path(key).is_absolute() else base / key
             if node["kind"] in WEIGHT_KINDS and not check_weights:
                 report.skipped_weights += 1
                 continue
             for other in node["facts"].get("other_claimed_sha256", []):
-                report.problems.append(
+                report.add(
                     f"{full}: recorded with different hashes by different parents ({node['sha256'][:12]}... and "
                     f"{other[:12]}...): it changed between two uses"
                 )
-            unchanged = _check_file(full, node["sha256"], node["kind"] or "input", report)
+            unchanged = _check_file(full, node["sha256"], node["kind"] or "input", report, checked)
             if unchanged and node["kind"] == "provenance_sidecar":
                 pending.append(full)
     return report
@@ -496,4 +550,135 @@ def format_lineage(sidecar: str | Path, max_depth: int = 12) -> str:
 
     for entry in record["inputs"]:
         visit(entry["path"], 1)
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------- readable summary
+
+# (title, lineage node kinds) in the order of the workflow's stages, last stage first.
+STAGE_GROUPS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
+    ("analysis inputs", ("derived",)),
+    ("downstream results", ("downstream_finetuned", "downstream_base")),
+    ("evaluations", ("eval_finetuned", "eval_base")),
+    ("training records", ("trajectory", "train_summary")),
+    ("checkpoints", ("finetuned_manifest",)),
+    ("base models", ("base_manifest",)),
+    ("prepared data", ("prepared_data", "downstream_meta")),
+    ("raw data", ("raw_data",)),
+    ("other files", ("file", None)),
+)
+# Shown as counts only: the sidecars repeat their manifest's hash, model files are listed in their manifest.
+SUMMARISED_KINDS = {
+    "finetuned_sidecar": "checkpoint sidecars",
+    "base_sidecar": "base sidecars",
+    "model_file": "model files",
+}
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def _records(sidecar: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The record of `sidecar` and of every derived input's sidecar it names, each once, nearest first."""
+    found: list[tuple[Path, dict[str, Any]]] = []
+    pending, seen = [sidecar.resolve()], set()
+    while pending:
+        path = pending.pop(0)
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        record = read_json(path)
+        found.append((path, record))
+        base = Path(record["root"])
+        for key, node in sorted(record["lineage"].items()):
+            if node["kind"] == "provenance_sidecar":
+                pending.append(Path(key) if Path(key).is_absolute() else base / key)
+    return found
+
+
+def _named_by_meta(nodes: dict[str, dict[str, Any]], base: Path) -> tuple[set[str], set[str]]:
+    """sha256 values and strings that the prepared data's meta.json files name (the raw files they read)."""
+    hashes: set[str] = set()
+    strings: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            if len(value) == 64 and set(value) <= _HEX64:
+                hashes.add(value)
+            else:
+                strings.add(value)
+
+    metas = {
+        (Path(k) if Path(k).is_absolute() else base / k).parent / "meta.json"
+        for k, n in nodes.items()
+        if n["kind"] in ("prepared_data", "downstream_meta")
+    }
+    for meta in sorted(metas):
+        if meta.is_file():
+            try:
+                walk(read_json(meta))
+            except DataError:
+                continue
+    return hashes, strings
+
+
+def _node_line(key: str, node: dict[str, Any]) -> str:
+    facts = node["facts"]
+    parts = [key, (node["sha256"] or "MISSING")[:12]]
+    for label, fact in (("checkpoint", "checkpoint_hash"), ("hash", "content_hash"), ("parent", "parent_hash")):
+        if facts.get(fact):
+            parts.append(f"{label}={str(facts[fact])[:12]}")
+    code = facts.get("code")
+    if isinstance(code, dict) and code.get("fingerprint"):
+        pinned = f" pinned={','.join(code.get('pinned') or [])}" if code.get("pinned") else ""
+        parts.append(f"code={str(code['fingerprint'])[:12]}{pinned}")
+    return "    " + "  ".join(parts)
+
+
+def summarize_lineage(sidecar: str | Path) -> str:
+    """A product's lineage for a reader: each file once, grouped by stage; raw data only where the prepared
+    data's meta.json names it (by sha256, file name or stem); model files and sidecars as counts."""
+    sidecar = find_sidecar(sidecar)
+    records = _records(sidecar)
+    record = records[0][1]
+    base = Path(record["root"])
+    nodes: dict[str, dict[str, Any]] = {}
+    for _, other in records:
+        for key, node in other["lineage"].items():
+            nodes.setdefault(key, node)
+    code = record["code_version"]
+    version = f"{code['commit'][:12]}{' (dirty)' if code['dirty'] else ''}" if code["commit"] else "unknown"
+    analysis_code = (record.get("code") or {}).get("stage/analysis")
+    lines = [
+        f"{sidecar}  rule={record['rule']}  created={record['created']}",
+        f"  code: commit {version}"
+        + (f"  analysis={analysis_code[:12]}" if analysis_code else "")
+        + f"  config_hash={record['config_hash'][:12]}  checkpoints={len(record['checkpoint_hashes'])}",
+    ]
+    for plugin in record.get("plugins") or []:
+        lines.append(f"  plug-in {plugin['plugin']}  sha256={(plugin['sha256'] or 'MISSING')[:12]}")
+    for output in record["outputs"]:
+        lines.append(f"  output {output['path']}  sha256={output['sha256'][:12]}")
+    for path, other in records[1:]:
+        lines.append(f"  record {_relative(path, base)}  rule={other['rule']}  created={other['created']}")
+    hashes, strings = _named_by_meta(nodes, base)
+    names = {Path(s).name for s in strings} | strings
+    hidden_raw = 0
+    for title, kinds in STAGE_GROUPS:
+        keys = sorted(k for k, n in nodes.items() if n["kind"] in kinds)
+        if title == "raw data":
+            shown = [k for k in keys if nodes[k]["sha256"] in hashes or Path(k).name in names or Path(k).stem in names]
+            hidden_raw = len(keys) - len(shown)
+            keys = shown
+        if keys:
+            lines.append(f"  {title} ({len(keys)})")
+            lines.extend(_node_line(key, nodes[key]) for key in keys)
+    counts = [f"{sum(n['kind'] == kind for n in nodes.values())} {label}" for kind, label in SUMMARISED_KINDS.items()]
+    if hidden_raw:
+        counts.append(f"{hidden_raw} raw files of resources/SHA256SUMS that no prepared data names")
+    lines.append(f"  not listed: {', '.join(counts)} (all are re-hashed by `fairforget audit`; --full lists them)")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ import sys
 
 from fairforget.errors import FairforgetError
 
-SUBCOMMAND_MODULES = ("fairforget.cli.cache", "fairforget.cli.provenance")
+SUBCOMMAND_MODULES = ("fairforget.cli.cache", "fairforget.cli.provenance", "fairforget.cli.code")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fairforget.provenance import audit, format_lineage
+from fairforget.provenance import audit, format_lineage, summarize_lineage
 
 
 def _provenance(args: argparse.Namespace) -> int:
     for path in args.products:
-        print(format_lineage(path, max_depth=args.max_depth))
+        print(format_lineage(path, max_depth=args.max_depth) if args.full else summarize_lineage(path))
     return 0
 
 
@@ -31,9 +31,17 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    prov = subparsers.add_parser("provenance", help="print the lineage tree of a figure or table")
+    prov = subparsers.add_parser(
+        "provenance",
+        help="what a figure or table was made from: its lineage grouped by stage (--full: the whole tree)",
+    )
     prov.add_argument("products", nargs="+", help="a figure/table file or its .provenance.json sidecar")
-    prov.add_argument("--max-depth", type=int, default=12, help="deepest level of the tree to print")
+    prov.add_argument(
+        "--full",
+        action="store_true",
+        help="the whole lineage tree: every model file and every raw file of resources/SHA256SUMS",
+    )
+    prov.add_argument("--max-depth", type=int, default=12, help="with --full: deepest level of the tree to print")
     prov.set_defaults(func=_provenance)
 
     check = subparsers.add_parser(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fairforget.code_identity import fingerprint_of
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.tasks import TaskData, load_task
 from fairforget.errors import ConfigError, ModelError, StoreError
@@ -123,12 +124,14 @@ def evaluate_downstream(
     base_sidecar: str | Path | None = None,
     run: dict[str, Any] | None = None,
     progress: bool = True,
+    code: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score one checkpoint on one task with the configured protocol and write the result JSON.
 
     `cfg` is the `downstream:` config section; `mode_override` is `models.<model_name>.downstream_mode`.
     `base_sidecar` (fine-tuned checkpoints) gives the base model's hash; without it the manifest's
-    parent_hash, or for a base model its own hash, is recorded as `base_hash`.
+    parent_hash, or for a base model its own hash, is recorded as `base_hash`. `code`: the job's code identity
+    (fairforget.workflow.code_params), part of the store key and recorded in the result.
     """
     settings = parse_settings(cfg)
     model_dir = Path(model_dir)
@@ -146,10 +149,13 @@ def evaluate_downstream(
 
         template_for(task_data)  # fail on STS-B / unknown tasks before any model is loaded
     store = ResultStore(store_dir)
+    described = store_settings(mode, settings, task_data)
+    if code is not None:
+        described["code"] = fingerprint_of(code)
     key = store.key(
         checkpoint_hash,
         f"downstream/{task}",
-        store_settings(mode, settings, task_data),
+        described,
         seed=None if mode == "zeroshot" else int(seed),
     )
     result, hit = store.get_or_compute(
@@ -169,6 +175,7 @@ def evaluate_downstream(
         "base_hash": _base_hash(manifest, checkpoint_hash, base_sidecar, model_dir),
         "run": run,
         "cache": {"hit": hit, "key": key},
+        "code": dict(code) if code is not None else None,
         "task": task,
         "mode": mode,
         "dseed": int(seed),
@@ -195,6 +202,7 @@ def evaluate_downstream_seeds(
     base_sidecar: str | Path | None = None,
     run: dict[str, Any] | None = None,
     progress: bool = True,
+    code: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Rules downstream_base / downstream_finetuned: `evaluate_downstream` once per downstream seed, each seed's
     result written to the output at the same position of `out_jsons`."""
@@ -215,6 +223,7 @@ def evaluate_downstream_seeds(
             base_sidecar=base_sidecar,
             run=run,
             progress=progress,
+            code=code,
         )
         for seed, out_json in zip(seeds, out_jsons)
     ]

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from fairforget.code_identity import fingerprint_of
 from fairforget.errors import DataError, ModelError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, write_json
@@ -127,6 +128,11 @@ def _store_key(
     return store.key(checkpoint_hash=checkpoint_hash, kind=kind, settings=described, seed=settings.bootstrap.seed)
 
 
+def _code_part(code: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The code identity's part of a store key: none without one (direct calls in tests), so those keys stay."""
+    return {} if code is None else {"code": fingerprint_of(code)}
+
+
 def _cached(store: ResultStore, key: str, scores_dir: Path, compute: Any) -> tuple[dict[str, Any], bool]:
     """get_or_compute with the per-token scores stored (and hash-checked) as the entry's artifacts."""
     return store.get_or_compute(key, compute, artifacts_dir=scores_dir)
@@ -151,6 +157,7 @@ def _write_metrics(
     base_hash: str,
     run: dict[str, Any] | None,
     what: str,
+    code: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Metrics from the store (or `compute`d and stored) written to `metrics_json` with their provenance."""
     result, hit = _cached(store, key, scores_dir, compute)
@@ -160,6 +167,7 @@ def _write_metrics(
         "base_hash": base_hash,
         "run": run,
         "cache": {"hit": hit, "key": key},
+        "code": dict(code) if code is not None else None,
         "metrics": result["metrics"],
     }
     write_json(metrics_json, out)
@@ -178,6 +186,7 @@ def evaluate_base(
     evaluation: dict[str, Any],
     store_dir: str | Path,
     threads: int | None = None,
+    code: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score a base model once and write `scores/` and `metrics.json` (bias metrics of the base model)."""
     _prepare_torch(threads)
@@ -189,7 +198,7 @@ def evaluate_base(
     needs = requirements(settings, active_metrics(settings, kind, compares=True)) - {TRAJECTORY}
     files = data_files(needs, heldout, probes, seat_dir, settings)
     store = ResultStore(store_dir)
-    key = _store_key(store, checkpoint_hash, "base_eval", settings, files, {})
+    key = _store_key(store, checkpoint_hash, "base_eval", settings, files, _code_part(code))
     scores_dir = Path(scores_dir)
 
     def compute() -> dict[str, Any]:
@@ -211,6 +220,7 @@ def evaluate_base(
         checkpoint_hash,
         None,
         f"base evaluation of {model_dir}",
+        code,
     )
 
 
@@ -230,6 +240,7 @@ def evaluate_checkpoint(
     store_dir: str | Path,
     run: dict[str, Any] | None = None,
     threads: int | None = None,
+    code: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Forgetting, selective forgetting, bias and trajectory statistics of a fine-tuned checkpoint."""
     _prepare_torch(threads)
@@ -244,7 +255,9 @@ def evaluate_checkpoint(
             raise DataError("evaluation needs the training trajectory but none was given")
         files["trajectory"] = Path(trajectory)
     store = ResultStore(store_dir)
-    key = _store_key(store, checkpoint_hash, "forgetting", settings, files, {"base_hash": base_hash})
+    key = _store_key(
+        store, checkpoint_hash, "forgetting", settings, files, {"base_hash": base_hash, **_code_part(code)}
+    )
     scores_dir = Path(scores_dir)
 
     def compute() -> dict[str, Any]:
@@ -282,4 +295,5 @@ def evaluate_checkpoint(
         base_hash,
         run,
         f"checkpoint evaluation of {model_dir}",
+        code,
     )

@@ -95,6 +95,18 @@ def write_manifest(
     return manifest
 
 
+def annotate_manifest(model_dir: str | Path, fields: dict[str, Any]) -> dict[str, Any]:
+    """Add record-only fields (e.g. the code identity) to a finished manifest; the files and hashes stay."""
+    model_dir = Path(model_dir)
+    manifest = _read_manifest(model_dir)
+    reserved = sorted(set(fields) & {"format", "kind", "files", "content_hash", "parent_hash"})
+    if reserved:
+        raise ModelError(f"{model_dir}/{MANIFEST}: cannot annotate reserved key(s) {', '.join(reserved)}")
+    manifest.update(fields)
+    write_json(model_dir / MANIFEST, manifest)
+    return manifest
+
+
 def save_model_dir(
     model: Any,
     tokenizer: Any,

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from fairforget.code_identity import fingerprint_of
 from fairforget.errors import ConfigError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, read_jsonl, write_json
@@ -156,12 +157,14 @@ def run_finetune(
     *,
     probe_fn: ProbeFn | None = None,
     stop_after_steps: int | None = None,
+    code: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fine-tune the base model for one run and save it; returns the new manifest.
 
     `train_cfg` is the `training:` section (merged with `models.<name>.training`); besides TrainSettings keys
     it may set max_length (64) and mlm_probability (0.15). `probe_fn` overrides the probe callback built from
-    `probe_cfg` (tests); `stop_after_steps` simulates preemption (tests). Weights are trained in float32
+    `probe_cfg` (tests); `stop_after_steps` simulates preemption (tests); `code` is the job's code identity
+    (fairforget.workflow.code_params), recorded in the manifest and summary. Weights are trained in float32
     (mixed precision only autocasts the forward pass).
     """
     base_dir, data_dir, out_dir = Path(base_dir), Path(data_dir), Path(out_dir)
@@ -198,6 +201,8 @@ def run_finetune(
             "objective": dict(objective_cfg),
             "remedy": dict(remedy_cfg),
             "max_length": max_length,
+            # a state saved by other code is not resumed
+            "code": fingerprint_of(code),
         },
         stop_after_steps=stop_after_steps,
         desc=f"finetune {run['objective']}/{run['remedy']}",
@@ -219,6 +224,7 @@ def run_finetune(
             "remedy": dict(remedy_cfg),
             "training": dict(train_cfg),
             "data_files": data_files,
+            "code": dict(code) if code is not None else None,
         },
     )
     write_trajectory(trajectory_path, result.trajectory_rows)
@@ -234,6 +240,7 @@ def run_finetune(
             "settings": asdict(settings),
             "num_processes": engine.accelerator.num_processes,
             "device": str(engine.device),
+            "code": dict(code) if code is not None else None,
         },
     )
     if state_dir is not None:
@@ -287,6 +294,7 @@ def run_finetune_spec(spec: Mapping[str, Any], threads: int = 1) -> dict[str, An
         spec["trajectory"],
         spec["summary"],
         spec["probe_cfg"],
+        code=spec.get("code"),
     )
     if int(os.environ.get("RANK", "0")) == 0:
         write_sidecar(spec["out_dir"], spec["sidecar"])

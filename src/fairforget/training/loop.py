@@ -50,7 +50,14 @@ from fairforget.hashing import canonical_json_hash
 from fairforget.training.optim import make_adamw, make_scheduler
 from fairforget.training.order import ExampleOrder, character_lengths
 from fairforget.training.settings import TrainSettings
-from fairforget.training.state import TrainingState, find_state, load_training_state, save_training_state
+from fairforget.training.state import (
+    TrainingState,
+    current_attempt,
+    find_state,
+    load_training_state,
+    save_training_state,
+    saved_by_attempt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +245,15 @@ class TrainingLoop:
             self.state = load_training_state(
                 folder, model, optimizer, self.scheduler, self.collate_generator, self.state.fingerprint
             )
-            log.info("resuming from %s at step %d (data position %d)", folder, self.state.step, self.state.position)
+            attempt, saved_by = current_attempt(), saved_by_attempt(folder)
+            log.info(
+                "%sresuming at step %d (data position %d) from the state saved %sin %s",
+                f"attempt {attempt}: " if attempt else "",
+                self.state.step,
+                self.state.position,
+                f"by attempt {saved_by} " if saved_by else "",
+                folder,
+            )
         else:
             torch.manual_seed(self.settings.seed)
 
@@ -321,7 +336,10 @@ class TrainingLoop:
         return self.stop_flag.signal_name
 
     def preempted(self, reason: str) -> TrainingPreempted:
-        where = f"stopped at step {self.state.step} of {self.total_steps}"
+        attempt = current_attempt()
+        where = f"stopped at step {self.state.step} of {self.total_steps}" + (
+            f" in attempt {attempt}" if attempt else ""
+        )
         if self.state_dir is not None:
             return TrainingPreempted(
                 f"received {reason}: {where}, training state saved to {self.state_dir}; rerun the job to resume"

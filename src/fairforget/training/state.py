@@ -14,6 +14,7 @@ state usable (`checkpoint.old/` is used if the kill fell between the two renames
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -137,6 +138,8 @@ def save_training_state(
             "wall_seconds": state.wall_seconds,
             "probe_seconds": state.probe_seconds,
             "fingerprint": state.fingerprint,
+            # which attempt of the job saved it (fairforget.workflow.logs sets the variable), for the resume line
+            "saved_by_attempt": current_attempt(),
             "optimizer": optim_meta,
             "scheduler": scheduler_state,
             "rng": rng_meta,
@@ -152,6 +155,18 @@ def save_training_state(
     tmp.rename(current)
     shutil.rmtree(old, ignore_errors=True)
     return current
+
+
+def current_attempt() -> int | None:
+    """Snakemake's attempt of this job (1, 2, ...), when the rule script passed it on (FAIRFORGET_ATTEMPT)."""
+    value = os.environ.get("FAIRFORGET_ATTEMPT", "")
+    return int(value) if value.isdigit() else None
+
+
+def saved_by_attempt(folder: str | Path) -> int | None:
+    """The attempt that saved the state in `folder` (None: unknown, e.g. saved outside a workflow job)."""
+    value = read_json(Path(folder) / METADATA).get("saved_by_attempt")
+    return int(value) if isinstance(value, int) else None
 
 
 def find_state(state_dir: str | Path) -> Path | None:

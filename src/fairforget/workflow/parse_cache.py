@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from fairforget.code_identity import code_files
 from fairforget.config.checks import check_config, check_environment
 from fairforget.hashing import canonical_json, canonical_json_hash
 from fairforget.io import atomic_write_text
@@ -71,7 +72,7 @@ def _code_and_config_key(config: dict[str, Any], base_dir: Path) -> str | None:
         path = Path(spec) if Path(spec).is_absolute() else base_dir / spec
         if not spec.endswith(".py") or not path.is_file():
             return None  # a dotted name, or a missing file the real check reports by config key
-        plugin_files.append(path)
+        plugin_files.extend(code_files(path))  # with the helper modules it imports
     digest = hashlib.sha256(f"{sys.version}\n{canonical_json(config)}\n".encode())
     for path in sorted(PACKAGE_DIR.rglob("*.py")) + plugin_files:
         data = path.read_bytes()
