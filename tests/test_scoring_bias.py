@@ -206,8 +206,10 @@ def test_stereoset_causal_scores_are_geometric_mean_probabilities():
         with torch.no_grad():
             logprobs = torch.log_softmax(model(input_ids=ids).logits[0, :-1].double(), -1)
         token_logprobs = logprobs.gather(1, ids[0, 1:, None]).squeeze(1)
+        # rel 1e-6: the batched float32 forward and this one-sentence forward round differently; measured 2.8e-9
+        # under ATEN_CPU_CAPABILITY=default, 0 on avx512 (float32 epsilon is 1.2e-7)
         assert ours["unrelated"][i] == pytest.approx(
-            float(np.exp2(np.log2(np.exp(token_logprobs.numpy())).mean())), rel=1e-9
+            float(np.exp2(np.log2(np.exp(token_logprobs.numpy())).mean())), rel=1e-6
         )
 
 
