@@ -16,6 +16,8 @@ from workflow_helpers import planned_jobs, snakemake
 REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = """configfile: "config.yaml"
 
+report: "report/workflow.rst"
+
 include: "rules/common.smk"
 include: "rules/analysis.smk"
 
@@ -69,6 +71,6 @@ def test_analysis_rules_and_report(tmp_path):
     assert (work / "report.zip").stat().st_size > 10000
     # The sidecars written under Snakemake reach the raw data through the lineage, and all still verify.
     report = audit(sorted(results.rglob("*.provenance.json")))
-    assert report.ok and report.sidecars == 8, report.problems
+    assert report.ok and report.sidecars == 9, report.problems
     tree = format_lineage(results / "figures/downstream_vs_overall_forgetting.png")
     assert "resources/SHA256SUMS [raw_data_checksums]" in tree and "[base_manifest]" in tree
