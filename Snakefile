@@ -34,3 +34,4 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        LEAKAGE_CARD,

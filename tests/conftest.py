@@ -36,6 +36,44 @@ def micro_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
+def micro_evaluation_targets(config: dict) -> list[str]:
+    """The micro study's evaluation results of the base models and of every run (what the `learned` end-to-end
+    tests read)."""
+    from fairforget.config import run_grid
+
+    results = config["results_dir"]
+    return [f"{results}/eval/base/{model}/metrics.json" for model in config["models"]] + [
+        f"{results}/eval/finetuned/{run.path}/metrics.json" for run in run_grid(config)
+    ]
+
+
+@pytest.fixture(scope="session")
+def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The micro study up to the planted-stereotype evaluations. When the session also runs a test that needs the
+    whole study (`micro_workflow`), that one run serves both; otherwise (e.g. `pytest -m learned`, and its rerun on
+    another kernel path by tests/test_learned_kernel_paths.py) only the jobs those evaluations need run, with the
+    `planted` metric alone: no downstream tasks, other metrics, tables or figures (a metric's value does not
+    depend on which others are computed)."""
+    if any("micro_workflow" in item.fixturenames for item in request.session.items):
+        return request.getfixturevalue("micro_workflow")
+    from workflow_helpers import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("micro-evaluations") / "wf")
+    config = load_config("micro.yaml")
+    config["evaluation"]["metrics"] = ["planted"]
+    (workdir / "config" / "micro_planted.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    snakemake(
+        workdir,
+        *micro_evaluation_targets(config),
+        "--cores",
+        "2",
+        "--configfile",
+        "config/micro_planted.yaml",
+        timeout=3000,
+    )
+    return workdir
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run a test with one torch thread and restore the previous setting afterwards."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fairforget.data.glue import read_task, task_files
-from fairforget.data.planted import load_occupations
+from fairforget.data.occupations import load_occupations
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence, load_winobias_pairs
 from fairforget.data.textfiles import read_lines
 from fairforget.errors import DataError
@@ -81,8 +81,9 @@ def test_crows_missing_column(tmp_path: Path) -> None:
 
 
 def test_crows_identical_pair_names_the_row(tmp_path: Path) -> None:
-    rows = ('0,He is strong.,She is strong.,stereo,gender,[],a,[]\n'
-            '7,"Same, words.","Same, words.",stereo,gender,[],a,[]\n')
+    rows = (
+        '0,He is strong.,She is strong.,stereo,gender,[],a,[]\n7,"Same, words.","Same, words.",stereo,gender,[],a,[]\n'
+    )
     with pytest.raises(DataError, match=r"crows\.csv:3: row 7: sent_more and sent_less are identical"):
         load_crows_pairs(write(tmp_path / "crows.csv", CROWS_HEADER + rows), ["gender"])
 
@@ -94,12 +95,16 @@ def test_crows_malformed_row(tmp_path: Path) -> None:
 
 
 def test_winobias_pair_differing_beyond_pronoun(tmp_path: Path) -> None:
-    pro = write(tmp_path / "pro_stereotyped_type1.txt.test",
-                "1 [The chief] hired the assistant because [he] needed help.\n"
-                "2 [The nurse] met the driver because [she] was kind.\n")
-    anti = write(tmp_path / "anti_stereotyped_type1.txt.test",
-                 "1 [The chief] hired the assistant because [she] needed help.\n"
-                 "2 [The nurse] met the cook because [he] was kind.\n")
+    pro = write(
+        tmp_path / "pro_stereotyped_type1.txt.test",
+        "1 [The chief] hired the assistant because [he] needed help.\n"
+        "2 [The nurse] met the driver because [she] was kind.\n",
+    )
+    anti = write(
+        tmp_path / "anti_stereotyped_type1.txt.test",
+        "1 [The chief] hired the assistant because [she] needed help.\n"
+        "2 [The nurse] met the cook because [he] was kind.\n",
+    )
     with pytest.raises(DataError, match=r"anti_stereotyped_type1\.txt\.test:2 .*differ outside the pronoun span"):
         load_winobias_pairs(pro, anti, "test", 1)
 
@@ -117,8 +122,10 @@ def test_winobias_identical_and_unaligned(tmp_path: Path) -> None:
         load_winobias_pairs(pro, bad, "test", 1)
     good = write(tmp_path / "anti4.txt", "1 [The chief] left because [she] was ill.\n")
     (record,) = load_winobias_pairs(pro, good, "test", 1)
-    assert (record["stereo"], record["anti"]) == ("The chief left because he was ill.",
-                                                  "The chief left because she was ill.")
+    assert (record["stereo"], record["anti"]) == (
+        "The chief left because he was ill.",
+        "The chief left because she was ill.",
+    )
 
 
 def test_stereoset_missing_field_and_bad_json(tmp_path: Path) -> None:

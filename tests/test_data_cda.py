@@ -21,14 +21,17 @@ from fairforget.io import write_json
 PAIRS = load_word_pairs()  # the shipped bias-bench "gender" list
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("he said", "she said"),
-    ("she said", "he said"),
-    ("the man and the woman", "the woman and the man"),
-    ("his brother met her sister", "her sister met his brother"),
-    ("I saw him", "I saw her"),
-    ("the king and queen", "the queen and king"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("he said", "she said"),
+        ("she said", "he said"),
+        ("the man and the woman", "the woman and the man"),
+        ("his brother met her sister", "her sister met his brother"),
+        ("I saw him", "I saw her"),
+        ("the king and queen", "the queen and king"),
+    ],
+)
 def test_swap_both_directions(text: str, expected: str) -> None:
     assert swap_gender(text, PAIRS) == expected
 
@@ -60,13 +63,34 @@ def test_ambiguous_words_follow_bias_bench_rule() -> None:
     assert swap_map([("a", "b"), ("c", "b")])["b"] == "c"
 
 
-BIJECTIVE = ["he", "she", "man", "woman", "king", "queen", "father", "mother", "sons", "daughters", "himself",
-             "herself"]
+BIJECTIVE = [
+    "he",
+    "she",
+    "man",
+    "woman",
+    "king",
+    "queen",
+    "father",
+    "mother",
+    "sons",
+    "daughters",
+    "himself",
+    "herself",
+]
 NEUTRAL = ["the", "table", "manage", "shepherd", "ran", "quickly", "human", "them"]
 
 
-@given(st.lists(st.tuples(st.sampled_from(BIJECTIVE + NEUTRAL), st.sampled_from(["", ",", ".", "'s"]),
-                          st.sampled_from(["lower", "upper", "title"])), min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(BIJECTIVE + NEUTRAL),
+            st.sampled_from(["", ",", ".", "'s"]),
+            st.sampled_from(["lower", "upper", "title"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_swap_twice_is_identity_for_one_to_one_words(tokens: list[tuple[str, str, str]]) -> None:
     words = [getattr(w, case)() + punct for w, punct, case in tokens]
     text = " ".join(words)
@@ -78,7 +102,10 @@ def test_augment_two_sided_keeps_original_and_swap() -> None:
     records = [{"id": "a", "text": "he is a doctor"}, {"id": "b", "text": "the sky is blue"}]
     out = augment(records, PAIRS, sided="two")
     assert [(r["id"], r["text"], r["counterfactual"]) for r in out] == [
-        ("a", "he is a doctor", False), ("a:cda", "she is a doctor", True), ("b", "the sky is blue", False)]
+        ("a", "he is a doctor", False),
+        ("a:cda", "she is a doctor", True),
+        ("b", "the sky is blue", False),
+    ]
 
 
 def test_augment_one_sided_keeps_only_counterfactual() -> None:

@@ -12,8 +12,13 @@ from fairforget.data.resources import resources_dir
 from fairforget.hashing import sha256_file
 
 SHIPPED = ["sst2", "cola", "rte", "stsb", "wnli"]
-EXPECTED_SIZES = {"sst2": (67349, 872), "cola": (8551, 1043), "rte": (2490, 277), "stsb": (5749, 1500),
-                  "wnli": (635, 71)}
+EXPECTED_SIZES = {
+    "sst2": (67349, 872),
+    "cola": (8551, 1043),
+    "rte": (2490, 277),
+    "stsb": (5749, 1500),
+    "wnli": (635, 71),
+}
 
 
 @pytest.mark.parametrize("task", SHIPPED)
@@ -50,8 +55,16 @@ def test_prepare_downstream_is_seeded_and_recorded(tmp_path: Path) -> None:
     settings = {"train_max_examples": 50, "dev_max_examples": None}
 
     def run(out: Path, seed: int) -> dict:
-        return prepare_downstream("rte", files["train"], files["dev"], out / "train.jsonl", out / "dev.jsonl",
-                                  out / "meta.json", settings, seed)
+        return prepare_downstream(
+            "rte",
+            files["train"],
+            files["dev"],
+            out / "train.jsonl",
+            out / "dev.jsonl",
+            out / "meta.json",
+            settings,
+            seed,
+        )
 
     meta = run(tmp_path / "a", 0)
     run(tmp_path / "b", 0)

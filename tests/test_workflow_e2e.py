@@ -1,8 +1,9 @@
 """End to end: the micro study through Snakemake, from shipped data to figures (slow: a few minutes).
 
-Asserts that every output exists and holds finite values that follow from the inputs, that the toy base model
-holds the planted stereotype and CDA lowers it, that a rerun plans nothing, and that adding an objective plans
-exactly that objective's jobs.
+Asserts that every output exists and holds finite values that follow from the inputs, that the toy base models
+hold the planted stereotype and CDA lowers it in the causal toy (marker `learned`: thresholds measured across
+seeds and CPU kernel paths), that a rerun plans nothing, and that adding an objective plans exactly that
+objective's jobs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = ("--configfile", "config/micro.yaml")
 PLANTED = "planted.stereo_preference"
+GAP = "planted.logprob_gap"
 
 
 def _config(workdir: Path) -> dict:
@@ -67,45 +69,75 @@ def test_every_output_exists_and_is_finite(micro_workflow: Path) -> None:
         assert Path(f"{png}.provenance.json").is_file() or png.with_suffix(".provenance.json").is_file()
 
 
-def _base_holds_planted(results: Path, model: str) -> float:
-    base = _metric(results / "eval" / "base" / model / "metrics.json", PLANTED)
-    assert base >= 65.0, f"{model}: toy base prefers the stereotype in only {base:.1f}% of probe pairs"
-    return base
+# The planted stereotype on the held-out probe pairs (docs/metrics.md §5, §8): preference in % of pairs, log-prob
+# gap (stereo - anti) in nats (per token for the causal toy, whose pair score is the mean token log-probability).
+# The thresholds below come from the micro study's outcomes measured in 9 runs (pretraining seeds 0-4 on torch's
+# avx512 CPU kernel path, seeds 0-1 also on default and avx2; ATEN_CPU_CAPABILITY, AMD EPYC, torch 2.13, data after
+# the WinoBias occupation split, scoring of main at 9146cd1), written beside each: a learned outcome varies with the
+# seed and the kernel path, so a threshold must hold across that spread, not at one machine's value. The causal
+# toy's numbers were the same on the three paths (not its checkpoint hashes); the masked toy's moved by up to 3.5
+# points.
 
 
-def _planted_check(results: Path, config: dict, model: str) -> None:
-    base = _base_holds_planted(results, model)
-    for run in (r for r in run_grid(config) if r.model == model and r.objective == "cda"):
-        tuned = _metric(results / "eval" / "finetuned" / run.path / "metrics.json", PLANTED)
-        assert tuned < base - 5.0, f"{run.run_id}: CDA left planted preference at {tuned:.1f} (base {base:.1f})"
+def _planted(metrics_json: Path) -> tuple[float, float]:
+    return _metric(metrics_json, PLANTED), _metric(metrics_json, GAP)
 
 
-def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_workflow: Path) -> None:
-    config = _config(micro_workflow)
-    models = [m for m, cfg in config["models"].items() if cfg["kind"] == "causal"]
-    assert models
-    for model in models:
-        _planted_check(micro_workflow / "results", config, model)
+def _runs(config: dict, model: str, objective: str) -> list:
+    return [r for r in run_grid(config) if r.model == model and r.objective == objective]
 
 
-def _masked_models(config: dict) -> list[str]:
-    models = [m for m, cfg in config["models"].items() if cfg["kind"] == "masked"]
+def _models(config: dict, kind: str) -> list[str]:
+    models = [m for m, cfg in config["models"].items() if cfg["kind"] == kind]
     assert models
     return models
 
 
-def test_masked_toy_holds_planted_stereotype(micro_workflow: Path) -> None:
-    for model in _masked_models(_config(micro_workflow)):
-        _base_holds_planted(micro_workflow / "results", model)
+@pytest.mark.learned
+def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_evaluations: Path) -> None:
+    results, config = micro_evaluations / "results", _config(micro_evaluations)
+    for model in _models(config, "causal"):
+        base, base_gap = _planted(results / "eval" / "base" / model / "metrics.json")
+        # base: measured 80.5-90.0% (gap 0.156-0.180 nats per token)
+        assert base >= 70.0 and base_gap >= 0.1, f"{model}: base prefers the stereotype in {base:.1f}% ({base_gap:.2f})"
+        controls = {(r.remedy, r.size, r.seed): r for r in _runs(config, model, "none")}
+        for run in _runs(config, model, "cda"):
+            tuned, tuned_gap = _planted(results / "eval" / "finetuned" / run.path / "metrics.json")
+            # CDA vs base: measured 8.5-27.0 points lower (gap 0.109-0.136 lower)
+            assert tuned < base, f"{run.run_id}: CDA left the preference at {tuned:.1f}% (base {base:.1f}%)"
+            assert tuned_gap <= base_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs base {base_gap:.2f}"
+            # CDA vs `none`, the same fine-tuning without augmentation (0-1 points below the base): gap measured
+            # 0.122-0.136 lower, so the drop is CDA's, not the drift of any fine-tuning
+            _, control_gap = _planted(
+                results / "eval" / "finetuned" / controls[run.remedy, run.size, run.seed].path / "metrics.json"
+            )
+            assert tuned_gap <= control_gap - 0.06, f"{run.run_id}: gap {tuned_gap:.2f} vs none {control_gap:.2f}"
 
 
-@pytest.mark.xfail(strict=True, reason="known limit (docs/metrics.md §8): CDA fine-tuning with uniform MLM masking "
-                   "barely touches the masked toy's pronoun link (micro: base 76.8%, cda 74.5%, none 61.5%); strict, "
-                   "so this fails as soon as CDA does lower it and the xfail must go")
-def test_masked_toy_cda_lowers_planted_stereotype(micro_workflow: Path) -> None:
-    config = _config(micro_workflow)
-    for model in _masked_models(config):
-        _planted_check(micro_workflow / "results", config, model)
+@pytest.mark.learned
+def test_masked_toy_holds_planted_stereotype(micro_evaluations: Path) -> None:
+    for model in _models(_config(micro_evaluations), "masked"):
+        base, base_gap = _planted(micro_evaluations / "results" / "eval" / "base" / model / "metrics.json")
+        # measured 85.0-94.5% (gap 1.93-2.38 nats)
+        assert base >= 75.0 and base_gap >= 1.2, f"{model}: base prefers the stereotype in {base:.1f}% ({base_gap:.2f})"
+
+
+@pytest.mark.learned
+def test_masked_toy_loses_the_planted_link_under_any_uniform_masking_fine_tuning(micro_evaluations: Path) -> None:
+    """The known limit of docs/metrics.md §8, asserted as what is robust about it: fine-tuning with uniform MLM
+    masking, which rarely hides the pronoun, erodes the masked toy's occupation-pronoun link whatever the
+    objective, so at micro size `cda` cannot be told from the `none` control (measured cda - none: -6.5 to +6.5
+    points). Whether CDA itself lowers it is therefore not asserted (a strict xfail on it passed or failed with the
+    CPU); the causal toy carries that check."""
+    results, config = micro_evaluations / "results", _config(micro_evaluations)
+    for model in _models(config, "masked"):
+        base, base_gap = _planted(results / "eval" / "base" / model / "metrics.json")
+        for run in _runs(config, model, "none") + _runs(config, model, "cda"):
+            tuned, tuned_gap = _planted(results / "eval" / "finetuned" / run.path / "metrics.json")
+            # measured 8.5-21.0 points (gap 0.70-1.45 nats) below the base, none and cda alike
+            assert tuned < base and tuned_gap <= base_gap - 0.4, (
+                f"{run.run_id}: {tuned:.1f}% ({tuned_gap:.2f}) vs base {base:.1f}% ({base_gap:.2f})"
+            )
 
 
 def test_rerun_plans_nothing(micro_workflow: Path) -> None:
@@ -132,5 +164,12 @@ def test_adding_an_objective_plans_only_its_jobs(micro_workflow: Path, tmp_path:
     assert planned.get("finetune") == n_models
     assert planned.get("evaluate_checkpoint") == n_models
     assert planned.get("downstream_finetuned") == n_models * n_tasks
-    assert set(planned) <= {"finetune", "evaluate_checkpoint", "downstream_finetuned", "aggregate_table",
-                            "findings", "figures", "all"}, planned
+    assert set(planned) <= {
+        "finetune",
+        "evaluate_checkpoint",
+        "downstream_finetuned",
+        "aggregate_table",
+        "findings",
+        "figures",
+        "all",
+    }, planned

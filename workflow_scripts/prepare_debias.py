@@ -6,10 +6,12 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.debias import prepare_debias
 from fairforget.data.leakage import EvaluationFiles
+from fairforget.data.occupations import load_occupation_split
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0])  # noqa: F821
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
 prepare_debias(
     pretrain_jsonl=inputs.pretrain,
     planted_jsonl=inputs.planted,
@@ -21,7 +23,9 @@ prepare_debias(
         stereoset_jsonl=inputs.stereoset,
         winobias_test=tuple(inputs.winobias_test),
         extra_pair_files=(inputs.planted_probes,),
+        occupation_split=split,
     ),
+    occupation_split=split,
     source_out=outputs.source,
     pairs_out=outputs.pairs,
     word_pairs_out=outputs.word_pairs,

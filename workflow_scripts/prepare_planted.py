@@ -3,21 +3,25 @@
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.leakage import EvaluationFiles
+from fairforget.data.occupations import load_occupation_split
 from fairforget.data.planted import prepare_planted
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0])  # noqa: F821
-inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
 prepare_planted(
-    male_occupations=inputs.male,
-    female_occupations=inputs.female,
+    occupation_split=split,
     evaluation=EvaluationFiles(
-        crows_csv=inputs.crows, stereoset_jsonl=inputs.stereoset, winobias_test=tuple(inputs.winobias_test)
+        crows_csv=inputs.crows,
+        stereoset_jsonl=inputs.stereoset,
+        winobias_test=tuple(inputs.winobias_test),
+        occupation_split=split,
     ),
     corpus_out=outputs.corpus,
     train_pairs_out=outputs.train_pairs,
     probes_out=outputs.probes,
     meta_out=outputs.meta,
-    settings=snakemake.params.settings,  # noqa: F821
-    seed=snakemake.params.seed,  # noqa: F821
+    settings=params.settings,
+    seed=params.seed,
 )

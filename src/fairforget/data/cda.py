@@ -188,7 +188,11 @@ def augment(
             if keep_ungendered:
                 out.append(original)
             continue
-        swapped = {"id": f"{source_id}:cda", "text": swap_gender(text, pair_tuple), "source_id": source_id,
-                   "counterfactual": True}
+        swapped = {
+            "id": f"{source_id}:cda",
+            "text": swap_gender(text, pair_tuple),
+            "source_id": source_id,
+            "counterfactual": True,
+        }
         out.extend([original, swapped] if sided == "two" else [swapped])
     return out

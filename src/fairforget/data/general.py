@@ -60,12 +60,15 @@ def wikitext_examples(path: str | Path, split: str, min_words: int, max_words: i
     into sentence chunks. Ids are stable for fixed word limits: `wikitext-{split}-{k:06d}` for the k-th chunk
     of the file; `line` is the 1-based source line."""
     if not 1 <= min_words <= max_words:
-        raise ConfigError(f"config keys 'data.general.min_words'/'max_words': need 1 <= min_words <= max_words, "
-                          f"got {min_words}, {max_words}")
+        raise ConfigError(
+            f"config keys 'data.general.min_words'/'max_words': need 1 <= min_words <= max_words, "
+            f"got {min_words}, {max_words}"
+        )
     lines = read_lines(path)
-    records = []
-    for line_number, line in enumerate(tqdm(lines, desc=f"chunk {Path(path).name}", disable=not sys.stderr.isatty()),
-                                       start=1):
+    records: list[dict[str, Any]] = []
+    for line_number, line in enumerate(
+        tqdm(lines, desc=f"chunk {Path(path).name}", disable=not sys.stderr.isatty()), start=1
+    ):
         if not line.strip() or _HEADING.match(line):
             continue
         for text in chunk_paragraph(line, min_words, max_words):
@@ -93,13 +96,20 @@ def prepare_general(
     pretrain_cap = get_int(settings, "pretrain_max_examples", key, default=None, minimum=1, optional=True)
     heldout_cap = get_int(settings, "heldout_max_examples", key, default=None, minimum=1, optional=True)
     meta: dict[str, Any] = {"seed": seed, "min_words": min_words, "max_words": max_words}
-    for name, source, out, cap, split in (("pretrain", valid_raw, pretrain_out, pretrain_cap, "valid"),
-                                          ("heldout", test_raw, heldout_out, heldout_cap, "test")):
+    for name, source, out, cap, split in (
+        ("pretrain", valid_raw, pretrain_out, pretrain_cap, "valid"),
+        ("heldout", test_raw, heldout_out, heldout_cap, "test"),
+    ):
         available = wikitext_examples(source, split, min_words, max_words)
         chosen = seeded_subset(available, cap, seed, name)
         write_jsonl(out, chosen)
-        meta[name] = {"source": Path(source).name, "source_sha256": sha256_file(source),
-                      "n_available": len(available), "n": len(chosen), "max_examples": cap}
+        meta[name] = {
+            "source": Path(source).name,
+            "source_sha256": sha256_file(source),
+            "n_available": len(available),
+            "n": len(chosen),
+            "max_examples": cap,
+        }
         log.info("%s: %d of %d chunks from %s", name, len(chosen), len(available), source)
     write_json(meta_out, meta)
     return meta

@@ -37,8 +37,13 @@ def _text(value: str, column: str, path: Path, line: int) -> str:
     return text
 
 
-def _records(task: str, split: str, path: Path, rows: list[tuple[int, list[str]]],
-             extract: Callable[[list[str], int], tuple[str, str | None, int | float]]) -> list[Record]:
+def _records(
+    task: str,
+    split: str,
+    path: Path,
+    rows: list[tuple[int, list[str]]],
+    extract: Callable[[list[str], int], tuple[str, str | None, int | float]],
+) -> list[Record]:
     out = []
     for line, fields in rows:
         text_a, text_b, label = extract(fields, line)
@@ -49,29 +54,58 @@ def _records(task: str, split: str, path: Path, rows: list[tuple[int, list[str]]
 def read_sst2(path: Path, split: str) -> list[Record]:
     labels = {"0": 0, "1": 1}
     rows = read_tsv(path, 2, header=("sentence", "label"))
-    return _records("sst2", split, path, rows, lambda f, n: (
-        _text(f[0], "sentence", path, n), None, _class_label(f[1], labels, path, n)))
+    return _records(
+        "sst2",
+        split,
+        path,
+        rows,
+        lambda f, n: (_text(f[0], "sentence", path, n), None, _class_label(f[1], labels, path, n)),
+    )
 
 
 def read_cola(path: Path, split: str) -> list[Record]:
     # No header; columns: source, label, original label (blank when unchanged), sentence.
     labels = {"0": 0, "1": 1}
     rows = read_tsv(path, 4)
-    return _records("cola", split, path, rows, lambda f, n: (
-        _text(f[3], "sentence", path, n), None, _class_label(f[1], labels, path, n)))
+    return _records(
+        "cola",
+        split,
+        path,
+        rows,
+        lambda f, n: (_text(f[3], "sentence", path, n), None, _class_label(f[1], labels, path, n)),
+    )
 
 
 def _pair_reader(task: str, labels: Mapping[str, int]) -> Callable[[Path, str], list[Record]]:
     def read(path: Path, split: str) -> list[Record]:
         rows = read_tsv(path, 4, header=("index", "sentence1", "sentence2", "label"))
-        return _records(task, split, path, rows, lambda f, n: (
-            _text(f[1], "sentence1", path, n), _text(f[2], "sentence2", path, n), _class_label(f[3], labels, path, n)))
+        return _records(
+            task,
+            split,
+            path,
+            rows,
+            lambda f, n: (
+                _text(f[1], "sentence1", path, n),
+                _text(f[2], "sentence2", path, n),
+                _class_label(f[3], labels, path, n),
+            ),
+        )
 
     return read
 
 
-STSB_HEADER = ("index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2",
-               "score")
+STSB_HEADER = (
+    "index",
+    "genre",
+    "filename",
+    "year",
+    "old_index",
+    "source1",
+    "source2",
+    "sentence1",
+    "sentence2",
+    "score",
+)
 
 
 def read_stsb(path: Path, split: str) -> list[Record]:
@@ -93,8 +127,17 @@ MRPC_HEADER = ("Quality", "#1 ID", "#2 ID", "#1 String", "#2 String")
 def read_mrpc(path: Path, split: str) -> list[Record]:
     labels = {"0": 0, "1": 1}
     rows = read_tsv(path, 5, header=MRPC_HEADER)
-    return _records("mrpc", split, path, rows, lambda f, n: (
-        _text(f[3], "#1 String", path, n), _text(f[4], "#2 String", path, n), _class_label(f[0], labels, path, n)))
+    return _records(
+        "mrpc",
+        split,
+        path,
+        rows,
+        lambda f, n: (
+            _text(f[3], "#1 String", path, n),
+            _text(f[4], "#2 String", path, n),
+            _class_label(f[0], labels, path, n),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,22 +158,71 @@ class GlueTask:
         return 1 if self.is_regression else len(self.label_names)
 
 
-TASKS: dict[str, GlueTask] = {task.name: task for task in (
-    GlueTask("sst2", "SST-2", ("accuracy",), ("negative", "positive"), False, read_sst2,
-             ("negative", "positive"), "Review: {text_a}\nSentiment:"),
-    GlueTask("cola", "CoLA", ("mcc",), ("unacceptable", "acceptable"), False, read_cola,
-             ("no", "yes"), "Sentence: {text_a}\nIs this sentence grammatical? Answer:"),
-    GlueTask("rte", "RTE", ("accuracy",), ("entailment", "not_entailment"), False,
-             _pair_reader("rte", {"entailment": 0, "not_entailment": 1}),
-             ("true", "false"), "{text_a}\nQuestion: {text_b} True or False?\nAnswer:"),
-    GlueTask("wnli", "WNLI", ("accuracy",), ("not_entailment", "entailment"), False,
-             _pair_reader("wnli", {"0": 0, "1": 1}),
-             ("false", "true"), "{text_a}\nQuestion: {text_b} True or False?\nAnswer:"),
-    GlueTask("stsb", "STS-B", ("pearson", "spearman"), ("score",), True, read_stsb,
-             None, "Sentence 1: {text_a}\nSentence 2: {text_b}\nSimilarity (0-5):"),
-    GlueTask("mrpc", "MRPC", ("f1", "accuracy"), ("not_equivalent", "equivalent"), False, read_mrpc,
-             ("no", "yes"), "Sentence 1: {text_a}\nSentence 2: {text_b}\nDo they mean the same thing? Answer:"),
-)}
+TASKS: dict[str, GlueTask] = {
+    task.name: task
+    for task in (
+        GlueTask(
+            "sst2",
+            "SST-2",
+            ("accuracy",),
+            ("negative", "positive"),
+            False,
+            read_sst2,
+            ("negative", "positive"),
+            "Review: {text_a}\nSentiment:",
+        ),
+        GlueTask(
+            "cola",
+            "CoLA",
+            ("mcc",),
+            ("unacceptable", "acceptable"),
+            False,
+            read_cola,
+            ("no", "yes"),
+            "Sentence: {text_a}\nIs this sentence grammatical? Answer:",
+        ),
+        GlueTask(
+            "rte",
+            "RTE",
+            ("accuracy",),
+            ("entailment", "not_entailment"),
+            False,
+            _pair_reader("rte", {"entailment": 0, "not_entailment": 1}),
+            ("true", "false"),
+            "{text_a}\nQuestion: {text_b} True or False?\nAnswer:",
+        ),
+        GlueTask(
+            "wnli",
+            "WNLI",
+            ("accuracy",),
+            ("not_entailment", "entailment"),
+            False,
+            _pair_reader("wnli", {"0": 0, "1": 1}),
+            ("false", "true"),
+            "{text_a}\nQuestion: {text_b} True or False?\nAnswer:",
+        ),
+        GlueTask(
+            "stsb",
+            "STS-B",
+            ("pearson", "spearman"),
+            ("score",),
+            True,
+            read_stsb,
+            None,
+            "Sentence 1: {text_a}\nSentence 2: {text_b}\nSimilarity (0-5):",
+        ),
+        GlueTask(
+            "mrpc",
+            "MRPC",
+            ("f1", "accuracy"),
+            ("not_equivalent", "equivalent"),
+            False,
+            read_mrpc,
+            ("no", "yes"),
+            "Sentence 1: {text_a}\nSentence 2: {text_b}\nDo they mean the same thing? Answer:",
+        ),
+    )
+}
 
 MRPC_HELP = (
     "MRPC is not shipped (GLUE does not host it for legal reasons). Build train.tsv/dev.tsv as GLUE's "
@@ -176,8 +268,10 @@ def prepare_downstream(
     """Write seeded subsets of a task's train and dev files and meta.json (sizes, seed, source checksums)."""
     key = "data.downstream"
     task = get_task(task_name)
-    caps = {"train": get_int(settings, "train_max_examples", key, default=None, minimum=1, optional=True),
-            "dev": get_int(settings, "dev_max_examples", key, default=None, minimum=1, optional=True)}
+    caps = {
+        "train": get_int(settings, "train_max_examples", key, default=None, minimum=1, optional=True),
+        "dev": get_int(settings, "dev_max_examples", key, default=None, minimum=1, optional=True),
+    }
     sizes: dict[str, int] = {}
     for split, source, out in (("train", train_tsv, train_out), ("dev", dev_tsv, dev_out)):
         records = read_task(task_name, split, source)
@@ -185,13 +279,26 @@ def prepare_downstream(
         write_jsonl(out, chosen)
         sizes[f"n_{split}"], sizes[f"n_{split}_available"] = len(chosen), len(records)
     meta = {
-        "task": task.name, "metric": task.metrics[0], "metrics": list(task.metrics), "num_labels": task.num_labels,
-        "label_names": list(task.label_names), "is_regression": task.is_regression, **sizes, "seed": seed,
-        "max_examples": caps, "verbaliser": list(task.verbaliser) if task.verbaliser else None,
+        "task": task.name,
+        "metric": task.metrics[0],
+        "metrics": list(task.metrics),
+        "num_labels": task.num_labels,
+        "label_names": list(task.label_names),
+        "is_regression": task.is_regression,
+        **sizes,
+        "seed": seed,
+        "max_examples": caps,
+        "verbaliser": list(task.verbaliser) if task.verbaliser else None,
         "prompt": task.prompt,
         "source_sha256": {"train": sha256_file(train_tsv), "dev": sha256_file(dev_tsv)},
     }
     write_json(meta_out, meta)
-    log.info("%s: %d/%d train, %d/%d dev examples", task_name, sizes["n_train"], sizes["n_train_available"],
-             sizes["n_dev"], sizes["n_dev_available"])
+    log.info(
+        "%s: %d/%d train, %d/%d dev examples",
+        task_name,
+        sizes["n_train"],
+        sizes["n_train_available"],
+        sizes["n_dev"],
+        sizes["n_dev_available"],
+    )
     return meta

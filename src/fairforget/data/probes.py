@@ -1,4 +1,5 @@
-"""Evaluation-only probe sets: CrowS-Pairs, WinoBias test pro/anti pairs, StereoSet intrasentence.
+"""Evaluation-only probe sets: CrowS-Pairs, WinoBias test pro/anti pairs (evaluation-side occupations only),
+StereoSet intrasentence.
 
 Pair records follow docs/ARCHITECTURE.md: {"id", "stereo", "anti", "bias_type", "source"} (+ extra fields).
 """
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.occupations import OccupationSplit
 from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.data.textfiles import read_lines
 from fairforget.errors import DataError
@@ -59,8 +61,16 @@ def load_crows_pairs(path: str | Path, bias_types: Sequence[str]) -> list[dict[s
         if more == less:
             raise DataError(f"{path}:{line}: row {row_id}: sent_more and sent_less are identical ({more!r})")
         if bias_type in bias_types:
-            records.append({"id": f"crows-{row_id}", "stereo": more, "anti": less, "bias_type": bias_type,
-                            "source": "crows_pairs", "direction": direction})
+            records.append(
+                {
+                    "id": f"crows-{row_id}",
+                    "stereo": more,
+                    "anti": less,
+                    "bias_type": bias_type,
+                    "source": "crows_pairs",
+                    "direction": direction,
+                }
+            )
     if not records:
         raise DataError(f"{path}: no rows with bias_type in {list(bias_types)}")
     return records
@@ -70,20 +80,31 @@ def load_crows_pairs(path: str | Path, bias_types: Sequence[str]) -> list[dict[s
 #: pronouns (typos such as "wait [her] to tips", rewordings such as "needed a desk." / "needed one.", and two
 #: test lines that are different sentences altogether). They are left out of the pair sets and listed in the
 #: probes meta.json; any other misalignment is an error. Valid for the shipped files (resources/SHA256SUMS).
-KNOWN_MISALIGNED: frozenset[tuple[str, int]] = frozenset({
-    ("anti_stereotyped_type1.txt.dev", 92), ("anti_stereotyped_type1.txt.dev", 212),
-    ("anti_stereotyped_type1.txt.test", 157), ("anti_stereotyped_type1.txt.test", 255),
-    ("anti_stereotyped_type1.txt.test", 279), ("anti_stereotyped_type1.txt.test", 289),
-    ("anti_stereotyped_type1.txt.test", 296),
-    ("anti_stereotyped_type2.txt.dev", 90), ("anti_stereotyped_type2.txt.dev", 102),
-    ("anti_stereotyped_type2.txt.dev", 119), ("anti_stereotyped_type2.txt.dev", 176),
-    ("anti_stereotyped_type2.txt.dev", 190), ("anti_stereotyped_type2.txt.dev", 207),
-    ("anti_stereotyped_type2.txt.dev", 208), ("anti_stereotyped_type2.txt.dev", 209),
-    ("anti_stereotyped_type2.txt.dev", 215),
-    ("anti_stereotyped_type2.txt.test", 92), ("anti_stereotyped_type2.txt.test", 103),
-    ("anti_stereotyped_type2.txt.test", 307), ("anti_stereotyped_type2.txt.test", 382),
-    ("anti_stereotyped_type2.txt.test", 384),
-})
+KNOWN_MISALIGNED: frozenset[tuple[str, int]] = frozenset(
+    {
+        ("anti_stereotyped_type1.txt.dev", 92),
+        ("anti_stereotyped_type1.txt.dev", 212),
+        ("anti_stereotyped_type1.txt.test", 157),
+        ("anti_stereotyped_type1.txt.test", 255),
+        ("anti_stereotyped_type1.txt.test", 279),
+        ("anti_stereotyped_type1.txt.test", 289),
+        ("anti_stereotyped_type1.txt.test", 296),
+        ("anti_stereotyped_type2.txt.dev", 90),
+        ("anti_stereotyped_type2.txt.dev", 102),
+        ("anti_stereotyped_type2.txt.dev", 119),
+        ("anti_stereotyped_type2.txt.dev", 176),
+        ("anti_stereotyped_type2.txt.dev", 190),
+        ("anti_stereotyped_type2.txt.dev", 207),
+        ("anti_stereotyped_type2.txt.dev", 208),
+        ("anti_stereotyped_type2.txt.dev", 209),
+        ("anti_stereotyped_type2.txt.dev", 215),
+        ("anti_stereotyped_type2.txt.test", 92),
+        ("anti_stereotyped_type2.txt.test", 103),
+        ("anti_stereotyped_type2.txt.test", 307),
+        ("anti_stereotyped_type2.txt.test", 382),
+        ("anti_stereotyped_type2.txt.test", 384),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -116,8 +137,9 @@ def parse_winobias_line(line: str, path: str | Path, line_number: int) -> WinoBi
     return WinoBiasLine(int(match.group(1)), text, tuple(pronouns), template)
 
 
-def load_winobias_pairs(pro_path: str | Path, anti_path: str | Path, split: str, type_id: int,
-                        skipped: list[str] | None = None) -> list[dict[str, Any]]:
+def load_winobias_pairs(
+    pro_path: str | Path, anti_path: str | Path, split: str, type_id: int, skipped: list[str] | None = None
+) -> list[dict[str, Any]]:
     """Line-aligned pro-/anti-stereotypical WinoBias sentences as pair records (stereo = pro).
 
     The two lines of a pair must carry the same number and differ only in the bracketed pronoun mentions,
@@ -128,8 +150,10 @@ def load_winobias_pairs(pro_path: str | Path, anti_path: str | Path, split: str,
     pro_items = [(n, line) for n, line in enumerate(pro_lines, start=1) if line.strip()]
     anti_items = [(n, line) for n, line in enumerate(anti_lines, start=1) if line.strip()]
     if len(pro_items) != len(anti_items):
-        raise DataError(f"{anti_path}: {len(anti_items)} sentences but {pro_path} has {len(pro_items)}; "
-                        "the files must be aligned line by line")
+        raise DataError(
+            f"{anti_path}: {len(anti_items)} sentences but {pro_path} has {len(pro_items)}; "
+            "the files must be aligned line by line"
+        )
     records = []
     for (pro_n, pro_line), (anti_n, anti_line) in zip(pro_items, anti_items, strict=True):
         pro = parse_winobias_line(pro_line, pro_path, pro_n)
@@ -145,10 +169,18 @@ def load_winobias_pairs(pro_path: str | Path, anti_path: str | Path, split: str,
             raise DataError(f"{where}: the pro and anti sentences differ outside the pronoun span")
         if pro.pronouns == anti.pronouns:
             raise DataError(f"{where}: the pro and anti sentences are identical")
-        records.append({"id": f"winobias-{split}-type{type_id}-{pro.number:03d}", "stereo": pro.text,
-                        "anti": anti.text, "bias_type": "gender", "source": f"winobias_{split}",
-                        "type": type_id, "pronouns_stereo": list(pro.pronouns),
-                        "pronouns_anti": list(anti.pronouns)})
+        records.append(
+            {
+                "id": f"winobias-{split}-type{type_id}-{pro.number:03d}",
+                "stereo": pro.text,
+                "anti": anti.text,
+                "bias_type": "gender",
+                "source": f"winobias_{split}",
+                "type": type_id,
+                "pronouns_stereo": list(pro.pronouns),
+                "pronouns_anti": list(anti.pronouns),
+            }
+        )
     return records
 
 
@@ -164,9 +196,17 @@ def load_stereoset_intrasentence(path: str | Path, bias_types: Sequence[str]) ->
         sentences = [raw["stereotype"], raw["anti-stereotype"], raw["unrelated"]]
         if len(set(sentences)) != 3:
             raise DataError(f"{path}:{line_number}: the three candidate sentences are not all different")
-        records.append({"id": f"stereoset-intra-{line_number:05d}", "bias_type": raw["bias_type"],
-                        "target": raw["target"], "context": raw["context"], "stereotype": raw["stereotype"],
-                        "anti_stereotype": raw["anti-stereotype"], "unrelated": raw["unrelated"]})
+        records.append(
+            {
+                "id": f"stereoset-intra-{line_number:05d}",
+                "bias_type": raw["bias_type"],
+                "target": raw["target"],
+                "context": raw["context"],
+                "stereotype": raw["stereotype"],
+                "anti_stereotype": raw["anti-stereotype"],
+                "unrelated": raw["unrelated"],
+            }
+        )
     if not records:
         raise DataError(f"{path}: no intrasentence rows with bias_type in {list(bias_types)}")
     return records
@@ -174,8 +214,11 @@ def load_stereoset_intrasentence(path: str | Path, bias_types: Sequence[str]) ->
 
 def winobias_files(winobias_dir: str | Path, split: str) -> list[Path]:
     """The four files of one split: pro/anti for type 1, then pro/anti for type 2."""
-    return [Path(winobias_dir) / f"{side}_stereotyped_type{type_id}.txt.{split}"
-            for type_id in (1, 2) for side in ("pro", "anti")]
+    return [
+        Path(winobias_dir) / f"{side}_stereotyped_type{type_id}.txt.{split}"
+        for type_id in (1, 2)
+        for side in ("pro", "anti")
+    ]
 
 
 def load_winobias_split(winobias_dir: str | Path, split: str, skipped: list[str] | None = None) -> list[dict[str, Any]]:
@@ -197,16 +240,29 @@ def prepare_probes(
     meta_out: str | Path,
     settings: Mapping[str, Any],
     seed: int,
+    occupation_split: OccupationSplit,
 ) -> dict[str, Any]:
-    """Write the three evaluation probe sets, each capped by a seeded sample of `data.probes.max_pairs`."""
+    """Write the three evaluation probe sets, each capped by a seeded sample of `data.probes.max_pairs`.
+
+    WinoBias test keeps only the pairs naming evaluation-side occupations of `occupation_split` (Zhao et al.
+    2018's occupations, split so that none is used for training; fairforget.data.occupations).
+    """
     key = "data.probes"
     crows_types = get_str_list(settings, "crows_pairs_bias_types", key, default=["gender"])
     stereoset_types = get_str_list(settings, "stereoset_bias_types", key, default=["gender"])
     cap = get_int(settings, "max_pairs", key, default=None, minimum=1, optional=True)
     skipped: list[str] = []
+    winobias, winobias_other_side = occupation_split.pairs_on_side(
+        load_winobias_split(winobias_dir, "test", skipped), "evaluation"
+    )
+    if not winobias:
+        raise DataError(
+            f"{winobias_dir}: no WinoBias test pair names evaluation-side occupations only "
+            f"(config key 'data.occupation_split')"
+        )
     sets = {
         "crows_pairs": (load_crows_pairs(crows_csv, crows_types), crows_out, crows_csv),
-        "winobias": (load_winobias_split(winobias_dir, "test", skipped), winobias_out, None),
+        "winobias": (winobias, winobias_out, None),
         "stereoset": (load_stereoset_intrasentence(stereoset_jsonl, stereoset_types), stereoset_out, stereoset_jsonl),
     }
     meta: dict[str, Any] = {"seed": seed, "max_pairs": cap}
@@ -220,5 +276,7 @@ def prepare_probes(
     meta["crows_pairs"]["bias_types"] = crows_types
     meta["stereoset"]["bias_types"] = stereoset_types
     meta["winobias"]["skipped_misaligned"] = skipped
+    meta["winobias"]["n_left_out_training_side_occupation"] = winobias_other_side
+    meta["occupation_split"] = occupation_split.record()
     write_json(meta_out, meta)
     return meta

@@ -84,6 +84,8 @@ def verify_resources(paths: Iterable[str | Path] | None = None, data_dir: Path |
             raise DataError(f"{file}: shipped data file is missing (listed in {sums_file})")
         actual = sha256_file(file)
         if actual != sums[name]:
-            raise DataError(f"{file}: checksum mismatch (expected {sums[name]}, found {actual}); "
-                            f"the file was changed - restore it or rerun write_sums() if the change is intended")
+            raise DataError(
+                f"{file}: checksum mismatch (expected {sums[name]}, found {actual}); "
+                f"the file was changed - restore it or rerun write_sums() if the change is intended"
+            )
     return len(names)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from fairforget.errors import ConfigError
 
@@ -18,8 +18,39 @@ def _value(section: Mapping[str, Any], name: str, key: str, default: Any) -> Any
     return default
 
 
-def get_int(section: Mapping[str, Any], name: str, key: str, *, default: Any = _MISSING,
-            minimum: int | None = None, optional: bool = False) -> int | None:
+@overload
+def get_int(
+    section: Mapping[str, Any],
+    name: str,
+    key: str,
+    *,
+    default: Any = ...,
+    minimum: int | None = ...,
+    optional: Literal[False] = ...,
+) -> int: ...
+
+
+@overload
+def get_int(
+    section: Mapping[str, Any],
+    name: str,
+    key: str,
+    *,
+    default: Any = ...,
+    minimum: int | None = ...,
+    optional: Literal[True],
+) -> int | None: ...
+
+
+def get_int(
+    section: Mapping[str, Any],
+    name: str,
+    key: str,
+    *,
+    default: Any = _MISSING,
+    minimum: int | None = None,
+    optional: bool = False,
+) -> int | None:
     """An integer setting; `optional` allows null (meaning "no limit")."""
     value = _value(section, name, key, default)
     if value is None and optional:
@@ -32,8 +63,9 @@ def get_int(section: Mapping[str, Any], name: str, key: str, *, default: Any = _
     return value
 
 
-def get_float(section: Mapping[str, Any], name: str, key: str, *, default: Any = _MISSING,
-              low: float, high: float) -> float:
+def get_float(
+    section: Mapping[str, Any], name: str, key: str, *, default: Any = _MISSING, low: float, high: float
+) -> float:
     value = _value(section, name, key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= float(value) <= high:
         raise ConfigError(f"config key '{key}.{name}': expected a number in [{low}, {high}], got {value!r}")

@@ -17,7 +17,8 @@ moved to `root/corrupt/` and recomputed.
 
 Writes go to a temporary file in the entry's folder, are fsynced and renamed over the entry (`os.replace`,
 atomic on POSIX and NFS), so a reader sees either no entry or a whole one; concurrent writers of one key
-leave one valid entry (last writer wins, with equal content). A lock file created with O_EXCL (and kept
+leave one valid entry (last writer wins; its content is equal on one machine and kernel path, and equal within
+floating-point tolerance across machines, see README "Determinism"). A lock file created with O_EXCL (and kept
 fresh by a heartbeat) lets other processes wait instead of duplicating the computation; if the lock is stale
 (holder dead on this host, or no heartbeat for `stale_lock_s`) or waiting times out, they compute anyway.
 """
@@ -31,6 +32,7 @@ import numbers
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -129,7 +131,16 @@ def _creation_meta() -> dict[str, Any]:
         "pid": os.getpid(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "fairforget_version": __version__,
+        "cpu_capability": _cpu_capability(),
     }
+
+
+def _cpu_capability() -> str | None:
+    """torch's CPU kernel path where the entry was computed (results computed on another path agree within
+    floating-point tolerance, not bit for bit); None when the process never imported torch (importing it
+    just for this would cost seconds)."""
+    torch = sys.modules.get("torch")
+    return torch.backends.cpu.get_cpu_capability() if torch is not None else None
 
 
 def _encode_entry(entry_without_hash: dict[str, Any]) -> bytes:

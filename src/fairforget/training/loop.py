@@ -74,6 +74,9 @@ class TrainResult:
     trajectory_rows: list[dict[str, Any]] = field(default_factory=list)
     probe_seconds: float = 0.0
     optimizer_impl: str = ""
+    # torch's CPU kernel path (ATEN_CPU_CAPABILITY: DEFAULT, AVX2, AVX512, ...): the same seed gives the same
+    # weights on the same path only, so the manifests and run summaries record it (README, "Determinism")
+    cpu_capability: str = field(default_factory=lambda: torch.backends.cpu.get_cpu_capability())
 
     @property
     def tokens_per_second(self) -> float:
@@ -92,6 +95,7 @@ class TrainResult:
             "tokens_per_second": self.tokens_per_second,
             "resumed_from_step": self.resumed_from_step,
             "optimizer_impl": self.optimizer_impl,
+            "cpu_capability": self.cpu_capability,
         }
 
 

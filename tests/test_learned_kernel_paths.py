@@ -1,0 +1,53 @@
+"""The `learned` tests once more on torch's portable CPU kernel path (ATEN_CPU_CAPABILITY=default).
+
+What a trained model learns depends on the floating-point path its kernels take (default / avx2 / avx512 ...),
+so a threshold that holds on one path only would pass on the developer's machine and fail on the next. The
+README's test command runs every test on the machine's native path; this test reruns the `learned` tests that
+this session selected in a subprocess on the default path, so both paths are exercised by the one command.
+Skipped when the native path already is default, and inside the rerun itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+RERUN = "FAIRFORGET_LEARNED_RERUN"
+
+
+def learned_tests(session: pytest.Session) -> list[str]:
+    return [item.nodeid for item in session.items if item.get_closest_marker("learned") is not None]
+
+
+@pytest.mark.skipif(os.environ.get(RERUN) == "1", reason="this is the rerun on the default kernel path")
+def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRequest) -> None:
+    native = torch.backends.cpu.get_cpu_capability()
+    if native == "DEFAULT":
+        pytest.skip("the native kernel path already is default: the session itself ran the learned tests on it")
+    selected = learned_tests(request.session)
+    if not selected:
+        pytest.skip("no learned test is selected in this session")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", RERUN: "1"}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *selected]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    print(f"native kernel path {native}; rerun of {len(selected)} learned test(s) on the default path:")
+    print(result.stdout[-3000:])
+    assert result.returncode == 0, (
+        f"learned tests fail on ATEN_CPU_CAPABILITY=default (native: {native}):\n"
+        f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
+    # the rerun really ran on the default path
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "DEFAULT"

@@ -1,0 +1,37 @@
+"""Rule leakage_card: the written training-side data vs every evaluation sentence -> R/data/leakage_card.{json,md}."""
+
+import logging
+
+import _bootstrap  # noqa: F401  (puts ../src on sys.path)
+
+from fairforget.data.leakage import EvaluationFiles
+from fairforget.data.leakage_card import write_leakage_card
+from fairforget.data.occupations import load_occupation_split
+from fairforget.workflow.logs import log_to
+
+log_to(snakemake.log[0])  # noqa: F821
+inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
+evaluation = EvaluationFiles(
+    crows_csv=inputs.crows,
+    stereoset_jsonl=inputs.stereoset,
+    winobias_test=tuple(inputs.winobias_test),
+    extra_pair_files=(inputs.planted_probes,),
+    occupation_split=split,
+).index()
+card = write_leakage_card(
+    pretrain_jsonl=inputs.pretrain,
+    planted_jsonl=inputs.planted,
+    source_jsonl=inputs.source,
+    pairs_jsonl=inputs.pairs,
+    winobias_jsonl=inputs.winobias,
+    index=evaluation,
+    split=split,
+    json_out=outputs.card,
+    md_out=outputs.markdown,
+)
+logging.info(
+    "leakage card passed: %d training sets x %d evaluation sets",
+    len(card["training_sets"]),
+    len(card["evaluation_sets"]),
+)
