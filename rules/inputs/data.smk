@@ -12,8 +12,8 @@ WINOBIAS_DEV = [str(p) for p in winobias_files(DATA_RES / "winobias", "dev")]
 OCCUPATIONS_MALE = str(DATA_RES / "winobias" / "male_occupations.txt")
 OCCUPATIONS_FEMALE = str(DATA_RES / "winobias" / "female_occupations.txt")
 OCCUPATION_SPLIT = DATA["occupation_split"]
-# The data stage's leakage card (rule leakage_card): a target of `all`, so every study checks its training
-# data against its evaluation data.
+# The data stage's leakage card (made by the leakage_card rule), a target of `all`, so every study checks its
+# training data against its evaluation data. (Not "rule <name>:" in a comment: snakemake --lint reads it as a rule.)
 LEAKAGE_CARD = [result(paths.LEAKAGE_CARD_JSON), result(paths.LEAKAGE_CARD_MD)]
 
 
