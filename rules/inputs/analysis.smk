@@ -1,27 +1,8 @@
 # Stage 6 (rules/analysis.smk): every result the analysis reads, and the products of the workflow.
-# The figures rule's figures (fairforget.analysis.figures.FIGURE_NAMES); the findings rule draws VERDICTS.
-FIGURES = [
-    "downstream_vs_overall_forgetting",
-    "selective_vs_overall_forgetting",
-    "remedies_paired",
-    "bias_vs_forgetting_frontier",
-    "trajectory_forgetting",
-    "data_size_sweep",
-]
-VERDICTS = "verdicts"
-# The HTML report lists results sorted by these labels: the verdicts first, then the claims in order.
-REPORT_LABELS = {
-    VERDICTS: "1. Verdicts on F1, F2, F3",
-    "downstream_vs_overall_forgetting": "2. F1: downstream change vs overall forgetting",
-    "selective_vs_overall_forgetting": "3. F2: overall vs selective forgetting",
-    "remedies_paired": "4. F3: remedy vs no remedy, paired runs",
-    "data_size_sweep": "5. F3: data-size sweep",
-    "bias_vs_forgetting_frontier": "6. Bias vs overall forgetting frontier",
-    "trajectory_forgetting": "7. Training trajectories",
-    "findings": "1. Findings (findings.md)",
-    "runs": "2. Runs (tidy table)",
-    "data dictionary": "3. Data dictionary",
-}
+from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS, VERDICTS
+
+# The figures rule's figures; the findings rule draws VERDICTS. REPORT_LABELS orders the HTML report.
+FIGURES = list(FIGURE_NAMES)
 
 
 def downstream_results():

@@ -13,7 +13,8 @@ OCCUPATIONS_MALE = str(DATA_RES / "winobias" / "male_occupations.txt")
 OCCUPATIONS_FEMALE = str(DATA_RES / "winobias" / "female_occupations.txt")
 OCCUPATION_SPLIT = DATA["occupation_split"]
 # The data stage's leakage card (made by the leakage_card rule), a target of `all`, so every study checks its
-# training data against its evaluation data. (Not "rule <name>:" in a comment: snakemake --lint reads it as a rule.)
+# training data against its evaluation data. (snakemake --lint takes the word rule, a name and a colon, even in a
+# comment, for a rule.)
 LEAKAGE_CARD = [result(paths.LEAKAGE_CARD_JSON), result(paths.LEAKAGE_CARD_MD)]
 
 

@@ -29,6 +29,7 @@ from fairforget.analysis import columns as cols  # noqa: E402
 from fairforget.analysis import trajectory  # noqa: E402
 from fairforget.analysis.dictionary import ColumnLabel, label  # noqa: E402
 from fairforget.analysis.findings import paired_differences, size_order  # noqa: E402
+from fairforget.analysis.report_names import FIGURE_NAMES  # noqa: E402
 from fairforget.analysis.results import classify  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.stats import MIN_N, correlation, ols_band  # noqa: E402
@@ -49,15 +50,6 @@ from fairforget.analysis.style import (  # noqa: E402
 log = logging.getLogger(__name__)
 
 POOLED = "all models"
-
-FIGURE_NAMES = (
-    "downstream_vs_overall_forgetting",
-    "selective_vs_overall_forgetting",
-    "remedies_paired",
-    "bias_vs_forgetting_frontier",
-    "trajectory_forgetting",
-    "data_size_sweep",
-)
 
 
 def panels(n: int, rows: int = 1, width: float = PANEL_WIDTH) -> tuple[Figure, np.ndarray]:

@@ -10,9 +10,9 @@ from fairforget import provenance
 from fairforget.analysis.figures import render_figures, save_figure
 from fairforget.analysis.findings import Finding
 from fairforget.analysis.findings_render import write_findings
+from fairforget.analysis.report_names import VERDICTS
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.table import build_run_table, read_run_table, write_run_table
-from fairforget.analysis.verdicts import NAME as VERDICTS
 from fairforget.analysis.verdicts import verdict_blocks, verdicts_figure
 
 

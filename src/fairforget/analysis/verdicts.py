@@ -29,7 +29,6 @@ from fairforget.analysis.permutation import CoefficientTest  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.style import INCONCLUSIVE_COLOUR, RC, VERDICT_COLOURS, grouped_legend, wrap  # noqa: E402
 
-NAME = "verdicts"
 CLAIMED_SHADE = "#e3e3e3"
 MARGIN_SHADE = "#cfe6f3"  # a pale sky blue: the equivalence margin, never a verdict colour
 FIGURE_WIDTH = 9.0
