@@ -12,7 +12,6 @@ import pytest
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from fairforget.analysis import pipeline
 from fairforget.analysis.dictionary import label
 from fairforget.analysis.figures import FIGURE_NAMES, figure_makers, panels
 from fairforget.analysis.findings import compute_findings
@@ -47,21 +46,7 @@ STUDY = SyntheticStudy(
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("style")
     paths = write_synthetic_study(root, STUDY)
-    table = paths.results / "tables/runs.parquet"
-    pipeline.aggregate_table(
-        paths.eval_paths,
-        paths.downstream_paths,
-        paths.trajectory_paths,
-        paths.meta_paths,
-        paths.sidecar_paths,
-        table,
-        paths.results / "tables/runs.csv",
-        paths.results / "tables/data_dictionary.md",
-        CONFIG,
-        repo_root=root,
-        summary_paths=paths.summary_paths,
-    )
-    frame = read_run_table(table)
+    frame = read_run_table(paths.aggregate(CONFIG))
     findings = compute_findings(frame, SETTINGS)
     return frame, paths.trajectory_paths, findings
 
@@ -200,20 +185,7 @@ def test_data_size_sweep_depends_on_the_content_not_the_row_order(study):
 
 def test_single_objective_and_tiny_study_render_cleanly(tmp_path):
     paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",), objectives=("cda",)))
-    table = paths.results / "tables/runs.parquet"
-    pipeline.aggregate_table(
-        paths.eval_paths,
-        paths.downstream_paths,
-        paths.trajectory_paths,
-        paths.meta_paths,
-        paths.sidecar_paths,
-        table,
-        paths.results / "tables/runs.csv",
-        paths.results / "tables/data_dictionary.md",
-        CONFIG,
-        repo_root=tmp_path,
-    )
-    frame = read_run_table(table)
+    frame = read_run_table(paths.aggregate(CONFIG, summaries=False))
     drawn = {name: make() for name, make in figure_makers(frame, paths.trajectory_paths, SETTINGS).items()}
     drawn["verdicts"] = verdicts_figure(verdict_blocks(compute_findings(frame, SETTINGS), SETTINGS), 1, SETTINGS)
     for name, fig in drawn.items():
