@@ -17,6 +17,10 @@ if "study" not in config:
 validate(config, "config/schema.yaml", set_default=True)
 
 
+# The front page of `snakemake --report report.html`.
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/base_models.smk"

@@ -20,13 +20,13 @@ rule aggregate_table:
             result(paths.TABLE_CSV),
             caption="../report/runs_table.rst",
             category="Tables",
-            labels={"table": "runs"},
+            labels={"table": REPORT_LABELS["runs"]},
         ),
         dictionary=report(
             result(paths.DATA_DICTIONARY),
             caption="../report/data_dictionary.rst",
             category="Tables",
-            labels={"table": "data dictionary"},
+            labels={"table": REPORT_LABELS["data dictionary"]},
         ),
         provenance=result(paths.TABLE_PROVENANCE),
     log:
@@ -57,9 +57,18 @@ rule findings:
             result(paths.FINDINGS),
             caption="../report/findings.rst",
             category="Tables",
-            labels={"table": "findings"},
+            labels={"table": REPORT_LABELS["findings"]},
         ),
         provenance=result(paths.FINDINGS_PROVENANCE),
+        # the verdicts figure, drawn from the same findings
+        verdicts=report(
+            result(paths.FIGURE, name=VERDICTS, ext="png"),
+            caption="../report/verdicts.rst",
+            category="Figures",
+            labels={"figure": REPORT_LABELS[VERDICTS]},
+        ),
+        verdicts_pdf=result(paths.FIGURE, name=VERDICTS, ext="pdf"),
+        verdicts_provenance=result(paths.FIGURE_PROVENANCE, name=VERDICTS),
     log:
         log_of("findings", "findings"),
     benchmark:
@@ -71,6 +80,7 @@ rule findings:
         mem_mb=2000,
         runtime=30,
     params:
+        figures_dir=lambda wildcards, output: str(Path(output.verdicts_pdf).parent),
         code_root=workflow.basedir,
         code=CODE["analysis"],
         n_runs=len(RUNS),
@@ -90,7 +100,7 @@ rule figures:
                 result(paths.FIGURE, name=name, ext="png"),
                 caption=f"../report/{name}.rst",
                 category="Figures",
-                labels={"figure": name},
+                labels={"figure": REPORT_LABELS[name]},
             )
             for name in FIGURES
         ],

@@ -23,18 +23,7 @@ PROVENANCE_KEYS = (
 def _run_analysis(root, study):
     paths = write_synthetic_study(root, study)
     results = paths.results
-    pipeline.aggregate_table(
-        paths.eval_paths,
-        paths.downstream_paths,
-        paths.trajectory_paths,
-        paths.meta_paths,
-        paths.sidecar_paths,
-        results / "tables/runs.parquet",
-        results / "tables/runs.csv",
-        results / "tables/data_dictionary.md",
-        CONFIG,
-        repo_root=root,
-    )
+    paths.aggregate(CONFIG, summaries=False)
     pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=root)
     pipeline.figures(
         results / "tables/runs.parquet", paths.trajectory_paths, results / "figures", CONFIG, repo_root=root

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -9,12 +11,18 @@ import pytest
 import yaml
 from PIL import Image
 
+from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
+from fairforget.browser import HeadlessChromium, find_chromium
 from fairforget.provenance import audit, format_lineage
 from workflow_helpers import planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parent.parent
+# Clicks the first element whose own text is `text` (the report's menu entries).
+CLICK_TEXT = "[...document.querySelectorAll('span')].find(e => e.textContent.trim() == {text}).click()"
 SNAKEFILE = """configfile: "config.yaml"
+
+report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/analysis.smk"
@@ -56,19 +64,72 @@ def test_dry_run_plans_the_three_analysis_rules(tmp_path):
     assert counts.get("aggregate_table") == 1 and counts.get("findings") == 1 and counts.get("figures") == 1
 
 
-@pytest.mark.slow
-def test_analysis_rules_and_report(tmp_path):
-    work = _workflow(tmp_path)
+@pytest.fixture(scope="module")
+def analysed(tmp_path_factory) -> Path:
+    """The synthetic study analysed under Snakemake, with its HTML report (report.html)."""
+    work = _workflow(tmp_path_factory.mktemp("analysis"))
     snakemake(work, "--cores", "1")
+    snakemake(work, "--report", "report.html")
+    return work
+
+
+@pytest.mark.slow
+def test_analysis_rules_and_report(analysed):
+    work = analysed
     results = work / "results"
     for name in ("downstream_vs_overall_forgetting", "trajectory_forgetting"):
         assert Image.open(results / "figures" / f"{name}.png").text["fairforget.rule"] == "figures"
+    assert Image.open(results / "figures" / "verdicts.png").text["fairforget.rule"] == "findings"
     assert (results / "logs/figures/figures.log").is_file()
     assert (results / "benchmarks/aggregate_table/aggregate_table.tsv").is_file()
     snakemake(work, "--report", "report.zip")
     assert (work / "report.zip").stat().st_size > 10000
     # The sidecars written under Snakemake reach the raw data through the lineage, and all still verify.
     report = audit(sorted(results.rglob("*.provenance.json")))
-    assert report.ok and report.sidecars == 8, report.problems
+    assert report.ok and report.sidecars == 9, report.problems
     tree = format_lineage(results / "figures/downstream_vs_overall_forgetting.png")
     assert "resources/SHA256SUMS [raw_data_checksums]" in tree and "[base_manifest]" in tree
+
+
+def _caption_start(name: str, words: int = 6) -> str:
+    """The first words of a figure's caption (report/NAME.rst) as the report renders them: no rst markup."""
+    text = (REPO / "report" / f"{name}.rst").read_text()
+    plain = re.sub(r"\*\*|``|\{\{.*?\}\}", "", text)
+    return " ".join(plain.split()[:words])
+
+
+@pytest.mark.slow
+def test_html_report_opens_in_headless_chromium(analysed):
+    """The report opens in a real browser without console errors, lists the verdicts figure first, and shows
+    every figure (its image decoded at the PNG's size) with its caption."""
+    if find_chromium() is None:
+        pytest.skip("no Chromium on PATH (chromium, chromium-browser, google-chrome): apt-get install chromium")
+    figures = analysed / "results" / "figures"
+    page = (analysed / "report.html").as_uri()
+    names = ["verdicts", *FIGURE_NAMES]
+    shown: dict[str, str] = {}
+    with HeadlessChromium() as browser:
+        for name in names:
+            browser.open(page)
+            browser.evaluate(CLICK_TEXT.format(text=json.dumps("Figures")))
+            browser.pause(0.3)
+            rows = browser.evaluate("[...document.querySelectorAll('tbody tr td:first-child')].map(t => t.innerText)")
+            assert rows[0].startswith("1. Verdicts"), rows
+            assert len(rows) == len(names), rows
+            label = REPORT_LABELS[name]
+            index = rows.index(label)
+            browser.evaluate(f"document.querySelectorAll('a[iconname=eye]')[{index}].click()")
+            browser.pause(0.5)
+            images = browser.evaluate(
+                "[...document.querySelectorAll('img')].filter(i => i.src.startsWith('data:image/png'))"
+                ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+            )
+            with Image.open(figures / f"{name}.png") as png:
+                assert images == [[True, *png.size]], f"{name}: images shown {images}"
+            browser.evaluate(f"document.querySelectorAll('a[iconname=information-circle]')[{index}].click()")
+            browser.pause(0.5)
+            shown[name] = " ".join(browser.evaluate("document.body.innerText").split())
+        problems = browser.problems.all
+    assert not problems, "\n".join(problems)
+    for name, text in shown.items():
+        assert _caption_start(name) in text, f"{name}: caption not shown ({_caption_start(name)!r})"

@@ -14,18 +14,7 @@ CONFIG = {"analysis": {"permutations": 199}}
 def lineage(tmp_path):
     paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",), objectives=("none", "cda")))
     results = paths.results
-    pipeline.aggregate_table(
-        paths.eval_paths,
-        paths.downstream_paths,
-        paths.trajectory_paths,
-        paths.meta_paths,
-        paths.sidecar_paths,
-        results / "tables/runs.parquet",
-        results / "tables/runs.csv",
-        results / "tables/data_dictionary.md",
-        CONFIG,
-        repo_root=tmp_path,
-    )
+    paths.aggregate(CONFIG, summaries=False)
     pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=tmp_path)
     return paths
 

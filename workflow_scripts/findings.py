@@ -1,4 +1,4 @@
-"""Rule findings: the paper's three claims tested on the tidy table (findings.md)."""
+"""Rule findings: the paper's three claims tested on the tidy table (findings.md) and the verdicts figure."""
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
@@ -11,4 +11,5 @@ findings(
     out=snakemake.output.findings,  # noqa: F821
     config=snakemake.config,  # noqa: F821
     code_root=snakemake.params.code_root,  # noqa: F821
+    figures_dir=snakemake.params.figures_dir,  # noqa: F821
 )

@@ -1,12 +1,8 @@
 # Stage 6 (rules/analysis.smk): every result the analysis reads, and the products of the workflow.
-FIGURES = [
-    "downstream_vs_overall_forgetting",
-    "selective_vs_overall_forgetting",
-    "remedies_paired",
-    "bias_vs_forgetting_frontier",
-    "trajectory_forgetting",
-    "data_size_sweep",
-]
+from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS, VERDICTS
+
+# The figures rule's figures; the findings rule draws VERDICTS. REPORT_LABELS orders the HTML report.
+FIGURES = list(FIGURE_NAMES)
 
 
 def downstream_results():
@@ -39,5 +35,5 @@ def figure_files(ext):
 
 
 def final_outputs():
-    figures = [result(paths.FIGURE, name=name, ext=ext) for name in FIGURES for ext in ("png", "pdf")]
+    figures = [result(paths.FIGURE, name=name, ext=ext) for name in [VERDICTS, *FIGURES] for ext in ("png", "pdf")]
     return [result(paths.TABLE_PARQUET), result(paths.TABLE_CSV), result(paths.FINDINGS)] + figures

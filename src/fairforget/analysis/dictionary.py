@@ -1,10 +1,16 @@
-"""Descriptions of the tidy table's columns, for `data_dictionary.md`.
+"""Descriptions of the tidy table's columns, for `data_dictionary.md`, and the names and units figures give them.
 
 Descriptions are composed from the metric name: a known description of the group and statistic where we have
-one, otherwise the name itself, plus what the column suffix (`.ci_low`, `.base`, `.change`, ...) means.
+one, otherwise the name itself, plus what the column suffix (`.ci_low`, `.base`, `.change`, ...) means. Labels
+(`label`) are composed the same way: a plain-language name of the group, what the statistic measures, its unit
+(docs/metrics.md defines each statistic and its unit).
 """
 
 from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -75,6 +81,87 @@ STATISTICS = {
     "n_debias_texts": "number of debiasing texts the run trained on (its data size; `full` = the whole corpus)",
 }
 
+# Plain-language names of the metric groups, for figure labels.
+GROUP_NAMES = {
+    "overall_forgetting": "Overall forgetting",
+    "selective_forgetting": "Selective forgetting",
+    "crows_pairs": "CrowS-Pairs bias",
+    "stereoset": "StereoSet bias",
+    "planted": "Planted stereotype",
+    "winobias": "WinoBias bias",
+    "trajectory": "Training trajectory",
+    "trajectory_forgetting": "Forgetting during training",
+    "seat": "SEAT bias",
+    "probe_trajectory": "Training probe",
+    "downstream": "Downstream",
+    "training": "Fine-tuning",
+}
+
+NATS = "nats/token"
+FRACTION = "fraction"
+COUNT = "count"
+GLUE_UNIT = "primary metric, 0–1"
+# statistic -> (what it measures, unit); units as docs/metrics.md defines them ("" = dimensionless).
+STATISTIC_LABELS = {
+    "mean_loss_change": ("Δ mean loss, tuned − base", NATS),
+    "base_mean_loss": ("base model's mean loss", NATS),
+    "tuned_mean_loss": ("tuned model's mean loss", NATS),
+    "base_perplexity": ("base model's perplexity", ""),
+    "tuned_perplexity": ("tuned model's perplexity", ""),
+    "base_token_accuracy": ("base model's top-1 token accuracy", FRACTION),
+    "tuned_token_accuracy": ("tuned model's top-1 token accuracy", FRACTION),
+    "token_forgetting_rate": ("tokens forgotten", "fraction of base-correct tokens"),
+    "token_forgotten_count": ("tokens forgotten", COUNT),
+    "token_learning_rate": ("tokens learned", "fraction of base-wrong tokens"),
+    "token_learned_count": ("tokens learned", COUNT),
+    "example_forgetting_rate": ("examples forgotten", "fraction of base-correct examples"),
+    "example_forgotten_count": ("examples forgotten", COUNT),
+    "mean_kl": ("mean KL(base ‖ tuned)", NATS),
+    "stereo_minus_anti_loss_change": ("Δ loss, stereotypical − anti-stereotypical", NATS),
+    "flips_to_anti_rate": ("stereotypical preferences lost", "fraction of pairs"),
+    "flips_to_anti_count": ("stereotypical preferences lost", "pairs"),
+    "flips_to_stereo_rate": ("preferences turned stereotypical", "fraction of pairs"),
+    "flips_to_stereo_count": ("preferences turned stereotypical", "pairs"),
+    "stereo_preference": ("stereotype preference", "% of pairs, 50 = none"),
+    "logprob_gap": ("log-probability gap, stereotypical − anti", "nats"),
+    "ss": ("stereotype score SS", "%, 50 = none"),
+    "lms": ("language-modelling score LMS", "%"),
+    "icat": ("ICAT score", "0–100"),
+    "mean_abs_effect_size": ("mean |effect size d|", "SD units"),
+    "forgetting_events": ("forgetting events", COUNT),
+    "learning_events": ("learning events", COUNT),
+    "fraction_correct_start": ("fraction correct at the first probe", FRACTION),
+    "fraction_correct_end": ("fraction correct at the last probe", FRACTION),
+    "n_items": ("probe items", COUNT),
+    "mean_change": ("mean change over tasks, tuned − base", GLUE_UNIT),
+    "mean": ("mean over tasks, tuned model", GLUE_UNIT),
+    "mean_base": ("mean over tasks, base model", GLUE_UNIT),
+    "n_seeds": ("downstream seeds", COUNT),
+    "n_debias_texts": ("debiasing texts", COUNT),
+}
+# Statistics named with a variable part: (pattern, what it measures, unit); the pattern's group fills `{}`.
+PATTERN_LABELS = (
+    (r"effect_size_(\w+)", "effect size d, {}", "SD units"),
+    (r"p_value_(\w+)", "permutation p-value, {}", "probability"),
+    (r"(\w+)_never_learned_fraction", "never-learned items, {}", FRACTION),
+    (r"(\w+)_unforgettable_fraction", "unforgettable items, {}", FRACTION),
+    (r"(\w+)_forgettable_fraction", "forgettable items, {}", FRACTION),
+    (r"(\w+)_mean_forgetting_events", "forgetting events per learned item, {}", COUNT),
+    (r"(\w+)_mean_first_learned_step", "first step correct, {}", "optimizer steps"),
+    (r"(\w+)_mean_first_learned_progress", "first step correct, {}", "fraction of the run"),
+    (r"(\w+)_recorded_steps", "recorded probe steps, {}", COUNT),
+)
+# The columns the figures plot most, named as a reader says them.
+COLUMN_LABELS = {
+    "overall_forgetting.mean_loss_change": ("Overall forgetting", "Δ held-out loss, tuned − base", NATS),
+    "downstream.mean_change": ("Downstream change", "tuned − base, mean over tasks", GLUE_UNIT),
+    "selective_forgetting.stereo_minus_anti_loss_change": (
+        "Selective forgetting",
+        "Δ loss, stereotypical − anti-stereotypical",
+        NATS,
+    ),
+}
+
 SUFFIXES = {
     "ci_low": "lower end of the 95% CI reported by the producing stage",
     "ci_high": "upper end of the 95% CI reported by the producing stage",
@@ -123,8 +210,82 @@ def data_dictionary(frame: pl.DataFrame, notes: list[str]) -> str:
         "",
     ]
     lines += [f"- {note}" for note in notes]
-    lines += ["", "| column | type | non-null | description |", "|---|---|---|---|"]
+    lines += ["", "| column | type | non-null | unit | description |", "|---|---|---|---|---|"]
     for name, dtype in frame.schema.items():
         non_null = frame.height - frame[name].null_count()
-        lines.append(f"| `{name}` | {dtype} | {non_null} | {describe(name)} |")
+        lines.append(f"| `{name}` | {dtype} | {non_null} | {label(name).unit} | {describe(name)} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ColumnLabel:
+    """How a figure names a column of the tidy table: a plain-language name, what exactly it measures, its unit
+    ("" = dimensionless), and the column itself (for traceability, in small type)."""
+
+    column: str
+    name: str
+    detail: str = ""
+    unit: str = ""
+
+    @property
+    def axis(self) -> str:
+        """Two lines: the name, then what it measures and the unit, e.g. "Overall forgetting" /
+        "Δ held-out loss, tuned − base (nats/token)"."""
+        return self.wrapped(1000)
+
+    def wrapped(self, width: int) -> str:
+        """`axis` with each line wrapped at `width` characters."""
+        second = " ".join(p for p in (self.detail, f"({self.unit})" if self.unit else "") if p)
+        lines = [self.name] + ([second] if second else [])
+        return "\n".join(textwrap.fill(line, width) for line in lines)
+
+    @property
+    def short(self) -> str:
+        """One line: "Overall forgetting (nats/token)"."""
+        return f"{self.name} ({self.unit})" if self.unit else self.name
+
+
+def _statistic_label(core: list[str]) -> tuple[str, str]:
+    name = ".".join(core)
+    if name in STATISTIC_LABELS:
+        return STATISTIC_LABELS[name]
+    for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
+        if name.startswith(side) and name[len(side) :] in STATISTIC_LABELS:
+            detail, unit = STATISTIC_LABELS[name[len(side) :]]
+            return f"{detail}, {words} sentences", unit
+    for pattern, detail, unit in PATTERN_LABELS:
+        match = re.fullmatch(pattern, name)
+        if match:
+            return detail.format(match.group(1)), unit
+    return name.replace("_", " "), ""
+
+
+def label(column: str) -> ColumnLabel:
+    """The figure label of a column (the same composition as `describe`, in a few words and a unit)."""
+    if column in COLUMN_LABELS:
+        return ColumnLabel(column, *COLUMN_LABELS[column])
+    if column in IDENTITY:
+        return ColumnLabel(column, column.replace("_", " ").capitalize())
+    parts = column.split(".")
+    group = parts[0]
+    suffix = parts[-1] if len(parts) > 2 and parts[-1] in SUFFIXES else None
+    core = parts[1:-1] if suffix else parts[1:]
+    name = GROUP_NAMES.get(group, group.replace("_", " ").capitalize())
+    if group == "downstream" and len(core) >= 2:
+        name, detail, unit = f"Downstream: {core[0]}", ".".join(core[1:]), "0–1"
+    elif group == "probe_trajectory" and len(core) >= 2:
+        name = f"{name}: {core[0]} items"
+        detail, unit = _statistic_label(core[1:])
+    elif core:
+        detail, unit = _statistic_label(core)
+    else:
+        detail, unit = "", ""
+    if suffix == "change":
+        detail += ", change tuned − base"
+    elif suffix == "base":
+        detail += ", base model"
+    elif suffix in ("ci_low", "ci_high"):
+        detail += f", {SUFFIXES[suffix].split(' reported')[0]}"
+    elif suffix in ("n", "n_seeds"):
+        detail, unit = SUFFIXES[suffix], COUNT
+    return ColumnLabel(column, name, detail.strip(", "), unit)

@@ -1,6 +1,9 @@
-"""The six figures (PNG + PDF), each with a provenance sidecar and the key facts in the file metadata.
+"""The six figures of the tidy table (PNG + PDF), each with a provenance sidecar and the key facts in the file
+metadata. Colour = objective, marker = model, fill = remedy, the same in every figure (`style.StudyStyle`);
+axes are named by the data dictionary (`dictionary.label`), the plotted columns in small type underneath.
 
-Every figure renders with few runs: where a fit or a comparison is undefined the panel says why instead.
+Every figure renders with few runs: where a fit or a comparison is undefined the panel says why instead. Every
+figure is a function of the table's content, not of its row order (groups are drawn in sorted order).
 """
 
 from __future__ import annotations
@@ -17,132 +20,104 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from fairforget import provenance  # noqa: E402
 from fairforget.analysis import columns as cols  # noqa: E402
 from fairforget.analysis import trajectory  # noqa: E402
+from fairforget.analysis.dictionary import ColumnLabel, label  # noqa: E402
 from fairforget.analysis.findings import paired_differences, size_order  # noqa: E402
+from fairforget.analysis.report_names import FIGURE_NAMES  # noqa: E402
 from fairforget.analysis.results import classify  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.stats import MIN_N, correlation, ols_band  # noqa: E402
-from fairforget.analysis.style import PANEL_HEIGHT, PANEL_WIDTH, RC, Encoding, note  # noqa: E402
+from fairforget.analysis.style import (  # noqa: E402
+    BAND_COLOUR,
+    FIT_COLOUR,
+    PANEL_HEIGHT,
+    PANEL_WIDTH,
+    RC,
+    X_LABEL_CHARS,
+    Y_LABEL_CHARS,
+    StudyStyle,
+    grouped_legend,
+    note,
+    wrap,
+)
 
 log = logging.getLogger(__name__)
 
 POOLED = "all models"
 
-FIGURE_NAMES = (
-    "downstream_vs_overall_forgetting",
-    "selective_vs_overall_forgetting",
-    "remedies_paired",
-    "bias_vs_forgetting_frontier",
-    "trajectory_forgetting",
-    "data_size_sweep",
-)
 
-
-def _panels(n: int, rows: int = 1) -> tuple[Figure, np.ndarray]:
-    # A single panel is widened so that titles and legends fit.
-    width = max(PANEL_WIDTH * n, 1.8 * PANEL_WIDTH)
-    fig, axes = plt.subplots(rows, n, figsize=(width, PANEL_HEIGHT * rows), squeeze=False)
+def panels(n: int, rows: int = 1, width: float = PANEL_WIDTH) -> tuple[Figure, np.ndarray]:
+    """A figure of rows x n panels under the constrained layout (which keeps titles, labels and legends apart).
+    A single panel is widened so that the legend fits."""
+    fig, axes = plt.subplots(
+        rows, n, figsize=(max(width * n, 2 * PANEL_WIDTH), PANEL_HEIGHT * rows), squeeze=False, layout="constrained"
+    )
     return fig, axes
 
 
-def _short(column: str | None) -> str:
-    """An axis label for a column: the metric group on one line, the statistic on the next when long."""
-    if column is None:
-        return "(missing)"
-    if len(column) > 30 and "." in column:
-        group, statistic = column.split(".", 1)
-        return f"{group}.\n{statistic}"
-    return column
+def suptitle(fig: Figure, text: str) -> None:
+    """The figure title, each line wrapped to the figure's width."""
+    points = FontProperties(size=plt.rcParams["figure.titlesize"]).get_size_in_points()
+    chars = int(fig.get_figwidth() * 72 / (points * 0.55))
+    fig.suptitle(wrap(text, chars))
 
 
-def _place_legend(fig: Figure, handles: list[Line2D]) -> None:
-    """The figure's legend, below the panels, in up to four columns."""
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
+def _axis(column: str | None, width: int) -> str:
+    return "(metric not in the table)" if column is None else label(column).wrapped(width)
 
 
-def _marker_models_line_objectives(models: Encoding, objectives: Encoding) -> list[Line2D]:
-    """Legend entries: each model by its marker, each objective by its line style and grey."""
-    handles = [
-        Line2D([], [], marker=models.marker(m), color="black", linestyle="none", label=f"model {m}")
-        for m in models.levels
-    ]
-    handles += [
-        Line2D([], [], color=objectives.grey(o), linestyle=objectives.linestyle(o), label=f"objective {o}")
-        for o in objectives.levels
-    ]
-    return handles
+def _x_axis(column: str | None) -> str:
+    return _axis(column, X_LABEL_CHARS)
 
 
-def _legend(
-    fig: Figure, objectives: Encoding, remedies: Encoding | None = None, pooled_models: Encoding | None = None
-) -> None:
-    handles = [
-        Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
-        for o in objectives.levels
-    ]
-    if pooled_models is not None:
-        handles += [
-            Line2D(
-                [],
-                [],
-                marker="s",
-                color="black",
-                markerfacecolor=pooled_models.grey(m),
-                linestyle="none",
-                label=f"{POOLED}: model {m}",
-            )
-            for m in pooled_models.levels
-        ]
-    if remedies is not None and len(remedies.levels) > 1:
-        handles += [
-            Line2D(
-                [],
-                [],
-                marker="o",
-                color="black",
-                markerfacecolor="black" if i == 0 else "white",
-                linestyle="none",
-                label=f"{'filled' if i == 0 else 'hollow'}: remedy {r}",
-            )
-            for i, r in enumerate(remedies.levels)
-        ]
-    _place_legend(fig, handles)
+def _y_axis(column: str | None) -> str:
+    return _axis(column, Y_LABEL_CHARS)
 
 
-def scatter_with_fit(frame: pl.DataFrame, x: str | None, y: str | None, title: str, alpha: float) -> Figure:
-    """y vs x per model (and pooled over models when there are several): marker = objective, hollow = remedy
-    other than the first, OLS line with its confidence band; in the pooled panel the fill grey = model."""
-    models = sorted(frame["model"].unique().to_list())
-    panels = models + ([POOLED] if len(models) > 1 else [])
-    fig, axes = _panels(len(panels))
-    fig.set_layout_engine("constrained")
-    objectives = Encoding(frame["objective"].to_list())
-    remedies = Encoding(frame["remedy"].to_list())
-    model_shades = Encoding(models)
-    for ax, panel in zip(axes[0], panels):
-        label = POOLED if panel == POOLED else f"model {panel}"
-        ax.set_title(label)
-        ax.set_xlabel(_short(x))
-        ax.set_ylabel(_short(y))
+def _study_style(frame: pl.DataFrame) -> StudyStyle:
+    return StudyStyle.for_levels(
+        frame["objective"].cast(pl.Utf8).to_list(),
+        frame["model"].cast(pl.Utf8).to_list(),
+        frame["remedy"].cast(pl.Utf8).to_list(),
+    )
+
+
+def _levels(frame: pl.DataFrame, column: str) -> list[str]:
+    return sorted(str(v) for v in frame[column].unique().to_list())
+
+
+def scatter_with_fit(
+    frame: pl.DataFrame,
+    x: str | None,
+    y: str | None,
+    title: str,
+    alpha: float,
+    style: StudyStyle | None = None,
+) -> Figure:
+    """y vs x per model (and pooled over models when there are several), each run a point (colour = objective,
+    marker = model, fill = remedy), with the OLS line and its (1 - alpha) confidence band per panel."""
+    style = style or _study_style(frame)
+    models = _levels(frame, "model")
+    names = models + ([POOLED] if len(models) > 1 else [])
+    fig, axes = panels(len(names))
+    for ax, panel in zip(axes[0], names):
+        heading = POOLED if panel == POOLED else f"model {panel}"
+        ax.set_title(heading)
+        ax.set_xlabel(_x_axis(x))
+        ax.set_ylabel(_y_axis(y))
         if x is None or y is None:
             note(ax, "metric not in the table")
             continue
         present = pl.col(x).is_not_null() & pl.col(y).is_not_null()
         part = frame.filter(present if panel == POOLED else present & (pl.col("model") == panel))
         for row in part.iter_rows(named=True):
-            fill = model_shades.grey(row["model"]) if panel == POOLED else "black"
-            ax.plot(
-                row[x],
-                row[y],
-                marker=objectives.marker(row["objective"]),
-                color="black",
-                linestyle="none",
-                markerfacecolor=fill if remedies.index(row["remedy"]) == 0 else "white",
-            )
+            ax.plot(row[x], row[y], **style.point(row["objective"], row["model"], row["remedy"]))
         xs, ys = part[x].to_list(), part[y].to_list()
         grid = np.linspace(min(xs), max(xs), 50) if xs else np.array([])
         band = ols_band(xs, ys, grid, alpha) if xs else None
@@ -151,27 +126,35 @@ def scatter_with_fit(frame: pl.DataFrame, x: str | None, y: str | None, title: s
             note(ax, f"n={len(xs)}: {reason}")
             continue
         mean, low, high = band
-        ax.plot(grid, mean, color="black", linestyle="--", linewidth=1)
-        ax.fill_between(grid, low, high, color="#bbbbbb", alpha=0.5, linewidth=0)
+        ax.plot(grid, mean, color=FIT_COLOUR, linestyle="--", linewidth=1, zorder=1)
+        ax.fill_between(grid, low, high, color=BAND_COLOUR, alpha=0.5, linewidth=0, zorder=0)
         r = correlation(xs, ys, "pearson", bootstrap_samples=1)
-        ax.set_title(f"{label} (n={len(xs)}, r={r.value:.2f})" if r.defined else f"{label} (n={len(xs)})")
-    fig.suptitle(title)
-    _legend(fig, objectives, remedies, model_shades if len(models) > 1 else None)
+        ax.set_title(f"{heading} (n={len(xs)}, r={r.value:.2f})" if r.defined else f"{heading} (n={len(xs)})")
+    suptitle(fig, title)
+    fit_keys = [
+        Line2D([], [], color=FIT_COLOUR, linestyle="--", linewidth=1, label="OLS fit"),
+        Patch(facecolor=BAND_COLOUR, alpha=0.5, edgecolor="none", label=f"{1 - alpha:.0%} confidence band"),
+    ]
+    grouped_legend(
+        fig,
+        style.legend_groups(_levels(frame, "objective"), models, _levels(frame, "remedy")),
+        fit_keys,
+        {"x": x, "y": y},
+    )
     return fig
 
 
-def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
-    """Matched runs with and without each remedy, joined by a line; one panel per metric."""
+def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
+    """Matched runs with and without each remedy, joined by a line (colour = objective, marker = model, fill =
+    remedy); one panel per metric."""
+    style = style or _study_style(frame)
     metrics = [cols.overall_forgetting_column(frame, settings), cols.downstream_change_column(frame)]
     remedies = sorted(set(frame["remedy"].to_list()) - {settings.baseline_remedy})
-    fig, axes = _panels(2)
-    fig.set_layout_engine("constrained")
-    objectives = Encoding(frame["objective"].to_list())
-    models = Encoding(frame["model"].to_list())
+    fig, axes = panels(2, width=max(PANEL_WIDTH, 0.85 * (len(remedies) + 1)))
     for ax, metric in zip(axes[0], metrics):
-        ax.set_ylabel(_short(metric))
+        ax.set_ylabel(_y_axis(metric))
         tick_labels = [settings.baseline_remedy]
-        ax.set_xlabel("remedy (paired on model, objective, size, seed)")
+        ax.set_xlabel("remedy")
         if metric is None:
             note(ax, "metric not in the table")
             continue
@@ -180,31 +163,29 @@ def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
             ax.set_xticks([0], tick_labels)
             continue
         for position, remedy in enumerate(remedies, start=1):
-            pairs = paired_differences(frame, metric, remedy, settings.baseline_remedy)
+            pairs = paired_differences(frame, metric, remedy, settings.baseline_remedy).sort(
+                ["model", "objective", "size", "seed"]
+            )
             for row in pairs.iter_rows(named=True):
-                ax.plot(
-                    [0, position],
-                    [row["baseline"], row["treated"]],
-                    color=models.grey(row["model"]),
-                    linestyle=models.linestyle(row["model"]),
-                    linewidth=0.8,
-                )
-                for xpos, value in ((0, row["baseline"]), (position, row["treated"])):
-                    ax.plot(xpos, value, marker=objectives.marker(row["objective"]), color="black", linestyle="none")
+                colour = style.colours[row["objective"]]
+                ax.plot([0, position], [row["baseline"], row["treated"]], color=colour, linewidth=0.8, alpha=0.6)
+                ax.plot(0, row["baseline"], **style.point(row["objective"], row["model"], settings.baseline_remedy))
+                ax.plot(position, row["treated"], **style.point(row["objective"], row["model"], remedy))
             if pairs.height:
-                tick_labels.append(f"{remedy}\nn={pairs.height}, mean Δ={pairs['difference'].mean():.3g}")
+                mean_difference = float(pairs["difference"].to_numpy().mean())
+                tick_labels.append(f"{remedy}\n{pairs.height} pairs\nmean Δ {mean_difference:+.2g}")
             else:
-                tick_labels.append(f"{remedy}\nno matched pairs")
-        ax.set_xticks(range(len(tick_labels)), tick_labels)
-    fig.suptitle("Remedy vs no remedy (lines join matched runs; line style = model)")
-    handles = [
-        Line2D([], [], color=models.grey(m), linestyle=models.linestyle(m), label=f"model {m}") for m in models.levels
-    ]
-    handles += [
-        Line2D([], [], marker=objectives.marker(o), color="black", linestyle="none", label=f"objective {o}")
-        for o in objectives.levels
-    ]
-    _place_legend(fig, handles)
+                tick_labels.append(f"{remedy}\nno pairs")
+        ax.set_xticks(range(len(tick_labels)), tick_labels, fontsize=7)
+        ax.set_xlim(-0.4, len(remedies) + 0.4)
+    suptitle(fig, "Remedy vs no remedy (F3): lines join runs matched on model, objective, data size and seed")
+    grouped_legend(
+        fig,
+        style.legend_groups(
+            _levels(frame, "objective"), _levels(frame, "model"), [settings.baseline_remedy, *remedies]
+        ),
+        columns={"left": metrics[0], "right": metrics[1]},
+    )
     return fig
 
 
@@ -219,24 +200,34 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return front
 
 
-def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
+def _bias_label(bias: str | None, ideal: float | None) -> tuple[str, str | None]:
+    """The y label of the frontier and the column note: the bias, or its distance from the no-bias value."""
+    if bias is None:
+        return _y_axis(None), None
+    lab = label(bias)
+    if ideal is None:
+        return lab.wrapped(Y_LABEL_CHARS), bias
+    unit = lab.unit.split(",")[0]
+    distance = ColumnLabel(bias, "Distance from no bias", f"|{lab.detail} − {ideal:g}|, {lab.name.lower()}", unit)
+    return distance.wrapped(Y_LABEL_CHARS), f"|{bias} − {ideal:g}|"
+
+
+def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
     """Bias vs overall forgetting per model, with the Pareto frontier (less bias and less forgetting)."""
+    style = style or _study_style(frame)
     x = cols.overall_forgetting_column(frame, settings)
     bias = cols.bias_column(frame, settings)
     ideal = cols.bias_ideal(bias, settings)
-    y_label = _short(bias) if ideal is None else f"|{_short(bias)} − {ideal:g}|"
-    models = sorted(frame["model"].unique().to_list())
-    fig, axes = _panels(len(models))
-    fig.set_layout_engine("constrained")
-    objectives = Encoding(frame["objective"].to_list())
-    remedies = Encoding(frame["remedy"].to_list())
+    y_label, y_note = _bias_label(bias, ideal)
+    models = _levels(frame, "model")
+    fig, axes = panels(len(models))
 
     def distance(value: float) -> float:
         return value if ideal is None else abs(value - ideal)
 
     for ax, model in zip(axes[0], models):
         ax.set_title(f"model {model}")
-        ax.set_xlabel(_short(x))
+        ax.set_xlabel(_x_axis(x))
         ax.set_ylabel(y_label)
         if x is None or bias is None:
             note(ax, "metric not in the table")
@@ -244,61 +235,56 @@ def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
         part = frame.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
         points = [(row[x], distance(row[bias])) for row in part.iter_rows(named=True)]
         for row, (px, py) in zip(part.iter_rows(named=True), points):
-            filled = remedies.index(row["remedy"]) == 0
-            ax.plot(
-                px,
-                py,
-                marker=objectives.marker(row["objective"]),
-                color="black",
-                markerfacecolor="black" if filled else "white",
-                linestyle="none",
-            )
+            ax.plot(px, py, **style.point(row["objective"], row["model"], row["remedy"]))
         base_column = f"{bias}.base"
         if base_column in part.columns and part[base_column].drop_nulls().len():
-            ax.axhline(distance(part[base_column].drop_nulls()[0]), color="#666666", linestyle=":", linewidth=1)
-            ax.text(
-                0.99,
-                distance(part[base_column].drop_nulls()[0]),
-                "base model",
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                transform=ax.get_yaxis_transform(),
-            )
+            ax.axhline(distance(part[base_column].drop_nulls()[0]), color=FIT_COLOUR, linestyle=":", linewidth=1)
         front = [points[i] for i in pareto_front(points)]
         if len(front) >= 2:
             ax.step(
-                [p[0] for p in front], [p[1] for p in front], where="post", color="black", linestyle="--", linewidth=1
+                [p[0] for p in front],
+                [p[1] for p in front],
+                where="post",
+                color=FIT_COLOUR,
+                linestyle="--",
+                linewidth=1,
             )
         elif points:
             ax.text(0.02, 0.02, "frontier: single point", transform=ax.transAxes, va="bottom", fontsize=7)
         else:
             note(ax, "no runs with both metrics")
-    what = "bias" if ideal is None else f"distance from no bias ({ideal:g})"
-    fig.suptitle(f"{what.capitalize()} vs overall forgetting\n(dashed: Pareto frontier; lower left is better)")
-    _legend(fig, objectives, remedies)
+    what = "bias" if ideal is None else "distance from no bias"
+    suptitle(fig, f"{what.capitalize()} vs overall forgetting per model (lower left is better)")
+    keys = [
+        Line2D([], [], color=FIT_COLOUR, linestyle="--", linewidth=1, label="Pareto frontier"),
+        Line2D([], [], color=FIT_COLOUR, linestyle=":", linewidth=1, label="base model"),
+    ]
+    grouped_legend(
+        fig,
+        style.legend_groups(_levels(frame, "objective"), models, _levels(frame, "remedy")),
+        keys,
+        {"x": x, "y": y_note},
+    )
     return fig
 
 
-def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
+def trajectory_figure(trajectory_paths: Sequence[str | Path], style: StudyStyle | None = None) -> Figure:
     """Fraction correct and cumulative forgetting events over steps, per probe set; mean over runs of the same
-    model and objective (other factors pooled)."""
+    model and objective (other factors pooled): colour = objective, marker = model."""
     curves = []
-    for path in trajectory_paths:
+    for path in sorted(trajectory_paths, key=str):
         info = classify(path)
         per_step = trajectory.curve(trajectory.read_trajectory(path))
         model = info.fields["model"] if info else "?"
         objective = info.fields.get("objective", "?") if info else "?"
         curves.append(per_step.with_columns(pl.lit(model).alias("model"), pl.lit(objective).alias("objective")))
     probe_sets = sorted(set().union(*(c["probe_set"].unique().to_list() for c in curves))) if curves else []
-    fig, axes = _panels(max(1, len(probe_sets)), rows=2)
-    fig.set_layout_engine("constrained")
+    fig, axes = panels(max(1, len(probe_sets)), rows=2)
     if not curves:
         note(axes[0][0], "no trajectories recorded")
         return fig
     data = pl.concat(curves)
-    objectives = Encoding(data["objective"].to_list())
-    models = Encoding(data["model"].to_list())
+    style = style or StudyStyle.for_levels(data["objective"].to_list(), data["model"].to_list(), [])
     mean = (
         data.group_by(["model", "objective", "probe_set", "step"])
         .agg(pl.col("fraction_correct").mean(), pl.col("cumulative_forgetting_events").mean(), pl.len().alias("runs"))
@@ -307,53 +293,50 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path]) -> Figure:
     for column, probe_set in enumerate(probe_sets):
         top, bottom = axes[0][column], axes[1][column]
         top.set_title(f"probe set: {probe_set}")
-        top.set_ylabel("fraction correct")
-        bottom.set_ylabel("cumulative forgetting events")
-        bottom.set_xlabel("training step")
+        top.set_ylabel("Fraction of probe items correct")
+        bottom.set_ylabel("Cumulative forgetting events\n(count, mean over runs)")
+        bottom.set_xlabel("training step (optimizer steps)")
         for (model, objective), group in mean.filter(pl.col("probe_set") == probe_set).group_by(
             ["model", "objective"], maintain_order=True
         ):
-            style = {
-                "marker": models.marker(model),
-                "linestyle": objectives.linestyle(objective),
-                "color": objectives.grey(objective),
-                "markersize": 3,
-            }
-            top.plot(group["step"], group["fraction_correct"], **style)
-            bottom.plot(group["step"], group["cumulative_forgetting_events"], **style)
-    fig.suptitle(f"Training trajectories ({len(curves)} runs; mean over runs per model and objective)")
-    _place_legend(fig, _marker_models_line_objectives(models, objectives))
+            kwargs = style.point(str(objective), str(model), linestyle="-", markersize=3)
+            top.plot(group["step"], group["fraction_correct"], **kwargs)
+            bottom.plot(group["step"], group["cumulative_forgetting_events"], **kwargs)
+    suptitle(fig, f"Training trajectories ({len(curves)} runs; mean over runs per model and objective)")
+    grouped_legend(fig, style.legend_groups(_levels(data, "objective"), _levels(data, "model")))
     return fig
 
 
-def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
-    """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max."""
-    metrics = [
-        m
-        for m in (
-            cols.overall_forgetting_column(frame, settings),
-            cols.selective_forgetting_column(frame, settings),
-            cols.downstream_change_column(frame),
-            cols.bias_column(frame, settings),
-        )
-        if m
-    ]
+def _size_metrics(frame: pl.DataFrame, settings: AnalysisSettings) -> list[str]:
+    candidates = (
+        cols.overall_forgetting_column(frame, settings),
+        cols.selective_forgetting_column(frame, settings),
+        cols.downstream_change_column(frame),
+        cols.bias_column(frame, settings),
+    )
+    return [m for m in candidates if m]
+
+
+def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
+    """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max.
+    Lines of different (model, objective) are dodged sideways so that their bars do not hide each other."""
+    style = style or _study_style(frame)
+    metrics = _size_metrics(frame, settings)
     subset = frame.filter(pl.col("remedy") == settings.baseline_remedy)
     if subset.height == 0:
         subset = frame
     sizes = size_order(subset["size"].to_list())
     columns = 2 if len(metrics) > 2 else max(1, len(metrics))
-    fig, axes = _panels(columns, rows=(len(metrics) + 1) // 2 if len(metrics) > 2 else 1)
-    fig.set_layout_engine("constrained")
+    fig, axes = panels(columns, rows=(len(metrics) + 1) // 2 if len(metrics) > 2 else 1)
     for unused in axes.flat[len(metrics) :] if metrics else []:
         unused.set_visible(False)
-    objectives = Encoding(subset["objective"].to_list())
-    models = Encoding(subset["model"].to_list())
     if not metrics:
         note(axes[0][0], "no forgetting, downstream or bias metric in the table")
+    groups = sorted(set(zip(subset["model"].cast(pl.Utf8).to_list(), subset["objective"].cast(pl.Utf8).to_list())))
+    dodge = {g: (i - (len(groups) - 1) / 2) * min(0.08, 0.5 / max(1, len(groups))) for i, g in enumerate(groups)}
     for ax, metric in zip(axes.flat, metrics):
-        ax.set_ylabel(_short(metric))
-        ax.set_xlabel("debiasing data size")
+        ax.set_ylabel(_y_axis(metric))
+        ax.set_xlabel("debiasing data size (texts; full = all)")
         ax.set_xticks(range(len(sizes)), sizes)
         summary = (
             subset.filter(pl.col(metric).is_not_null())
@@ -363,25 +346,74 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings) -> Figure:
                 pl.col(metric).min().alias("low"),
                 pl.col(metric).max().alias("high"),
             )
+            .with_columns(
+                pl.col("size").replace_strict(sizes, list(range(len(sizes))), return_dtype=pl.Int64).alias("pos")
+            )
+            .sort(["model", "objective", "pos"])
         )
         for (model, objective), group in summary.group_by(["model", "objective"], maintain_order=True):
-            group = group.with_columns(pl.col("size").map_elements(sizes.index, return_dtype=pl.Int64).alias("pos"))
-            group = group.sort("pos")
-            ax.errorbar(
-                group["pos"],
-                group["mean"],
-                yerr=[group["mean"] - group["low"], group["high"] - group["mean"]],
-                marker=models.marker(model),
-                linestyle=objectives.linestyle(objective),
-                color=objectives.grey(objective),
+            kwargs = style.point(str(objective), str(model), linestyle="-", markersize=4)
+            gid = kwargs.pop("gid")  # on the data line only, not on the caps
+            bars = ax.errorbar(
+                group["pos"].to_numpy() + dodge[(str(model), str(objective))],
+                group["mean"].to_numpy(),
+                yerr=[(group["mean"] - group["low"]).to_numpy(), (group["high"] - group["mean"]).to_numpy()],
                 capsize=2,
-                markersize=4,
+                **kwargs,
             )
+            bars.lines[0].set_gid(gid)
         if len(sizes) < 2:
             ax.set_title("only one data size in this study", fontsize=7)
-    fig.suptitle(f"Data-size sweep (remedy '{settings.baseline_remedy}'; mean over seeds, bars = min..max)")
-    _place_legend(fig, _marker_models_line_objectives(models, objectives))
+    suptitle(fig, f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = min to max seed")
+    grouped_legend(
+        fig,
+        style.legend_groups(_levels(subset, "objective"), _levels(subset, "model")),
+        columns={f"panel {i + 1}": m for i, m in enumerate(metrics)},
+    )
     return fig
+
+
+def figure_makers(
+    frame: pl.DataFrame, trajectory_paths: Sequence[str | Path], settings: AnalysisSettings
+) -> dict[str, Callable[[], Figure]]:
+    """Each figure's name -> a function drawing it, all with the study's one style (drawn lazily: one open
+    figure at a time)."""
+    style = _study_style(frame)
+    overall = cols.overall_forgetting_column(frame, settings)
+    band = f"{1 - settings.alpha:.0%}"
+    makers: dict[str, Callable[[], Figure]] = {
+        "downstream_vs_overall_forgetting": lambda: scatter_with_fit(
+            frame,
+            overall,
+            cols.downstream_change_column(frame),
+            f"Downstream change vs overall forgetting (F1; dashed: OLS fit, band: {band} CI)",
+            settings.alpha,
+            style,
+        ),
+        "selective_vs_overall_forgetting": lambda: scatter_with_fit(
+            frame,
+            cols.selective_forgetting_column(frame, settings),
+            overall,
+            f"Overall vs selective forgetting (F2; dashed: OLS fit, band: {band} CI)",
+            settings.alpha,
+            style,
+        ),
+        "remedies_paired": lambda: remedies_paired(frame, settings, style),
+        "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings, style),
+        "trajectory_forgetting": lambda: trajectory_figure(trajectory_paths, style),
+        "data_size_sweep": lambda: data_size_sweep(frame, settings, style),
+    }
+    return {name: styled(draw) for name, draw in makers.items()}
+
+
+def styled(draw: Callable[[], Figure]) -> Callable[[], Figure]:
+    """`draw` under the figures' rc settings (fonts and sizes are fixed when the artists are made)."""
+
+    def run() -> Figure:
+        with plt.rc_context(RC):
+            return draw()
+
+    return run
 
 
 def save_figure(fig: Figure, out_dir: str | Path, name: str, record: dict[str, Any]) -> list[Path]:
@@ -414,34 +446,14 @@ def render_figures(
 
     frame = read_run_table(table_path)
     table_record = provenance.build_record(rule, [table_path], config, repo_root, code_root)
-    makers: dict[str, Callable[[], Figure]] = {
-        "downstream_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame,
-            cols.overall_forgetting_column(frame, settings),
-            cols.downstream_change_column(frame),
-            "Downstream change vs overall forgetting\n(dashed: OLS fit, band: 95% CI)",
-            settings.alpha,
-        ),
-        "selective_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame,
-            cols.selective_forgetting_column(frame, settings),
-            cols.overall_forgetting_column(frame, settings),
-            "Overall vs selective forgetting\n(dashed: OLS fit, band: 95% CI)",
-            settings.alpha,
-        ),
-        "remedies_paired": lambda: remedies_paired(frame, settings),
-        "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings),
-        "trajectory_forgetting": lambda: trajectory_figure(trajectory_paths),
-        "data_size_sweep": lambda: data_size_sweep(frame, settings),
-    }
+    makers = figure_makers(frame, trajectory_paths, settings)
     written: list[Path] = []
-    with plt.rc_context(RC):
-        for name in FIGURE_NAMES:
-            record = (
-                provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
-                if name == "trajectory_forgetting"
-                else table_record
-            )
-            written += save_figure(makers[name](), out_dir, name, record)
-            log.info("wrote figure %s", name)
+    for name in FIGURE_NAMES:
+        record = (
+            provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
+            if name == "trajectory_forgetting"
+            else table_record
+        )
+        written += save_figure(makers[name](), out_dir, name, record)
+        log.info("wrote figure %s", name)
     return written

@@ -141,11 +141,12 @@ def sign_verdict(
 ) -> tuple[str, str]:
     """supports: within-model estimate of the claimed sign with two-sided permutation p < alpha and every model's
     own estimate of that sign; contradicts: the same with the opposite sign; otherwise inconclusive."""
-    if not within.defined:
+    estimate, p = within.estimate, within.p
+    if estimate is None or p is None:
         return INCONCLUSIVE, f"within-model slope undefined: {within.reason}"
-    sign = 1 if within.estimate > 0 else -1 if within.estimate < 0 else 0
-    text = f"within-model slope {_fmt(within.estimate)} (p={_fmt(within.p.two_sided)})"
-    if within.p.two_sided >= alpha or sign == 0:
+    sign = 1 if estimate > 0 else -1 if estimate < 0 else 0
+    text = f"within-model slope {_fmt(estimate)} (p={_fmt(p.two_sided)})"
+    if p.two_sided >= alpha or sign == 0:
         return INCONCLUSIVE, f"{text}: not significant at alpha={alpha}"
     disagree = [m for m, t in per_model.items() if t.estimate is None or np.sign(t.estimate) != sign]
     per = ", ".join(f"{m} {_fmt(t.estimate)}" for m, t in per_model.items())
@@ -171,8 +172,7 @@ def _sign_power(test: SignTest, alpha: float) -> Power:
     mde = function.minimum_detectable_effect(test.slope.within.se)
     if mde is None:
         return Power(note=NO_MDE.format(k=test.slope.objectives))
-    ctx = test.slope._context
-    power = Power(mde=mde, noise_sd=(ctx.sigma_objective, ctx.sigma_run))
+    power = Power(mde=mde, noise_sd=test.slope.noise_sd)
     estimate = test.slope.within.estimate
     if test.verdict == INCONCLUSIVE and estimate is not None:
         power.scale_needed = scale_to_detect(mde, estimate)
@@ -197,6 +197,13 @@ def _sign_test(
     return test
 
 
+def _t_and_p(test: CoefficientTest | None) -> tuple[float, float] | None:
+    """A defined test's t statistic and two-sided p; None when the test is missing or undefined."""
+    if test is None or test.t is None or test.p is None:
+        return None
+    return test.t, test.p.two_sided
+
+
 def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, str]:
     """F1 as stated. Claim C: overall forgetting's unique contribution exceeds selective forgetting's and its
     coefficient is negative, i.e. b1* < -|b2*| (standardized within-model coefficients), the intersection of
@@ -205,10 +212,10 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
     and every model's own standardized estimates lie in C.
     contradicts: either contrast shown positive (two-sided p < alpha/2 each, Bonferroni over the two; level
     alpha/2) and every model's own estimates lie outside C."""
-    if not unique.defined:
-        return INCONCLUSIVE, f"the two-predictor within-model fit is undefined: {unique.reason}"
-    total, diff = unique.sum_test, unique.difference_test  # diff tests b2* - b1*
+    total, diff = _t_and_p(unique.sum_test), _t_and_p(unique.difference_test)  # diff tests b2* - b1*
     b = unique.standardized()
+    if total is None or diff is None or b is None:
+        return INCONCLUSIVE, f"the two-predictor within-model fit is undefined: {unique.reason}"
     sum_value, gap_value = b[0] + b[1], b[0] - b[1]
     in_claim = {
         m: (v[0] is not None and v[1] is not None and v[0] + v[1] < 0 and v[0] - v[1] < 0)
@@ -216,12 +223,10 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
     }
     text = (
         f"standardized coefficients overall {_fmt(b[0])}, selective {_fmt(b[1])}; b1*+b2* = {_fmt(sum_value)} "
-        f"(p={_fmt(total.p.two_sided)}), b1*-b2* = {_fmt(gap_value)} (p={_fmt(diff.p.two_sided)})"
+        f"(p={_fmt(total[1])}), b1*-b2* = {_fmt(gap_value)} (p={_fmt(diff[1])})"
     )
-    supports_within = (total.t < 0 and total.p.two_sided < alpha) and (diff.t > 0 and diff.p.two_sided < alpha)
-    contradicts_within = (total.t > 0 and total.p.two_sided < alpha / 2) or (
-        diff.t < 0 and diff.p.two_sided < alpha / 2
-    )
+    supports_within = (total[0] < 0 and total[1] < alpha) and (diff[0] > 0 and diff[1] < alpha)
+    contradicts_within = (total[0] > 0 and total[1] < alpha / 2) or (diff[0] < 0 and diff[1] < alpha / 2)
     if supports_within:
         if all(in_claim.values()):
             return SUPPORTS, f"{text}: overall forgetting's unique contribution exceeds selective's in every model"
@@ -252,7 +257,7 @@ def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, object
     power = Power(
         mde=mde,
         note="slope of downstream change on overall forgetting when selective forgetting has no effect",
-        noise_sd=(unique._context.sigma_objective, unique._context.sigma_run),
+        noise_sd=unique.noise_sd,
     )
     estimate = unique.coefficients[0].estimate
     if verdict == INCONCLUSIVE and estimate is not None and estimate < 0:
@@ -421,6 +426,12 @@ def _paired_test(
     return test
 
 
+def _mean(values: pl.Series) -> float | None:
+    """The mean of the non-null values; None when there are none."""
+    present = values.drop_nulls().cast(pl.Float64).to_numpy()
+    return float(present.mean()) if present.size else None
+
+
 def _numeric_sizes(frame: pl.DataFrame) -> pl.Series:
     """Each run's number of debiasing texts: the integer size, or for `full` the training summary's count."""
     sized = pl.col("size_n").cast(pl.Float64)
@@ -462,17 +473,18 @@ def _slope_test(
     if data.height < 3 or data["_n"].n_unique() < 2:
         test.note = "; ".join(notes + ["fewer than two numeric data sizes: no test"])
         return test
-    logs = np.log2(data["_n"].to_numpy())
+    texts = data["_n"].to_numpy()
+    logs = np.log2(texts)
     span = float(logs.max() - logs.min())
     y = data[metric].to_numpy().astype(float)
     nuisance = nuisance_for(data, SIZE_STRATA)
     perms, exact = block_permutations(data["seed"].to_numpy(), data["_n"].to_numpy(), s.permutations, seed)
     fit = freedman_lane(y, logs, nuisance, perms, exact)
-    if not fit.defined:
+    if fit.estimate is None or fit.p is None:
         test.note = "; ".join(notes + [fit.reason or ""])
         return test
     test.exact = exact
-    test.estimate = fit.estimate * span
+    test.estimate = estimate = fit.estimate * span
     test.p = fit.p.two_sided
     # Uncertainty from the replicates of a data-size effect, the seeds: the slope fitted in each seed alone.
     seeds = data["seed"].to_numpy()
@@ -486,7 +498,7 @@ def _slope_test(
         k = test.replicates = len(per_seed)
         test.se = float(np.std(per_seed, ddof=1)) / math.sqrt(k)
         half = float(stats.t.ppf(1 - s.alpha / 2, k - 1)) * test.se
-        test.ci = (test.estimate - half, test.estimate + half)
+        test.ci = (estimate - half, estimate + half)
         mean = float(np.mean(per_seed))
         test.p_t = float(2 * stats.t.sf(abs(mean) / test.se, k - 1)) if test.se > 0 else (1.0 if mean == 0 else 0.0)
     else:
@@ -500,14 +512,11 @@ def _slope_test(
     if margin is not None:
         lower = freedman_lane(y + margin / span * logs, logs, nuisance, perms, exact)  # H0: slope = -margin/span
         upper = freedman_lane(y - margin / span * logs, logs, nuisance, perms, exact)  # H0: slope = +margin/span
-        test.p_tost = max(lower.p.greater, upper.p.less)
+        if lower.p is not None and upper.p is not None:
+            test.p_tost = max(lower.p.greater, upper.p.less)
     relabellings = f"{perms.shape[0]} {'(all)' if exact else 'random'} size relabellings"
     test.note = "; ".join(
-        notes
-        + [
-            f"slope {fit.estimate:.3g} per doubling, {data['_n'].min():.0f}–"
-            f"{data['_n'].max():.0f} texts, {relabellings}"
-        ]
+        notes + [f"slope {fit.estimate:.3g} per doubling, {texts.min():.0f}–{texts.max():.0f} texts, {relabellings}"]
     )
     return test
 
@@ -519,7 +528,7 @@ def remedies_verdict(arms: list[ArmTest], alpha: float) -> tuple[str, str]:
     helpful = [a for a in arms if a.p_holm is not None and a.p_holm < alpha and a.helpful]
     if helpful:
         return CONTRADICTS, "; ".join(
-            f"{a.arm} {'lowers' if a.helpful_sign < 0 else 'raises'} `{a.metric}` by {abs(a.estimate):.3g} "
+            f"{a.arm} {'lowers' if a.helpful_sign < 0 else 'raises'} `{a.metric}` by {abs(a.estimate or 0.0):.3g} "
             f"(Holm p={_fmt(a.p_holm)})"
             for a in helpful
         )
@@ -565,7 +574,7 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     baseline_rows = frame.filter(pl.col("remedy") == s.baseline_remedy)
     margins: dict[str, float | None] = {}
     if overall is not None:
-        reference = baseline_rows[overall].drop_nulls().mean() if baseline_rows.height else None
+        reference = _mean(baseline_rows[overall])
         margins[overall] = s.equivalence_margin * reference if reference is not None and reference > 0 else None
         if margins[overall] is None:
             finding.notes.append(
@@ -602,7 +611,7 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         finding.reason = "the table has no overall forgetting and no downstream change column"
         return finding
     tested = [a for a in finding.arms if a.p is not None]
-    for a, adjusted in zip(tested, holm([a.p for a in tested])):
+    for a, adjusted in zip(tested, holm([a.p for a in tested if a.p is not None])):
         a.p_holm = adjusted
     bonferroni = s.alpha / max(1, len(tested))
     for a in tested:

@@ -55,7 +55,7 @@ def _coefficient_row(label: str, test: CoefficientTest, r: float | None, alpha: 
         return f"| {label} | {test.n} | undefined ({test.reason}) | — | — | — |"
     return (
         f"| {label} | {test.n} | {_num(test.estimate)}{_ci(test.ci(alpha))} | {_num(r, 2)} | "
-        f"{_num(test.p.two_sided)} | {how} |"
+        f"{_num(test.p_two_sided)} | {how} |"
     )
 
 
@@ -66,7 +66,7 @@ def _permutation_text(draws: int, exact: bool) -> str:
 def _slope_table(test: SignTest, alpha: float, permutations: int) -> list[str]:
     fit = test.slope
     fe = " × ".join(fit.strata) + (f"; {', '.join(fit.controls)} within each model" if fit.controls else "")
-    run_level = fit.run_level.p.two_sided if fit.run_level is not None and fit.run_level.defined else None
+    run_level = fit.run_level.p_two_sided if fit.run_level is not None else None
     lines = [
         f"x = `{fit.x}`, y = `{fit.y}`.",
         "",
@@ -128,11 +128,11 @@ def _unique_table(u: UniqueContribution, alpha: float, permutations: int) -> lis
             f"{_num(u.unique[j], 2)}{_ci(u.unique_ci[j])} | {per} |"
         )
     lines.append("")
-    if u.sum_test is not None and u.sum_test.defined:
+    if u.sum_test is not None and u.difference_test is not None and u.sum_test.defined:
         lines.append(
             f"n = {u.n} runs, within-model R² of both predictors {_num(u.within_r2, 2)}. Contrasts "
             f"(Freedman–Lane, {_permutation_text(u.sum_test.draws, u.exact)}): b1*+b2* two-sided p = "
-            f"{_num(u.sum_test.p.two_sided)}; b1*−b2* two-sided p = {_num(u.difference_test.p.two_sided)}. "
+            f"{_num(u.sum_test.p_two_sided)}; b1*−b2* two-sided p = {_num(u.difference_test.p_two_sided)}. "
             "b* = coefficient × root sum of squares of the predictor within strata, so |b1*| > |b2*| "
             "exactly when the first predictor's unique ΔR² is larger. ΔR² CIs map the coefficient's t-CI "
             "(approximate: the total within-model variance is held fixed)."

@@ -8,6 +8,7 @@ test's level exact for the random draws; fully enumerated sign flips give the ex
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,7 @@ class PValues:
     less: float  # H1: statistic < 0
 
 
-def _p(count: np.ndarray, draws: int, exact: bool) -> np.ndarray:
+def _p(count: int, draws: int, exact: bool) -> float:
     return count / draws if exact else (count + 1) / (draws + 1)
 
 
@@ -52,7 +53,7 @@ def sign_vectors(n: int, draws: int, seed: int) -> tuple[np.ndarray, bool]:
 
 
 def sign_flip_test(
-    differences: np.ndarray, shifts: np.ndarray | list[float] = (0.0,), draws: int = 9999, seed: int = 0
+    differences: np.ndarray, shifts: Sequence[float] | np.ndarray = (0.0,), draws: int = 9999, seed: int = 0
 ) -> list[PValues]:
     """For each shift d0: the sign-flip test of H0 "the differences are symmetric about d0" with the mean as
     statistic (Fisher 1935; Good 2005, ch. 3). Exact (all 2^n sign vectors) for n <= MAX_EXACT_PAIRS, else
@@ -70,10 +71,10 @@ def sign_flip_test(
         permuted = flipped_sum - d0 * sign_sum
         tol = _tolerance(np.asarray(observed), scale)
         k = signs.shape[0]
-        greater = _p(np.count_nonzero(permuted >= observed - tol), k, exact)
-        less = _p(np.count_nonzero(permuted <= observed + tol), k, exact)
-        two = _p(np.count_nonzero(np.abs(permuted) >= abs(observed) - tol), k, exact)
-        out.append(PValues(float(min(1.0, two)), float(greater), float(less)))
+        greater = _p(int(np.count_nonzero(permuted >= observed - tol)), k, exact)
+        less = _p(int(np.count_nonzero(permuted <= observed + tol)), k, exact)
+        two = _p(int(np.count_nonzero(np.abs(permuted) >= abs(observed) - tol)), k, exact)
+        out.append(PValues(min(1.0, two), greater, less))
     return out
 
 
@@ -218,6 +219,10 @@ class CoefficientTest:
         return self.estimate is not None and self.p is not None
 
     @property
+    def p_two_sided(self) -> float | None:
+        return None if self.p is None else self.p.two_sided
+
+    @property
     def partial_r(self) -> float | None:
         if self.t is None or self.df < 1:
             return None
@@ -276,9 +281,9 @@ def freedman_lane(
     draws = permutations.shape[0]
     tol = _tolerance(t_obs, 1.0)
     p = PValues(
-        two_sided=float(_p(np.count_nonzero(np.abs(t_perm) >= abs(t_obs) - tol), draws, exact)),
-        greater=float(_p(np.count_nonzero(t_perm >= t_obs - tol), draws, exact)),
-        less=float(_p(np.count_nonzero(t_perm <= t_obs + tol), draws, exact)),
+        two_sided=_p(int(np.count_nonzero(np.abs(t_perm) >= abs(t_obs) - tol)), draws, exact),
+        greater=_p(int(np.count_nonzero(t_perm >= t_obs - tol)), draws, exact),
+        less=_p(int(np.count_nonzero(t_perm <= t_obs + tol)), draws, exact),
     )
     rss = max(ss_resid - xy_obs**2 / sxx, 0.0)
     return CoefficientTest(

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from fairforget import provenance
-from fairforget.analysis.figures import render_figures
+from fairforget.analysis.figures import render_figures, save_figure
 from fairforget.analysis.findings import Finding
 from fairforget.analysis.findings_render import write_findings
+from fairforget.analysis.report_names import VERDICTS
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.table import build_run_table, read_run_table, write_run_table
+from fairforget.analysis.verdicts import verdict_blocks, verdicts_figure
 
 
 def aggregate_table(
@@ -46,11 +48,18 @@ def findings(
     config: dict[str, Any],
     repo_root: str | Path = ".",
     code_root: str | Path | None = None,
+    figures_dir: str | Path | None = None,
 ) -> list[Finding]:
+    """findings.md (+ findings.provenance.json) and, with `figures_dir`, the verdicts figure drawn from the same
+    findings (figures/verdicts.{png,pdf} + its sidecar)."""
     settings = AnalysisSettings.from_config(config)
     record = provenance.build_record("findings", [table_path], config, repo_root, code_root)
-    result = write_findings(read_run_table(table_path), settings, out)
+    frame = read_run_table(table_path)
+    result = write_findings(frame, settings, out)
     provenance.finish(record, [out], provenance.sidecar_for(out))
+    if figures_dir is not None:
+        figure = verdicts_figure(verdict_blocks(result, settings), frame.height, settings)
+        save_figure(figure, figures_dir, VERDICTS, record)
     return result
 
 

@@ -107,8 +107,9 @@ def simulate_runs(
     remedy_y = np.concatenate([[0.0], np.asarray(truth.remedy_downstream, dtype=float)])
     if remedy_f.size not in (1, len(grid.remedies)) or remedy_y.size not in (1, len(grid.remedies)):
         raise ValueError("remedy effects: one per remedy after the first, or none")
-    remedy_f = remedy_f[r] if remedy_f.size > 1 else 0.0
-    remedy_y = remedy_y[r] if remedy_y.size > 1 else 0.0
+    # one effect per run (the first remedy has none)
+    remedy_f = remedy_f[r] if remedy_f.size > 1 else np.zeros(r.size)
+    remedy_y = remedy_y[r] if remedy_y.size > 1 else np.zeros(r.size)
     sizes = np.asarray(grid.sizes)[z]
     return pl.DataFrame(
         {

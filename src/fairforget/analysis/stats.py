@@ -68,7 +68,7 @@ def _constant(a: np.ndarray) -> bool:
 
 
 def bootstrap_ci(
-    statistic: Callable[[np.ndarray], float],
+    statistic: Callable[[np.ndarray], float | None],
     n: int,
     samples: int,
     seed: int,
@@ -193,7 +193,7 @@ def ols_fit(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> OlsF
 
 
 def ols_band(
-    x: Sequence[float], y: Sequence[float], grid: Sequence[float], alpha: float = 0.05
+    x: Sequence[float], y: Sequence[float], grid: Sequence[float] | np.ndarray, alpha: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Fitted mean and its (1-alpha) confidence band on `grid`; None when the fit is undefined."""
     import statsmodels.api as sm

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -52,6 +53,27 @@ class SyntheticPaths:
     meta_paths: list[Path]
     sidecar_paths: list[Path]
     truth: dict[str, dict[str, float]]  # run_id -> true simulated values
+
+    def aggregate(self, config: dict[str, Any], summaries: bool = True) -> Path:
+        """The study's tidy table, written as the aggregate_table rule does (results/tables/: runs.parquet,
+        runs.csv, data_dictionary.md, sidecar); `summaries` False leaves out the training summaries."""
+        from fairforget.analysis import pipeline  # pipeline draws figures: imported only when used
+
+        tables = self.results / "tables"
+        pipeline.aggregate_table(
+            self.eval_paths,
+            self.downstream_paths,
+            self.trajectory_paths,
+            self.meta_paths,
+            self.sidecar_paths,
+            tables / "runs.parquet",
+            tables / "runs.csv",
+            tables / "data_dictionary.md",
+            config,
+            repo_root=self.repo,
+            summary_paths=self.summary_paths if summaries else (),
+        )
+        return tables / "runs.parquet"
 
 
 def _model_dir(

@@ -51,5 +51,5 @@ def summary(frame: pl.DataFrame) -> dict[str, float | int]:
         out[f"{prefix}.learning_events"] = int(rows["learning_events"].sum())
         out[f"{prefix}.fraction_correct_start"] = float(rows["fraction_correct"][0])
         out[f"{prefix}.fraction_correct_end"] = float(rows["fraction_correct"][-1])
-        out[f"{prefix}.n_items"] = int(rows["n_items"].max())
+        out[f"{prefix}.n_items"] = int(rows.select(pl.col("n_items").max()).item())
     return out

@@ -158,13 +158,17 @@ class Slope:
     _xs: np.ndarray | None = None
     _context: _PowerContext | None = None
 
+    @property
+    def noise_sd(self) -> tuple[float, float] | None:
+        """Estimated noise standard deviations (objective level, run level) behind the power analysis."""
+        return None if self._context is None else (self._context.sigma_objective, self._context.sigma_run)
+
     def power(self, claimed_sign: int, alpha: float) -> RulePower | None:
         """Power of "supports" (within-model test significant with the claimed sign, every model's slope of that
         sign) as a function of the true slope's size (power.py)."""
-        ctx = self._context
-        if ctx is None:
+        ctx, xs = self._context, self._xs
+        if ctx is None or xs is None:
             return None
-        xs = self._xs
         x_resid = ctx.nuisance.residualise(xs)
         test = CoefficientTestSpec(ctx.nuisance, xs, claimed_sign * xs, claimed_sign)
         noise = ctx.noise
@@ -265,17 +269,22 @@ class UniqueContribution:
         )
 
     def standardized(self) -> tuple[float, float] | None:
-        if self.scales is None or any(c.estimate is None for c in self.coefficients):
+        first, second = (c.estimate for c in self.coefficients)
+        if self.scales is None or first is None or second is None:
             return None
-        return (self.coefficients[0].estimate * self.scales[0], self.coefficients[1].estimate * self.scales[1])
+        return (first * self.scales[0], second * self.scales[1])
+
+    @property
+    def noise_sd(self) -> tuple[float, float] | None:
+        """Estimated noise standard deviations (objective level, run level) behind the power analysis."""
+        return None if self._context is None else (self._context.sigma_objective, self._context.sigma_run)
 
     def power(self, alpha: float) -> RulePower | None:
         """Power of "supports" when y falls with x1 (slope -effect) and x2 has no effect: both contrast tests
         significant in the claimed direction and every model's own standardized estimates in the claim's cone."""
-        ctx = self._context
-        if ctx is None or self.scales is None:
+        ctx, xs = self._context, self._xs
+        if ctx is None or xs is None or self.scales is None:
             return None
-        xs = self._xs
         z = xs / np.array(self.scales)
         signal = -xs[:, 0]
         tests = [
@@ -349,8 +358,8 @@ def unique_contributions(
     if not first.defined or not second.defined or np.any(scales <= 0):
         out.reason = first.reason or second.reason or "a predictor does not vary within the strata"
         return out
-    out.unique = tuple(_unique_share(c, sst, alpha)[0] for c in (first, second))
-    out.unique_ci = tuple(_unique_share(c, sst, alpha)[1] for c in (first, second))
+    (share_1, ci_1), (share_2, ci_2) = (_unique_share(c, sst, alpha) for c in (first, second))
+    out.unique, out.unique_ci = (share_1, share_2), (ci_1, ci_2)
     if sst > 0 and first.sigma2 is not None:
         out.within_r2 = 1 - first.sigma2 * first.df / sst
     out.scales = (float(scales[0]), float(scales[1]))
