@@ -24,7 +24,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from fairforget.analysis.dictionary import label  # noqa: E402
-from fairforget.analysis.findings import INCONCLUSIVE, ArmTest, Finding, Power, SignTest  # noqa: E402
+from fairforget.analysis.findings import INCONCLUSIVE, ArmTest, Finding, Power, SignTest, remedies_verdict  # noqa: E402
 from fairforget.analysis.permutation import CoefficientTest  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.style import INCONCLUSIVE_COLOUR, RC, VERDICT_COLOURS, grouped_legend, wrap  # noqa: E402
@@ -169,7 +169,10 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
         lab = label(metric)
         helpful = "lower" if arms[0].helpful_sign < 0 else "higher"
         margin = f.margins.get(metric)
-        lines = []
+        # The title carries F3's verdict over every metric; say what this metric alone shows, so a block whose own
+        # arms are not significant does not read as the reason for a "contradicts" set by another metric.
+        own_verdict, _ = remedies_verdict(arms, settings.alpha)
+        lines = [f"This metric alone: {own_verdict} (the title is F3's verdict over every metric)."]
         for a, row in zip(arms, (_arm_row(a) for a in arms)):
             if row.estimate is None:
                 lines.append(f"{a.arm}: {row.note}.")
