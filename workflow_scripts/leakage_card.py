@@ -12,13 +12,7 @@ from fairforget.workflow.logs import log_to
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
-evaluation = EvaluationFiles(
-    crows_csv=inputs.crows,
-    stereoset_jsonl=inputs.stereoset,
-    winobias_test=tuple(inputs.winobias_test),
-    extra_pair_files=(inputs.planted_probes,),
-    occupation_split=split,
-).index()
+evaluation = EvaluationFiles.from_rule_inputs(inputs=inputs, occupation_split=split).index()
 card = write_leakage_card(
     pretrain_jsonl=inputs.pretrain,
     planted_jsonl=inputs.planted,

@@ -176,6 +176,18 @@ class EvaluationFiles:
             occupation_split,
         )
 
+    @classmethod
+    def from_rule_inputs(cls, inputs: Any, occupation_split: OccupationSplit) -> EvaluationFiles:
+        """The evaluation files a data rule names as inputs `crows`, `stereoset`, `winobias_test` and
+        `planted_probes` (prepare_debias and leakage_card read the same set)."""
+        return cls(
+            crows_csv=Path(inputs.crows),
+            stereoset_jsonl=Path(inputs.stereoset),
+            winobias_test=tuple(Path(p) for p in inputs.winobias_test),
+            extra_pair_files=(Path(inputs.planted_probes),),
+            occupation_split=occupation_split,
+        )
+
     def sets(self) -> list[EvaluationSet]:
         sets = [
             EvaluationSet("crows_pairs", crows_sentences(self.crows_csv), True),
