@@ -22,6 +22,7 @@ from fairforget.training.masking import (
 )
 from fairforget.training.plugins import TrainingContext
 from fairforget.training.pretrain import build_toy_base
+from objectives_helpers import context
 
 TEXTS = [
     "the nurse said that she would arrive soon .",
@@ -152,35 +153,22 @@ def test_row_share_follows_probability(tokenizer) -> None:
     assert 0.76 < share_mask < 0.84  # BERT's 80% [MASK] share holds for the targeted words too
 
 
+def _context_without_corpora(kind: str, tokenizer) -> TrainingContext:
+    """A context whose corpora are empty: the collate functions read only the examples they are given."""
+    return context(kind, tokenizer, max_length=32, debias_texts=[], stereo_pairs=[], word_pairs=[], general_texts=[])
+
+
 def test_bad_probability_and_kind(tokenizer) -> None:
     encoded, targeted, maskable = _batch(tokenizer)
     with pytest.raises(TrainingError, match="gender_mask_probability"):
         targeted_mask_tokens(encoded["input_ids"], maskable, targeted, tokenizer, torch.Generator(), 0.15, 1.5)
-    ctx = TrainingContext(
-        kind="causal",
-        tokenizer=tokenizer,
-        seed=0,
-        max_length=32,
-        debias_texts=[],
-        stereo_pairs=[],
-        word_pairs=[],
-        general_texts=[],
-    )
+    ctx = _context_without_corpora("causal", tokenizer)
     with pytest.raises(TrainingError, match="masked models only"):
         collate_targeted_mlm([{"type": "text", "text": TEXTS[0]}], ctx, torch.Generator(), 0.5)
 
 
 def test_collate_builds_a_masked_batch(tokenizer) -> None:
-    ctx = TrainingContext(
-        kind="masked",
-        tokenizer=tokenizer,
-        seed=0,
-        max_length=32,
-        debias_texts=[],
-        stereo_pairs=[],
-        word_pairs=[],
-        general_texts=[],
-    )
+    ctx = _context_without_corpora("masked", tokenizer)
     batch = collate_targeted_mlm(
         [{"type": "text", "text": t} for t in TEXTS[:2]], ctx, torch.Generator().manual_seed(0), 1.0
     )
@@ -200,16 +188,7 @@ def _texts_file(tmp_path: Path, planted: bool = False) -> Path:
 
 def test_only_targetable_examples_are_masked_on_their_pronouns(tokenizer) -> None:
     """General text keeps uniform masking even at probability 1 (else the base learns "a mask is a pronoun")."""
-    ctx = TrainingContext(
-        kind="masked",
-        tokenizer=tokenizer,
-        seed=0,
-        max_length=32,
-        debias_texts=[],
-        stereo_pairs=[],
-        word_pairs=[],
-        general_texts=[],
-    )
+    ctx = _context_without_corpora("masked", tokenizer)
     examples = [
         {"type": "text", "text": TEXTS[0], "targetable": True},
         {"type": "text", "text": TEXTS[0], "targetable": False},
