@@ -140,6 +140,9 @@ def study(request, tmp_path_factory):
     return {"kind": kind, "root": root, "probes": probes, "tokenizer": tokenizer, "base": base, "tuned": tuned}
 
 
+TOY_RUN = {"model": "toy", "seed": 0}
+
+
 def run_base(study):
     root = study["root"]
     return evaluate_base(
@@ -155,23 +158,24 @@ def run_base(study):
     )
 
 
-def run_checkpoint(study, config=None):
+def run_checkpoint(study, config=None, *, out="tuned", store="store", base_scores=None, run=TOY_RUN):
+    """Evaluate the study's tuned checkpoint into out/<out>/, against out/base/scores unless `base_scores`."""
     root = study["root"]
     return evaluate_checkpoint(
         root / "base",
         root / "base.sha256",
-        root / "out/base/scores",
+        base_scores or root / "out/base/scores",
         root / "tuned",
         root / "tuned.sha256",
         root / "trajectory.parquet",
         root / "heldout.jsonl",
         study["probes"],
         root / "seat",
-        root / "out/tuned/scores",
-        root / "out/tuned/metrics.json",
+        root / f"out/{out}/scores",
+        root / f"out/{out}/metrics.json",
         config or evaluation_config(study["kind"]),
-        root / "store",
-        run={"model": "toy", "seed": 0},
+        root / store,
+        run=run,
     )
 
 
@@ -249,20 +253,12 @@ def test_stale_base_scores_are_detected(study):
     tokens = pl.read_parquet(stale / "tokens.parquet")
     tokens.with_columns(pl.col("logprob") - 1.0).write_parquet(stale / "tokens.parquet")
     with pytest.raises(DataError, match="stale"):
-        evaluate_checkpoint(
-            root / "base",
-            root / "base.sha256",
-            stale,
-            root / "tuned",
-            root / "tuned.sha256",
-            root / "trajectory.parquet",
-            root / "heldout.jsonl",
-            study["probes"],
-            root / "seat",
-            root / "out/stale/scores",
-            root / "out/stale/metrics.json",
+        run_checkpoint(
+            study,
             {**evaluation_config(study["kind"]), "bootstrap_samples": 20},
-            root / "store",
+            out="stale",
+            base_scores=stale,
+            run=None,
         )
 
 
@@ -291,22 +287,7 @@ def test_recomputation_in_a_fresh_store_is_bit_identical(study):
     root = study["root"]
     run_base(study)
     first = run_checkpoint(study)
-    fresh = evaluate_checkpoint(
-        root / "base",
-        root / "base.sha256",
-        root / "out/base/scores",
-        root / "tuned",
-        root / "tuned.sha256",
-        root / "trajectory.parquet",
-        root / "heldout.jsonl",
-        study["probes"],
-        root / "seat",
-        root / "out/fresh/scores",
-        root / "out/fresh/metrics.json",
-        evaluation_config(study["kind"]),
-        root / "fresh_store",
-        run={"model": "toy", "seed": 0},
-    )
+    fresh = run_checkpoint(study, out="fresh", store="fresh_store")
     assert fresh["cache"]["hit"] is False and fresh["cache"]["key"] == first["cache"]["key"]
     assert fresh["metrics"] == first["metrics"]
     assert pl.read_parquet(root / "out/fresh/scores/tokens.parquet").equals(
