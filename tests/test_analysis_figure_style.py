@@ -14,7 +14,7 @@ from PIL import Image
 
 from fairforget.analysis.dictionary import label
 from fairforget.analysis.figures import FIGURE_NAMES, figure_makers, panels
-from fairforget.analysis.findings import compute_findings
+from fairforget.analysis.findings import ArmTest, Finding, compute_findings, remedies_verdict
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.style import OBJECTIVE_COLOURS, OKABE_ITO, SMALL, StudyStyle, grouped_legend, objective_colours
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
@@ -162,9 +162,55 @@ def test_verdict_blocks_carry_the_findings_numbers(study, figures):
     arms = by_key["F3"].arms
     by_metric = [a for metric in dict.fromkeys(a.metric for a in arms) for a in arms if a.metric == metric]
     assert [(r.label, r.estimate) for r in f3_rows] == [(a.arm, a.estimate) for a in by_metric]
+    # each F3 block states its own metric's verdict (the title carries F3's verdict over every metric)
+    f3_blocks = [block for block in blocks if block.key == "F3"]
+    metrics = list(dict.fromkeys(a.metric for a in arms))
+    assert len(f3_blocks) == len(metrics)
+    for block, metric in zip(f3_blocks, metrics):
+        own, _ = remedies_verdict([a for a in arms if a.metric == metric], SETTINGS.alpha)
+        assert block.extra[0].startswith(f"This metric alone: {own} "), block.extra[0]
     shown = {t.get_text() for ax in figures["verdicts"].axes for t in [ax._left_title]}
     for f in findings:
         assert f"{f.key}: {f.verdict.upper()}" in shown
+
+
+def test_f3_blocks_state_their_own_metric_verdict():
+    """One remedy lowers overall forgetting (Holm p 0.01: F3 contradicted) and is equivalent to no effect on
+    downstream (TOST p 0.01): the downstream block must not read as a contradiction of its own."""
+    arms = [
+        ArmTest(
+            "l2sp",
+            "overall_forgetting.mean_loss_change",
+            -1,
+            "paired",
+            8,
+            estimate=-0.02,
+            ci=(-0.03, -0.01),
+            p_holm=0.01,
+            margin=0.01,
+            p_tost=0.9,
+        ),
+        ArmTest(
+            "l2sp",
+            "downstream.mean_change",
+            1,
+            "paired",
+            8,
+            estimate=0.001,
+            ci=(-0.004, 0.006),
+            p_holm=0.8,
+            margin=0.01,
+            p_tost=0.01,
+        ),
+    ]
+    finding = Finding("F3", "remedies", "rule", verdict=remedies_verdict(arms, SETTINGS.alpha)[0], arms=arms)
+    assert finding.verdict == "contradicts"
+    blocks = verdict_blocks([finding], SETTINGS)
+    assert [b.verdict for b in blocks] == ["contradicts", "contradicts"]  # the title: F3 over every metric
+    assert [b.extra[0].split(" (")[0] for b in blocks] == [
+        "This metric alone: contradicts",
+        "This metric alone: supports",
+    ]
 
 
 def _pixels(fig) -> np.ndarray:
