@@ -97,6 +97,9 @@ class Objective(ABC):
 
     #: whether the objective works for "masked", "causal" or both model kinds
     supported_kinds: tuple[str, ...] = ("masked", "causal")
+    #: whether its loss is the plain LM loss on text examples, so that `training.packing` may replace the
+    #: examples by packed token blocks (`fairforget.training.packing`); then `collate` is not called
+    packable: ClassVar[bool] = False
     name: ClassVar[str] = "objective"
     param_spec: ClassVar[dict[str, Param] | None] = None
 
