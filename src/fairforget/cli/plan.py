@@ -7,7 +7,7 @@ import copy
 
 from fairforget.cli.cache import DEFAULT_CONFIGFILE, _load_config
 from fairforget.config.schema import SCHEMA
-from fairforget.workflow.plan import A100_BF16_TFLOPS, DEFAULT_MFU, plan_study, render_plan
+from fairforget.workflow.plan import A100_BF16_TFLOPS, DEFAULT_MFU, assumed_rate, plan_study, render_plan
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -16,8 +16,11 @@ def _plan(args: argparse.Namespace) -> int:
     config = copy.deepcopy(_load_config(args.configfile))
     # the defaults the Snakefile sets, so that the plan sees the config the workflow runs
     validate(config, str(args.schema), set_default=True)
-    rows, params = plan_study(config, repo=args.base_dir)
-    print(render_plan(rows, params, args.gpu_peak_tflops, args.mfu))
+    assumption = None
+    if args.gpu_peak_tflops is not None or args.mfu is not None:
+        assumption = assumed_rate(args.gpu_peak_tflops or A100_BF16_TFLOPS, args.mfu or DEFAULT_MFU)
+    rows, params, rates = plan_study(config, repo=args.base_dir, assumption=assumption)
+    print(render_plan(rows, params, rates))
     return 0
 
 
@@ -29,8 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.add_argument(
         "--gpu-peak-tflops",
         type=float,
-        default=A100_BF16_TFLOPS,
-        help=f"the GPU's dense bf16 peak in TFLOP/s (default {A100_BF16_TFLOPS:g}, an A100)",
+        default=None,
+        help=f"assume this dense bf16 peak in TFLOP/s for every model (default: measured rates where benchmarks/ has "
+        f"them, else {A100_BF16_TFLOPS:g}, an A100)",
     )
-    plan.add_argument("--mfu", type=float, default=DEFAULT_MFU, help=f"model FLOPs utilisation (default {DEFAULT_MFU})")
+    plan.add_argument(
+        "--mfu", type=float, default=None, help=f"assume this model FLOPs utilisation (default {DEFAULT_MFU})"
+    )
     plan.set_defaults(func=_plan)

@@ -5,13 +5,14 @@ checkpoint, or per checkpoint x task when a model asks for GPUs, as rules/inputs
 tests/test_workflow_plan.py checks them against a Snakemake dry run. Nothing is downloaded or read from the
 prepared data: a hub model's size is `models.<name>.n_params`, else its cached config.json, else unknown.
 
-Compute (an assumption, not a measurement: no GPU throughput has been measured in benchmarks/ yet):
-- training (finetune; downstream fine-tuning): FLOPs = 6 * N * tokens (forward 2N + backward 4N per token,
-  Kaplan et al. 2020), N = parameters; attention's own FLOPs (about 6 * layers * seq * hidden per token, 4% for
-  bert-base at 512 tokens) and a counterfactual twin's extra forward pass are left out;
-- GPU-hours = FLOPs / (peak * MFU) / 3600, by default an A100's dense bf16 peak (312 TFLOP/s) at 30% model
-  FLOPs utilisation (the issue's target for bert-base is 40%; 30% leaves room for probing, evaluation and
-  checkpointing). Pass the measured figures with --gpu-peak-tflops and --mfu.
+Compute: FLOPs = 6 * N * tokens for training (finetune; downstream fine-tuning: forward 2N + backward 4N per
+token, Kaplan et al. 2020), N = parameters; attention's own FLOPs and a counterfactual twin's extra forward pass
+are left out. GPU-hours = FLOPs / rate, where the rate is, per model:
+- measured, where benchmarks/ holds a GPU figure for a model of that kind and size (`bench_gpu.py`'s JSON under
+  benchmarks/results/): 6 * N * its best bf16 tokens/s. Those runs trained padded random-length batches (real
+  tokens counted), so for packed blocks, with no padding, they are a conservative (low) rate;
+- else an assumption: an A100's dense bf16 peak (312 TFLOP/s) at 30% model FLOPs utilisation.
+--gpu-peak-tflops / --mfu replace both by the assumption with the given figures.
 Tokens: finetune runs with max_steps: steps x effective batch x block_size (packed: exact) or x max_length
 (unpacked: an upper bound, batches pad to their longest text). Runs without max_steps need the corpus size,
 which only the data stage knows: their row says so. Downstream: epochs x training examples x max_length per
@@ -52,7 +53,58 @@ class RulePlan:
     jobs: int
     tokens: float | None = None  # None: not estimated
     flops: float | None = None
+    hours: float | None = None
     note: str = ""
+
+    def add(self, tokens: float, flops: float, rate: float) -> None:
+        self.tokens = (self.tokens or 0.0) + tokens
+        self.flops = (self.flops or 0.0) + flops
+        self.hours = (self.hours or 0.0) + flops / rate / 3600
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Sustained training FLOP/s of one GPU for a model, and where the figure comes from."""
+
+    flops_per_second: float
+    source: str
+
+
+def assumed_rate(peak_tflops: float = A100_BF16_TFLOPS, mfu: float = DEFAULT_MFU) -> Rate:
+    return Rate(peak_tflops * 1e12 * mfu, f"assumed: {peak_tflops:g} TFLOP/s peak x {mfu:.0%} MFU")
+
+
+def measured_rates(repo: Path) -> list[tuple[str, int, Rate]]:
+    """(kind, N, rate) of every model benchmarks/results/bench_gpu*.json measured: its best bf16 tokens/s."""
+    import json
+
+    found = []
+    for path in sorted((repo / "benchmarks" / "results").glob("bench_gpu*.json")):
+        rows = json.loads(path.read_text(encoding="utf-8")).get("rows", [])
+        best: dict[tuple[str, int], dict[str, Any]] = {}
+        for row in rows:
+            if row.get("device") != "cuda" or row.get("mixed_precision") != "bf16":
+                continue
+            kind = "masked" if "bert" in str(row["model"]).lower() else "causal"
+            key = (kind, int(row["n_params"]))
+            if key not in best or row["tokens_per_second"] > best[key]["tokens_per_second"]:
+                best[key] = row
+        for (kind, n), row in best.items():
+            rate = TRAIN_FLOPS_PER_PARAM_TOKEN * n * float(row["tokens_per_second"])
+            source = (
+                f"measured: {row['tokens_per_second']:,.0f} tokens/s ({row['variant']}, {row['batch_size']} x "
+                f"{row['max_len']}, padded) in {path.relative_to(repo)}"
+            )
+            found.append((kind, n, Rate(rate, source)))
+    return found
+
+
+def model_rate(kind: str, n: int | None, measured: list[tuple[str, int, Rate]], fallback: Rate) -> Rate:
+    """The measured rate of a model of this kind within 2% of its size, else `fallback`."""
+    for measured_kind, measured_n, rate in measured:
+        if n is not None and measured_kind == kind and abs(measured_n - n) <= 0.02 * n:
+            return rate
+    return fallback
 
 
 def n_params(name: str, model: dict[str, Any]) -> int | None:
@@ -123,8 +175,11 @@ def downstream_tokens(config: dict[str, Any], model: str, repo: Path) -> tuple[f
     ), TRAIN_FLOPS_PER_PARAM_TOKEN
 
 
-def plan_study(config: dict[str, Any], repo: str | Path = ".") -> tuple[list[RulePlan], dict[str, int | None]]:
-    """The rows of the plan (one per rule) and the parameter count of each model."""
+def plan_study(
+    config: dict[str, Any], repo: str | Path = ".", assumption: Rate | None = None
+) -> tuple[list[RulePlan], dict[str, int | None], dict[str, Rate]]:
+    """The rows of the plan (one per rule), and the parameter count and GPU rate of each model (`assumption`
+    for every model when given, else measured where benchmarks/ has it)."""
     repo = Path(repo)
     runs = run_grid(config)
     models = list(config["models"])
@@ -132,6 +187,11 @@ def plan_study(config: dict[str, Any], repo: str | Path = ".") -> tuple[list[Rul
     per_task = any(int(m.get("gpus", 0) or 0) > 0 for m in config["models"].values())
     downstream_jobs = len(tasks) if per_task else 1
     params = {name: n_params(name, config["models"][name]) for name in models}
+    measured = [] if assumption is not None else measured_rates(repo)
+    rates = {
+        name: model_rate(config["models"][name]["kind"], params[name], measured, assumption or assumed_rate())
+        for name in models
+    }
 
     rows = [RulePlan(rule, 1) for rule in SINGLE_JOB_RULES]
     rows.append(RulePlan("prepare_downstream", len(tasks)))
@@ -139,39 +199,37 @@ def plan_study(config: dict[str, Any], repo: str | Path = ".") -> tuple[list[Rul
     rows.append(RulePlan("evaluate_base", len(models), note="inference; not costed"))
     rows.append(RulePlan("evaluate_checkpoint", len(runs), note="inference; not costed"))
 
-    finetune = RulePlan("finetune", len(runs), 0.0, 0.0)
+    finetune = RulePlan("finetune", len(runs))
     unknown = 0
     for run in runs:
         tokens, _ = finetune_tokens(config, run)
-        if tokens is None or params[run.model] is None:
+        n = params[run.model]
+        if tokens is None or n is None:
             unknown += 1
             continue
-        finetune.tokens = (finetune.tokens or 0.0) + tokens
-        finetune.flops = (finetune.flops or 0.0) + TRAIN_FLOPS_PER_PARAM_TOKEN * params[run.model] * tokens  # type: ignore[operator]
+        finetune.add(tokens, TRAIN_FLOPS_PER_PARAM_TOKEN * n * tokens, rates[run.model].flops_per_second)
     if unknown:
         finetune.note = f"{unknown} runs not costed (no max_steps: the corpus decides their length, or N unknown)"
-    if unknown == len(runs):
-        finetune.tokens = finetune.flops = None
     rows.append(finetune)
 
     for rule, checkpoints_per_model in (
         ("downstream_base", {m: 1 for m in models}),
         ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}),
     ):
-        row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs, 0.0, 0.0)
+        row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs)
         for model, checkpoints in checkpoints_per_model.items():
             tokens, per_token = downstream_tokens(config, model, repo)
-            if tokens is None or params[model] is None:
+            n = params[model]
+            if tokens is None or n is None:
                 row.note = "not costed for some models (zero-shot, unknown N or GLUE size)"
                 continue
-            row.tokens = (row.tokens or 0.0) + checkpoints * tokens
-            row.flops = (row.flops or 0.0) + checkpoints * tokens * per_token * params[model]  # type: ignore[operator]
+            row.add(checkpoints * tokens, checkpoints * tokens * per_token * n, rates[model].flops_per_second)
         rows.append(row)
-    return rows, params
+    return rows, params, rates
 
 
-def gpu_hours(flops: float | None, peak_tflops: float, mfu: float) -> float | None:
-    return None if flops is None else flops / (peak_tflops * 1e12 * mfu) / 3600
+def gpu_hours(flops: float, peak_tflops: float, mfu: float) -> float:
+    return flops / assumed_rate(peak_tflops, mfu).flops_per_second / 3600
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -183,26 +241,24 @@ def _number(value: float | None, unit: str = "") -> str:
     return f"{value:,.1f}{unit}" if exponent < 5 else f"{value:.2e}{unit}"
 
 
-def render_plan(
-    rows: list[RulePlan], params: dict[str, int | None], peak_tflops: float = A100_BF16_TFLOPS, mfu: float = DEFAULT_MFU
-) -> str:
+def render_plan(rows: list[RulePlan], params: dict[str, int | None], rates: dict[str, Rate]) -> str:
     """The plan as a text table with its assumptions."""
     lines = [f"{'rule':<22} {'jobs':>6} {'tokens':>10} {'FLOPs':>10} {'GPU-hours':>10}  note"]
     total_jobs, total_hours = 0, 0.0
     for row in rows:
-        hours = gpu_hours(row.flops, peak_tflops, mfu)
         total_jobs += row.jobs
-        total_hours += hours or 0.0
+        total_hours += row.hours or 0.0
         lines.append(
             f"{row.rule:<22} {row.jobs:>6} {_number(row.tokens):>10} {_number(row.flops):>10} "
-            f"{_number(hours):>10}  {row.note}".rstrip()
+            f"{_number(row.hours):>10}  {row.note}".rstrip()
         )
     lines.append(f"{'total':<22} {total_jobs:>6} {'':>10} {'':>10} {_number(total_hours):>10}")
     lines.append("")
-    lines.append("models: " + ", ".join(f"{m} N={_number(n) if n else 'unknown'}" for m, n in params.items()))
+    for model, n in params.items():
+        lines.append(f"{model}: N = {_number(n) if n else 'unknown'}; GPU rate {rates[model].source}")
     lines.append(
-        f"assumed: training FLOPs = 6 N tokens, inference 2 N tokens; GPU-hours = FLOPs / ({peak_tflops:g} TFLOP/s "
-        f"peak x {mfu:.0%} MFU) - not measured (benchmarks/README.md); pass --gpu-peak-tflops/--mfu to change."
+        "FLOPs: training 6 N tokens (attention left out); GPU-hours = FLOPs / rate (measured rates are padded-batch "
+        "figures: conservative for packed blocks); --gpu-peak-tflops/--mfu assume a rate for every model."
     )
     lines.append(
         "tokens: finetune packed = steps x batch x block_size (exact), unpacked = x max_length (upper bound); "
