@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_training import train_none  # benchmarks/ is on sys.path when a benchmark runs as a script
 
 from fairforget.data.general import wikitext_examples
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training import lm
-from fairforget.training.engine import Engine, TrainSettings, train_with_plugins
+from fairforget.training.engine import TrainSettings
 from fairforget.training.order import ExampleOrder
 from fairforget.training.packing import pack_texts
-from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 
 REPO = Path(__file__).resolve().parent.parent
 ARCH = {
@@ -62,24 +62,7 @@ def train(
         block_size=args.max_length if packing else None,
         seed=0,
     )
-    ctx = TrainingContext(
-        kind=kind,
-        tokenizer=tokenizer,
-        seed=0,
-        max_length=args.max_length,
-        debias_texts=texts,
-        stereo_pairs=[],
-        word_pairs=[],
-        general_texts=[],
-    )
-    _, result = train_with_plugins(
-        Engine(settings),
-        model,
-        OBJECTIVES.get("none")(),
-        REMEDIES.get("none")(),
-        ctx,
-        desc="packed" if packing else "padded",
-    )
+    result = train_none(kind, tokenizer, texts, settings, args.max_length, model)
     return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
 
 
