@@ -8,6 +8,9 @@ parts, is `training.loop.TrainingLoop`.
 
 `train_with_plugins` drives an objective and a remedy through the plug-in interface (`training.plugins`); it
 tokenises every training text once before the loop (`lm.pretokenize`), so collate functions only pad cached ids.
+With `TrainSettings.packing` it packs the texts into blocks of `block_size` tokens instead (`training.packing`)
+and trains on those, for objectives that declare `Objective.packable`; any other objective is refused with a
+ConfigError naming `training.packing` before it prepares the model.
 
 The probe callback (the training trajectory) runs after the optimizer steps of `TrainSettings.probe_steps` inside
 `isolated_probe`, which restores every training flag and random generator state afterwards: the checkpoint is the

@@ -15,6 +15,8 @@ The engine calls, in order:
     for each batch (examples shuffled with a generator seeded by ctx.seed):
         batch = objective.collate(batch_examples, ctx, generator)
         loss = objective.loss(model, batch, ctx) + remedy.penalty(model, ctx)
+    (training.packing and objective.packable: the examples' texts are packed into token blocks instead, and
+     `training.packing.collate_blocks` replaces objective.collate)
     model = remedy.finalize_model(model, ctx)              # e.g. merge LoRA weights before saving
     model = objective.finalize_model(model, ctx)           # e.g. restore dropout config
 

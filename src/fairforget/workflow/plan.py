@@ -93,7 +93,7 @@ def measured_rates(repo: Path) -> list[tuple[str, int, Rate]]:
             rate = TRAIN_FLOPS_PER_PARAM_TOKEN * n * float(row["tokens_per_second"])
             source = (
                 f"measured: {row['tokens_per_second']:,.0f} tokens/s ({row['variant']}, {row['batch_size']} x "
-                f"{row['max_len']}, padded) in {path.relative_to(repo)}"
+                f"{row['max_len']}, {1 - row['tokens'] / row['padded_tokens']:.0%} padding) in {path.relative_to(repo)}"
             )
             found.append((kind, n, Rate(rate, source)))
     return found
