@@ -10,7 +10,9 @@ token, Kaplan et al. 2020), N = parameters; attention's own FLOPs and a counterf
 are left out. GPU-hours = FLOPs / rate, where the rate is, per model:
 - measured, where benchmarks/ holds a GPU figure for a model of that kind and size (`bench_gpu.py`'s JSON under
   benchmarks/results/): 6 * N * its best bf16 tokens/s. Those runs trained padded random-length batches (real
-  tokens counted), so for packed blocks, with no padding, they are a conservative (low) rate;
+  tokens counted), so for packed blocks, with no padding, they are a conservative (low) rate; they are one GPU
+  type's figures (the file names it: an H200 today) and are applied to downstream fine-tuning's shorter
+  sequences too (an approximation);
 - else an assumption: an A100's dense bf16 peak (312 TFLOP/s) at 30% model FLOPs utilisation.
 --gpu-peak-tflops / --mfu replace both by the assumption with the given figures.
 Tokens: finetune runs with max_steps: steps x effective batch x block_size (packed: exact) or x max_length
