@@ -69,7 +69,8 @@ def _check_packing(config: dict[str, Any], objectives: Any) -> None:
         if not objectives.get(entry["type"]).packable:
             raise ConfigError(
                 f"config key 'training.packing' (model {run.model}): objective '{run.objective}' "
-                f"(type {entry['type']}) trains on sentence pairs, which packed blocks would cut apart; "
+                f"(type {entry['type']}) cannot train on packed blocks (it trains on sentence pairs or on more than "
+                "the plain LM loss: Objective.packable is false); "
                 f"set objectives.{run.objective}.training: {{packing: false}}"
             )
 
