@@ -12,6 +12,10 @@ against the plain transformers way, measured in one run.
    with the full logits, as a plain harness loop does, on SST-2 dev examples.
 3. Training: the fairforget engine vs `transformers.Trainer` (bench_training.run_engine / run_trainer) on the
    loaded model, same texts, steps, batch size and optimiser settings.
+4. Threads of a training step (config/real.yaml's jobs): one step of --train-batch-size texts (forward, backward,
+   clipping, fused AdamW, as the engine steps) on --threads threads vs on one, alternating, --thread-steps steps
+   each after one untimed step; reports the median per-step wall and CPU time. On a shared, loaded machine the
+   OpenMP threads of one step wait on each other, which shows as CPU time and wall far above one thread's.
 Each comparison reports wall and CPU (this process) time of both and their ratio; scores must agree with the
 baseline within --tolerance (float32 sums over different batch shapes differ in the last bits).
 """
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +43,8 @@ from fairforget.downstream.tasks import load_task  # noqa: E402
 from fairforget.downstream.zeroshot import build_requests, score_requests  # noqa: E402
 from fairforget.models.modeldir import load_model_dir  # noqa: E402
 from fairforget.scoring.dispatch import score_texts  # noqa: E402
+from fairforget.training.lm import causal_labels, lm_loss_from_logits  # noqa: E402
+from fairforget.training.optim import make_adamw  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,6 +87,47 @@ def plain_request_scores(model: Any, requests: list[Any]) -> np.ndarray:
     return np.array(out)
 
 
+def step_times(
+    model: Any, tokenizer: Any, texts: list[str], args: argparse.Namespace
+) -> dict[str, tuple[float, float]]:
+    """Median per-step (wall, CPU) of a training step on `args.threads` threads and on one, alternating."""
+    optimizer, _ = make_adamw(model, 1e-4, 0.01, "auto")
+    size = args.train_batch_size
+    batches = []
+    for start in range(0, len(texts), size):
+        encoded = tokenizer(
+            texts[start : start + size],
+            padding=True,
+            truncation=True,
+            max_length=args.train_max_length,
+            return_tensors="pt",
+        )
+        batches.append((encoded["input_ids"], encoded["attention_mask"]))
+
+    def one_step(index: int) -> None:
+        ids, mask = batches[index % len(batches)]
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        lm_loss_from_logits(logits, causal_labels(ids, mask), "causal").backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    model.train()
+    one_step(0)  # allocates the optimizer state: untimed
+    samples: dict[str, list[tuple[float, float]]] = {f"{args.threads} threads": [], "1 thread": []}
+    for index in range(1, 2 * args.thread_steps + 1):
+        name = list(samples)[index % 2]
+        torch.set_num_threads(args.threads if index % 2 == 0 else 1)
+        _, wall, cpu = timed(lambda index=index: one_step(index))
+        samples[name].append((wall, cpu))
+    torch.set_num_threads(args.threads)
+    model.eval()
+    return {
+        name: (statistics.median(w for w, _ in rows), statistics.median(c for _, c in rows))
+        for name, rows in samples.items()
+    }
+
+
 def compare(
     title: str,
     baseline: tuple[str, Callable[[], list[Any]]],
@@ -114,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tolerance", type=float, default=1e-4)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["scoring", "zeroshot", "training"])
+    parser.add_argument("--thread-steps", type=int, default=3)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["scoring", "zeroshot", "training", "threads"])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     loaded = load_model_dir(args.model_dir)
@@ -177,6 +227,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{tokens} tokens",
             rows,
             "transformers Trainer",
+            None,
+        )
+    if "threads" not in args.skip and args.threads > 1:
+        texts = sentences(args.train_batch_size * 2, min_words=20, max_words=40)
+        report(
+            f"training step threads: {args.train_batch_size} texts (<= {args.train_max_length} tokens) per step, "
+            f"median of {args.thread_steps} steps each (load average {os.getloadavg()[0]:.1f} at the start)",
+            step_times(load_model_dir(args.model_dir).model, tokenizer, texts, args),
+            f"{args.threads} threads",
             None,
         )
     if not ok:

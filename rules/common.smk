@@ -92,11 +92,20 @@ def run_wildcards(wildcards):
     }
 
 
-def model_threads(wildcards):
-    """Threads of a job on one base model: its source's (toy: 1, fairforget.base_models.sources.toy)."""
+def model_source(wildcards):
     from fairforget.base_models.source import MODEL_SOURCES
 
-    return MODEL_SOURCES.get(config["models"][wildcards.model]["source"]).threads
+    return MODEL_SOURCES.get(config["models"][wildcards.model]["source"])
+
+
+def model_threads(wildcards):
+    """Threads of a build or fine-tuning job on one base model: its source's (toy: 1, gguf: 1)."""
+    return model_source(wildcards).threads
+
+
+def evaluation_threads(wildcards):
+    """Threads of an evaluation job on one base model: its source's (2 but gguf: 1)."""
+    return model_source(wildcards).evaluation_threads
 
 
 def model_setting(key, default, per_attempt=False, at_most=None, times=1):

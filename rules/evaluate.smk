@@ -19,7 +19,7 @@ rule evaluate_base:
         benchmark_of("evaluate_base", "{model}")
     conda:
         ENV
-    threads: 2
+    threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True),
@@ -52,7 +52,7 @@ rule evaluate_checkpoint:
         benchmark_of("evaluate_checkpoint", RUN)
     conda:
         ENV
-    threads: 2
+    threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
         runtime=model_setting("runtime", 120, per_attempt=True),

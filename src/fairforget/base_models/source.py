@@ -31,8 +31,10 @@ class ModelSource(ABC):
     required_keys: ClassVar[tuple[str, ...]] = ()
     # the model is trained on the workflow's own text (R/data/general/pretrain.jsonl + the planted corpus)
     uses_pretraining_text: ClassVar[bool] = False
-    # threads of the build job: tiny models train fastest on one thread (rules/base_models.smk)
+    # threads of the build and fine-tuning jobs: tiny models train fastest on one thread (rules/base_models.smk)
     threads: ClassVar[int] = 4
+    # threads of the evaluation jobs (rules/evaluate.smk)
+    evaluation_threads: ClassVar[int] = 2
 
     @classmethod
     def check_environment(cls, model_name: str, model_cfg: Mapping[str, Any]) -> None:

@@ -120,8 +120,11 @@ class GgufSource(ModelSource):
     """`models.<name>.gguf_file` (from `gguf_package` when set), dequantized to float32 and saved as safetensors."""
 
     required_keys = ("gguf_file",)
-    # Dequantizing and saving a 135M model is a minute of numpy/torch work that two threads speed up.
-    threads = 2
+    # Every job on the model runs on ONE thread, side by side on a 2-core machine: a training step (8 x 32
+    # tokens) took 2.8 s CPU on one thread and 10-12 s CPU on two (OpenMP threads waiting on each other under
+    # load 6-10; benchmarks/README.md, "Real model"), and the study has enough independent jobs to fill 2 cores.
+    threads = 1
+    evaluation_threads = 1
 
     @classmethod
     def check_environment(cls, model_name: str, model_cfg: Mapping[str, Any]) -> None:
