@@ -115,6 +115,8 @@ def _leak_batch(texts: list[str], index: EvaluationIndex) -> dict[str, list[str]
 
 def without_leaks(chunks: Dataset, index: EvaluationIndex, num_proc: int) -> tuple[Dataset, dict[str, int]]:
     """`EvaluationIndex.without_leaks` for an Arrow dataset of {id, text} (batched, `num_proc` processes)."""
+    import pyarrow.compute as pc
+
     digest = hashlib.sha256(f"{chunks._fingerprint}:{_index_digest(index)}".encode()).hexdigest()[:16]
     marked = chunks.map(
         _leak_batch,
@@ -126,11 +128,15 @@ def without_leaks(chunks: Dataset, index: EvaluationIndex, num_proc: int) -> tup
         new_fingerprint=f"leak-{digest}",
         desc="evaluation overlap",
     )
-    reasons = marked["leak"]
-    dropped = {"sentence": reasons.count("sentence"), "ngram": reasons.count("ngram")}
-    del reasons
-    kept = marked.filter(lambda leak: not leak, input_columns=["leak"], batched=False, new_fingerprint=f"kept-{digest}")
+    # counted on the Arrow column (memory-mapped), not a Python list of every row's reason
+    reasons = marked.data.column("leak")
+    dropped = {reason: int(pc.sum(pc.equal(reasons, reason)).as_py() or 0) for reason in ("sentence", "ngram")}
+    kept = marked.filter(_not_leaked, input_columns=["leak"], batched=True, new_fingerprint=f"kept-{digest}")
     return kept.remove_columns(["leak"]), dropped
+
+
+def _not_leaked(leaks: list[str]) -> list[bool]:
+    return [not leak for leak in leaks]
 
 
 def _draw_indices(available: int, n: int | None, seed: int, salt: str, key: str) -> list[int] | None:
