@@ -13,6 +13,7 @@ import datasets
 import pytest
 from datasets import ClassLabel, Features, List, Value
 
+from fairforget.config.checks import check_environment
 from fairforget.data.glue import read_task
 from fairforget.data.hub_benchmarks import crows_pairs_from_hub, glue_from_hub, stereoset_from_hub
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence
@@ -163,6 +164,52 @@ def test_stereoset_hub_copy_gives_the_shipped_records_but_their_ids(tmp_path: Pa
     assert [{**r, "id": None} for r in hub] == [{**r, "id": None} for r in shipped]
 
 
-def test_missing_hub_benchmark_names_the_fetch_command() -> None:
+def test_missing_hub_benchmark_names_the_fetch_command(toy_config: dict) -> None:
     with pytest.raises(ConfigError, match=r"load_dataset\('nyu-mll/glue', 'sst2', split='validation'\)"):
         glue_from_hub("sst2", "dev", {"hf": "nyu-mll/glue"})
+    # configured in a study: the every-parse check stops before any job
+    toy_config["data"]["probes"]["crows_pairs_source"] = {"hf": "nyu-mll/crows_pairs"}
+    with pytest.raises(
+        ConfigError, match=r"probes\.crows_pairs_source.*load_dataset\('nyu-mll/crows_pairs', split='test'\)"
+    ):
+        check_environment(toy_config)
+
+
+def test_study_reads_hub_benchmarks_when_configured(tmp_path: Path) -> None:
+    """prepare_downstream with `data.downstream.source: {hf: FOLDER}` writes the records of the shipped route."""
+    from fairforget.data.glue import prepare_downstream
+
+    columns = _glue_rows("wnli", RES / "glue" / "WNLI" / "dev.tsv")
+    train = _glue_rows("wnli", RES / "glue" / "WNLI" / "train.tsv")
+    features = Features(
+        {
+            "sentence1": Value("string"),
+            "sentence2": Value("string"),
+            "label": ClassLabel(names=GLUE_NAMES["wnli"]),
+            "idx": Value("int32"),
+        }
+    )
+    (tmp_path / "glue" / "wnli").mkdir(parents=True)
+    for split, data in (("validation", columns), ("train", train)):
+        datasets.Dataset.from_dict(data, features=features).to_parquet(
+            str(tmp_path / "glue" / "wnli" / f"{split}-00000-of-00001.parquet")
+        )
+    settings = {"train_max_examples": 50, "dev_max_examples": 20}
+    files = {split: RES / "glue" / "WNLI" / f"{split}.tsv" for split in ("train", "dev")}
+    for name, extra in (("shipped", {}), ("hub", {"source": {"hf": str(tmp_path / "glue")}})):
+        out = tmp_path / name
+        prepare_downstream(
+            "wnli",
+            files["train"],
+            files["dev"],
+            out / "train.jsonl",
+            out / "dev.jsonl",
+            out / "meta.json",
+            {**settings, **extra},
+            0,
+        )
+    for split in ("train", "dev"):
+        assert (tmp_path / "hub" / f"{split}.jsonl").read_bytes() == (
+            tmp_path / "shipped" / f"{split}.jsonl"
+        ).read_bytes()
+    assert json.loads((tmp_path / "hub" / "meta.json").read_text())["source_hub"] == {"hf": str(tmp_path / "glue")}

@@ -40,6 +40,39 @@ STEREOSET_HUB = "McGill-NLP/stereoset"
 _HEADERLESS = {"cola"}
 
 
+def hub_source(settings: Mapping[str, Any], name: str, key: str) -> Mapping[str, Any] | None:
+    """The Hub source a `data.*` setting names: None for `shipped` (the default), else its {hf, split, revision}."""
+    value = settings.get(name, "shipped")
+    if value in (None, "shipped"):
+        return None
+    if (
+        not isinstance(value, Mapping)
+        or not isinstance(value.get("hf"), str)
+        or set(value) - {"hf", "split", "revision"}
+    ):
+        raise ConfigError(f"config key '{key}.{name}': expected 'shipped' or {{hf, split, revision}}, got {value!r}")
+    return value
+
+
+def configured_specs(data: Mapping[str, Any]) -> list[CorpusSpec]:
+    """The Hub datasets the `data:` section reads besides the corpus (checked at parse, before any job)."""
+    specs = []
+    probes, downstream = data.get("probes", {}), data.get("downstream", {})
+    for name, config, split, field in (
+        ("crows_pairs_source", None, "test", "sent_more"),
+        ("stereoset_source", "intrasentence", "validation", "sentences"),
+    ):
+        source = hub_source(probes, name, "data.probes")
+        if source is not None:
+            specs.append(_spec(source, config, split, field, f"data.probes.{name}"))
+    glue = hub_source(downstream, "source", "data.downstream")
+    if glue is not None:
+        for task in downstream.get("tasks", []):
+            for split in ("train", "validation"):
+                specs.append(_spec({**glue, "split": split}, task, split, "label", "data.downstream.source"))
+    return specs
+
+
 def _spec(source: Mapping[str, Any], config: str | None, split: str, field: str, key: str) -> CorpusSpec:
     location = source.get("hf")
     if not isinstance(location, str) or not location:

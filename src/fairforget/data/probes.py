@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.hub_benchmarks import crows_pairs_from_hub, hub_source, stereoset_from_hub
 from fairforget.data.occupations import OccupationSplit
 from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.data.textfiles import read_lines
@@ -260,17 +261,33 @@ def prepare_probes(
             f"{winobias_dir}: no WinoBias test pair names evaluation-side occupations only "
             f"(config key 'data.occupation_split')"
         )
+    crows_hub = hub_source(settings, "crows_pairs_source", key)
+    stereoset_hub = hub_source(settings, "stereoset_source", key)
     sets = {
-        "crows_pairs": (load_crows_pairs(crows_csv, crows_types), crows_out, crows_csv),
+        "crows_pairs": (
+            load_crows_pairs(crows_csv, crows_types)
+            if crows_hub is None
+            else crows_pairs_from_hub(crows_hub, crows_types, f"{key}.crows_pairs_source"),
+            crows_out,
+            crows_csv if crows_hub is None else dict(crows_hub),
+        ),
         "winobias": (winobias, winobias_out, None),
-        "stereoset": (load_stereoset_intrasentence(stereoset_jsonl, stereoset_types), stereoset_out, stereoset_jsonl),
+        "stereoset": (
+            load_stereoset_intrasentence(stereoset_jsonl, stereoset_types)
+            if stereoset_hub is None
+            else stereoset_from_hub(stereoset_hub, stereoset_types, f"{key}.stereoset_source"),
+            stereoset_out,
+            stereoset_jsonl if stereoset_hub is None else dict(stereoset_hub),
+        ),
     }
     meta: dict[str, Any] = {"seed": seed, "max_pairs": cap}
     for name, (records, out, source) in sets.items():
         chosen = seeded_subset(records, cap, seed, name)
         write_jsonl(out, chosen)
         meta[name] = {"n_available": len(records), "n": len(chosen)}
-        if source is not None:
+        if isinstance(source, dict):
+            meta[name]["source_hub"] = source
+        elif source is not None:
             meta[name]["source_sha256"] = sha256_file(source)
         log.info("%s: %d of %d probe items", name, len(chosen), len(records))
     meta["crows_pairs"]["bias_types"] = crows_types
