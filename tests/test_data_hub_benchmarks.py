@@ -14,8 +14,8 @@ import pytest
 from datasets import ClassLabel, Features, List, Value
 
 from fairforget.config.checks import check_environment
-from fairforget.data.glue import read_task
-from fairforget.data.hub_benchmarks import crows_pairs_from_hub, glue_from_hub, stereoset_from_hub
+from fairforget.data.glue import read_hub_task, read_task
+from fairforget.data.hub_benchmarks import crows_pairs_from_hub, stereoset_from_hub
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence
 from fairforget.data.resources import resources_dir
 from fairforget.errors import ConfigError
@@ -78,7 +78,7 @@ def test_glue_hub_copy_gives_the_shipped_records(task: str, tmp_path: Path) -> N
     datasets.Dataset.from_dict(columns, features=features).to_parquet(
         str(tmp_path / "glue" / task / "validation-00000-of-00001.parquet")
     )
-    hub = glue_from_hub(task, "dev", {"hf": str(tmp_path / "glue")})
+    hub = read_hub_task(task, "dev", {"hf": str(tmp_path / "glue")})
     shipped = read_task(task, "dev", RES / "glue" / folder / "dev.tsv")
     if task == "stsb":  # float32 on the Hub: equal to the shipped score at float32 precision
         assert [r["label"] for r in hub] == pytest.approx([r["label"] for r in shipped], abs=1e-6)
@@ -166,7 +166,7 @@ def test_stereoset_hub_copy_gives_the_shipped_records_but_their_ids(tmp_path: Pa
 
 def test_missing_hub_benchmark_names_the_fetch_command(toy_config: dict) -> None:
     with pytest.raises(ConfigError, match=r"load_dataset\('nyu-mll/glue', 'sst2', split='validation'\)"):
-        glue_from_hub("sst2", "dev", {"hf": "nyu-mll/glue"})
+        read_hub_task("sst2", "dev", {"hf": "nyu-mll/glue"})
     # configured in a study: the every-parse check stops before any job
     toy_config["data"]["probes"]["crows_pairs_source"] = {"hf": "nyu-mll/crows_pairs"}
     with pytest.raises(

@@ -256,6 +256,12 @@ def read_task(name: str, split: str, path: str | Path) -> list[Record]:
     return get_task(name).reader(Path(path), split)
 
 
+def read_hub_task(name: str, split: str, source: Mapping[str, Any]) -> list[Record]:
+    """`read_task`'s records from the Hub copy of GLUE (`data.downstream.source`, fairforget.data.hub_benchmarks)."""
+    task = get_task(name)
+    return glue_from_hub(name, split, source, task.label_names, task.is_regression)
+
+
 def prepare_downstream(
     task_name: str,
     train_tsv: str | Path,
@@ -276,7 +282,7 @@ def prepare_downstream(
     hub = hub_source(settings, "source", key)
     sizes: dict[str, int] = {}
     for split, source, out in (("train", train_tsv, train_out), ("dev", dev_tsv, dev_out)):
-        records = read_task(task_name, split, source) if hub is None else glue_from_hub(task_name, split, hub)
+        records = read_task(task_name, split, source) if hub is None else read_hub_task(task_name, split, hub)
         chosen = seeded_subset(records, caps[split], seed, f"{task_name}-{split}")
         write_jsonl(out, chosen)
         sizes[f"n_{split}"], sizes[f"n_{split}_available"] = len(chosen), len(records)

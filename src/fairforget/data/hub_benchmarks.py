@@ -105,11 +105,16 @@ def _text(value: Any, what: str, where: str) -> str:
     return text
 
 
-def glue_from_hub(task: str, split: str, source: Mapping[str, Any], key: str = "data.downstream.source") -> list[dict]:
-    """A GLUE task's `train` or `dev` split from the Hub copy, as `fairforget.data.glue.read_task` records."""
-    from fairforget.data.glue import get_task
-
-    glue_task = get_task(task)
+def glue_from_hub(
+    task: str,
+    split: str,
+    source: Mapping[str, Any],
+    label_names: Sequence[str],
+    is_regression: bool,
+    key: str = "data.downstream.source",
+) -> list[dict]:
+    """A GLUE task's `train` or `dev` split from the Hub copy, as `fairforget.data.glue.read_task` records
+    (`label_names`, `is_regression`: the task's, from fairforget.data.glue; `read_hub_task` passes them)."""
     hub_split = {"train": "train", "dev": "validation"}[split]
     dataset = load_raw(_spec(source, task, hub_split, "label", key))
     decode = _decoder(dataset, "label")
@@ -119,12 +124,12 @@ def glue_from_hub(task: str, split: str, source: Mapping[str, Any], key: str = "
     for row in dataset:
         where = f"{source['hf']} ({task}, {hub_split}) idx {row['idx']}"
         label = decode(row["label"])
-        if glue_task.is_regression:
+        if is_regression:
             value: int | float = float(label)
         elif isinstance(label, str):
-            if label not in glue_task.label_names:
-                raise DataError(f"{where}: label {label!r} is not one of {', '.join(glue_task.label_names)}")
-            value = glue_task.label_names.index(label)
+            if label not in label_names:
+                raise DataError(f"{where}: label {label!r} is not one of {', '.join(label_names)}")
+            value = list(label_names).index(label)
         else:
             value = int(label)
         records.append(
