@@ -153,7 +153,9 @@ def local_files(spec: CorpusSpec) -> list[Path]:
             f"{', '.join(sorted(p.name for p in files)[:5]) or 'none'}"
         )
     if len(builders) > 1:
-        raise ConfigError(f"config key '{spec.key}': {path}: mixes file types ({', '.join(sorted(builders))})")
+        raise ConfigError(
+            f"config key '{spec.key}': {path}: mixes file types ({', '.join(sorted(str(b) for b in builders))})"
+        )
     return files
 
 

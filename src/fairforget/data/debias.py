@@ -115,7 +115,7 @@ def _leak_batch(texts: list[str], index: EvaluationIndex) -> dict[str, list[str]
 
 def without_leaks(chunks: Dataset, index: EvaluationIndex, num_proc: int) -> tuple[Dataset, dict[str, int]]:
     """`EvaluationIndex.without_leaks` for an Arrow dataset of {id, text} (batched, `num_proc` processes)."""
-    import pyarrow.compute as pc
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     digest = hashlib.sha256(f"{chunks._fingerprint}:{_index_digest(index)}".encode()).hexdigest()[:16]
     marked = chunks.map(

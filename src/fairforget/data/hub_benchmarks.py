@@ -143,6 +143,24 @@ def glue_from_hub(
     return records
 
 
+def crows_pair_record(row_id: Any, more: str, less: str, bias_type: str, direction: str, where: str) -> dict:
+    """One CrowS-Pairs pair record (stereo = sent_more, anti = sent_less), checked as both readers check it."""
+    if direction not in ("stereo", "antistereo"):
+        raise DataError(f"{where}: stereo_antistereo must be 'stereo' or 'antistereo', got {direction!r}")
+    if not more or not less:
+        raise DataError(f"{where} has an empty sentence")
+    if more == less:
+        raise DataError(f"{where}: sent_more and sent_less are identical ({more!r})")
+    return {
+        "id": f"crows-{row_id}",
+        "stereo": more,
+        "anti": less,
+        "bias_type": bias_type,
+        "source": "crows_pairs",
+        "direction": direction,
+    }
+
+
 def crows_pairs_from_hub(source: Mapping[str, Any], bias_types: Sequence[str], key: str) -> list[dict]:
     """CrowS-Pairs from the Hub copy, as `fairforget.data.probes.load_crows_pairs` records."""
     dataset = load_raw(_spec(source, None, "test", "sent_more", key))
@@ -153,25 +171,26 @@ def crows_pairs_from_hub(source: Mapping[str, Any], bias_types: Sequence[str], k
         # line breaks inside a sentence are removed, as the shipped CSV reader joins a quoted field's physical
         # lines (upstream row 1293 reads "white\n.")
         more, less = (_text("".join(str(row[c] or "").splitlines()), c, where) for c in ("sent_more", "sent_less"))
-        direction, bias_type = direction_of(row["stereo_antistereo"]), bias_of(row["bias_type"])
-        if direction not in ("stereo", "antistereo"):
-            raise DataError(f"{where}: stereo_antistereo must be 'stereo' or 'antistereo', got {direction!r}")
-        if more == less:
-            raise DataError(f"{where}: sent_more and sent_less are identical ({more!r})")
+        bias_type = bias_of(row["bias_type"])
+        record = crows_pair_record(row["id"], more, less, bias_type, direction_of(row["stereo_antistereo"]), where)
         if bias_type in bias_types:
-            records.append(
-                {
-                    "id": f"crows-{row['id']}",
-                    "stereo": more,
-                    "anti": less,
-                    "bias_type": bias_type,
-                    "source": "crows_pairs",
-                    "direction": direction,
-                }
-            )
+            records.append(record)
     if not records:
         raise DataError(f"{source['hf']}: no rows with bias_type in {list(bias_types)}")
     return records
+
+
+def stereoset_record(item_id: Any, fields: Mapping[str, Any]) -> dict:
+    """One StereoSet intrasentence record from the shipped file's fields (`anti-stereotype` with a hyphen)."""
+    return {
+        "id": f"stereoset-intra-{item_id}",
+        "bias_type": fields["bias_type"],
+        "target": fields["target"],
+        "context": fields["context"],
+        "stereotype": fields["stereotype"],
+        "anti_stereotype": fields["anti-stereotype"],
+        "unrelated": fields["unrelated"],
+    }
 
 
 def stereoset_from_hub(source: Mapping[str, Any], bias_types: Sequence[str], key: str) -> list[dict]:
@@ -192,17 +211,8 @@ def stereoset_from_hub(source: Mapping[str, Any], bias_types: Sequence[str], key
             raise DataError(
                 f"{where}: expected three different sentences labelled stereotype, anti-stereotype, unrelated"
             )
-        records.append(
-            {
-                "id": f"stereoset-intra-{row['id']}",
-                "bias_type": bias_type,
-                "target": row["target"],
-                "context": row["context"],
-                "stereotype": by_label["stereotype"],
-                "anti_stereotype": by_label["anti-stereotype"],
-                "unrelated": by_label["unrelated"],
-            }
-        )
+        fields = {"bias_type": bias_type, "target": row["target"], "context": row["context"], **by_label}
+        records.append(stereoset_record(row["id"], fields))
     if not records:
         raise DataError(f"{source['hf']}: no intrasentence rows with bias_type in {list(bias_types)}")
     return records
