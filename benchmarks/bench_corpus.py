@@ -12,8 +12,11 @@ gendered-word filter, evaluation-overlap filter, writing `source.jsonl`.
   `prepare_debias` ran with an `extra_corpus` before, vs the datasets path (`data.debias.corpus: {hf: FOLDER}` over
   a Parquet copy: batched `Dataset.map`/`filter`, Arrow in a fresh datasets cache, `num_proc` = each of
   `--procs`), and a rerun that hits the datasets cache. Prints words/s and the ratio datasets / former.
-- Peak RSS: each size runs in its own subprocess (ru_maxrss of that process), for the datasets path and the former
-  path; the datasets path must stay flat within 20% from the smallest to the largest size.
+- Peak RSS: each size runs in its own subprocess (ru_maxrss of that process, and the peak of its anonymous memory
+  RssAnon sampled every 10 ms, which leaves out the page cache of memory-mapped Arrow files), for the datasets path
+  and the former path; the datasets path must stay flat within 20% from the smallest to the largest size. The
+  Parquet -> Arrow conversion of `load_dataset` runs first in a process of its own and is reported apart: for a Hub
+  dataset it happens once, when the login node fetches it, not in the `prepare_debias` job.
 """
 
 from __future__ import annotations
@@ -100,19 +103,49 @@ def datasets_path(parquet_dir: Path, out: Path, procs: int) -> int:
     return write_jsonl(out, _source_records(kept, [], 0))
 
 
+def _anon_rss_mib() -> float:
+    """Anonymous resident memory now (RssAnon of /proc/self/status): the process's own allocations, without the
+    file-backed pages of memory-mapped Arrow files, which the kernel may drop and reread (page cache)."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _child(args: argparse.Namespace) -> None:
-    """One measured run in this process; prints {"seconds", "records", "maxrss_mib"} as JSON."""
+    """One measured run in this process; prints {"seconds", "records", "maxrss_mib", "max_anon_mib"} as JSON.
+
+    maxrss_mib: the peak resident set (ru_maxrss; counts touched pages of memory-mapped files); max_anon_mib: the
+    peak of RssAnon, sampled every 10 ms by a thread (so a peak shorter than that can be missed)."""
     import os
+    import threading
 
     os.environ["HF_DATASETS_CACHE"] = args.cache
+    peak = [_anon_rss_mib()]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _anon_rss_mib())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     started = time.perf_counter()
     if args.child == "former":
         records = former_path(Path(args.text), Path(args.out))
+    elif args.child == "prepare":
+        from fairforget.data.corpus import load_raw, parse_corpus
+
+        records = len(load_raw(parse_corpus({"corpus": {"hf": args.parquet}})[0]))
     else:
         records = datasets_path(Path(args.parquet), Path(args.out), args.child_procs)
     seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    peak[0] = max(peak[0], _anon_rss_mib())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "records": records, "maxrss_mib": rss}))
+    print(json.dumps({"seconds": seconds, "records": records, "maxrss_mib": rss, "max_anon_mib": peak[0]}))
 
 
 def measure(which: str, text: Path, parquet: Path, work: Path, cache: Path, procs: int = 1) -> dict[str, float]:
@@ -147,7 +180,7 @@ def main() -> None:
     parser.add_argument("--throughput-words", type=int, default=1_000_000)
     parser.add_argument("--rss-words", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--child", choices=["former", "datasets"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["former", "prepare", "datasets"], help=argparse.SUPPRESS)
     parser.add_argument("--child-procs", type=int, default=1, help=argparse.SUPPRESS)
     for name in ("--text", "--parquet", "--out", "--cache"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -161,7 +194,8 @@ def main() -> None:
         text, parquet = write_corpus(folder, args.throughput_words)
         print(f"throughput on {args.throughput_words:,} words (same text both ways)")
         former = measure("former", text, parquet, folder, root / "cache-former")
-        print(f"  former JSONL path: {former['seconds']:.1f} s, {args.throughput_words / former['seconds']:,.0f} words/s")
+        rate = args.throughput_words / former["seconds"]
+        print(f"  former JSONL path: {former['seconds']:.1f} s, {rate:,.0f} words/s")
         for procs in args.procs:
             cache = root / f"cache-{procs}"
             fresh = measure("datasets", text, parquet, folder, cache, procs)
@@ -173,23 +207,31 @@ def main() -> None:
                 f"{former['seconds'] / fresh['seconds']:.2f}); cached rerun {rerun['seconds']:.1f} s "
                 f"(ratio {former['seconds'] / rerun['seconds']:.2f})"
             )
-        print("peak RSS (MiB) by corpus size, one subprocess each")
-        peaks = []
+        print("peak RSS (MiB) by corpus size, one subprocess each: total (ru_maxrss) / anonymous (RssAnon)")
+        peaks, anon_peaks = [], []
         for n_words in args.rss_words:
             folder = root / f"rss{n_words}"
             text, parquet = write_corpus(folder, n_words)
+            # the Parquet -> Arrow conversion first, in its own process: for a Hub dataset it happens once when the
+            # login node fetches it (README, "Corpora"), not in the prepare_debias job measured next
+            prepared = measure("prepare", text, parquet, folder, root / f"cache-rss{n_words}")
             ours = measure("datasets", text, parquet, folder, root / f"cache-rss{n_words}")
             theirs = measure("former", text, parquet, folder, root / f"cache-rss{n_words}")
             peaks.append(ours["maxrss_mib"])
+            anon_peaks.append(ours["max_anon_mib"])
             print(
-                f"  {n_words:>12,} words, {ours['records']:>9,} gendered chunks: datasets {ours['maxrss_mib']:.0f}, "
-                f"former {theirs['maxrss_mib']:.0f} ({ours['seconds']:.1f} s vs {theirs['seconds']:.1f} s)"
+                f"  {n_words:>12,} words, {ours['records']:>9,} gendered chunks: datasets "
+                f"{ours['maxrss_mib']:.0f} / {ours['max_anon_mib']:.0f}, former {theirs['maxrss_mib']:.0f} / "
+                f"{theirs['max_anon_mib']:.0f} ({ours['seconds']:.1f} s vs {theirs['seconds']:.1f} s); "
+                f"the conversion before it {prepared['maxrss_mib']:.0f} / {prepared['max_anon_mib']:.0f} "
+                f"({prepared['seconds']:.1f} s)"
             )
             for path in folder.glob("source-*.jsonl"):
                 path.unlink()
-        growth = max(peaks) / min(peaks) - 1
-        verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
-        print(f"datasets path peak RSS, largest vs smallest: +{100 * growth:.1f}% -> {verdict}")
+        for name, values in (("total", peaks), ("anonymous", anon_peaks)):
+            growth = values[-1] / values[0] - 1
+            verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
+            print(f"datasets path peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def _draw_indices(available: int, n: int | None, seed: int, salt: str, key: str)
 
 
 def _source_records(
-    general: Dataset, planted: list[dict[str, Any]], seed: int, block: int = 20000
+    general: Dataset, planted: list[dict[str, Any]], seed: int, block: int = 2000
 ) -> Iterator[dict[str, Any]]:
     """General then planted records shuffled with the seed, read from Arrow one block at a time.
 
