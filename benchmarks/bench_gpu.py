@@ -13,6 +13,8 @@ Variants (cumulative; each trained with `Engine.fit` for --warmup-steps untimed 
   sdpa      + attention through torch's scaled_dot_product_attention (transformers' default)
   fused     + fused AdamW kernel
   grouped   + length grouping (TrainSettings.group_by_length: batches of similar length, less padding)
+  packed    fused's settings on sequences all of max_len tokens, the shape of packed blocks (training.packing):
+            no padding; the issue-15 target for bert-base at 512-token blocks is MFU >= 40% (not yet measured)
 
 Timing: from the collate of the first timed micro-batch (after torch.cuda.synchronize) to the end of `fit`
 (synchronized); tokens = non-padding tokens of the timed batches. Batch widths are rounded up to a multiple
@@ -50,6 +52,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "sdpa": {"mixed_precision": "bf16", "attn": "sdpa", "optimizer_impl": "foreach", "group_by_length": False},
     "fused": {"mixed_precision": "bf16", "attn": "sdpa", "optimizer_impl": "fused", "group_by_length": False},
     "grouped": {"mixed_precision": "bf16", "attn": "sdpa", "optimizer_impl": "fused", "group_by_length": True},
+    # a packed block (training.packing) is a full-length sequence: no padding; not cumulative on `grouped`
+    "packed": {
+        "mixed_precision": "bf16",
+        "attn": "sdpa",
+        "optimizer_impl": "fused",
+        "group_by_length": False,
+        "packed": True,
+    },
 }
 
 
@@ -256,6 +266,8 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
     n_params = sum(p.numel() for p in model.parameters())
     # a pool big enough for full 50-batch length-grouping windows (ExampleOrder: n >= 4 * 50 batches)
     ids, examples = synthetic_data(spec, max(total_steps, 200) * spec.batch_size)
+    if options.get("packed"):
+        examples = [{**example, "length": spec.max_len} for example in examples]
     warmed = prewarm(model, spec, options, device, args.pad_multiple) if args.prewarm else 0
     collate = TimedCollate(spec, ids, args.warmup_steps, device, args.pad_multiple)
     result = engine.fit(

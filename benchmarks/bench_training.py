@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from fairforget.models.toy import build_toy_model, train_tokenizer
-from fairforget.training.engine import Engine, TrainSettings, train_with_plugins
+from fairforget.training.engine import Engine, TrainResult, TrainSettings, train_with_plugins
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 
 ARCH = {
@@ -81,11 +81,19 @@ def run_engine(
         seed=0,
         mixed_precision=args.mixed_precision,
     )
+    result = train_none(kind, tokenizer, texts, settings, args.max_length, model)
+    return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def train_none(
+    kind: str, tokenizer: Any, texts: list[str], settings: TrainSettings, max_length: int, model: torch.nn.Module
+) -> TrainResult:
+    """A fine-tuning job's training on `texts`: objective `none`, no remedy (also bench_packing.py's runs)."""
     ctx = TrainingContext(
         kind=kind,
         tokenizer=tokenizer,
         seed=0,
-        max_length=args.max_length,
+        max_length=max_length,
         debias_texts=texts,
         stereo_pairs=[],
         word_pairs=[],
@@ -94,7 +102,7 @@ def run_engine(
     _, result = train_with_plugins(
         Engine(settings), model, OBJECTIVES.get("none")(), REMEDIES.get("none")(), ctx, desc="engine"
     )
-    return result.tokens, time.perf_counter() - started, time.process_time() - cpu_started
+    return result
 
 
 def run_trainer(

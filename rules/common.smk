@@ -9,7 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from fairforget import paths  # noqa: E402
-from fairforget.config import run_grid  # noqa: E402
+from fairforget.config import run_grid, run_training_config  # noqa: E402
 from fairforget.workflow.code_params import workflow_code  # noqa: E402
 from fairforget.workflow.parse_cache import ParseCache  # noqa: E402
 

@@ -28,6 +28,9 @@ NO_DEFAULT_BY_DESIGN = {
     "models.*.runtime",  # per-rule defaults in rules/*.smk
     "models.*.downstream_mode",  # unset = downstream.mode.<kind>
     "models.*.training",  # overrides only the keys it sets
+    "models.*.n_params",  # unset = computed by `fairforget plan` where it can be
+    "objectives.*.training",  # overrides only the keys it sets
+    "remedies.*.training",
     "objectives.*.params",
     "objectives.*.models",
     "objectives.*.description",  # declared per implementation

@@ -35,7 +35,7 @@ def test_bench_gpu_tiny_runs_on_cpu_without_polars(tmp_path: Path) -> None:
             "--steps",
             "1",
             "--variants",
-            "baseline,grouped",
+            "baseline,grouped,packed",
             "--out",
             str(out),
         ],
@@ -48,7 +48,7 @@ def test_bench_gpu_tiny_runs_on_cpu_without_polars(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "bench_gpu.json").read_text())
     rows = {(r["model"], r["variant"]): r for r in report["rows"]}
-    assert set(rows) == {(m, v) for m in ("bert-tiny", "llama-tiny") for v in ("baseline", "grouped")}
+    assert set(rows) == {(m, v) for m in ("bert-tiny", "llama-tiny") for v in ("baseline", "grouped", "packed")}
     for model in ("bert-tiny", "llama-tiny"):
         base, grouped = rows[model, "baseline"], rows[model, "grouped"]
         assert (base["attn_used"], base["optimizer_used"], base["mixed_precision"]) == ("eager", "foreach", "no")
@@ -58,6 +58,7 @@ def test_bench_gpu_tiny_runs_on_cpu_without_polars(tmp_path: Path) -> None:
             "bf16",
         )
         assert base["ratio_vs_baseline"] == 1.0
+        assert rows[model, "packed"]["tokens"] == rows[model, "packed"]["padded_tokens"]  # full blocks, no padding
         for row in (base, grouped):
             assert row["tokens"] > 0 and row["tokens_per_second"] > 0 and 0 < row["mfu"] < 1
         # same seeded data: grouping must cut the padding of the timed batch

@@ -214,3 +214,26 @@ def test_hub_refuses_pickled_only_weights(toy_base: tuple[Path, Path, dict], tmp
     (pickled / "pytorch_model.bin").write_bytes(b"not loaded")
     with pytest.raises(ModelError, match="safetensors"):
         resolve_hub_model("org/x", "masked", tmp_path / "out", local_path=pickled)
+
+
+def test_packed_finetune_records_its_blocks(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
+    root, data, _ = toy_base
+    train_cfg = {**TRAIN_CFG, "packing": True, "block_size": 16, "max_steps": 3}
+    run_finetune(
+        root / "base",
+        data,
+        RUN,
+        {"type": "cda", "params": {"sided": "two"}},
+        {"type": "none"},
+        train_cfg,
+        tmp_path / "tuned",
+        tmp_path / "state",
+        tmp_path / "trajectory.parquet",
+        tmp_path / "summary.json",
+        {"enabled": False},
+    )
+    summary = read_json(tmp_path / "summary.json")
+    packing = summary["packing"]
+    assert packing["block_size"] == 16 and packing["blocks"] == packing["corpus_tokens"] // 16
+    # every position of every micro-batch is a real token: 3 steps x batch x 16
+    assert summary["steps"] == 3 and summary["tokens"] == 3 * TRAIN_CFG["batch_size"] * 16

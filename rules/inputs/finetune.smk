@@ -2,9 +2,9 @@
 import json
 
 
-def finetune_train_cfg(model):
-    """`training:` merged with the model's own `models.<name>.training` overrides."""
-    return {**config["training"], **config["models"][model].get("training", {})}
+def finetune_train_cfg(wildcards):
+    """`training:` with the run's model, objective and remedy overrides (fairforget.config.grid)."""
+    return run_training_config(config, wildcards.model, wildcards.objective, wildcards.remedy)
 
 
 def finetune_probe_cfg(model):
@@ -13,7 +13,7 @@ def finetune_probe_cfg(model):
     evaluation = config["evaluation"]
     return {
         "enabled": True,
-        "max_examples": finetune_train_cfg(model)["probe_max_examples"],
+        "max_examples": {**config["training"], **config["models"][model].get("training", {})}["probe_max_examples"],
         "batch_size": evaluation["batch_size"],
         "max_length": evaluation["max_length"],
         "general": "general/heldout.jsonl",
@@ -44,7 +44,7 @@ def finetune_settings(wildcards):
     return {
         "objective_cfg": config["objectives"][wildcards.objective],
         "remedy_cfg": config["remedies"][wildcards.remedy],
-        "train_cfg": finetune_train_cfg(wildcards.model),
+        "train_cfg": finetune_train_cfg(wildcards),
         "probe_cfg": finetune_probe_cfg(wildcards.model),
     }
 
@@ -59,7 +59,7 @@ def finetune_spec(wildcards, input, output):
             "run": run,
             "objective_cfg": config["objectives"][wildcards.objective],
             "remedy_cfg": config["remedies"][wildcards.remedy],
-            "train_cfg": finetune_train_cfg(wildcards.model),
+            "train_cfg": finetune_train_cfg(wildcards),
             "probe_cfg": finetune_probe_cfg(wildcards.model),
             "out_dir": output.model,
             "sidecar": output.sidecar,

@@ -1,4 +1,4 @@
-"""`fairforget` command line: cache, provenance and audit subcommands.
+"""`fairforget` command line: cache, provenance, audit, code and plan subcommands.
 
 Each subcommand group lives in its own module exposing `register(subparsers)`, so adding one touches only the
 list below.
@@ -12,7 +12,7 @@ import sys
 
 from fairforget.errors import FairforgetError
 
-SUBCOMMAND_MODULES = ("fairforget.cli.cache", "fairforget.cli.provenance", "fairforget.cli.code")
+SUBCOMMAND_MODULES = ("fairforget.cli.cache", "fairforget.cli.provenance", "fairforget.cli.code", "fairforget.cli.plan")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fairforget.config.grid import run_grid
+from fairforget.config.grid import run_grid, run_training_config
 from fairforget.errors import ConfigError
 
 
@@ -64,6 +64,22 @@ def _check_metrics(config: dict[str, Any]) -> None:
         METRICS.get(name, key="evaluation.metrics")
 
 
+def _check_packing(config: dict[str, Any], objectives: Any) -> None:
+    """`training.packing` only for objectives that train on plain text (the engine refuses the others too, but
+    only once the job runs)."""
+    for run in run_grid(config):
+        if not run_training_config(config, run.model, run.objective, run.remedy).get("packing"):
+            continue
+        entry = config["objectives"][run.objective]
+        if not objectives.get(entry["type"]).packable:
+            raise ConfigError(
+                f"config key 'training.packing' (model {run.model}): objective '{run.objective}' "
+                f"(type {entry['type']}) cannot train on packed blocks (it trains on sentence pairs or on more than "
+                "the plain LM loss: Objective.packable is false); "
+                f"set objectives.{run.objective}.training: {{packing: false}}"
+            )
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the key and the allowed values for any semantic error."""
     from fairforget.training.plugins import OBJECTIVES, REMEDIES
@@ -72,6 +88,7 @@ def check_config(config: dict[str, Any]) -> None:
     check_environment(config)
     _check_plugin_types(config, "objectives", OBJECTIVES)
     _check_plugin_types(config, "remedies", REMEDIES)
+    _check_packing(config, OBJECTIVES)
     _check_tasks(config)
     _check_metrics(config)
     if not run_grid(config):

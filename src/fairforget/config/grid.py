@@ -64,3 +64,13 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
             continue
         runs.append(Run(model, objective, remedy, size, int(seed)))
     return runs
+
+
+def run_training_config(config: dict[str, Any], model: str, objective: str, remedy: str) -> dict[str, Any]:
+    """The `training:` settings of one run: the study's `training:`, then the keys set by
+    `models.<model>.training`, `objectives.<objective>.training` and `remedies.<remedy>.training`, later ones
+    winning (e.g. a block length per model, `packing: false` for an objective that trains on sentence pairs)."""
+    merged = dict(config["training"])
+    for section, name in (("models", model), ("objectives", objective), ("remedies", remedy)):
+        merged.update(config[section][name].get("training") or {})
+    return merged

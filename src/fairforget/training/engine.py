@@ -8,6 +8,9 @@ parts, is `training.loop.TrainingLoop`.
 
 `train_with_plugins` drives an objective and a remedy through the plug-in interface (`training.plugins`); it
 tokenises every training text once before the loop (`lm.pretokenize`), so collate functions only pad cached ids.
+With `TrainSettings.packing` it packs the texts into blocks of `block_size` tokens instead (`training.packing`)
+and trains on those, for objectives that declare `Objective.packable`; any other objective is refused with a
+ConfigError naming `training.packing` before it prepares the model.
 
 The probe callback (the training trajectory) runs after the optimizer steps of `TrainSettings.probe_steps` inside
 `isolated_probe`, which restores every training flag and random generator state afterwards: the checkpoint is the
@@ -16,6 +19,7 @@ same whatever the probe schedule, or with no probe at all (tests/test_engine_pro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ import torch
 
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json_hash
-from fairforget.training import lm
+from fairforget.training import lm, packing
 from fairforget.training.loop import (
     CollateFn,
     LossFn,
@@ -39,6 +43,8 @@ from fairforget.training.optim import linear_schedule
 from fairforget.training.order import GROUP_BATCHES, ExampleOrder, example_stream_indices
 from fairforget.training.plugins import Objective, Remedy, TrainingContext
 from fairforget.training.settings import AUTO, AUTO_PROBE_INTERVALS, TrainSettings
+
+log = logging.getLogger(__name__)
 
 # The engine's public names, importable from here as before the loop moved to training.loop.
 __all__ = [
@@ -124,6 +130,28 @@ class Engine:
         return loop.run(stop_after_steps=stop_after_steps)
 
 
+def check_packable(
+    objective: Objective, examples: list[dict[str, Any]], settings: TrainSettings, ctx: TrainingContext
+) -> int:
+    """The block size of a packed run; ConfigError naming `training.packing` when the objective or the
+    examples cannot be packed (sentence pairs and counterfactual twins need their sentence boundaries).
+    Called with no examples before the objective prepares the model (which may be costly), then with them."""
+    unpackable = sorted({str(e.get("type")) for e in examples} - {"text"})
+    if not type(objective).packable or unpackable:
+        what = (
+            f"examples of type {', '.join(map(repr, unpackable))}"
+            if unpackable
+            else "sentence pairs or a loss other than the plain LM loss (Objective.packable is false)"
+        )
+        raise ConfigError(
+            f"config key 'training.packing': objective {objective.config_key} trains on {what}, which packed blocks "
+            "would cut apart; set packing: false for it (objectives.<name>.training.packing: false)"
+        )
+    if settings.group_by_length:
+        raise ConfigError("config key 'training.group_by_length': packed blocks all have one length; set it false")
+    return int(settings.block_size or ctx.max_length)
+
+
 def train_with_plugins(
     engine: Engine,
     model: torch.nn.Module,
@@ -143,12 +171,39 @@ def train_with_plugins(
             f"objective {type(objective).__name__} supports {objective.supported_kinds} models, not {ctx.kind!r}"
         )
     ctx.device = engine.device
+    if engine.settings.packing:
+        check_packable(objective, [], engine.settings, ctx)
     model.to(engine.device)
     model = objective.prepare_model(model, ctx)
     examples = objective.build_examples(ctx)
     examples = remedy.transform_examples(examples, ctx)
-    # Tokenise every training text once, up front: collate then only pads cached ids (lm.encode).
-    lm.pretokenize(ctx, lm.example_texts(examples))
+    fingerprint = {"examples": canonical_json_hash(examples), "extra": fingerprint_extra}
+    collate: CollateFn
+    if engine.settings.packing:
+        # Packed blocks replace the examples; the objective's loss sees LM batches as from its own collate.
+        block_size = check_packable(objective, examples, engine.settings, ctx)
+        packing.check_block_size(model, block_size)
+        blocks = packing.pack_texts(ctx.tokenizer, lm.example_texts(examples), block_size, ctx.seed)
+        ctx.extra[packing.PACKED_BLOCKS] = blocks
+        log.info(
+            "packed %d texts (%d tokens) into %d blocks of %d tokens (%d tokens of the last partial block dropped)",
+            blocks.n_texts,
+            blocks.corpus_tokens,
+            blocks.n_blocks,
+            block_size,
+            blocks.dropped_tokens,
+        )
+        examples = packing.block_examples(blocks)
+
+        def collate(batch_examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+            return packing.collate_blocks(batch_examples, ctx, generator)
+    else:
+        # Tokenise every training text once, up front: collate then only pads cached ids (lm.encode).
+        lm.pretokenize(ctx, lm.example_texts(examples))
+
+        def collate(batch_examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+            return objective.collate(batch_examples, ctx, generator)
+
     model = remedy.prepare_model(model, ctx)
     model.to(engine.device)
 
@@ -160,14 +215,18 @@ def train_with_plugins(
     result = engine.fit(
         model,
         examples,
-        lambda batch_examples, generator: objective.collate(batch_examples, ctx, generator),
+        collate,
         loss_fn,
         state_dir=state_dir,
         probe_fn=probe_fn,
-        fingerprint_extra={"examples": canonical_json_hash(examples), "extra": fingerprint_extra},
+        fingerprint_extra=fingerprint,
         stop_after_steps=stop_after_steps,
         desc=desc,
-        lengths=lm.example_token_lengths(ctx, examples) if engine.settings.group_by_length else None,
+        lengths=(
+            lm.example_token_lengths(ctx, examples)
+            if engine.settings.group_by_length and not engine.settings.packing
+            else None
+        ),
     )
     model = remedy.finalize_model(model, ctx)
     model = objective.finalize_model(model, ctx)

@@ -23,6 +23,7 @@ from fairforget.hashing import sha256_file
 from fairforget.io import read_json, read_jsonl, write_json
 from fairforget.models.modeldir import MANIFEST, load_model_dir, save_model_dir
 from fairforget.training.engine import Engine, ProbeFn, TrainSettings, train_with_plugins
+from fairforget.training.packing import PACKED_BLOCKS
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 from fairforget.training.state import clear_state
 
@@ -143,6 +144,20 @@ def write_trajectory(path: str | Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
+def packing_summary(ctx: TrainingContext) -> dict[str, int] | None:
+    """What a packed run trained on (None when unpacked): blocks, their length, the texts' tokens, dropped."""
+    blocks = ctx.extra.get(PACKED_BLOCKS)
+    if blocks is None:
+        return None
+    return {
+        "blocks": blocks.n_blocks,
+        "block_size": blocks.block_size,
+        "texts": blocks.n_texts,
+        "corpus_tokens": blocks.corpus_tokens,
+        "dropped_tokens": blocks.dropped_tokens,
+    }
+
+
 def run_finetune(
     base_dir: str | Path,
     data_dir: str | Path,
@@ -235,6 +250,7 @@ def run_finetune(
             **result.summary(),
             "n_train_examples_source": len(ctx.debias_texts),
             "n_train_pairs": len(ctx.stereo_pairs),
+            "packing": packing_summary(ctx),
             "run": dict(run),
             "checkpoint_hash": manifest["content_hash"],
             "base_hash": base.content_hash,

@@ -15,6 +15,8 @@ The engine calls, in order:
     for each batch (examples shuffled with a generator seeded by ctx.seed):
         batch = objective.collate(batch_examples, ctx, generator)
         loss = objective.loss(model, batch, ctx) + remedy.penalty(model, ctx)
+    (training.packing and objective.packable: the examples' texts are packed into token blocks instead, and
+     `training.packing.collate_blocks` replaces objective.collate)
     model = remedy.finalize_model(model, ctx)              # e.g. merge LoRA weights before saving
     model = objective.finalize_model(model, ctx)           # e.g. restore dropout config
 
@@ -97,6 +99,9 @@ class Objective(ABC):
 
     #: whether the objective works for "masked", "causal" or both model kinds
     supported_kinds: tuple[str, ...] = ("masked", "causal")
+    #: whether its loss is the plain LM loss on text examples, so that `training.packing` may replace the
+    #: examples by packed token blocks (`fairforget.training.packing`); then `collate` is not called
+    packable: ClassVar[bool] = False
     name: ClassVar[str] = "objective"
     param_spec: ClassVar[dict[str, Param] | None] = None
 

@@ -43,6 +43,12 @@ class TrainSettings:
     # AdamW kernel: "auto" = fused where torch has a fused kernel for the device (CUDA and CPU: measured 3x
     # faster per step than foreach on CPU for a toy model, and what transformers.Trainer uses), else foreach.
     optimizer_impl: str = "auto"
+    # Packed training (transformers' run_mlm.py/run_clm.py `group_texts`, as bias-bench trains): the texts are
+    # tokenised, concatenated and cut into blocks of `block_size` tokens (the remainder dropped), so no compute
+    # goes to padding. Only for objectives that train on plain text (`Objective.packable`); see lm.pack_texts.
+    packing: bool = False
+    # Tokens per packed block; None = the run's max_length.
+    block_size: int | None = None
     seed: int = 0
 
     @classmethod
@@ -82,6 +88,10 @@ class TrainSettings:
             raise bad("mixed_precision", f"must be one of {MIXED_PRECISION}")
         if not isinstance(self.group_by_length, bool):
             raise bad("group_by_length", "must be true or false")
+        if not isinstance(self.packing, bool):
+            raise bad("packing", "must be true or false")
+        if self.block_size is not None and (isinstance(self.block_size, bool) or int(self.block_size) < 2):
+            raise bad("block_size", "must be an integer >= 2 or null")
         if self.optimizer_impl not in OPTIMIZER_IMPLS:
             raise bad("optimizer_impl", f"must be one of {OPTIMIZER_IMPLS}")
 

@@ -18,7 +18,11 @@ def text_examples(texts: list[str]) -> list[dict[str, Any]]:
 
 
 class TextObjective(Objective):
-    """MLM (masked) or next-token (causal) loss on text examples; by default ctx.debias_texts as they are."""
+    """MLM (masked) or next-token (causal) loss on text examples; by default ctx.debias_texts as they are.
+
+    Packable: under `training.packing` its texts are packed into token blocks (`fairforget.training.packing`)."""
+
+    packable = True
 
     def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
         return text_examples(list(ctx.debias_texts))

@@ -1,0 +1,59 @@
+"""`fairforget plan`: job counts equal what Snakemake schedules (a dry run of the micro study; the paper grid by
+hand), and the cost of a packed bias-bench run computed by hand."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from conftest import load_config
+from snakemake.utils import validate
+
+from fairforget.cli import main
+from fairforget.config import run_grid
+from fairforget.config.schema import SCHEMA
+from fairforget.workflow.plan import assumed_rate, finetune_tokens, gpu_hours, plan_study
+from workflow_helpers import REPO, copy_workflow, planned_jobs
+
+
+def _validated(name: str) -> dict:
+    config = copy.deepcopy(load_config(name))
+    validate(config, str(SCHEMA), set_default=True)
+    return config
+
+
+def test_micro_plan_counts_the_jobs_of_a_snakemake_dry_run(tmp_path) -> None:
+    rows, _, _ = plan_study(_validated("micro.yaml"), REPO)
+    planned = planned_jobs(copy_workflow(tmp_path / "wf"), "--configfile", "config/micro.yaml")
+    assert {row.rule: row.jobs for row in rows} == planned
+
+
+def test_paper_plan_counts_and_costs_by_hand() -> None:
+    config = _validated("paper.yaml")
+    rows = {row.rule: row for row in plan_study(config, REPO, assumed_rate())[0]}
+    # 2 models x 6 objectives x 5 remedies x 3 sizes x 3 seeds; GPUs: one downstream job per checkpoint x task
+    assert rows["finetune"].jobs == rows["evaluate_checkpoint"].jobs == 2 * 6 * 5 * 3 * 3 == len(run_grid(config))
+    assert rows["downstream_finetuned"].jobs == 540 * 5 and rows["downstream_base"].jobs == 2 * 5
+    # a packed bert-base run: 2,000 steps x 32 x 16 blocks of 512 tokens; an unpacked one: max_length 128
+    bert_cda = next(r for r in run_grid(config) if r.model == "bert-base-uncased" and r.objective == "cda")
+    assert finetune_tokens(config, bert_cda) == (2000 * 512 * 512, True)
+    bert_ul = next(r for r in run_grid(config) if r.model == "bert-base-uncased" and r.objective == "unlikelihood")
+    assert finetune_tokens(config, bert_ul) == (2000 * 512 * 128, False)
+    llama_cda = next(r for r in run_grid(config) if r.model == "llama-3.2-1b" and r.objective == "cda")
+    assert finetune_tokens(config, llama_cda) == (2000 * 256 * 1024, True)
+    # 6 N tokens / (312 TFLOP/s x 0.3) = 1.02 GPU-hours per packed bert-base run
+    assert gpu_hours(6 * 109514298 * 2000 * 512 * 512, 312, 0.3) == pytest.approx(1.0225, abs=1e-3)
+    # the measured H200 rate of a bert-base-sized model (benchmarks/results): tokens / its tokens/s
+    _, _, rates = plan_study(config, REPO)
+    assert "measured: 145,110 tokens/s" in rates["bert-base-uncased"].source
+    seconds = 6 * 109514298 * 2000 * 512 * 512 / rates["bert-base-uncased"].flops_per_second
+    assert seconds == pytest.approx(2000 * 512 * 512 / 145110, rel=1e-3)
+
+
+def test_plan_command_names_its_throughput_source(capsys) -> None:
+    paper = str(REPO / "config" / "paper.yaml")
+    assert main(["plan", "--configfile", paper, "--base-dir", str(REPO)]) == 0
+    out = capsys.readouterr().out
+    assert "finetune" in out and "540" in out and "6 N tokens" in out and "GPU rate measured" in out
+    assert main(["plan", "--configfile", paper, "--base-dir", str(REPO), "--mfu", "0.4"]) == 0
+    assert "assumed: 312 TFLOP/s peak x 40% MFU" in capsys.readouterr().out
