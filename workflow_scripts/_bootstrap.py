@@ -1,13 +1,24 @@
-"""Make the repo's `src/` importable in rule scripts, also inside a `--sdm conda` environment.
+"""Make the repo's `src/` importable in rule scripts, also inside a `--sdm conda` environment, and make idle
+OpenMP threads sleep instead of spinning.
 
 Snakemake puts this folder on sys.path for `script:` rules; `import _bootstrap` then puts ../src FIRST on sys.path,
 also when it is already there further back: Snakemake's script preamble appends the workflow's paths after the
 job interpreter's own, which include any editable install of fairforget, possibly of another checkout (whose
 code would otherwise run the job).
+
+OMP_WAIT_POLICY=PASSIVE (unless the user set it): by default torch's OpenMP threads busy-wait between parallel
+regions. A 2-thread evaluation job of a tiny model runs thousands of tiny regions; whenever its other thread is
+off the CPU (other jobs, other users) the waiting one spins: on a 2-core machine under load an evaluate_checkpoint
+took 161 s CPU / 441 s wall spinning against 16.6 s / 36 s passive, with bit-identical scores (the policy changes
+how threads wait, not how work is split; benchmarks/README.md, issue 21). It must be set before torch is
+imported (libgomp reads it when it loads), hence here, the first import of every rule script.
 """
 
+import os
 import sys
 from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _SRC = str(Path(__file__).resolve().parent.parent / "src")
 if sys.path[:1] != [_SRC]:
