@@ -6,12 +6,13 @@ also when it is already there further back: Snakemake's script preamble appends 
 job interpreter's own, which include any editable install of fairforget, possibly of another checkout (whose
 code would otherwise run the job).
 
-OMP_WAIT_POLICY=PASSIVE (unless the user set it): by default torch's OpenMP threads busy-wait between parallel
-regions. A 2-thread evaluation job of a tiny model runs thousands of tiny regions; whenever its other thread is
-off the CPU (other jobs, other users) the waiting one spins: on a 2-core machine under load an evaluate_checkpoint
-took 161 s CPU / 441 s wall spinning against 16.6 s / 36 s passive, with bit-identical scores (the policy changes
-how threads wait, not how work is split; benchmarks/README.md, issue 21). It must be set before torch is
-imported (libgomp reads it when it loads), hence here, the first import of every rule script.
+OMP_WAIT_POLICY=PASSIVE (unless the user set it): by default torch's OpenMP runtime (libgomp) lets a waiting
+thread spin before it sleeps. A 2-thread evaluation job of a tiny model runs thousands of tiny parallel regions;
+whenever its other thread is off the CPU (other jobs, other users) the waiting one spins: on the 2-core machine
+under load (average 10-12) an evaluate_checkpoint took 161 s CPU / 441 s wall by default against 13.8 s / 23.5 s
+passive, with bit-identical scores (the policy changes how threads wait, not how the work is split;
+benchmarks/bench_eval_threads.py, issue 21). It must be set before torch is imported (libgomp reads it when it
+loads), hence here, the first import of every rule script.
 """
 
 import os
