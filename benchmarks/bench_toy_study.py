@@ -12,8 +12,10 @@ own code. They run one after the other (never at once: that would halve each one
 Every job's interpreter runs benchmarks/startup_probe/sitecustomize.py, which records the CPU time it spent
 starting the interpreter and inside `import` statements (the fixed start-up, paid by every job whatever its
 work), and the CPU time of the whole process. Printed per rule: jobs, summed job CPU seconds, summed start-up CPU
-seconds and the start-up share; then the totals and the end-to-end wall time of each study and their ratio.
-CPU seconds are reported because the machine may be shared: other load inflates wall time, CPU time much less.
+seconds, the start-up share and the summed job wall seconds; then the totals and the end-to-end wall time of each
+study and their ratio. CPU seconds are reported because the machine may be shared: other load inflates wall time,
+CPU time much less (except for a job running more threads than it gets cores: its idle threads spin, so its CPU
+time exceeds its wall time).
 The load average before and after each study is printed with it.
 
 Finally tools/compare_results.py compares the two results/ folders (exit status 0 = identical products).
@@ -58,6 +60,7 @@ class RuleTotals:
     jobs: int = 0
     cpu: float = 0.0  # summed CPU seconds of the rule's job processes
     startup: float = 0.0  # summed CPU seconds of their interpreter start-up and imports
+    wall: float = 0.0  # summed wall seconds of their processes (a job using more cores than it gets: CPU > wall)
 
 
 @dataclass
@@ -72,7 +75,12 @@ class StudyRun:
 
     def total(self) -> RuleTotals:
         jobs = [totals for rule, totals in self.rules.items() if rule != "snakemake"]
-        return RuleTotals(sum(t.jobs for t in jobs), sum(t.cpu for t in jobs), sum(t.startup for t in jobs))
+        return RuleTotals(
+            sum(t.jobs for t in jobs),
+            sum(t.cpu for t in jobs),
+            sum(t.startup for t in jobs),
+            sum(t.wall for t in jobs),
+        )
 
 
 def cpu_model() -> str:
@@ -130,6 +138,7 @@ def read_probes(probe_dir: Path) -> dict[str, RuleTotals]:
         totals.jobs += 1
         totals.cpu += record["cpu_total"]
         totals.startup += record["cpu_start"] + record["cpu_imports"]
+        totals.wall += record["wall_total"]
     return dict(rules)
 
 
@@ -203,17 +212,22 @@ def combined(partial: StudyRun, baseline: StudyRun) -> StudyRun:
 def print_study(run: StudyRun) -> None:
     load = " / ".join(f"{a:.1f}" for a in (run.load_before[0], run.load_after[0]))
     print(f"\n{run.label} (load average before / after: {load}){'' if run.complete else ', combined'}")
-    print(f"  {'rule':<22}{'jobs':>6}{'job CPU s':>11}{'start-up CPU s':>16}{'per job':>9}{'share':>8}")
+    print(
+        f"  {'rule':<22}{'jobs':>6}{'job CPU s':>11}{'start-up CPU s':>16}{'per job':>9}{'share':>8}{'job wall s':>12}"
+    )
     for rule, totals in sorted(run.rules.items(), key=lambda item: -item[1].cpu):
         if rule == "snakemake":
             continue
         share = totals.startup / totals.cpu if totals.cpu else 0.0
         per_job = totals.startup / totals.jobs
-        print(f"  {rule:<22}{totals.jobs:>6}{totals.cpu:>11.1f}{totals.startup:>16.1f}{per_job:>9.2f}{share:>8.1%}")
+        print(
+            f"  {rule:<22}{totals.jobs:>6}{totals.cpu:>11.1f}{totals.startup:>16.1f}{per_job:>9.2f}{share:>8.1%}"
+            f"{totals.wall:>12.1f}"
+        )
     total = run.total()
     print(
         f"  {'all jobs':<22}{total.jobs:>6}{total.cpu:>11.1f}{total.startup:>16.1f}"
-        f"{total.startup / total.jobs:>9.2f}{total.startup / total.cpu:>8.1%}"
+        f"{total.startup / total.jobs:>9.2f}{total.startup / total.cpu:>8.1%}{total.wall:>12.1f}"
     )
     snakemake = run.rules.get("snakemake")
     if snakemake:

@@ -49,7 +49,7 @@ wildcard_constraints:
     model=r"[A-Za-z0-9._-]+",
     objective=r"[A-Za-z0-9._-]+",
     remedy=r"[A-Za-z0-9._-]+",
-    size=r"full|[0-9]+",
+    size=r"full|[0-9]+|[0-9]+(?:\.[0-9]+)?pct",
     seed=r"[0-9]+",
     task=r"[A-Za-z0-9_-]+",
 

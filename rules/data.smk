@@ -100,7 +100,7 @@ rule prepare_debias:
         male=OCCUPATIONS_MALE,
         female=OCCUPATIONS_FEMALE,
         word_lists=debias_word_list_files,
-        extra_corpus=debias_extra_corpus,
+        corpus=debias_corpus_files,
         crows=CROWS_CSV,
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
@@ -115,10 +115,11 @@ rule prepare_debias:
         benchmark_of("prepare_debias", "prepare_debias")
     conda:
         ENV
-    threads: 1
+    # processes of the batched corpus filters (Dataset.map/filter num_proc)
+    threads: DATA["debias"]["threads"]
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=DATA["debias"]["mem_mb"],
+        runtime=DATA["debias"]["runtime"],
     params:
         settings=DATA["debias"],
         general=DATA["general"],

@@ -11,6 +11,19 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _datasets_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """🤗 datasets' caches (Arrow files of the corpus filters, prepared local datasets) under the session's tmp
+    folder, not the user's ~/.cache; Snakemake runs started by tests inherit it through the environment."""
+    import os
+
+    cache = tmp_path_factory.mktemp("hf-datasets")
+    os.environ["HF_DATASETS_CACHE"] = str(cache)
+    import datasets.config
+
+    datasets.config.HF_DATASETS_CACHE = cache
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -108,7 +108,7 @@ def test_validation_sets_the_defaults_of_left_out_keys_but_not_into_model_overri
     done = _validated(config)
     assert done["training"]["warmup_ratio"] == 0.1 and done["evaluation"]["kl"] is True
     assert done["analysis"]["alpha"] == 0.05 and done["plugins"] == []
-    assert done["data"]["debias"]["extra_corpus"] is None
+    assert done["data"]["debias"]["corpus"] == "wikitext2" and done["data"]["debias"]["extra_corpus"] is None
     assert done["models"][model]["training"] == {"batch_size": 4}  # an override is only what it sets
 
 

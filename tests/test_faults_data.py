@@ -2,7 +2,8 @@
 
 Completes tests/test_data_bad_input.py (which covers the GLUE TSVs and the CrowS/WinoBias/StereoSet structure)
 with the cases it leaves out: non-UTF-8 bytes and empty files in the CSV, JSONL and plain-text readers, and
-the user's own debiasing corpus (`data.debias.extra_corpus`, JSONL or text).
+the user's own debiasing corpus (a local `data.debias.corpus` file, JSONL or text, read through 🤗 datasets after
+the strict check of fairforget.data.corpus.validate_local).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fairforget.data.cda import load_word_pairs
-from fairforget.data.debias import read_extra_corpus
+from fairforget.data.corpus import CorpusSpec, load_chunks
 from fairforget.data.probes import (
     load_crows_pairs,
     load_stereoset_intrasentence,
@@ -33,7 +34,7 @@ PRO = "1 [The chief] left because [he] was ill.\n"
 
 
 def _extra(path: Path) -> list:
-    return read_extra_corpus(path, min_words=1, max_words=50)
+    return list(load_chunks(CorpusSpec(kind="local", location=str(path)), min_words=1, max_words=50))
 
 
 def _crows(path: Path) -> list:

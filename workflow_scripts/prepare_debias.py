@@ -26,6 +26,6 @@ prepare_debias(
     meta_out=outputs.meta,
     settings=params.settings,
     seed=params.seed,
-    extra_corpus=inputs.extra_corpus[0] if inputs.extra_corpus else None,
     chunk_words=(params.general["min_words"], params.general["max_words"]),
+    num_proc=snakemake.threads,  # noqa: F821
 )

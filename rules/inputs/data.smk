@@ -1,5 +1,6 @@
 # Stage 1 (rules/data.smk): the shipped resources each rule reads, and its settings.
 from fairforget.data.cda import word_list_files
+from fairforget.data.corpus import input_files, parse_corpus
 from fairforget.data.glue import task_files
 from fairforget.data.probes import winobias_files
 
@@ -22,9 +23,9 @@ def debias_word_list_files(wildcards):
     return [str(p) for p in word_list_files(DATA["debias"]["word_lists"], DATA_RES / "cda_word_lists")]
 
 
-def debias_extra_corpus(wildcards):
-    extra = DATA["debias"]["extra_corpus"]
-    return [extra] if extra else []
+def debias_corpus_files(wildcards):
+    # local corpus files (a Hub dataset is checked at parse time, fairforget.config.checks)
+    return input_files(parse_corpus(DATA["debias"]))
 
 
 def downstream_task_files(wildcards):

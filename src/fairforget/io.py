@@ -120,7 +120,12 @@ def _inject_fault(path: Path) -> None:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: a crash leaves no partial file.
+    """Write to a temporary file in the same folder, fsync, then rename: a crash leaves no partial file."""
+    atomic_write_chunks(path, [data])
+
+
+def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes]) -> None:
+    """`atomic_write_bytes` of the concatenated chunks, consumed one at a time (memory bounded by a chunk).
 
     The temporary file is named `.{name}.<random>.tmp`, so readers that look for `name` never see it. Any
     error (a full disk raises OSError ENOSPC from write, fsync or close) removes it and propagates.
@@ -130,11 +135,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                # os.write may write fewer bytes than asked (signals, pipes, some network filesystems)
-                written = os.write(fd, view)
-                view = view[written:]
+            for data in chunks:
+                view = memoryview(data)
+                while view:
+                    # os.write may write fewer bytes than asked (signals, pipes, some network filesystems)
+                    written = os.write(fd, view)
+                    view = view[written:]
             # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the umask), so a
             # store on shared scratch stays readable by the other users of the group
             os.fchmod(fd, 0o666 & ~_current_umask())
@@ -154,9 +160,24 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
-    lines = [json.dumps(record, ensure_ascii=False) for record in records]
-    atomic_write_text(path, "".join(line + "\n" for line in lines))
-    return len(lines)
+    """Write the records one a line (atomically); a generator is consumed one record at a time."""
+    count = 0
+
+    def blocks() -> Iterator[bytes]:  # about 1 MB per write call
+        nonlocal count
+        block: list[str] = []
+        size = 0
+        for record in records:
+            count += 1
+            block.append(json.dumps(record, ensure_ascii=False) + "\n")
+            size += len(block[-1])
+            if size >= 1 << 20:
+                yield "".join(block).encode("utf-8")
+                block, size = [], 0
+        yield "".join(block).encode("utf-8")
+
+    atomic_write_chunks(path, blocks())
+    return count
 
 
 def write_json(path: str | Path, obj: Any) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 from fairforget.errors import DataError
 
-# A fine-tuning run: model x objective x remedy x data size ("full" or a number of examples) x seed.
+# A fine-tuning run: model x objective x remedy x data size ("full", a number of examples or a percentage of the
+# debiasing corpus such as "10pct", fairforget.data.sizes) x seed.
 RUN_FIELDS = ("model", "objective", "remedy", "size", "seed")
 RUN = "{model}/{objective}/{remedy}/{size}/seed{seed}"
 
@@ -122,7 +123,7 @@ CONTRACT_FILES: dict[str, str] = {
     "downstream_meta": DOWNSTREAM_META,
 }
 # what each wildcard matches in a path (the rules' wildcard_constraints are at least as strict)
-FIELD_PATTERNS: Mapping[str, str] = {"size": "full|[0-9]+", "seed": "[0-9]+", "dseed": "[0-9]+"}
+FIELD_PATTERNS: Mapping[str, str] = {"size": r"full|[0-9]+|[0-9]+(?:\.[0-9]+)?pct", "seed": "[0-9]+", "dseed": "[0-9]+"}
 
 
 def template_regex(template: str) -> re.Pattern[str]:

@@ -20,7 +20,7 @@ IDENTITY = {
     "objective": "Debiasing objective arm (config key `objectives`); `none` is plain fine-tuning on the same data.",
     "remedy": "Anti-forgetting remedy arm (config key `remedies`); `none` = no remedy.",
     "size": "Number of debiasing examples, or `full`.",
-    "size_n": "`size` as an integer; null for `full`.",
+    "size_n": "`size` as an integer; null for `full` and for a percentage of the corpus (`10pct`).",
     "seed": "Fine-tuning seed.",
     "checkpoint_hash": "Content hash of the fine-tuned checkpoint (manifest `content_hash`).",
     "base_hash": "Content hash of the base model the run started from.",

@@ -46,6 +46,7 @@ from fairforget.analysis.within import (
     slope,
     unique_contributions,
 )
+from fairforget.data.sizes import size_rank
 
 log = logging.getLogger(__name__)
 
@@ -368,8 +369,8 @@ def paired_differences(
 
 
 def size_order(sizes: Sequence[str]) -> list[str]:
-    """Data sizes from smallest to largest; `full` is the largest."""
-    return sorted(set(sizes), key=lambda v: (v == "full", int(v) if v != "full" else 0))
+    """Data sizes from smallest to largest (integers, then percentages of the corpus); `full` is the largest."""
+    return sorted(set(sizes), key=size_rank)
 
 
 def _scale_for_settling(test: ArmTest, alpha_detect: float, alpha: float) -> float | None:

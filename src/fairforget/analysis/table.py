@@ -17,6 +17,8 @@ from fairforget.analysis import trajectory
 from fairforget.analysis.dictionary import data_dictionary
 from fairforget.analysis.results import RUN_KEYS, classify, load_result, manifest_for, run_id
 from fairforget.analysis.settings import AnalysisSettings
+from fairforget.config.grid import Run
+from fairforget.data.sizes import size_rank
 from fairforget.errors import DataError
 from fairforget.io import atomic_write_text, read_json
 
@@ -124,7 +126,7 @@ def build_run_table(
             "objective": objective,
             "remedy": remedy,
             "size": size,
-            "size_n": None if size == "full" else int(size),
+            "size_n": Run(model, objective, remedy, size, 0).size_limit,
             "seed": seed,
             "checkpoint_hash": result.get("checkpoint_hash"),
             "base_hash": result.get("base_hash"),
@@ -169,9 +171,13 @@ def build_run_table(
 
     frame = pl.DataFrame(list(runs.values()), infer_schema_length=None)
     metric_columns = sorted(c for c in frame.columns if c not in IDENTITY_COLUMNS)
-    # Sizes in numeric order, `full` (null size_n) last.
-    frame = frame.select(IDENTITY_COLUMNS + metric_columns).sort(
-        ["model", "objective", "remedy", "size_n", "seed"], nulls_last=True
+    # Sizes in numeric order (integers, then percentages of the corpus), `full` last.
+    ranks = [size_rank(str(size)) for size in frame["size"]]
+    frame = (
+        frame.select(IDENTITY_COLUMNS + metric_columns)
+        .with_columns(pl.Series("_kind", [r[0] for r in ranks]), pl.Series("_amount", [r[1] for r in ranks]))
+        .sort(["model", "objective", "remedy", "_kind", "_amount", "seed"])
+        .drop("_kind", "_amount")
     )
     return RunTable(frame=frame, notes=sorted(set(notes)))
 

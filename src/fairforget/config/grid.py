@@ -6,6 +6,7 @@ import itertools
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fairforget.data.sizes import size_fraction, size_label
 from fairforget.errors import ConfigError
 from fairforget.paths import run_id, run_path
 
@@ -15,7 +16,7 @@ class Run:
     model: str
     objective: str
     remedy: str
-    size: str  # "full" or a positive integer as text
+    size: str  # "full", a positive integer as text, or a percentage label such as "10pct" (size_label)
     seed: int
 
     @property
@@ -32,15 +33,9 @@ class Run:
 
     @property
     def size_limit(self) -> int | None:
-        return None if self.size == "full" else int(self.size)
-
-
-def size_label(size: Any) -> str:
-    if size == "full":
-        return "full"
-    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-        raise ConfigError(f"config key 'data_sizes': each size must be a positive integer or 'full', got {size!r}")
-    return str(size)
+        """The size as a number of texts; None for `full` and for a fraction (resolved against the corpus by
+        `resolve_size` once the corpus exists)."""
+        return None if size_fraction(self.size) is not None or self.size == "full" else int(self.size)
 
 
 def run_grid(config: dict[str, Any]) -> list[Run]:
@@ -49,6 +44,8 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
     objectives = list(config["objectives"])
     remedies = list(config["remedies"])
     sizes = [size_label(s) for s in config["data_sizes"]]
+    if len(set(sizes)) < len(sizes):
+        raise ConfigError(f"config key 'data_sizes': {config['data_sizes']} names a size twice ('100%' is 'full')")
     seeds = list(config["seeds"])
     for key, values in (
         ("models", models),

@@ -101,7 +101,6 @@ def build_data(
         out / "debias" / "meta.json",
         debias,
         seed,
-        extra_corpus=debias.get("extra_corpus"),
         chunk_words=(general.get("min_words", 8), general.get("max_words", 64)),
     )
     write_leakage_card(

@@ -1,26 +1,30 @@
 """The debiasing corpus (unaugmented), the stereotype training pairs and the CDA word pairs.
 
-- `source.jsonl`: `n_general` pretraining-text chunks that contain a gendered word (the same chunks the toy
-  was pretrained on, as bias-bench debiases on text of the pretraining domain), optionally also drawn from a
-  user-supplied `extra_corpus` (for paper scale: WikiText-2 valid has only ~1,500 such chunks), plus
-  `n_planted` planted sentences, shuffled with the seed. Objectives augment it (e.g. CDA) at training time.
+- `source.jsonl`: `n_general` chunks (null: all) that contain a gendered word, drawn with the seed from the
+  corpus of `data.debias.corpus` (fairforget.data.corpus; default: the WikiText-2 pretraining chunks the toy was
+  pretrained on, as bias-bench debiases on text of the pretraining domain; at paper scale a Hub dataset such
+  as 10% of English Wikipedia), plus `n_planted` planted sentences, shuffled with the seed. Objectives augment
+  it (e.g. CDA) at training time. The gendered-word filter and the overlap filter below run as batched
+  `Dataset.map`/`filter` on Arrow data (the datasets cache, keyed by fingerprint); the file is written one
+  block at a time, so memory does not grow with the corpus.
 - `pairs.jsonl`: training-template pairs (planted) + the WinoBias DEV pro/anti pairs that name training-side
   occupations only (fairforget.data.occupations); WinoBias test is never used.
 - `word_pairs.json`: {"word_lists": [...], "pairs": [[male, female], ...]} for CDA (fairforget.data.cda).
 Any record whose sentence equals an evaluation sentence, or shares a word 8-gram with a bias-bearing one
-(fairforget.data.leakage), is dropped and counted in meta.json.
-"""
+(fairforget.data.leakage), is dropped and counted in meta.json."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
-from collections.abc import Mapping
+from array import array
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fairforget.data.cda import DEFAULT_WORD_LISTS, contains_gendered_word, load_word_pairs
-from fairforget.data.general import wikitext_examples
+from fairforget.data.cda import DEFAULT_WORD_LISTS, gendered_batch, load_word_pairs
+from fairforget.data.corpus import CorpusSpec, load_chunks, parse_corpus
 from fairforget.data.leakage import EvaluationFiles, EvaluationIndex, as_index
 from fairforget.data.occupations import OccupationSplit
 from fairforget.data.probes import load_winobias_split
@@ -28,30 +32,144 @@ from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.errors import ConfigError
 from fairforget.io import iter_jsonl, read_jsonl, write_json, write_jsonl
 
+if TYPE_CHECKING:
+    from datasets import Dataset
+
 log = logging.getLogger(__name__)
 
 
-def read_extra_corpus(path: str | Path, min_words: int, max_words: int) -> list[dict[str, Any]]:
-    """A user corpus for the debiasing text: JSONL text records ({"id", "text"}), or plain text with one
-    paragraph per line (chunked like WikiText-2, ids `extra-{k:06d}`)."""
-    path = Path(path)
-    if path.suffix == ".jsonl":
-        return read_jsonl(path, required=("id", "text"))
-    chunks = wikitext_examples(path, "extra", min_words, max_words)
-    return [{**r, "id": r["id"].replace("wikitext-extra", "extra")} for r in chunks]
+def source_words(source_jsonl: str | Path) -> int:
+    """Words (whitespace-separated) of the debiasing corpus: the token budget `data_sizes` fractions cut."""
+    return sum(len(str(r["text"]).split()) for r in iter_jsonl(source_jsonl, required=("text",)))
 
 
-def _draw(records: list[dict[str, Any]], n: int, seed: int, salt: str, key: str) -> list[dict[str, Any]]:
-    if n > len(records):
+def _check_available(n: int, available: int, key: str) -> None:
+    if n > available:
         raise ConfigError(
-            f"config key '{key}': asks for {n} examples but only {len(records)} are available"
+            f"config key '{key}': asks for {n} examples but only {available} are available"
             + (
-                " (raise data.general.pretrain_max_examples or set data.debias.extra_corpus)"
+                " (raise data.general.pretrain_max_examples, or set data.debias.corpus to a larger corpus)"
                 if key.endswith("n_general")
                 else " (raise data.planted_stereotype.n_sentences)"
             )
         )
+
+
+def _draw(records: list[dict[str, Any]], n: int, seed: int, salt: str, key: str) -> list[dict[str, Any]]:
+    _check_available(n, len(records), key)
     return seeded_subset(records, n, seed, salt)
+
+
+def gendered_candidates(
+    pretrain_jsonl: str | Path,
+    specs: list[CorpusSpec],
+    word_pairs: tuple[tuple[str, str], ...],
+    chunk_words: tuple[int, int],
+    num_proc: int,
+) -> Dataset:
+    """The chunks of every corpus spec (in spec order) that mention a gendered word, as an Arrow dataset {id, text}.
+
+    `wikitext2` is the pretraining text (the rule's input file, already chunked); every other spec is loaded
+    and chunked through `fairforget.data.corpus`. The filter is a batched `Dataset.filter` on `num_proc`
+    processes, cached by the input's fingerprint."""
+    from datasets import Dataset, concatenate_datasets
+
+    parts = []
+    for spec in specs:
+        if spec.kind == "shipped":
+            records = read_jsonl(pretrain_jsonl, required=("id", "text"))
+            parts.append(Dataset.from_dict({"id": [r["id"] for r in records], "text": [r["text"] for r in records]}))
+        else:
+            parts.append(load_chunks(spec, *chunk_words, num_proc=num_proc))
+    chunks = parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    return chunks.filter(
+        gendered_batch,
+        batched=True,
+        batch_size=1000,
+        input_columns=["text"],
+        fn_kwargs={"pairs": word_pairs},
+        num_proc=_procs(num_proc, len(chunks)),
+        desc="gendered chunks",
+    )
+
+
+def _procs(num_proc: int, rows: int) -> int | None:
+    """`num_proc` for datasets: None (in process) for one process or a small table."""
+    return num_proc if num_proc > 1 and rows >= 1000 * num_proc else None
+
+
+def _index_digest(index: EvaluationIndex) -> str:
+    """A stable fingerprint of the evaluation index (sets iterate in a per-process order, so datasets' own hash
+    of the function's arguments would change every run and miss the cache)."""
+    digest = hashlib.sha256(str(index.n).encode())
+    for item in sorted(index.sentences):
+        digest.update(item.encode() + b"\0")
+    for gram in sorted(index.bias_ngrams):
+        digest.update(" ".join(gram).encode() + b"\1")
+    return digest.hexdigest()[:16]
+
+
+def _leak_batch(texts: list[str], index: EvaluationIndex) -> dict[str, list[str]]:
+    return {"leak": [index.leak(t) or "" for t in texts]}
+
+
+def without_leaks(chunks: Dataset, index: EvaluationIndex, num_proc: int) -> tuple[Dataset, dict[str, int]]:
+    """`EvaluationIndex.without_leaks` for an Arrow dataset of {id, text} (batched, `num_proc` processes)."""
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    digest = hashlib.sha256(f"{chunks._fingerprint}:{_index_digest(index)}".encode()).hexdigest()[:16]
+    marked = chunks.map(
+        _leak_batch,
+        batched=True,
+        batch_size=1000,
+        input_columns=["text"],
+        fn_kwargs={"index": index},
+        num_proc=_procs(num_proc, len(chunks)),
+        new_fingerprint=f"leak-{digest}",
+        desc="evaluation overlap",
+    )
+    # counted on the Arrow column (memory-mapped), not a Python list of every row's reason
+    reasons = marked.data.column("leak")
+    dropped = {reason: int(pc.sum(pc.equal(reasons, reason)).as_py() or 0) for reason in ("sentence", "ngram")}
+    kept = marked.filter(_not_leaked, input_columns=["leak"], batched=True, new_fingerprint=f"kept-{digest}")
+    return kept.remove_columns(["leak"]), dropped
+
+
+def _not_leaked(leaks: list[str]) -> list[bool]:
+    return [not leak for leak in leaks]
+
+
+def _draw_indices(available: int, n: int | None, seed: int, salt: str, key: str) -> list[int] | None:
+    """`seeded_subset`'s draw as indices (None: all), so a draw from an Arrow dataset equals the list draw."""
+    if n is None:
+        return None
+    _check_available(n, available, key)
+    if n == available:
+        return None
+    return sorted(random.Random(f"{seed}:{salt}").sample(range(available), n))
+
+
+def _source_records(
+    general: Dataset, planted: list[dict[str, Any]], seed: int, block: int = 2000
+) -> Iterator[dict[str, Any]]:
+    """General then planted records shuffled with the seed, read from Arrow one block at a time.
+
+    The permutation is the one `random.Random(...).shuffle` gives the concatenated list (it depends on the
+    length only), so the order equals the in-memory shuffle of the former implementation."""
+    n_general = len(general)
+    order = array("q", range(n_general + len(planted)))
+    random.Random(f"{seed}:debias-order").shuffle(order)
+    for start in range(0, len(order), block):
+        chunk = order[start : start + block]
+        rows = general.select([i for i in chunk if i < n_general]).to_dict()
+        picked = iter(zip(rows["id"], rows["text"], strict=True))
+        for i in chunk:
+            if i < n_general:
+                row_id, text = next(picked)
+                yield {"id": row_id, "text": text, "origin": "general"}
+            else:
+                record = planted[i - n_general]
+                yield {"id": record["id"], "text": record["text"], "origin": "planted"}
 
 
 def prepare_debias(
@@ -68,37 +186,32 @@ def prepare_debias(
     meta_out: str | Path,
     settings: Mapping[str, Any],
     seed: int,
-    extra_corpus: str | Path | None = None,
     chunk_words: tuple[int, int] = (8, 64),
+    num_proc: int = 1,
 ) -> dict[str, Any]:
     """Write source.jsonl, pairs.jsonl, word_pairs.json and meta.json (see the module docstring).
 
-    `extra_corpus`: the file named by `data.debias.extra_corpus` (None: pretraining text only);
-    `chunk_words`: (min_words, max_words) of data.general, used to chunk a plain-text extra corpus.
+    `chunk_words`: (min_words, max_words) of data.general, used to chunk every corpus but the shipped one;
+    `num_proc`: processes of the batched filters (the rule's threads).
     """
     key = "data.debias"
     evaluation = as_index(evaluation)
-    n_general = get_int(settings, "n_general", key, minimum=0)
+    specs = parse_corpus(settings, key)
+    n_general = get_int(settings, "n_general", key, minimum=0, optional=True)
     n_planted = get_int(settings, "n_planted", key, minimum=0)
-    if n_general + n_planted == 0:
+    if n_general == 0 and n_planted == 0:
         raise ConfigError(f"config keys '{key}.n_general' and '{key}.n_planted' are both 0: the corpus would be empty")
     names = get_str_list(settings, "word_lists", key, default=list(DEFAULT_WORD_LISTS))
     word_pairs = load_word_pairs(names, cda_dir)
 
-    candidates = read_jsonl(pretrain_jsonl, required=("id", "text"))
-    if extra_corpus is not None:
-        candidates += read_extra_corpus(extra_corpus, *chunk_words)
-    gendered = [r for r in candidates if contains_gendered_word(r["text"], word_pairs)]
-    gendered, general_dropped = evaluation.without_leaks(gendered)
-    general = _draw(gendered, n_general, seed, "debias-general", f"{key}.n_general")
+    gendered_all = gendered_candidates(pretrain_jsonl, specs, word_pairs, chunk_words, num_proc)
+    gendered, general_dropped = without_leaks(gendered_all, evaluation, num_proc)
+    chosen = _draw_indices(len(gendered), n_general, seed, "debias-general", f"{key}.n_general")
+    general = gendered if chosen is None else gendered.select(chosen)
     # an empty planted corpus is valid (n_sentences 0 at paper scale)
     planted_records = list(iter_jsonl(planted_jsonl, required=("id", "text")))
     planted_all, planted_dropped = evaluation.without_leaks(planted_records)
     planted = _draw(planted_all, n_planted, seed, "debias-planted", f"{key}.n_planted")
-    source = [{"id": r["id"], "text": r["text"], "origin": "general"} for r in general] + [
-        {"id": r["id"], "text": r["text"], "origin": "planted"} for r in planted
-    ]
-    random.Random(f"{seed}:debias-order").shuffle(source)
 
     skipped: list[str] = []
     template_pairs = read_jsonl(train_pairs_jsonl, required=("id", "stereo", "anti", "bias_type", "source"))
@@ -107,7 +220,7 @@ def prepare_debias(
     )
     pairs, pairs_dropped = evaluation.without_leaks(template_pairs + winobias_dev)
 
-    write_jsonl(source_out, source)
+    n_source = write_jsonl(source_out, _source_records(general, planted, seed))
     write_jsonl(pairs_out, pairs)
     write_json(
         word_pairs_out,
@@ -127,7 +240,9 @@ def prepare_debias(
         "n_pairs": len(pairs),
         "word_lists": names,
         "n_word_pairs": len(word_pairs),
-        "extra_corpus": str(extra_corpus) if extra_corpus is not None else None,
+        "corpus": [spec.record() for spec in specs],
+        "n_source": n_source,
+        "n_source_words": source_words(source_out),
         "winobias_dev_skipped_misaligned": skipped,
         "n_winobias_dev_left_out_evaluation_side_occupation": winobias_dev_other_side,
         # by reason: "sentence" = equals an evaluation sentence, "ngram" = shares a word 8-gram with a

@@ -24,7 +24,7 @@ from fairforget.io import write_json, write_jsonl
 
 log = logging.getLogger(__name__)
 
-_HEADING = re.compile(r"^\s*=+\s.*\s=+\s*$")
+HEADING = re.compile(r"^\s*=+\s.*\s=+\s*$")
 # A sentence ends at . ! ? followed by space and a capital, digit, quote or bracket. Approximate: an
 # abbreviation such as "U.S. Army" also ends a sentence; chunks are then simply a little shorter.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
@@ -69,7 +69,7 @@ def wikitext_examples(path: str | Path, split: str, min_words: int, max_words: i
     for line_number, line in enumerate(
         tqdm(lines, desc=f"chunk {Path(path).name}", disable=not sys.stderr.isatty()), start=1
     ):
-        if not line.strip() or _HEADING.match(line):
+        if not line.strip() or HEADING.match(line):
             continue
         for text in chunk_paragraph(line, min_words, max_words):
             records.append({"id": f"wikitext-{split}-{len(records):06d}", "text": text, "line": line_number})

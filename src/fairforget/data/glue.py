@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.hub_benchmarks import glue_from_hub, hub_source
 from fairforget.data.settings import get_int, seeded_subset
 from fairforget.data.textfiles import read_tsv
 from fairforget.errors import ConfigError, DataError
@@ -255,6 +256,12 @@ def read_task(name: str, split: str, path: str | Path) -> list[Record]:
     return get_task(name).reader(Path(path), split)
 
 
+def read_hub_task(name: str, split: str, source: Mapping[str, Any]) -> list[Record]:
+    """`read_task`'s records from the Hub copy of GLUE (`data.downstream.source`, fairforget.data.hub_benchmarks)."""
+    task = get_task(name)
+    return glue_from_hub(name, split, source, task.label_names, task.is_regression)
+
+
 def prepare_downstream(
     task_name: str,
     train_tsv: str | Path,
@@ -272,9 +279,10 @@ def prepare_downstream(
         "train": get_int(settings, "train_max_examples", key, default=None, minimum=1, optional=True),
         "dev": get_int(settings, "dev_max_examples", key, default=None, minimum=1, optional=True),
     }
+    hub = hub_source(settings, "source", key)
     sizes: dict[str, int] = {}
     for split, source, out in (("train", train_tsv, train_out), ("dev", dev_tsv, dev_out)):
-        records = read_task(task_name, split, source)
+        records = read_task(task_name, split, source) if hub is None else read_hub_task(task_name, split, hub)
         chosen = seeded_subset(records, caps[split], seed, f"{task_name}-{split}")
         write_jsonl(out, chosen)
         sizes[f"n_{split}"], sizes[f"n_{split}_available"] = len(chosen), len(records)
@@ -290,7 +298,11 @@ def prepare_downstream(
         "max_examples": caps,
         "verbaliser": list(task.verbaliser) if task.verbaliser else None,
         "prompt": task.prompt,
-        "source_sha256": {"train": sha256_file(train_tsv), "dev": sha256_file(dev_tsv)},
+        **(
+            {"source_sha256": {"train": sha256_file(train_tsv), "dev": sha256_file(dev_tsv)}}
+            if hub is None
+            else {"source_hub": dict(hub)}
+        ),
     }
     write_json(meta_out, meta)
     log.info(

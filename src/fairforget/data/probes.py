@@ -14,6 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.hub_benchmarks import (
+    crows_pair_record,
+    crows_pairs_from_hub,
+    hub_source,
+    stereoset_from_hub,
+    stereoset_record,
+)
 from fairforget.data.occupations import OccupationSplit
 from fairforget.data.settings import get_int, get_str_list, seeded_subset
 from fairforget.data.textfiles import read_lines
@@ -54,23 +61,9 @@ def load_crows_pairs(path: str | Path, bias_types: Sequence[str]) -> list[dict[s
         row_id = row[0] if header[0] == "" else str(line)
         more, less = row[index["sent_more"]].strip(), row[index["sent_less"]].strip()
         bias_type, direction = row[index["bias_type"]], row[index["stereo_antistereo"]]
-        if direction not in ("stereo", "antistereo"):
-            raise DataError(f"{path}:{line}: stereo_antistereo must be 'stereo' or 'antistereo', got {direction!r}")
-        if not more or not less:
-            raise DataError(f"{path}:{line}: row {row_id} has an empty sentence")
-        if more == less:
-            raise DataError(f"{path}:{line}: row {row_id}: sent_more and sent_less are identical ({more!r})")
+        record = crows_pair_record(row_id, more, less, bias_type, direction, f"{path}:{line}: row {row_id}")
         if bias_type in bias_types:
-            records.append(
-                {
-                    "id": f"crows-{row_id}",
-                    "stereo": more,
-                    "anti": less,
-                    "bias_type": bias_type,
-                    "source": "crows_pairs",
-                    "direction": direction,
-                }
-            )
+            records.append(record)
     if not records:
         raise DataError(f"{path}: no rows with bias_type in {list(bias_types)}")
     return records
@@ -196,17 +189,7 @@ def load_stereoset_intrasentence(path: str | Path, bias_types: Sequence[str]) ->
         sentences = [raw["stereotype"], raw["anti-stereotype"], raw["unrelated"]]
         if len(set(sentences)) != 3:
             raise DataError(f"{path}:{line_number}: the three candidate sentences are not all different")
-        records.append(
-            {
-                "id": f"stereoset-intra-{line_number:05d}",
-                "bias_type": raw["bias_type"],
-                "target": raw["target"],
-                "context": raw["context"],
-                "stereotype": raw["stereotype"],
-                "anti_stereotype": raw["anti-stereotype"],
-                "unrelated": raw["unrelated"],
-            }
-        )
+        records.append(stereoset_record(f"{line_number:05d}", raw))
     if not records:
         raise DataError(f"{path}: no intrasentence rows with bias_type in {list(bias_types)}")
     return records
@@ -228,6 +211,17 @@ def load_winobias_split(winobias_dir: str | Path, split: str, skipped: list[str]
     for type_id, (pro, anti) in ((1, files[0:2]), (2, files[2:4])):
         records += load_winobias_pairs(pro, anti, split, type_id, skipped)
     return records
+
+
+def _probe_records(
+    settings: Mapping[str, Any], name: str, key: str, shipped: str | Path, bias_types: Sequence[str]
+) -> tuple[list[dict[str, Any]], str | Path | dict[str, Any]]:
+    """A probe set's records and its source (the shipped file, or the Hub source `data.probes.<name>` names)."""
+    hub = hub_source(settings, name, key)
+    crows = name == "crows_pairs_source"
+    if hub is None:
+        return (load_crows_pairs if crows else load_stereoset_intrasentence)(shipped, bias_types), shipped
+    return (crows_pairs_from_hub if crows else stereoset_from_hub)(hub, bias_types, f"{key}.{name}"), dict(hub)
 
 
 def prepare_probes(
@@ -261,16 +255,24 @@ def prepare_probes(
             f"(config key 'data.occupation_split')"
         )
     sets = {
-        "crows_pairs": (load_crows_pairs(crows_csv, crows_types), crows_out, crows_csv),
-        "winobias": (winobias, winobias_out, None),
-        "stereoset": (load_stereoset_intrasentence(stereoset_jsonl, stereoset_types), stereoset_out, stereoset_jsonl),
+        "crows_pairs": (
+            *_probe_records(settings, "crows_pairs_source", key, crows_csv, crows_types),
+            crows_out,
+        ),
+        "winobias": (winobias, None, winobias_out),
+        "stereoset": (
+            *_probe_records(settings, "stereoset_source", key, stereoset_jsonl, stereoset_types),
+            stereoset_out,
+        ),
     }
     meta: dict[str, Any] = {"seed": seed, "max_pairs": cap}
-    for name, (records, out, source) in sets.items():
+    for name, (records, source, out) in sets.items():
         chosen = seeded_subset(records, cap, seed, name)
         write_jsonl(out, chosen)
         meta[name] = {"n_available": len(records), "n": len(chosen)}
-        if source is not None:
+        if isinstance(source, dict):
+            meta[name]["source_hub"] = source
+        elif source is not None:
             meta[name]["source_sha256"] = sha256_file(source)
         log.info("%s: %d of %d probe items", name, len(chosen), len(records))
     meta["crows_pairs"]["bias_types"] = crows_types

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from fairforget.code_identity import fingerprint_of
+from fairforget.data.sizes import resolve_size
 from fairforget.errors import ConfigError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, read_jsonl, write_json
@@ -44,7 +45,7 @@ def subset_texts(texts: list[str], size: str | int, seed: int) -> list[str]:
     random.Random(seed).shuffle(order)
     if str(size) == "full":
         return [texts[i] for i in order]
-    limit = int(size)
+    limit = int(resolve_size(size, len(texts)))  # a percentage label ("10pct") counts texts of this corpus
     if limit <= 0:
         raise ConfigError(f"config key 'data_sizes': size must be positive, got {size!r}")
     if limit > len(texts):
@@ -61,7 +62,7 @@ def subset_pairs(pairs: list[tuple[str, str]], size: str | int, seed: int) -> li
     keeps them all (logged), as the size is checked against the text corpus (`subset_texts`)."""
     if str(size) == "full":
         return list(pairs)
-    limit = int(size)
+    limit = int(resolve_size(size, len(pairs)))
     if limit <= 0:
         raise ConfigError(f"config key 'data_sizes': size must be positive, got {size!r}")
     if limit >= len(pairs):
