@@ -120,9 +120,10 @@ class GgufSource(ModelSource):
     """`models.<name>.gguf_file` (from `gguf_package` when set), dequantized to float32 and saved as safetensors."""
 
     required_keys = ("gguf_file",)
-    # Every job on the model runs on ONE thread, side by side on a 2-core machine: a training step (8 x 32
-    # tokens) took 2.8 s CPU on one thread and 10-12 s CPU on two (OpenMP threads waiting on each other under
-    # load 6-10; benchmarks/README.md, "Real model"), and the study has enough independent jobs to fill 2 cores.
+    # Every job on the model runs on ONE thread, two side by side on a 2-core machine: a training step (8 x 32
+    # tokens) took 2.8-3.1 s CPU on one thread and 10-22 s on two on the shared cores (OpenMP threads spinning
+    # while they wait for each other; with OMP_WAIT_POLICY=PASSIVE the second thread still bought no wall time:
+    # benchmarks/README.md, "Where the real study's time goes"). The study has enough independent jobs for 2 cores.
     threads = 1
     evaluation_threads = 1
 
