@@ -11,7 +11,6 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from objectives_helpers import tiny
 
 from fairforget.analysis.fusion import (
     ALPHA,
@@ -28,6 +27,7 @@ from fairforget.errors import ConfigError, ModelError
 from fairforget.fusion import FusionSettings, alpha_label, fused_runs
 from fairforget.models.fusion import fuse_into, fuse_model_dirs, fusion_record, interpolate_tensors
 from fairforget.models.modeldir import load_model_dir, save_model_dir, verify_model_dir, write_sidecar
+from objectives_helpers import tiny
 
 # ------------------------------------------------------------------------------------------------ the weights
 
@@ -111,11 +111,26 @@ def test_fuse_into_checks_the_parents_sidecars(parents, tmp_path):
     write_sidecar(base, tmp_path / "base.sha256")
     (tmp_path / "debiased.sha256").write_text("0" * 64 + "\n")
     with pytest.raises(ModelError, match="debiased.sha256: hash does not match"):
-        fuse_into(base, tmp_path / "base.sha256", debiased, tmp_path / "debiased.sha256", 0.5, tmp_path / "f",
-                  tmp_path / "f.sha256")
+        fuse_into(
+            base,
+            tmp_path / "base.sha256",
+            debiased,
+            tmp_path / "debiased.sha256",
+            0.5,
+            tmp_path / "f",
+            tmp_path / "f.sha256",
+        )
     write_sidecar(debiased, tmp_path / "debiased.sha256")
-    digest = fuse_into(base, tmp_path / "base.sha256", debiased, tmp_path / "debiased.sha256", 0.5, tmp_path / "f",
-                       tmp_path / "f.sha256", code={"id": "x"})
+    digest = fuse_into(
+        base,
+        tmp_path / "base.sha256",
+        debiased,
+        tmp_path / "debiased.sha256",
+        0.5,
+        tmp_path / "f",
+        tmp_path / "f.sha256",
+        code={"id": "x"},
+    )
     assert (tmp_path / "f.sha256").read_text().strip() == digest
     assert json.loads((tmp_path / "f" / "manifest.json").read_text())["code"] == {"id": "x"}
 
@@ -216,8 +231,14 @@ def _fusion_frames(units: int) -> tuple[pl.DataFrame, pl.DataFrame]:
         runs.append({**common, "remedy": "l2sp", f: 0.08 + jitter, dist: 70.0, "downstream.mean_change": -0.01})
         for alpha, (forgetting, value) in path.items():
             fused.append(
-                {**common, "remedy": "none", ALPHA: alpha, f: forgetting + jitter * alpha, dist: value,
-                 "downstream.mean_change": -0.02 * alpha}
+                {
+                    **common,
+                    "remedy": "none",
+                    ALPHA: alpha,
+                    f: forgetting + jitter * alpha,
+                    dist: value,
+                    "downstream.mean_change": -0.02 * alpha,
+                }
             )
     return pl.DataFrame(fused), pl.DataFrame(runs)
 

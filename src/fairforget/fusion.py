@@ -76,7 +76,9 @@ class FusionSettings:
         settings = cls(**values)
         alphas = [float(a) for a in settings.alphas]
         if not alphas or any(not 0.0 <= a <= 1.0 for a in alphas):
-            raise ConfigError(f"config key 'fusion.alphas': each weight must lie in [0, 1], got {list(settings.alphas)}")
+            raise ConfigError(
+                f"config key 'fusion.alphas': each weight must lie in [0, 1], got {list(settings.alphas)}"
+            )
         if len(set(alphas)) != len(alphas):
             raise ConfigError(f"config key 'fusion.alphas': repeated weight in {list(settings.alphas)}")
         if not 0.0 < settings.forgetting_share <= 1.0:

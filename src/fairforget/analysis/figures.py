@@ -214,7 +214,9 @@ def _bias_label(bias: str | None, ideal: float | None) -> tuple[str, str | None]
     return distance.wrapped(Y_LABEL_CHARS), f"|{bias} − {ideal:g}|"
 
 
-def _fusion_paths(ax: Any, fusion: pl.DataFrame, model: str, x: str, bias: str, distance: Any, style: StudyStyle) -> int:
+def _fusion_paths(
+    ax: Any, fusion: pl.DataFrame, model: str, x: str, bias: str, distance: Any, style: StudyStyle
+) -> int:
     """Each fused run's path (alpha = 0 -> 1) as connected points in its objective's colour; the number drawn."""
     part = fusion.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
     drawn = 0
@@ -296,7 +298,13 @@ def bias_frontier(
         alphas = ", ".join(f"{a:g}" for a in sorted(fusion["alpha"].unique()))
         keys.append(
             Line2D(
-                [], [], color="#555555", linestyle="-", linewidth=0.8, marker=FUSION_MARKER, markersize=3,
+                [],
+                [],
+                color="#555555",
+                linestyle="-",
+                linewidth=0.8,
+                marker=FUSION_MARKER,
+                markersize=3,
                 label=f"fusion path, α = {alphas}",
             )
         )

@@ -271,8 +271,9 @@ def analyse_fusion(
             .filter(pl.col("points") == len(alphas))
         )
         part = part.join(complete.select(UNIT_KEYS), on=UNIT_KEYS, how="inner").sort([*UNIT_KEYS, ALPHA])
-        path = ObjectivePath(objective=objective, units=complete.height, alphas=alphas, forgetting={}, reduction={},
-                             downstream={})
+        path = ObjectivePath(
+            objective=objective, units=complete.height, alphas=alphas, forgetting={}, reduction={}, downstream={}
+        )
         result.paths.append(path)
         if complete.is_empty() or 1.0 not in alphas:
             path.reason = "no unit with a complete path (every weight, both metrics)"
@@ -373,7 +374,9 @@ def render_fusion(result: FusionResult, settings: AnalysisSettings) -> str:
         + (" / downstream change" if c.downstream else "")
         + "):",
         "",
-        "| objective | units | " + " | ".join("α=" + _num(a, 3) for a in (result.paths[0].alphas if result.paths else [])) + " |",
+        "| objective | units | "
+        + " | ".join("α=" + _num(a, 3) for a in (result.paths[0].alphas if result.paths else []))
+        + " |",
         "|---|---|" + "---|" * (len(result.paths[0].alphas) if result.paths else 0),
     ]
     for p in result.paths:
@@ -417,7 +420,11 @@ def render_fusion(result: FusionResult, settings: AnalysisSettings) -> str:
                 f"{_test(comp.reduction)} | **{comp.verdict}** ({comp.reason}) |"
             )
     else:
-        lines += ["", "No comparison with the remedies: the study has no remedy besides the fused runs' one (or the fused runs have several)."]
+        lines += [
+            "",
+            "No comparison with the remedies: the study has no remedy besides the fused runs' one (or the fused "
+            "runs have several).",
+        ]
     smallest = min([p.units for p in result.paths] + [comp.forgetting.n for comp in result.comparisons] or [0])
     if smallest < result.min_units_to_detect:
         lines += [

@@ -63,7 +63,9 @@ def findings(
     frame = read_run_table(table_path)
     result = write_findings(frame, settings, out)
     if fusion_table_path is not None:
-        fused = analyse_fusion(read_fusion_table(fusion_table_path), frame, settings, FusionSettings.from_config(config))
+        fused = analyse_fusion(
+            read_fusion_table(fusion_table_path), frame, settings, FusionSettings.from_config(config)
+        )
         atomic_write_text(out, Path(out).read_text(encoding="utf-8") + "\n" + render_fusion(fused, settings))
     provenance.finish(record, [out], provenance.sidecar_for(out))
     if figures_dir is not None:
