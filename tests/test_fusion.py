@@ -7,11 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 import pytest
 import torch
 
+from fairforget.analysis.figures import bias_frontier, styled
 from fairforget.analysis.fusion import (
     ALPHA,
     Columns,
@@ -22,11 +24,14 @@ from fairforget.analysis.fusion import (
     render_fusion,
 )
 from fairforget.analysis.settings import AnalysisSettings
+from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
+from fairforget.analysis.table import read_run_table
 from fairforget.config import run_grid
 from fairforget.errors import ConfigError, ModelError
 from fairforget.fusion import FusionSettings, alpha_label, fused_runs
 from fairforget.models.fusion import fuse_into, fuse_model_dirs, fusion_record, interpolate_tensors
 from fairforget.models.modeldir import load_model_dir, save_model_dir, verify_model_dir, write_sidecar
+from figure_checks import data_problems, legend_problems, plotted_runs, text_overlaps, texts_outside
 from objectives_helpers import tiny
 
 # ------------------------------------------------------------------------------------------------ the weights
@@ -272,3 +277,33 @@ def test_columns_are_the_frontier_figures():
     _, run_frame = _fusion_frames(units=2)
     c = Columns.of(run_frame, AnalysisSettings())
     assert (c.forgetting, c.bias, c.ideal) == ("overall_forgetting.mean_loss_change", "planted.stereo_preference", 50)
+
+
+def test_frontier_draws_one_path_per_fused_run_and_stays_readable(tmp_path):
+    study = SyntheticStudy(objectives=("none", "cda", "unlikelihood"), remedies=("none", "l2sp"))
+    frame = read_run_table(write_synthetic_study(tmp_path, study).aggregate({"analysis": {"permutations": 199}}))
+    settings = AnalysisSettings(permutations=199)
+    c = Columns.of(frame, settings)
+    units = frame.filter(pl.col("remedy") == "none")
+    ends = units.with_columns(pl.lit(1.0).alias(ALPHA))
+    base = units.with_columns(
+        pl.lit(0.0).alias(ALPHA), pl.lit(0.0).alias(c.forgetting), pl.col(f"{c.bias}.base").alias(c.bias)
+    )
+    half = units.with_columns(
+        pl.lit(0.5).alias(ALPHA), (pl.col(c.forgetting) / 4), ((pl.col(c.bias) + pl.col(f"{c.bias}.base")) / 2)
+    )
+    columns = ["model", "objective", "remedy", "size", "seed", ALPHA, c.forgetting, c.bias, f"{c.bias}.base"]
+    fusion = pl.concat([part.select(columns) for part in (base, half, ends)])
+    # drawn as the figures rule draws them (the figures' rc settings)
+    plain = styled(lambda: bias_frontier(frame, settings))()
+    fused = styled(lambda: bias_frontier(frame, settings, fusion=fusion))()
+    try:
+        for problems in (text_overlaps(fused), texts_outside(fused), legend_problems(fused), data_problems(fused)):
+            assert not problems, problems
+        assert plotted_runs(fused) == plotted_runs(plain)  # the paths are not counted as runs
+        paths = [line for ax in fused.axes for line in ax.get_lines() if (line.get_gid() or "").startswith("fusion")]
+        assert len(paths) == units.height and all(len(line.get_xdata()) == 3 for line in paths)
+        assert any("fusion path, α = 0, 0.5, 1" in text.get_text() for text in fused.legends[0].get_texts())
+    finally:
+        plt.close(plain)
+        plt.close(fused)
