@@ -63,6 +63,11 @@ def test_the_fusion_table_findings_and_frontier_show_the_path(micro_workflow: Pa
     assert "| cda | 1 | " in findings and "Not detectable here: with 1 unit(s)" in findings
     frontier = json.loads((results / "figures" / "bias_vs_forgetting_frontier.provenance.json").read_text())
     assert "tables/fusion.parquet" in json.dumps(frontier)
+    # the fused checkpoint's lineage reaches both parents in R's own layout
+    lineage = json.dumps(json.loads((results / "tables" / "fusion.provenance.json").read_text()))
+    assert "fusion/alpha0.5/models/finetuned/llama-tiny/cda/none/full/seed0/manifest.json" in lineage
+    assert "results/models/finetuned/llama-tiny/cda/none/full/seed0/manifest.json" in lineage
+    assert "fusion/alpha0.5/models/base" not in lineage
 
 
 @pytest.mark.parametrize(
