@@ -115,27 +115,12 @@ def test_fuse_into_checks_the_parents_sidecars(parents, tmp_path):
     base, debiased = parents
     write_sidecar(base, tmp_path / "base.sha256")
     (tmp_path / "debiased.sha256").write_text("0" * 64 + "\n")
+    sidecars = (base, tmp_path / "base.sha256", debiased, tmp_path / "debiased.sha256")
+    out = (tmp_path / "f", tmp_path / "f.sha256")
     with pytest.raises(ModelError, match="debiased.sha256: hash does not match"):
-        fuse_into(
-            base,
-            tmp_path / "base.sha256",
-            debiased,
-            tmp_path / "debiased.sha256",
-            0.5,
-            tmp_path / "f",
-            tmp_path / "f.sha256",
-        )
+        fuse_into(*sidecars, 0.5, *out)
     write_sidecar(debiased, tmp_path / "debiased.sha256")
-    digest = fuse_into(
-        base,
-        tmp_path / "base.sha256",
-        debiased,
-        tmp_path / "debiased.sha256",
-        0.5,
-        tmp_path / "f",
-        tmp_path / "f.sha256",
-        code={"id": "x"},
-    )
+    digest = fuse_into(*sidecars, 0.5, *out, code={"id": "x"})
     assert (tmp_path / "f.sha256").read_text().strip() == digest
     assert json.loads((tmp_path / "f" / "manifest.json").read_text())["code"] == {"id": "x"}
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from fairforget import paths
-from fairforget.errors import ConfigError
+from fairforget.errors import ConfigError, config_section
 
 # The layout of the fused checkpoints (templates under R, as in fairforget.paths; kept here rather than there
 # because paths.py is on the code path of every job, so an edit there would rerun every job of every study).
@@ -62,14 +62,7 @@ class FusionSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FusionSettings:
-        section = config.get("fusion") or {}
-        if not isinstance(section, dict):
-            raise ConfigError("config key 'fusion': expected a mapping")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config key 'fusion': unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
-        values = dict(section)
+        values = config_section(config, "fusion", cls.__dataclass_fields__)
         for key in ("alphas", *FILTER_KEYS):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
