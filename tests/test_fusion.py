@@ -169,7 +169,7 @@ def test_settings_filter_and_checks(toy_config):
     runs = fused_runs(settings, run_grid(config))
     assert runs and {(r.objective, r.remedy) for r in runs} == {("cda", "none")}
     assert fused_runs(FusionSettings.from_config({"fusion": {}}), run_grid(config)) == []  # off by default
-    assert [alpha_label(a) for a in (0.25, 0.5, 0.125)] == ["0.25", "0.5", "0.125"]
+    assert [alpha_label(a) for a in (0.25, 0.5, 0.125, 1e-5, 0, 1)] == ["0.25", "0.5", "0.125", "0.00001", "0", "1"]
     with pytest.raises(ConfigError, match="fusion.objectives': cdx not in"):
         FusionSettings.from_config({"fusion": {"objectives": ["cdx"]}}).check_against(config)
     with pytest.raises(ConfigError, match="fusion.alphas"):

@@ -31,8 +31,9 @@ FUSION_TABLE_PROVENANCE = "tables/fusion.provenance.json"
 
 
 def alpha_label(alpha: float) -> str:
-    """A fusion weight as it appears in paths (`{alpha}` of FUSED_ROOT): the shortest exact decimal, e.g. 0.25."""
-    return format(float(alpha), "g")
+    """A fusion weight as it appears in paths (`{alpha}` of FUSED_ROOT): plain decimal digits, no exponent (0.25,
+    0.00001), so that the rules' wildcard pattern `0.<digits>` matches every weight strictly between 0 and 1."""
+    return f"{float(alpha):.12f}".rstrip("0").rstrip(".")
 
 
 FILTER_KEYS = ("models", "objectives", "remedies", "seeds")
