@@ -3,7 +3,9 @@
 theta(alpha) = (1 - alpha) * theta_base + alpha * theta_debiased, tensor by tensor, computed in float64 and
 stored in each tensor's own dtype. The fused directory takes every file except the weights (config, tokenizer)
 from the debiased checkpoint, and its manifest records both parents' content hashes and alpha
-(`fusion: {"alpha", "base_hash", "debiased_hash"}`; `parent_hash` is the debiased checkpoint's).
+(`fusion: {"alpha", "base_hash", "debiased_hash"}`). `parent_hash` is the base model's, as for any fine-tuned
+checkpoint: the evaluation and downstream stages check that a checkpoint derives from the base model they compare
+it with.
 
 The two ends are the parents themselves, byte for byte: alpha = 0 copies the base model's files, alpha = 1 the
 debiased checkpoint's, so their content hash equals that parent's (the workflow does not even schedule them:
@@ -131,7 +133,7 @@ def fuse_model_dirs(
         **({"source": source_manifest["source"]} if source_manifest.get("source") else {}),
         **(extra or {}),
     }
-    return write_manifest(out_dir, debiased["kind"], parent_hash=debiased["content_hash"], run=run, extra=record)
+    return write_manifest(out_dir, debiased["kind"], parent_hash=base["content_hash"], run=run, extra=record)
 
 
 def fuse_into(
