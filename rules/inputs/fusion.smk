@@ -40,11 +40,6 @@ def fused_downstream_results():
     ]
 
 
-def fusion_table_input():
-    """The fusion table, for the findings and figures rules: none when nothing is fused."""
-    return [result(fusion.FUSION_TABLE_PARQUET)] if FUSED_RUNS else []
-
-
 def fused_run(wildcards):
     """The run's identity plus its fusion weight (recorded in the fused manifest and every result)."""
     return {**run_wildcards(wildcards), "alpha": float(wildcards.alpha)}
