@@ -27,6 +27,7 @@ include: "rules/base_models.smk"
 include: "rules/finetune.smk"
 include: "rules/evaluate.smk"
 include: "rules/downstream.smk"
+include: "rules/fusion.smk"
 include: "rules/analysis.smk"
 
 

@@ -52,6 +52,7 @@ rule findings:
     input:
         table=result(paths.TABLE_PARQUET),
         table_provenance=result(paths.TABLE_PROVENANCE),
+        fusion=fusion_table_input(),  # rules/fusion.smk; none when nothing is fused
     output:
         findings=report(
             result(paths.FINDINGS),
@@ -93,6 +94,7 @@ rule figures:
     input:
         table=result(paths.TABLE_PARQUET),
         table_provenance=result(paths.TABLE_PROVENANCE),
+        fusion=fusion_table_input(),  # rules/fusion.smk; none when nothing is fused
         trajectories=run_paths(paths.TRAJECTORY),
     output:
         png=[

@@ -47,6 +47,7 @@ def _workflow(tmp_path: Path) -> Path:
     (work / "Snakefile").write_text(SNAKEFILE)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["analysis"] = {"permutations": 199, "seed": 0}
+    config["fusion"] = {"enabled": False}  # the synthetic study has no fused checkpoints
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     study = SyntheticStudy(
         models=tuple(config["models"]),

@@ -59,6 +59,7 @@ def tiny_config() -> dict:
     llama["pretrain"]["epochs"] = 1
     config["models"] = {"llama-tiny": llama}
     config["objectives"] = {"none": {"type": "none"}}
+    config.pop("fusion")  # not what these tests are about (and micro's fuses cda)
     config["training"].update(batch_size=8, probe_every_steps=2, probe_max_examples=8)
     config["evaluation"].update(metrics=["overall_forgetting", "planted"], bootstrap_samples=20)
     config["downstream"]["epochs"] = 1

@@ -19,7 +19,7 @@ PROFILE_VARS = (
     "JOBS",
     "STATUS_COMMAND",
 )
-GPU_RULES = ("finetune", "downstream_base", "downstream_finetuned")
+GPU_RULES = ("finetune", "downstream_base", "downstream_finetuned", "downstream_fused")
 
 
 @pytest.fixture

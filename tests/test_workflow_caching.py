@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 CONFIG = ("--configfile", "config/micro.yaml")
 EVALUATION_RULES = {"evaluate_base", "evaluate_checkpoint", "downstream_base", "downstream_finetuned"}
-AGGREGATION_RULES = {"aggregate_table", "findings", "figures", "report", "all"}
+AGGREGATION_RULES = {"aggregate_table", "fusion_table", "findings", "figures", "report", "all"}
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ class PluginText(TextObjective):
 """
 CONFIG = ("--configfile", "config/plugin.yaml")
 ANALYSIS = {"aggregate_table": 1, "findings": 1, "figures": 1, "all": 1}
+# micro.yaml fuses one run (llama-tiny, cda): its fusion table is rebuilt from every new run table
+FUSION_TABLE = {"fusion_table": 1}
 DIRECTORY_OUTPUT = re.compile(r"/(scores|seed\d+)$|^results/models/base/[^/]+(?<!\.sha256)$")
 
 
@@ -86,7 +88,7 @@ def test_editing_a_plugin_objective_plans_only_its_jobs(touched_workflow: Path) 
     with _edited(plugin, "\n\ndef reversed_words(text: str) -> str:\n    return ' '.join(text.split()[::-1])\n"):
         counts, objectives = _plan(touched_workflow)
     # its two runs (one per toy model), their evaluations, and the analysis that reads them
-    assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS}
+    assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS, **FUSION_TABLE}
     assert objectives == {"mine"}
 
 
@@ -98,7 +100,8 @@ def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_wor
     with _edited(src / "metrics" / "stereoset.py", "\n\nUNUSED = 1\n"):
         counts, _ = _plan(touched_workflow)
     # no data, base model, training or downstream job: the checkpoints stay
-    assert counts == {"evaluate_base": 2, "evaluate_checkpoint": 6, **ANALYSIS}
+    # (and the fused checkpoint's evaluation: the same evaluation code)
+    assert counts == {"evaluate_base": 2, "evaluate_checkpoint": 6, "evaluate_fused": 1, **ANALYSIS, **FUSION_TABLE}
 
 
 def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_workflow: Path) -> None:
@@ -110,5 +113,7 @@ def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_work
     with _edited(config_file, ""):
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         counts, objectives = _plan(touched_workflow)
-    assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS}
+    # the fused cda checkpoint is fused again from the new one, and evaluated
+    fused = {"fuse": 1, "evaluate_fused": 1, "downstream_fused": 1, **FUSION_TABLE}
+    assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS, **fused}
     assert objectives == {"cda"}

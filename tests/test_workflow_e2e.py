@@ -168,6 +168,7 @@ def test_adding_an_objective_plans_only_its_jobs(micro_workflow: Path, tmp_path:
         "evaluate_checkpoint",
         "downstream_finetuned",
         "aggregate_table",
+        "fusion_table",  # reads the run table
         "findings",
         "figures",
         "all",

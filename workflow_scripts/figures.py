@@ -12,4 +12,5 @@ figures(
     out_dir=snakemake.params.out_dir,  # noqa: F821
     config=snakemake.config,  # noqa: F821
     code_root=snakemake.params.code_root,  # noqa: F821
+    fusion_table_path=snakemake.input.fusion[0] if snakemake.input.fusion else None,  # noqa: F821
 )

@@ -11,5 +11,6 @@ findings(
     out=snakemake.output.findings,  # noqa: F821
     config=snakemake.config,  # noqa: F821
     code_root=snakemake.params.code_root,  # noqa: F821
+    fusion_table_path=snakemake.input.fusion[0] if snakemake.input.fusion else None,  # noqa: F821
     figures_dir=snakemake.params.figures_dir,  # noqa: F821
 )

@@ -1,4 +1,5 @@
 # Stage 6 (rules/analysis.smk): every result the analysis reads, and the products of the workflow.
+from fairforget import fusion
 from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS, VERDICTS
 
 # The figures rule's figures; the findings rule draws VERDICTS. REPORT_LABELS orders the HTML report.
@@ -28,6 +29,12 @@ def eval_results():
 
 def model_sidecars():
     return [result(paths.BASE_SIDECAR, model=model) for model in config["models"]] + run_paths(paths.FINETUNED_SIDECAR)
+
+
+def fusion_table_input():
+    """The fusion table (rules/fusion.smk), for the findings and figures rules: none when nothing is fused."""
+    fused = fusion.fused_runs(fusion.FusionSettings.from_config(config), RUNS)
+    return [result(fusion.FUSION_TABLE_PARQUET)] if fused else []
 
 
 def figure_files(ext):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class FairforgetError(Exception):
     """Base class: every error the workflow raises on bad input or a fault."""
@@ -9,6 +12,19 @@ class FairforgetError(Exception):
 
 class ConfigError(FairforgetError):
     """A config key is missing, unknown or has a bad value."""
+
+
+def config_section(config: Mapping[str, Any], key: str, allowed: Iterable[str]) -> dict[str, Any]:
+    """The mapping `config[key]` ({} when absent); ConfigError naming the key when it is not a mapping or holds a
+    key outside `allowed` (the typed settings sections: `analysis:`, `fusion:`)."""
+    section = config.get(key) or {}
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"config key '{key}': expected a mapping")
+    known = set(allowed)
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"config key '{key}': unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
+    return dict(section)
 
 
 class DataError(FairforgetError):

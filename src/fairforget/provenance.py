@@ -43,8 +43,10 @@ from fairforget.paths import (
     DEBIAS_PAIRS,
     DEBIAS_SOURCE,
     DEBIAS_WORD_PAIRS,
+    FINETUNED_MANIFEST,
     GENERAL_PRETRAIN,
     PLANTED_CORPUS,
+    RUN_FIELDS,
     classify,
     manifest_for,
 )
@@ -201,11 +203,20 @@ class _LineageBuilder:
         manifest = read_json(full)
         node["facts"].update({k: manifest.get(k) for k in ("content_hash", "parent_hash", "run", "kind")})
         _add_code_facts(node, manifest)
+        root = info.root
         if info.kind == "finetuned_manifest":
             run = manifest.get("run") or {}
             node["facts"]["objective"] = run.get("objective", info.fields.get("objective"))
             node["facts"]["remedy"] = run.get("remedy", info.fields.get("remedy"))
-            node["parents"].append(self.add(info.root / BASE_MANIFEST.format(model=info.fields["model"])))
+            fusion = manifest.get("fusion")
+            if isinstance(fusion, dict):
+                # a fused checkpoint lies in R/fusion/alpha<weight>/ (fairforget.fusion): its parents are R's run
+                # checkpoint and base model
+                root = info.root.parent.parent
+                node["facts"]["fusion"] = fusion
+                fields = {key: info.fields[key] for key in RUN_FIELDS}
+                node["parents"].append(self.add(root / FINETUNED_MANIFEST.format(**fields)))
+            node["parents"].append(self.add(root / BASE_MANIFEST.format(model=info.fields["model"])))
         for name, digest in sorted((manifest.get("files") or {}).items()):
             node["parents"].append(self.add(full.parent / name, "model_file", claimed_sha256=digest))
         source = manifest.get("source")
@@ -226,7 +237,7 @@ class _LineageBuilder:
             return
         defaults = DEFAULT_FINETUNE_DATA if info.kind == "finetuned_manifest" else DEFAULT_PRETRAIN_DATA
         node["facts"]["data_files_source"] = "default set (manifest lists no data_files)"
-        for path in (info.root / p for p in defaults):
+        for path in (root / p for p in defaults):
             if path.is_file():
                 node["parents"].append(self.add(path, "prepared_data"))
 

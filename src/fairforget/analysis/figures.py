@@ -50,6 +50,8 @@ from fairforget.analysis.style import (  # noqa: E402
 log = logging.getLogger(__name__)
 
 POOLED = "all models"
+# The fusion paths' points (small, so the fused runs stay apart from the fine-tuned runs' markers).
+FUSION_MARKER = "."
 
 
 def panels(n: int, rows: int = 1, width: float = PANEL_WIDTH) -> tuple[Figure, np.ndarray]:
@@ -212,8 +214,39 @@ def _bias_label(bias: str | None, ideal: float | None) -> tuple[str, str | None]
     return distance.wrapped(Y_LABEL_CHARS), f"|{bias} − {ideal:g}|"
 
 
-def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
-    """Bias vs overall forgetting per model, with the Pareto frontier (less bias and less forgetting)."""
+def _fusion_paths(
+    ax: Any, fusion: pl.DataFrame, model: str, x: str, bias: str, distance: Any, style: StudyStyle
+) -> int:
+    """Each fused run's path (alpha = 0 -> 1) as connected points in its objective's colour; the number drawn."""
+    part = fusion.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
+    drawn = 0
+    for _, path in part.sort("alpha").group_by(["objective", "remedy", "size", "seed"], maintain_order=True):
+        objective = path["objective"][0]
+        ax.plot(
+            path[x].to_list(),
+            [distance(v) for v in path[bias].to_list()],
+            color=style.colours[objective],
+            linestyle="-",
+            linewidth=0.8,
+            marker=FUSION_MARKER,
+            markersize=3,
+            alpha=0.8,
+            zorder=1,
+            gid=f"fusion;objective={objective}",
+        )
+        drawn += 1
+    return drawn
+
+
+def bias_frontier(
+    frame: pl.DataFrame,
+    settings: AnalysisSettings,
+    style: StudyStyle | None = None,
+    fusion: pl.DataFrame | None = None,
+) -> Figure:
+    """Bias vs overall forgetting per model, with the Pareto frontier (less bias and less forgetting) of the
+    fine-tuned runs and, with a fusion table, each fused run's path from the base model (alpha = 0) to its
+    checkpoint (alpha = 1)."""
     style = style or _study_style(frame)
     x = cols.overall_forgetting_column(frame, settings)
     bias = cols.bias_column(frame, settings)
@@ -234,6 +267,8 @@ def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyS
             continue
         part = frame.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
         points = [(row[x], distance(row[bias])) for row in part.iter_rows(named=True)]
+        if fusion is not None and x in fusion.columns and bias in fusion.columns:
+            _fusion_paths(ax, fusion, model, x, bias, distance, style)
         for row, (px, py) in zip(part.iter_rows(named=True), points):
             ax.plot(px, py, **style.point(row["objective"], row["model"], row["remedy"]))
         base_column = f"{bias}.base"
@@ -259,6 +294,20 @@ def bias_frontier(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyS
         Line2D([], [], color=FIT_COLOUR, linestyle="--", linewidth=1, label="Pareto frontier"),
         Line2D([], [], color=FIT_COLOUR, linestyle=":", linewidth=1, label="base model"),
     ]
+    if fusion is not None and fusion.height:
+        alphas = ", ".join(f"{a:g}" for a in sorted(fusion["alpha"].unique()))
+        keys.append(
+            Line2D(
+                [],
+                [],
+                color="#555555",
+                linestyle="-",
+                linewidth=0.8,
+                marker=FUSION_MARKER,
+                markersize=3,
+                label=f"fusion path, α = {alphas}",
+            )
+        )
     grouped_legend(
         fig,
         style.legend_groups(_levels(frame, "objective"), models, _levels(frame, "remedy")),
@@ -374,7 +423,10 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
 
 
 def figure_makers(
-    frame: pl.DataFrame, trajectory_paths: Sequence[str | Path], settings: AnalysisSettings
+    frame: pl.DataFrame,
+    trajectory_paths: Sequence[str | Path],
+    settings: AnalysisSettings,
+    fusion: pl.DataFrame | None = None,
 ) -> dict[str, Callable[[], Figure]]:
     """Each figure's name -> a function drawing it, all with the study's one style (drawn lazily: one open
     figure at a time)."""
@@ -399,7 +451,7 @@ def figure_makers(
             style,
         ),
         "remedies_paired": lambda: remedies_paired(frame, settings, style),
-        "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings, style),
+        "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings, style, fusion),
         "trajectory_forgetting": lambda: trajectory_figure(trajectory_paths, style),
         "data_size_sweep": lambda: data_size_sweep(frame, settings, style),
     }
@@ -440,13 +492,18 @@ def render_figures(
     rule: str = "figures",
     repo_root: str | Path = ".",
     code_root: str | Path | None = None,
+    fusion_table_path: str | Path | None = None,
 ) -> list[Path]:
-    """All six figures from the tidy table and the trajectories, each with provenance."""
+    """All six figures from the tidy table and the trajectories (and the fusion table's paths in the frontier),
+    each with provenance."""
+    from fairforget.analysis.fusion import read_fusion_table
     from fairforget.analysis.table import read_run_table
 
     frame = read_run_table(table_path)
-    table_record = provenance.build_record(rule, [table_path], config, repo_root, code_root)
-    makers = figure_makers(frame, trajectory_paths, settings)
+    fusion = read_fusion_table(fusion_table_path) if fusion_table_path is not None else None
+    tables = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
+    table_record = provenance.build_record(rule, tables, config, repo_root, code_root)
+    makers = figure_makers(frame, trajectory_paths, settings, fusion)
     written: list[Path] = []
     for name in FIGURE_NAMES:
         record = (

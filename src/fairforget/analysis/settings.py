@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fairforget.errors import ConfigError
+from fairforget.errors import ConfigError, config_section
 
 # Bias groups, most informative first for the toy study (the planted stereotype is what the toy model holds).
 BIAS_GROUPS = ("planted", "crows_pairs", "winobias", "stereoset")
@@ -38,14 +38,7 @@ class AnalysisSettings:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> AnalysisSettings:
-        section = config.get("analysis") or {}
-        if not isinstance(section, dict):
-            raise ConfigError("config key 'analysis': expected a mapping")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"config key 'analysis': unknown key(s) {', '.join(unknown)}; allowed: {sorted(known)}")
-        settings = cls(**section)
+        settings = cls(**config_section(config, "analysis", cls.__dataclass_fields__))
         if settings.permutations < 99:
             raise ConfigError(
                 "config key 'analysis.permutations': must be an integer >= 99 (p-values are at least "

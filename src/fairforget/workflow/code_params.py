@@ -10,7 +10,8 @@ key, the checkpoint manifest or result JSON, and from there into provenance. Whi
 | finetune | stage/finetune, objective/<objectives.O.type>, remedy/<remedies.R.type> |
 | evaluate_base, evaluate_checkpoint | stage/evaluate, metric/<each of evaluation.metrics> |
 | downstream_base, downstream_finetuned | stage/downstream, downstream_mode/<the model's mode> |
-| aggregate_table, findings, figures | stage/analysis |
+| aggregate_table, findings, figures, fusion_table | stage/analysis |
+| fuse | stage/fuse; evaluate_fused and downstream_fused as evaluate_checkpoint and downstream_finetuned |
 
 The data-preparation rules have none: their products are data files whose hashes enter every key and record
 downstream, and a data-code edit that changed no byte would otherwise retrain everything in the same run
@@ -31,6 +32,7 @@ STAGE_MODULES = {
     "evaluate": "fairforget.evaluation.stage",
     "downstream": "fairforget.downstream.stage",
     "analysis": "fairforget.analysis.pipeline",
+    "fuse": "fairforget.models.fusion",
 }
 # The module implementing each downstream protocol (fairforget.downstream.stage.compute_downstream).
 DOWNSTREAM_MODE_MODULES = {
@@ -102,4 +104,5 @@ def workflow_code(config: dict[str, Any]) -> dict[str, Any]:
         "evaluate": identity("stage/evaluate", *metrics),
         "downstream": {model: identity("stage/downstream", f"downstream_mode/{modes[model]}") for model in modes},
         "analysis": identity("stage/analysis"),
+        "fuse": identity("stage/fuse"),
     }

@@ -23,11 +23,13 @@ STAGE_COLOURS = {  # by rule name prefix: one colour per stage
     "prepare": "#4e79a7",
     "build_base_model": "#f28e2b",
     "finetune": "#e15759",
+    "fuse": "#edc948",
     "evaluate": "#76b7b2",
     "downstream": "#59a14f",
     "aggregate_table": "#b07aa1",
     "findings": "#b07aa1",
     "figures": "#b07aa1",
+    "fusion_table": "#b07aa1",
 }
 
 
