@@ -1,7 +1,8 @@
 """`fairforget plan`: what a study costs before it is launched - jobs per rule, tokens, FLOPs and GPU-hours.
 
 Job counts follow the rules' own expansion (the run grid of `fairforget.config.grid`, one downstream job per
-checkpoint, or per checkpoint x task when a model asks for GPUs, as rules/inputs/downstream.smk decides);
+checkpoint, or per checkpoint x task when a model asks for GPUs, as rules/inputs/downstream.smk decides; the
+fused checkpoints of the `fusion:` section likewise);
 tests/test_workflow_plan.py checks them against a Snakemake dry run. Nothing is downloaded or read from the
 prepared data: a hub model's size is `models.<name>.n_params`, else its cached config.json, else unknown.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fairforget.config.grid import run_grid, run_training_config
+from fairforget.fusion import FusionSettings, fused_runs
 
 A100_BF16_TFLOPS = 312.0
 DEFAULT_MFU = 0.30
@@ -214,14 +216,28 @@ def plan_study(
         finetune.note = f"{unknown} runs not costed (no max_steps: the corpus decides their length, or N unknown)"
     rows.append(finetune)
 
-    for rule, checkpoints_per_model in (
+    # Fusion (rules/fusion.smk): one fused checkpoint per fused run and weight strictly between 0 and 1, each
+    # evaluated and given downstream jobs like a fine-tuned checkpoint; the interpolation itself is not costed.
+    fusion = FusionSettings.from_config(config)
+    fused = fused_runs(fusion, runs)
+    fused_per_model = {m: sum(r.model == m for r in fused) * len(fusion.fused_alphas) for m in models}
+    downstream_rules = [
         ("downstream_base", {m: 1 for m in models}),
         ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}),
-    ):
+    ]
+    if sum(fused_per_model.values()):
+        n_fused = sum(fused_per_model.values())
+        rows.append(RulePlan("fuse", n_fused, note="weight interpolation; not costed"))
+        rows.append(RulePlan("evaluate_fused", n_fused, note="inference; not costed"))
+        rows.append(RulePlan("fusion_table", 1))
+        downstream_rules.append(("downstream_fused", fused_per_model))
+    for rule, checkpoints_per_model in downstream_rules:
         row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs)
         for model, checkpoints in checkpoints_per_model.items():
             tokens, per_token = downstream_tokens(config, model, repo)
             n = params[model]
+            if not checkpoints:
+                continue
             if tokens is None or n is None:
                 row.note = "not costed for some models (zero-shot, unknown N or GLUE size)"
                 continue
