@@ -83,3 +83,15 @@ def test_adding_fusion_plans_only_the_fusion_jobs_and_the_analysis(micro_workflo
     planned = planned_jobs(micro_workflow, "--configfile", str(extended))
     assert set(planned) == FUSION_ONLY, planned  # no training, no checkpoint evaluation, no run table
     assert planned["fuse"] == planned["evaluate_fused"] == planned["downstream_fused"] == 1
+
+
+def test_fusion_on_or_off_leaves_every_other_job_up_to_date(micro_workflow: Path) -> None:
+    """Adding fusion to a study that had none runs only the fusion jobs and the analysis: with fusion turned off,
+    the finished (fused) micro study plans only the analysis again, so no other job's inputs, params or code
+    identity depend on the `fusion:` section (and the test above plans exactly the fusion jobs when it grows)."""
+    config = _config(micro_workflow)
+    config["fusion"]["enabled"] = False
+    unfused = micro_workflow / "config" / "micro_without_fusion.yaml"
+    unfused.write_text(yaml.safe_dump(config))
+    planned = planned_jobs(micro_workflow, "--configfile", str(unfused))
+    assert set(planned) <= {"findings", "figures", "all"}, planned
