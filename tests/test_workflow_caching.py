@@ -20,7 +20,14 @@ from workflow_helpers import planned_jobs, snakemake
 pytestmark = pytest.mark.slow
 
 CONFIG = ("--configfile", "config/micro.yaml")
-EVALUATION_RULES = {"evaluate_base", "evaluate_checkpoint", "downstream_base", "downstream_finetuned"}
+EVALUATION_RULES = {
+    "evaluate_base",
+    "evaluate_checkpoint",
+    "downstream_base",
+    "downstream_finetuned",
+    "evaluate_fused",
+    "downstream_fused",
+}
 AGGREGATION_RULES = {"aggregate_table", "fusion_table", "findings", "figures", "report", "all"}
 
 
@@ -30,7 +37,13 @@ def finished_workflow(micro_workflow: Path) -> Path:
 
 
 def _result_files(results: Path) -> list[Path]:
-    return sorted([*(results / "eval").rglob("metrics.json"), *(results / "downstream").rglob("seed*.json")])
+    # the fused checkpoints' results (rules/fusion.smk) live in R/fusion/alpha<weight>/, in R's own layout
+    roots = [results, *sorted((results / "fusion").glob("alpha*"))]
+    return sorted(
+        path
+        for root in roots
+        for path in [*(root / "eval").rglob("metrics.json"), *(root / "downstream").rglob("seed*.json")]
+    )
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
@@ -53,8 +66,9 @@ def test_deleted_evaluations_are_served_from_the_store(finished_workflow: Path) 
 
     # Evaluation outputs and what is derived from them (else Snakemake, seeing the final outputs up to date,
     # would not regenerate the deleted intermediates at all).
-    shutil.rmtree(results / "eval")
-    shutil.rmtree(results / "downstream")
+    for root in [results, *sorted((results / "fusion").glob("alpha*"))]:
+        shutil.rmtree(root / "eval")
+        shutil.rmtree(root / "downstream")
     shutil.rmtree(results / "tables")
     shutil.rmtree(results / "figures")
     (results / "findings.md").unlink()
