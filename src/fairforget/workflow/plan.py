@@ -225,19 +225,20 @@ def plan_study(
         ("downstream_base", {m: 1 for m in models}),
         ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}),
     ]
-    if sum(fused_per_model.values()):
-        n_fused = sum(fused_per_model.values())
+    n_fused = sum(fused_per_model.values())
+    if n_fused:
         rows.append(RulePlan("fuse", n_fused, note="weight interpolation; not costed"))
         rows.append(RulePlan("evaluate_fused", n_fused, note="inference; not costed"))
         rows.append(RulePlan("fusion_table", 1))
         downstream_rules.append(("downstream_fused", fused_per_model))
+    # one checkpoint's downstream tokens per model (it reads the GLUE train files), shared by the three rules
+    per_checkpoint = {model: downstream_tokens(config, model, repo) for model in models}
     for rule, checkpoints_per_model in downstream_rules:
         row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs)
         for model, checkpoints in checkpoints_per_model.items():
-            tokens, per_token = downstream_tokens(config, model, repo)
-            n = params[model]
             if not checkpoints:
                 continue
+            (tokens, per_token), n = per_checkpoint[model], params[model]
             if tokens is None or n is None:
                 row.note = "not costed for some models (zero-shot, unknown N or GLUE size)"
                 continue
