@@ -104,7 +104,7 @@ def model_threads(wildcards):
 
 
 def evaluation_threads(wildcards):
-    """Threads of an evaluation job on one base model: its source's (2 but gguf: 1)."""
+    """Threads of an evaluation job on one base model: its source's (hub, local: 2; toy, gguf: 1)."""
     return model_source(wildcards).evaluation_threads
 
 

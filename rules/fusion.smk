@@ -59,7 +59,7 @@ rule evaluate_fused:
         benchmark_of("evaluate_fused", FUSED_JOB)
     conda:
         ENV
-    threads: 2
+    threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
         runtime=model_setting("runtime", 120, per_attempt=True),

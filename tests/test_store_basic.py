@@ -163,6 +163,17 @@ def test_entry_records_metadata_and_hashes(tmp_path: Path, monkeypatch: pytest.M
     assert entry["meta"]["slurm_job_id"] == "4242"
     assert entry["meta"]["fairforget_version"]
     assert entry["meta"]["host"]
+    import torch  # the store reads how torch computes only where torch is already imported
+
+    torch_threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        store.get_or_compute(store.key(CKPT, "downstream", SETTINGS, 4), lambda: {"accuracy": 0.5})
+    finally:
+        torch.set_num_threads(torch_threads)
+    one_thread = json.loads(store.path(store.key(CKPT, "downstream", SETTINGS, 4)).read_text())
+    assert one_thread["meta"]["torch_threads"] == 1
+    assert one_thread["meta"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert entry["result_sha256"] == payload_sha256({"accuracy": 0.75})
     info = store.inspect(store.path(key))
     assert info.valid and info.kind == "downstream" and info.checkpoint_hash == CKPT

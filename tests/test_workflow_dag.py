@@ -98,3 +98,16 @@ def test_gpu_study_runs_one_downstream_job_per_checkpoint_and_task(tmp_path) -> 
     n_tasks = len(config["data"]["downstream"]["tasks"])
     assert planned["downstream_finetuned"] == len(run_grid(config)) * n_tasks
     assert planned["downstream_base"] == len(config["models"]) * n_tasks
+
+
+def test_every_toy_job_runs_on_one_thread_whatever_the_cores(tmp_path) -> None:
+    """A job's thread count is capped at --cores, and on CPU 1 and 2 threads give scores that differ in the 7th
+    digit: the toy study's numbers must not depend on --cores, so every job asks for one thread (docs/caching.md).
+    Snakemake's dry run prints `threads:` only for jobs with more than one."""
+    workdir = copy_workflow(tmp_path / "wf")
+    printed = snakemake(workdir, "-n", "--cores", "4", "--configfile", "config/config.yaml").stdout
+    blocks = re.split(r"^rule ", printed, flags=re.MULTILINE)[1:]
+    rules = {block.split(":", 1)[0] for block in blocks}
+    assert {"evaluate_base", "evaluate_checkpoint", "evaluate_fused", "finetune", "downstream_finetuned"} <= rules
+    multi = sorted({block.split(":", 1)[0] for block in blocks if re.search(r"^\s+threads: \d+", block, re.M)})
+    assert multi == []

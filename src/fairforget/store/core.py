@@ -132,6 +132,7 @@ def _creation_meta() -> dict[str, Any]:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "fairforget_version": __version__,
         "cpu_capability": _cpu_capability(),
+        "torch_threads": _torch_threads(),
     }
 
 
@@ -141,6 +142,13 @@ def _cpu_capability() -> str | None:
     just for this would cost seconds)."""
     torch = sys.modules.get("torch")
     return torch.backends.cpu.get_cpu_capability() if torch is not None else None
+
+
+def _torch_threads() -> int | None:
+    """torch's intra-op threads where the entry was computed: on CPU another count sums in another order, so
+    results agree within floating-point tolerance, not bit for bit (as across kernel paths); None without torch."""
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else None
 
 
 def _encode_entry(entry_without_hash: dict[str, Any]) -> bytes:

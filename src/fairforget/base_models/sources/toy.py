@@ -17,6 +17,10 @@ class ToySource(ModelSource):
     # Tiny toy models train fastest on ONE thread: several OpenMP threads on a shared, oversubscribed CPU
     # were measured 10x slower (379 vs 4467 tokens/s); so toy jobs run side by side, one core each.
     threads = 1
+    # Evaluation on one thread too: two evaluation jobs share the 2 cores of a laptop instead of running one
+    # after the other, and the scores no longer depend on --cores (a job's thread count is capped at --cores;
+    # 1 and 2 threads sum in another order and differ in the 7th digit, see docs/caching.md).
+    evaluation_threads = 1
 
     def build(
         self, model_name: str, model_cfg: Mapping[str, Any], texts_paths: Sequence[str | Path], out_dir: str | Path
