@@ -209,6 +209,27 @@ def test_frontier_verdicts_by_hand():
     assert frontier_verdict(five, five, 0.05)[0] == "inconclusive"
 
 
+def test_frontier_verdict_needs_every_model_to_agree():
+    def mean(values, models):
+        return MeanTest.of(np.array(values, dtype=float), 0.05, 999, 0, np.array(models))
+
+    models = ["bert"] * 6 + ["llama"] * 6
+    llama = [-3.0, -2.0, -4.0, -3.0, -2.0, -4.0]
+    noise = mean([1.0, -1.0, 0.5, -0.5, 0.2, -0.2] * 2, models)
+    # llama's large scale drives the mean below 0 (exact p = 2 x 2^6 / 2^12 = 1/32: the six llama pairs' signs);
+    # bert's own mean is +0.01: not claimed
+    split = mean([0.01] * 6 + llama, models)
+    assert split.p == pytest.approx(1 / 32) and not split.agrees()
+    assert split.per_model == pytest.approx({"bert": 0.01, "llama": -3.0})
+    verdict, reason = frontier_verdict(split, noise, 0.05)
+    assert verdict == "inconclusive" and "disagree in sign" in reason and "bert 0.01" in reason
+    agreeing = mean([-0.01] * 6 + llama, models)
+    assert agreeing.agrees() and frontier_verdict(agreeing, noise, 0.05)[0] == "fusion dominates"
+    # a significant loss blocks dominance even when the models disagree on it (less bias reduction, split)
+    assert frontier_verdict(agreeing, split, 0.05)[0] == "inconclusive"
+    assert frontier_verdict(agreeing, agreeing, 0.05)[0] == "trade-off"
+
+
 def _fusion_frames(units: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A run table and a fusion table with a known path: forgetting linear in alpha (0.1 alpha), bias
     |preference - 50| from 40 at the base down to 10 at alpha = 1, with a convex path (most of the reduction

@@ -17,14 +17,17 @@ best alpha is chosen on the same units it is then tested on; its tests are made 
 Bonferroni over the K weights it could have chosen (K x p: the selected weight's null is one of K nulls, so
 P(K p_selected <= a, its null true) <= sum over the true nulls of P(p <= a / K) <= a, whatever the selection rule).
 The selection-adjusted p-values of every (objective, remedy, axis) test are then Holm-adjusted together (Holm
-1979), so that the fusion section's verdicts hold the family-wise error rate `analysis.alpha`. Calibrated on
-simulated fusion tables with known truth (tests/test_analysis_calibration.py, fairforget.analysis.simulate).
+1979), so that the fusion section's verdicts hold the family-wise error rate `analysis.alpha`. A significant
+difference counts for "dominates" only when every model's own mean difference agrees in sign (F1/F2's per-model
+condition: no verdict one model's larger loss scale drives). Calibrated on simulated fusion tables with known
+truth (tests/test_analysis_calibration.py, fairforget.analysis.simulate).
 
 Approximations, stated: the intervals are per-comparison t intervals of a mean over units (normal
 approximation, not adjusted for the selection or the family); the adjustment is conservative (Bonferroni over
 all K weights, even those no selection would choose). "Dominates" needs one axis significantly better and the
 other *not significantly* worse: the not-worse half is absence of evidence, not a test of equivalence. The best
 alpha is chosen by means pooled over models, so a model with a larger loss scale weighs more in the choice.
+Units are treated as independent across data sizes (the smaller sizes' texts are subsets of the larger ones).
 With n units the exact sign-flip test cannot reach a two-sided p below 2^(1-n), and with random sign flips (n >
 16) not below 1 / (permutations + 1): a study whose smallest reachable p exceeds the smallest Holm threshold
 alpha / (K x tests) cannot detect any difference, which findings.md says together with the minimum detectable
@@ -166,15 +169,21 @@ class MeanTest:
     p: float | None = None
     sd: float | None = None
     adjusted: float | None = None
+    per_model: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, values: np.ndarray, alpha: float, draws: int, seed: int) -> MeanTest:
+    def of(cls, values: np.ndarray, alpha: float, draws: int, seed: int, models: np.ndarray | None = None) -> MeanTest:
+        """`models`: each value's model, for the per-model means that `agrees` checks."""
         values = np.asarray(values, dtype=float)
-        values = values[np.isfinite(values)]
+        finite = np.isfinite(values)
+        values = values[finite]
         test = cls(n=int(values.size))
         if values.size == 0:
             return test
         test.mean = float(values.mean())
+        if models is not None:
+            kept = np.asarray(models)[finite]
+            test.per_model = {str(m): float(values[kept == m].mean()) for m in np.unique(kept)}
         if values.size >= 2:
             test.sd = float(values.std(ddof=1))
             se = test.sd / math.sqrt(values.size)
@@ -190,6 +199,12 @@ class MeanTest:
         if p is None or self.mean is None or p >= alpha:
             return 0
         return 1 if self.mean > 0 else -1
+
+    def agrees(self) -> bool:
+        """Every model's own mean has the sign of the pooled mean (a difference one model drives is not claimed)."""
+        if self.mean is None:
+            return False
+        return all(np.sign(v) == np.sign(self.mean) for v in self.per_model.values())
 
 
 @dataclass
@@ -265,21 +280,34 @@ def best_alpha(forgetting: dict[float, float], reduction: dict[float, float], sh
 
 def frontier_verdict(forgetting: MeanTest, reduction: MeanTest, alpha: float) -> tuple[str, str]:
     """Frontier dominance as a decision: fusion (remedy) dominates when it is significantly better on one axis
-    (less forgetting, or more bias reduction) and not significantly worse on the other; each better on one is
-    a trade-off; otherwise inconclusive."""
+    (less forgetting, or more bias reduction), with every model's own mean difference on that axis agreeing in
+    sign, and not significantly worse on the other (any significant difference against it blocks, agreeing or
+    not); each better on one, with agreeing models, is a trade-off; otherwise inconclusive. Significance is by the
+    adjusted p-values where set."""
     if forgetting.p is None or reduction.p is None:
         return "inconclusive", f"{forgetting.n} matched pair(s): no test"
     # fusion is better when its forgetting is lower (difference < 0) or its bias reduction higher (> 0)
-    better = {"forgetting": -forgetting.significant(alpha), "bias reduction": reduction.significant(alpha)}
-    wins = [axis for axis, sign in better.items() if sign > 0]
-    losses = [axis for axis, sign in better.items() if sign < 0]
-    if wins and not losses:
-        return "fusion dominates", f"fusion better on {' and '.join(wins)}, not worse on the other"
-    if losses and not wins:
-        return "remedy dominates", f"the remedy better on {' and '.join(losses)}, not worse on the other"
+    tests = {"forgetting": (-1, forgetting), "bias reduction": (1, reduction)}
+    better = {axis: sign * test.significant(alpha) for axis, (sign, test) in tests.items()}
+    wins = [axis for axis, b in better.items() if b > 0 and tests[axis][1].agrees()]
+    losses = [axis for axis, b in better.items() if b < 0 and tests[axis][1].agrees()]
+    split = [axis for axis, b in better.items() if b != 0 and not tests[axis][1].agrees()]
+    if wins and not any(b < 0 for b in better.values()):
+        return "fusion dominates", f"fusion better on {_axes(wins)}"
+    if losses and not any(b > 0 for b in better.values()):
+        return "remedy dominates", f"the remedy better on {_axes(losses)}"
     if wins and losses:
         return "trade-off", f"fusion better on {wins[0]}, the remedy on {losses[0]}"
+    if split:
+        means = "; ".join(
+            f"{axis}: " + ", ".join(f"{m} {v:.3g}" for m, v in tests[axis][1].per_model.items()) for axis in split
+        )
+        return "inconclusive", f"significant on {' and '.join(split)}, but the models disagree in sign ({means})"
     return "inconclusive", f"neither difference significant at alpha={alpha:g}"
+
+
+def _axes(axes: list[str]) -> str:
+    return "both axes" if len(axes) == 2 else f"{axes[0]}, not worse on the other"
 
 
 def analyse_fusion(
@@ -418,11 +446,16 @@ def _compare_remedies(
             [*match, pl.col(c.forgetting).alias("f_remedy"), pl.col("bias_reduction").alias("r_remedy")]
         )
         pairs = fused.join(rows, on=match, how="inner").drop_nulls()
-        forgetting = MeanTest.of(
-            (pairs["f_fused"] - pairs["f_remedy"]).to_numpy(), settings.alpha, settings.permutations, settings.seed
-        )
-        reduction = MeanTest.of(
-            (pairs["r_fused"] - pairs["r_remedy"]).to_numpy(), settings.alpha, settings.permutations, settings.seed
+        models = pairs["model"].cast(pl.Utf8).to_numpy()
+        forgetting, reduction = (
+            MeanTest.of(
+                (pairs[f"{axis}_fused"] - pairs[f"{axis}_remedy"]).to_numpy(),
+                settings.alpha,
+                settings.permutations,
+                settings.seed,
+                models,
+            )
+            for axis in ("f", "r")
         )
         out.append(RemedyComparison(objective, remedy, forgetting, reduction, candidates))
     return out
@@ -524,8 +557,9 @@ def render_fusion(result: FusionResult, settings: AnalysisSettings) -> str:
             "",
             "Fusion at the best α vs the other remedies' unfused checkpoints (same model, size and seed; "
             "differences fused − remedy): on the bias–forgetting frontier, fusion **dominates** when it is "
-            f"significantly better (adj. p < {settings.alpha:g}) on one axis and not significantly worse on the "
-            "other (absence of evidence, not equivalence). MDD: the smallest mean difference each test detects "
+            f"significantly better (adj. p < {settings.alpha:g}) on one axis, every model's own mean difference "
+            "agreeing in sign, and not significantly worse on the other (absence of evidence, not equivalence). "
+            "MDD: the smallest mean difference each test detects "
             f"with 80% power at the smallest Holm threshold ({result.smallest_level:.3g}).",
             "",
             "| objective | remedy | pairs | overall forgetting difference | MDD | bias reduction difference | MDD | "

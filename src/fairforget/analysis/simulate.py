@@ -147,10 +147,11 @@ class FusionTruth:
         reduction(alpha)  = level * path_reduction[alpha] + scale * alpha * (h_r + e_r) + scale * eval_noise * u_r
     at the interpolated weights (0 < alpha < 1; the deviations of the unfused run shrink with alpha), and at
     alpha = 1 its run's own values (no u terms); alpha = 0 is the base model (0 and 0 by definition). Another
-    remedy's run has level * remedy_point + remedy_shift + scale * (h + e). (h_f, h_r) is one shock per (model,
-    size, seed) shared by every run there, e_* run-level noise, u_* the fused checkpoint's own evaluation noise
-    (independent per weight: what makes the choice of the best weight select noise). The bias column is
-    50 + base_distance[model] - reduction (kept far above 50, so |bias - 50| = base_distance - reduction)."""
+    remedy's run has level * remedy_point + remedy_shift (+ remedy_forgetting_by_model) + scale * (h + e).
+    (h_f, h_r) is one shock per (model, size, seed) shared by every run there, e_* run-level noise, u_* the fused
+    checkpoint's own evaluation noise (independent per weight: what makes the choice of the best weight select
+    noise). The bias column is 50 + base_distance[model] - reduction (kept far above 50, so |bias - 50| =
+    base_distance - reduction)."""
 
     alphas: tuple[float, ...] = (0.0, 0.5, 1.0)
     path_forgetting: tuple[float, ...] = (0.0, 0.25, 1.0)  # per alpha; 0 and 1 at alpha = 0 and 1
@@ -159,6 +160,9 @@ class FusionTruth:
     remedy_point: tuple[tuple[float, float], ...] = ((0.25, 0.7),)
     # per remedy after the fused one: (forgetting, reduction) added in raw units
     remedy_shift: tuple[tuple[float, float], ...] = ()
+    # per model: forgetting added to every other remedy's runs of that model, in raw units (effects that differ
+    # between models)
+    remedy_forgetting_by_model: tuple[float, ...] = ()
     model_level: tuple[float, ...] = (1.0, 4.0)
     model_scale: tuple[float, ...] = (1.0, 3.0)
     base_distance: tuple[float, ...] = (200.0, 400.0)
@@ -200,7 +204,8 @@ def simulate_fusion(grid: Grid, truth: FusionTruth, rng: np.random.Generator) ->
         for r, remedy in enumerate(grid.remedies):
             run_dev = own + truth.noise * rng.standard_normal(2)
             deviation = run_dev if r == 0 else deviation
-            f = level * points[r][0] + shifts[r][0] + scale * run_dev[0]
+            by_model = truth.remedy_forgetting_by_model[m] if r > 0 and truth.remedy_forgetting_by_model else 0.0
+            f = level * points[r][0] + shifts[r][0] + by_model + scale * run_dev[0]
             red = level * points[r][1] + shifts[r][1] + scale * run_dev[1]
             run_rows.append({**ident, "remedy": remedy, OVERALL: f, BIAS: BIAS_IDEAL + distance - red})
         for a, alpha in enumerate(truth.alphas):
