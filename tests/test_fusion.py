@@ -287,6 +287,8 @@ def test_analysis_says_what_too_few_units_cannot_detect():
         assert result.comparisons[0].verdict == "inconclusive"
         text = render_fusion(result, settings)
         assert f"Not detectable here: with {units} matched unit(s)" in text and "at least 8 units" in text
+        # the best-alpha rows (threshold 0.05 / 3): 2^(1-n) < 1/60 needs n >= 7
+        assert "best-α rows' tests (threshold 0.05 / 3 weights) cannot reject" in text and "at least 7 are" in text
 
 
 def test_values_zero_up_to_float_error_render_as_zero():

@@ -423,6 +423,17 @@ def _decide(result: FusionResult, settings: AnalysisSettings) -> None:
             f"with {settings.permutations} random sign flips the smallest p is {random_floor:.3g}, not below the "
             f"smallest Holm threshold {level:.3g}: raise `analysis.permutations` above {math.ceil(1 / level)}."
         )
+    # the best-alpha rows: selection-adjusted only, threshold alpha / K
+    tested = [p for p in result.paths if p.best is not None and p.candidates]
+    if tested:
+        k = max(p.candidates for p in tested)
+        needed = int(math.floor(math.log2(2 * k / settings.alpha))) + 1
+        fewest = min(p.units for p in tested)
+        if fewest < needed:
+            result.undetectable += (" " if result.undetectable else "") + (
+                f"The best-α rows' tests (threshold {settings.alpha:g} / {k} weights) cannot reject with {fewest} "
+                f"unit(s) either: at least {needed} are needed."
+            )
 
 
 def _compare_remedies(

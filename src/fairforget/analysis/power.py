@@ -14,6 +14,8 @@ random permutations per test and NOISE_DRAWS noise realisations.
 
 F3 (paired tests): the t approximation (t_{1-alpha/2} + t_{power}) * sd / sqrt(n) at the Bonferroni level (Holm's
 first step; conservative for the later steps), and normal-approximation sample sizes for detection and TOST.
+Fusion vs the remedies (sign-flip tests of paired means, docs/metrics.md section 11): `sign_flip_mde`, a normal
+approximation that, unlike the t MDE, accounts for the flip variance growing with the effect.
 The calibration suite (tests/test_analysis_calibration.py) checks the claimed power on simulated tables.
 """
 
