@@ -424,11 +424,11 @@ def _decide(result: FusionResult, settings: AnalysisSettings) -> None:
             f"smallest Holm threshold {level:.3g}: raise `analysis.permutations` above {math.ceil(1 / level)}."
         )
     # the best-alpha rows: selection-adjusted only, threshold alpha / K
-    tested = [p for p in result.paths if p.best is not None and p.candidates]
-    if tested:
-        k = max(p.candidates for p in tested)
+    chosen = [p for p in result.paths if p.best is not None and p.candidates]
+    if chosen:
+        k = max(p.candidates for p in chosen)
         needed = int(math.floor(math.log2(2 * k / settings.alpha))) + 1
-        fewest = min(p.units for p in tested)
+        fewest = min(p.units for p in chosen)
         if fewest < needed:
             result.undetectable += (" " if result.undetectable else "") + (
                 f"The best-α rows' tests (threshold {settings.alpha:g} / {k} weights) cannot reject with {fewest} "
