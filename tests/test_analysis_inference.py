@@ -24,6 +24,7 @@ from fairforget.analysis.power import (
     paired_mde,
     rule_power,
     scale_to_detect,
+    sign_flip_mde,
 )
 from fairforget.analysis.within import balanced_by_objective, nuisance_for, unique_contributions
 
@@ -188,6 +189,16 @@ def test_paired_mde_and_equivalence_sample_size_hand_computed():
     assert n_for_equivalence(1.0, 0.5, 2.0, 0.05) == pytest.approx(((1.644854 + 0.841621) / 1.5) ** 2, rel=1e-5)
     assert n_for_equivalence(1.0, 2.5, 2.0, 0.05) is None
     assert scale_to_detect(0.2, -0.1) == pytest.approx(4.0)
+
+
+def test_sign_flip_mde_hand_computed():
+    # z = z_.9975 = 2.80703 (z^2 = 7.87944); critical mean z sqrt(17 / (18 (18 - z^2))) = 0.857499; + t_.8,17 /
+    # sqrt(18) = 0.863279 / 4.242641
+    assert sign_flip_mde(1.0, 18, 0.005) == pytest.approx(0.857499 + 0.863279 / math.sqrt(18), rel=1e-5)
+    assert sign_flip_mde(2.0, 18, 0.005) == pytest.approx(2 * sign_flip_mde(1.0, 18, 0.005))
+    # larger than the t test's MDE: the flips' variance grows with the effect
+    assert sign_flip_mde(1.0, 18, 0.005) > paired_mde(1.0, 18, 0.005)
+    assert sign_flip_mde(1.0, 7, 0.005) is None  # n <= z^2: no effect reaches the level
 
 
 def test_rule_power_matches_the_t_test_power():

@@ -22,6 +22,7 @@ from fairforget.analysis.fusion import (
     best_alpha,
     frontier_verdict,
     render_fusion,
+    snap_zero,
 )
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
@@ -208,6 +209,27 @@ def test_frontier_verdicts_by_hand():
     assert frontier_verdict(five, five, 0.05)[0] == "inconclusive"
 
 
+def test_frontier_verdict_needs_every_model_to_agree():
+    def mean(values, models):
+        return MeanTest.of(np.array(values, dtype=float), 0.05, 999, 0, np.array(models))
+
+    models = ["bert"] * 6 + ["llama"] * 6
+    llama = [-3.0, -2.0, -4.0, -3.0, -2.0, -4.0]
+    noise = mean([1.0, -1.0, 0.5, -0.5, 0.2, -0.2] * 2, models)
+    # llama's large scale drives the mean below 0 (exact p = 2 x 2^6 / 2^12 = 1/32: the six llama pairs' signs);
+    # bert's own mean is +0.01: not claimed
+    split = mean([0.01] * 6 + llama, models)
+    assert split.p == pytest.approx(1 / 32) and not split.agrees()
+    assert split.per_model == pytest.approx({"bert": 0.01, "llama": -3.0})
+    verdict, reason = frontier_verdict(split, noise, 0.05)
+    assert verdict == "inconclusive" and "disagree in sign" in reason and "bert 0.01" in reason
+    agreeing = mean([-0.01] * 6 + llama, models)
+    assert agreeing.agrees() and frontier_verdict(agreeing, noise, 0.05)[0] == "fusion dominates"
+    # a significant loss blocks dominance even when the models disagree on it (less bias reduction, split)
+    assert frontier_verdict(agreeing, split, 0.05)[0] == "inconclusive"
+    assert frontier_verdict(agreeing, agreeing, 0.05)[0] == "trade-off"
+
+
 def _fusion_frames(units: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A run table and a fusion table with a known path: forgetting linear in alpha (0.1 alpha), bias
     |preference - 50| from 40 at the base down to 10 at alpha = 1, with a convex path (most of the reduction
@@ -235,28 +257,53 @@ def _fusion_frames(units: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def test_analysis_on_a_known_path():
-    fusion_frame, run_frame = _fusion_frames(units=6)
+    fusion_frame, run_frame = _fusion_frames(units=8)
     settings = AnalysisSettings(permutations=999)
     result = analyse_fusion(fusion_frame, run_frame, settings, FusionSettings(enabled=True, forgetting_share=0.5))
     path = result.paths[0]
     # alpha 0.5 forgets 0.05 + 0.0005 u <= 0.5 x (0.1 + 0.001 u): allowed, and reduces |90 - 50| - |65 - 50| = 25
-    assert path.best == 0.5
+    assert path.best == 0.5 and path.candidates == 3
     assert path.best_reduction.mean == pytest.approx(25.0)
     assert path.reduction[1.0] == pytest.approx(30.0)
-    assert path.best_forgetting.mean == pytest.approx(0.05 + 0.0005 * 2.5)
+    assert path.best_forgetting.mean == pytest.approx(0.05 + 0.0005 * 3.5)
     (comparison,) = result.comparisons
-    # vs l2sp: forgetting 0.05.. vs 0.08..: less (6 pairs, p = 2/64); bias reduction 25 vs 20: more
+    # vs l2sp: forgetting 0.05.. vs 0.08..: less in all 8 pairs (exact p = 2/256); bias reduction 25 vs 20: more.
+    # Selection over K = 3 weights: 3 x 2/256; Holm over the 2 tests, both that small: 2 x 3 x 2/256 = 0.047.
+    assert comparison.forgetting.p == pytest.approx(2 / 256)
+    assert comparison.forgetting.adjusted == pytest.approx(2 * 3 * 2 / 256)
+    assert comparison.reduction.adjusted == pytest.approx(2 * 3 * 2 / 256)
     assert comparison.remedy == "l2sp" and comparison.verdict == "fusion dominates"
+    # the smallest Holm threshold 0.05 / (3 x 2) needs 2^(1-n) below it: n >= 8
+    assert result.smallest_level == pytest.approx(0.05 / 6) and result.min_units_to_detect == 8
     text = render_fusion(result, settings)
-    assert "| cda | 6 | 0.5 (" in text and "fusion dominates" in text and "Not detectable" not in text
+    assert "| cda | 8 | 0.5 (" in text and "fusion dominates" in text and "Not detectable" not in text
 
 
-def test_analysis_says_what_two_units_cannot_detect():
+def test_analysis_says_what_too_few_units_cannot_detect():
+    for units in (2, 6):  # six pairs would reach p = 2/64 < 0.05 unadjusted, not the adjusted threshold 0.05/6
+        fusion_frame, run_frame = _fusion_frames(units=units)
+        settings = AnalysisSettings(permutations=999)
+        result = analyse_fusion(fusion_frame, run_frame, settings, FusionSettings(enabled=True))
+        assert result.comparisons[0].verdict == "inconclusive"
+        text = render_fusion(result, settings)
+        assert f"Not detectable here: with {units} matched unit(s)" in text and "at least 8 units" in text
+        # the best-alpha rows (threshold 0.05 / 3): 2^(1-n) < 1/60 needs n >= 7
+        assert "best-α rows' tests (threshold 0.05 / 3 weights) cannot reject" in text and "at least 7 are" in text
+
+
+def test_values_zero_up_to_float_error_render_as_zero():
+    assert snap_zero(1.39e-17, 0.1) == 0.0 and snap_zero(-2e-14, 40.0) == 0.0
+    assert snap_zero(1e-6, 0.1) == 1e-6 and snap_zero(None, 1.0) is None
+    assert snap_zero(1e-20, 0.0) == 1e-20  # no scale: nothing to be small against
+    # 0.1 + 0.2 - 0.3 is 5.55e-17, not 0: a path whose best-alpha difference is such noise prints 0
     fusion_frame, run_frame = _fusion_frames(units=2)
-    settings = AnalysisSettings(permutations=999)
-    result = analyse_fusion(fusion_frame, run_frame, settings, FusionSettings(enabled=True))
-    assert result.comparisons[0].verdict == "inconclusive"
-    assert "Not detectable here: with 2 unit(s)" in render_fusion(result, settings)
+    f = "overall_forgetting.mean_loss_change"
+    noisy = fusion_frame.with_columns(pl.when(pl.col(ALPHA) == 0.0).then(0.1 + 0.2 - 0.3).otherwise(pl.col(f)).alias(f))
+    settings = AnalysisSettings(permutations=99)
+    result = analyse_fusion(noisy, run_frame, settings, FusionSettings(enabled=True))
+    assert result.paths[0].forgetting[0.0] == pytest.approx(5.55e-17, rel=0.01)  # the stored value is kept
+    text = render_fusion(result, settings)
+    assert "e-17" not in text and "| cda | 2 | 0 / 0 / 0 |" in text
 
 
 def test_columns_are_the_frontier_figures():

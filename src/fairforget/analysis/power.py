@@ -14,6 +14,8 @@ random permutations per test and NOISE_DRAWS noise realisations.
 
 F3 (paired tests): the t approximation (t_{1-alpha/2} + t_{power}) * sd / sqrt(n) at the Bonferroni level (Holm's
 first step; conservative for the later steps), and normal-approximation sample sizes for detection and TOST.
+Fusion vs the remedies (sign-flip tests of paired means, docs/metrics.md section 11): `sign_flip_mde`, a normal
+approximation that, unlike the t MDE, accounts for the flip variance growing with the effect.
 The calibration suite (tests/test_analysis_calibration.py) checks the claimed power on simulated tables.
 """
 
@@ -172,6 +174,21 @@ def paired_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> 
         return None
     df = n - 1
     return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd / math.sqrt(n))
+
+
+def sign_flip_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> float | None:
+    """MDE of the two-sided sign-flip test of a mean (permutation.sign_flip_test) at level alpha. Under the flips
+    the sum of the differences has variance sum d_i^2 = (n - 1) sd^2 + n mean^2, which grows with the effect (the
+    t test's variance does not), so it rejects when mean > c = z_{1-alpha/2} sd sqrt((n - 1) / (n (n - z^2)));
+    the MDE is c + t_{power, n-1} sd / sqrt(n). Approximate: normal approximation of the flip distribution and
+    of the mean; None when n <= z^2 (no effect reaches the level)."""
+    if n < 2 or not math.isfinite(sd) or sd <= 0:
+        return None
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    if n <= z * z:
+        return None
+    critical = z * sd * math.sqrt((n - 1) / (n * (n - z * z)))
+    return float(critical + stats.t.ppf(power, n - 1) * sd / math.sqrt(n))
 
 
 def n_for_equivalence(

@@ -14,6 +14,9 @@ forgetting that do not act through selective forgetting); (h_s, h_f, h_y) is one
 shared by all runs there (the base checkpoint, data subsample and seed they share), correlated across the three
 metrics (loadings 1, rho, -rho: a bad seed raises both forgettings and lowers downstream); e_* are run-level
 N(0, noise^2). Within a model, b_fs, b_yf and b_ys are the true slopes (in raw units, since both sides carry k_m).
+
+`simulate_fusion` draws a fusion table and its run table (the frames `analysis.fusion.analyse_fusion` reads) with
+known fusion paths and remedy points (`FusionTruth`).
 """
 
 from __future__ import annotations
@@ -124,3 +127,99 @@ def simulate_runs(
             DOWNSTREAM: location[:, 2] + scale * y_std + remedy_y,
         }
     )
+
+
+# ------------------------------------------------------------------------------------------------ fusion tables
+
+BIAS = "planted.stereo_preference"  # a stereotype preference in percent: 50 = no preference
+BIAS_IDEAL = 50.0
+
+
+@dataclass(frozen=True)
+class FusionTruth:
+    """Known truth for the fusion analysis (fairforget.analysis.fusion). Expected values are in standardized units
+    and multiplied by the model's `model_level` (models differ in how much they forget and unlearn, as BERT and
+    Llama do); every noise term is multiplied by `model_scale` (their loss scales). Remedy effects are added in raw
+    units (the same for every model), so that a planted difference fused - remedy has a known raw mean.
+
+    A unit (model, objective, size, seed) of the fused remedy (the grid's first) has the path
+        forgetting(alpha) = level * path_forgetting[alpha] + scale * alpha * (h_f + e_f) + scale * eval_noise * u_f
+        reduction(alpha)  = level * path_reduction[alpha] + scale * alpha * (h_r + e_r) + scale * eval_noise * u_r
+    at the interpolated weights (0 < alpha < 1; the deviations of the unfused run shrink with alpha), and at
+    alpha = 1 its run's own values (no u terms); alpha = 0 is the base model (0 and 0 by definition). Another
+    remedy's run has level * remedy_point + remedy_shift (+ remedy_forgetting_by_model) + scale * (h + e).
+    (h_f, h_r) is one shock per (model, size, seed) shared by every run there, e_* run-level noise, u_* the fused
+    checkpoint's own evaluation noise (independent per weight: what makes the choice of the best weight select
+    noise). The bias column is 50 + base_distance[model] - reduction (kept far above 50, so |bias - 50| =
+    base_distance - reduction)."""
+
+    alphas: tuple[float, ...] = (0.0, 0.5, 1.0)
+    path_forgetting: tuple[float, ...] = (0.0, 0.25, 1.0)  # per alpha; 0 and 1 at alpha = 0 and 1
+    path_reduction: tuple[float, ...] = (0.0, 0.7, 1.0)
+    # per remedy after the fused one: expected (forgetting, reduction) in standardized units x level
+    remedy_point: tuple[tuple[float, float], ...] = ((0.25, 0.7),)
+    # per remedy after the fused one: (forgetting, reduction) added in raw units
+    remedy_shift: tuple[tuple[float, float], ...] = ()
+    # per model: forgetting added to every other remedy's runs of that model, in raw units (effects that differ
+    # between models)
+    remedy_forgetting_by_model: tuple[float, ...] = ()
+    model_level: tuple[float, ...] = (1.0, 4.0)
+    model_scale: tuple[float, ...] = (1.0, 3.0)
+    base_distance: tuple[float, ...] = (200.0, 400.0)
+    seed_noise: float = 0.1
+    noise: float = 0.1
+    eval_noise: float = 0.05
+
+
+def simulate_fusion(grid: Grid, truth: FusionTruth, rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(fusion table, run table) drawn from `truth` on `grid`, shaped as `build_fusion_table` and the run table
+    are (the columns `analyse_fusion` reads); the fused runs are those of `grid.remedies[0]`."""
+    if len(truth.path_forgetting) != len(truth.alphas) or len(truth.path_reduction) != len(truth.alphas):
+        raise ValueError("fusion truth: one path value per alpha")
+    others = len(grid.remedies) - 1
+    remedy_shift = truth.remedy_shift or ((0.0, 0.0),) * others
+    if len(truth.remedy_point) != others or len(remedy_shift) != others:
+        raise ValueError("fusion truth: one remedy point (and shift) per remedy after the fused one")
+    end = truth.alphas.index(1.0)
+    # the fused remedy's runs are alpha = 1's path values, unshifted
+    points = [(truth.path_forgetting[end], truth.path_reduction[end]), *truth.remedy_point]
+    shifts = [(0.0, 0.0), *remedy_shift]
+    shape = (len(grid.models), len(grid.sizes), grid.seeds)
+    shock = truth.seed_noise * rng.standard_normal((2, *shape))
+    run_rows, fused_rows = [], []
+    for m, o, z, sd in itertools.product(
+        range(len(grid.models)), range(grid.objectives), range(len(grid.sizes)), range(grid.seeds)
+    ):
+        level, scale, distance = truth.model_level[m], truth.model_scale[m], truth.base_distance[m]
+        ident = {
+            "model": grid.models[m],
+            "objective": f"objective{o}",
+            "size": str(grid.sizes[z]),
+            "size_n": int(grid.sizes[z]),
+            "seed": sd,
+            f"{BIAS}.base": BIAS_IDEAL + distance,
+        }
+        own = shock[:, m, z, sd]
+        deviation = np.zeros(2)
+        for r, remedy in enumerate(grid.remedies):
+            run_dev = own + truth.noise * rng.standard_normal(2)
+            deviation = run_dev if r == 0 else deviation
+            by_model = truth.remedy_forgetting_by_model[m] if r > 0 and truth.remedy_forgetting_by_model else 0.0
+            f = level * points[r][0] + shifts[r][0] + by_model + scale * run_dev[0]
+            red = level * points[r][1] + shifts[r][1] + scale * run_dev[1]
+            run_rows.append({**ident, "remedy": remedy, OVERALL: f, BIAS: BIAS_IDEAL + distance - red})
+        for a, alpha in enumerate(truth.alphas):
+            if alpha == 0.0:
+                f = red = 0.0
+            else:
+                own_eval = np.zeros(2) if alpha == 1.0 else truth.eval_noise * rng.standard_normal(2)
+                f, red = (
+                    level * np.array([truth.path_forgetting[a], truth.path_reduction[a]])
+                    + scale * (alpha * deviation + own_eval)
+                ).tolist()
+            fused_rows.append(
+                {**ident, "remedy": grid.remedies[0], "alpha": alpha, OVERALL: f, BIAS: BIAS_IDEAL + distance - red}
+            )
+    runs = pl.DataFrame(run_rows).with_columns(pl.col("seed").cast(pl.Int64))
+    fused = pl.DataFrame(fused_rows).with_columns(pl.col("seed").cast(pl.Int64))
+    return fused, runs
