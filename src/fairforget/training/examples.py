@@ -143,6 +143,13 @@ class LazyExamples(Sequence[dict[str, Any]]):
 
     __hash__ = None  # type: ignore[assignment]  # mutable-sequence semantics: equal to a list, so unhashable
 
+    def __add__(self, other: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Concatenation materialises, as for a list (small data: tests, small objectives)."""
+        return list(self) + list(other)
+
+    def __radd__(self, other: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return list(other) + list(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)} examples)"
 
