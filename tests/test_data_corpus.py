@@ -24,8 +24,8 @@ from fairforget.data.debias import gendered_candidates, prepare_replay, without_
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.resources import resources_dir
 from fairforget.data.settings import seeded_subset
-from fairforget.data.texttable import read_text_records
 from fairforget.data.sizes import resolve_size, size_label, size_rank
+from fairforget.data.texttable import read_text_records
 from fairforget.errors import ConfigError, DataError
 from fairforget.training.examples import TextColumn
 from fairforget.training.finetune import subset_texts

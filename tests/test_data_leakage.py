@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fairforget.data.texttable import write_text_table
 from fairforget.data.leakage import EvaluationIndex, EvaluationSet, ngrams, words
 from fairforget.data.leakage_card import write_leakage_card
 from fairforget.data.occupations import split_occupations
+from fairforget.data.texttable import write_text_table
 from fairforget.errors import ConfigError, DataError
 
 OCCUPATIONS = {

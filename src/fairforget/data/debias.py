@@ -1,12 +1,13 @@
-"""The debiasing corpus (unaugmented), the stereotype training pairs and the CDA word pairs.
+"""The debiasing corpus (unaugmented), the replay text, the stereotype training pairs and the CDA word pairs.
 
-- `source.arrow` (an Arrow text table {id, text, origin}, fairforget.data.texttable): `n_general` chunks (null: all) that contain a gendered word, drawn with the seed from the
-  corpus of `data.debias.corpus` (fairforget.data.corpus; default: the WikiText-2 pretraining chunks the toy was
-  pretrained on, as bias-bench debiases on text of the pretraining domain; at paper scale a Hub dataset such
-  as 10% of English Wikipedia), plus `n_planted` planted sentences, shuffled with the seed. Objectives augment
-  it (e.g. CDA) at training time. The gendered-word filter and the overlap filter below run as batched
-  `Dataset.map`/`filter` on Arrow data (the datasets cache, keyed by fingerprint); the file is written one
-  block at a time and read memory-mapped by the training jobs, so memory does not grow with the corpus.
+- `source.arrow` (an Arrow text table {id, text, origin}, fairforget.data.texttable): `n_general` chunks (null:
+  all) that contain a gendered word, drawn with the seed from the corpus of `data.debias.corpus`
+  (fairforget.data.corpus; default: the WikiText-2 pretraining chunks the toy was pretrained on, as bias-bench
+  debiases on text of the pretraining domain; at paper scale a Hub dataset such as 10% of English Wikipedia),
+  plus `n_planted` planted sentences, shuffled with the seed. Objectives augment it (e.g. CDA) at training time.
+  The gendered-word filter and the overlap filter below run as batched `Dataset.map`/`filter` on Arrow data (the
+  datasets cache, keyed by fingerprint); the file is written one block at a time and read memory-mapped by the
+  training jobs, so memory does not grow with the corpus.
 - `replay.arrow` {id, text}: the general text of `data.general.replay_corpus` (default: the WikiText-2
   pretraining chunks) that the `replay` remedy draws from and EWC's Fisher estimate uses, chunked and
   overlap-filtered the same way.

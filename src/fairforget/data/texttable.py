@@ -2,11 +2,11 @@
 
 A text table (`*.arrow`) is an uncompressed Arrow IPC *file* (the random-access format) of string columns,
 e.g. {id, text, origin} for the debiasing corpus. It is written one record batch at a time (`write_text_table`),
-so writing never holds the corpus, and opened with `pyarrow.memory_map` (`TextTable`): opening costs a few
-kilobytes whatever the size, and a row is read from the mapped file only when asked for. Pages the OS has read
-are file-backed (page cache), not the process's heap: they count in RSS while mapped but are dropped under
-memory pressure, and `TextTable.release_pages` drops them from this process at once (used between the chunks of a
-pass over a large table). The bytes are deterministic for the same rows and pyarrow major version, so Snakemake
+so writing never holds the corpus, and opened memory-mapped (`TextTable`): opening reads the batches' metadata
+only, and a row's bytes are read from the file (`os.pread` at the row's position, from the column's offsets: 8
+bytes a row in memory) only when asked for. Mapped pages that were read count in RSS although they are page cache;
+`TextTable.release_pages` drops them from this process (after opening, after copying offsets, and between the
+chunks of a pass over a corpus). The bytes are deterministic for the same rows and pyarrow major version, so Snakemake
 and the manifests' data-file hashes see the same file on a rerun.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ BLOCK_ROWS = 2000  # rows per record batch written (and per block read by `recor
 
 
 def _batch(columns: Sequence[str], rows: list[Mapping[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
-    return pa.record_batch([pa.array([str(r[c]) for r in rows], type=pa.large_string()) for c in columns], schema=schema)
+    return pa.record_batch(
+        [pa.array([str(r[c]) for r in rows], type=pa.large_string()) for c in columns], schema=schema
+    )
 
 
 def write_text_table(
@@ -75,9 +78,13 @@ class TextTable:
             self.table = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(self._map))).read_all()
         except (pa.ArrowInvalid, OSError) as err:
             raise DataError(f"{self.path}: not an Arrow IPC file ({err})") from err
+        self._offsets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._fd = os.open(self.path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self._fd)
         missing = [c for c in required if c not in self.table.column_names]
         if missing:
             raise DataError(f"{self.path}: no column(s) {', '.join(missing)}; columns: {self.table.column_names}")
+        self.release_pages()  # reading the batches' metadata mapped pages around each one
 
     def __len__(self) -> int:
         return self.table.num_rows
@@ -87,11 +94,40 @@ class TextTable:
         return list(self.table.column_names)
 
     def texts(self, indices: np.ndarray | Sequence[int] | None = None, column: str = "text") -> list[str]:
-        """The `column` values of the rows `indices` (all rows when None), in that order."""
-        values = self.table.column(column)
-        if indices is not None:
-            values = values.take(pa.array(np.asarray(indices, dtype=np.int64)))
-        return [str(v) for v in values.to_pylist()]
+        """The `column` values of the rows `indices` (all rows when None), in that order.
+
+        A row's bytes are read with `os.pread` at its position in the file (from the column's offsets, copied once:
+        8 bytes a row), not through the mapping: rows read in a shuffled order would otherwise map pages all over
+        the file (the kernel maps the cached pages around each one), which counts in RSS. Nor with
+        `ChunkedArray.take`, which copies the whole column into one array first."""
+        if indices is None:
+            return [str(v) for v in self.table.column(column).to_pylist()]
+        rows = np.asarray(indices, dtype=np.int64)
+        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(self)):
+            raise IndexError(f"{self.path}: row out of range 0..{len(self) - 1}")
+        starts, positions = self._positions(column)
+        chunk = np.searchsorted(starts, rows, side="right") - 1
+        at = rows + chunk  # each chunk contributes one extra offset (its end)
+        begin, end = positions[at].tolist(), positions[at + 1].tolist()
+        return [str(os.pread(self._fd, e - b, b), "utf-8") for b, e in zip(begin, end, strict=True)]
+
+    def _positions(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(first row of each record batch, the file position of every row's start and of each batch's end)."""
+        if column not in self._offsets:
+            assert self._map is not None
+            base = pa.py_buffer(self._map).address
+            chunks = self.table.column(column).chunks
+            parts = []
+            for chunk in chunks:
+                if chunk.null_count:
+                    raise DataError(f"{self.path}: column {column!r} holds nulls")
+                _, offsets, data = chunk.buffers()
+                within = np.frombuffer(offsets, dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+                parts.append(within + ((data.address - base) if data is not None else 0))
+            starts = np.cumsum([0] + [len(c) for c in chunks[:-1]], dtype=np.int64)
+            self._offsets[column] = (starts, np.concatenate(parts) if parts else np.zeros(1, dtype=np.int64))
+            self.release_pages()  # the offsets were read through the mapping
+        return self._offsets[column]
 
     def records(self, block: int = BLOCK_ROWS) -> Iterator[dict[str, str]]:
         """Every row as a dict, read `block` rows at a time."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from fairforget.hashing import canonical_json_hash, sha256_file
 
-#: texts fetched per call when a sequence is read in bulk (`texts_at`, `iter_chunks`)
+#: texts fetched per call when a sequence is read in bulk (`texts_at`)
 CHUNK = 2048
 
 
@@ -42,9 +42,20 @@ def digest(*parts: Any) -> str:
     """sha256 of parts (str, bytes, numpy arrays), each length-prefixed so that boundaries count."""
     h = hashlib.sha256()
     for part in parts:
-        data = part.tobytes() if isinstance(part, np.ndarray) else part if isinstance(part, bytes) else str(part).encode()
+        data = (
+            part.tobytes() if isinstance(part, np.ndarray) else part if isinstance(part, bytes) else str(part).encode()
+        )
         h.update(len(data).to_bytes(8, "little") + data)
     return h.hexdigest()
+
+
+def release_pages(sequence: Any) -> None:
+    """Drop the memory-mapped pages `sequence` (and what it reads from) has read: they stay in the page cache but
+    leave this process's RSS (`TextTable.release_pages`). Called after each chunk of a pass over a corpus, as the
+    chunks of a shuffled pass touch pages all over the file."""
+    release = getattr(sequence, "release_pages", None)
+    if callable(release):
+        release()
 
 
 def texts_at(texts: Sequence[str], indices: np.ndarray | Sequence[int]) -> list[str]:
@@ -64,11 +75,11 @@ class TextColumn(Sequence[str]):
 
         self.path, self.column = Path(path), column
         self.table = TextTable(self.path, required=(column,))
-        self.index = None if index is None else np.ascontiguousarray(index, dtype=np.int64)
+        self.rows = None if index is None else np.ascontiguousarray(index, dtype=np.int64)
         self._file_hash: str | None = None
 
     def __len__(self) -> int:
-        return len(self.table) if self.index is None else len(self.index)
+        return len(self.table) if self.rows is None else len(self.rows)
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -84,7 +95,7 @@ class TextColumn(Sequence[str]):
 
     def texts_at(self, indices: np.ndarray | Sequence[int]) -> list[str]:
         positions = np.asarray(indices, dtype=np.int64)
-        rows = positions if self.index is None else self.index[positions]
+        rows = positions if self.rows is None else self.rows[positions]
         return self.table.texts(rows, self.column)
 
     def __iter__(self) -> Iterator[str]:
@@ -97,7 +108,7 @@ class TextColumn(Sequence[str]):
     def fingerprint(self) -> str:
         if self._file_hash is None:
             self._file_hash = sha256_file(self.path)
-        return digest("TextColumn", self._file_hash, self.column, "all" if self.index is None else self.index)
+        return digest("TextColumn", self._file_hash, self.column, "all" if self.rows is None else self.rows)
 
 
 class LazyExamples(Sequence[dict[str, Any]]):
@@ -109,6 +120,14 @@ class LazyExamples(Sequence[dict[str, Any]]):
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    def inputs(self) -> tuple[Any, ...]:
+        """The sequences it reads from (whose mapped pages `release_pages` drops)."""
+        return ()
+
+    def release_pages(self) -> None:
+        for source in self.inputs():
+            release_pages(source)
 
     def examples_at(self, indices: np.ndarray) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -163,6 +182,9 @@ class TextExamples(LazyExamples):
     def __len__(self) -> int:
         return len(self.texts)
 
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.texts,)
+
     def examples_at(self, indices: np.ndarray) -> list[dict[str, Any]]:
         return [{"type": "text", "text": t} for t in texts_at(self.texts, indices)]
 
@@ -200,6 +222,9 @@ class ExampleTexts(Sequence[str]):
         if isinstance(i, slice):
             return self.texts_at(np.arange(len(self))[i])
         return str(self.examples[i]["text"])
+
+    def release_pages(self) -> None:
+        release_pages(self.examples)
 
     def texts_at(self, indices: np.ndarray | Sequence[int]) -> list[str]:
         bulk = getattr(self.examples, "texts_at", None)

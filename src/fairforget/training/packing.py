@@ -42,13 +42,14 @@ import torch
 
 from fairforget.errors import ConfigError
 from fairforget.training import lm
-from fairforget.training.examples import LazyExamples, digest, texts_at
+from fairforget.training.examples import LazyExamples, digest, release_pages, texts_at
 from fairforget.training.plugins import TrainingContext
+from fairforget.training.state import PACKED
 
 CHUNK_TEXTS = 2048  # texts per tokenizer call while packing
 PACKED_BLOCKS = "packed_blocks"  # key of the PackedBlocks in TrainingContext.extra
 BLOCK = "block"  # example type of a packed block: {"type": "block", "block": index}
-PACKED_DIR = "packed"  # sub-folder of a run's state dir that holds its blocks
+PACKED_DIR = PACKED  # sub-folder of a run's state dir that holds its blocks (removed by state.clear_state)
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,7 +88,11 @@ def _packing_order(n_texts: int, seed: int) -> np.ndarray:
 
 def _mapped(path: Path, dtype: Any, n_blocks: int, block_size: int) -> torch.Tensor:
     # copy-on-write mapping: writable for torch.from_numpy, never written, so pages stay file-backed
-    array = np.memmap(path, dtype=dtype, mode="c", shape=(n_blocks, block_size)) if n_blocks else np.zeros((0, block_size), dtype)
+    array = (
+        np.memmap(path, dtype=dtype, mode="c", shape=(n_blocks, block_size))
+        if n_blocks
+        else np.zeros((0, block_size), dtype)
+    )
     return torch.from_numpy(array)
 
 
@@ -135,6 +140,7 @@ def pack_texts(
     tmp = {suffix: folder / f".{name}.{suffix}.{os.getpid()}.tmp" for suffix in ("ids", "special")}
     with open(tmp["ids"], "wb") as ids_file, open(tmp["special"], "wb") as special_file:
         for start in range(0, len(order), CHUNK_TEXTS):
+            release_pages(texts)  # a shuffled chunk touches pages all over the mapped corpus files
             chunk = texts_at(texts, order[start : start + CHUNK_TEXTS])
             # no truncation, as group_texts; verbose=False silences "longer than the model's maximum" warnings
             encoded = tokenizer(chunk, return_special_tokens_mask=True, return_attention_mask=False, verbose=False)

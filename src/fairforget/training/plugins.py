@@ -148,9 +148,7 @@ class Remedy(ABC):  # noqa: B024 - every hook has a no-op default; ABC marks it 
             dict(params) if self.param_spec is None else resolve_params(params, self.param_spec, self.config_key)
         )
 
-    def transform_examples(
-        self, examples: Sequence[dict[str, Any]], ctx: TrainingContext
-    ) -> Sequence[dict[str, Any]]:
+    def transform_examples(self, examples: Sequence[dict[str, Any]], ctx: TrainingContext) -> Sequence[dict[str, Any]]:
         return examples
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from fairforget.data.cda import WordPairs, _as_pairs, _augmented, _check_sided, gendered_batch
-from fairforget.training.examples import CHUNK, LazyExamples, digest, fingerprint_of, texts_at
+from fairforget.training.examples import CHUNK, LazyExamples, digest, fingerprint_of, release_pages, texts_at
 from fairforget.training.objectives._text import TextObjective
 from fairforget.training.plugins import OBJECTIVES, Param, TrainingContext
 
@@ -38,6 +38,7 @@ class CdaExamples(LazyExamples):
         if sided == "two":
             counts = np.ones(len(texts), dtype=np.int64)
             for start in range(0, len(texts), CHUNK):
+                release_pages(texts)
                 chunk = texts_at(texts, np.arange(start, min(start + CHUNK, len(texts))))
                 counts[start : start + len(chunk)] += np.asarray(gendered_batch(chunk, self.pairs), dtype=np.int64)
             self.ends = np.cumsum(counts)
@@ -56,8 +57,13 @@ class CdaExamples(LazyExamples):
         out = []
         for source, offset, text in zip(sources.tolist(), offsets.tolist(), texts, strict=True):
             record = _augmented(f"text-{source:06d}", text, self.pairs, self.sided, True)[offset]
-            out.append({"type": "text", "text": record["text"], "id": record["id"], "counterfactual": record["counterfactual"]})
+            out.append(
+                {"type": "text", "text": record["text"], "id": record["id"], "counterfactual": record["counterfactual"]}
+            )
         return out
+
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.texts,)
 
     def fingerprint(self) -> str:
         return digest("cda", self.sided, self.pairs, fingerprint_of(self.texts))

@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from fairforget.errors import TrainingError
-from fairforget.training.examples import LazyExamples, digest, example_types, fingerprint_of, seeded_permutation, texts_at
+from fairforget.training.examples import (
+    LazyExamples,
+    digest,
+    example_types,
+    fingerprint_of,
+    seeded_permutation,
+    texts_at,
+)
 from fairforget.training.plugins import REMEDIES, Param, Remedy, TrainingContext
 
 
@@ -67,6 +74,9 @@ class ReplayExamples(LazyExamples):
             next(base_examples) if i < n_base else {"type": "text", "text": next(replayed), "replay": True}
             for i in indices.tolist()
         ]
+
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.examples, self.general_texts)
 
     def fingerprint(self) -> str:
         return digest("replay", fingerprint_of(self.examples), fingerprint_of(self.general_texts), self.order)
