@@ -247,10 +247,15 @@ def main() -> None:
             )
             for path in folder.glob("source-*"):
                 path.unlink()
-        for name, values in (("total", peaks), ("anonymous", anon_peaks)):
-            growth = values[-1] / values[0] - 1
-            verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
-            print(f"datasets path peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
+        print_flatness("datasets path", peaks, anon_peaks)
+
+
+def print_flatness(label: str, totals: list[float], anonymous: list[float]) -> None:
+    """Whether peak RSS (total, anonymous) stays within 20% from the smallest to the largest corpus."""
+    for name, values in (("total", totals), ("anonymous", anonymous)):
+        growth = values[-1] / values[0] - 1
+        verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
+        print(f"{label} peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_corpus import run_measured
+from bench_corpus import print_flatness, run_measured
 
 WORDS = (
     "the of and in a to was is for on as by with at from that which city river team album song war season film "
@@ -191,10 +191,7 @@ def main() -> None:
                 f"({theirs['seconds']:.1f} s); ratio bounded/former {ours['maxrss_mib'] / theirs['maxrss_mib']:.2f}"
                 f" / {ours['max_anon_mib'] / theirs['max_anon_mib']:.2f}"
             )
-    for name, values in (("total", bounded_total), ("anonymous", bounded_anon)):
-        growth = values[-1] / values[0] - 1
-        verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
-        print(f"bounded path peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
+    print_flatness("bounded path", bounded_total, bounded_anon)
 
 
 if __name__ == "__main__":

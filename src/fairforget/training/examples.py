@@ -51,8 +51,9 @@ def digest(*parts: Any) -> str:
 
 def release_pages(sequence: Any) -> None:
     """Drop the memory-mapped pages `sequence` (and what it reads from) has read: they stay in the page cache but
-    leave this process's RSS (`TextTable.release_pages`). Called after each chunk of a pass over a corpus, as the
-    chunks of a shuffled pass touch pages all over the file."""
+    leave this process's RSS (`TextTable.release_pages`). Called before each chunk of a pass over a corpus, so
+    that nothing a sequence maps while reading accumulates (a `TextTable` reads rows with `pread`, so it maps
+    little; a plug-in's own sequence may map more)."""
     release = getattr(sequence, "release_pages", None)
     if callable(release):
         release()
@@ -66,7 +67,29 @@ def texts_at(texts: Sequence[str], indices: np.ndarray | Sequence[int]) -> list[
     return [texts[int(i)] for i in indices]
 
 
-class TextColumn(Sequence[str]):
+class TextSequence(Sequence[str]):
+    """A sequence of texts read in bulk: subclasses give `__len__` and `texts_at(indices)`."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def texts_at(self, indices: np.ndarray | Sequence[int]) -> list[str]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return self.texts_at(np.arange(len(self))[i])
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"text {i} of {n}")
+        return self.texts_at([i % n])[0]
+
+
+class TextColumn(TextSequence):
     """Texts `table.texts(index)` of a memory-mapped text table (`fairforget.data.texttable.TextTable`): item i is
     the row `index[i]` (all rows in file order when `index` is None)."""
 
@@ -80,18 +103,6 @@ class TextColumn(Sequence[str]):
 
     def __len__(self) -> int:
         return len(self.table) if self.rows is None else len(self.rows)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return self.texts_at(np.arange(len(self))[i])
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError(f"text {i} of {n}")
-        return self.texts_at([i % n])[0]
 
     def texts_at(self, indices: np.ndarray | Sequence[int]) -> list[str]:
         positions = np.asarray(indices, dtype=np.int64)
@@ -205,7 +216,7 @@ def example_types(examples: Sequence[dict[str, Any]]) -> set[str]:
     return {str(e.get("type")) for e in examples}
 
 
-class ExampleTexts(Sequence[str]):
+class ExampleTexts(TextSequence):
     """The "text" of each example, as a sequence of texts (packing's input: every packable example is one text)."""
 
     def __init__(self, examples: Sequence[dict[str, Any]]) -> None:
@@ -213,15 +224,6 @@ class ExampleTexts(Sequence[str]):
 
     def __len__(self) -> int:
         return len(self.examples)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return self.texts_at(np.arange(len(self))[i])
-        return str(self.examples[i]["text"])
 
     def release_pages(self) -> None:
         release_pages(self.examples)
