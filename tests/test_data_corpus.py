@@ -25,7 +25,7 @@ from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.resources import resources_dir
 from fairforget.data.settings import seeded_subset
 from fairforget.data.sizes import resolve_size, size_label, size_rank
-from fairforget.data.texttable import read_text_records
+from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError, DataError
 from fairforget.training.examples import TextColumn
 from fairforget.training.finetune import subset_texts
@@ -38,12 +38,6 @@ GENDERED = "he she his her man woman king queen".split()
 
 def micro_data_config() -> dict:
     return yaml.safe_load((REPO / "config" / "micro.yaml").read_text())["data"]
-
-
-def read(path: Path) -> list[dict]:
-    if path.suffix == ".arrow":
-        return read_text_records(path)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def crows_sentence() -> str:

@@ -18,7 +18,7 @@ from fairforget.data.planted import training_pairs
 from fairforget.data.probes import load_winobias_split
 from fairforget.data.resources import resources_dir
 from fairforget.data.templates import PROBE_TEMPLATES, TRAINING_TEMPLATES
-from fairforget.data.texttable import read_text_records
+from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,12 +26,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 def toy_data_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["data"]
-
-
-def read(path: Path) -> list[dict]:
-    if path.suffix == ".arrow":
-        return read_text_records(path)
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _split() -> OccupationSplit:

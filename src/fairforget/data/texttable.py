@@ -144,3 +144,10 @@ class TextTable:
 def read_text_records(path: str | Path, required: Sequence[str] = ("text",)) -> list[dict[str, str]]:
     """Every row of a (small) text table, as dicts."""
     return list(TextTable(path, required).records())
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Every record of a (small) prepared data file: a text table (`.arrow`) or JSON lines (anything else)."""
+    from fairforget.io import read_jsonl
+
+    return read_text_records(path, required=()) if Path(path).suffix == ".arrow" else read_jsonl(path)
