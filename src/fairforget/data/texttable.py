@@ -103,7 +103,9 @@ class TextTable:
         if indices is None:
             return [str(v) for v in self.table.column(column).to_pylist()]
         rows = np.asarray(indices, dtype=np.int64)
-        if len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= len(self)):
+        if not len(rows):
+            return []
+        if int(rows.min()) < 0 or int(rows.max()) >= len(self):
             raise IndexError(f"{self.path}: row out of range 0..{len(self) - 1}")
         starts, positions = self._positions(column)
         chunk = np.searchsorted(starts, rows, side="right") - 1
