@@ -5,14 +5,15 @@
 
 Synthetic "Wikipedia-like" text (articles of paragraphs, one a line; about two thirds of paragraphs name a gendered
 word) of a given number of words goes through the debiasing-corpus preparation of the data stage: chunking,
-gendered-word filter, evaluation-overlap filter, writing `source.jsonl`.
+gendered-word filter, evaluation-overlap filter, writing the corpus file (`source.jsonl` before, now
+`source.arrow`, an Arrow text table).
 
 - Throughput, on the same text: the former path (`wikitext_examples` over a text file into a list, a list
   comprehension with `contains_gendered_word`, `EvaluationIndex.without_leaks`, `write_jsonl` of the list), as
   `prepare_debias` ran with an `extra_corpus` before, vs the datasets path (`data.debias.corpus: {hf: FOLDER}` over
   a Parquet copy: batched `Dataset.map`/`filter`, Arrow in a fresh datasets cache, `num_proc` = each of
   `--procs`), and a rerun that hits the datasets cache. Prints words/s and the ratio datasets / former.
-- Peak RSS: each size runs in its own subprocess (ru_maxrss of that process, and the peak of its anonymous memory
+- Peak RSS: each size runs in its own subprocess (VmHWM of that process, and the peak of its anonymous memory
   RssAnon sampled every 10 ms, which leaves out the page cache of memory-mapped Arrow files), for the datasets path
   and the former path; the datasets path must stay flat within 20% from the smallest to the largest size. The
   Parquet -> Arrow conversion of `load_dataset` runs first in a process of its own and is reported apart: for a Hub
@@ -24,12 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 WORDS = (
     "the of and in a to was is for on as by with at from that which city river team album song war season film "
@@ -87,41 +89,45 @@ def former_path(text_file: Path, out: Path) -> int:
 
 
 def datasets_path(parquet_dir: Path, out: Path, procs: int) -> int:
-    """The data stage's route for `corpus: {hf: FOLDER}`: batched filters on Arrow, source.jsonl streamed out."""
+    """The data stage's route for `corpus: {hf: FOLDER}`: batched filters on Arrow, source.arrow streamed out."""
     from fairforget.data.cda import load_word_pairs
     from fairforget.data.corpus import parse_corpus
-    from fairforget.data.debias import _source_records, gendered_candidates, without_leaks
+    from fairforget.data.debias import SOURCE_COLUMNS, _source_records, gendered_candidates, without_leaks
     from fairforget.data.leakage import EvaluationFiles
     from fairforget.data.resources import resources_dir
-    from fairforget.io import write_jsonl
+    from fairforget.data.texttable import write_text_table
 
     pairs = load_word_pairs()
     index = EvaluationFiles.shipped(resources_dir()).index()
     specs = parse_corpus({"corpus": {"hf": str(parquet_dir)}})
     found = gendered_candidates(out.parent / "unused.jsonl", specs, pairs, (8, 64), procs)
     kept, _ = without_leaks(found, index, procs)
-    return write_jsonl(out, _source_records(kept, [], 0))
+    return write_text_table(out, _source_records(kept, [], 0), SOURCE_COLUMNS)
+
+
+def _status_mib(field: str) -> float:
+    """A memory figure of /proc/self/status, in MiB (nan when absent)."""
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def _anon_rss_mib() -> float:
     """Anonymous resident memory now (RssAnon of /proc/self/status): the process's own allocations, without the
     file-backed pages of memory-mapped Arrow files, which the kernel may drop and reread (page cache)."""
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return _status_mib("RssAnon")
 
 
-def _child(args: argparse.Namespace) -> None:
-    """One measured run in this process; prints {"seconds", "records", "maxrss_mib", "max_anon_mib"} as JSON.
+def run_measured(work: Callable[[], Any]) -> dict[str, Any]:
+    """Run `work()` in this process and return {"seconds", "result", "maxrss_mib", "max_anon_mib"}.
 
-    maxrss_mib: the peak resident set (ru_maxrss; counts touched pages of memory-mapped files); max_anon_mib: the
-    peak of RssAnon, sampled every 10 ms by a thread (so a peak shorter than that can be missed)."""
-    import os
+    maxrss_mib: the peak resident set (VmHWM of this process image; counts touched pages of memory-mapped files.
+    Not ru_maxrss: Linux carries that over from the forked parent, whose own peak it then reports); max_anon_mib:
+    the peak of RssAnon, sampled every 10 ms by a thread (so a peak shorter than that can be missed)."""
     import threading
 
-    os.environ["HF_DATASETS_CACHE"] = args.cache
     peak = [_anon_rss_mib()]
     done = threading.Event()
 
@@ -132,20 +138,33 @@ def _child(args: argparse.Namespace) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    if args.child == "former":
-        records = former_path(Path(args.text), Path(args.out))
-    elif args.child == "prepare":
-        from fairforget.data.corpus import load_raw, parse_corpus
-
-        records = len(load_raw(parse_corpus({"corpus": {"hf": args.parquet}})[0]))
-    else:
-        records = datasets_path(Path(args.parquet), Path(args.out), args.child_procs)
+    result = work()
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
     peak[0] = max(peak[0], _anon_rss_mib())
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "records": records, "maxrss_mib": rss, "max_anon_mib": peak[0]}))
+    return {"seconds": seconds, "result": result, "maxrss_mib": _status_mib("VmHWM"), "max_anon_mib": peak[0]}
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One measured run in this process (`run_measured`); prints {"seconds", "records", "maxrss_mib",
+    "max_anon_mib"} as JSON."""
+    import os
+
+    os.environ["HF_DATASETS_CACHE"] = args.cache
+
+    def work() -> int:
+        if args.child == "former":
+            return former_path(Path(args.text), Path(args.out))
+        if args.child == "prepare":
+            from fairforget.data.corpus import load_raw, parse_corpus
+
+            return len(load_raw(parse_corpus({"corpus": {"hf": args.parquet}})[0]))
+        return datasets_path(Path(args.parquet), Path(args.out), args.child_procs)
+
+    measured = run_measured(work)
+    measured["records"] = measured.pop("result")
+    print(json.dumps(measured))
 
 
 def measure(which: str, text: Path, parquet: Path, work: Path, cache: Path, procs: int = 1) -> dict[str, float]:
@@ -161,7 +180,7 @@ def measure(which: str, text: Path, parquet: Path, work: Path, cache: Path, proc
         "--parquet",
         str(parquet),
         "--out",
-        str(work / f"source-{which}-{procs}.jsonl"),
+        str(work / f"source-{which}-{procs}{'.arrow' if which == 'datasets' else '.jsonl'}"),
         "--cache",
         str(cache),
     ]
@@ -207,7 +226,7 @@ def main() -> None:
                 f"{former['seconds'] / fresh['seconds']:.2f}); cached rerun {rerun['seconds']:.1f} s "
                 f"(ratio {former['seconds'] / rerun['seconds']:.2f})"
             )
-        print("peak RSS (MiB) by corpus size, one subprocess each: total (ru_maxrss) / anonymous (RssAnon)")
+        print("peak RSS (MiB) by corpus size, one subprocess each: total (VmHWM) / anonymous (RssAnon)")
         peaks, anon_peaks = [], []
         for n_words in args.rss_words:
             folder = root / f"rss{n_words}"
@@ -226,12 +245,17 @@ def main() -> None:
                 f"the conversion before it {prepared['maxrss_mib']:.0f} / {prepared['max_anon_mib']:.0f} "
                 f"({prepared['seconds']:.1f} s)"
             )
-            for path in folder.glob("source-*.jsonl"):
+            for path in folder.glob("source-*"):
                 path.unlink()
-        for name, values in (("total", peaks), ("anonymous", anon_peaks)):
-            growth = values[-1] / values[0] - 1
-            verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
-            print(f"datasets path peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
+        print_flatness("datasets path", peaks, anon_peaks)
+
+
+def print_flatness(label: str, totals: list[float], anonymous: list[float]) -> None:
+    """Whether peak RSS (total, anonymous) stays within 20% from the smallest to the largest corpus."""
+    for name, values in (("total", totals), ("anonymous", anonymous)):
+        growth = values[-1] / values[0] - 1
+        verdict = "flat (within 20%)" if growth <= 0.2 else "NOT flat"
+        print(f"{label} peak {name} RSS, largest vs smallest corpus: {100 * growth:+.1f}% -> {verdict}")
 
 
 if __name__ == "__main__":

@@ -101,11 +101,13 @@ rule prepare_debias:
         female=OCCUPATIONS_FEMALE,
         word_lists=debias_word_list_files,
         corpus=debias_corpus_files,
+        replay_corpus=replay_corpus_files,
         crows=CROWS_CSV,
         stereoset=STEREOSET_JSONL,
         winobias_test=WINOBIAS_TEST,
     output:
         source=result(paths.DEBIAS_SOURCE),
+        replay=result(paths.DEBIAS_REPLAY),
         pairs=result(paths.DEBIAS_PAIRS),
         word_pairs=result(paths.DEBIAS_WORD_PAIRS),
         meta=result(paths.DEBIAS_META),

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from fairforget.data.texttable import write_text_table
 from fairforget.io import write_json, write_jsonl
 from fairforget.training.plugins import Objective, TrainingContext
 
@@ -55,8 +56,9 @@ def write_toy_data(root: Path, n_general: int = 40, n_planted: int = 40, seed: i
     write_jsonl(data / "general" / "pretrain.jsonl", general)
     write_jsonl(data / "general" / "heldout.jsonl", heldout)
     write_jsonl(data / "stereotype" / "planted.jsonl", planted)
-    source = [{"id": f"d{i}", "text": planted_sentence(rng, 0.9)} for i in range(24)]
-    write_jsonl(data / "debias" / "source.jsonl", source)
+    source = [{"id": f"d{i}", "text": planted_sentence(rng, 0.9), "origin": "planted"} for i in range(24)]
+    write_text_table(data / "debias" / "source.arrow", source, ("id", "text", "origin"))
+    write_text_table(data / "debias" / "replay.arrow", general, ("id", "text"))  # the default: the pretraining text
     pairs = []
     for i, job in enumerate(MALE_JOBS + FEMALE_JOBS):
         stereo, anti = ("he", "she") if job in MALE_JOBS else ("she", "he")

@@ -28,6 +28,11 @@ def test_shipped_configs_are_valid(name: str, tmp_path) -> None:
             check_config(config)
         assert fetch in str(missing.value)
         config["data"]["debias"]["corpus"] = {"path": str(REPO / "resources" / "data" / "wikitext2" / "wiki.test.raw")}
+        # the replay text names the same Wikipedia (data.general.replay_corpus), checked the same way
+        with pytest.raises(ConfigError, match="data.general.replay_corpus") as missing_replay:
+            check_config(config)
+        assert fetch in str(missing_replay.value)
+        config["data"]["general"]["replay_corpus"] = "wikitext2"
     check_config(config)
     assert run_grid(config)
 

@@ -20,13 +20,16 @@ from fairforget.config.checks import check_environment
 from fairforget.data.build import build_data
 from fairforget.data.cda import augment, augment_dataset, contains_gendered_word, load_word_pairs
 from fairforget.data.corpus import CorpusSpec, check_available, load_chunks, load_raw, parse_corpus
-from fairforget.data.debias import gendered_candidates, without_leaks
+from fairforget.data.debias import gendered_candidates, prepare_replay, without_leaks
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.resources import resources_dir
 from fairforget.data.settings import seeded_subset
 from fairforget.data.sizes import resolve_size, size_label, size_rank
+from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError, DataError
+from fairforget.training.examples import TextColumn
 from fairforget.training.finetune import subset_texts
+from fairforget.training.remedies.replay import ReplayExamples
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = "the of and in a to was is for on as by with city river team album song war season film road".split()
@@ -35,10 +38,6 @@ GENDERED = "he she his her man woman king queen".split()
 
 def micro_data_config() -> dict:
     return yaml.safe_load((REPO / "config" / "micro.yaml").read_text())["data"]
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def crows_sentence() -> str:
@@ -119,6 +118,12 @@ def test_missing_hub_dataset_stops_with_the_fetch_command(toy_config: dict) -> N
     toy_config["data"]["debias"]["corpus"] = {"hf": "org/absent-corpus", "config": "en"}
     with pytest.raises(ConfigError, match="org/absent-corpus"):
         check_environment(toy_config)
+    # the replay text's spec is checked the same way, naming its own key
+    toy_config["data"]["debias"]["corpus"] = "wikitext2"
+    toy_config["data"]["general"]["replay_corpus"] = {"hf": "org/absent-corpus", "config": "en"}
+    with pytest.raises(ConfigError, match=r"data\.general\.replay_corpus.*not in the local datasets cache") as replay:
+        check_environment(toy_config)
+    assert fetch in str(replay.value)
 
 
 def _former_debias_general(pretrain: Path, index, n_general: int, seed: int) -> list[dict]:
@@ -139,6 +144,26 @@ def test_shipped_route_draws_what_the_list_code_drew(tmp_path: Path) -> None:
     general = [r for r in read(paths["source"]) if r["origin"] == "general"]
     assert sorted(r["id"] for r in general) == sorted(r["id"] for r in expected)
     assert len(read(paths["source"])) == config["debias"]["n_general"] + config["debias"]["n_planted"]
+    # the default replay text (data.general.replay_corpus: wikitext2) is the pretraining text, as before
+    pretrain = [{"id": r["id"], "text": r["text"]} for r in read(paths["pretrain"])]
+    assert read(paths["replay"]) == pretrain
+
+
+def test_replay_corpus_through_the_hub_route_and_drawn_without_loading_it(wiki_parquet: Path, tmp_path: Path) -> None:
+    general = {"replay_corpus": {"hf": str(wiki_parquet), "fraction": 0.25}, "min_words": 8, "max_words": 64}
+    index = EvaluationFiles.shipped(resources_dir()).index()
+    meta = prepare_replay(tmp_path / "unused.jsonl", general, index, tmp_path / "replay.arrow")
+    replay = read(tmp_path / "replay.arrow")
+    rows = [int(r["id"].split("-")[-2]) for r in replay]
+    # every chunk of the first 60 rows, gendered or not, in row order, the evaluation sentence dropped
+    assert rows == sorted(rows) and max(rows) < 60 and {r % 3 for r in rows} == {0, 1, 2}
+    assert crows_sentence() not in {r["text"] for r in replay}
+    assert meta["n"] == len(replay) and meta["dropped_as_evaluation_overlap"]["sentence"] == 1
+    # the replay remedy draws its texts from the memory-mapped table (what ctx.general_texts is in a run)
+    column = TextColumn(tmp_path / "replay.arrow")
+    examples = ReplayExamples([{"type": "text", "text": "he left"}] * 4, column, 10, seed=0)
+    drawn = [e["text"] for e in examples[4:]]
+    assert len(drawn) == 10 and set(drawn) <= {r["text"] for r in replay}
 
 
 @pytest.mark.parametrize("route", ["hf", "disk"])

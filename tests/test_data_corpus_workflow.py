@@ -15,6 +15,7 @@ import pytest
 import yaml
 from test_data_corpus import crows_sentence, wikipedia_like
 
+from fairforget.data.texttable import read_text_records
 from workflow_helpers import copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow
@@ -31,6 +32,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = yaml.safe_load((work / "config" / "micro.yaml").read_text())
     config["data"]["debias"]["corpus"] = {"hf": str(wiki), "split": "train", "fraction": 0.5, "text_field": "text"}
     config["data"]["debias"]["n_general"] = None
+    # the replay text through the same route (data.general.replay_corpus)
+    config["data"]["general"]["replay_corpus"] = {"hf": str(wiki), "split": "train", "fraction": 0.25}
     config["data_sizes"] = ["10%", "50%", "full"]
     (work / "config" / "micro_hub.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     config["data"]["debias"]["corpus"] = {"hf": "org/absent-wiki", "config": "20231101.en"}
@@ -50,9 +53,10 @@ def test_hub_spec_corpus_through_the_data_stage(workdir: Path) -> None:
     plan = snakemake(workdir, *args, "-n", "--quiet", "rules")
     assert "finetune" in plan.stdout  # the whole study plans, percentage sizes included
     assert (workdir / "rules").is_dir()
-    snakemake(workdir, *args, "results/data/debias/source.jsonl", "results/data/leakage_card.json")
+    snakemake(workdir, *args, "results/data/debias/source.arrow", "results/data/leakage_card.json")
     data = workdir / "results" / "data"
-    source = [json.loads(line) for line in (data / "debias" / "source.jsonl").read_text().splitlines()]
+    source = read_text_records(data / "debias" / "source.arrow")
+    replay = read_text_records(data / "debias" / "replay.arrow")
     meta = json.loads((data / "debias" / "meta.json").read_text())
     general = [r for r in source if r["origin"] == "general"]
     assert general and all(r["id"].startswith("wiki-") for r in general)
@@ -60,4 +64,8 @@ def test_hub_spec_corpus_through_the_data_stage(workdir: Path) -> None:
     assert crows_sentence() not in {r["text"] for r in general}
     assert meta["dropped_as_evaluation_overlap"]["general"]["sentence"] == 1
     assert json.loads((data / "leakage_card.json").read_text())["passed"]
+    # replay: every chunk of the first quarter of the rows (gendered or not), in row order
+    rows = [int(r["id"].split("-")[-2]) for r in replay]
+    assert rows == sorted(rows) and max(rows) < 30 and {r % 3 for r in rows} == {0, 1, 2}
+    assert meta["replay"]["corpus"][0]["kind"] == "hf" and meta["replay"]["n"] == len(replay)
     assert os.environ["HF_DATASETS_CACHE"]  # the jobs wrote Arrow to the tests' cache, not ~/.cache

@@ -10,6 +10,7 @@ import pytest
 from fairforget.data.leakage import EvaluationIndex, EvaluationSet, ngrams, words
 from fairforget.data.leakage_card import write_leakage_card
 from fairforget.data.occupations import split_occupations
+from fairforget.data.texttable import write_text_table
 from fairforget.errors import ConfigError, DataError
 
 OCCUPATIONS = {
@@ -111,6 +112,12 @@ def _jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
+def _arrow(path: Path, records: list[dict]) -> Path:
+    """A debiasing corpus file (source.arrow) of `records` {text, origin}."""
+    write_text_table(path, records, ("text", "origin"))
+    return path
+
+
 def test_card_reports_everything_and_fails_only_on_forbidden_overlap(tmp_path: Path) -> None:
     split = split_occupations(OCCUPATIONS, 0.5, seed=0)
     train_occ, eval_occ = sorted(split.training)[0], sorted(split.evaluation)[0]
@@ -123,8 +130,8 @@ def test_card_reports_everything_and_fails_only_on_forbidden_overlap(tmp_path: P
             ],
         ),
         "planted": _jsonl(tmp_path / "planted.jsonl", [{"text": f"the {train_occ} said that he left ."}]),
-        "source": _jsonl(
-            tmp_path / "source.jsonl", [{"text": f"the {train_occ} said that he left .", "origin": "planted"}]
+        "source": _arrow(
+            tmp_path / "source.arrow", [{"text": f"the {train_occ} said that he left .", "origin": "planted"}]
         ),
         "pairs": _jsonl(tmp_path / "pairs.jsonl", [{"stereo": f"the {train_occ} ran .", "anti": "the x ran ."}]),
         "winobias": _jsonl(
@@ -142,7 +149,7 @@ def test_card_reports_everything_and_fails_only_on_forbidden_overlap(tmp_path: P
     assert "| general_pretrain | 2 | 0 / 0 | 0 / 1 |" in (tmp_path / "card.md").read_text()
 
     # a bias-bearing 8-gram in the debiasing corpus and an evaluated occupation in the planted corpus both fail
-    _jsonl(files["source"], [{"text": "so the nurse said that she would arrive at the station .", "origin": "general"}])
+    _arrow(files["source"], [{"text": "so the nurse said that she would arrive at the station .", "origin": "general"}])
     _jsonl(files["planted"], [{"text": f"the {eval_occ} said that he left ."}])
     with pytest.raises(DataError, match="debias_corpus: 1 text.*8-gram.*bias") as failure:
         write_leakage_card(*args, _index(), split, tmp_path / "card.json", tmp_path / "card.md")

@@ -18,6 +18,7 @@ from fairforget.data.planted import training_pairs
 from fairforget.data.probes import load_winobias_split
 from fairforget.data.resources import resources_dir
 from fairforget.data.templates import PROBE_TEMPLATES, TRAINING_TEMPLATES
+from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,10 +26,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 def toy_data_config() -> dict:
     return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["data"]
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _split() -> OccupationSplit:
@@ -67,7 +64,7 @@ def test_training_and_evaluation_data_do_not_overlap(built: dict[str, Path]) -> 
     evaluation |= pair_file_sentences([built["planted_probes"], built["winobias"], built["crows_pairs"]])
     assert len(evaluation) > 20000  # CrowS, StereoSet, WinoBias test and the planted probes were all read
     training = []
-    for name in ("pretrain", "planted", "source"):
+    for name in ("pretrain", "planted", "source", "replay"):
         training += [r["text"] for r in read(built[name])]
     for name in ("train_pairs", "pairs"):
         training += [r[c] for r in read(built[name]) for c in ("stereo", "anti")]

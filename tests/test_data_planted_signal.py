@@ -14,7 +14,6 @@ threshold).
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +25,12 @@ import yaml
 
 from fairforget.data.build import build_data
 from fairforget.data.cda import augment, read_word_pairs_json
+from fairforget.data.texttable import read_records as read
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = (0, 1, 2)
 HIDDEN, BATCH, EPOCHS, LR = 64, 128, 10, 0.02  # pretraining on the planted corpus
 CDA_EPOCHS, CDA_LR = 1, 0.01
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 class WordGRU(torch.nn.Module):

@@ -14,7 +14,7 @@ from fairforget.data.build import build_data
 from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
 TARGETS = [
-    "results/data/debias/source.jsonl",
+    "results/data/debias/source.arrow",
     "results/data/probes/winobias.jsonl",
     "results/data/probes/crows_pairs.jsonl",
     "results/data/downstream/sst2/meta.json",
@@ -43,6 +43,7 @@ def test_data_rules_match_package_and_rerun_on_resource_edit(tmp_path: Path) -> 
         "winobias",
         "stereoset",
         "source",
+        "replay",
         "pairs",
         "word_pairs",
         "leakage_card",

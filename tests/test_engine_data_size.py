@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine_helpers import write_toy_data
+from fairforget.data.texttable import read_text_records
 from fairforget.errors import ConfigError
 from fairforget.io import read_jsonl
 from fairforget.models.toy import train_tokenizer
@@ -31,9 +32,9 @@ def test_subset_pairs_is_seeded_in_file_order_and_capped() -> None:
 @pytest.mark.parametrize("size", [5, "full"])
 def test_unlikelihood_trains_on_the_runs_share_of_pairs(tmp_path: Path, size: int | str) -> None:
     data = write_toy_data(tmp_path)
-    n_texts = len(read_jsonl(data / SOURCE))
+    n_texts = len(read_text_records(data / SOURCE))
     all_pairs = [(r["stereo"], r["anti"]) for r in read_jsonl(data / PAIRS)]
-    tokenizer = train_tokenizer([r["text"] for r in read_jsonl(data / SOURCE)], "masked", 200)
+    tokenizer = train_tokenizer([r["text"] for r in read_text_records(data / SOURCE)], "masked", 200)
     ctx = build_context(data, "masked", tokenizer, {"size": size, "seed": 1}, 32, 0.15)
     expected = len(all_pairs) if size == "full" else size
     assert len(ctx.stereo_pairs) == expected

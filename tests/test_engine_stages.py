@@ -237,3 +237,4 @@ def test_packed_finetune_records_its_blocks(toy_base: tuple[Path, Path, dict], t
     assert packing["block_size"] == 16 and packing["blocks"] == packing["corpus_tokens"] // 16
     # every position of every micro-batch is a real token: 3 steps x batch x 16
     assert summary["steps"] == 3 and summary["tokens"] == 3 * TRAIN_CFG["batch_size"] * 16
+    assert not (tmp_path / "state").exists()  # the block files went with the state

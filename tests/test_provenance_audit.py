@@ -92,8 +92,11 @@ def test_git_version_outside_a_repository(tmp_path):
 
 def test_data_changed_since_training_is_caught(lineage):
     # The fine-tuned manifest lists the debiasing data with its hash at training time.
-    source = lineage.results / "data/debias/source.jsonl"
-    source.write_text(source.read_text() + '{"id": "new", "text": "she"}\n')
+    from fairforget.data.texttable import read_text_records, write_text_table
+
+    source = lineage.results / "data/debias/source.arrow"
+    records = read_text_records(source) + [{"id": "new", "text": "she", "origin": "general"}]
+    write_text_table(source, records, ("id", "text", "origin"))
     pipeline.findings(
         lineage.results / "tables/runs.parquet", lineage.results / "findings.md", CONFIG, repo_root=lineage.repo
     )

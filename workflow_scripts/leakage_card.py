@@ -16,7 +16,7 @@ evaluation = EvaluationFiles.from_rule_inputs(inputs=inputs, occupation_split=sp
 card = write_leakage_card(
     pretrain_jsonl=inputs.pretrain,
     planted_jsonl=inputs.planted,
-    source_jsonl=inputs.source,
+    source=inputs.source,
     pairs_jsonl=inputs.pairs,
     winobias_jsonl=inputs.winobias,
     index=evaluation,

@@ -1,4 +1,5 @@
-"""Rule prepare_debias: pretraining text + planted corpus + pairs -> debiasing corpus, pairs, CDA word pairs."""
+"""Rule prepare_debias: pretraining text + planted corpus + pairs -> debiasing corpus, replay text, pairs, CDA word
+pairs."""
 
 from pathlib import Path
 
@@ -28,4 +29,6 @@ prepare_debias(
     seed=params.seed,
     chunk_words=(params.general["min_words"], params.general["max_words"]),
     num_proc=snakemake.threads,  # noqa: F821
+    replay_out=outputs.replay,
+    general_settings=params.general,
 )

@@ -1,6 +1,6 @@
 # Stage 1 (rules/data.smk): the shipped resources each rule reads, and its settings.
 from fairforget.data.cda import word_list_files
-from fairforget.data.corpus import input_files, parse_corpus
+from fairforget.data.corpus import input_files, parse_corpus, parse_replay_corpus
 from fairforget.data.glue import task_files
 from fairforget.data.probes import winobias_files
 
@@ -26,6 +26,10 @@ def debias_word_list_files(wildcards):
 def debias_corpus_files(wildcards):
     # local corpus files (a Hub dataset is checked at parse time, fairforget.config.checks)
     return input_files(parse_corpus(DATA["debias"]))
+
+
+def replay_corpus_files(wildcards):
+    return input_files(parse_replay_corpus(DATA["general"]))
 
 
 def downstream_task_files(wildcards):

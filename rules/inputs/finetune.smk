@@ -30,7 +30,7 @@ def finetune_inputs(wildcards):
         "source": result(paths.DEBIAS_SOURCE),
         "pairs": result(paths.DEBIAS_PAIRS),
         "word_pairs": result(paths.DEBIAS_WORD_PAIRS),
-        "general": result(paths.GENERAL_PRETRAIN),
+        "replay": result(paths.DEBIAS_REPLAY),
         "probe_general": result(paths.GENERAL_HELDOUT),
         "probe_pairs": f"{R}/data/{probe_pairs}",
     }

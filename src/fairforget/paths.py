@@ -25,7 +25,7 @@ RUN_FIELDS = ("model", "objective", "remedy", "size", "seed")
 RUN = "{model}/{objective}/{remedy}/{size}/seed{seed}"
 
 # ---- stage 1: prepared data
-GENERAL_PRETRAIN = "data/general/pretrain.jsonl"  # pretraining / replay text (WikiText-2 valid)
+GENERAL_PRETRAIN = "data/general/pretrain.jsonl"  # toy pretraining text (WikiText-2 valid)
 GENERAL_HELDOUT = "data/general/heldout.jsonl"  # held-out general text (WikiText-2 test)
 GENERAL_META = "data/general/meta.json"
 PLANTED_CORPUS = "data/stereotype/planted.jsonl"  # the toy's planted stereotype corpus
@@ -37,7 +37,8 @@ PROBES_WINOBIAS = "data/probes/winobias.jsonl"
 PROBES_STEREOSET = "data/probes/stereoset.jsonl"
 PROBES_META = "data/probes/meta.json"
 PROBES = "data/probes/{name}.jsonl"  # any probe set by name
-DEBIAS_SOURCE = "data/debias/source.jsonl"  # debiasing corpus (unaugmented)
+DEBIAS_SOURCE = "data/debias/source.arrow"  # debiasing corpus (unaugmented), an Arrow text table
+DEBIAS_REPLAY = "data/debias/replay.arrow"  # general text replayed during debiasing (data.general.replay_corpus)
 DEBIAS_PAIRS = "data/debias/pairs.jsonl"  # stereotype training pairs
 DEBIAS_WORD_PAIRS = "data/debias/word_pairs.json"  # gender word pairs for CDA
 DEBIAS_META = "data/debias/meta.json"

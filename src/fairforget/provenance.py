@@ -41,6 +41,7 @@ from fairforget.io import read_json, write_json
 from fairforget.paths import (
     BASE_MANIFEST,
     DEBIAS_PAIRS,
+    DEBIAS_REPLAY,
     DEBIAS_SOURCE,
     DEBIAS_WORD_PAIRS,
     FINETUNED_MANIFEST,
@@ -69,7 +70,7 @@ PACKAGES = (
     "gguf",
 )
 # Training data a checkpoint depends on when its manifest does not list `data_files` itself.
-DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, GENERAL_PRETRAIN)
+DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, DEBIAS_REPLAY)
 # Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
 DEFAULT_PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
 SUMS = Path("resources") / "SHA256SUMS"

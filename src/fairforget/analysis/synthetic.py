@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fairforget.data.texttable import write_text_table
 from fairforget.hashing import sha256_file
 from fairforget.io import atomic_write_text, write_json, write_jsonl
 from fairforget.models.modeldir import write_manifest, write_sidecar
@@ -111,7 +112,11 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
     sums = "".join(f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir()))
     atomic_write_text(repo / "resources" / "SHA256SUMS", sums)
     write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
-    write_jsonl(results / "data/debias/source.jsonl", [{"id": f"d{i}", "text": f"he {i}"} for i in range(5)])
+    write_text_table(
+        results / "data/debias/source.arrow",
+        [{"id": f"d{i}", "text": f"he {i}", "origin": "general"} for i in range(5)],
+        ("id", "text", "origin"),
+    )
 
     paths = SyntheticPaths(repo, results, [], [], [], [], [], [], {})
     base_hash: dict[str, str] = {}
@@ -212,7 +217,7 @@ def _write_run(
     run = {"model": model, "objective": objective, "remedy": remedy, "size": size, "seed": seed}
     kind = "masked" if "bert" in model else "causal"
     # Like fairforget.training.finetune: the data files and their hashes at training time, cwd-relative.
-    source = results / "data/debias/source.jsonl"
+    source = results / "data/debias/source.arrow"
     data_files = {source.relative_to(paths.repo).as_posix(): sha256_file(source)}
     checkpoint = _model_dir(results / "models/finetuned" / run_path, rng, kind, base_hash, run, data_files)
     paths.sidecar_paths.append(results / "models/finetuned" / f"{run_path}.sha256")

@@ -37,14 +37,18 @@ def check_environment(config: dict[str, Any]) -> None:
     cache keeps. A source registered by a plug-in
     that is not loaded yet is skipped here (the cached `check_config` loaded and checked it)."""
     from fairforget.base_models.source import MODEL_SOURCES
-    from fairforget.data.corpus import check_available, parse_corpus
+    from fairforget.data.corpus import check_available, parse_corpus, parse_replay_corpus
     from fairforget.data.hub_benchmarks import configured_specs
 
     for name, model in config["models"].items():
         if model["source"] in MODEL_SOURCES:
             MODEL_SOURCES.get(model["source"]).check_environment(name, model)
     # a corpus or benchmark missing from the datasets cache stops here, before any job, with the command that fetches it
-    check_available(parse_corpus(config["data"]["debias"]) + configured_specs(config["data"]))
+    check_available(
+        parse_corpus(config["data"]["debias"])
+        + parse_replay_corpus(config["data"]["general"])
+        + configured_specs(config["data"])
+    )
 
 
 def _check_tasks(config: dict[str, Any]) -> None:

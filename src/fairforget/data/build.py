@@ -43,7 +43,8 @@ def build_data(
         "crows_pairs": out / "probes" / "crows_pairs.jsonl",
         "winobias": out / "probes" / "winobias.jsonl",
         "stereoset": out / "probes" / "stereoset.jsonl",
-        "source": out / "debias" / "source.jsonl",
+        "source": out / "debias" / "source.arrow",
+        "replay": out / "debias" / "replay.arrow",
         "pairs": out / "debias" / "pairs.jsonl",
         "word_pairs": out / "debias" / "word_pairs.json",
         "leakage_card": out / "leakage_card.json",
@@ -102,6 +103,8 @@ def build_data(
         debias,
         seed,
         chunk_words=(general.get("min_words", 8), general.get("max_words", 64)),
+        replay_out=paths["replay"],
+        general_settings=general,
     )
     write_leakage_card(
         paths["pretrain"],

@@ -1,4 +1,5 @@
-"""Debiasing text corpora through 🤗 datasets: the spec of `data.debias.corpus`, offline loading, chunking.
+"""Text corpora through 🤗 datasets: the specs of `data.debias.corpus` and `data.general.replay_corpus`, offline
+loading, chunking.
 
 A corpus spec is one of (or a list of them, concatenated in order):
 
@@ -125,16 +126,23 @@ def _one_spec(value: Any, key: str) -> CorpusSpec:
     )
 
 
-def parse_corpus(settings: Mapping[str, Any], key: str = "data.debias") -> list[CorpusSpec]:
-    """The corpus specs of a `data.debias` section (ConfigError naming the key for a bad one)."""
-    if settings.get("extra_corpus") is not None:
+def parse_corpus(settings: Mapping[str, Any], key: str = "data.debias", field: str = "corpus") -> list[CorpusSpec]:
+    """The corpus specs of `<key>.<field>` (`data.debias.corpus`, or `data.general.replay_corpus` for the
+    general text replayed during debiasing); ConfigError naming the key for a bad one."""
+    if field == "corpus" and settings.get("extra_corpus") is not None:
         raise _migration_error(f"{key}.extra_corpus")
-    value = settings.get("corpus", SHIPPED)
+    value = settings.get(field, SHIPPED)
     items = value if isinstance(value, list) else [value]
     if not items:
-        raise ConfigError(f"config key '{key}.corpus': the list is empty")
+        raise ConfigError(f"config key '{key}.{field}': the list is empty")
     many = isinstance(value, list)
-    return [_one_spec(item, f"{key}.corpus[{i}]" if many else f"{key}.corpus") for i, item in enumerate(items)]
+    name = f"{key}.{field}"
+    return [_one_spec(item, f"{name}[{i}]" if many else name) for i, item in enumerate(items)]
+
+
+def parse_replay_corpus(general: Mapping[str, Any]) -> list[CorpusSpec]:
+    """The specs of `data.general.replay_corpus` (default: the shipped WikiText-2 pretraining chunks)."""
+    return parse_corpus(general, "data.general", "replay_corpus")
 
 
 def local_files(spec: CorpusSpec) -> list[Path]:

@@ -1,12 +1,16 @@
-"""The debiasing corpus (unaugmented), the stereotype training pairs and the CDA word pairs.
+"""The debiasing corpus (unaugmented), the replay text, the stereotype training pairs and the CDA word pairs.
 
-- `source.jsonl`: `n_general` chunks (null: all) that contain a gendered word, drawn with the seed from the
-  corpus of `data.debias.corpus` (fairforget.data.corpus; default: the WikiText-2 pretraining chunks the toy was
-  pretrained on, as bias-bench debiases on text of the pretraining domain; at paper scale a Hub dataset such
-  as 10% of English Wikipedia), plus `n_planted` planted sentences, shuffled with the seed. Objectives augment
-  it (e.g. CDA) at training time. The gendered-word filter and the overlap filter below run as batched
-  `Dataset.map`/`filter` on Arrow data (the datasets cache, keyed by fingerprint); the file is written one
-  block at a time, so memory does not grow with the corpus.
+- `source.arrow` (an Arrow text table {id, text, origin}, fairforget.data.texttable): `n_general` chunks (null:
+  all) that contain a gendered word, drawn with the seed from the corpus of `data.debias.corpus`
+  (fairforget.data.corpus; default: the WikiText-2 pretraining chunks the toy was pretrained on, as bias-bench
+  debiases on text of the pretraining domain; at paper scale a Hub dataset such as 10% of English Wikipedia),
+  plus `n_planted` planted sentences, shuffled with the seed. Objectives augment it (e.g. CDA) at training time.
+  The gendered-word filter and the overlap filter below run as batched `Dataset.map`/`filter` on Arrow data (the
+  datasets cache, keyed by fingerprint); the file is written one block at a time and read memory-mapped by the
+  training jobs, so memory does not grow with the corpus.
+- `replay.arrow` {id, text}: the general text of `data.general.replay_corpus` (default: the WikiText-2
+  pretraining chunks) that the `replay` remedy draws from and EWC's Fisher estimate uses, chunked and
+  overlap-filtered the same way.
 - `pairs.jsonl`: training-template pairs (planted) + the WinoBias DEV pro/anti pairs that name training-side
   occupations only (fairforget.data.occupations); WinoBias test is never used.
 - `word_pairs.json`: {"word_lists": [...], "pairs": [[male, female], ...]} for CDA (fairforget.data.cda).
@@ -24,11 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fairforget.data.cda import DEFAULT_WORD_LISTS, gendered_batch, load_word_pairs
-from fairforget.data.corpus import CorpusSpec, load_chunks, parse_corpus
+from fairforget.data.corpus import CorpusSpec, load_chunks, parse_corpus, parse_replay_corpus
 from fairforget.data.leakage import EvaluationFiles, EvaluationIndex, as_index
 from fairforget.data.occupations import OccupationSplit
 from fairforget.data.probes import load_winobias_split
 from fairforget.data.settings import get_int, get_str_list, seeded_subset
+from fairforget.data.texttable import TextTable, write_text_table
 from fairforget.errors import ConfigError
 from fairforget.io import iter_jsonl, read_jsonl, write_json, write_jsonl
 
@@ -37,10 +42,43 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SOURCE_COLUMNS = ("id", "text", "origin")  # columns of source.arrow
+REPLAY_COLUMNS = ("id", "text")  # columns of replay.arrow
 
-def source_words(source_jsonl: str | Path) -> int:
-    """Words (whitespace-separated) of the debiasing corpus: the token budget `data_sizes` fractions cut."""
-    return sum(len(str(r["text"]).split()) for r in iter_jsonl(source_jsonl, required=("text",)))
+
+def source_words(source: str | Path) -> int:
+    """Words (whitespace-separated) of the debiasing corpus (`source.arrow`): the token budget `data_sizes`
+    fractions cut."""
+    return sum(len(r["text"].split()) for r in TextTable(source).records())
+
+
+def _dataset_records(dataset: Dataset, block: int = 2000) -> Iterator[dict[str, Any]]:
+    """The rows of an Arrow dataset, read `block` rows at a time."""
+    for start in range(0, len(dataset), block):
+        rows = dataset[start : start + block]
+        yield from ({"id": i, "text": t} for i, t in zip(rows["id"], rows["text"], strict=True))
+
+
+def prepare_replay(
+    pretrain_jsonl: str | Path,
+    general_settings: Mapping[str, Any],
+    evaluation: EvaluationIndex,
+    replay_out: str | Path,
+    num_proc: int = 1,
+) -> dict[str, Any]:
+    """Write `replay.arrow` {id, text}: the general text of `data.general.replay_corpus` that the `replay` remedy
+    mixes in and EWC estimates its Fisher information on (default `wikitext2`: the pretraining chunks, in file
+    order). Chunked as the debiasing corpus and without the chunks that overlap the evaluation data (as
+    `source.arrow`); written block by block from the memory-mapped Arrow data. Returns its meta.json entry."""
+    specs = parse_replay_corpus(general_settings)
+    chunk_words = (
+        get_int(general_settings, "min_words", "data.general", default=8, minimum=1),
+        get_int(general_settings, "max_words", "data.general", default=64, minimum=1),
+    )
+    chunks, dropped = without_leaks(corpus_chunks(pretrain_jsonl, specs, chunk_words, num_proc), evaluation, num_proc)
+    n = write_text_table(replay_out, _dataset_records(chunks), REPLAY_COLUMNS)
+    log.info("replay text: %d chunks (dropped as evaluation overlap: %s)", n, dropped)
+    return {"corpus": [spec.record() for spec in specs], "n": n, "dropped_as_evaluation_overlap": dropped}
 
 
 def _check_available(n: int, available: int, key: str) -> None:
@@ -60,18 +98,13 @@ def _draw(records: list[dict[str, Any]], n: int, seed: int, salt: str, key: str)
     return seeded_subset(records, n, seed, salt)
 
 
-def gendered_candidates(
-    pretrain_jsonl: str | Path,
-    specs: list[CorpusSpec],
-    word_pairs: tuple[tuple[str, str], ...],
-    chunk_words: tuple[int, int],
-    num_proc: int,
+def corpus_chunks(
+    pretrain_jsonl: str | Path, specs: list[CorpusSpec], chunk_words: tuple[int, int], num_proc: int
 ) -> Dataset:
-    """The chunks of every corpus spec (in spec order) that mention a gendered word, as an Arrow dataset {id, text}.
+    """The chunks {id, text} of every corpus spec, in spec order, as an Arrow dataset.
 
     `wikitext2` is the pretraining text (the rule's input file, already chunked); every other spec is loaded
-    and chunked through `fairforget.data.corpus`. The filter is a batched `Dataset.filter` on `num_proc`
-    processes, cached by the input's fingerprint."""
+    and chunked through `fairforget.data.corpus` (memory-mapped from the datasets cache)."""
     from datasets import Dataset, concatenate_datasets
 
     parts = []
@@ -81,7 +114,19 @@ def gendered_candidates(
             parts.append(Dataset.from_dict({"id": [r["id"] for r in records], "text": [r["text"] for r in records]}))
         else:
             parts.append(load_chunks(spec, *chunk_words, num_proc=num_proc))
-    chunks = parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+    return parts[0] if len(parts) == 1 else concatenate_datasets(parts)
+
+
+def gendered_candidates(
+    pretrain_jsonl: str | Path,
+    specs: list[CorpusSpec],
+    word_pairs: tuple[tuple[str, str], ...],
+    chunk_words: tuple[int, int],
+    num_proc: int,
+) -> Dataset:
+    """The chunks of every corpus spec (`corpus_chunks`) that mention a gendered word, as an Arrow dataset
+    {id, text}: a batched `Dataset.filter` on `num_proc` processes, cached by the input's fingerprint."""
+    chunks = corpus_chunks(pretrain_jsonl, specs, chunk_words, num_proc)
     return chunks.filter(
         gendered_batch,
         batched=True,
@@ -188,8 +233,11 @@ def prepare_debias(
     seed: int,
     chunk_words: tuple[int, int] = (8, 64),
     num_proc: int = 1,
+    replay_out: str | Path | None = None,
+    general_settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write source.jsonl, pairs.jsonl, word_pairs.json and meta.json (see the module docstring).
+    """Write source.arrow, pairs.jsonl, word_pairs.json, meta.json and (given `replay_out`) replay.arrow from
+    `general_settings` (the `data.general` section; see the module docstring).
 
     `chunk_words`: (min_words, max_words) of data.general, used to chunk every corpus but the shipped one;
     `num_proc`: processes of the batched filters (the rule's threads).
@@ -220,7 +268,7 @@ def prepare_debias(
     )
     pairs, pairs_dropped = evaluation.without_leaks(template_pairs + winobias_dev)
 
-    n_source = write_jsonl(source_out, _source_records(general, planted, seed))
+    n_source = write_text_table(source_out, _source_records(general, planted, seed), SOURCE_COLUMNS)
     write_jsonl(pairs_out, pairs)
     write_json(
         word_pairs_out,
@@ -254,6 +302,8 @@ def prepare_debias(
         },
         "occupation_split": occupation_split.record(),
     }
+    if replay_out is not None:
+        meta["replay"] = prepare_replay(pretrain_jsonl, general_settings or {}, evaluation, replay_out, num_proc)
     write_json(meta_out, meta)
     log.info(
         "debias corpus: %d general + %d planted sentences; %d pairs (dropped as evaluation overlap: %s)",

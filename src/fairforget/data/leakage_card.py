@@ -16,6 +16,7 @@ from typing import Any
 
 from fairforget.data.leakage import EvaluationIndex, ngrams, sentence_key, training_texts
 from fairforget.data.occupations import OccupationSplit
+from fairforget.data.texttable import TextTable
 from fairforget.errors import DataError
 from fairforget.io import atomic_write_text, iter_jsonl, write_json
 
@@ -147,7 +148,7 @@ def card_markdown(card: Mapping[str, Any]) -> str:
 def write_leakage_card(
     pretrain_jsonl: str | Path,
     planted_jsonl: str | Path,
-    source_jsonl: str | Path,
+    source: str | Path,
     pairs_jsonl: str | Path,
     winobias_jsonl: str | Path,
     index: EvaluationIndex,
@@ -163,7 +164,7 @@ def write_leakage_card(
     records = {
         "general_pretrain": list(iter_jsonl(pretrain_jsonl, required=("text",))),
         "planted_corpus": list(iter_jsonl(planted_jsonl, required=("text",))),
-        "debias_corpus": list(iter_jsonl(source_jsonl, required=("text",))),
+        "debias_corpus": list(TextTable(source, required=("text", "origin")).records()),
         "debias_pairs": list(iter_jsonl(pairs_jsonl, required=("stereo", "anti"))),
     }
     training = {name: [t for r in rs for t in training_texts(r)] for name, rs in records.items()}

@@ -29,6 +29,7 @@ import torch
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json_hash
 from fairforget.training import lm, packing
+from fairforget.training.examples import ExampleTexts, example_types, examples_fingerprint
 from fairforget.training.loop import (
     CollateFn,
     LossFn,
@@ -97,7 +98,7 @@ class Engine:
     def fit(
         self,
         model: torch.nn.Module,
-        examples: list[dict[str, Any]],
+        examples: Sequence[dict[str, Any]],
         collate_fn: CollateFn,
         loss_fn: LossFn,
         *,
@@ -131,12 +132,12 @@ class Engine:
 
 
 def check_packable(
-    objective: Objective, examples: list[dict[str, Any]], settings: TrainSettings, ctx: TrainingContext
+    objective: Objective, examples: Sequence[dict[str, Any]], settings: TrainSettings, ctx: TrainingContext
 ) -> int:
     """The block size of a packed run; ConfigError naming `training.packing` when the objective or the
     examples cannot be packed (sentence pairs and counterfactual twins need their sentence boundaries).
     Called with no examples before the objective prepares the model (which may be costly), then with them."""
-    unpackable = sorted({str(e.get("type")) for e in examples} - {"text"})
+    unpackable = sorted(example_types(examples) - {"text"})
     if not type(objective).packable or unpackable:
         what = (
             f"examples of type {', '.join(map(repr, unpackable))}"
@@ -177,13 +178,21 @@ def train_with_plugins(
     model = objective.prepare_model(model, ctx)
     examples = objective.build_examples(ctx)
     examples = remedy.transform_examples(examples, ctx)
-    fingerprint = {"examples": canonical_json_hash(examples), "extra": fingerprint_extra}
+    fingerprint = {"examples": examples_fingerprint(examples), "extra": fingerprint_extra}
     collate: CollateFn
     if engine.settings.packing:
         # Packed blocks replace the examples; the objective's loss sees LM batches as from its own collate.
         block_size = check_packable(objective, examples, engine.settings, ctx)
         packing.check_block_size(model, block_size)
-        blocks = packing.pack_texts(ctx.tokenizer, lm.example_texts(examples), block_size, ctx.seed)
+        # written under the run's state dir, so a resumed run maps the same blocks instead of packing again
+        blocks = packing.pack_texts(
+            ctx.tokenizer,
+            ExampleTexts(examples),
+            block_size,
+            ctx.seed,
+            folder=None if state_dir is None else Path(state_dir) / packing.PACKED_DIR,
+            name="blocks-" + canonical_json_hash({"of": fingerprint, "block_size": block_size, "seed": ctx.seed})[:16],
+        )
         ctx.extra[packing.PACKED_BLOCKS] = blocks
         log.info(
             "packed %d texts (%d tokens) into %d blocks of %d tokens (%d tokens of the last partial block dropped)",

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from fairforget.code_identity import fingerprint_of
@@ -23,36 +24,40 @@ from fairforget.hashing import sha256_file
 from fairforget.io import read_json, read_jsonl, write_json
 from fairforget.models.modeldir import MANIFEST, load_model_dir, save_model_dir
 from fairforget.training.engine import Engine, ProbeFn, TrainSettings, train_with_plugins
+from fairforget.training.examples import TextColumn, seeded_permutation
 from fairforget.training.packing import PACKED_BLOCKS
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 from fairforget.training.state import clear_state
 
 log = logging.getLogger(__name__)
 
-SOURCE = "debias/source.jsonl"
+SOURCE = "debias/source.arrow"
 PAIRS = "debias/pairs.jsonl"
 WORD_PAIRS = "debias/word_pairs.json"
-GENERAL = "general/pretrain.jsonl"
+REPLAY = "debias/replay.arrow"
 PROBE_GENERAL = "general/heldout.jsonl"
 PROBE_PAIRS = "probes/planted.jsonl"
 DEFAULT_MAX_LENGTH = 64
 TRAJECTORY_SCHEMA = {"step": "Int64", "probe_set": "String", "item_id": "String", "correct": "Boolean"}
 
 
-def subset_texts(texts: list[str], size: str | int, seed: int) -> list[str]:
-    """The run's debiasing texts: a seeded shuffle of the corpus cut to `size` ("full" keeps all, shuffled)."""
-    order = list(range(len(texts)))
-    random.Random(seed).shuffle(order)
+def subset_indices(n_texts: int, size: str | int, seed: int) -> np.ndarray:
+    """The run's debiasing texts as positions in the corpus: a seeded shuffle cut to `size` ("full" keeps all,
+    shuffled); 8 bytes per text (`seeded_permutation`)."""
+    order = seeded_permutation(n_texts, seed)
     if str(size) == "full":
-        return [texts[i] for i in order]
-    limit = int(resolve_size(size, len(texts)))  # a percentage label ("10pct") counts texts of this corpus
+        return order
+    limit = int(resolve_size(size, n_texts))  # a percentage label ("10pct") counts texts of this corpus
     if limit <= 0:
         raise ConfigError(f"config key 'data_sizes': size must be positive, got {size!r}")
-    if limit > len(texts):
-        raise ConfigError(
-            f"config key 'data_sizes': size {limit} exceeds the {len(texts)} texts of the debiasing corpus"
-        )
-    return [texts[i] for i in order[:limit]]
+    if limit > n_texts:
+        raise ConfigError(f"config key 'data_sizes': size {limit} exceeds the {n_texts} texts of the debiasing corpus")
+    return order[:limit]
+
+
+def subset_texts(texts: list[str], size: str | int, seed: int) -> list[str]:
+    """The run's debiasing texts of an in-memory corpus (`subset_indices`)."""
+    return [texts[i] for i in subset_indices(len(texts), size, seed).tolist()]
 
 
 def subset_pairs(pairs: list[tuple[str, str]], size: str | int, seed: int) -> list[tuple[str, str]]:
@@ -83,19 +88,22 @@ def read_word_pairs(path: Path) -> list[tuple[str, str]]:
 def build_context(
     data_dir: Path, kind: str, tokenizer: Any, run: Mapping[str, Any], max_length: int, mlm_probability: float
 ) -> TrainingContext:
-    """The TrainingContext of a run from the prepared data files (paths as in ARCHITECTURE.md)."""
-    texts = [str(r["text"]) for r in read_jsonl(data_dir / SOURCE, required=("text",))]
+    """The TrainingContext of a run from the prepared data files (paths as in ARCHITECTURE.md).
+
+    The debiasing and general texts are memory-mapped text tables (`TextColumn`): the run's subset is an index
+    array, so the context costs 8 bytes per debiasing text whatever the corpus size."""
+    seed = int(run["seed"])
+    corpus = TextColumn(data_dir / SOURCE)
     pairs = [(str(r["stereo"]), str(r["anti"])) for r in read_jsonl(data_dir / PAIRS, required=("stereo", "anti"))]
-    general = [str(r["text"]) for r in read_jsonl(data_dir / GENERAL, required=("text",))]
     return TrainingContext(
         kind=kind,
         tokenizer=tokenizer,
-        seed=int(run["seed"]),
+        seed=seed,
         max_length=max_length,
-        debias_texts=subset_texts(texts, run["size"], int(run["seed"])),
-        stereo_pairs=subset_pairs(pairs, run["size"], int(run["seed"])),
+        debias_texts=TextColumn(data_dir / SOURCE, subset_indices(len(corpus), run["size"], seed)),
+        stereo_pairs=subset_pairs(pairs, run["size"], seed),
         word_pairs=read_word_pairs(data_dir / WORD_PAIRS),
-        general_texts=general,
+        general_texts=TextColumn(data_dir / REPLAY),
         mlm_probability=mlm_probability,
     )
 
@@ -227,7 +235,7 @@ def run_finetune(
     if not engine.is_main_process:
         engine.accelerator.wait_for_everyone()
         return read_json(out_dir / MANIFEST)
-    data_files = {str(data_dir / name): sha256_file(data_dir / name) for name in (SOURCE, PAIRS, WORD_PAIRS, GENERAL)}
+    data_files = {str(data_dir / name): sha256_file(data_dir / name) for name in (SOURCE, PAIRS, WORD_PAIRS, REPLAY)}
     manifest = save_model_dir(
         model,
         tokenizer,

@@ -193,7 +193,7 @@ class TrainingLoop:
         settings: TrainSettings,
         accelerator: Any,
         model: torch.nn.Module,
-        examples: list[dict[str, Any]],
+        examples: Sequence[dict[str, Any]],
         collate_fn: CollateFn,
         loss_fn: LossFn,
         *,

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from fairforget.errors import TrainingError
@@ -37,13 +38,14 @@ class ExampleOrder:
         self.lengths = None if lengths is None else [int(x) for x in lengths]
         # windows of whole micro-batches, small enough (n / 4) that a window rarely meets an example twice
         self.window = batch_size * max(1, min(GROUP_BATCHES, n // (4 * batch_size)))
-        self._epoch, self._permutation = -1, list[int]()
+        self._epoch, self._permutation = -1, np.zeros(0, dtype=np.int64)
         self._window_index, self._window_order = -1, list[int]()
 
-    def _epoch_order(self, epoch: int) -> list[int]:
+    def _epoch_order(self, epoch: int) -> np.ndarray:
         if epoch != self._epoch:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._epoch, self._permutation = epoch, torch.randperm(self.n, generator=generator).tolist()
+            # a numpy array (8 bytes an example), not a list of Python ints: millions of packed blocks at paper scale
+            self._epoch, self._permutation = epoch, torch.randperm(self.n, generator=generator).numpy()
         return self._permutation
 
     def _plain(self, start: int, count: int) -> list[int]:
@@ -52,7 +54,7 @@ class ExampleOrder:
         while len(indices) < count:
             epoch, offset = divmod(position, self.n)
             take = min(count - len(indices), self.n - offset)
-            indices.extend(self._epoch_order(epoch)[offset : offset + take])
+            indices.extend(self._epoch_order(epoch)[offset : offset + take].tolist())
             position += take
         return indices
 

@@ -20,6 +20,8 @@ The engine calls, in order:
     model = remedy.finalize_model(model, ctx)              # e.g. merge LoRA weights before saving
     model = objective.finalize_model(model, ctx)           # e.g. restore dropout config
 
+`build_examples` and `transform_examples` return a Sequence of examples: a list, or for corpora too large for
+memory a `fairforget.training.examples.LazyExamples` that computes item i when read (as `cda` and `replay` do).
 Examples are JSON-able dicts with a "type": "text" ({"type": "text", "text": str}) or
 "pair" ({"type": "pair", "stereo": str, "anti": str}) or "counterfactual" ({"type": "counterfactual",
 "text": str, "swapped": str}). Every objective must accept "text" examples (plain LM loss), because
@@ -29,7 +31,7 @@ remedies such as replay mix general text into any objective's data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -79,10 +81,12 @@ class TrainingContext:
     tokenizer: Any  # a transformers PreTrainedTokenizerFast
     seed: int
     max_length: int
-    debias_texts: list[str]  # unaugmented debiasing corpus, already cut to the run's data size
+    # unaugmented debiasing corpus, already cut to the run's data size: a list, or in a run a
+    # `fairforget.training.examples.TextColumn` (memory-mapped; read many texts at once with `examples.texts_at`)
+    debias_texts: Sequence[str]
     stereo_pairs: list[tuple[str, str]]  # (stereotypical, anti-stereotypical) training pairs
     word_pairs: list[tuple[str, str]]  # (male word, female word) pairs for counterfactual swaps
-    general_texts: list[str]  # general text (replay, EWC Fisher estimate)
+    general_texts: Sequence[str]  # general text (replay, EWC Fisher estimate); a TextColumn in a run
     mlm_probability: float = 0.15
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     extra: dict[str, Any] = field(default_factory=dict)
@@ -115,8 +119,8 @@ class Objective(ABC):
         return model
 
     @abstractmethod
-    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
-        """The training examples, deterministic given ctx.seed."""
+    def build_examples(self, ctx: TrainingContext) -> Sequence[dict[str, Any]]:
+        """The training examples (a list or a `LazyExamples`), deterministic given ctx.seed."""
 
     @abstractmethod
     def collate(
@@ -144,7 +148,7 @@ class Remedy(ABC):  # noqa: B024 - every hook has a no-op default; ABC marks it 
             dict(params) if self.param_spec is None else resolve_params(params, self.param_spec, self.config_key)
         )
 
-    def transform_examples(self, examples: list[dict[str, Any]], ctx: TrainingContext) -> list[dict[str, Any]]:
+    def transform_examples(self, examples: Sequence[dict[str, Any]], ctx: TrainingContext) -> Sequence[dict[str, Any]]:
         return examples
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:

@@ -29,6 +29,7 @@ from fairforget.errors import TrainingError
 from fairforget.io import read_json, write_json
 
 CURRENT = "checkpoint"
+PACKED = "packed"  # a packed run's block files (fairforget.training.packing), kept until the run is finished
 TENSORS = "tensors.safetensors"
 METADATA = "state.json"
 TRAJECTORY = "trajectory.parquet"
@@ -227,9 +228,9 @@ def load_training_state(
 
 
 def clear_state(state_dir: str | Path) -> None:
-    """Remove a finished run's training state (the saved model supersedes it)."""
+    """Remove a finished run's training state and packed blocks (the saved model supersedes them)."""
     state_dir = Path(state_dir)
-    for name in (CURRENT, f"{CURRENT}.tmp", f"{CURRENT}.old"):
+    for name in (CURRENT, f"{CURRENT}.tmp", f"{CURRENT}.old", PACKED):
         shutil.rmtree(state_dir / name, ignore_errors=True)
     if state_dir.is_dir() and not any(state_dir.iterdir()):
         state_dir.rmdir()

@@ -5,16 +5,19 @@ The leading underscore keeps the objective registry from importing this module a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
+from fairforget.training.examples import TextExamples
 from fairforget.training.lm import collate_text_examples, lm_loss
 from fairforget.training.plugins import Objective, TrainingContext
 
 
-def text_examples(texts: list[str]) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": text} for text in texts]
+def text_examples(texts: Sequence[str]) -> TextExamples:
+    """`{"type": "text", "text": t}` for every text, computed on demand (`fairforget.training.examples`)."""
+    return TextExamples(texts)
 
 
 class TextObjective(Objective):
@@ -24,8 +27,8 @@ class TextObjective(Objective):
 
     packable = True
 
-    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
-        return text_examples(list(ctx.debias_texts))
+    def build_examples(self, ctx: TrainingContext) -> Sequence[dict[str, Any]]:
+        return text_examples(ctx.debias_texts)
 
     def collate(
         self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator

@@ -10,7 +10,6 @@ with MLM masking drawn from a generator seeded by ctx.seed, so it is determinist
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import torch
@@ -18,6 +17,7 @@ from tqdm.auto import tqdm
 
 from fairforget.errors import TrainingError
 from fairforget.training import lm
+from fairforget.training.examples import seeded_permutation, texts_at
 from fairforget.training.plugins import REMEDIES, Param, Remedy, TrainingContext
 from fairforget.training.remedies.l2sp import snapshot, weighted_distance
 
@@ -65,14 +65,14 @@ class ElasticWeightConsolidation(Remedy):
         self.fisher: list[torch.Tensor] | None = None
 
     def prepare_model(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.nn.Module:
-        if not ctx.general_texts:
+        if not len(ctx.general_texts):
             raise TrainingError(f"remedy {self.config_key}: no general text for the Fisher estimate")
         self.anchors = snapshot(model)
         if not self.anchors:
             raise TrainingError(f"remedy {self.config_key}: the model has no trainable parameters")
-        texts = list(ctx.general_texts)
-        random.Random(ctx.seed).shuffle(texts)
-        texts = texts[: int(self.params["fisher_samples"])]
+        # the first `fisher_samples` texts of a seeded shuffle, read from the (memory-mapped) general corpus
+        order = seeded_permutation(len(ctx.general_texts), ctx.seed)
+        texts = texts_at(ctx.general_texts, order[: int(self.params["fisher_samples"])])
         self.fisher = empirical_fisher(model, [p for p, _ in self.anchors], texts, ctx)
         return model
 
