@@ -289,6 +289,19 @@ def test_analysis_says_what_too_few_units_cannot_detect():
         assert f"Not detectable here: with {units} matched unit(s)" in text and "at least 8 units" in text
         # the best-alpha rows (threshold 0.05 / 3): 2^(1-n) < 1/60 needs n >= 7
         assert "best-α rows' tests (threshold 0.05 / 3 weights) cannot reject" in text and "at least 7 are" in text
+        assert f"with {units} unit(s) either:" in text  # after the fused-vs-remedy sentence
+
+
+def test_without_other_remedies_only_the_best_alpha_limit_is_said():
+    fusion_frame, run_frame = _fusion_frames(units=2)
+    settings = AnalysisSettings(permutations=999)
+    result = analyse_fusion(
+        fusion_frame, run_frame.filter(pl.col("remedy") == "none"), settings, FusionSettings(enabled=True)
+    )
+    assert result.comparisons == []
+    assert result.undetectable == (
+        "The best-α rows' tests (threshold 0.05 / 3 weights) cannot reject with 2 unit(s): at least 7 are needed."
+    )
 
 
 def test_values_zero_up_to_float_error_render_as_zero():

@@ -430,9 +430,11 @@ def _decide(result: FusionResult, settings: AnalysisSettings) -> None:
         needed = int(math.floor(math.log2(2 * k / settings.alpha))) + 1
         fewest = min(p.units for p in chosen)
         if fewest < needed:
+            # "either" only after the fused-vs-remedy sentence (a study with one remedy has no comparison)
+            either = " either" if result.undetectable else ""
             result.undetectable += (" " if result.undetectable else "") + (
                 f"The best-α rows' tests (threshold {settings.alpha:g} / {k} weights) cannot reject with {fewest} "
-                f"unit(s) either: at least {needed} are needed."
+                f"unit(s){either}: at least {needed} are needed."
             )
 
 
