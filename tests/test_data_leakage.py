@@ -156,3 +156,19 @@ def test_card_reports_everything_and_fails_only_on_forbidden_overlap(tmp_path: P
     assert f"planted_corpus: trains on occupation(s) ['{eval_occ}']" in str(failure.value)
     card = json.loads((tmp_path / "card.json").read_text())
     assert not card["passed"] and len(card["violations"]) == 2
+
+
+def test_the_card_streams_the_debiasing_corpus_block_by_block(tmp_path):
+    """The card reads the debiasing corpus from its table one block at a time on every pass (it never holds the
+    corpus): every row, in file order, across record batches."""
+    from fairforget.data.leakage_card import TableTexts
+    from fairforget.data.texttable import BLOCK_ROWS, TextTable, write_text_table
+
+    rows = [{"text": f"text {i}", "origin": "planted" if i % 7 == 0 else "general"} for i in range(BLOCK_ROWS + 501)]
+    write_text_table(tmp_path / "source.arrow", rows, ("text", "origin"))
+    table = TextTable(tmp_path / "source.arrow", required=("text", "origin"))
+    texts = TableTexts(table)
+    assert len(texts) == len(rows)
+    assert list(texts) == [r["text"] for r in rows] == list(texts)  # re-iterable
+    assert list(TableTexts(table, "origin")) == [r["origin"] for r in rows]
+    assert f"text {BLOCK_ROWS + 500}" in texts and "text -1" not in texts

@@ -10,20 +10,40 @@ evaluation pairs. Overlap with the non-bias-bearing sets is reported only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fairforget.data.leakage import EvaluationIndex, ngrams, sentence_key, training_texts
 from fairforget.data.occupations import OccupationSplit
-from fairforget.data.texttable import TextTable
+from fairforget.data.texttable import BLOCK_ROWS, TextTable
 from fairforget.errors import DataError
 from fairforget.io import atomic_write_text, iter_jsonl, write_json
 
 MAX_EXAMPLES = 3
 
 
-def _overlaps(texts: Sequence[str], index: EvaluationIndex) -> dict[str, dict[str, Any]]:
+class TableTexts(Collection[str]):
+    """One column of a text table, read `BLOCK_ROWS` rows at a time on every pass (the card passes over each
+    training set once per evaluation set): the debiasing corpus may be far larger than memory (issue 15)."""
+
+    def __init__(self, table: TextTable, column: str = "text") -> None:
+        self.table, self.column = table, column
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self.table), BLOCK_ROWS):
+            yield from self.table.texts(np.arange(start, min(start + BLOCK_ROWS, len(self.table))), self.column)
+
+    def __contains__(self, text: object) -> bool:
+        return any(t == text for t in self)
+
+
+def _overlaps(texts: Collection[str], index: EvaluationIndex) -> dict[str, dict[str, Any]]:
     by_set: dict[str, dict[str, Any]] = {}
     for es in index.sets:
         keys = {sentence_key(s) for s in es.sentences} - {""}
@@ -55,7 +75,7 @@ def _overlaps(texts: Sequence[str], index: EvaluationIndex) -> dict[str, dict[st
 
 
 def build_leakage_card(
-    training: Mapping[str, Sequence[str]],
+    training: Mapping[str, Collection[str]],
     index: EvaluationIndex,
     split: OccupationSplit,
     occupations_trained: Mapping[str, set[str]],
@@ -145,6 +165,10 @@ def card_markdown(card: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _texts(records: Iterable[dict[str, Any]]) -> list[str]:
+    return [t for r in records for t in training_texts(r)]
+
+
 def write_leakage_card(
     pretrain_jsonl: str | Path,
     planted_jsonl: str | Path,
@@ -161,19 +185,23 @@ def write_leakage_card(
     Training side: general pretraining text, planted corpus, debiasing corpus, debiasing pairs (templates +
     WinoBias dev). `winobias_jsonl`: the evaluated WinoBias pairs (R/data/probes/winobias.jsonl).
     """
-    records = {
-        "general_pretrain": list(iter_jsonl(pretrain_jsonl, required=("text",))),
-        "planted_corpus": list(iter_jsonl(planted_jsonl, required=("text",))),
-        "debias_corpus": list(TextTable(source, required=("text", "origin")).records()),
-        "debias_pairs": list(iter_jsonl(pairs_jsonl, required=("stereo", "anti"))),
+    # the debiasing corpus is streamed from its table, never held whole (memory flat as the corpus grows)
+    corpus = TextTable(source, required=("text", "origin"))
+    training: dict[str, Collection[str]] = {
+        "general_pretrain": _texts(iter_jsonl(pretrain_jsonl, required=("text",))),
+        "planted_corpus": _texts(iter_jsonl(planted_jsonl, required=("text",))),
+        "debias_corpus": TableTexts(corpus),
+        "debias_pairs": _texts(iter_jsonl(pairs_jsonl, required=("stereo", "anti"))),
     }
-    training = {name: [t for r in rs for t in training_texts(r)] for name, rs in records.items()}
     # WikiText names occupations as ordinary words; only the texts built around an occupation are checked
     occupations_trained = {
         name: {o for t in training[name] for o in split.mentions(t)} for name in ("planted_corpus", "debias_pairs")
     }
     occupations_trained["debias_corpus"] = {
-        o for r in records["debias_corpus"] if r.get("origin") == "planted" for o in split.mentions(r["text"])
+        o
+        for origin, text in zip(TableTexts(corpus, "origin"), TableTexts(corpus), strict=True)
+        if origin == "planted"
+        for o in split.mentions(text)
     }
     winobias_evaluated = {
         o
