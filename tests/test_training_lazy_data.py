@@ -123,3 +123,33 @@ def test_packed_blocks_in_a_folder_are_reused_only_when_complete(tmp_path: Path)
     (folder / "b.json").unlink()
     rebuilt = pack_texts(tokenizer, texts, 8, 1, folder=folder, name="b")
     assert rebuilt.input_ids.tolist() == in_memory.input_ids.tolist()
+
+
+def test_unpackable_objectives_compute_their_examples_on_demand_equal_to_the_lists() -> None:
+    """counterfactual_consistency and unlikelihood hold no dict per text (a corpus of any size), yet their examples
+    are exactly the lists they built before, in order (so checkpoints are unchanged)."""
+    from fairforget.data.cda import contains_gendered_word, swap_gender
+    from fairforget.training.objectives.counterfactual_consistency import ConsistencyExamples
+    from fairforget.training.objectives.unlikelihood import PairsThenTexts
+
+    texts = ["he is a nurse", "the weather is fine", "She met him there", "no one came"]
+    word_pairs = (("he", "she"), ("him", "her"))
+    consistency = ConsistencyExamples(texts, word_pairs)
+    expected = [
+        {"type": "counterfactual", "text": t, "swapped": swap_gender(t, word_pairs)}
+        if contains_gendered_word(t, word_pairs)
+        else {"type": "text", "text": t}
+        for t in texts
+    ]
+    assert consistency == expected and consistency[2]["swapped"] == "He met her there"
+    assert consistency.examples_at(np.array([3, 0])) == [expected[3], expected[0]]
+    pairs = [("he is a nurse", "she is a nurse"), ("she codes", "he codes")]
+    combined = PairsThenTexts(pairs, texts)
+    assert combined == [{"type": "pair", "stereo": s, "anti": a} for s, a in pairs] + [
+        {"type": "text", "text": t} for t in texts
+    ]
+    assert combined.examples_at(np.array([5, 1, 2])) == [combined[5], combined[1], combined[2]]
+    # the resume key follows the content
+    assert combined.fingerprint() == PairsThenTexts(list(pairs), list(texts)).fingerprint()
+    assert combined.fingerprint() != PairsThenTexts(pairs[:1], texts).fingerprint()
+    assert consistency.fingerprint() != ConsistencyExamples(texts[:3], word_pairs).fingerprint()

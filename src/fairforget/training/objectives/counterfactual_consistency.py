@@ -24,12 +24,15 @@ and plain text; twins carry no LM loss) + weight * mean symmetric KL (0 when no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from fairforget.data.cda import contains_gendered_word, swap_gender
 from fairforget.training import lm
+from fairforget.training.examples import LazyExamples, digest, fingerprint_of, texts_at
 from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
 
 
@@ -80,19 +83,40 @@ def _masked_views(
     return language, twin_input, compared
 
 
+class ConsistencyExamples(LazyExamples):
+    """Per debiasing text, `{"type": "counterfactual", "text", "swapped"}` when it names a gendered word, else
+    `{"type": "text", "text"}`; item i computed when read, so a corpus of any size costs no memory per text."""
+
+    types = frozenset({"counterfactual", "text"})
+
+    def __init__(self, texts: Sequence[str], pairs: tuple[tuple[str, str], ...]) -> None:
+        self.texts, self.pairs = texts, pairs
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def examples_at(self, indices: np.ndarray) -> list[dict[str, Any]]:
+        return [
+            {"type": "counterfactual", "text": text, "swapped": swap_gender(text, self.pairs)}
+            if contains_gendered_word(text, self.pairs)
+            else {"type": "text", "text": text}
+            for text in texts_at(self.texts, indices)
+        ]
+
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.texts,)
+
+    def fingerprint(self) -> str:
+        return digest("counterfactual_consistency", self.pairs, fingerprint_of(self.texts))
+
+
 @OBJECTIVES.register("counterfactual_consistency")
 class CounterfactualConsistency(Objective):
     name = "counterfactual_consistency"
     param_spec: ClassVar[dict[str, Param] | None] = {"weight": Param(1.0, _non_negative, "a number >= 0")}
 
-    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
-        examples: list[dict[str, Any]] = []
-        for text in ctx.debias_texts:
-            if contains_gendered_word(text, ctx.word_pairs):
-                examples.append({"type": "counterfactual", "text": text, "swapped": swap_gender(text, ctx.word_pairs)})
-            else:
-                examples.append({"type": "text", "text": text})
-        return examples
+    def build_examples(self, ctx: TrainingContext) -> ConsistencyExamples:
+        return ConsistencyExamples(ctx.debias_texts, tuple(ctx.word_pairs))
 
     def collate(
         self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator

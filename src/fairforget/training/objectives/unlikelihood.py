@@ -24,14 +24,18 @@ the reference is deterministic, but needs no second model in memory. Pairs come 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fairforget.errors import TrainingError
+from fairforget.hashing import canonical_json_hash
 from fairforget.training import lm
+from fairforget.training.examples import LazyExamples, digest, fingerprint_of, texts_at
 from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
 
 REFERENCE_BATCH_SIZE = 32
@@ -113,6 +117,36 @@ def dpo_loss(
     return -F.logsigmoid(beta * margin).mean()
 
 
+class PairsThenTexts(LazyExamples):
+    """`{"type": "pair", "stereo", "anti"}` for every training pair, then `{"type": "text", "text"}` for every
+    debiasing text; the texts' items computed when read, so a corpus of any size costs no memory per text."""
+
+    types = frozenset({"pair", "text"})
+
+    def __init__(self, pairs: list[tuple[str, str]], texts: Sequence[str]) -> None:
+        self.pairs, self.texts = pairs, texts
+
+    def __len__(self) -> int:
+        return len(self.pairs) + len(self.texts)
+
+    def examples_at(self, indices: np.ndarray) -> list[dict[str, Any]]:
+        indices = np.asarray(indices, dtype=np.int64)
+        n_pairs = len(self.pairs)
+        texts = iter(texts_at(self.texts, indices[indices >= n_pairs] - n_pairs))
+        return [
+            {"type": "pair", "stereo": self.pairs[i][0], "anti": self.pairs[i][1]}
+            if i < n_pairs
+            else {"type": "text", "text": next(texts)}
+            for i in indices.tolist()
+        ]
+
+    def inputs(self) -> tuple[Any, ...]:
+        return (self.texts,)
+
+    def fingerprint(self) -> str:
+        return digest("unlikelihood", canonical_json_hash(self.pairs), fingerprint_of(self.texts))
+
+
 @OBJECTIVES.register("unlikelihood")
 class StereotypeUnlikelihood(Objective):
     name = "unlikelihood"
@@ -143,10 +177,8 @@ class StereotypeUnlikelihood(Objective):
         model.train(was_training)
         return model
 
-    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
-        pairs = [{"type": "pair", "stereo": s, "anti": a} for s, a in ctx.stereo_pairs]
-        texts = [{"type": "text", "text": t} for t in ctx.debias_texts]
-        return pairs + texts
+    def build_examples(self, ctx: TrainingContext) -> PairsThenTexts:
+        return PairsThenTexts(list(ctx.stereo_pairs), ctx.debias_texts)
 
     def collate(
         self, examples: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator
