@@ -186,3 +186,22 @@ def test_engine_reports_the_optimizer_kernel(tmp_path: Path) -> None:
     _, result = loop._train(tmp_path, "k", optimizer_impl="foreach", epochs=0.25)
     assert result.optimizer_impl == "foreach" and result.summary()["optimizer_impl"] == "foreach"
     assert Engine(TrainSettings()).settings.optimizer_impl == "auto"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_per_batch_tokenisation_of_a_large_corpus_gives_the_same_checkpoint(
+    tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PRETOKENIZE_MAX_EXAMPLES the texts are tokenised per batch (memory flat in the corpus): the same
+    batches, and the same saved tokenizer settings, so the same content hash as the up-front path."""
+    import fairforget.training.engine as engine_module
+    from fairforget.training.plugins import OBJECTIVES, REMEDIES
+
+    def train(name: str, limit: int) -> str:
+        monkeypatch.setattr(engine_module, "PRETOKENIZE_MAX_EXAMPLES", limit)
+        objective = OBJECTIVES.get("none")(config_key="objectives.none")
+        remedy = REMEDIES.get("none")(config_key="remedies.none")
+        manifest, _ = loop._train(tmp_path, name, kind, objective=objective, remedy=remedy)
+        return manifest["content_hash"]
+
+    assert train("up_front", 10**9) == train("per_batch", 0)

@@ -46,6 +46,8 @@ from fairforget.training.plugins import Objective, Remedy, TrainingContext
 from fairforget.training.settings import AUTO, AUTO_PROBE_INTERVALS, TrainSettings
 
 log = logging.getLogger(__name__)
+# Above this many examples the texts are tokenised per batch, not all up front (memory flat in the corpus).
+PRETOKENIZE_MAX_EXAMPLES = 200_000
 
 # The engine's public names, importable from here as before the loop moved to training.loop.
 __all__ = [
@@ -206,12 +208,23 @@ def train_with_plugins(
 
         def collate(batch_examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
             return packing.collate_blocks(batch_examples, ctx, generator)
-    else:
+    elif len(examples) <= PRETOKENIZE_MAX_EXAMPLES:
         # Tokenise every training text once, up front: collate then only pads cached ids (lm.encode).
         lm.pretokenize(ctx, lm.example_texts(examples))
 
         def collate(batch_examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
             return objective.collate(batch_examples, ctx, generator)
+    else:
+        # A corpus too large to tokenise up front (an unpackable objective at paper scale): per batch, the same
+        # ids (lm.encode falls back to lm.tokenize) with memory independent of the corpus. The saved tokenizer
+        # keeps the padding/truncation settings of its last call, which are part of the checkpoint's hash: leave
+        # them as the up-front path does (one call with its settings, each batch's call undone).
+        lm.build_token_cache(ctx.tokenizer, lm.example_texts(examples[:1]), ctx.max_length)
+        log.info("%d examples: tokenised per batch, not up front", len(examples))
+
+        def collate(batch_examples: list[dict[str, Any]], generator: torch.Generator) -> dict[str, Any]:
+            with lm.tokenizer_settings_kept(ctx.tokenizer):
+                return objective.collate(batch_examples, ctx, generator)
 
     model = remedy.prepare_model(model, ctx)
     model.to(engine.device)

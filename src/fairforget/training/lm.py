@@ -21,7 +21,8 @@ from __future__ import annotations
 import difflib
 import logging
 import re
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +141,34 @@ class TokenCache:
             "special_tokens_mask": special,
             "offsets": offsets,
         }
+
+
+@contextmanager
+def tokenizer_settings_kept(tokenizer: Any) -> Iterator[None]:
+    """Restore a fast tokenizer's padding and truncation settings after the block: a call changes them, and a
+    saved tokenizer (tokenizer.json, part of a checkpoint's hash) records the last call's."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        yield
+        return
+    padding, truncation = backend.padding, backend.truncation
+    try:
+        yield
+    finally:
+        if padding is None:
+            backend.no_padding()
+        else:
+            backend.enable_padding(**{k: v for k, v in padding.items() if k != "strategy"}, **_length(padding))
+        if truncation is None:
+            backend.no_truncation()
+        else:
+            backend.enable_truncation(**truncation)
+
+
+def _length(padding: dict[str, Any]) -> dict[str, Any]:
+    # tokenizers reports the strategy as "BatchLongest" or {"Fixed": n}; enable_padding takes `length`
+    strategy = padding.get("strategy")
+    return {"length": strategy["Fixed"]} if isinstance(strategy, dict) and "Fixed" in strategy else {}
 
 
 def build_token_cache(tokenizer: Any, texts: Iterable[str], max_length: int) -> TokenCache:
