@@ -7,7 +7,8 @@ position-addressable example stream (`training.order`); the loop itself, with it
 parts, is `training.loop.TrainingLoop`.
 
 `train_with_plugins` drives an objective and a remedy through the plug-in interface (`training.plugins`); it
-tokenises every training text once before the loop (`lm.pretokenize`), so collate functions only pad cached ids.
+tokenises every training text once before the loop (`lm.pretokenize`), so collate functions only pad cached ids;
+above `PRETOKENIZE_MAX_EXAMPLES` examples it tokenises per batch instead (same batches, same checkpoint hash).
 With `TrainSettings.packing` it packs the texts into blocks of `block_size` tokens instead (`training.packing`)
 and trains on those, for objectives that declare `Objective.packable`; any other objective is refused with a
 ConfigError naming `training.packing` before it prepares the model.
