@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -10,18 +11,93 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Under pytest-xdist (the README's test command runs 2 workers) each worker gets one core: one OpenMP/torch thread,
+# set before torch is imported, so that two workers never run four threads on two cores. Snakemake runs started by
+# tests set their jobs' threads themselves.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
+# Session fixtures that run a study (minutes). Each xdist worker is a session of its own, so the tests sharing one of
+# these go to one worker as one unit (`--dist loadgroup`, below), which computes the study once.
+# micro_evaluations is micro_workflow's study when the session runs both: one key.
+SHARED_STUDIES = {"micro_workflow": "micro-study", "micro_evaluations": "micro-study", "smollm2_dir": "smollm2"}
+# Approximate seconds of the heaviest work units on the 2-core EPYC (the profile in tests/README.md): under xdist
+# they are handed out first, longest first, so that no long unit starts last and leaves the other worker idle.
+# Only the order matters; a unit missing here is handed out after these, those with a slow test first.
+UNIT_SECONDS: dict[str, float] = {
+    "micro-study": 600,
+    "tests/test_learned_kernel_paths.py::test_learned_tests_pass_on_the_default_kernel_path": 300,
+}
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _datasets_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """🤗 datasets' caches (Arrow files of the corpus filters, prepared local datasets) under the session's tmp
     folder, not the user's ~/.cache; Snakemake runs started by tests inherit it through the environment."""
-    import os
-
     cache = tmp_path_factory.mktemp("hf-datasets")
     os.environ["HF_DATASETS_CACHE"] = str(cache)
     import datasets.config
 
     datasets.config.HF_DATASETS_CACHE = cache
+
+
+def _sharing_keys(item: pytest.Item) -> list[str]:
+    """What `item` shares with other tests and must not compute twice: a study fixture (by name), a module- or
+    class-scoped fixture (its module), and for the SLURM tests the cluster itself (one job queue)."""
+    keys = ["slurm"] if item.path.name.startswith("test_slurm_") else []
+    definitions = item._fixtureinfo.name2fixturedefs  # the fixtures the item uses, with their scopes
+    for name in item.fixturenames:
+        if name in SHARED_STUDIES:
+            keys.append(SHARED_STUDIES[name])
+        elif any(d.scope in ("module", "class", "package") for d in definitions.get(name, ())):
+            keys.append(item.path.name)
+    return keys
+
+
+def xdist_groups(items: list[pytest.Item]) -> dict[str, str]:
+    """nodeid -> group name for the tests that share expensive work, as the connected components of the relation
+    "shares a key" (so the micro study's end-to-end, fusion and caching tests form one group)."""
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keys = {item.nodeid: _sharing_keys(item) for item in items}
+    for item_keys in keys.values():
+        for key in item_keys:
+            parent[root(key)] = root(item_keys[0])
+    members: dict[str, list[str]] = {}
+    for key in parent:
+        members.setdefault(root(key), []).append(key)
+    names = {top: min(group) for top, group in members.items()}  # a stable, readable name
+    return {nodeid: names[root(item_keys[0])] for nodeid, item_keys in keys.items() if item_keys}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups = xdist_groups(items)
+    for item in items:
+        if item.nodeid in groups:
+            item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    if hasattr(config, "workerinput"):  # an xdist worker: its collection order is the order work is handed out
+        unit = {item.nodeid: groups.get(item.nodeid, item.nodeid.split("[")[0]) for item in items}
+        slow_units = {unit[item.nodeid] for item in items if item.get_closest_marker("slow")}
+
+        def order(item: pytest.Item) -> tuple[float, bool]:
+            return -UNIT_SECONDS.get(unit[item.nodeid], 0.0), unit[item.nodeid] not in slow_units
+
+        items.sort(key=order)  # stable: collection order within a unit and among equals
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_xdist_worker() -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +172,23 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its calibration lines to the controller, which prints the summary."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        from calibration_report import LINES
+
+        workeroutput["calibration_lines"] = list(LINES)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent under `-p no:xdist`
+def pytest_testnodedown(node, error) -> None:
+    """(xdist controller) collect a finished worker's calibration lines."""
+    from calibration_report import LINES
+
+    LINES.extend(getattr(node, "workeroutput", {}).get("calibration_lines", []))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

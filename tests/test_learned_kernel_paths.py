@@ -21,8 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 RERUN = "FAIRFORGET_LEARNED_RERUN"
 
 
+def plain_nodeid(item: pytest.Item) -> str:
+    """The test's node id without the `@group` suffix that xdist's loadgroup adds (conftest groups the tests sharing
+    a study), i.e. what `pytest NODEID` accepts."""
+    mark = item.get_closest_marker("xdist_group")
+    return item.nodeid.removesuffix(f"@{mark.args[0]}") if mark else item.nodeid
+
+
 def learned_tests(session: pytest.Session) -> list[str]:
-    return [item.nodeid for item in session.items if item.get_closest_marker("learned") is not None]
+    return [plain_nodeid(item) for item in session.items if item.get_closest_marker("learned") is not None]
 
 
 @pytest.mark.skipif(os.environ.get(RERUN) == "1", reason="this is the rerun on the default kernel path")
