@@ -114,6 +114,31 @@ def test_lm_loss_equals_the_models_own_loss(kind):
     assert torch.allclose(ours, torch.stack(terms).mean(), atol=1e-5)
 
 
+def test_masked_loss_on_masked_positions_only_has_the_full_heads_gradients():
+    """The MLM head on the masked positions alone (training's fast path) gives the loss and every parameter's
+    gradient of the head on all positions, to float rounding; an architecture without a known position-wise
+    head takes the full-logits route."""
+    model, tokenizer = tiny("masked")
+    model.eval()
+    ctx = context("masked", tokenizer, mlm_probability=0.3)
+    batch = lm.collate_text_examples([{"type": "text", "text": t} for t in DEBIAS_TEXTS], ctx, generator(5))
+    fast = lm.lm_loss(model, batch)
+    fast.backward()
+    fast_grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    full = lm.lm_loss_from_logits(lm.model_logits(model, batch), batch["labels"], "masked")
+    full.backward()
+    assert torch.allclose(fast, full, atol=1e-6)
+    for name, p in model.named_parameters():
+        assert torch.allclose(fast_grads[name], p.grad, atol=1e-6), name
+
+    class Unlisted(torch.nn.Module):  # its logits are all the loss can use
+        def forward(self, input_ids, attention_mask):
+            return model(input_ids=input_ids, attention_mask=attention_mask)
+
+    assert torch.allclose(lm.lm_loss(Unlisted(), batch), full, atol=1e-6)
+
+
 def test_lm_loss_is_zero_not_nan_when_nothing_is_scored():
     model, tokenizer = tiny("masked")
     ctx = context("masked", tokenizer)

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fairforget.errors import ModelError
+from fairforget.models.heads import mlm_head
 from fairforget.scoring.masked_encoder import pll_position_logits, supports_pll_encoder
 from fairforget.scoring.scores import (
     EncodedText,
@@ -38,16 +39,6 @@ from fairforget.scoring.scores import (
     zero_scores,
 )
 
-# Architectures whose MLM head is position-wise and applied right after the encoder, so it can be applied to
-# the masked positions only (the head's matmul over the vocabulary dominates the cost of a small encoder).
-_HEAD_ATTRIBUTE = {
-    "BertForMaskedLM": "cls",
-    "RobertaForMaskedLM": "lm_head",
-    "XLMRobertaForMaskedLM": "lm_head",
-    "CamembertForMaskedLM": "lm_head",
-    "AlbertForMaskedLM": "predictions",
-}
-
 
 def masked_position_logits(
     model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
@@ -58,12 +49,11 @@ def masked_position_logits(
     if supports_pll_encoder(model):
         return pll_position_logits(model, ids, attention, positions)
     rows = torch.arange(ids.shape[0], device=ids.device)
-    head_name = _HEAD_ATTRIBUTE.get(type(model).__name__)
-    if head_name is None:
+    head = mlm_head(model)
+    if head is None:
         return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
     base: Any = model.base_model
     hidden = base(input_ids=ids, attention_mask=attention).last_hidden_state
-    head: Any = getattr(model, head_name)
     return head(hidden[rows, positions])
 
 

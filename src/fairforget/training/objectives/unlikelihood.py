@@ -212,9 +212,7 @@ class StereotypeUnlikelihood(Objective):
                 dpo_loss(policy_stereo, policy_anti, batch["ref_stereo"], batch["ref_anti"], float(self.params["beta"]))
             )
         if batch["lm"] is not None:
-            language_loss = lm.lm_loss_from_logits(
-                lm.model_logits(model, batch["lm"]), batch["lm"]["labels"], batch["kind"]
-            )
+            language_loss = lm.text_lm_loss(model, batch["lm"], batch["kind"])
             terms.append(float(self.params["lm_weight"]) * language_loss)
         if not terms:
             raise TrainingError(f"objective {self.config_key}: empty batch")
