@@ -4,6 +4,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
+# the `lint` extra (pinned in constraints.txt): tools/setup.sh leaves it out, the quickstart does not use it
+if [[ ! -x $bin/ruff || ! -x $bin/snakefmt || ! -x $bin/mypy || ! -x $bin/codespell ]]; then
+  echo "--- installing the linters (pip install -e .[lint])"
+  "$bin/python" -m pip install -q -c constraints.txt -e ".[lint]" || exit 1
+fi
 if [[ "${1:-}" == "--fix" ]]; then
   "$bin/ruff" check --fix . && "$bin/ruff" format . && "$bin/snakefmt" Snakefile rules
   exit
