@@ -245,6 +245,31 @@ def test_base_then_checkpoint_results_and_cache(study):
     assert other["metrics"]["overall_forgetting.mean_loss_change"]["value"] == pytest.approx(change, abs=1e-6)
 
 
+def test_changed_probe_file_is_a_different_store_key(study):
+    """The evaluation's store key holds the content of its data files: a probe file with other content is a cache
+    miss with its own key, never the old content's stored result."""
+    root = study["root"]
+    first = run_base(study)
+    edited = root / "edited"
+    edited.mkdir(exist_ok=True)
+    probes = {**study["probes"], "planted": edited / "planted.jsonl"}
+    stereo, anti = PAIRS[0]
+    write_jsonl(probes["planted"], [{"id": "planted0", "stereo": anti, "anti": stereo, "bias_type": "gender"}])
+    again = evaluate_base(
+        root / "base",
+        root / "base.sha256",
+        root / "heldout.jsonl",
+        probes,
+        root / "seat",
+        edited / "scores",
+        edited / "metrics.json",
+        evaluation_config(study["kind"]),
+        root / "store",
+    )
+    assert again["cache"]["hit"] is False and again["cache"]["key"] != first["cache"]["key"]
+    assert again["metrics"]["planted.stereo_preference"]["n"] == 1
+
+
 def test_stale_base_scores_are_detected(study):
     root = study["root"]
     run_base(study)
