@@ -90,6 +90,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             return -UNIT_SECONDS.get(unit[item.nodeid], 0.0), unit[item.nodeid] not in slow_units
 
         items.sort(key=order)  # stable: collection order within a unit and among equals
+        if config.getvalue("loadgroup"):
+            for item in items:
+                if item.nodeid in groups:
+                    _append_group_to_nodeid(item, groups[item.nodeid])
+
+
+def _append_group_to_nodeid(item: pytest.Item, group: str) -> None:
+    """Give the worker's node id the `@group` suffix by which xdist's controller groups work. pytest-xdist 3.8 writes
+    it to `item._nodeid`, which pytest 9.2 no longer reads (its node ids are structured), so without this every
+    group would silently be split across workers and each worker would run the shared study again
+    (pytest-dev/pytest-xdist#1386; tests/test_xdist_groups.py checks the grouping)."""
+    if item.nodeid.endswith(f"@{group}") or not hasattr(item, "_id"):
+        return  # xdist's own suffix took effect (an older pytest)
+    from _pytest.nodeid import coerce_node_id
+
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session", autouse=True)
