@@ -4,7 +4,8 @@ What a trained model learns depends on the floating-point path its kernels take 
 so a threshold that holds on one path only would pass on the developer's machine and fail on the next. The
 README's test command runs every test on the machine's native path; this test reruns the `learned` tests that
 this session selected in a subprocess on the default path, so both paths are exercised by the one command.
-Skipped when the native path already is default, and inside the rerun itself.
+Skipped when the native path already is default, and inside the rerun itself. Marked `slow`: the fast tier
+(`-m "not slow"`, the edit-test loop) leaves this second pass to the README's test command, which runs it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def learned_tests(session: pytest.Session) -> list[str]:
     return [plain_nodeid(item) for item in session.items if item.get_closest_marker("learned") is not None]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get(RERUN) == "1", reason="this is the rerun on the default kernel path")
 def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRequest) -> None:
     native = torch.backends.cpu.get_cpu_capability()
@@ -40,7 +42,9 @@ def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRe
     selected = learned_tests(request.session)
     if not selected:
         pytest.skip("no learned test is selected in this session")
-    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", RERUN: "1"}
+    # not an xdist worker's environment: the rerun is a plain pytest process of its own
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env.update({"ATEN_CPU_CAPABILITY": "default", RERUN: "1"})
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *selected]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     print(f"native kernel path {native}; rerun of {len(selected)} learned test(s) on the default path:")
