@@ -60,6 +60,7 @@ def _workflow(tmp_path: Path) -> Path:
     return work
 
 
+@pytest.mark.slow  # starts Snakemake (a dry run): not in the fast tier
 def test_dry_run_plans_the_three_analysis_rules(tmp_path):
     counts = planned_jobs(_workflow(tmp_path))
     assert counts.get("aggregate_table") == 1 and counts.get("findings") == 1 and counts.get("figures") == 1

@@ -137,6 +137,7 @@ def test_unknown_task_names_key_and_allowed(toy_config: dict) -> None:
         check_config(toy_config)
 
 
+@pytest.mark.slow  # starts Snakemake (a dry run): not in the fast tier
 def test_workflow_stops_before_any_job_on_bad_config(tmp_path) -> None:
     """Through Snakemake itself: a bad objective type fails at parse time, naming the key; nothing runs."""
     import yaml

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fairforget.workflow.rulegraph import layers, normalized_dot, parse_dot, render_svg
 
 REPO = Path(__file__).resolve().parent.parent
@@ -17,6 +19,7 @@ REGENERATE = (
 )
 
 
+@pytest.mark.slow  # starts Snakemake (a dry run): not in the fast tier
 def test_the_committed_rule_graph_is_the_workflows(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "--rulegraph", "--quiet", "all"],

@@ -17,6 +17,8 @@ from conftest import load_config
 from fairforget.config import run_grid
 from workflow_helpers import copy_workflow, planned_jobs, snakemake
 
+pytestmark = pytest.mark.slow  # every test starts Snakemake (--dag, dry runs): not in the fast tier
+
 NODE = re.compile(r'^\s*(\d+)\[label = "([^"]*)"', re.MULTILINE)
 EDGE = re.compile(r"^\s*(\d+) -> (\d+)", re.MULTILINE)
 

@@ -22,6 +22,7 @@ def _validated(name: str) -> dict:
     return config
 
 
+@pytest.mark.slow  # starts Snakemake (a dry run): not in the fast tier
 def test_micro_plan_counts_the_jobs_of_a_snakemake_dry_run(tmp_path) -> None:
     rows, _, _ = plan_study(_validated("micro.yaml"), REPO)
     planned = planned_jobs(copy_workflow(tmp_path / "wf"), "--configfile", "config/micro.yaml")
