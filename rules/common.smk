@@ -37,6 +37,17 @@ for _key in list(config):
 # jobs whose method code changed (docs/caching.md, "Code identity").
 CODE = PARSE_CACHE.value("code_identity", [], lambda: workflow_code(config))
 
+
+
+def workflow_file(*parts):
+    """A file of the workflow (a shipped resource, a script) named relative to the working directory, not as an
+    absolute path: Snakemake replans a job whose recorded input paths or params changed, so with absolute paths
+    a project moved or copied to another folder would rerun its whole study (docs/faults.md)."""
+    return os.path.relpath(Path(workflow.basedir, *parts))
+
+
+# the workflow's folder, as the analysis rules' `code_root` param (where resources/SHA256SUMS and plug-ins are)
+WORKFLOW_ROOT = workflow_file()
 R = config["results_dir"]
 RUNS = run_grid(config)
 RUN = paths.RUN
@@ -145,3 +156,31 @@ def slurm_onstart(workflow):
         logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
     watch = slurm.PendingWatch(workdir=os.getcwd(), report=logger.error, **slurm.watch_settings(os.environ))
     watch.start()
+
+
+def force_stale_products(workflow):
+    """Rebuild what is missing or corrupt although products made from it exist (fairforget.workflow.products):
+    each such job is forced, with a line saying why. Only in the process that plans (not in a cluster job)."""
+    from types import SimpleNamespace
+    from snakemake.logging import logger
+    from fairforget.workflow import products
+
+    level = products.verify_level()
+    if level == "off" or not workflow.is_main_process or getattr(workflow, "dag_settings", None) is None:
+        return
+    layout = products.Layout(
+        results_dir=R,
+        models=list(config["models"]),
+        toy_models=[m for m in config["models"] if model_source(SimpleNamespace(model=m)).uses_pretraining_text],
+        runs=RUNS,
+        fused_runs=FUSED_RUNS,
+        fused_alphas=FUSED_ALPHAS,
+        tasks=TASKS,
+        downstream_seeds=DOWNSTREAM_SEEDS,
+    )
+    stale = products.stale_products(products.study_products(layout), full=level == "full")
+    for item in stale:
+        logger.warning(item.line())
+    if stale:
+        forced = {item.product.outputs[0] for item in stale}
+        workflow.dag_settings.forcerun = frozenset(workflow.dag_settings.forcerun) | forced

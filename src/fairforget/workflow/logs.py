@@ -40,23 +40,31 @@ def _earlier_attempts(log_file: Path, attempt: int) -> str:
 
 def log_to(log_file: str | None, attempt: int | None = None) -> None:
     """Send INFO and above of every logger to the rule's log file (stderr when None), replacing any earlier
-    set-up, so that a rule's log holds what the package logged for that job. With `attempt` (Snakemake's
-    attempt, 1, 2, ...), also keep this attempt's own copy (module docstring)."""
-    if log_file is None or attempt is None:
-        logging.basicConfig(filename=log_file, level=logging.INFO, force=True, format=FORMAT)
+    set-up, so that a rule's log holds what the package logged for that job, and an uncaught exception with its
+    traceback (Python prints it to stderr, which Snakemake does not put in the log: without this the log of a
+    failed job lacks its error). With `attempt` (Snakemake's attempt, 1, 2, ...), also keep this attempt's own
+    copy (module docstring)."""
+    if log_file is None:
+        logging.basicConfig(level=logging.INFO, force=True, format=FORMAT)
+        return
+    path = Path(log_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if attempt is None:
+        logging.basicConfig(filename=path, level=logging.INFO, force=True, format=FORMAT)
+        _log_uncaught(None)
         return
     attempt = int(attempt)
     os.environ[ATTEMPT_ENV] = str(attempt)
-    path, copy = Path(log_file), attempt_log(log_file, attempt)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    copy = attempt_log(log_file, attempt)
     with path.open("a", encoding="utf-8") as log:
         log.write(f"{_earlier_attempts(path, attempt)}===== attempt {attempt} =====\n")
     handlers: list[logging.Handler] = [logging.FileHandler(path), logging.FileHandler(copy, mode="w")]
     logging.basicConfig(level=logging.INFO, force=True, format=FORMAT, handlers=handlers)
-    _keep_copy_only_on_failure(copy)
+    _log_uncaught(copy)
 
 
-def _keep_copy_only_on_failure(copy: Path) -> None:
+def _log_uncaught(copy: Path | None) -> None:
+    """Log an uncaught exception (and still print it); remove the attempt's `copy` unless the job failed."""
     failed = []
     previous_hook = sys.excepthook
 
@@ -68,7 +76,7 @@ def _keep_copy_only_on_failure(copy: Path) -> None:
         previous_hook(kind, value, traceback)
 
     def cleanup() -> None:
-        if not failed:
+        if not failed and copy is not None:
             logging.shutdown()
             copy.unlink(missing_ok=True)
 
