@@ -139,6 +139,15 @@ def model_setting(key, default, per_attempt=False, at_most=None, times=1):
     return value
 
 
+if workflow.is_main_process:
+    # A job whose script failed in a way a retry would repeat is not retried (fairforget.workflow.logs).
+    from snakemake.jobs import Job as _Job
+    from snakemake.logging import logger as _logger
+    from fairforget.workflow.logs import no_retry_after_deterministic_failure
+
+    no_retry_after_deterministic_failure(_Job, _logger.error)
+
+
 def slurm_onstart(workflow):
     """Under the SLURM executor, before anything is submitted: stop on jobs no node can take (the pre-flight
     check), then watch for jobs pending for a reason that never clears (fairforget.workflow.slurm)."""

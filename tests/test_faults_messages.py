@@ -1,8 +1,10 @@
 """Errors at the right moment with the right words: a model's `kind` against its config.json before anything is
-loaded, no `hf download` hint for a local folder, and a rule script's uncaught error in its log."""
+loaded, no `hf download` hint for a local folder, a rule script's uncaught error in its log, and no retry of an
+error a retry would repeat."""
 
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fairforget.errors import ModelError
+from fairforget.errors import ConfigError, ModelError, StoreError
 from fairforget.models.hub import architecture_kind, resolve_hub_model
+from fairforget.workflow.logs import deterministic_marker, is_transient, no_retry_after_deterministic_failure
 
 
 def _local_model(tmp_path: Path, architecture: str) -> Path:
@@ -49,3 +52,59 @@ def test_an_uncaught_error_lands_in_the_log_without_an_attempt(tmp_path: Path) -
     assert result.returncode != 0
     text = log.read_text()
     assert "uncaught ValueError: crows_pairs.csv, line 7: 5 columns, expected 8" in text and "Traceback" in text
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), False),
+        (OSError(errno.EIO, "Input/output error"), True),
+        (ConfigError("config key 'objectives.x.type': unknown"), False),
+        (ValueError("a plug-in's bug"), False),
+        (MemoryError(), True),
+        (RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"), True),
+    ],
+)
+def test_which_errors_a_retry_may_fix(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_a_store_error_raised_from_a_full_disk_is_deterministic() -> None:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as full:
+            raise StoreError("entry ab12: no space left on device; nothing was written") from full
+    except StoreError as error:
+        assert not is_transient(error)
+
+
+def test_a_deterministic_failure_is_marked_and_not_retried(tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "finetune" / "run.log"
+    script = (
+        "import sys\nfrom fairforget.workflow.logs import log_to\nlog_to(sys.argv[1], attempt=1)\n"
+        "raise ValueError('plug-in objective: bad weight')\n"
+    )
+    assert subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True).returncode != 0
+    assert deterministic_marker(log).read_text() == "ValueError: plug-in objective: bad weight\n"
+    assert "a retry would fail the same way (ValueError): the job is not retried" in log.read_text()
+
+    class Job:  # what snakemake.jobs.Job offers the patch: its log files, rule and restart_times property
+        rule = type("Rule", (), {"name": "finetune"})()
+
+        def __init__(self, logs: list[Path]) -> None:
+            self.log = logs
+
+        @property
+        def restart_times(self) -> int:
+            return 2
+
+    reports: list[str] = []
+    no_retry_after_deterministic_failure(Job, reports.append)
+    assert Job([log]).restart_times == 0 and Job([tmp_path / "other.log"]).restart_times == 2
+    assert reports == [
+        f"fairforget: finetune is not retried: ValueError: plug-in objective: bad weight would fail again (see {log})"
+    ]
+    # the next attempt (or run) starts without the mark
+    subprocess.run([sys.executable, "-c", script.replace("raise", "pass  #"), str(log)], check=True)
+    assert not deterministic_marker(log).exists() and Job([log]).restart_times == 2
