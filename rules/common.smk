@@ -158,7 +158,7 @@ def slurm_onstart(workflow):
     from fairforget.workflow import slurm
 
     if os.environ.get("FAIRFORGET_SLURM_PREFLIGHT", "1") != "0":
-        slurm.preflight(workflow)
+        logger.info(slurm.preflight(workflow))
     import snakemake_executor_plugin_slurm
 
     if not slurm.patch_status_query(snakemake_executor_plugin_slurm):

@@ -19,7 +19,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any
@@ -91,9 +91,10 @@ class Request:
     runtime_min: float = 0
     partition: str | None = None
     constraint: str | None = None
+    cpus_from: str = ""  # what set the CPU count when it is not the rule's threads (the profile's variable)
 
     def describe(self) -> str:
-        parts = [f"{self.cpus} CPUs", f"{self.mem_mb} MB"]
+        parts = [f"{self.cpus} CPUs" + (f" ({self.cpus_from})" if self.cpus_from else ""), f"{self.mem_mb} MB"]
         if self.gpus:
             parts.append(f"{self.gpus} GPUs")
         if self.runtime_min:
@@ -299,8 +300,12 @@ def job_request(job: Any) -> Request:
     resources = job.resources
     cpus, per = get_job_cpu_requirement(job)
     gpus = _int(resources.get("gpu", 0)) or gres_gpus(str(resources.get("gres", "") or ""))
+    cpus_from = ""
     if per == "gpu":
+        cpus_from = f"{cpus} per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
         cpus *= max(gpus, 1)
+    elif job.is_group():
+        cpus_from = "the profile's cores: FAIRFORGET_SLURM_GROUP_CPUS"
     if job.is_group():
         rules = sorted({sub.rule.name for sub in job.jobs})
         what = f"group job {job.groupid} (rules {', '.join(rules)})"
@@ -316,18 +321,31 @@ def job_request(job: Any) -> Request:
         runtime_min=float(runtime) if isinstance(runtime, int | float) else 0.0,
         partition=resources.get("slurm_partition") or None,
         constraint=resources.get("constraint") or None,
+        cpus_from=cpus_from,
     )
 
 
-def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> None:
-    """The Snakefile's `onstart` under the SLURM executor: raise SlurmCheckError naming every job or group job
-    that no node could take, before anything is submitted. Distinct requests are checked once."""
-    dag = workflow.dag
-    requests: dict[tuple[Any, ...], Request] = {}
-    for job in dag.get_jobs_or_groups():
-        members = job.jobs if job.is_group() else [job]
-        if not any(dag.needrun(member) for member in members):
+def jobs_or_groups_to_run(dag: Any) -> Iterator[Any]:
+    """Each job that will run, or its group job. Snakemake's `dag.get_jobs_or_groups()` looks up the group of every
+    job of the DAG, also of the finished ones, which have none: a KeyError (e.g. `KeyError: aggregate_table` on a
+    rerun after one product was deleted)."""
+    groups = getattr(dag, "_group", {})
+    seen: set[int] = set()
+    for job in dag.jobs:
+        if not dag.needrun(job):
             continue
+        unit = groups.get(job, job) if job.group is not None else job
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            yield unit
+
+
+def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> str:
+    """The Snakefile's `onstart` under the SLURM executor: raise SlurmCheckError naming every job or group job
+    that no node could take, before anything is submitted; return the one line that says all fit. Distinct
+    requests are checked once."""
+    requests: dict[tuple[Any, ...], Request] = {}
+    for job in jobs_or_groups_to_run(workflow.dag):
         request = job_request(job)
         key = (
             request.what.split(" (")[0],
@@ -347,7 +365,7 @@ def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> None
             + "\nLower the request (threads, models.<name>.mem_mb/gpus/runtime, the profile's cores: for group "
             "jobs) or choose another partition (docs/slurm.md, 'Pre-flight check')."
         )
-    log.info("SLURM pre-flight check: %d distinct request(s) fit their partitions", len(requests))
+    return f"fairforget: SLURM pre-flight check passed: {len(requests)} distinct request(s) fit their partitions"
 
 
 # ------------------------------------------------------------------------------------ during the run
