@@ -108,3 +108,47 @@ def test_a_deterministic_failure_is_marked_and_not_retried(tmp_path: Path) -> No
     # the next attempt (or run) starts without the mark
     subprocess.run([sys.executable, "-c", script.replace("raise", "pass  #"), str(log)], check=True)
     assert not deterministic_marker(log).exists() and Job([log]).restart_times == 2
+
+
+def test_a_full_disk_while_saving_a_checkpoint_names_the_folder(tmp_path: Path) -> None:
+    """transformers' save_pretrained raises a bare "No space left on device"; the error names the model folder
+    and keeps its errno (so the job is not retried: a full disk stays full)."""
+    from fairforget.models.modeldir import save_model_dir
+
+    class FullDisk:
+        def save_pretrained(self, out_dir: Path, **_: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "models" / "finetuned" / "run"
+    with pytest.raises(OSError) as caught:
+        save_model_dir(FullDisk(), FullDisk(), out, "causal")
+    assert caught.value.errno == errno.ENOSPC and not is_transient(caught.value)
+    assert str(caught.value) == f"[Errno 28] No space left on device while writing the model folder {out}: '{out}'"
+
+
+def test_a_library_error_for_a_full_disk_becomes_an_os_error_naming_the_file(tmp_path: Path) -> None:
+    from fairforget.io import naming_the_path
+
+    target = tmp_path / "state" / "tensors.safetensors"
+    with pytest.raises(OSError) as caught, naming_the_path(target, "the training state"):
+        raise RuntimeError('Error while serializing: IoError(Os { code: 28, message: "No space left on device" })')
+    assert caught.value.errno == errno.ENOSPC and str(target) in str(caught.value)
+    with pytest.raises(ValueError, match="^unrelated$"), naming_the_path(target, "the training state"):
+        raise ValueError("unrelated")  # any other error passes unchanged
+
+
+def test_an_edited_shipped_resource_is_named_before_it_is_prepared(tmp_path: Path) -> None:
+    from fairforget.data.resources import verify_shipped_inputs, write_sums
+    from fairforget.errors import DataError
+
+    data = tmp_path / "resources" / "data"
+    (data / "crows_pairs").mkdir(parents=True)
+    crows = data / "crows_pairs" / "crows.csv"
+    crows.write_text("id,sent_more\n0,a\n")
+    write_sums(data)
+    own_corpus = tmp_path / "my_corpus.txt"  # a user's file outside the shipped folder is not checked
+    own_corpus.write_text("anything")
+    assert verify_shipped_inputs([str(crows), str(own_corpus)], data) == 1
+    crows.write_text("id,sent_more\n0,b\n")
+    with pytest.raises(DataError, match=f"^{crows}: checksum mismatch"):
+        verify_shipped_inputs([str(own_corpus), str(crows)], data)
