@@ -169,13 +169,15 @@ def slurm_onstart(workflow):
 
 def force_stale_products(workflow):
     """Rebuild what is missing or corrupt although products made from it exist (fairforget.workflow.products):
-    each such job is forced, with a line saying why. Only in the process that plans (not in a cluster job)."""
+    each such job is forced, with a line saying why. Only in the process that plans (not in a cluster job).
+    Snakemake sets the DAG settings (`--forcerun` among them) after it parsed the Snakefile, so the check runs
+    when the DAG is prepared: as the first step of the workflow's `_prepare_dag`, once per invocation."""
     from types import SimpleNamespace
     from snakemake.logging import logger
     from fairforget.workflow import products
 
     level = products.verify_level()
-    if level == "off" or not workflow.is_main_process or getattr(workflow, "dag_settings", None) is None:
+    if level == "off" or not workflow.is_main_process:
         return
     layout = products.Layout(
         results_dir=R,
@@ -187,9 +189,18 @@ def force_stale_products(workflow):
         tasks=TASKS,
         downstream_seeds=DOWNSTREAM_SEEDS,
     )
-    stale = products.stale_products(products.study_products(layout), full=level == "full")
-    for item in stale:
-        logger.warning(item.line())
-    if stale:
-        forced = {item.product.outputs[0] for item in stale}
-        workflow.dag_settings.forcerun = frozenset(workflow.dag_settings.forcerun) | forced
+    prepare_dag = workflow._prepare_dag
+    checked = []
+
+    def check_then_prepare_dag(*args, **kwargs):
+        if not checked and workflow.dag_settings is not None:
+            checked.append(True)
+            stale = products.stale_products(products.study_products(layout), full=level == "full")
+            for item in stale:
+                logger.warning(item.line())
+            if stale:
+                forced = {item.product.outputs[0] for item in stale}
+                workflow.dag_settings.forcerun = frozenset(workflow.dag_settings.forcerun) | forced
+        return prepare_dag(*args, **kwargs)
+
+    workflow._prepare_dag = check_then_prepare_dag

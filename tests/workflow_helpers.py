@@ -36,12 +36,25 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900, check: bool = True)
     return result
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
-    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> job count from Snakemake's "Job stats" table in its output (empty when nothing is to be done)."""
     counts: dict[str, int] = {}
-    for line in (result.stdout + result.stderr).splitlines():
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Job stats:"), None)
+    if start is None:
+        return counts
+    for line in lines[start + 1 :]:
         parts = line.split()
+        if not parts:
+            if counts:
+                break
+            continue
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "count"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    return job_counts(result.stdout + result.stderr)
