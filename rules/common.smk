@@ -38,7 +38,6 @@ for _key in list(config):
 CODE = PARSE_CACHE.value("code_identity", [], lambda: workflow_code(config))
 
 
-
 def workflow_file(*parts):
     """A file of the workflow (a shipped resource, a script) named relative to the working directory, not as an
     absolute path: Snakemake replans a job whose recorded input paths or params changed, so with absolute paths
@@ -154,6 +153,7 @@ def slurm_onstart(workflow):
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm":
         return
+    import signal
     from snakemake.logging import logger
     from fairforget.workflow import slurm
 
@@ -164,7 +164,16 @@ def slurm_onstart(workflow):
     if not slurm.patch_status_query(snakemake_executor_plugin_slurm):
         logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
     watch = slurm.PendingWatch(workdir=os.getcwd(), report=logger.error, **slurm.watch_settings(os.environ))
+    from snakemake.jobs import GroupJob, Job
+    from snakemake_executor_plugin_slurm.utils import get_job_wildcards
+
+    slurm.no_resubmit_after_cancel((Job, GroupJob), watch.never_start, get_job_wildcards, logger.error)
     watch.start()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        logger.warning(
+            "fairforget: this snakemake ignores SIGINT (started in the background by a shell without job control): "
+            "Ctrl-C cannot stop it or cancel its SLURM jobs; run it inside tmux or screen (docs/slurm.md)"
+        )
 
 
 def force_stale_products(workflow):

@@ -18,6 +18,7 @@ from fairforget.workflow.slurm import (
     check_requests,
     gres_gpus,
     group_cpus,
+    no_resubmit_after_cancel,
     parse_partitions,
     parse_sinfo,
     parse_squeue,
@@ -203,3 +204,35 @@ def test_a_cpu_count_set_by_the_profile_names_its_variable() -> None:
         "rule finetune", cpus=8, mem_mb=4000, gpus=1, cpus_from="8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
     )
     assert request.describe().startswith("8 CPUs (8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU), 4000 MB, 1 GPUs")
+
+
+def test_a_job_cancelled_for_never_starting_is_not_resubmitted() -> None:
+    """The profile's retries would resubmit the cancelled job (three times pending, cancelled, failing): the
+    watch remembers its comment and the driver gives it, or its group, no restart; other jobs keep theirs."""
+
+    def run(command: Sequence[str]) -> str:
+        return SQUEUE_TEXT if tuple(command) == SQUEUE else ""
+
+    watch = PendingWatch(workdir="/work/study", report=lambda message: None, grace_s=0, run=run)
+    (stuck,) = [m for m in watch.poll(now=0.0) if "PartitionConfig" in m]
+    assert "cancelled it (scancel) and it is not resubmitted" in stuck
+    assert watch.never_start == {"rule_prep_wildcards_"}
+
+    class Job:  # what snakemake.jobs.Job offers: name, group, and the restart_times property
+        def __init__(self, name: str, group: str | None = None) -> None:
+            self.name, self.group = name, group
+
+        @property
+        def restart_times(self) -> int:
+            return 2
+
+    reports: list[str] = []
+    no_resubmit_after_cancel([Job], watch.never_start, lambda job: "", reports.append)
+    assert Job("finetune").restart_times == 2 and Job("prepare_probes").restart_times == 2
+    assert Job("prepare_probes", group="prep").restart_times == 0  # a member of the cancelled group job
+    assert Job("prepare_general", group="prep").restart_times == 0
+    assert Job("prepare_probes", group="prepare").restart_times == 2  # another group, whose name starts alike
+    assert reports == [
+        f"fairforget: rule_{name} is not resubmitted: SLURM cannot start it as requested"
+        for name in ("prepare_probes", "prepare_general")
+    ]

@@ -411,6 +411,8 @@ class PendingWatch:
     grace_s: float = 60.0
     cancel: bool = True
     run: Callable[[Sequence[str]], str] = _run
+    # the comments (`rule_<name>[_wildcards_<w>]`) of the jobs cancelled: the driver does not resubmit them
+    never_start: set[str] = field(default_factory=set)
     first_seen: dict[str, float] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
@@ -431,7 +433,7 @@ class PendingWatch:
                 if now - since < self.grace_s:
                     continue
                 action = (
-                    "cancelled it (scancel), so the run fails instead of waiting forever"
+                    "cancelled it (scancel) and it is not resubmitted, so the run fails instead of waiting forever"
                     if self.cancel
                     else ("it will never start; cancel it with scancel")
                 )
@@ -440,6 +442,7 @@ class PendingWatch:
                     "Fix the request or partition (docs/slurm.md, 'Jobs that never start')."
                 )
                 if self.cancel:
+                    self.never_start.add(job.comment)
                     self.run(("scancel", job.job_id))
                 self.cancelled.add(job.job_id)
             elif MAY_NOT_CLEAR.match(job.reason) and job.job_id not in self.warned:
@@ -461,6 +464,37 @@ class PendingWatch:
         thread = threading.Thread(target=loop, name="fairforget-pending-watch", daemon=True)
         thread.start()
         return thread
+
+
+def slurm_comment(job: Any, wildcards: Callable[[Any], str]) -> str:
+    """The `--comment` the SLURM plugin gives a job's submission (`rule_<name>` or `rule_<name>_wildcards_<w>`,
+    `wildcards` being the plugin's `get_job_wildcards`); a group job's name is its group."""
+    wildcard_str = wildcards(job)
+    return f"rule_{job.name}" if not wildcard_str else f"rule_{job.name}_wildcards_{wildcard_str}"
+
+
+def no_resubmit_after_cancel(
+    job_classes: Iterable[Any], never_start: set[str], wildcards: Callable[[Any], str], report: Callable[[str], None]
+) -> None:
+    """Give no restarts (the profile's `retries`) to a job, or a group job, that the PendingWatch cancelled for a
+    reason that never clears: the same request would pend, be cancelled and fail again (Snakemake's job classes,
+    `snakemake.jobs.Job` and `GroupJob`, in the driver process)."""
+    reported: set[str] = set()
+    for job_class in job_classes:
+        original = job_class.restart_times
+
+        def restart_times(job: Any, original: Any = original) -> int:
+            comment = slurm_comment(job, wildcards)
+            group = getattr(job, "group", None)  # a member of a group job was submitted as the group
+            in_group = group and any(c == f"rule_{group}" or c.startswith(f"rule_{group}_") for c in never_start)
+            if comment in never_start or in_group:
+                if comment not in reported:
+                    reported.add(comment)
+                    report(f"fairforget: {comment} is not resubmitted: SLURM cannot start it as requested")
+                return 0
+            return original.fget(job)
+
+        job_class.restart_times = property(restart_times)
 
 
 def watch_settings(env: Mapping[str, str]) -> dict[str, Any]:
