@@ -152,3 +152,21 @@ def test_an_edited_shipped_resource_is_named_before_it_is_prepared(tmp_path: Pat
     crows.write_text("id,sent_more\n0,b\n")
     with pytest.raises(DataError, match=f"^{crows}: checksum mismatch"):
         verify_shipped_inputs([str(own_corpus), str(crows)], data)
+
+
+def test_every_test_the_fault_matrix_names_exists() -> None:
+    """docs/faults.md names a test for each fault; a renamed or deleted test must not leave the matrix pointing
+    at nothing."""
+    import re
+
+    tests = Path(__file__).resolve().parent
+    matrix = (tests.parent / "docs" / "faults.md").read_text(encoding="utf-8")
+    rows = [line for line in matrix.splitlines() if line.startswith("| ") and not line.startswith("| Fault")]
+    assert len(rows) >= 10
+    for row in rows:
+        named = re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", row)
+        assert named, f"docs/faults.md: a row names no test: {row}"
+        for file, function in named:
+            assert (tests / file).is_file(), f"docs/faults.md names {file}, which does not exist"
+            if function:
+                assert f"def {function}(" in (tests / file).read_text(encoding="utf-8"), f"{file}::{function}"
