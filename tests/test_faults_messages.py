@@ -170,3 +170,44 @@ def test_every_test_the_fault_matrix_names_exists() -> None:
             assert (tests / file).is_file(), f"docs/faults.md names {file}, which does not exist"
             if function:
                 assert f"def {function}(" in (tests / file).read_text(encoding="utf-8"), f"{file}::{function}"
+
+
+def _fairforget_names(tree) -> set[str]:
+    import ast
+
+    return {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fairforget")
+        for alias in node.names
+    }
+
+
+def _calls_before_log_to(statements, names: set[str]) -> list[str]:
+    """The package functions a script calls before its `log_to(...)`, or ["no log_to"] when it never calls it."""
+    import ast
+
+    called: list[str] = []
+    for statement in statements:
+        calls = [n.func.id for n in ast.walk(statement) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+        if "log_to" in calls:
+            return called
+        called += [name for name in calls if name in names]
+    return ["no log_to"]
+
+
+def test_every_rule_script_logs_before_it_does_any_work() -> None:
+    """One logging set-up for every rule script (fairforget.workflow.logs.log_to), before any package call: an
+    error raised earlier would not reach the job's log. downstream_* delegate to _downstream.run."""
+    import ast
+
+    scripts = Path(__file__).resolve().parent.parent / "workflow_scripts"
+    delegated = ast.parse((scripts / "_downstream.py").read_text(encoding="utf-8"))
+    (run,) = [node for node in delegated.body if isinstance(node, ast.FunctionDef) and node.name == "run"]
+    assert _calls_before_log_to(run.body, _fairforget_names(delegated)) == []
+    for script in sorted(scripts.glob("[!_]*.py")):
+        text = script.read_text(encoding="utf-8")
+        if "_downstream.run(" in text:
+            continue
+        tree = ast.parse(text)
+        assert _calls_before_log_to(tree.body, _fairforget_names(tree)) == [], script.name
