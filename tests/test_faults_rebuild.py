@@ -187,9 +187,9 @@ def test_each_failing_stage_names_its_cause_in_its_log(study: Path) -> None:
     crows = study / "resources/data/crows_pairs/crows_pairs_anonymized.csv"
     lines = crows.read_text(encoding="utf-8").splitlines(keepends=True)
     crows.write_text("".join([*lines[:5], "5,broken line\n", *lines[6:]]), encoding="utf-8")
-    log = _fails_naming(
-        study, "results/logs/prepare_probes/prepare_probes.log", "results/data/probes/meta.json", *CONFIG
-    )
+    # prepare_planted reads CrowS-Pairs too: --keep-going, so that its failure cannot end the run first
+    probes = "results/data/probes/meta.json"
+    log = _fails_naming(study, "results/logs/prepare_probes/prepare_probes.log", probes, "--keep-going", *CONFIG)
     assert f"{crows.resolve()}: checksum mismatch" in log, log[-2000:]
 
 
