@@ -197,6 +197,8 @@ def force_stale_products(workflow):
         fused_alphas=FUSED_ALPHAS,
         tasks=TASKS,
         downstream_seeds=DOWNSTREAM_SEEDS,
+        evaluation_data=evaluation_data_inputs(),
+        finetune_data=lambda run: [str(f) for f in finetune_inputs(SimpleNamespace(model=run.model)).values()],
     )
     prepare_dag = workflow._prepare_dag
     checked = []

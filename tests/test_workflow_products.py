@@ -126,3 +126,33 @@ def test_a_record_of_another_checkpoint_is_stale(tmp_path: Path, checkpoint: tup
     assert "was made from checkpoint ffffffffffff" in str(evaluation_problem(str(metrics), str(scores), str(sidecar)))
     metrics.write_text("{not json")
     assert "unreadable" in str(evaluation_problem(str(metrics), str(scores), str(sidecar)))
+
+
+def test_a_data_product_the_metrics_do_not_read_is_not_lost(tmp_path: Path) -> None:
+    """A study whose metrics read only the planted probes and held-out text never prepares CrowS-Pairs & co.
+    (prepare_probes): its missing outputs beside a finished evaluation are not "lost". With the probes read, the
+    same state is."""
+    from fairforget import paths
+    from fairforget.workflow.products import Layout, study_products
+
+    results = str(tmp_path / "R")
+
+    def layout(evaluation_data: list[str]) -> Layout:
+        return Layout(results, ["tiny"], [], [], [], [], [], [0], evaluation_data=evaluation_data)
+
+    read = [paths.under(results, paths.GENERAL_HELDOUT), paths.under(results, paths.PROBES_PLANTED)]
+    assert layout(read).data_jobs(read) == ("prepare_general", "prepare_planted")
+    base_metrics = Path(paths.under(results, paths.EVAL_BASE, model="tiny"))
+    base_metrics.parent.mkdir(parents=True)
+    base_metrics.write_text("{}")
+    (base_metrics.parent / "scores").mkdir()
+    for output in (*read, paths.under(results, paths.PLANTED_META)):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text("{}")
+    lost = [s.product.job for s in stale_products(study_products(layout(read))) if "is missing, while" in s.reason]
+    assert "prepare_probes" not in lost
+    with_crows = [*read, paths.under(results, paths.PROBES_CROWS_PAIRS)]
+    lost = [
+        s.product.job for s in stale_products(study_products(layout(with_crows))) if "is missing, while" in s.reason
+    ]
+    assert "prepare_probes" in lost

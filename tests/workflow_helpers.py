@@ -23,10 +23,13 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the venv's snakemake in `workdir`; on failure, show the tail of its output."""
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 900, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the venv's snakemake in `workdir` (with `env` added to the environment); on failure, show the tail of
+    its output."""
     command = [str(Path(sys.executable).parent / "snakemake"), *args]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", **(env or {})}
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(

@@ -184,9 +184,24 @@ class Layout:
     fused_alphas: Sequence[str]
     tasks: Sequence[str]
     downstream_seeds: Sequence[int]
+    # the data files the evaluations read (the configured metrics'), and those a run's fine-tuning reads: a
+    # product is "lost" only when a product that really was made from it exists (None: every data job)
+    evaluation_data: Sequence[str] | None = None
+    finetune_data: Callable[[Any], Sequence[str]] | None = None
 
     def path(self, template: str, **fields: Any) -> str:
         return paths.under(self.results_dir, template, **fields)
+
+    def data_jobs(self, files: Sequence[str] | None) -> tuple[str, ...]:
+        """The data jobs (DATA_JOBS) that write any of `files`; all of them when `files` is None."""
+        if files is None:
+            return TRAINING_DATA
+        read = {os.path.normpath(file) for file in files}
+        return tuple(
+            job
+            for job, outputs in DATA_JOBS.items()
+            if any(os.path.normpath(self.path(output)) in read for output in outputs)
+        )
 
 
 DATA_JOBS: dict[str, tuple[str, ...]] = {
@@ -201,7 +216,7 @@ DATA_JOBS: dict[str, tuple[str, ...]] = {
     ),
     "prepare_probes": (paths.PROBES_META, paths.PROBES_CROWS_PAIRS, paths.PROBES_WINOBIAS, paths.PROBES_STEREOSET),
 }
-TRAINING_DATA = tuple(DATA_JOBS)  # what fine-tuning and evaluation read (probes, held-out text, corpora)
+TRAINING_DATA = tuple(DATA_JOBS)  # what fine-tuning and evaluation may read (probes, held-out text, corpora)
 
 
 def _checkpoint_products(
@@ -234,7 +249,7 @@ def _checkpoint_products(
         Product(
             label.replace(job, evaluate, 1),
             (metrics, scores),
-            (checkpoint.job, f"evaluate_base {run.model}", *TRAINING_DATA),
+            (checkpoint.job, f"evaluate_base {run.model}", *layout.data_jobs(layout.evaluation_data)),
             lambda full: evaluation_problem(metrics, scores, sidecar),
         ),
     ]
@@ -285,7 +300,7 @@ def study_products(layout: Layout) -> list[Product]:
             Product(
                 f"evaluate_base {model}",
                 (metrics, scores),
-                (base, *TRAINING_DATA),
+                (base, *layout.data_jobs(layout.evaluation_data)),
                 _records_only(partial(evaluation_problem, metrics, scores, sidecar)),
             )
         )
@@ -301,7 +316,9 @@ def study_products(layout: Layout) -> list[Product]:
             )
     for run in layout.runs:
         base = f"build_base_model {run.model}"
-        products += _checkpoint_products(layout, "finetune", layout.results_dir, run, (base, *TRAINING_DATA), True)
+        read = layout.finetune_data(run) if layout.finetune_data is not None else None
+        needs = (base, *layout.data_jobs(read))
+        products += _checkpoint_products(layout, "finetune", layout.results_dir, run, needs, True)
     fused: list[Product] = []
     for run in layout.fused_runs:
         for alpha in layout.fused_alphas:
