@@ -31,6 +31,10 @@ include: "rules/fusion.smk"
 include: "rules/analysis.smk"
 
 
+# A missing or corrupt product that later ones were made from is rebuilt (docs/faults.md).
+force_stale_products(workflow)
+
+
 # Under the SLURM profile: the pre-flight check and the watch on never-starting jobs (docs/slurm.md).
 onstart:
     slurm_onstart(workflow)

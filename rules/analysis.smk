@@ -40,7 +40,7 @@ rule aggregate_table:
         mem_mb=2000,
         runtime=30,
     params:
-        code_root=workflow.basedir,
+        code_root=WORKFLOW_ROOT,
         code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
@@ -82,7 +82,7 @@ rule findings:
         runtime=30,
     params:
         figures_dir=lambda wildcards, output: str(Path(output.verdicts_pdf).parent),
-        code_root=workflow.basedir,
+        code_root=WORKFLOW_ROOT,
         code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),
@@ -120,7 +120,7 @@ rule figures:
         runtime=30,
     params:
         out_dir=lambda wildcards, output: str(Path(output.pdf[0]).parent),
-        code_root=workflow.basedir,
+        code_root=WORKFLOW_ROOT,
         code=CODE["analysis"],
         n_runs=len(RUNS),
         models=", ".join(config["models"]),

@@ -37,6 +37,16 @@ for _key in list(config):
 # jobs whose method code changed (docs/caching.md, "Code identity").
 CODE = PARSE_CACHE.value("code_identity", [], lambda: workflow_code(config))
 
+
+def workflow_file(*parts):
+    """A file of the workflow (a shipped resource, a script) named relative to the working directory, not as an
+    absolute path: Snakemake replans a job whose recorded input paths or params changed, so with absolute paths
+    a project moved or copied to another folder would rerun its whole study (docs/faults.md)."""
+    return os.path.relpath(Path(workflow.basedir, *parts))
+
+
+# the workflow's folder, as the analysis rules' `code_root` param (where resources/SHA256SUMS and plug-ins are)
+WORKFLOW_ROOT = workflow_file()
 R = config["results_dir"]
 RUNS = run_grid(config)
 RUN = paths.RUN
@@ -128,20 +138,80 @@ def model_setting(key, default, per_attempt=False, at_most=None, times=1):
     return value
 
 
+if workflow.is_main_process:
+    # A job whose script failed in a way a retry would repeat is not retried (fairforget.workflow.logs).
+    from snakemake.jobs import Job as _Job
+    from snakemake.logging import logger as _logger
+    from fairforget.workflow.logs import no_retry_after_deterministic_failure
+
+    no_retry_after_deterministic_failure(_Job, _logger.error)
+
+
 def slurm_onstart(workflow):
     """Under the SLURM executor, before anything is submitted: stop on jobs no node can take (the pre-flight
     check), then watch for jobs pending for a reason that never clears (fairforget.workflow.slurm)."""
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm":
         return
+    import signal
     from snakemake.logging import logger
     from fairforget.workflow import slurm
 
     if os.environ.get("FAIRFORGET_SLURM_PREFLIGHT", "1") != "0":
-        slurm.preflight(workflow)
+        logger.info(slurm.preflight(workflow))
     import snakemake_executor_plugin_slurm
 
     if not slurm.patch_status_query(snakemake_executor_plugin_slurm):
         logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
     watch = slurm.PendingWatch(workdir=os.getcwd(), report=logger.error, **slurm.watch_settings(os.environ))
+    from snakemake.jobs import GroupJob, Job
+    from snakemake_executor_plugin_slurm.utils import get_job_wildcards
+
+    slurm.no_resubmit_after_cancel((Job, GroupJob), watch.never_start, get_job_wildcards, logger.error)
     watch.start()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        logger.warning(
+            "fairforget: this snakemake ignores SIGINT (started in the background by a shell without job control): "
+            "Ctrl-C cannot stop it or cancel its SLURM jobs; run it inside tmux or screen (docs/slurm.md)"
+        )
+
+
+def force_stale_products(workflow):
+    """Rebuild what is missing or corrupt although products made from it exist (fairforget.workflow.products):
+    each such job is forced, with a line saying why. Only in the process that plans (not in a cluster job).
+    Snakemake sets the DAG settings (`--forcerun` among them) after it parsed the Snakefile, so the check runs
+    when the DAG is prepared: as the first step of the workflow's `_prepare_dag`, once per invocation."""
+    from types import SimpleNamespace
+    from snakemake.logging import logger
+    from fairforget.workflow import products
+
+    level = products.verify_level()
+    if level == "off" or not workflow.is_main_process:
+        return
+    layout = products.Layout(
+        results_dir=R,
+        models=list(config["models"]),
+        toy_models=[m for m in config["models"] if model_source(SimpleNamespace(model=m)).uses_pretraining_text],
+        runs=RUNS,
+        fused_runs=FUSED_RUNS,
+        fused_alphas=FUSED_ALPHAS,
+        tasks=TASKS,
+        downstream_seeds=DOWNSTREAM_SEEDS,
+        evaluation_data=evaluation_data_inputs(),
+        finetune_data=lambda run: [str(f) for f in finetune_inputs(SimpleNamespace(model=run.model)).values()],
+    )
+    prepare_dag = workflow._prepare_dag
+    checked = []
+
+    def check_then_prepare_dag(*args, **kwargs):
+        if not checked and workflow.dag_settings is not None:
+            checked.append(True)
+            stale = products.stale_products(products.study_products(layout), full=level == "full")
+            for item in stale:
+                logger.warning(item.line())
+            if stale:
+                forced = {item.product.outputs[0] for item in stale}
+                workflow.dag_settings.forcerun = frozenset(workflow.dag_settings.forcerun) | forced
+        return prepare_dag(*args, **kwargs)
+
+    workflow._prepare_dag = check_then_prepare_dag

@@ -40,7 +40,7 @@ rule finetune:
         code=finetune_code,
         # what the run trains with, as a param Snakemake compares (spec, built from input/output, is not compared)
         settings=finetune_settings,
-        script=str(Path(workflow.basedir) / "workflow_scripts" / "finetune.py"),
+        script=workflow_file("workflow_scripts", "finetune.py"),
     shell:
         "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
         " --attempt {resources.attempt}"

@@ -137,7 +137,7 @@ rule fusion_table:
         mem_mb=2000,
         runtime=30,
     params:
-        code_root=workflow.basedir,
+        code_root=WORKFLOW_ROOT,
         code=CODE["analysis"],
     script:
         "../workflow_scripts/fusion_table.py"

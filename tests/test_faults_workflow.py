@@ -84,9 +84,8 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def study(finished: tuple[Path, Path]) -> Path:
-    """The finished study, restored from the pristine copy for each test. Restored at the same path (mtimes
-    and Snakemake's metadata kept): the data rules' inputs are absolute paths under the workflow dir, and
-    Snakemake reruns a job whose recorded input paths changed."""
+    """The finished study, restored from the pristine copy for each test, at the same path (mtimes and
+    Snakemake's metadata kept)."""
     workdir, pristine = finished
     shutil.rmtree(workdir)
     shutil.copytree(pristine, workdir, symlinks=True)

@@ -18,6 +18,7 @@ from fairforget.workflow.slurm import (
     check_requests,
     gres_gpus,
     group_cpus,
+    no_resubmit_after_cancel,
     parse_partitions,
     parse_sinfo,
     parse_squeue,
@@ -170,3 +171,68 @@ def test_pending_watch_reports_then_cancels_after_the_grace_period() -> None:
     assert "SLURM job 27 (rule_prep_wildcards_) is pending with reason PartitionConfig" in stuck
     assert ("scancel", "27") in calls and ("scancel", "30") not in calls  # another directory's job is not ours
     assert watch.poll(now=200.0) == [] and len(reports) == 2
+
+
+def test_the_preflight_skips_finished_jobs_and_finds_each_group_once() -> None:
+    """Snakemake's dag.get_jobs_or_groups() raises KeyError for a finished job of a group (its group is only built
+    for jobs that run): after a complete run with one product deleted, the pre-flight must not look them up."""
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    from fairforget.workflow.slurm import jobs_or_groups_to_run
+
+    @dataclass(eq=False)  # hashable by identity, as Snakemake's jobs
+    class Job:
+        name: str
+        group: str | None = None
+
+    table = Job("aggregate_table", "analysis")  # finished: in no group
+    findings, figures, finetune = Job("findings", "analysis"), Job("figures", "analysis"), Job("finetune")
+    group = Job("group analysis")
+    dag = SimpleNamespace(
+        jobs=[table, finetune, findings, figures],
+        needrun=lambda job: job is not table,
+        _group={findings: group, figures: group},
+    )
+    assert [unit.name for unit in jobs_or_groups_to_run(dag)] == ["finetune", "group analysis"]
+
+
+def test_a_cpu_count_set_by_the_profile_names_its_variable() -> None:
+    from fairforget.workflow.slurm import Request
+
+    request = Request(
+        "rule finetune", cpus=8, mem_mb=4000, gpus=1, cpus_from="8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
+    )
+    assert request.describe().startswith("8 CPUs (8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU), 4000 MB, 1 GPUs")
+
+
+def test_a_job_cancelled_for_never_starting_is_not_resubmitted() -> None:
+    """The profile's retries would resubmit the cancelled job (three times pending, cancelled, failing): the
+    watch remembers its comment and the driver gives it, or its group, no restart; other jobs keep theirs."""
+
+    def run(command: Sequence[str]) -> str:
+        return SQUEUE_TEXT if tuple(command) == SQUEUE else ""
+
+    watch = PendingWatch(workdir="/work/study", report=lambda message: None, grace_s=0, run=run)
+    (stuck,) = [m for m in watch.poll(now=0.0) if "PartitionConfig" in m]
+    assert "cancelled it (scancel) and it is not resubmitted" in stuck
+    assert watch.never_start == {"rule_prep_wildcards_"}
+
+    class Job:  # what snakemake.jobs.Job offers: name, group, and the restart_times property
+        def __init__(self, name: str, group: str | None = None) -> None:
+            self.name, self.group = name, group
+
+        @property
+        def restart_times(self) -> int:
+            return 2
+
+    reports: list[str] = []
+    no_resubmit_after_cancel([Job], watch.never_start, lambda job: "", reports.append)
+    assert Job("finetune").restart_times == 2 and Job("prepare_probes").restart_times == 2
+    assert Job("prepare_probes", group="prep").restart_times == 0  # a member of the cancelled group job
+    assert Job("prepare_general", group="prep").restart_times == 0
+    assert Job("prepare_probes", group="prepare").restart_times == 2  # another group, whose name starts alike
+    assert reports == [
+        f"fairforget: rule_{name} is not resubmitted: SLURM cannot start it as requested"
+        for name in ("prepare_probes", "prepare_general")
+    ]

@@ -58,3 +58,19 @@ def test_plan_command_names_its_throughput_source(capsys) -> None:
     assert "finetune" in out and "540" in out and "6 N tokens" in out and "GPU rate measured" in out
     assert main(["plan", "--configfile", paper, "--base-dir", str(REPO), "--mfu", "0.4"]) == 0
     assert "assumed: 312 TFLOP/s peak x 40% MFU" in capsys.readouterr().out
+
+
+def test_the_job_counts_in_docs_slurm_are_the_plans() -> None:
+    """docs/slurm.md quotes the paper and micro studies' job counts; `fairforget plan` (checked against Snakemake
+    above) must agree, so a change of the DAG (a merged rule, a new stage) cannot leave the guide wrong."""
+    import re
+
+    text = (REPO / "docs/slurm.md").read_text()
+    quoted = {
+        "paper.yaml": re.search(r"plan: ([\d,]+) jobs for config/paper.yaml", text),
+        "micro.yaml": re.search(r"the micro study has\s+(\d+) jobs", text),
+    }
+    for name, match in quoted.items():
+        assert match is not None, f"docs/slurm.md no longer quotes the job count of config/{name}"
+        rows, _, _ = plan_study(_validated(name), REPO, assumed_rate())
+        assert int(match.group(1).replace(",", "")) == sum(row.jobs for row in rows), name

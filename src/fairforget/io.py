@@ -9,6 +9,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,24 @@ def _inject_fault(path: Path) -> None:
     if action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGSTOP)
+
+
+@contextmanager
+def naming_the_path(path: str | Path, what: str) -> Iterator[None]:
+    """Around a library's write of `path` (transformers' save_pretrained, safetensors' save_file): an OS error
+    that does not name the file it failed on ("No space left on device") is raised again naming `what` and
+    `path`, with its errno kept (a full disk stays deterministic, an I/O hiccup transient: workflow.logs)."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename:
+            raise
+        raise OSError(err.errno, f"{err.strerror or err} while writing {what} {path}", str(path)) from err
+    except Exception as err:
+        # safetensors reports a failed write as SafetensorError("... IoError(Os { code: 28, ... })")
+        if "No space left on device" not in str(err):
+            raise
+        raise OSError(errno.ENOSPC, f"No space left on device while writing {what} {path} ({err})", str(path)) from err
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

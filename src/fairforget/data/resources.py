@@ -89,3 +89,13 @@ def verify_resources(paths: Iterable[str | Path] | None = None, data_dir: Path |
                 f"the file was changed - restore it or rerun write_sums() if the change is intended"
             )
     return len(names)
+
+
+def verify_shipped_inputs(files: Iterable[str | Path], data_dir: Path | None = None) -> int:
+    """Check a rule's inputs that are shipped data (inside the shipped data folder) against SHA256SUMS before they
+    are prepared, so an edited resource fails naming the file instead of being used unnoticed; inputs outside that
+    folder (a user's own corpus) are not checked. Returns how many were checked."""
+    data_dir = data_dir or resources_dir()
+    inside = data_dir.resolve()
+    shipped = [Path(file).resolve() for file in files if Path(file).resolve().is_relative_to(inside)]
+    return verify_resources(shipped, data_dir) if shipped else 0

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from fairforget.errors import ModelError
-from fairforget.io import read_json
+from fairforget.io import naming_the_path, read_json
 from fairforget.models.modeldir import (
     MANIFEST,
     WEIGHTS,
@@ -122,7 +122,8 @@ def fuse_model_dirs(
         fused = interpolate_tensors(
             load_file(str(base_dir / WEIGHTS)), load_file(str(debiased_dir / WEIGHTS)), alpha, f"fusion of {out_dir}"
         )
-        save_file(fused, str(out_dir / WEIGHTS), metadata=metadata)
+        with naming_the_path(out_dir / WEIGHTS, "the fused weights"):
+            save_file(fused, str(out_dir / WEIGHTS), metadata=metadata)
     record = {
         "fusion": {
             "alpha": alpha,

@@ -7,6 +7,7 @@ network access (a login node) with the same HF_HOME.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -83,17 +84,35 @@ def _load(source: Path, kind: str) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def architecture_kind(source: Path) -> str | None:
+    """masked or causal from the `architectures` of a model folder's config.json (`...ForMaskedLM`,
+    `...ForCausalLM`); None when it does not say (no config.json, another head)."""
+    try:
+        architectures = json.loads((source / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    kinds = {
+        kind
+        for kind, head in (("masked", "ForMaskedLM"), ("causal", "ForCausalLM"))
+        for a in architectures
+        if head in str(a)
+    }
+    return kinds.pop() if len(kinds) == 1 else None
+
+
 def resolve_hub_model(
     hub_id: str,
     kind: str,
     out_dir: str | Path,
     local_path: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    kind_key: str = "kind",
 ) -> dict[str, Any]:
     """Copy a pretrained model into a fairforget model dir (safetensors + manifest); returns the manifest.
 
     Source: `local_path` if given, else `hub_id` from the hub cache (`cache_dir`, default from HF_HUB_CACHE /
-    HF_HOME). Raises ModelError naming the fetch command if it is not there, and refuses pickled weights.
+    HF_HOME). Raises ModelError naming the fetch command if it is not there, refuses pickled weights, and, before
+    loading anything, a `kind` other than the one the model's config.json declares (naming `kind_key`).
     """
     if kind not in KINDS:
         raise ModelError(f"{hub_id}: kind must be one of {KINDS}, got {kind!r}")
@@ -115,11 +134,19 @@ def resolve_hub_model(
             f"{hub_id}: {where} holds {found}; fairforget loads safetensors only "
             "(convert with save_pretrained(dir, safe_serialization=True))"
         )
+    declared = architecture_kind(source)
+    if declared is not None and declared != kind:
+        raise ModelError(
+            f"{kind_key} is {kind!r}, but {source / 'config.json'} declares a {declared} language model "
+            f"({hub_id}); set {kind_key}: {declared}"
+        )
     try:
         model, tokenizer = _load(source, kind)
     except (OSError, ValueError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ModelError(f"{hub_id}: cannot load from {where} ({message}); {fetch_hint(hub_id, cache)}") from err
+        # a local folder that does not load is not fixed by fetching from the hub
+        hint = "" if local_path is not None else f"; {fetch_hint(hub_id, cache)}"
+        raise ModelError(f"{hub_id}: cannot load from {where} ({message}){hint}") from err
     log.info("resolved %s from %s (%s)", hub_id, source, type(model).__name__)
     Path(out_dir, MANIFEST).unlink(missing_ok=True)
     return save_model_dir(

@@ -17,7 +17,7 @@ from typing import Any
 
 from fairforget.errors import DataError, ModelError
 from fairforget.hashing import canonical_json_hash, sha256_file
-from fairforget.io import atomic_write_text, read_json, write_json
+from fairforget.io import atomic_write_text, naming_the_path, read_json, write_json
 
 MANIFEST = "manifest.json"
 WEIGHTS = "model.safetensors"
@@ -120,8 +120,9 @@ def save_model_dir(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).unlink(missing_ok=True)  # an old manifest must not vouch for new files
-    model.save_pretrained(out_dir, safe_serialization=True)
-    tokenizer.save_pretrained(out_dir)
+    with naming_the_path(out_dir, "the model folder"):
+        model.save_pretrained(out_dir, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
     # transformers may add generation_config.json etc.; all files are hashed.
     return write_manifest(out_dir, kind, parent_hash=parent_hash, run=run, extra=extra)
 

@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from fairforget.errors import TrainingError
-from fairforget.io import read_json, write_json
+from fairforget.io import naming_the_path, read_json, write_json
 
 CURRENT = "checkpoint"
 PACKED = "packed"  # a packed run's block files (fairforget.training.packing), kept until the run is finished
@@ -125,7 +125,8 @@ def save_training_state(
     rng_tensors, rng_meta = _rng_snapshot(collate_generator)
     tensors.update(optim_tensors)
     tensors.update(rng_tensors)
-    save_file(tensors, str(tmp / TENSORS))
+    with naming_the_path(tmp / TENSORS, "the training state"):
+        save_file(tensors, str(tmp / TENSORS))
     scheduler_state = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
     write_json(
         tmp / METADATA,

@@ -19,7 +19,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from math import inf
 from typing import Any
@@ -91,9 +91,10 @@ class Request:
     runtime_min: float = 0
     partition: str | None = None
     constraint: str | None = None
+    cpus_from: str = ""  # what set the CPU count when it is not the rule's threads (the profile's variable)
 
     def describe(self) -> str:
-        parts = [f"{self.cpus} CPUs", f"{self.mem_mb} MB"]
+        parts = [f"{self.cpus} CPUs" + (f" ({self.cpus_from})" if self.cpus_from else ""), f"{self.mem_mb} MB"]
         if self.gpus:
             parts.append(f"{self.gpus} GPUs")
         if self.runtime_min:
@@ -299,8 +300,12 @@ def job_request(job: Any) -> Request:
     resources = job.resources
     cpus, per = get_job_cpu_requirement(job)
     gpus = _int(resources.get("gpu", 0)) or gres_gpus(str(resources.get("gres", "") or ""))
+    cpus_from = ""
     if per == "gpu":
+        cpus_from = f"{cpus} per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
         cpus *= max(gpus, 1)
+    elif job.is_group():
+        cpus_from = "the profile's cores: FAIRFORGET_SLURM_GROUP_CPUS"
     if job.is_group():
         rules = sorted({sub.rule.name for sub in job.jobs})
         what = f"group job {job.groupid} (rules {', '.join(rules)})"
@@ -316,18 +321,31 @@ def job_request(job: Any) -> Request:
         runtime_min=float(runtime) if isinstance(runtime, int | float) else 0.0,
         partition=resources.get("slurm_partition") or None,
         constraint=resources.get("constraint") or None,
+        cpus_from=cpus_from,
     )
 
 
-def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> None:
-    """The Snakefile's `onstart` under the SLURM executor: raise SlurmCheckError naming every job or group job
-    that no node could take, before anything is submitted. Distinct requests are checked once."""
-    dag = workflow.dag
-    requests: dict[tuple[Any, ...], Request] = {}
-    for job in dag.get_jobs_or_groups():
-        members = job.jobs if job.is_group() else [job]
-        if not any(dag.needrun(member) for member in members):
+def jobs_or_groups_to_run(dag: Any) -> Iterator[Any]:
+    """Each job that will run, or its group job. Snakemake's `dag.get_jobs_or_groups()` looks up the group of every
+    job of the DAG, also of the finished ones, which have none: a KeyError (e.g. `KeyError: aggregate_table` on a
+    rerun after one product was deleted)."""
+    groups = getattr(dag, "_group", {})
+    seen: set[int] = set()
+    for job in dag.jobs:
+        if not dag.needrun(job):
             continue
+        unit = groups.get(job, job) if job.group is not None else job
+        if id(unit) not in seen:
+            seen.add(id(unit))
+            yield unit
+
+
+def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> str:
+    """The Snakefile's `onstart` under the SLURM executor: raise SlurmCheckError naming every job or group job
+    that no node could take, before anything is submitted; return the one line that says all fit. Distinct
+    requests are checked once."""
+    requests: dict[tuple[Any, ...], Request] = {}
+    for job in jobs_or_groups_to_run(workflow.dag):
         request = job_request(job)
         key = (
             request.what.split(" (")[0],
@@ -347,7 +365,7 @@ def preflight(workflow: Any, run: Callable[[Sequence[str]], str] = _run) -> None
             + "\nLower the request (threads, models.<name>.mem_mb/gpus/runtime, the profile's cores: for group "
             "jobs) or choose another partition (docs/slurm.md, 'Pre-flight check')."
         )
-    log.info("SLURM pre-flight check: %d distinct request(s) fit their partitions", len(requests))
+    return f"fairforget: SLURM pre-flight check passed: {len(requests)} distinct request(s) fit their partitions"
 
 
 # ------------------------------------------------------------------------------------ during the run
@@ -393,6 +411,8 @@ class PendingWatch:
     grace_s: float = 60.0
     cancel: bool = True
     run: Callable[[Sequence[str]], str] = _run
+    # the comments (`rule_<name>[_wildcards_<w>]`) of the jobs cancelled: the driver does not resubmit them
+    never_start: set[str] = field(default_factory=set)
     first_seen: dict[str, float] = field(default_factory=dict)
     warned: set[str] = field(default_factory=set)
     cancelled: set[str] = field(default_factory=set)
@@ -413,7 +433,7 @@ class PendingWatch:
                 if now - since < self.grace_s:
                     continue
                 action = (
-                    "cancelled it (scancel), so the run fails instead of waiting forever"
+                    "cancelled it (scancel) and it is not resubmitted, so the run fails instead of waiting forever"
                     if self.cancel
                     else ("it will never start; cancel it with scancel")
                 )
@@ -422,6 +442,7 @@ class PendingWatch:
                     "Fix the request or partition (docs/slurm.md, 'Jobs that never start')."
                 )
                 if self.cancel:
+                    self.never_start.add(job.comment)
                     self.run(("scancel", job.job_id))
                 self.cancelled.add(job.job_id)
             elif MAY_NOT_CLEAR.match(job.reason) and job.job_id not in self.warned:
@@ -443,6 +464,37 @@ class PendingWatch:
         thread = threading.Thread(target=loop, name="fairforget-pending-watch", daemon=True)
         thread.start()
         return thread
+
+
+def slurm_comment(job: Any, wildcards: Callable[[Any], str]) -> str:
+    """The `--comment` the SLURM plugin gives a job's submission (`rule_<name>` or `rule_<name>_wildcards_<w>`,
+    `wildcards` being the plugin's `get_job_wildcards`); a group job's name is its group."""
+    wildcard_str = wildcards(job)
+    return f"rule_{job.name}" if not wildcard_str else f"rule_{job.name}_wildcards_{wildcard_str}"
+
+
+def no_resubmit_after_cancel(
+    job_classes: Iterable[Any], never_start: set[str], wildcards: Callable[[Any], str], report: Callable[[str], None]
+) -> None:
+    """Give no restarts (the profile's `retries`) to a job, or a group job, that the PendingWatch cancelled for a
+    reason that never clears: the same request would pend, be cancelled and fail again (Snakemake's job classes,
+    `snakemake.jobs.Job` and `GroupJob`, in the driver process)."""
+    reported: set[str] = set()
+    for job_class in job_classes:
+        original = job_class.restart_times
+
+        def restart_times(job: Any, original: Any = original) -> int:
+            comment = slurm_comment(job, wildcards)
+            group = getattr(job, "group", None)  # a member of a group job was submitted as the group
+            in_group = group and any(c == f"rule_{group}" or c.startswith(f"rule_{group}_") for c in never_start)
+            if comment in never_start or in_group:
+                if comment not in reported:
+                    reported.add(comment)
+                    report(f"fairforget: {comment} is not resubmitted: SLURM cannot start it as requested")
+                return 0
+            return original.fget(job)
+
+        job_class.restart_times = property(restart_times)
 
 
 def watch_settings(env: Mapping[str, str]) -> dict[str, Any]:

@@ -22,7 +22,13 @@ class HubSource(ModelSource):
         from fairforget.models.hub import resolve_hub_model
 
         hub_id = model_cfg.get("hub_id") or model_name
-        return resolve_hub_model(hub_id, model_cfg.get("kind", ""), out_dir, local_path=model_cfg.get("local_path"))
+        return resolve_hub_model(
+            hub_id,
+            model_cfg.get("kind", ""),
+            out_dir,
+            local_path=model_cfg.get("local_path"),
+            kind_key=f"models.{model_name}.kind",
+        )
 
 
 @MODEL_SOURCES.register("local")
