@@ -168,6 +168,12 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
     nuisance = nuisance_for(data, ("model", "size", "seed"))
     xs = nuisance.residualise(data.select("x1", "x2").to_numpy())
     ys = nuisance.residualise(data["y"].to_numpy())
+    # within-model scales: every variable divided by its root mean square within its model (after the strata)
+    models = data["model"].to_numpy()
+    for model in ("m1", "m2"):
+        rows = models == model
+        xs[rows] /= np.sqrt((xs[rows] ** 2).mean(axis=0))
+        ys[rows] /= np.sqrt((ys[rows] ** 2).mean())
     sst = ys @ ys
 
     def r2(columns):
@@ -180,6 +186,15 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
     assert (abs(b1) > abs(b2)) == (result.unique[0] > result.unique[1])
     assert result.sum_test.estimate == pytest.approx((b1 + b2) / 1.0, rel=1e-6)
     assert result.difference_test.estimate == pytest.approx(b2 - b1, rel=1e-6)
+    r12 = float(xs[:, 0] @ xs[:, 1] / np.sqrt((xs[:, 0] @ xs[:, 0]) * (xs[:, 1] @ xs[:, 1])))
+    assert result.r12 == pytest.approx(r12) and result.vif_difference == pytest.approx(1 / (1 - r12))
+    # a model's loss scale does not weigh: rescaling one model's outcome and predictors changes nothing
+    rescaled = frame.with_columns(
+        [(pl.col(c) * pl.when(pl.col("model") == "m2").then(50.0).otherwise(1.0)).alias(c) for c in ("x1", "x2", "y")]
+    )
+    again = unique_contributions(rescaled, "y", "x1", "x2", ("model", "size", "seed"), 199, 0, 0.05)
+    assert again.standardized() == pytest.approx(result.standardized())
+    assert again.sum_test.p_two_sided == result.sum_test.p_two_sided
 
 
 def test_paired_mde_and_equivalence_sample_size_hand_computed():
@@ -220,9 +235,9 @@ def test_rule_power_matches_the_t_test_power():
     assert rule_power([spec], noise, perms, False, [never], 0.05)(10 * expected) == 0.0
 
 
-def test_more_data_slope_relabels_whole_size_blocks():
-    """y = 0.1 * log2(size) exactly, 3 seeds x 2 sizes: the estimate is the change over the size range, and the
-    (2!)^3 = 8 relabellings of whole (size, seed) blocks leave p = 2/8 (identity and full reversal)."""
+def test_more_data_is_a_sign_flip_over_per_seed_slopes():
+    """y = 0.1 * log2(size) exactly, 3 seeds x 2 sizes: each seed's slope (fixed effects per objective and
+    remedy) is the change over the size range, 0.2; the 2^3 sign flips of the seeds leave p = 2/8."""
     from fairforget.analysis.findings import MORE_DATA, finding_remedies
     from fairforget.analysis.settings import AnalysisSettings
 
@@ -250,6 +265,12 @@ def test_more_data_slope_relabels_whole_size_blocks():
     finding = finding_remedies(frame, AnalysisSettings(permutations=199))
     arm = next(a for a in finding.arms if a.arm == MORE_DATA)
     assert arm.estimate == pytest.approx(0.1 * 2.0)  # log2(400 / 100) = 2 doublings
+    assert arm.unit_values == pytest.approx([0.2, 0.2, 0.2])  # one slope per seed
+    # sign flips of the 3 seeds' slopes: only all-plus and all-minus reach |mean| = 0.2, p = 2/8
     assert arm.exact and arm.p == pytest.approx(2 / 8)
-    assert arm.replicates == 3 and arm.se == pytest.approx(0.0, abs=1e-12)
+    assert arm.units == 3 and arm.sd == pytest.approx(0.0, abs=1e-12)
     assert "100–400 texts" in arm.note
+    # the floor 2/2^3 is above Holm's first threshold (alpha / 2 tests): no MDE, contradicts unreachable
+    assert arm.mde is None and "smallest attainable p is 0.25" in arm.mde_note
+    contradicts = next(r for r in arm.reach if r.verdict == "contradicts")
+    assert not contradicts.reachable and contradicts.needed == 7  # 2/2^7 = 0.0156 < 0.025

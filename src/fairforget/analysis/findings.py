@@ -710,7 +710,10 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         ]
         floor = sign_flip_floor(a.units, s.permutations)
         if floor >= level:
-            a.mde_note = f"none: with {a.units} seed(s) no p is below {floor:.3g}, the Holm threshold is {level:.3g}"
+            a.mde_note = (
+                f"none: with {a.units} seed(s) the smallest attainable p is {floor:.3g}, not below Holm's first "
+                f"threshold {level:.3g}"
+            )
         elif a.sd is not None:
             a.mde = sign_flip_mde(a.sd, a.units, level)
             if a.mde is None:

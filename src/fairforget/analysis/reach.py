@@ -40,7 +40,7 @@ class Reach:
         """One sentence: reachable or not, and what grid would make it reachable."""
         head = (
             f"{self.verdict}: smallest attainable p {self.floor:.3g} vs the {self.threshold:.3g} it must beat "
-            f"({self.test}; {self.units} {self.unit})"
+            f"({self.test}; {self.units} {self.unit if self.units != 1 else self.unit.rstrip('s')})"
         )
         if self.reachable:
             return f"{head}: reachable"

@@ -433,7 +433,9 @@ def unique_contributions(
         m_scales = np.sqrt(np.diag(block) / rows.size)
         out.model_scales.append((float(m_scales[0]), float(m_scales[1])))
         out.model_slope_factors.append(float(scales_within[rows[0], 1] / scales_within[rows[0], 0]))
-        out.r12_per_model[model] = float(block[0, 1] / (rows.size * m_scales[0] * m_scales[1])) if np.all(m_scales > 0) else None
+        out.r12_per_model[model] = (
+            float(block[0, 1] / (rows.size * m_scales[0] * m_scales[1])) if np.all(m_scales > 0) else None
+        )
         m_sst = float(m_y @ m_y)
         if np.linalg.matrix_rank(block) < 2 or m_sst <= 0:
             out.per_model[model] = (None, None)
