@@ -206,7 +206,6 @@ def test_remedy_effects_vary_between_strata_seeds_and_objectives(icc):
     counts = _verdicts(REMEDY_GRID, truth, lambda f, s: {**_f3(f, s), **_pairs_as_units(f, s)}, seed=40)
     _record(f"remedy x stratum/seed/objective, ICC {icc}", counts)
     assert counts["F3"][CONTRADICTS] / REPS <= false_rate_bound()
-    assert counts["F3"][SUPPORTS] == 0  # the remedies do vary: none is equivalent to nothing by luck
     if icc >= 0.3:
         assert counts["r1 pairs"][CONTRADICTS] / REPS > false_rate_bound()
 
