@@ -29,7 +29,7 @@ from scipy import stats
 from fairforget.analysis import columns as cols
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, CoefficientTest, Nuisance, sign_flip_test
 from fairforget.analysis.power import n_for_equivalence, scale_to_detect, sign_flip_mde
-from fairforget.analysis.reach import Reach, objectives_reach, seeds_reach, sign_flip_floor
+from fairforget.analysis.reach import Reach, count, objectives_reach, seeds_reach, sign_flip_floor
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.stats import holm
 from fairforget.analysis.table import EXCLUDED_FROM_MEAN, N_DEBIAS_TEXTS
@@ -711,13 +711,13 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         floor = sign_flip_floor(a.units, s.permutations)
         if floor >= level:
             a.mde_note = (
-                f"none: with {a.units} seed(s) the smallest attainable p is {floor:.3g}, not below Holm's first "
-                f"threshold {level:.3g}"
+                f"none: with {count(a.units, 'seeds')} the smallest attainable p is {floor:.3g}, not below "
+                f"Holm's first threshold {level:.3g}"
             )
         elif a.sd is not None:
             a.mde = sign_flip_mde(a.sd, a.units, level)
             if a.mde is None:
-                a.mde_note = f"none: {a.units} seeds are too few for the sign-flip test at {level:.3g}"
+                a.mde_note = f"none: {count(a.units, 'seeds')} are too few for the sign-flip test at {level:.3g}"
     finding.verdict, finding.reason = remedies_verdict(finding.arms, s.alpha)
     if finding.verdict == INCONCLUSIVE:
         for a in tested:

@@ -173,7 +173,13 @@ def _arm_row(a: ArmTest) -> str:
         for m, p in a.per_model_tost.items()
     )
     mde = _num(a.mde) if a.mde is not None else (a.mde_note or "—")
-    settle = f"≈ {a.seeds_needed} seeds" if a.seeds_needed else ""
+    if a.seeds_needed:
+        settle = f"≈ {a.seeds_needed} seeds"
+    elif a.units < 2 and any(r.needed for r in a.reach):
+        # no spread between seeds to size an effect by: only the floor says how many seeds any verdict needs
+        settle = f"≥ {min(r.needed for r in a.reach if r.needed)} seeds before any verdict is reachable"
+    else:
+        settle = ""
     note = f" ({a.note})" if a.note else ""
     return (
         f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.units} | {a.estimate:+.3g}{_ci(a.ci)}{note} | {per} | "

@@ -36,11 +36,16 @@ class Reach:
     def reachable(self) -> bool:
         return self.floor < self.threshold
 
+    @property
+    def grid(self) -> str:
+        """The grid's count of units, e.g. "1 seed", "4 objectives"."""
+        return count(self.units, self.unit)
+
     def describe(self) -> str:
         """One sentence: reachable or not, and what grid would make it reachable."""
         head = (
             f"{self.verdict}: smallest attainable p {self.floor:.3g} vs the {self.threshold:.3g} it must beat "
-            f"({self.test}; {self.units} {self.unit if self.units != 1 else self.unit.rstrip('s')})"
+            f"({self.test}; {self.grid})"
         )
         if self.reachable:
             return f"{head}: reachable"
@@ -53,6 +58,11 @@ class Reach:
         if self.permutations_needed is not None:
             text += f" and `analysis.permutations` ≥ {self.permutations_needed}"
         return text
+
+
+def count(n: int, plural: str) -> str:
+    """ "1 seed", "3 seeds": n with the unit's plural name made singular for one."""
+    return f"{n} {plural.removesuffix('s') if n == 1 else plural}"
 
 
 def _monte_carlo_floor(draws: int) -> float:
@@ -84,13 +94,16 @@ def _permutations_for(threshold: float) -> int:
 def objectives_reach(verdict: str, test: str, k: int, draws: int, threshold: float) -> Reach:
     floor = relabelling_floor(k, draws)
     needed = next((j for j in range(2, _MAX_UNITS + 1) if 1.0 / math.factorial(j) < threshold), None)
-    more_draws = _permutations_for(threshold) if _monte_carlo_floor(draws) >= threshold else None
+    # random relabellings replace the full set (and 1/(B + 1) bounds p) once k! exceeds the draws
+    beyond_exact = math.factorial(max(k, needed or 0)) > draws
+    more_draws = _permutations_for(threshold) if beyond_exact and _monte_carlo_floor(draws) >= threshold else None
     return Reach(verdict, test, "objectives", k, floor, threshold, needed, more_draws)
 
 
 def seeds_reach(verdict: str, test: str, c: int, draws: int, threshold: float, sides: int = 2) -> Reach:
     floor = sign_flip_floor(c, draws, sides)
     needed = next((j for j in range(1, _MAX_UNITS + 1) if sides / 2.0**j < threshold), None)
-    beyond_exact = needed is not None and needed > MAX_EXACT_PAIRS
+    # random sign vectors replace the full set (and 1/(B + 1) bounds p) beyond MAX_EXACT_PAIRS units
+    beyond_exact = max(c, needed or 0) > MAX_EXACT_PAIRS
     more_draws = _permutations_for(threshold) if beyond_exact and _monte_carlo_floor(draws) >= threshold else None
     return Reach(verdict, test, "seeds", c, floor, threshold, needed, more_draws)

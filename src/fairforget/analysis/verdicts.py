@@ -26,7 +26,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from fairforget.analysis.dictionary import label  # noqa: E402
 from fairforget.analysis.findings import INCONCLUSIVE, ArmTest, Finding, Power, SignTest, remedies_verdict  # noqa: E402
 from fairforget.analysis.permutation import CoefficientTest  # noqa: E402
-from fairforget.analysis.reach import Reach  # noqa: E402
+from fairforget.analysis.reach import Reach, count  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.style import INCONCLUSIVE_COLOUR, RC, VERDICT_COLOURS, grouped_legend, wrap  # noqa: E402
 
@@ -98,8 +98,7 @@ def _reach_text(reach: Sequence[Reach]) -> list[str]:
     for r in reach:
         state = "reachable" if r.reachable else "unreachable" + (f", needs ≥ {r.needed} {r.unit}" if r.needed else "")
         parts.append(f"{r.verdict} {state} (smallest p {_num(r.floor)} vs {_num(r.threshold)})")
-        unit = f"{r.units} {r.unit}"
-    return [f"Reachable on this grid ({unit}): " + "; ".join(parts) + "."]
+    return [f"Reachable on this grid ({reach[0].grid}): " + "; ".join(parts) + "."]
 
 
 def _slope_block(
@@ -186,9 +185,8 @@ def _arm_row(a: ArmTest) -> Row:
     if a.estimate is None:
         return Row(a.arm, None, None, note=a.note or "no test")
     tost = "" if a.p_tost is None else f", TOST p (every model) = {_num(a.p_tost)}"
-    return Row(
-        a.arm, a.estimate, a.ci, f"sign-flip p over {a.units} seeds = {_num(a.p)}, Holm p = {_num(a.p_holm)}{tost}"
-    )
+    test = f"sign-flip p over {count(a.units, 'seeds')} = {_num(a.p)}, Holm p = {_num(a.p_holm)}{tost}"
+    return Row(a.arm, a.estimate, a.ci, test)
 
 
 def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
