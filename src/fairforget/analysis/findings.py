@@ -4,15 +4,18 @@ rate (docs/metrics.md, section 9, has the rules, their sources and the calibrati
 Sign convention: every forgetting statistic is read as "larger = more forgetting" (the producers' contract);
 `downstream.mean_change` is tuned minus base, so negative = the debiased model got worse downstream.
 
-- F1 (downstream is driven by overall forgetting rather than by selective forgetting): both forgetting measures
-  predict the downstream change in one within-model fit; "supports" needs overall forgetting's unique
-  contribution to exceed selective forgetting's, with a negative sign, shown at level alpha, and every model's
-  own estimate agreeing. The plain association (downstream vs overall forgetting) is reported with its own verdict.
-- F2 (selective forgetting increases overall forgetting): within-model slope of overall on selective forgetting,
-  controlling for data size (in the strata) and remedy.
-- F3 (remedies neither reduce overall forgetting nor help downstream): per remedy x metric paired tests against
-  the baseline remedy, Holm-corrected; "more data" as the slope on log data size; "supports" needs equivalence
-  (TOST) within the configured margins for every arm and metric.
+- F1 (the paper: downstream is driven by overall forgetting rather than by selective forgetting; tested as an
+  association): both forgetting measures, standardized within model, predict the downstream change in one
+  within-model fit with remedy controlled; "supports" needs overall forgetting's unique contribution to exceed
+  selective forgetting's, with a negative sign, shown at level alpha, and every model's own point estimates
+  agreeing. The plain association (downstream vs overall forgetting) is reported with its own verdict. Unit of
+  replication: the objective.
+- F2 (the paper: selective forgetting increases overall forgetting; tested as an association): within-model slope
+  of overall on selective forgetting, controlling for data size (in the strata) and remedy. Unit: the objective.
+- F3 (remedies neither reduce overall forgetting nor help downstream): per remedy x metric, sign flips over the
+  seeds (the unit of replication) of the per-seed mean paired difference against the baseline remedy, Holm-
+  corrected; "more data" as the per-seed slope on log data size; "supports" needs equivalence (TOST) within each
+  model's own margin, in every model, for every arm and metric.
 """
 
 from __future__ import annotations
@@ -574,7 +577,7 @@ def _seeds_to_settle(test: ArmTest, level: float, s: AnalysisSettings) -> int | 
             if sign_flip_floor(c, s.permutations) < level and mde is not None and mde <= abs(test.estimate):
                 options.append(c)
                 break
-    needed = []
+    needed: list[int] = []
     for model, margin in test.margins.items():
         per_seed = test.model_sd.get(model)
         if margin is None or per_seed is None or per_seed <= 0:
