@@ -187,7 +187,7 @@ def test_f3_blocks_state_their_own_metric_verdict():
             estimate=-0.02,
             ci=(-0.03, -0.01),
             p_holm=0.01,
-            margin=0.01,
+            margins={"bert": 0.01, "llama": 0.01},
             p_tost=0.9,
         ),
         ArmTest(
@@ -199,7 +199,7 @@ def test_f3_blocks_state_their_own_metric_verdict():
             estimate=0.001,
             ci=(-0.004, 0.006),
             p_holm=0.8,
-            margin=0.01,
+            margins={"bert": 0.01, "llama": 0.01},
             p_tost=0.01,
         ),
     ]

@@ -168,6 +168,12 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
     nuisance = nuisance_for(data, ("model", "size", "seed"))
     xs = nuisance.residualise(data.select("x1", "x2").to_numpy())
     ys = nuisance.residualise(data["y"].to_numpy())
+    # within-model scales: every variable divided by its root mean square within its model (after the strata)
+    models = data["model"].to_numpy()
+    for model in ("m1", "m2"):
+        rows = models == model
+        xs[rows] /= np.sqrt((xs[rows] ** 2).mean(axis=0))
+        ys[rows] /= np.sqrt((ys[rows] ** 2).mean())
     sst = ys @ ys
 
     def r2(columns):
@@ -180,6 +186,15 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
     assert (abs(b1) > abs(b2)) == (result.unique[0] > result.unique[1])
     assert result.sum_test.estimate == pytest.approx((b1 + b2) / 1.0, rel=1e-6)
     assert result.difference_test.estimate == pytest.approx(b2 - b1, rel=1e-6)
+    r12 = float(xs[:, 0] @ xs[:, 1] / np.sqrt((xs[:, 0] @ xs[:, 0]) * (xs[:, 1] @ xs[:, 1])))
+    assert result.r12 == pytest.approx(r12) and result.vif_difference == pytest.approx(1 / (1 - r12))
+    # a model's loss scale does not weigh: rescaling one model's outcome and predictors changes nothing
+    rescaled = frame.with_columns(
+        [(pl.col(c) * pl.when(pl.col("model") == "m2").then(50.0).otherwise(1.0)).alias(c) for c in ("x1", "x2", "y")]
+    )
+    again = unique_contributions(rescaled, "y", "x1", "x2", ("model", "size", "seed"), 199, 0, 0.05)
+    assert again.standardized() == pytest.approx(result.standardized())
+    assert again.sum_test.p_two_sided == result.sum_test.p_two_sided
 
 
 def test_paired_mde_and_equivalence_sample_size_hand_computed():
@@ -220,9 +235,9 @@ def test_rule_power_matches_the_t_test_power():
     assert rule_power([spec], noise, perms, False, [never], 0.05)(10 * expected) == 0.0
 
 
-def test_more_data_slope_relabels_whole_size_blocks():
-    """y = 0.1 * log2(size) exactly, 3 seeds x 2 sizes: the estimate is the change over the size range, and the
-    (2!)^3 = 8 relabellings of whole (size, seed) blocks leave p = 2/8 (identity and full reversal)."""
+def test_more_data_is_a_sign_flip_over_per_seed_slopes():
+    """y = 0.1 * log2(size) exactly, 3 seeds x 2 sizes: each seed's slope (fixed effects per objective and
+    remedy) is the change over the size range, 0.2; the 2^3 sign flips of the seeds leave p = 2/8."""
     from fairforget.analysis.findings import MORE_DATA, finding_remedies
     from fairforget.analysis.settings import AnalysisSettings
 
@@ -250,6 +265,94 @@ def test_more_data_slope_relabels_whole_size_blocks():
     finding = finding_remedies(frame, AnalysisSettings(permutations=199))
     arm = next(a for a in finding.arms if a.arm == MORE_DATA)
     assert arm.estimate == pytest.approx(0.1 * 2.0)  # log2(400 / 100) = 2 doublings
+    assert arm.unit_values == pytest.approx([0.2, 0.2, 0.2])  # one slope per seed
+    # sign flips of the 3 seeds' slopes: only all-plus and all-minus reach |mean| = 0.2, p = 2/8
     assert arm.exact and arm.p == pytest.approx(2 / 8)
-    assert arm.replicates == 3 and arm.se == pytest.approx(0.0, abs=1e-12)
+    assert arm.units == 3 and arm.sd == pytest.approx(0.0, abs=1e-12)
     assert "100–400 texts" in arm.note
+    # the floor 2/2^3 is above Holm's first threshold (alpha / 2 tests): no MDE, contradicts unreachable
+    assert arm.mde is None and "smallest attainable p is 0.25" in arm.mde_note
+    contradicts = next(r for r in arm.reach if r.verdict == "contradicts")
+    assert not contradicts.reachable and contradicts.needed == 7  # 2/2^7 = 0.0156 < 0.025
+
+
+def test_reach_floors_and_needed_grids_hand_computed():
+    """Floors: 1/k! for k relabelled objectives, 2/2^c (two-sided) and 1/2^c (one-sided) for c flipped seeds, and
+    1/(B + 1) once random draws replace the full set; the grid needed is the smallest with floor < threshold."""
+    from fairforget.analysis.reach import objectives_reach, relabelling_floor, seeds_reach, sign_flip_floor
+
+    assert relabelling_floor(4, 199) == pytest.approx(1 / 24)
+    assert relabelling_floor(6, 199) == pytest.approx(1 / 200)  # 720 > 199 draws: 1/(199 + 1)
+    assert sign_flip_floor(3, 199) == pytest.approx(2 / 8) and sign_flip_floor(3, 199, sides=1) == pytest.approx(1 / 8)
+    assert sign_flip_floor(20, 199) == pytest.approx(1 / 200)  # beyond 16 seeds: random sign vectors
+    # F1 as stated with 4 objectives: supports (alpha) reachable, contradicts (alpha/2) needs 5 (1/120 < 0.025)
+    assert objectives_reach("supports", "t", 4, 199, 0.05).reachable
+    contradicts = objectives_reach("contradicts", "t", 4, 199, 0.025)
+    assert not contradicts.reachable and contradicts.needed == 5
+    assert "needs ≥ 5 objectives" in contradicts.describe()
+    # F3 on the paper grid: 3 seeds, 10 tests: Holm's first threshold 0.005 needs 2/2^9 = 0.0039; TOST needs 1/32
+    paper = seeds_reach("contradicts", "Holm", 3, 199, 0.005)
+    assert paper.floor == pytest.approx(0.25) and paper.needed == 9 and "3 seeds" in paper.describe()
+    assert seeds_reach("supports", "TOST", 1, 199, 0.05, sides=1).needed == 5
+    assert "(TOST; 1 seed)" in seeds_reach("supports", "TOST", 1, 199, 0.05, sides=1).describe()
+    # 20 seeds but only 199 random sign vectors: the draws, not the seeds, set the floor 1/200 = 0.005
+    draws = seeds_reach("contradicts", "Holm", 20, 199, 0.005)
+    assert not draws.reachable and draws.permutations_needed == 200  # 1/201 < 0.005
+    assert "`analysis.permutations` ≥ 200" in draws.describe()
+
+
+def test_f3_seed_is_the_unit_with_per_model_margins():
+    """2 models x 5 seeds, one objective and size, remedy r vs none. Per (model, seed) differences: model a
+    +0.1 in every seed, model b +0.3, -0.1, +0.3, +0.3, +0.3; per seed the mean over models: 0.2, 0.0, 0.2, 0.2,
+    0.2. Sign flips of the 5 seeds (2^5 = 32): |sum| >= 0.8 only for the identity and its negation (the zero seed
+    flips freely): 2 x 2 of 32, p = 0.125. Margins 0.2 x each model's own `none` mean (a: 1, b: 4): 0.2 and 0.8.
+    TOST for a: all d - 0.2 = -0.1 < 0 and d + 0.2 = 0.3 > 0, reached only by the identity: p = 1/32; for b
+    (margin 0.8) likewise p = 1/32."""
+    from fairforget.analysis.findings import SUPPORTS, finding_remedies
+    from fairforget.analysis.settings import AnalysisSettings
+
+    metric = "overall_forgetting.mean_loss_change"
+    diffs = {"a": [0.1] * 5, "b": [0.3, -0.1, 0.3, 0.3, 0.3]}
+    base = {"a": 1.0, "b": 4.0}
+    rows = []
+    for model, values in diffs.items():
+        for seed, d in enumerate(values):
+            for remedy, value in (("none", base[model]), ("r", base[model] + d)):
+                rows.append(
+                    {"model": model, "objective": "o", "remedy": remedy, "size": "full", "size_n": 100,
+                     "seed": seed, metric: value}
+                )  # fmt: skip
+    frame = pl.DataFrame(rows)
+    finding = finding_remedies(frame, AnalysisSettings(permutations=199, overall_forgetting_metric=metric))
+    arm = next(a for a in finding.arms if a.arm == "r")
+    assert arm.units == 5 and arm.unit_values == pytest.approx([0.2, 0.0, 0.2, 0.2, 0.2])
+    assert arm.estimate == pytest.approx(0.16) and arm.per_model == pytest.approx({"a": 0.1, "b": 0.22})
+    assert arm.exact and arm.p == pytest.approx(4 / 32)
+    assert arm.margins == pytest.approx({"a": 0.2, "b": 0.8})
+    assert arm.per_model_tost == pytest.approx({"a": 1 / 32, "b": 1 / 32}) and arm.p_tost == pytest.approx(1 / 32)
+    assert finding.verdict == SUPPORTS  # one arm, one metric, equivalent in every model
+
+
+def test_f1_controls_remedy_within_model():
+    """Remedy r raises overall forgetting by 1 and lowers downstream change by 2 in every run; across objectives
+    the two are orthogonal (u = +1, -1, +1, -1, v = +1, +1, -1, -1). With remedy controlled the within-model slope
+    is exactly 0; without, the remedy's covariance would give a negative slope."""
+    from fairforget.analysis.findings import finding_downstream
+    from fairforget.analysis.settings import AnalysisSettings
+    from fairforget.analysis.within import SHARED_NOISE_STRATA, slope
+
+    overall, downstream = "overall_forgetting.mean_loss_change", "downstream.mean_change"
+    u, v = [1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0]
+    rows = [
+        {"model": m, "objective": f"o{i}", "remedy": r, "size": "full", "size_n": 100, "seed": 0,
+         overall: u[i] + (1.0 if r == "r" else 0.0), downstream: v[i] - (2.0 if r == "r" else 0.0)}
+        for m in ("a", "b") for i in range(4) for r in ("none", "r")
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows)
+    settings = AnalysisSettings(permutations=199, overall_forgetting_metric=overall)
+    finding = finding_downstream(frame, settings, with_power=False)
+    fit = finding.sign_test.slope
+    assert fit.controls == ("remedy",) and fit.within.estimate == pytest.approx(0.0, abs=1e-12)
+    uncontrolled = slope(frame, overall, downstream, SHARED_NOISE_STRATA, (), 199, 0)
+    # per model: cov(x, y) = cov(r, -2 r) = -2 x 0.25, var(x) = var(u) + var(r) = 1 + 0.25: slope -0.5 / 1.25
+    assert uncontrolled.within.estimate == pytest.approx(-0.4)

@@ -112,8 +112,13 @@ def test_unknown_analysis_key_is_a_config_error():
         AnalysisSettings.from_config({"analysis": {"permutations": 10}})
 
 
+# F3's unit is the seed: with 7 seeds the smallest two-sided sign-flip p, 2/2^7 = 0.016, beats Holm's first
+# threshold over its 2 tests (0.025), and the smallest TOST p, 1/2^7, beats alpha.
+F3_SEEDS = tuple(range(7))
+
+
 def test_findings_follow_the_data(tmp_path):
-    study = SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), seeds=(0, 1))
+    study = SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), seeds=F3_SEEDS)
     _, table = _table(tmp_path / "a", study)
     settings = AnalysisSettings(permutations=199, downstream_equivalence_margin=0.1)
     f1, f2, f3 = compute_findings(table.frame, settings)
@@ -130,9 +135,11 @@ def test_findings_follow_the_data(tmp_path):
         "**within model**",
         "model=bert-tiny",
         "Holm p",
-        "TOST p (margin)",
+        "TOST p per model (margin)",
         "MDE",
         "Equivalence margins",
+        "unit of replication: the seed",
+        "contradicts: smallest attainable p 0.0156 vs the 0.025 it must beat",
     ):
         assert shown in text, shown
 
@@ -140,7 +147,7 @@ def test_findings_follow_the_data(tmp_path):
     reversed_study = SyntheticStudy(
         objectives=OBJECTIVES,
         remedies=("none", "replay"),
-        seeds=(0, 1),
+        seeds=F3_SEEDS,
         downstream_slope=2.0,
         f_slope=-0.8,
         remedy_effect=-0.5,
@@ -279,7 +286,7 @@ def test_remedies_verdict():
             estimate=estimate,
             p=p_holm,
             p_holm=p_holm,
-            margin=0.1,
+            margins={"a": 0.1},
             p_tost=p_tost,
         )
 

@@ -4,15 +4,18 @@ rate (docs/metrics.md, section 9, has the rules, their sources and the calibrati
 Sign convention: every forgetting statistic is read as "larger = more forgetting" (the producers' contract);
 `downstream.mean_change` is tuned minus base, so negative = the debiased model got worse downstream.
 
-- F1 (downstream is driven by overall forgetting rather than by selective forgetting): both forgetting measures
-  predict the downstream change in one within-model fit; "supports" needs overall forgetting's unique
-  contribution to exceed selective forgetting's, with a negative sign, shown at level alpha, and every model's
-  own estimate agreeing. The plain association (downstream vs overall forgetting) is reported with its own verdict.
-- F2 (selective forgetting increases overall forgetting): within-model slope of overall on selective forgetting,
-  controlling for data size (in the strata) and remedy.
-- F3 (remedies neither reduce overall forgetting nor help downstream): per remedy x metric paired tests against
-  the baseline remedy, Holm-corrected; "more data" as the slope on log data size; "supports" needs equivalence
-  (TOST) within the configured margins for every arm and metric.
+- F1 (the paper: downstream is driven by overall forgetting rather than by selective forgetting; tested as an
+  association): both forgetting measures, standardized within model, predict the downstream change in one
+  within-model fit with remedy controlled; "supports" needs overall forgetting's unique contribution to exceed
+  selective forgetting's, with a negative sign, shown at level alpha, and every model's own point estimates
+  agreeing. The plain association (downstream vs overall forgetting) is reported with its own verdict. Unit of
+  replication: the objective.
+- F2 (the paper: selective forgetting increases overall forgetting; tested as an association): within-model slope
+  of overall on selective forgetting, controlling for data size (in the strata) and remedy. Unit: the objective.
+- F3 (remedies neither reduce overall forgetting nor help downstream): per remedy x metric, sign flips over the
+  seeds (the unit of replication) of the per-seed mean paired difference against the baseline remedy, Holm-
+  corrected; "more data" as the per-seed slope on log data size; "supports" needs equivalence (TOST) within each
+  model's own margin, in every model, for every arm and metric.
 """
 
 from __future__ import annotations
@@ -27,14 +30,9 @@ import polars as pl
 from scipy import stats
 
 from fairforget.analysis import columns as cols
-from fairforget.analysis.permutation import (
-    MAX_EXACT_PAIRS,
-    CoefficientTest,
-    block_permutations,
-    freedman_lane,
-    sign_flip_test,
-)
-from fairforget.analysis.power import n_for_equivalence, paired_mde, scale_to_detect
+from fairforget.analysis.permutation import MAX_EXACT_PAIRS, CoefficientTest, Nuisance, sign_flip_test
+from fairforget.analysis.power import n_for_equivalence, scale_to_detect, sign_flip_mde
+from fairforget.analysis.reach import Reach, count, objectives_reach, seeds_reach, sign_flip_floor
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.stats import holm
 from fairforget.analysis.table import EXCLUDED_FROM_MEAN, N_DEBIAS_TEXTS
@@ -42,7 +40,6 @@ from fairforget.analysis.within import (
     SHARED_NOISE_STRATA,
     Slope,
     UniqueContribution,
-    nuisance_for,
     slope,
     unique_contributions,
 )
@@ -85,31 +82,42 @@ class SignTest:
 @dataclass
 class ArmTest:
     """One F3 test: a remedy (paired differences vs the baseline remedy) or "more data" (slope on log2 data size,
-    reported as the change over the grid's size range) on one metric."""
+    reported as the change over the grid's size range) on one metric, with the seed as the unit: the estimate
+    per seed is the mean over the models of each (model, seed)'s estimate."""
 
     arm: str
     metric: str
     helpful_sign: int  # -1: a helpful remedy lowers the metric, +1: raises it
     kind: str  # "paired" or "slope"
-    n: int
-    replicates: int = 0  # independent units behind `se`: pairs, or seeds for "more data"
+    n: int  # matched pairs or runs behind the estimate
+    units: int = 0  # seeds: the test's units of replication
+    unit_values: list[float] = field(default_factory=list)  # the estimate per seed (mean over models)
     estimate: float | None = None
-    se: float | None = None
-    ci: tuple[float, float] | None = None
-    p: float | None = None  # two-sided permutation / sign-flip p
-    p_t: float | None = None  # two-sided t-test p (paired t, or classical t of the slope), for reference
+    sd: float | None = None  # of the per-seed estimates
+    ci: tuple[float, float] | None = None  # t interval over the seeds (descriptive; the verdict uses p and p_tost)
+    p: float | None = None  # two-sided sign-flip p over the seeds
     p_holm: float | None = None
-    margin: float | None = None
-    p_tost: float | None = None
+    margins: dict[str, float | None] = field(default_factory=dict)  # per model
+    p_tost: float | None = None  # the largest of the per-model TOST p-values (all must pass)
+    per_model_tost: dict[str, float | None] = field(default_factory=dict)
     exact: bool = False
-    per_model: dict[str, float] = field(default_factory=dict)
+    per_model: dict[str, float] = field(default_factory=dict)  # mean over seeds, per model
+    model_sd: dict[str, float | None] = field(default_factory=dict)  # sd of a model's per-seed estimates
     mde: float | None = None
-    scale_needed: float | None = None
+    mde_note: str = ""
+    seeds_needed: int | None = None
+    reach: list[Reach] = field(default_factory=list)
     note: str = ""
 
     @property
     def helpful(self) -> bool:
         return self.estimate is not None and self.estimate * self.helpful_sign > 0
+
+    @property
+    def margin(self) -> float | None:
+        """The smallest per-model margin (the one drawn in the figure); None when a model has none."""
+        values = list(self.margins.values())
+        return None if not values or any(v is None for v in values) else min(v for v in values if v is not None)
 
 
 @dataclass
@@ -126,8 +134,11 @@ class Finding:
     unique: UniqueContribution | None = None  # F1 as stated
     unique_power: Power = field(default_factory=Power)
     arms: list[ArmTest] = field(default_factory=list)
-    margins: dict[str, float | None] = field(default_factory=dict)
+    margins: dict[str, dict[str, float | None]] = field(default_factory=dict)  # metric -> model -> margin
     notes: list[str] = field(default_factory=list)
+    # F1/F2: whether each verdict can be reached on this grid (F3: per arm, ArmTest.reach)
+    reach: list[Reach] = field(default_factory=list)
+    plain_reach: list[Reach] = field(default_factory=list)  # F1's plain association
 
 
 # ------------------------------------------------------------------------------------------------ sign rules
@@ -157,7 +168,7 @@ def sign_verdict(
         )
     verdict = SUPPORTS if sign == claimed_sign else CONTRADICTS
     side = "the claimed sign" if verdict == SUPPORTS else "the sign opposite to the claim"
-    return verdict, f"{text} has {side}, and every model agrees ({per})"
+    return verdict, f"{text} has {side}, and every model's own point estimate has it too ({per})"
 
 
 NO_MDE = (
@@ -230,15 +241,19 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
     contradicts_within = (total[0] > 0 and total[1] < alpha / 2) or (diff[0] < 0 and diff[1] < alpha / 2)
     if supports_within:
         if all(in_claim.values()):
-            return SUPPORTS, f"{text}: overall forgetting's unique contribution exceeds selective's in every model"
+            return SUPPORTS, (
+                f"{text}: overall forgetting's unique contribution exceeds selective's within model, and every "
+                "model's own point estimates lie in the claim"
+            )
         return INCONCLUSIVE, (
-            f"{text}: shown within model, but not in model(s) {', '.join(m for m, ok in in_claim.items() if not ok)}"
+            f"{text}: shown within model, but the point estimates of model(s) "
+            f"{', '.join(m for m, ok in in_claim.items() if not ok)} lie outside the claim"
         )
     if contradicts_within:
         if not any(in_claim.values()):
             return CONTRADICTS, (
-                f"{text}: overall forgetting does not dominate with a negative sign, and no model's "
-                "own estimate says it does"
+                f"{text}: overall forgetting's unique contribution is not the larger one with a negative sign, "
+                "and no model's own point estimates say it is"
             )
         return INCONCLUSIVE, (
             f"{text}: the claim is rejected within model, but model(s) "
@@ -248,22 +263,40 @@ def comparative_verdict(unique: UniqueContribution, alpha: float) -> tuple[str, 
 
 
 def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, objectives: int) -> Power:
-    """MDE: the slope of downstream on overall forgetting (selective without effect) that "supports" detects."""
+    """MDE: the slope of downstream on overall forgetting (raw units; selective without effect) that "supports"
+    detects. The fit runs on within-model scales; the mean ratio sd(downstream) / sd(overall) over the models
+    converts its estimate and standard error to raw units."""
     function = unique.power(alpha)
-    if function is None or unique.coefficients[0].se is None:
+    se = unique.coefficients[0].se
+    if function is None or se is None or not unique.model_slope_factors:
         return Power(note="undefined (no two-predictor fit)")
-    mde = function.minimum_detectable_effect(unique.coefficients[0].se)
+    to_raw = 1.0 / float(np.mean(unique.model_slope_factors))
+    mde = function.minimum_detectable_effect(se * to_raw)
     if mde is None:
         return Power(note=NO_MDE.format(k=objectives))
     power = Power(
         mde=mde,
-        note="slope of downstream change on overall forgetting when selective forgetting has no effect",
+        note="slope of downstream change on overall forgetting, raw units, when selective forgetting has no effect",
         noise_sd=unique.noise_sd,
     )
     estimate = unique.coefficients[0].estimate
     if verdict == INCONCLUSIVE and estimate is not None and estimate < 0:
-        power.scale_needed = scale_to_detect(mde, estimate)
+        power.scale_needed = scale_to_detect(mde, estimate * to_raw)
     return power
+
+
+def association_reach(k: int, draws: int, alpha: float) -> list[Reach]:
+    """F1's plain association and F2: one two-sided test at alpha for either verdict."""
+    test = "within-model slope, two-sided"
+    return [objectives_reach(v, test, k, draws, alpha) for v in (SUPPORTS, CONTRADICTS)]
+
+
+def comparative_reach(k: int, draws: int, alpha: float) -> list[Reach]:
+    """F1 as stated: supports needs both contrasts at alpha, contradicts either at alpha/2."""
+    return [
+        objectives_reach(SUPPORTS, "b1*+b2* and b1*-b2*, two-sided, each", k, draws, alpha),
+        objectives_reach(CONTRADICTS, "b1*+b2* or b1*-b2*, two-sided, Bonferroni over the two", k, draws, alpha / 2),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------ F1, F2
@@ -291,18 +324,22 @@ def wnli_summary(frame: pl.DataFrame) -> list[str]:
 def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool = True) -> Finding:
     finding = Finding(
         key="F1",
-        claim="Downstream performance is driven by overall forgetting rather than by selective forgetting "
-        "of stereotypes: with both in one within-model analysis, overall forgetting explains more of the downstream "
-        "change than selective forgetting does, and more overall forgetting means a larger downstream loss.",
+        claim="Downstream performance goes with overall forgetting rather than with selective forgetting of "
+        "stereotypes (the paper says 'driven by'; this observational grid tests the association): with both in one "
+        "within-model analysis, overall forgetting explains more of the downstream change than selective "
+        "forgetting does, and runs with more overall forgetting have a larger downstream loss.",
         rule="supports if, within model, overall forgetting's unique contribution exceeds selective forgetting's "
         "with a negative coefficient (both contrasts b1*+b2* < 0 and b1*-b2* < 0 of the standardized coefficients "
-        "significant, two-sided p < alpha each) and every model's own estimates agree; contradicts if either "
-        "contrast is significant the other way (p < alpha/2 each) and no model's estimates lie in the claim; "
-        "otherwise inconclusive. The plain association (downstream change vs overall forgetting alone) gets its own "
-        "within-model verdict, reported below.",
-        tests="fixed effects per (model, size, seed) stratum; Freedman–Lane permutation tests of the two contrasts "
-        "that relabel whole objectives, jointly in all models (the objectives are the replicates of an across-"
-        "objective association); unique contributions as semi-partial R² within model.",
+        "significant, two-sided p < alpha each) and every model's own point estimates agree; contradicts if "
+        "either contrast is significant the other way (p < alpha/2 each) and no model's point estimates lie in the "
+        "claim; otherwise inconclusive. The plain association (downstream change vs overall forgetting alone) gets "
+        "its own within-model verdict, reported below.",
+        tests="unit of replication: the objective. Outcome and predictors standardized within model (each divided "
+        "by its root mean square within its model after the fixed effects and controls, so the models weigh alike "
+        "whatever their loss scales); fixed effects per (model, size, seed) stratum and remedy indicators within "
+        "each model; Freedman–Lane permutation tests of the two contrasts that relabel whole objectives, jointly in "
+        "all models (the objectives are the replicates of an across-objective association); unique contributions "
+        "as semi-partial R² within model.",
     )
     x = cols.overall_forgetting_column(frame, s)
     y = cols.downstream_change_column(frame)
@@ -312,7 +349,10 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: boo
     if x is None or y is None:
         finding.reason = "the table has no overall forgetting or no downstream change column"
         return finding
-    finding.sign_test = _sign_test(frame, x, y, (), -1, s, s.seed + _SEED_F1, with_power)
+    # Remedy is controlled within model (as in F2): a remedy that lowers forgetting and raises downstream would
+    # otherwise pass for the across-objective association.
+    finding.sign_test = _sign_test(frame, x, y, ("remedy",), -1, s, s.seed + _SEED_F1, with_power)
+    finding.plain_reach = association_reach(finding.sign_test.slope.objectives, s.permutations, s.alpha)
     if selective is None:
         finding.reason = (
             "the claim compares overall with selective forgetting, and the table has no selective "
@@ -320,8 +360,9 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: boo
         )
         return finding
     finding.unique = unique_contributions(
-        frame, y, x, selective, SHARED_NOISE_STRATA, s.permutations, s.seed + _SEED_F1 + 1, s.alpha
+        frame, y, x, selective, SHARED_NOISE_STRATA, s.permutations, s.seed + _SEED_F1 + 1, s.alpha, ("remedy",)
     )
+    finding.reach = comparative_reach(finding.unique.objectives, s.permutations, s.alpha)
     finding.verdict, finding.reason = comparative_verdict(finding.unique, s.alpha)
     if with_power:
         finding.unique_power = _unique_power(
@@ -333,14 +374,16 @@ def finding_downstream(frame: pl.DataFrame, s: AnalysisSettings, with_power: boo
 def finding_selective(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool = True) -> Finding:
     finding = Finding(
         key="F2",
-        claim="Selective forgetting of stereotypes increases overall forgetting (positive within-model "
-        "association across objectives, data size and remedy held fixed).",
+        claim="Selective forgetting of stereotypes goes with more overall forgetting (the paper says "
+        "'increases'; tested as a positive within-model association across objectives, data size and remedy held "
+        "fixed).",
         rule="supports if the within-model slope of overall on selective forgetting (fixed effects for model x "
         "size x seed, remedy controlled within each model) is positive with two-sided permutation p < alpha and "
-        "every model's own slope is positive; contradicts if the same holds with a negative sign; otherwise "
+        "every model's own point estimate is positive; contradicts if the same holds with a negative sign; otherwise "
         "inconclusive.",
-        tests="fixed effects per (model, size, seed) stratum and remedy indicators within each model; Freedman–Lane "
-        "permutation test that relabels whole objectives, jointly in all models.",
+        tests="unit of replication: the objective. Fixed effects per (model, size, seed) stratum and remedy "
+        "indicators within each model; Freedman–Lane permutation test that relabels whole objectives, jointly in "
+        "all models.",
     )
     x = cols.selective_forgetting_column(frame, s)
     y = cols.overall_forgetting_column(frame, s)
@@ -350,6 +393,7 @@ def finding_selective(frame: pl.DataFrame, s: AnalysisSettings, with_power: bool
         return finding
     # Objective is not controlled for: objectives are what moves selective forgetting, the variation F2 is about.
     finding.sign_test = _sign_test(frame, x, y, ("remedy",), +1, s, s.seed + _SEED_F2, with_power)
+    finding.reach = association_reach(finding.sign_test.slope.objectives, s.permutations, s.alpha)
     finding.verdict, finding.reason = finding.sign_test.verdict, finding.sign_test.reason
     return finding
 
@@ -373,60 +417,6 @@ def size_order(sizes: Sequence[str]) -> list[str]:
     return sorted(set(sizes), key=size_rank)
 
 
-def _scale_for_settling(test: ArmTest, alpha_detect: float, alpha: float) -> float | None:
-    """Multiple of the current pairs/runs that would settle an inconclusive test at 80% power: enough to detect
-    the estimate (if it is helpful) at the Bonferroni level, or to show equivalence (if inside the margin);
-    the smaller of the two (normal approximation)."""
-    if test.estimate is None or test.se is None or test.se <= 0:
-        return None
-    options = []
-    z_power = stats.norm.ppf(0.8)
-    if test.helpful:
-        options.append(((stats.norm.ppf(1 - alpha_detect / 2) + z_power) * test.se / abs(test.estimate)) ** 2)
-    if test.margin is not None:
-        needed = n_for_equivalence(test.se, test.estimate, test.margin, alpha)  # a multiple already
-        if needed is not None:
-            options.append(needed)
-    return min(options) if options else None
-
-
-def _paired_test(
-    d: np.ndarray,
-    models: np.ndarray,
-    arm: str,
-    metric: str,
-    helpful: int,
-    margin: float | None,
-    s: AnalysisSettings,
-    seed: int,
-) -> ArmTest:
-    """Sign-flip test (two-sided) and TOST of the mean paired difference `d` (per-model means for the report)."""
-    test = ArmTest(arm=arm, metric=metric, helpful_sign=helpful, kind="paired", n=int(d.size), margin=margin)
-    if d.size < 2:
-        test.note = f"{d.size} matched pair(s): no test"
-        return test
-    test.estimate = float(d.mean())
-    test.replicates = int(d.size)
-    test.per_model = {str(m): float(d[models == m].mean()) for m in np.unique(models)}
-    sd = float(d.std(ddof=1))
-    test.se = sd / math.sqrt(d.size)
-    half = float(stats.t.ppf(1 - s.alpha / 2, d.size - 1)) * test.se
-    test.ci = (test.estimate - half, test.estimate + half)
-    shifts = [0.0] + ([-margin, margin] if margin is not None else [])
-    results = sign_flip_test(d, shifts, s.permutations, seed)
-    test.exact = d.size <= MAX_EXACT_PAIRS
-    test.p = results[0].two_sided
-    test.p_t = (
-        float(2 * stats.t.sf(abs(test.estimate) / test.se, d.size - 1))
-        if sd > 0
-        else (1.0 if test.estimate == 0 else 0.0)
-    )
-    if margin is not None:
-        # TOST: H0 mean <= -margin rejected (greater than -margin) and H0 mean >= margin rejected (less than margin)
-        test.p_tost = max(results[1].greater, results[2].less)
-    return test
-
-
 def _mean(values: pl.Series) -> float | None:
     """The mean of the non-null values; None when there are none."""
     present = values.drop_nulls().cast(pl.Float64).to_numpy()
@@ -442,10 +432,9 @@ def _numeric_sizes(frame: pl.DataFrame) -> pl.Series:
 
 
 def _complete_size_groups(data: pl.DataFrame) -> pl.DataFrame:
-    """Runs of the (model, objective, remedy, seed) groups observed at every data size of their seed, sorted so
-    that blocks (one per size and seed) list the same groups in the same order."""
+    """Runs of the (model, objective, remedy, seed) groups observed at every data size of their seed."""
     per_seed = data.group_by("seed").agg(pl.col("_n").n_unique().alias("_sizes"))
-    group = ["model", "objective", "remedy", "seed"]
+    group = list(SIZE_STRATA)
     counts = data.group_by(group).agg(pl.col("_n").n_unique().alias("_k"), pl.len().alias("_rows"))
     complete = counts.join(per_seed, on="seed").filter(
         (pl.col("_k") == pl.col("_sizes")) & (pl.col("_rows") == pl.col("_sizes"))
@@ -453,101 +442,210 @@ def _complete_size_groups(data: pl.DataFrame) -> pl.DataFrame:
     return data.join(complete.select(group), on=group).sort(["seed", "_n", "model", "objective", "remedy"])
 
 
-def _slope_test(
-    frame: pl.DataFrame, metric: str, helpful: int, margin: float | None, s: AnalysisSettings, seed: int
-) -> ArmTest:
-    """ "More data": slope of the metric on log2(data size) with fixed effects per (model, objective, remedy,
-    seed), reported as the change over the grid's size range. Runs at one (size, seed) share the data subsample
-    whatever their model, objective or remedy, so the permutation moves whole (size, seed) blocks: within each
-    seed the size labels are permuted for all runs at once (exact when there are at most `permutations` such
-    relabellings). The seeds are the replicates of a data-size effect."""
+@dataclass
+class UnitValues:
+    """An arm's estimate in every (model, seed): rows = models, columns = seeds (the test's units)."""
+
+    models: list[str]
+    seeds: list[int]
+    values: np.ndarray
+
+
+def _unit_matrix(per: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
+    """(model, seed, v) rows as a models x seeds matrix; seeds not observed in every model are left out."""
+    per = per.filter(pl.col("v").is_not_null() & pl.col("v").is_finite())
+    if per.height == 0:
+        return None, []
+    models = sorted(per["model"].cast(pl.Utf8).unique().to_list())
+    lookup = {(str(r["model"]), r["seed"]): float(r["v"]) for r in per.iter_rows(named=True)}
+    all_seeds = sorted(per["seed"].unique().to_list())
+    seeds = [s for s in all_seeds if all((m, s) in lookup for m in models)]
+    notes = (
+        [f"{len(all_seeds) - len(seeds)} seed(s) not observed in every model left out"]
+        if len(seeds) < len(all_seeds)
+        else []
+    )
+    if not seeds:
+        return None, notes
+    values = np.array([[lookup[(m, s)] for s in seeds] for m in models], dtype=float)
+    return UnitValues(models, seeds, values), notes
+
+
+def _fixed_effects_slope(y: np.ndarray, x: np.ndarray, codes: np.ndarray) -> float | None:
+    """OLS slope of y on x with one fixed effect per code; None when x does not vary within the codes."""
+    nuisance = Nuisance(codes)
+    x_res = nuisance.residualise(x)
+    sxx = float(x_res @ x_res)
+    if sxx <= 1e-20 * max(1.0, float(x @ x)):
+        return None
+    return float(x_res @ nuisance.residualise(y)) / sxx
+
+
+def _size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, int, list[str]]:
+    """ "More data" per (model, seed): the slope of the metric on log2(data size) with fixed effects per
+    (objective, remedy), as the change over the grid's size range; the runs used and notes."""
     sized = frame.with_columns(_numeric_sizes(frame).alias("_n")).filter(
         pl.col("_n").is_not_null() & pl.col(metric).is_not_null()
     )
     data = _complete_size_groups(sized)
-    test = ArmTest(arm=MORE_DATA, metric=metric, helpful_sign=helpful, kind="slope", n=data.height, margin=margin)
     notes = []
     if frame.height > sized.height and frame["size_n"].null_count():
         notes.append(f"{frame.height - sized.height} run(s) without a numeric data size or value left out")
     if sized.height > data.height:
         notes.append(f"{sized.height - data.height} run(s) of groups not observed at every size left out")
-    if data.height < 3 or data["_n"].n_unique() < 2:
-        test.note = "; ".join(notes + ["fewer than two numeric data sizes: no test"])
+    if data.height < 2 or data["_n"].n_unique() < 2:
+        return None, data.height, notes + ["fewer than two numeric data sizes: no test"]
+    texts = data["_n"].to_numpy().astype(float)
+    span = float(np.log2(texts.max()) - np.log2(texts.min()))
+    rows = []
+    for (model, seed), part in data.group_by(["model", "seed"], maintain_order=True):
+        codes = np.unique(
+            np.asarray([f"{o}\x1f{r}" for o, r in zip(part["objective"].to_list(), part["remedy"].to_list())]),
+            return_inverse=True,
+        )[1]
+        slope = _fixed_effects_slope(part[metric].to_numpy().astype(float), np.log2(part["_n"].to_numpy()), codes)
+        rows.append({"model": str(model), "seed": seed, "v": None if slope is None else slope * span})
+    units, more = _unit_matrix(pl.DataFrame(rows, schema={"model": pl.Utf8, "seed": pl.Int64, "v": pl.Float64}))
+    notes += more + [f"{texts.min():.0f}–{texts.max():.0f} texts, {span:.3g} doublings"]
+    return units, data.height, notes
+
+
+def _paired_units(pairs: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
+    """Mean paired difference per (model, seed)."""
+    per = pairs.group_by(["model", "seed"]).agg(pl.col("difference").mean().alias("v"))
+    return _unit_matrix(per.with_columns(pl.col("model").cast(pl.Utf8), pl.col("seed").cast(pl.Int64)))
+
+
+def _unit_test(
+    arm: str,
+    metric: str,
+    helpful: int,
+    kind: str,
+    n: int,
+    units: UnitValues | None,
+    margins: dict[str, float | None],
+    s: AnalysisSettings,
+    seed: int,
+    notes: list[str],
+) -> ArmTest:
+    """Sign-flip test over the seeds of the per-seed estimate (mean over models), and TOST per model against
+    that model's margin, each over the model's per-seed estimates."""
+    test = ArmTest(arm=arm, metric=metric, helpful_sign=helpful, kind=kind, n=n)
+    test.note = "; ".join(notes)
+    if units is None:
+        test.note = "; ".join([*notes, "no matched runs"] if not notes else notes)
         return test
-    texts = data["_n"].to_numpy()
-    logs = np.log2(texts)
-    span = float(logs.max() - logs.min())
-    y = data[metric].to_numpy().astype(float)
-    nuisance = nuisance_for(data, SIZE_STRATA)
-    perms, exact = block_permutations(data["seed"].to_numpy(), data["_n"].to_numpy(), s.permutations, seed)
-    fit = freedman_lane(y, logs, nuisance, perms, exact)
-    if fit.estimate is None or fit.p is None:
-        test.note = "; ".join(notes + [fit.reason or ""])
-        return test
-    test.exact = exact
-    test.estimate = estimate = fit.estimate * span
-    test.p = fit.p.two_sided
-    # Uncertainty from the replicates of a data-size effect, the seeds: the slope fitted in each seed alone.
-    seeds = data["seed"].to_numpy()
-    per_seed = []
-    for value in np.unique(seeds):
-        rows = np.flatnonzero(seeds == value)
-        part = freedman_lane(y[rows], logs[rows], nuisance.subset(rows), np.arange(rows.size)[None, :])
-        if part.estimate is not None:
-            per_seed.append(part.estimate * span)
-    if len(per_seed) >= 2:
-        k = test.replicates = len(per_seed)
-        test.se = float(np.std(per_seed, ddof=1)) / math.sqrt(k)
-        half = float(stats.t.ppf(1 - s.alpha / 2, k - 1)) * test.se
-        test.ci = (estimate - half, estimate + half)
-        mean = float(np.mean(per_seed))
-        test.p_t = float(2 * stats.t.sf(abs(mean) / test.se, k - 1)) if test.se > 0 else (1.0 if mean == 0 else 0.0)
-    else:
-        notes.append("one seed: no standard error of the data-size effect")
-    models = data["model"].cast(pl.Utf8).to_numpy()
-    for model in np.unique(models):
-        rows = np.flatnonzero(models == model)
-        part = freedman_lane(y[rows], logs[rows], nuisance.subset(rows), np.arange(rows.size)[None, :])
-        if part.estimate is not None:
-            test.per_model[str(model)] = part.estimate * span
-    if margin is not None:
-        lower = freedman_lane(y + margin / span * logs, logs, nuisance, perms, exact)  # H0: slope = -margin/span
-        upper = freedman_lane(y - margin / span * logs, logs, nuisance, perms, exact)  # H0: slope = +margin/span
-        if lower.p is not None and upper.p is not None:
-            test.p_tost = max(lower.p.greater, upper.p.less)
-    relabellings = f"{perms.shape[0]} {'(all)' if exact else 'random'} size relabellings"
-    test.note = "; ".join(
-        notes + [f"slope {fit.estimate:.3g} per doubling, {texts.min():.0f}–{texts.max():.0f} texts, {relabellings}"]
+    pooled = units.values.mean(axis=0)
+    c = int(pooled.size)
+    test.units, test.unit_values = c, [float(v) for v in pooled]
+    test.estimate = float(pooled.mean())
+    test.per_model = {m: float(v.mean()) for m, v in zip(units.models, units.values)}
+    test.margins = {m: margins.get(m) for m in units.models}
+    test.model_sd = {m: float(v.std(ddof=1)) if c >= 2 else None for m, v in zip(units.models, units.values)}
+    if c >= 2:
+        test.sd = float(pooled.std(ddof=1))
+        half = float(stats.t.ppf(1 - s.alpha / 2, c - 1)) * test.sd / math.sqrt(c)
+        test.ci = (test.estimate - half, test.estimate + half)
+    test.exact = c <= MAX_EXACT_PAIRS
+    test.p = sign_flip_test(pooled, (0.0,), s.permutations, seed)[0].two_sided
+    per_tost: dict[str, float | None] = {}
+    for model, values in zip(units.models, units.values):
+        margin = test.margins[model]
+        if margin is None:
+            per_tost[model] = None
+            continue
+        lower, upper = sign_flip_test(values, (-margin, margin), s.permutations, seed)
+        # TOST: H0 mean <= -margin rejected (greater) and H0 mean >= +margin rejected (less)
+        per_tost[model] = max(lower.greater, upper.less)
+    test.per_model_tost = per_tost
+    test.p_tost = (
+        None if any(v is None for v in per_tost.values()) else max(v for v in per_tost.values() if v is not None)
     )
     return test
 
 
+def _seeds_to_settle(test: ArmTest, level: float, s: AnalysisSettings) -> int | None:
+    """Seeds at which an inconclusive arm would be settled at 80% power (the noise per seed held at this grid's):
+    enough for the sign-flip test to detect the estimate at `level` (if it is helpful), or for every model's TOST
+    to show equivalence; the smaller of the two. None when neither is in reach by adding seeds."""
+    if test.estimate is None or test.sd is None or test.sd <= 0:
+        return None
+    options = []
+    if test.helpful:
+        for c in range(2, 65):
+            mde = sign_flip_mde(test.sd, c, level)
+            if sign_flip_floor(c, s.permutations) < level and mde is not None and mde <= abs(test.estimate):
+                options.append(c)
+                break
+    needed: list[int] = []
+    for model, margin in test.margins.items():
+        per_seed = test.model_sd.get(model)
+        if margin is None or per_seed is None or per_seed <= 0:
+            needed = []
+            break
+        multiple = n_for_equivalence(per_seed / math.sqrt(test.units), test.per_model[model], margin, s.alpha)
+        if multiple is None:
+            needed = []
+            break
+        needed.append(math.ceil(multiple * test.units))
+    if needed and len(needed) == len(test.margins):
+        floor_seeds = next(c for c in range(1, 65) if sign_flip_floor(c, s.permutations, sides=1) < s.alpha)
+        options.append(max(floor_seeds, *needed))
+    return min(options) if options else None
+
+
 def remedies_verdict(arms: list[ArmTest], alpha: float) -> tuple[str, str]:
     """contradicts: a Holm-corrected test (over all arm x metric tests) rejects with the helpful sign;
-    supports: every arm x metric is shown equivalent to no effect (TOST at alpha; an intersection-union test,
-    so no correction); otherwise inconclusive."""
+    supports: every arm x metric is shown equivalent to no effect in every model (TOST at alpha against the
+    model's margin; an intersection-union test, so no correction); otherwise inconclusive."""
     helpful = [a for a in arms if a.p_holm is not None and a.p_holm < alpha and a.helpful]
     if helpful:
         return CONTRADICTS, "; ".join(
-            f"{a.arm} {'lowers' if a.helpful_sign < 0 else 'raises'} `{a.metric}` by {abs(a.estimate or 0.0):.3g} "
-            f"(Holm p={_fmt(a.p_holm)})"
+            f"{a.arm}: `{a.metric}` {'lower' if a.helpful_sign < 0 else 'higher'} by {abs(a.estimate or 0.0):.3g} "
+            f"on average over the models and {a.units} seeds (Holm p={_fmt(a.p_holm)})"
             for a in helpful
         )
     if arms and all(a.p_tost is not None and a.p_tost < alpha for a in arms):
-        return SUPPORTS, "every arm is equivalent to no effect within its margin on every metric (TOST p < alpha)"
+        return SUPPORTS, (
+            "every arm is equivalent to no effect within each model's margin on every metric (TOST p < alpha in "
+            "every model)"
+        )
     open_arms = [a for a in arms if not (a.p_tost is not None and a.p_tost < alpha)]
     parts = []
     for a in open_arms:
         if a.estimate is None:
             parts.append(f"{a.arm}/`{a.metric}`: {a.note or 'no test'}")
-        elif a.margin is None:
-            parts.append(f"{a.arm}/`{a.metric}`: no equivalence margin")
+        elif any(m is None for m in a.margins.values()):
+            parts.append(
+                f"{a.arm}/`{a.metric}`: no equivalence margin in model(s) "
+                + ", ".join(m for m, v in a.margins.items() if v is None)
+            )
         else:
             parts.append(
-                f"{a.arm}/`{a.metric}`: not shown equivalent (TOST p={_fmt(a.p_tost)}, estimate "
-                f"{a.estimate:+.3g}, margin ±{a.margin:.3g})"
+                f"{a.arm}/`{a.metric}`: not shown equivalent in every model (TOST p={_fmt(a.p_tost)}, estimate "
+                f"{a.estimate:+.3g})"
             )
     return INCONCLUSIVE, "no helpful effect after Holm correction; " + "; ".join(parts)
+
+
+def _margins(
+    frame: pl.DataFrame, metric: str, relative: bool, s: AnalysisSettings, finding: Finding
+) -> dict[str, float | None]:
+    """Per model: overall forgetting's margin is `equivalence_margin` x that model's own baseline-remedy mean
+    (models differ in loss scale); downstream's is `downstream_equivalence_margin` in every model."""
+    out: dict[str, float | None] = {}
+    for model in sorted(frame["model"].cast(pl.Utf8).unique().to_list()):
+        if not relative:
+            out[model] = s.downstream_equivalence_margin
+            continue
+        reference = _mean(frame.filter((pl.col("model") == model) & (pl.col("remedy") == s.baseline_remedy))[metric])
+        out[model] = s.equivalence_margin * reference if reference is not None and reference > 0 else None
+        if out[model] is None:
+            finding.notes.append(
+                f"no overall-forgetting margin for {model}: its '{s.baseline_remedy}' runs' mean overall "
+                f"forgetting is {_fmt(reference)} (must be > 0)"
+            )
+    return out
 
 
 def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
@@ -556,34 +654,25 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         claim="General anti-forgetting remedies (more data, regularisation) neither reduce overall "
         "forgetting nor help downstream performance.",
         rule="per remedy x metric (overall forgetting, downstream change): paired differences remedy minus "
-        f"'{s.baseline_remedy}' matched on model, objective, size and seed; 'more data': slope on log2 data size "
-        "within (model, objective, remedy, seed), as the change over the size range, permuting sizes in whole "
-        "(size, seed) blocks. contradicts if a Holm-"
-        "corrected test (all arm x metric tests) rejects with the helpful sign (lower forgetting, higher downstream "
-        "change); supports if every arm x metric is equivalent to no effect by TOST within the margins; otherwise "
+        f"'{s.baseline_remedy}' matched on model, objective, size and seed, averaged per seed; 'more data': per "
+        "model and seed the slope on log2 data size within (objective, remedy), as the change over the size range, "
+        "averaged per seed. contradicts if a Holm-corrected test (all arm x metric tests) rejects with the helpful "
+        "sign (lower forgetting, higher downstream change) on average over the models; supports if every arm x "
+        "metric is equivalent to no effect by TOST within each model's own margin, in every model; otherwise "
         "inconclusive.",
-        tests="exact sign-flip test of the mean paired difference (all 2^n sign vectors up to n = 16 pairs, else "
-        f"{s.permutations} random ones; paired t p for reference); for the slope, relabelling the data sizes of "
-        "whole (size, seed) blocks; TOST with the same tests on shifted differences; Holm over all arm x metric "
-        "tests.",
+        tests="unit of replication: the seed. Everything a seed draws (the data subsample and order, nested across "
+        "sizes, the replay texts, EWC's Fisher texts, LoRA's initialisation) is shared by the seed's runs across "
+        "models and sizes, so runs within a seed are not independent; the seeds are. Sign-flip test over the "
+        "seeds of the per-seed estimate (exact: all 2^c sign vectors for c <= 16 seeds, else "
+        f"{s.permutations} random ones); TOST per model by the same test on that model's per-seed estimates "
+        "shifted by ± its margin; Holm over all arm x metric tests.",
     )
     overall = cols.overall_forgetting_column(frame, s)
     downstream = cols.downstream_change_column(frame)
     metrics = [(m, helpful) for m, helpful in ((overall, -1), (downstream, +1)) if m is not None]
     remedies = sorted(set(frame["remedy"].to_list()) - {s.baseline_remedy})
     sizes = size_order(frame["size"].to_list())
-    baseline_rows = frame.filter(pl.col("remedy") == s.baseline_remedy)
-    margins: dict[str, float | None] = {}
-    if overall is not None:
-        reference = _mean(baseline_rows[overall])
-        margins[overall] = s.equivalence_margin * reference if reference is not None and reference > 0 else None
-        if margins[overall] is None:
-            finding.notes.append(
-                f"no overall-forgetting margin: the '{s.baseline_remedy}' runs' mean overall "
-                f"forgetting is {_fmt(reference)} (must be > 0)"
-            )
-    if downstream is not None:
-        margins[downstream] = s.downstream_equivalence_margin
+    margins = {m: _margins(frame, m, m == overall, s, finding) for m, _ in metrics}
     finding.margins = margins
     if not remedies and len(sizes) < 2:
         finding.reason = f"the study has no remedy besides '{s.baseline_remedy}' and a single data size"
@@ -597,16 +686,18 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
         pairs = frame.filter(pl.col("remedy") == arm).join(baseline, on=keys, how="inner")
         for metric, helpful in metrics:
             matched = pairs.filter(pl.col(metric).is_not_null() & pl.col(f"_base:{metric}").is_not_null())
-            d = (matched[metric] - matched[f"_base:{metric}"]).to_numpy().astype(float)
+            matched = matched.with_columns((pl.col(metric) - pl.col(f"_base:{metric}")).alias("difference"))
+            units, notes = _paired_units(matched)
             finding.arms.append(
-                _paired_test(
-                    d, matched["model"].cast(pl.Utf8).to_numpy(), arm, metric, helpful, margins[metric], s, seed
-                )
+                _unit_test(arm, metric, helpful, "paired", matched.height, units, margins[metric], s, seed, notes)
             )
             seed += 1
     if len(sizes) > 1:
         for metric, helpful in metrics:
-            finding.arms.append(_slope_test(frame, metric, helpful, margins[metric], s, seed))
+            units, n, notes = _size_slopes(frame, metric)
+            finding.arms.append(
+                _unit_test(MORE_DATA, metric, helpful, "slope", n, units, margins[metric], s, seed, notes)
+            )
             seed += 1
     if not finding.arms:
         finding.reason = "the table has no overall forgetting and no downstream change column"
@@ -614,16 +705,28 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     tested = [a for a in finding.arms if a.p is not None]
     for a, adjusted in zip(tested, holm([a.p for a in tested if a.p is not None])):
         a.p_holm = adjusted
-    bonferroni = s.alpha / max(1, len(tested))
+    level = s.alpha / max(1, len(tested))  # Holm's first step: what the smallest p must beat
     for a in tested:
-        if a.se is not None:
-            a.mde = paired_mde(a.se * math.sqrt(a.replicates), a.replicates, bonferroni)
+        a.reach = [
+            seeds_reach(CONTRADICTS, f"Holm's first step over {len(tested)} tests", a.units, s.permutations, level),
+            seeds_reach(SUPPORTS, "TOST per model, one-sided", a.units, s.permutations, s.alpha, sides=1),
+        ]
+        floor = sign_flip_floor(a.units, s.permutations)
+        if floor >= level:
+            a.mde_note = (
+                f"none: with {count(a.units, 'seeds')} the smallest attainable p is {floor:.3g}, not below "
+                f"Holm's first threshold {level:.3g}"
+            )
+        elif a.sd is not None:
+            a.mde = sign_flip_mde(a.sd, a.units, level)
+            if a.mde is None:
+                a.mde_note = f"none: {count(a.units, 'seeds')} are too few for the sign-flip test at {level:.3g}"
     finding.verdict, finding.reason = remedies_verdict(finding.arms, s.alpha)
     if finding.verdict == INCONCLUSIVE:
         for a in tested:
             if a.p_tost is not None and a.p_tost < s.alpha:
                 continue  # already shown equivalent
-            a.scale_needed = _scale_for_settling(a, bonferroni, s.alpha)
+            a.seeds_needed = _seeds_to_settle(a, level, s)
     return finding
 
 

@@ -14,6 +14,7 @@ import polars as pl
 
 from fairforget.analysis.findings import ArmTest, Finding, Power, SignTest, compute_findings
 from fairforget.analysis.permutation import CoefficientTest
+from fairforget.analysis.reach import Reach
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.within import UniqueContribution
 from fairforget.io import atomic_write_text
@@ -29,25 +30,38 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "" if ci is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
 
 
-def _settle(scale: float | None, n: int, seeds: int, unit: str, noise_sd: tuple[float, float] | None = None) -> str:
+def _settle(power: Power, n: int, seeds: int, objectives: int) -> str:
+    """What would detect an effect the size of the estimate at 80% power, naming only the levers that move the
+    rule: the estimate's variance is taken as (sigma_o^2 + sigma_r^2 k / n) / k (objective-level noise sigma_o,
+    run-level sigma_r, k objectives, n runs); more objectives (with their runs) divide all of it, more seeds only
+    the run-level part."""
+    scale = power.scale_needed
     if scale is None:
         return ""
     if scale <= 1:
         return (
-            " The grid is already powered for an effect the size of the estimate; the verdict is open because "
-            "of the test's outcome or a model's disagreement, which more seeds would settle."
+            " The grid is powered (80%) for an effect the size of the estimate; the verdict is open because of this "
+            "test's outcome or a model's disagreement, not for want of runs."
         )
-    runs = math.ceil(scale * n)
-    text = (
-        f" To detect an effect the size of the estimate at 80% power this needs ≈ {scale:.1f}× the {unit} "
-        f"(≈ {runs} {unit}, e.g. ≈ {math.ceil(scale * seeds)} seeds instead of {seeds})"
-    )
-    if noise_sd is not None and noise_sd[0] > 0:
+    k_needed = math.ceil(scale * objectives)
+    text = f" To detect an effect the size of the estimate at 80% power: ≈ {k_needed} objectives (with their runs)"
+    sigma_o, sigma_r = power.noise_sd if power.noise_sd is not None else (0.0, 1.0)
+    per_objective = sigma_r**2 * objectives / max(n, 1)
+    allowed = (sigma_o**2 + per_objective) / scale - sigma_o**2
+    if allowed > 0 and per_objective > 0:
+        text += f", or ≈ {math.ceil(seeds * per_objective / allowed)} seeds instead of {seeds} with these objectives"
+    else:
         text += (
-            f", as far as run-level noise limits it; the objective-level noise (estimated sd {noise_sd[0]:.3g}, "
-            f"run-level {noise_sd[1]:.3g}) shrinks only with more objectives"
+            f"; more seeds alone cannot: the objective-level noise (estimated sd {sigma_o:.3g}; run-level "
+            f"{sigma_r:.3g}) does not shrink with seeds"
         )
     return text + "."
+
+
+def _reach_lines(reach: list[Reach]) -> list[str]:
+    if not reach:
+        return []
+    return ["Reachable on this grid:", "", *(f"- {r.describe()}." for r in reach), ""]
 
 
 def _coefficient_row(label: str, test: CoefficientTest, r: float | None, alpha: float, how: str) -> str:
@@ -102,21 +116,20 @@ def _slope_table(test: SignTest, alpha: float, permutations: int) -> list[str]:
     return lines
 
 
-def _power_line(power: Power, estimate: float | None, n: int, seeds: int, what: str) -> str:
+def _power_line(power: Power, estimate: float | None, n: int, seeds: int, objectives: int, what: str) -> str:
     if power.mde is None:
         return f"Power: n = {n} runs; MDE {power.note}."
     note = f" ({power.note})" if power.note else ""
     return (
         f"Power: n = {n} runs; the smallest {what} this rule detects with 80% power (MDE) is "
-        f"{_num(power.mde)}{note}; estimate {_num(estimate)}."
-        + _settle(power.scale_needed, n, seeds, "runs", power.noise_sd)
+        f"{_num(power.mde)}{note}; estimate {_num(estimate)}." + _settle(power, n, seeds, objectives)
     )
 
 
 def _unique_table(u: UniqueContribution, alpha: float, permutations: int) -> list[str]:
     lines = [
-        "| predictor (within model, other held fixed) | coefficient [95% CI] | standardized b* | "
-        "unique ΔR² [95% CI] | per model b* (ΔR²) |",
+        "| predictor (within model, other held fixed) | coefficient [95% CI], within-model sd units | standardized "
+        "b* | unique ΔR² [95% CI] | per model b* (ΔR²) |",
         "|---|---|---|---|---|",
     ]
     b = u.standardized()
@@ -129,34 +142,86 @@ def _unique_table(u: UniqueContribution, alpha: float, permutations: int) -> lis
         )
     lines.append("")
     if u.sum_test is not None and u.difference_test is not None and u.sum_test.defined:
+        per_r = ", ".join(f"{m} {_num(r, 2)}" for m, r in u.r12_per_model.items())
+        controls = f" and {', '.join(u.controls)} within each model" if u.controls else ""
         lines.append(
-            f"n = {u.n} runs, within-model R² of both predictors {_num(u.within_r2, 2)}. Contrasts "
-            f"(Freedman–Lane, {_permutation_text(u.sum_test.draws, u.exact)}): b1*+b2* two-sided p = "
+            f"n = {u.n} runs, within-model R² of both predictors {_num(u.within_r2, 2)}. Every variable is "
+            f"standardized within its model (fixed effects{controls} removed first), so each model weighs alike. "
+            f"Contrasts (Freedman–Lane, {_permutation_text(u.sum_test.draws, u.exact)}): b1*+b2* two-sided p = "
             f"{_num(u.sum_test.p_two_sided)}; b1*−b2* two-sided p = {_num(u.difference_test.p_two_sided)}. "
-            "b* = coefficient × root sum of squares of the predictor within strata, so |b1*| > |b2*| "
+            f"Correlation of the two predictors within model r12 = {_num(u.r12, 2)} (per model: {per_r}); it "
+            f"inflates the variance of b1*−b2* by 1/(1 − r12) = {_num(u.vif_difference, 3)} (of b1*+b2* by "
+            f"1/(1 + r12) = {_num(u.vif_sum, 3)}) against uncorrelated predictors: as r12 → 1 the two "
+            "contributions cannot be told apart and 'supports' becomes unreachable. "
+            "b* = coefficient × root mean square of the predictor within strata, so |b1*| > |b2*| "
             "exactly when the first predictor's unique ΔR² is larger. ΔR² CIs map the coefficient's t-CI "
-            "(approximate: the total within-model variance is held fixed)."
+            "(approximate: the total within-model variance is held fixed); coefficient CIs are classical t "
+            "intervals (descriptive: the verdict rests on the permutation tests)."
         )
         lines.append("")
     return lines
 
 
-def _arm_row(a: ArmTest, alpha: float) -> str:
+def _arm_row(a: ArmTest) -> str:
     direction = "lower" if a.helpful_sign < 0 else "higher"
     if a.estimate is None:
-        return f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.note} | | | | | | | |"
+        return f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | 0 | {a.note} | | | | | | |"
     per = "; ".join(f"{m} {v:+.3g}" for m, v in a.per_model.items())
-    test = ("sign-flip, exact" if a.exact else "sign-flip, random") if a.kind == "paired" else "permutation"
-    tost = "—" if a.margin is None else f"{_num(a.p_tost)} (±{_num(a.margin)})"
-    unit = "pairs" if a.kind == "paired" else "seeds"
-    settle = (
-        f"{a.scale_needed:.1f}× the {unit} (≈ {math.ceil(a.scale_needed * a.replicates)})" if a.scale_needed else ""
+    test = "exact" if a.exact else "random"
+    tost = "; ".join(
+        f"{m} {_num(p)} (±{_num(a.margins.get(m))})" if a.margins.get(m) is not None else f"{m} no margin"
+        for m, p in a.per_model_tost.items()
     )
-    note = f" {a.note}" if a.note else ""
+    mde = _num(a.mde) if a.mde is not None else (a.mde_note or "—")
+    if a.seeds_needed:
+        settle = f"≈ {a.seeds_needed} seeds"
+    elif a.units < 2 and any(r.needed for r in a.reach):
+        # no spread between seeds to size an effect by: only the floor says how many seeds any verdict needs
+        settle = f"≥ {min(r.needed for r in a.reach if r.needed)} seeds before any verdict is reachable"
+    else:
+        settle = ""
+    note = f" ({a.note})" if a.note else ""
     return (
-        f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.estimate:+.3g}{_ci(a.ci)}{note} | {per} | "
-        f"{_num(a.p)} ({test}) | {_num(a.p_t)} | {_num(a.p_holm)} | {tost} | {_num(a.mde)} | {settle} |"
+        f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.units} | {a.estimate:+.3g}{_ci(a.ci)}{note} | {per} | "
+        f"{_num(a.p)} ({test}) | {_num(a.p_holm)} | {tost} | {mde} | {settle} |"
     )
+
+
+def _f3_reach(arms: list[ArmTest]) -> list[str]:
+    """One reachability line per distinct (verdict, units) over the arms (they usually share their seeds)."""
+    seen: dict[str, list[str]] = {}
+    for a in arms:
+        for r in a.reach:
+            seen.setdefault(r.describe(), []).append(f"{a.arm}/{a.metric.split('.')[0]}")
+    lines = ["Reachable on this grid (per arm):", ""]
+    for text, where in seen.items():
+        lines.append(f"- {text} ({'every arm' if len(where) == len(arms) else ', '.join(where)}).")
+    return [*lines, ""]
+
+
+INTRO = (
+    "How to read this: each verdict is a statistical decision at alpha = {alpha} whose error rates are checked on "
+    "simulated tables with known truth (docs/metrics.md, section 9). Every test names its **unit of replication** "
+    "— the independent units its p-value counts — and no p-value can be smaller than its permutation floor: "
+    "*F1 and F2* relabel whole objectives (jointly in all models), so with k objectives no p is below 1/k! (4 "
+    "objectives: 1/24 = 0.042); *F3* flips the signs of whole seeds, because everything a seed draws (data "
+    "subsample and order, nested across sizes; replay texts, Fisher texts, LoRA's initialisation) is shared by "
+    "its runs across models and sizes, so with c seeds no two-sided p is below 2/2^c, no TOST p below 1/2^c. "
+    "Each finding lists whether 'supports' and 'contradicts' are reachable on this grid (smallest attainable p "
+    "against the threshold it must beat after the rule's correction) and the grid that would reach them. "
+    "*Within model* means fixed effects for every (model, data size, seed) stratum — runs that share the base "
+    "checkpoint, the data subsample and the seed — so differences between models (e.g. their loss scales) or "
+    "between seeds never drive a verdict. *Pooled* ignores the model; it is shown next to the within-model and "
+    "per-model estimates so that a Simpson's paradox is visible, and is never used for a verdict. Every model's own "
+    "point estimate must agree with an F1/F2 verdict's sign (a condition on estimates, not a test per model). F1 "
+    "and F2 each rest on one decision (not corrected across claims); F3's tests are Holm-corrected. MDE = minimum "
+    "detectable effect at 80% power of the verdict rule on this grid, given the noise the grid showed (F1/F2: the "
+    "rule's own permutation tests under simulated noise with the estimated objective- and run-level variances; "
+    "F3: the sign-flip test over the seeds at Holm's first threshold, normal approximation). Confidence intervals "
+    "are classical t intervals, descriptive only: a verdict rests on its permutation tests. Sign convention: larger "
+    "forgetting statistic = more forgetting; downstream change = tuned minus base (WNLI left out of the mean, as "
+    "in the GLUE baselines)."
+)
 
 
 def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: AnalysisSettings) -> str:
@@ -171,22 +236,7 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
         f"objectives: {levels('objective')}; remedies: {levels('remedy')}; data sizes: {levels('size')}; "
         f"seeds: {levels('seed')}.",
         "",
-        f"How to read this: each verdict is a statistical decision at alpha = {settings.alpha} whose error rates are "
-        "checked on simulated tables with known truth (docs/metrics.md, section 9). *Within model* means fixed "
-        "effects for every (model, data size, seed) stratum — runs that share the base checkpoint, the data "
-        "subsample and the seed — so differences between models (e.g. their loss scales) or between seeds never "
-        "drive a verdict. The associations F1 and F2 are about run across objectives, and an objective can move a "
-        "metric for reasons of its own, so their permutation tests relabel whole objectives (jointly in all "
-        "models): the objectives, not the runs, are the replicates, and with k objectives no p-value is below "
-        "1/k! (with 4 objectives at best 1/24 = 0.042). *Pooled* ignores the "
-        "model; it is shown next to the within-model and per-model estimates so that a Simpson's paradox is "
-        "visible, and is never used for a verdict. Every model's own estimate must agree with a verdict's sign. "
-        "F1 and F2 each rest on one decision (not corrected across claims); F3's tests are Holm-corrected. MDE = "
-        "minimum detectable effect at 80% power of the verdict rule on this grid, given the noise the grid showed "
-        "(F1/F2: the rule's own permutation tests under simulated noise with the estimated objective- and run-level "
-        "variances; F3: t approximation at the Bonferroni level). Sign convention: larger forgetting statistic = "
-        "more forgetting; downstream change = tuned minus base (WNLI left out of the mean, as in the GLUE "
-        "baselines).",
+        INTRO.format(alpha=settings.alpha),
         "",
     ]
     for f in findings:
@@ -200,12 +250,18 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
             f"Tests: {f.tests}",
             "",
         ]
+        lines += _reach_lines(f.reach)
         if f.unique is not None:
             lines += ["### Unique contributions of overall and selective forgetting (within model)", ""]
             lines += _unique_table(f.unique, settings.alpha, settings.permutations)
             lines += [
                 _power_line(
-                    f.unique_power, f.unique.coefficients[0].estimate, f.unique.n, seeds, "downstream-on-overall slope"
+                    f.unique_power,
+                    f.unique.coefficients[0].estimate,
+                    f.unique.n,
+                    seeds,
+                    f.unique.objectives,
+                    "downstream-on-overall slope",
                 ),
                 "",
             ]
@@ -218,6 +274,7 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
                     f"{f.sign_test.reason}.",
                     "",
                 ]
+                lines += _reach_lines(f.plain_reach)
             lines += _slope_table(f.sign_test, settings.alpha, settings.permutations)
             lines += [
                 _power_line(
@@ -225,35 +282,42 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
                     f.sign_test.slope.within.estimate,
                     f.sign_test.slope.within.n,
                     seeds,
+                    f.sign_test.slope.objectives,
                     "within-model slope",
                 ),
                 "",
             ]
         if f.margins:
             text = [
-                f"`{metric}`: ±{_num(margin)}" if margin is not None else f"`{metric}`: none"
-                for metric, margin in f.margins.items()
+                f"`{metric}`: "
+                + ", ".join(f"{m} ±{_num(v)}" if v is not None else f"{m} none" for m, v in per_model.items())
+                for metric, per_model in f.margins.items()
             ]
             lines += [
-                f"Equivalence margins (TOST at alpha = {settings.alpha}): " + "; ".join(text) + f" (overall: "
-                f"{settings.equivalence_margin} × the mean overall forgetting of the '{settings.baseline_remedy}'"
-                f" runs, `analysis.equivalence_margin`; downstream: `analysis.downstream_equivalence_margin`).",
+                f"Equivalence margins per model (TOST at alpha = {settings.alpha}, every model must pass): "
+                + "; ".join(text)
+                + f" (overall: {settings.equivalence_margin} × that model's own mean overall forgetting of the "
+                f"'{settings.baseline_remedy}' runs, `analysis.equivalence_margin`, since models differ in loss "
+                "scale; downstream: `analysis.downstream_equivalence_margin`).",
                 "",
             ]
         if f.arms:
+            lines += _f3_reach(f.arms)
             lines += [
-                "| arm | metric | helpful | n | estimate [95% CI] | per model | p (test) | p (t) | Holm p | "
-                "TOST p (margin) | MDE (80%, Bonferroni) | to settle |",
+                "| arm | metric | helpful | n | seeds (units) | estimate [95% t CI over seeds] | per model | "
+                "p (sign-flip over seeds) | Holm p | TOST p per model (margin) | MDE (80%, Holm's first step) | "
+                "to settle |",
                 "|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
-            lines += [_arm_row(a, settings.alpha) for a in f.arms]
+            lines += [_arm_row(a) for a in f.arms]
             lines += [
                 "",
-                "Estimates: mean paired difference (remedy minus "
-                f"'{settings.baseline_remedy}'), or for 'more data' the fitted change from the smallest to the "
-                "largest data size (its CI, t p and MDE from the per-seed slopes: seeds are the replicates "
-                "of a data-size effect). To settle: the multiple of the current pairs (seeds) at which a helpful "
-                "estimate would be detected, or equivalence shown, at 80% power (normal approximation).",
+                "Estimates: per seed, the mean over models of each (model, seed)'s mean paired difference (remedy "
+                f"minus '{settings.baseline_remedy}'), or for 'more data' of its slope on log2 data size within "
+                "(objective, remedy), as the fitted change from the smallest to the largest size; the table gives the "
+                "mean over seeds. n: matched pairs (runs for 'more data'). The CI is a t interval over the seeds "
+                "(descriptive). To settle: the seeds at which a helpful estimate would be detected, or equivalence "
+                "shown in every model, at 80% power with this grid's noise per seed.",
                 "",
             ]
         lines += [f"{note}" for note in f.notes] + ([""] if f.notes else [])
@@ -280,6 +344,8 @@ def finding_record(f: Finding) -> dict[str, Any]:
         "y": f.y,
         "margins": f.margins,
         "notes": f.notes,
+        "reach": [{**asdict(r), "reachable": r.reachable} for r in f.reach],
+        "plain_reach": [{**asdict(r), "reachable": r.reachable} for r in f.plain_reach],
     }
     if f.sign_test is not None:
         fit = f.sign_test.slope
@@ -308,6 +374,10 @@ def finding_record(f: Finding) -> dict[str, Any]:
             "sum_test": _coefficient_record(u.sum_test),
             "difference_test": _coefficient_record(u.difference_test),
             "per_model": {m: list(v) for m, v in u.per_model.items()},
+            "r12": u.r12,
+            "r12_per_model": u.r12_per_model,
+            "vif_difference": u.vif_difference,
+            "vif_sum": u.vif_sum,
             "power": asdict(f.unique_power),
         }
     record["arms"] = [asdict(a) for a in f.arms]

@@ -307,7 +307,12 @@ def frontier_verdict(forgetting: MeanTest, reduction: MeanTest, alpha: float) ->
 
 
 def _axes(axes: list[str]) -> str:
-    return "both axes" if len(axes) == 2 else f"{axes[0]}, not worse on the other"
+    """What was shown: better on the significant axis; on the other only that no loss was detected (not shown
+    equal: that would need an equivalence test)."""
+    if len(axes) == 2:
+        return "both axes"
+    other = "bias reduction" if axes[0] == "forgetting" else "forgetting"
+    return f"{axes[0]}, no loss detected on {other}"
 
 
 def analyse_fusion(

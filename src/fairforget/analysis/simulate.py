@@ -8,7 +8,16 @@ Llama loss scales do), every metric is mu_m + k_m * (standardized part), the sta
     overall    f = b_fs * s + c_objective + size_effect * log2(size) + h_f + e_f
     downstream y = b_yf * f + b_ys * s + h_y + e_y
 
-plus additive remedy effects (raw units, the same for every model) on overall and downstream. a_objective is
+plus additive remedy effects (raw units, the same for every model) on overall and downstream, and for every
+remedy after the first, random effects on both (standardized, times k_m, drawn per table): one per (remedy, model,
+size, seed) stratum (`remedy_stratum_sd`), one per (remedy, seed) shared by all models and sizes of the seed
+(`remedy_seed_sd`: what a seed draws for a remedy, replay texts or LoRA's initialisation, is shared across
+them), and one per (remedy, objective) (`remedy_objective_sd`), centred over the grid's objectives so that
+the remedy's mean effect over the grid is the planted one (F3's estimand takes the objectives as fixed).
+`nested_size_noise`: data-subsample noise shared by every run of a seed, nested across sizes as prefixes of one
+shuffle are: at size n it is the mean of the first n of one random sequence per (seed, metric), scaled to sd
+`nested_size_noise` at the smallest size, so its variance scales with 1/n and the sizes of a seed are correlated
+(Cov = Var at the larger size). a_objective is
 spread evenly over the objectives; c_objective ~ N(0, objective_overall^2) per table (objective effects on overall
 forgetting that do not act through selective forgetting); (h_s, h_f, h_y) is one shock per (model, size, seed)
 shared by all runs there (the base checkpoint, data subsample and seed they share), correlated across the three
@@ -61,6 +70,24 @@ class Truth:
     seed_noise: float = 1.0
     seed_correlation: float = 0.8
     noise: float = 0.3
+    remedy_stratum_sd: float = 0.0
+    remedy_seed_sd: float = 0.0
+    remedy_objective_sd: float = 0.0
+    nested_size_noise: float = 0.0
+
+
+def nested_subsample_noise(
+    sizes: tuple[int, ...], draws: tuple[int, ...], sd: float, rng: np.random.Generator
+) -> np.ndarray:
+    """(*draws, len(sizes)) noise: per draw the mean of the first n values of one i.i.d. sequence at each size n
+    (sizes as nested prefixes), scaled so that the smallest size has standard deviation `sd`."""
+    order = np.argsort(sizes)
+    ordered = np.asarray(sizes, dtype=float)[order]
+    steps = np.diff(np.concatenate([[0.0], ordered]))  # new texts at each larger size
+    sums = np.cumsum(rng.standard_normal((*draws, len(sizes))) * np.sqrt(steps), axis=-1)
+    out = np.empty_like(sums)
+    out[..., order] = sd * np.sqrt(ordered[0]) * sums / ordered
+    return out
 
 
 def simulate_runs(
@@ -113,6 +140,17 @@ def simulate_runs(
     # one effect per run (the first remedy has none)
     remedy_f = remedy_f[r] if remedy_f.size > 1 else np.zeros(r.size)
     remedy_y = remedy_y[r] if remedy_y.size > 1 else np.zeros(r.size)
+    remedies, shape = len(grid.remedies), (len(grid.models), len(grid.sizes), grid.seeds)
+    random_effects = np.zeros((2, n))
+    if remedies > 1 and (truth.remedy_stratum_sd or truth.remedy_seed_sd or truth.remedy_objective_sd):
+        stratum = truth.remedy_stratum_sd * rng.standard_normal((2, remedies, *shape))[:, r, m, z, sd]
+        by_seed = truth.remedy_seed_sd * rng.standard_normal((2, remedies, grid.seeds))[:, r, sd]
+        by_objective = truth.remedy_objective_sd * rng.standard_normal((2, remedies, grid.objectives))
+        by_objective -= by_objective.mean(axis=2, keepdims=True)
+        random_effects = (stratum + by_seed + by_objective[:, r, o]) * (r > 0)
+    if truth.nested_size_noise:
+        nested = nested_subsample_noise(grid.sizes, (2, grid.seeds), truth.nested_size_noise, rng)[:, sd, z]
+        random_effects = random_effects + nested
     sizes = np.asarray(grid.sizes)[z]
     return pl.DataFrame(
         {
@@ -123,8 +161,8 @@ def simulate_runs(
             "size_n": sizes.astype(np.int64),
             "seed": sd.astype(np.int64),
             SELECTIVE: location[:, 0] + scale * s_std,
-            OVERALL: location[:, 1] + scale * f_std + remedy_f,
-            DOWNSTREAM: location[:, 2] + scale * y_std + remedy_y,
+            OVERALL: location[:, 1] + scale * (f_std + random_effects[0]) + remedy_f,
+            DOWNSTREAM: location[:, 2] + scale * (y_std + random_effects[1]) + remedy_y,
         }
     )
 

@@ -26,6 +26,7 @@ from matplotlib.patches import Patch  # noqa: E402
 from fairforget.analysis.dictionary import label  # noqa: E402
 from fairforget.analysis.findings import INCONCLUSIVE, ArmTest, Finding, Power, SignTest, remedies_verdict  # noqa: E402
 from fairforget.analysis.permutation import CoefficientTest  # noqa: E402
+from fairforget.analysis.reach import Reach, count  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.style import INCONCLUSIVE_COLOUR, RC, VERDICT_COLOURS, grouped_legend, wrap  # noqa: E402
 
@@ -89,7 +90,20 @@ def _permutations(draws: int, exact: bool) -> str:
     return f"all {draws} objective relabellings" if exact else f"{draws} random objective relabellings"
 
 
-def _slope_block(key: str, claim: str, verdict: str, test: SignTest, alpha: float) -> Block:
+def _reach_text(reach: Sequence[Reach]) -> list[str]:
+    """One line: whether each verdict is reachable on this grid, and the grid that would reach it."""
+    if not reach:
+        return []
+    parts = []
+    for r in reach:
+        state = "reachable" if r.reachable else "unreachable" + (f", needs ≥ {r.needed} {r.unit}" if r.needed else "")
+        parts.append(f"{r.verdict} {state} (smallest p {_num(r.floor)} vs {_num(r.threshold)})")
+    return [f"Reachable on this grid ({reach[0].grid}): " + "; ".join(parts) + "."]
+
+
+def _slope_block(
+    key: str, claim: str, verdict: str, test: SignTest, alpha: float, reach: Sequence[Reach] = ()
+) -> Block:
     fit = test.slope
     x, y = label(fit.x), label(fit.y)
     rows = [_row("within model", fit.within, alpha)]
@@ -109,7 +123,9 @@ def _slope_block(key: str, claim: str, verdict: str, test: SignTest, alpha: floa
             f"{' × '.join(fit.strata)}; every model's own slope must agree in sign."
         ),
         region="negative" if test.claimed_sign < 0 else "positive",
-        extra=[numbers + f"; per model: {per_model}." if per_model else numbers + "."] + _mde_line(test.power, "slope"),
+        extra=[numbers + f"; per model: {per_model}." if per_model else numbers + "."]
+        + _mde_line(test.power, "slope")
+        + _reach_text(reach),
     )
 
 
@@ -142,24 +158,35 @@ def _f1_block(f: Finding, alpha: float) -> Block | None:
         numbers, draws = f"Undefined: {u.reason}.", "objective relabellings"
     return Block(
         key="F1",
-        claim="downstream change is driven by overall rather than selective forgetting (both contrasts < 0)",
+        claim="downstream change goes with overall rather than selective forgetting (both contrasts < 0)",
         verdict=f.verdict,
-        x_label="standardized within-model coefficient b* (units of downstream change)",
+        x_label="standardized within-model coefficient b* (within-model sd of downstream change per sd)",
         rows=rows,
         test=(
             f"Test: Freedman–Lane on both contrasts, {draws}; supports needs both < 0 at alpha and every "
             "model's own estimates in the claim."
         ),
         region="negative",
-        extra=[numbers] + _mde_line(f.unique_power, "downstream-on-overall slope"),
+        extra=[numbers]
+        + (
+            [
+                f"Predictors' correlation within model r12 = {_num(u.r12)}: variance of b*overall − b*selective "
+                f"inflated {_num(u.vif_difference)}×."
+            ]
+            if u.r12 is not None
+            else []
+        )
+        + _mde_line(f.unique_power, "downstream-on-overall slope")
+        + _reach_text(f.reach),
     )
 
 
 def _arm_row(a: ArmTest) -> Row:
     if a.estimate is None:
         return Row(a.arm, None, None, note=a.note or "no test")
-    tost = "" if a.p_tost is None else f", TOST p = {_num(a.p_tost)}"
-    return Row(a.arm, a.estimate, a.ci, f"Holm p = {_num(a.p_holm)}{tost}")
+    tost = "" if a.p_tost is None else f", TOST p (every model) = {_num(a.p_tost)}"
+    test = f"sign-flip p over {count(a.units, 'seeds')} = {_num(a.p)}, Holm p = {_num(a.p_holm)}{tost}"
+    return Row(a.arm, a.estimate, a.ci, test)
 
 
 def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
@@ -168,7 +195,7 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
         arms = [a for a in f.arms if a.metric == metric]
         lab = label(metric)
         helpful = "lower" if arms[0].helpful_sign < 0 else "higher"
-        margin = f.margins.get(metric)
+        margin = arms[0].margin
         # The title carries F3's verdict over every metric; say what this metric alone shows, so a block whose own
         # arms are not significant does not read as the reason for a "contradicts" set by another metric.
         own_verdict, _ = remedies_verdict(arms, settings.alpha)
@@ -189,12 +216,14 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
                 ),
                 rows=[_arm_row(a) for a in arms],
                 test=(
-                    "Test: paired sign-flip (more data: size relabelling), Holm over all arms and metrics; "
-                    f"supports needs every arm within ±margin (TOST{'' if margin is None else f', ±{_num(margin)}'})."
+                    "Test: sign flips of whole seeds (the unit: a seed's runs share its data and remedy draws) of "
+                    "the per-seed mean paired difference (more data: per-seed slope), Holm over all arms and "
+                    "metrics; supports needs every arm within every model's own margin (TOST per model"
+                    f"{'' if margin is None else f'; smallest margin ±{_num(margin)} shaded'})."
                 ),
                 region="margin" if margin is not None else None,
                 margin=margin,
-                extra=lines,
+                extra=lines + _reach_text([r for r in arms[0].reach]),
             )
         )
     if not blocks:
@@ -229,24 +258,26 @@ def verdict_blocks(findings: Sequence[Finding], settings: AnalysisSettings) -> l
                     f1.sign_test.verdict,
                     f1.sign_test,
                     settings.alpha,
+                    f1.plain_reach,
                 )
             )
         if stated is None and f1.sign_test is None:
-            blocks.append(Block("F1", "downstream performance is driven by overall forgetting", f1.verdict, "", [], ""))
+            blocks.append(Block("F1", "downstream performance goes with overall forgetting", f1.verdict, "", [], ""))
     f2 = by_key.get("F2")
     if f2 is not None:
         if f2.sign_test is not None:
             blocks.append(
                 _slope_block(
                     "F2",
-                    "selective forgetting increases overall forgetting (slope > 0)",
+                    "selective forgetting goes with more overall forgetting (slope > 0)",
                     f2.verdict,
                     f2.sign_test,
                     settings.alpha,
+                    f2.reach,
                 )
             )
         else:
-            blocks.append(Block("F2", "selective forgetting increases overall forgetting", f2.verdict, "", [], ""))
+            blocks.append(Block("F2", "selective forgetting goes with more overall forgetting", f2.verdict, "", [], ""))
     f3 = by_key.get("F3")
     if f3 is not None:
         blocks += _f3_blocks(f3, settings)
@@ -347,11 +378,11 @@ def _verdicts_figure(blocks: Sequence[Block], n_runs: int, settings: AnalysisSet
             marker="D",
             markersize=5,
             linewidth=1.4,
-            label=f"estimate, {1 - settings.alpha:.0%} CI (t)",
+            label=f"estimate, {1 - settings.alpha:.0%} t CI (descriptive: verdicts rest on the permutation tests)",
         ),
         Line2D([], [], color="#777777", marker="D", markersize=4, linewidth=1.0, label="per model"),
         Patch(facecolor=CLAIMED_SHADE, edgecolor="none", label="side the claim predicts"),
-        Patch(facecolor=MARGIN_SHADE, edgecolor="none", label="F3 equivalence margin"),
+        Patch(facecolor=MARGIN_SHADE, edgecolor="none", label="F3 equivalence margin (smallest model's)"),
     ]
     verdict_keys: list[Artist] = [
         Patch(facecolor=verdict_colour(v), edgecolor="none", label=v) for v in ("supports", "contradicts", INCONCLUSIVE)
