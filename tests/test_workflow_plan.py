@@ -74,3 +74,32 @@ def test_the_job_counts_in_docs_slurm_are_the_plans() -> None:
         assert match is not None, f"docs/slurm.md no longer quotes the job count of config/{name}"
         rows, _, _ = plan_study(_validated(name), REPO, assumed_rate())
         assert int(match.group(1).replace(",", "")) == sum(row.jobs for row in rows), name
+
+
+@pytest.mark.slow  # starts Snakemake (a dry run): not in the fast tier
+def test_a_runs_probe_size_follows_its_objective_and_remedy_training_settings(tmp_path) -> None:
+    """`probe_max_examples` set under `objectives.<name>.training` reaches that objective's runs only, as every
+    other `training:` key does (the probe settings once merged only the study's and the model's)."""
+    import json
+    import shlex
+
+    import yaml
+
+    from workflow_helpers import snakemake
+
+    wf = copy_workflow(tmp_path / "wf")
+    config = copy.deepcopy(load_config("micro.yaml"))
+    objective = next(iter(config["objectives"]))
+    config["objectives"][objective].setdefault("training", {})["probe_max_examples"] = 3
+    (wf / "config" / "probe.yaml").write_text(yaml.safe_dump(config))
+    out = snakemake(wf, "-n", "-p", "--configfile", "config/probe.yaml").stdout
+    sizes: dict[str, set[int]] = {}
+    for line in out.splitlines():
+        if "--spec" not in line:
+            continue
+        words = shlex.split(line)
+        spec = json.loads(words[words.index("--spec") + 1])
+        sizes.setdefault(spec["run"]["objective"], set()).add(spec["probe_cfg"]["max_examples"])
+    assert sizes[objective] == {3}
+    others = {size for name, found in sizes.items() if name != objective for size in found}
+    assert others and 3 not in others

@@ -7,23 +7,28 @@ def finetune_train_cfg(wildcards):
     return run_training_config(config, wildcards.model, wildcards.objective, wildcards.remedy)
 
 
-def finetune_probe_cfg(model):
+def finetune_probe_pairs(model):
     # The toy's stereotype probe is the planted one; pretrained models are probed with WinoBias test pairs.
     toy = config["models"][model]["source"] == "toy"
+    return "probes/planted.jsonl" if toy else "probes/winobias.jsonl"
+
+
+def finetune_probe_cfg(wildcards):
     evaluation = config["evaluation"]
     return {
         "enabled": True,
-        "max_examples": {**config["training"], **config["models"][model].get("training", {})}["probe_max_examples"],
+        # the run's own training settings: an objective or remedy may set probe_max_examples too
+        "max_examples": finetune_train_cfg(wildcards)["probe_max_examples"],
         "batch_size": evaluation["batch_size"],
         "max_length": evaluation["max_length"],
         "general": "general/heldout.jsonl",
-        "pairs": "probes/planted.jsonl" if toy else "probes/winobias.jsonl",
+        "pairs": finetune_probe_pairs(wildcards.model),
         "causal_pair_score": evaluation["causal_pair_score"],
     }
 
 
 def finetune_inputs(wildcards):
-    probe_pairs = finetune_probe_cfg(wildcards.model)["pairs"]
+    probe_pairs = finetune_probe_pairs(wildcards.model)
     return {
         "base_sidecar": BASE_SIDECAR.format(model=wildcards.model),
         "base_model": ancient(BASE_DIR.format(model=wildcards.model)),
@@ -45,7 +50,7 @@ def finetune_settings(wildcards):
         "objective_cfg": config["objectives"][wildcards.objective],
         "remedy_cfg": config["remedies"][wildcards.remedy],
         "train_cfg": finetune_train_cfg(wildcards),
-        "probe_cfg": finetune_probe_cfg(wildcards.model),
+        "probe_cfg": finetune_probe_cfg(wildcards),
     }
 
 
@@ -60,7 +65,7 @@ def finetune_spec(wildcards, input, output):
             "objective_cfg": config["objectives"][wildcards.objective],
             "remedy_cfg": config["remedies"][wildcards.remedy],
             "train_cfg": finetune_train_cfg(wildcards),
-            "probe_cfg": finetune_probe_cfg(wildcards.model),
+            "probe_cfg": finetune_probe_cfg(wildcards),
             "out_dir": output.model,
             "sidecar": output.sidecar,
             "state_dir": result(paths.TRAINING_STATE, **run),

@@ -30,21 +30,29 @@ def _ci(ci: tuple[float, float] | None) -> str:
     return "" if ci is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
 
 
-def _settle(power: Power, n: int, seeds: int, objectives: int) -> str:
+def _settle(power: Power, n: int, seeds: int, objectives: int, reach: list[Reach]) -> str:
     """What would detect an effect the size of the estimate at 80% power, naming only the levers that move the
     rule: the estimate's variance is taken as (sigma_o^2 + sigma_r^2 k / n) / k (objective-level noise sigma_o,
     run-level sigma_r, k objectives, n runs); more objectives (with their runs) divide all of it, more seeds only
-    the run-level part."""
+    the run-level part. Seeds never lower the relabelling floor 1/k!: where no verdict is reachable with these
+    objectives (`reach`), seeds are not offered, and the objectives named are at least those the floor needs."""
     scale = power.scale_needed
     if scale is None:
         return ""
-    if scale <= 1:
+    floor_bound = not any(r.reachable for r in reach) if reach else False
+    floor_needed = min((r.needed for r in reach if r.needed), default=None) if floor_bound else None
+    if floor_bound and floor_needed is None:
+        return " No grid of up to 64 objectives makes a verdict of this rule reachable (see above)."
+    if scale <= 1 and not floor_bound:
         return (
             " The grid is powered (80%) for an effect the size of the estimate; the verdict is open because of this "
             "test's outcome or a model's disagreement, not for want of runs."
         )
-    k_needed = math.ceil(scale * objectives)
+    k_needed = max(math.ceil(scale * objectives), floor_needed or 0)
     text = f" To detect an effect the size of the estimate at 80% power: ≈ {k_needed} objectives (with their runs)"
+    if floor_bound:
+        # seeds shrink run-level noise only; the permutation floor 1/k! is set by the objectives alone
+        return text + f"; more seeds cannot: no verdict is reachable with {objectives} objectives."
     sigma_o, sigma_r = power.noise_sd if power.noise_sd is not None else (0.0, 1.0)
     per_objective = sigma_r**2 * objectives / max(n, 1)
     allowed = (sigma_o**2 + per_objective) / scale - sigma_o**2
@@ -116,13 +124,15 @@ def _slope_table(test: SignTest, alpha: float, permutations: int) -> list[str]:
     return lines
 
 
-def _power_line(power: Power, estimate: float | None, n: int, seeds: int, objectives: int, what: str) -> str:
+def _power_line(
+    power: Power, estimate: float | None, n: int, seeds: int, objectives: int, what: str, reach: list[Reach]
+) -> str:
     if power.mde is None:
         return f"Power: n = {n} runs; MDE {power.note}."
     note = f" ({power.note})" if power.note else ""
     return (
         f"Power: n = {n} runs; the smallest {what} this rule detects with 80% power (MDE) is "
-        f"{_num(power.mde)}{note}; estimate {_num(estimate)}." + _settle(power, n, seeds, objectives)
+        f"{_num(power.mde)}{note}; estimate {_num(estimate)}." + _settle(power, n, seeds, objectives, reach)
     )
 
 
@@ -262,6 +272,7 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
                     seeds,
                     f.unique.objectives,
                     "downstream-on-overall slope",
+                    f.reach,
                 ),
                 "",
             ]
@@ -284,6 +295,7 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
                     seeds,
                     f.sign_test.slope.objectives,
                     "within-model slope",
+                    f.plain_reach if f.key == "F1" else f.reach,
                 ),
                 "",
             ]
