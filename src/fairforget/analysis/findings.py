@@ -171,10 +171,14 @@ def sign_verdict(
     return verdict, f"{text} has {side}, and every model's own point estimate has it too ({per})"
 
 
-NO_MDE = (
-    "none: no effect reaches 80% power (with {k} objectives the permutation test cannot reach p < alpha, or "
-    "a model has no variation of its own)"
-)
+def no_mde(k: int) -> str:
+    """Why a rule has no MDE: its floor 1/k! is at or above the threshold, or it is below it but too few
+    relabellings lie beyond any effect's observed one for 80% power (F1 as stated: both contrasts at the floor)."""
+    floor = 1.0 / math.factorial(max(k, 1))
+    return (
+        f"none: no effect reaches 80% power with {k} objectives (smallest attainable p 1/{k}! = {floor:.3g}, "
+        "see 'Reachable on this grid'), or a model has no variation of its own"
+    )
 
 
 def _sign_power(test: SignTest, alpha: float) -> Power:
@@ -183,7 +187,7 @@ def _sign_power(test: SignTest, alpha: float) -> Power:
         return Power(note="undefined (no within-model fit)")
     mde = function.minimum_detectable_effect(test.slope.within.se)
     if mde is None:
-        return Power(note=NO_MDE.format(k=test.slope.objectives))
+        return Power(note=no_mde(test.slope.objectives))
     power = Power(mde=mde, noise_sd=test.slope.noise_sd)
     estimate = test.slope.within.estimate
     if test.verdict == INCONCLUSIVE and estimate is not None:
@@ -273,7 +277,7 @@ def _unique_power(unique: UniqueContribution, verdict: str, alpha: float, object
     to_raw = 1.0 / float(np.mean(unique.model_slope_factors))
     mde = function.minimum_detectable_effect(se * to_raw)
     if mde is None:
-        return Power(note=NO_MDE.format(k=objectives))
+        return Power(note=no_mde(objectives))
     power = Power(
         mde=mde,
         note="slope of downstream change on overall forgetting, raw units, when selective forgetting has no effect",
