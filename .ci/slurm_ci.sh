@@ -413,6 +413,21 @@ cmd_workflow() {
   tail -n 20 "$base/slurm.log" >&2
   [[ $rc -eq 0 ]] || die "SLURM run exited $rc (124/137 = timeout), log: $base/slurm.log"
   check_sacct "$base/slurm.log" 3 finetune
+  # The documented recovery (docs/slurm.md: rerun the same command) after a finished run lost products: the
+  # findings and one fine-tuned checkpoint with its sidecar (issue 29: the pre-flight once raised KeyError on the
+  # finished, grouped jobs). The checkpoint must come back bit-identical (compared with the local run below).
+  f=$(cd "$base/slurm" && find models/finetuned -name '*.sha256' | sort | head -n 1)
+  [[ -n $f ]] || die "the SLURM run produced no models/finetuned/**/*.sha256"
+  rm -rf "$base/slurm/findings.md" "$base/slurm/${f%.sha256}" "$base/slurm/$f"
+  log "workflow: the same command again after deleting findings.md and $f"
+  rc=0
+  run_bounded "$base/rerun.log" "$PYTHON" -m snakemake --profile slurm_profile --profile "$STATE/profile-ci" \
+    --nolock --configfile "${cfg[@]}" --config results_dir="$base/slurm" store_dir="$base/slurm/store" || rc=$?
+  tail -n 20 "$base/rerun.log" >&2
+  [[ $rc -eq 0 ]] || die "the rerun after deleting products exited $rc, log: $base/rerun.log"
+  [[ -f $base/slurm/findings.md && -f $base/slurm/$f ]] || die "the rerun did not rebuild findings.md and $f"
+  grep -q "will run again" "$base/rerun.log" || die "the rerun did not say why the checkpoint is rebuilt"
+  log "workflow: rerun rebuilt findings.md and $f"
   log "workflow: ${cfg[*]} locally (--cores 2), up to the checkpoints"
   rc=0
   # --until finetune: the comparison needs the checkpoints only; the SLURM run above did the whole workflow
