@@ -32,7 +32,7 @@ from scipy import stats
 from fairforget.analysis import columns as cols
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, CoefficientTest, Nuisance, sign_flip_test
 from fairforget.analysis.power import n_for_equivalence, scale_to_detect, sign_flip_mde
-from fairforget.analysis.reach import Reach, count, objectives_reach, seeds_reach, sign_flip_floor
+from fairforget.analysis.reach import MAX_UNITS, Reach, count, objectives_reach, seeds_reach, sign_flip_floor
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.stats import holm
 from fairforget.analysis.table import EXCLUDED_FROM_MEAN, N_DEBIAS_TEXTS
@@ -40,6 +40,7 @@ from fairforget.analysis.within import (
     SHARED_NOISE_STRATA,
     Slope,
     UniqueContribution,
+    nuisance_for,
     slope,
     unique_contributions,
 )
@@ -475,9 +476,8 @@ def _unit_matrix(per: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
     return UnitValues(models, seeds, values), notes
 
 
-def _fixed_effects_slope(y: np.ndarray, x: np.ndarray, codes: np.ndarray) -> float | None:
-    """OLS slope of y on x with one fixed effect per code; None when x does not vary within the codes."""
-    nuisance = Nuisance(codes)
+def _fixed_effects_slope(y: np.ndarray, x: np.ndarray, nuisance: Nuisance) -> float | None:
+    """OLS slope of y on x with the nuisance regressors (fixed effects); None when x does not vary within them."""
     x_res = nuisance.residualise(x)
     sxx = float(x_res @ x_res)
     if sxx <= 1e-20 * max(1.0, float(x @ x)):
@@ -503,12 +503,12 @@ def _size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, i
     span = float(np.log2(texts.max()) - np.log2(texts.min()))
     rows = []
     for (model, seed), part in data.group_by(["model", "seed"], maintain_order=True):
-        codes = np.unique(
-            np.asarray([f"{o}\x1f{r}" for o, r in zip(part["objective"].to_list(), part["remedy"].to_list())]),
-            return_inverse=True,
-        )[1]
-        slope = _fixed_effects_slope(part[metric].to_numpy().astype(float), np.log2(part["_n"].to_numpy()), codes)
-        rows.append({"model": str(model), "seed": seed, "v": None if slope is None else slope * span})
+        # one fixed effect per (objective, remedy): the model is constant within the part
+        nuisance = nuisance_for(part, ("model", "objective", "remedy"))
+        per_doubling = _fixed_effects_slope(
+            part[metric].to_numpy().astype(float), np.log2(part["_n"].to_numpy()), nuisance
+        )
+        rows.append({"model": str(model), "seed": seed, "v": None if per_doubling is None else per_doubling * span})
     units, more = _unit_matrix(pl.DataFrame(rows, schema={"model": pl.Utf8, "seed": pl.Int64, "v": pl.Float64}))
     notes += more + [f"{texts.min():.0f}–{texts.max():.0f} texts, {span:.3g} doublings"]
     return units, data.height, notes
@@ -576,7 +576,7 @@ def _seeds_to_settle(test: ArmTest, level: float, s: AnalysisSettings) -> int | 
         return None
     options = []
     if test.helpful:
-        for c in range(2, 65):
+        for c in range(2, MAX_UNITS + 1):
             mde = sign_flip_mde(test.sd, c, level)
             if sign_flip_floor(c, s.permutations) < level and mde is not None and mde <= abs(test.estimate):
                 options.append(c)
@@ -593,7 +593,7 @@ def _seeds_to_settle(test: ArmTest, level: float, s: AnalysisSettings) -> int | 
             break
         needed.append(math.ceil(multiple * test.units))
     if needed and len(needed) == len(test.margins):
-        floor_seeds = next(c for c in range(1, 65) if sign_flip_floor(c, s.permutations, sides=1) < s.alpha)
+        floor_seeds = next(c for c in range(1, MAX_UNITS + 1) if sign_flip_floor(c, s.permutations, sides=1) < s.alpha)
         options.append(max(floor_seeds, *needed))
     return min(options) if options else None
 

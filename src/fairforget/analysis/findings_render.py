@@ -14,7 +14,7 @@ import polars as pl
 
 from fairforget.analysis.findings import ArmTest, Finding, Power, SignTest, compute_findings
 from fairforget.analysis.permutation import CoefficientTest
-from fairforget.analysis.reach import Reach
+from fairforget.analysis.reach import MAX_UNITS, Reach
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.within import UniqueContribution
 from fairforget.io import atomic_write_text
@@ -42,7 +42,7 @@ def _settle(power: Power, n: int, seeds: int, objectives: int, reach: list[Reach
     floor_bound = not any(r.reachable for r in reach) if reach else False
     floor_needed = min((r.needed for r in reach if r.needed), default=None) if floor_bound else None
     if floor_bound and floor_needed is None:
-        return " No grid of up to 64 objectives makes a verdict of this rule reachable (see above)."
+        return f" No grid of up to {MAX_UNITS} objectives makes a verdict of this rule reachable (see above)."
     if scale <= 1 and not floor_bound:
         return (
             " The grid is powered (80%) for an effect the size of the estimate; the verdict is open because of this "

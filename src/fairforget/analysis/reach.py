@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS
 
 # The largest grid the "needed" search looks at (beyond it the verdict is called unreachable by this lever).
-_MAX_UNITS = 64
+MAX_UNITS = 64
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Reach:
     units: int
     floor: float
     threshold: float
-    needed: int | None  # units at which floor < threshold (None: not within _MAX_UNITS, or permutations limit)
+    needed: int | None  # units at which floor < threshold (None: not within MAX_UNITS, or permutations limit)
     permutations_needed: int | None = None  # random draws needed when the draws, not the units, set the floor
 
     @property
@@ -54,7 +54,7 @@ class Reach:
         elif self.permutations_needed is not None:
             text = f"{head}: unreachable with these random draws"
         else:
-            text = f"{head}: unreachable on any grid up to {_MAX_UNITS} {self.unit}"
+            text = f"{head}: unreachable on any grid up to {MAX_UNITS} {self.unit}"
         if self.permutations_needed is not None:
             text += f" and `analysis.permutations` ≥ {self.permutations_needed}"
         return text
@@ -93,7 +93,7 @@ def _permutations_for(threshold: float) -> int:
 
 def objectives_reach(verdict: str, test: str, k: int, draws: int, threshold: float) -> Reach:
     floor = relabelling_floor(k, draws)
-    needed = next((j for j in range(2, _MAX_UNITS + 1) if 1.0 / math.factorial(j) < threshold), None)
+    needed = next((j for j in range(2, MAX_UNITS + 1) if 1.0 / math.factorial(j) < threshold), None)
     # random relabellings replace the full set (and 1/(B + 1) bounds p) once k! exceeds the draws
     beyond_exact = math.factorial(max(k, needed or 0)) > draws
     more_draws = _permutations_for(threshold) if beyond_exact and _monte_carlo_floor(draws) >= threshold else None
@@ -102,7 +102,7 @@ def objectives_reach(verdict: str, test: str, k: int, draws: int, threshold: flo
 
 def seeds_reach(verdict: str, test: str, c: int, draws: int, threshold: float, sides: int = 2) -> Reach:
     floor = sign_flip_floor(c, draws, sides)
-    needed = next((j for j in range(1, _MAX_UNITS + 1) if sides / 2.0**j < threshold), None)
+    needed = next((j for j in range(1, MAX_UNITS + 1) if sides / 2.0**j < threshold), None)
     # random sign vectors replace the full set (and 1/(B + 1) bounds p) beyond MAX_EXACT_PAIRS units
     beyond_exact = max(c, needed or 0) > MAX_EXACT_PAIRS
     more_draws = _permutations_for(threshold) if beyond_exact and _monte_carlo_floor(draws) >= threshold else None

@@ -223,7 +223,7 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
                 ),
                 region="margin" if margin is not None else None,
                 margin=margin,
-                extra=lines + _reach_text([r for r in arms[0].reach]),
+                extra=lines + _reach_text(arms[0].reach),
             )
         )
     if not blocks:

@@ -450,6 +450,6 @@ def unique_contributions(
         )
     out._xs = xs
     out._slope_factor = scales_within[:, 1] / scales_within[:, 0]
-    residuals = y_resid - nuisance.residualise(xs) @ np.array([first.estimate, second.estimate])
+    residuals = y_resid - x_resid @ np.array([first.estimate, second.estimate])
     out._context = _power_context(data, nuisance, residuals, 2, perms, exact, models, seed + 7)
     return out

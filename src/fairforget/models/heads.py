@@ -23,3 +23,14 @@ def mlm_head(model: Any) -> Any | None:
     """The model's position-wise MLM head module, or None for an architecture not listed above."""
     name = MLM_HEAD_ATTRIBUTE.get(type(model).__name__)
     return None if name is None else getattr(model, name)
+
+
+def head_logits_at(model: Any, input_ids: Any, attention_mask: Any, index: Any) -> Any | None:
+    """The MLM logits at the positions `index` selects from the encoder's [batch, length] output (a boolean
+    mask, or a (rows, positions) pair), with the head applied there only; None for an architecture whose head
+    is not listed above (the caller then takes the model's full logits)."""
+    head = mlm_head(model)
+    if head is None:
+        return None
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return head(hidden[index])

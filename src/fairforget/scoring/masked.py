@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fairforget.errors import ModelError
-from fairforget.models.heads import mlm_head
+from fairforget.models.heads import head_logits_at
 from fairforget.scoring.masked_encoder import pll_position_logits, supports_pll_encoder
 from fairforget.scoring.scores import (
     EncodedText,
@@ -49,12 +49,10 @@ def masked_position_logits(
     if supports_pll_encoder(model):
         return pll_position_logits(model, ids, attention, positions)
     rows = torch.arange(ids.shape[0], device=ids.device)
-    head = mlm_head(model)
-    if head is None:
+    logits = head_logits_at(model, ids, attention, (rows, positions))
+    if logits is None:
         return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
-    base: Any = model.base_model
-    hidden = base(input_ids=ids, attention_mask=attention).last_hidden_state
-    return head(hidden[rows, positions])
+    return logits
 
 
 # One masked copy: (text number, slot in that text's output arrays, input ids, masked position, target id)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from fairforget.errors import ModelError, TrainingError
-from fairforget.models.heads import mlm_head
+from fairforget.models.heads import head_logits_at
 from fairforget.training.plugins import TrainingContext
 
 IGNORE_INDEX = -100
@@ -355,15 +355,12 @@ def text_lm_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: s
     head is position-wise (`fairforget.models.heads`) the head runs on the masked positions only: the same loss in
     exact arithmetic (rounding differs), without the vocabulary matmul and its gradient at the ~85% of positions
     that take no loss, which is most of a small model's training step."""
-    head = mlm_head(model) if check_kind(kind) == "masked" else None
-    if head is None:
-        return lm_loss_from_logits(model_logits(model, batch), batch["labels"], kind)
-    base: Any = model.base_model
-    hidden = base(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    scored = batch["labels"] != IGNORE_INDEX
-    logits = head(hidden[scored])  # [masked positions, vocab]
-    total = F.cross_entropy(logits.float(), batch["labels"][scored], reduction="sum")
-    return total / scored.sum().clamp(min=1)
+    if check_kind(kind) == "masked":
+        scored = batch["labels"] != IGNORE_INDEX
+        logits = head_logits_at(model, batch["input_ids"], batch["attention_mask"], scored)  # [scored, vocab]
+        if logits is not None:
+            return lm_loss_from_logits(logits, batch["labels"][scored], kind)
+    return lm_loss_from_logits(model_logits(model, batch), batch["labels"], kind)
 
 
 def lm_loss(model: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
