@@ -1,6 +1,6 @@
 # Fusion: weight-space interpolation of the base model and a debiased checkpoint (WiSE-FT, Wortsman et al. 2022),
 # theta = (1 - alpha) theta_base + alpha theta_debiased, for the runs and weights of the `fusion:` section.
-# A fused checkpoint lives in its own results layout R/fusion/alpha{alpha}/ (fairforget.fusion) and is evaluated
+# A fused checkpoint lives in its own results layout R/fusion/alpha{alpha}/ (fairforget.fusion.settings) and is evaluated
 # by the same scripts and package code as a fine-tuned one (forgetting and bias against its base model,
 # downstream), cached by its content hash; weights 0 and 1 are the parents themselves and never rebuilt.
 # The training-trajectory metrics are left out: a fused checkpoint was never trained.

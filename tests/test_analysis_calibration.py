@@ -20,15 +20,8 @@ import polars as pl
 import pytest
 from calibration_report import LINES
 
-from fairforget.analysis.findings import (
-    CONTRADICTS,
-    SUPPORTS,
-    finding_downstream,
-    finding_remedies,
-    finding_selective,
-    sign_verdict,
-)
-from fairforget.analysis.fusion import analyse_fusion, frontier_verdict
+from fairforget.analysis.claims import CONTRADICTS, SUPPORTS, sign_verdict
+from fairforget.analysis.findings import finding_downstream, finding_remedies, finding_selective
 from fairforget.analysis.permutation import sign_flip_test
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.simulate import (
@@ -41,7 +34,8 @@ from fairforget.analysis.simulate import (
     simulate_runs,
 )
 from fairforget.analysis.within import SHARED_NOISE_STRATA, slope
-from fairforget.fusion import FusionSettings
+from fairforget.fusion.settings import FusionSettings
+from fairforget.fusion.verdict import analyse_fusion, frontier_verdict
 
 ALPHA = 0.05
 REPS = 300

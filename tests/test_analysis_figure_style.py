@@ -12,14 +12,17 @@ import pytest
 from matplotlib.lines import Line2D
 from PIL import Image
 
+from fairforget.analysis.claims import ArmTest, Finding, remedies_verdict
 from fairforget.analysis.dictionary import label
-from fairforget.analysis.figures import FIGURE_NAMES, figure_makers, panels
-from fairforget.analysis.findings import ArmTest, Finding, compute_findings, remedies_verdict
+from fairforget.analysis.figure_set import figure_makers
+from fairforget.analysis.figures import panels
+from fairforget.analysis.findings import compute_findings
+from fairforget.analysis.report_names import FIGURE_NAMES
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.style import OBJECTIVE_COLOURS, OKABE_ITO, SMALL, StudyStyle, grouped_legend, objective_colours
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.analysis.table import read_run_table
-from fairforget.analysis.verdicts import verdict_blocks, verdicts_figure
+from fairforget.analysis.verdicts_figure import verdict_blocks, verdicts_figure
 from figure_checks import (
     data_problems,
     legend_problems,

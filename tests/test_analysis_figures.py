@@ -5,8 +5,9 @@ import json
 import pytest
 from PIL import Image
 
-from fairforget.analysis import pipeline
-from fairforget.analysis.figures import FIGURE_NAMES, pareto_front
+from fairforget import pipeline
+from fairforget.analysis.frontier_figure import pareto_front
+from fairforget.analysis.report_names import FIGURE_NAMES
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.io import read_json
 

@@ -26,7 +26,8 @@ from fairforget.analysis.power import (
     scale_to_detect,
     sign_flip_mde,
 )
-from fairforget.analysis.within import balanced_by_objective, nuisance_for, unique_contributions
+from fairforget.analysis.unique import unique_contributions
+from fairforget.analysis.within import balanced_by_objective, nuisance_for
 
 
 def test_sign_flip_exact_hand_computed():
@@ -308,7 +309,8 @@ def test_f3_seed_is_the_unit_with_per_model_margins():
     flips freely): 2 x 2 of 32, p = 0.125. Margins 0.2 x each model's own `none` mean (a: 1, b: 4): 0.2 and 0.8.
     TOST for a: all d - 0.2 = -0.1 < 0 and d + 0.2 = 0.3 > 0, reached only by the identity: p = 1/32; for b
     (margin 0.8) likewise p = 1/32."""
-    from fairforget.analysis.findings import SUPPORTS, finding_remedies
+    from fairforget.analysis.claims import SUPPORTS
+    from fairforget.analysis.findings import finding_remedies
     from fairforget.analysis.settings import AnalysisSettings
 
     metric = "overall_forgetting.mean_loss_change"

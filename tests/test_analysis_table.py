@@ -5,8 +5,9 @@ from statistics import fmean
 import polars as pl
 import pytest
 
-from fairforget.analysis.findings import CONTRADICTS, INCONCLUSIVE, SUPPORTS, compute_findings
-from fairforget.analysis.findings_render import render_findings
+from fairforget.analysis.claims import CONTRADICTS, INCONCLUSIVE, SUPPORTS
+from fairforget.analysis.findings import compute_findings
+from fairforget.analysis.markdown import render_findings
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.analysis.table import build_run_table, write_run_table
@@ -178,7 +179,7 @@ def test_findings_with_too_few_runs_are_inconclusive(tmp_path):
 def test_findings_as_dict_is_json(tmp_path):
     import json
 
-    from fairforget.analysis.findings_render import findings_as_dict
+    from fairforget.analysis.findings_record import findings_as_dict
 
     _, table = _table(
         tmp_path, SyntheticStudy(objectives=OBJECTIVES, remedies=("none", "replay"), sizes=("50", "full"), seeds=(0, 1))
@@ -228,7 +229,7 @@ def _coefficient(estimate, p, n=20):
 
 
 def test_sign_verdict_needs_significance_and_every_model():
-    from fairforget.analysis.findings import sign_verdict
+    from fairforget.analysis.claims import sign_verdict
 
     agree = {"a": _coefficient(-0.5, 0.3), "b": _coefficient(-0.2, 0.4)}
     assert sign_verdict(_coefficient(-0.4, 0.01), agree, -1, 0.05)[0] == SUPPORTS
@@ -243,8 +244,8 @@ def test_sign_verdict_needs_significance_and_every_model():
 def test_comparative_verdict_cone():
     """supports iff b1* + b2* < 0 and b1* - b2* < 0 are both shown; contradicts iff either is shown the other
     way at alpha/2 and no model lies in the claim."""
-    from fairforget.analysis.findings import comparative_verdict
-    from fairforget.analysis.within import UniqueContribution
+    from fairforget.analysis.claims import comparative_verdict
+    from fairforget.analysis.unique import UniqueContribution
 
     def unique(b1, b2, p_sum, p_diff, per_model):
         total = _coefficient(b1 + b2, p_sum)  # coefficient of the sum contrast
@@ -274,7 +275,7 @@ def test_comparative_verdict_cone():
 
 
 def test_remedies_verdict():
-    from fairforget.analysis.findings import ArmTest, remedies_verdict
+    from fairforget.analysis.claims import ArmTest, remedies_verdict
 
     def arm(estimate, p_holm, p_tost, helpful=-1):
         return ArmTest(

@@ -1,4 +1,4 @@
-"""Weight-space fusion (fairforget.models.fusion, fairforget.fusion) and its analysis (fairforget.analysis.fusion),
+"""Weight-space fusion (fairforget.fusion.weights, fairforget.fusion.settings) and its analysis (fairforget.fusion),
 on cases small enough to compute by hand."""
 
 from __future__ import annotations
@@ -13,24 +13,19 @@ import polars as pl
 import pytest
 import torch
 
-from fairforget.analysis.figures import bias_frontier, styled
-from fairforget.analysis.fusion import (
-    ALPHA,
-    Columns,
-    MeanTest,
-    analyse_fusion,
-    best_alpha,
-    frontier_verdict,
-    render_fusion,
-    snap_zero,
-)
+from fairforget.analysis.figure_set import styled
+from fairforget.analysis.frontier_figure import bias_frontier
+from fairforget.analysis.numbers import snap_zero
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.analysis.table import read_run_table
 from fairforget.config import run_grid
 from fairforget.errors import ConfigError, ModelError
-from fairforget.fusion import FusionSettings, alpha_label, fused_runs
-from fairforget.models.fusion import fuse_into, fuse_model_dirs, fusion_record, interpolate_tensors
+from fairforget.fusion.report import render_fusion
+from fairforget.fusion.settings import FusionSettings, alpha_label, fused_runs
+from fairforget.fusion.table import ALPHA, Columns
+from fairforget.fusion.verdict import MeanTest, analyse_fusion, best_alpha, frontier_verdict
+from fairforget.fusion.weights import fuse_into, fuse_model_dirs, fusion_record, interpolate_tensors
 from fairforget.models.modeldir import load_model_dir, save_model_dir, verify_model_dir, write_sidecar
 from figure_checks import data_problems, legend_problems, plotted_runs, text_overlaps, texts_outside
 from objectives_helpers import tiny
@@ -358,9 +353,9 @@ def test_frontier_draws_one_path_per_fused_run_and_stays_readable(tmp_path):
 def test_fusion_table_and_findings_from_result_files(tmp_path):
     """The fusion table and findings.md's fusion section from files laid out as the fusion rules write them (the
     fused results here are copies of the runs' own, so the alpha = 0.5 rows must equal the alpha = 1 rows)."""
-    from fairforget.analysis import pipeline
-    from fairforget.analysis.fusion import read_fusion_table
+    from fairforget import pipeline
     from fairforget.analysis.results import classify
+    from fairforget.fusion.table import read_fusion_table
 
     config = {"analysis": {"permutations": 199}, "fusion": {"enabled": True, "alphas": [0, 0.5, 1]}}
     paths = write_synthetic_study(tmp_path, SyntheticStudy(objectives=("none", "cda"), remedies=("none", "l2sp")))

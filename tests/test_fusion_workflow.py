@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fairforget.config import run_grid
-from fairforget.fusion import FusionSettings, fused_runs
+from fairforget.fusion.settings import FusionSettings, fused_runs
 from fairforget.models.modeldir import read_sidecar, verify_model_dir
 from workflow_helpers import planned_jobs
 

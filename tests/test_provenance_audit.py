@@ -2,8 +2,7 @@
 
 import pytest
 
-from fairforget import cli
-from fairforget.analysis import pipeline
+from fairforget import cli, pipeline
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.provenance import audit, build_record, finish, format_lineage, git_version, summarize_lineage
 

@@ -2,7 +2,7 @@
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
-from fairforget.analysis.pipeline import findings
+from fairforget.pipeline import findings
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821

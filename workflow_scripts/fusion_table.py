@@ -2,7 +2,7 @@
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
-from fairforget.analysis.pipeline import fusion_table
+from fairforget.pipeline import fusion_table
 from fairforget.workflow.logs import log_to
 
 log_to(snakemake.log[0], attempt=snakemake.resources.get("attempt"))  # noqa: F821

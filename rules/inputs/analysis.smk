@@ -1,5 +1,5 @@
 # Stage 6 (rules/analysis.smk): every result the analysis reads, and the products of the workflow.
-from fairforget import fusion
+from fairforget.fusion import settings as fusion
 from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS, VERDICTS
 
 # The figures rule's figures; the findings rule draws VERDICTS. REPORT_LABELS orders the HTML report.

@@ -1,5 +1,5 @@
 # Fusion (rules/fusion.smk): the `fusion:` section, the runs it fuses, and the files of their fused checkpoints.
-from fairforget import fusion
+from fairforget.fusion import settings as fusion
 
 FUSION = fusion.FusionSettings.from_config(config)
 FUSION.check_against(config)

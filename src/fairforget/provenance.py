@@ -211,8 +211,8 @@ class _LineageBuilder:
             node["facts"]["remedy"] = run.get("remedy", info.fields.get("remedy"))
             fusion = manifest.get("fusion")
             if isinstance(fusion, dict):
-                # a fused checkpoint lies in R/fusion/alpha<weight>/ (fairforget.fusion): its parents are R's run
-                # checkpoint and base model
+                # a fused checkpoint lies in R/fusion/alpha<weight>/ (fairforget.fusion.settings): its parents are
+                # R's run checkpoint and base model
                 root = info.root.parent.parent
                 node["facts"]["fusion"] = fusion
                 fields = {key: info.fields[key] for key in RUN_FIELDS}
@@ -357,7 +357,7 @@ def build_record(
         "code_root": code.as_posix(),
         "code_version": git_version(code),
         # the analysis code's own fingerprint; the lineage's manifests and results carry their jobs' identities
-        "code": {"stage/analysis": module_fingerprint("fairforget.analysis.pipeline")["sha256"]},
+        "code": {"stage/analysis": module_fingerprint("fairforget.pipeline")["sha256"]},
         "plugins": plugin_files(config, code),
         "packages": package_versions(),
         "config": config,

@@ -1,6 +1,6 @@
-"""The six figures of the tidy table (PNG + PDF), each with a provenance sidecar and the key facts in the file
-metadata. Colour = objective, marker = model, fill = remedy, the same in every figure (`style.StudyStyle`);
-axes are named by the data dictionary (`dictionary.label`), the plotted columns in small type underneath.
+"""The figures of the tidy table (the frontier: `frontier_figure`; all of them by name: `figure_set`).
+Colour = objective, marker = model, fill = remedy, the same in every figure (`style.StudyStyle`); axes are named
+by the data dictionary (`dictionary.label`), the plotted columns in small type underneath.
 
 Every figure renders with few runs: where a fit or a comparison is undefined the panel says why instead. Every
 figure is a function of the table's content, not of its row order (groups are drawn in sorted order).
@@ -9,9 +9,8 @@ figure is a function of the table's content, not of its row order (groups are dr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -24,13 +23,11 @@ from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from fairforget import provenance  # noqa: E402
 from fairforget.analysis import columns as cols  # noqa: E402
 from fairforget.analysis import trajectory  # noqa: E402
-from fairforget.analysis.dictionary import ColumnLabel, label  # noqa: E402
-from fairforget.analysis.findings import paired_differences, size_order  # noqa: E402
-from fairforget.analysis.report_names import FIGURE_NAMES  # noqa: E402
+from fairforget.analysis.dictionary import label  # noqa: E402
 from fairforget.analysis.results import classify  # noqa: E402
+from fairforget.analysis.seed_units import paired_differences, size_order  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.stats import MIN_N, correlation, ols_band  # noqa: E402
 from fairforget.analysis.style import (  # noqa: E402
@@ -38,7 +35,6 @@ from fairforget.analysis.style import (  # noqa: E402
     FIT_COLOUR,
     PANEL_HEIGHT,
     PANEL_WIDTH,
-    RC,
     X_LABEL_CHARS,
     Y_LABEL_CHARS,
     StudyStyle,
@@ -70,19 +66,19 @@ def suptitle(fig: Figure, text: str) -> None:
     fig.suptitle(wrap(text, chars))
 
 
-def _axis(column: str | None, width: int) -> str:
+def axis_label(column: str | None, width: int) -> str:
     return "(metric not in the table)" if column is None else label(column).wrapped(width)
 
 
-def _x_axis(column: str | None) -> str:
-    return _axis(column, X_LABEL_CHARS)
+def x_axis(column: str | None) -> str:
+    return axis_label(column, X_LABEL_CHARS)
 
 
-def _y_axis(column: str | None) -> str:
-    return _axis(column, Y_LABEL_CHARS)
+def y_axis(column: str | None) -> str:
+    return axis_label(column, Y_LABEL_CHARS)
 
 
-def _study_style(frame: pl.DataFrame) -> StudyStyle:
+def study_style(frame: pl.DataFrame) -> StudyStyle:
     return StudyStyle.for_levels(
         frame["objective"].cast(pl.Utf8).to_list(),
         frame["model"].cast(pl.Utf8).to_list(),
@@ -90,7 +86,7 @@ def _study_style(frame: pl.DataFrame) -> StudyStyle:
     )
 
 
-def _levels(frame: pl.DataFrame, column: str) -> list[str]:
+def levels(frame: pl.DataFrame, column: str) -> list[str]:
     return sorted(str(v) for v in frame[column].unique().to_list())
 
 
@@ -104,15 +100,15 @@ def scatter_with_fit(
 ) -> Figure:
     """y vs x per model (and pooled over models when there are several), each run a point (colour = objective,
     marker = model, fill = remedy), with the OLS line and its (1 - alpha) confidence band per panel."""
-    style = style or _study_style(frame)
-    models = _levels(frame, "model")
+    style = style or study_style(frame)
+    models = levels(frame, "model")
     names = models + ([POOLED] if len(models) > 1 else [])
     fig, axes = panels(len(names))
     for ax, panel in zip(axes[0], names):
         heading = POOLED if panel == POOLED else f"model {panel}"
         ax.set_title(heading)
-        ax.set_xlabel(_x_axis(x))
-        ax.set_ylabel(_y_axis(y))
+        ax.set_xlabel(x_axis(x))
+        ax.set_ylabel(y_axis(y))
         if x is None or y is None:
             note(ax, "metric not in the table")
             continue
@@ -139,7 +135,7 @@ def scatter_with_fit(
     ]
     grouped_legend(
         fig,
-        style.legend_groups(_levels(frame, "objective"), models, _levels(frame, "remedy")),
+        style.legend_groups(levels(frame, "objective"), models, levels(frame, "remedy")),
         fit_keys,
         {"x": x, "y": y},
     )
@@ -149,12 +145,12 @@ def scatter_with_fit(
 def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
     """Matched runs with and without each remedy, joined by a line (colour = objective, marker = model, fill =
     remedy); one panel per metric."""
-    style = style or _study_style(frame)
+    style = style or study_style(frame)
     metrics = [cols.overall_forgetting_column(frame, settings), cols.downstream_change_column(frame)]
     remedies = sorted(set(frame["remedy"].to_list()) - {settings.baseline_remedy})
     fig, axes = panels(2, width=max(PANEL_WIDTH, 0.85 * (len(remedies) + 1)))
     for ax, metric in zip(axes[0], metrics):
-        ax.set_ylabel(_y_axis(metric))
+        ax.set_ylabel(y_axis(metric))
         tick_labels = [settings.baseline_remedy]
         ax.set_xlabel("remedy")
         if metric is None:
@@ -183,136 +179,8 @@ def remedies_paired(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
     suptitle(fig, "Remedy vs no remedy (F3): lines join runs matched on model, objective, data size and seed")
     grouped_legend(
         fig,
-        style.legend_groups(
-            _levels(frame, "objective"), _levels(frame, "model"), [settings.baseline_remedy, *remedies]
-        ),
+        style.legend_groups(levels(frame, "objective"), levels(frame, "model"), [settings.baseline_remedy, *remedies]),
         columns={"left": metrics[0], "right": metrics[1]},
-    )
-    return fig
-
-
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
-    """Indices of points not dominated when minimising both coordinates, sorted by the first coordinate."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
-    front, best_y = [], float("inf")
-    for i in order:
-        if points[i][1] < best_y:
-            front.append(i)
-            best_y = points[i][1]
-    return front
-
-
-def _bias_label(bias: str | None, ideal: float | None) -> tuple[str, str | None]:
-    """The y label of the frontier and the column note: the bias, or its distance from the no-bias value."""
-    if bias is None:
-        return _y_axis(None), None
-    lab = label(bias)
-    if ideal is None:
-        return lab.wrapped(Y_LABEL_CHARS), bias
-    unit = lab.unit.split(",")[0]
-    distance = ColumnLabel(bias, "Distance from no bias", f"|{lab.detail} − {ideal:g}|, {lab.name.lower()}", unit)
-    return distance.wrapped(Y_LABEL_CHARS), f"|{bias} − {ideal:g}|"
-
-
-def _fusion_paths(
-    ax: Any, fusion: pl.DataFrame, model: str, x: str, bias: str, distance: Any, style: StudyStyle
-) -> int:
-    """Each fused run's path (alpha = 0 -> 1) as connected points in its objective's colour; the number drawn."""
-    part = fusion.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
-    drawn = 0
-    for _, path in part.sort("alpha").group_by(["objective", "remedy", "size", "seed"], maintain_order=True):
-        objective = path["objective"][0]
-        ax.plot(
-            path[x].to_list(),
-            [distance(v) for v in path[bias].to_list()],
-            color=style.colours[objective],
-            linestyle="-",
-            linewidth=0.8,
-            marker=FUSION_MARKER,
-            markersize=3,
-            alpha=0.8,
-            zorder=1,
-            gid=f"fusion;objective={objective}",
-        )
-        drawn += 1
-    return drawn
-
-
-def bias_frontier(
-    frame: pl.DataFrame,
-    settings: AnalysisSettings,
-    style: StudyStyle | None = None,
-    fusion: pl.DataFrame | None = None,
-) -> Figure:
-    """Bias vs overall forgetting per model, with the Pareto frontier (less bias and less forgetting) of the
-    fine-tuned runs and, with a fusion table, each fused run's path from the base model (alpha = 0) to its
-    checkpoint (alpha = 1)."""
-    style = style or _study_style(frame)
-    x = cols.overall_forgetting_column(frame, settings)
-    bias = cols.bias_column(frame, settings)
-    ideal = cols.bias_ideal(bias, settings)
-    y_label, y_note = _bias_label(bias, ideal)
-    models = _levels(frame, "model")
-    fig, axes = panels(len(models))
-
-    def distance(value: float) -> float:
-        return value if ideal is None else abs(value - ideal)
-
-    for ax, model in zip(axes[0], models):
-        ax.set_title(f"model {model}")
-        ax.set_xlabel(_x_axis(x))
-        ax.set_ylabel(y_label)
-        if x is None or bias is None:
-            note(ax, "metric not in the table")
-            continue
-        part = frame.filter((pl.col("model") == model) & pl.col(x).is_not_null() & pl.col(bias).is_not_null())
-        points = [(row[x], distance(row[bias])) for row in part.iter_rows(named=True)]
-        if fusion is not None and x in fusion.columns and bias in fusion.columns:
-            _fusion_paths(ax, fusion, model, x, bias, distance, style)
-        for row, (px, py) in zip(part.iter_rows(named=True), points):
-            ax.plot(px, py, **style.point(row["objective"], row["model"], row["remedy"]))
-        base_column = f"{bias}.base"
-        if base_column in part.columns and part[base_column].drop_nulls().len():
-            ax.axhline(distance(part[base_column].drop_nulls()[0]), color=FIT_COLOUR, linestyle=":", linewidth=1)
-        front = [points[i] for i in pareto_front(points)]
-        if len(front) >= 2:
-            ax.step(
-                [p[0] for p in front],
-                [p[1] for p in front],
-                where="post",
-                color=FIT_COLOUR,
-                linestyle="--",
-                linewidth=1,
-            )
-        elif points:
-            ax.text(0.02, 0.02, "frontier: single point", transform=ax.transAxes, va="bottom", fontsize=7)
-        else:
-            note(ax, "no runs with both metrics")
-    what = "bias" if ideal is None else "distance from no bias"
-    suptitle(fig, f"{what.capitalize()} vs overall forgetting per model (lower left is better)")
-    keys = [
-        Line2D([], [], color=FIT_COLOUR, linestyle="--", linewidth=1, label="Pareto frontier"),
-        Line2D([], [], color=FIT_COLOUR, linestyle=":", linewidth=1, label="base model"),
-    ]
-    if fusion is not None and fusion.height:
-        alphas = ", ".join(f"{a:g}" for a in sorted(fusion["alpha"].unique()))
-        keys.append(
-            Line2D(
-                [],
-                [],
-                color="#555555",
-                linestyle="-",
-                linewidth=0.8,
-                marker=FUSION_MARKER,
-                markersize=3,
-                label=f"fusion path, α = {alphas}",
-            )
-        )
-    grouped_legend(
-        fig,
-        style.legend_groups(_levels(frame, "objective"), models, _levels(frame, "remedy")),
-        keys,
-        {"x": x, "y": y_note},
     )
     return fig
 
@@ -352,7 +220,7 @@ def trajectory_figure(trajectory_paths: Sequence[str | Path], style: StudyStyle 
             top.plot(group["step"], group["fraction_correct"], **kwargs)
             bottom.plot(group["step"], group["cumulative_forgetting_events"], **kwargs)
     suptitle(fig, f"Training trajectories ({len(curves)} runs; mean over runs per model and objective)")
-    grouped_legend(fig, style.legend_groups(_levels(data, "objective"), _levels(data, "model")))
+    grouped_legend(fig, style.legend_groups(levels(data, "objective"), levels(data, "model")))
     return fig
 
 
@@ -369,7 +237,7 @@ def _size_metrics(frame: pl.DataFrame, settings: AnalysisSettings) -> list[str]:
 def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
     """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max.
     Lines of different (model, objective) are dodged sideways so that their bars do not hide each other."""
-    style = style or _study_style(frame)
+    style = style or study_style(frame)
     metrics = _size_metrics(frame, settings)
     subset = frame.filter(pl.col("remedy") == settings.baseline_remedy)
     if subset.height == 0:
@@ -384,7 +252,7 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
     groups = sorted(set(zip(subset["model"].cast(pl.Utf8).to_list(), subset["objective"].cast(pl.Utf8).to_list())))
     dodge = {g: (i - (len(groups) - 1) / 2) * min(0.08, 0.5 / max(1, len(groups))) for i, g in enumerate(groups)}
     for ax, metric in zip(axes.flat, metrics):
-        ax.set_ylabel(_y_axis(metric))
+        ax.set_ylabel(y_axis(metric))
         ax.set_xlabel("debiasing data size (texts; full = all)")
         ax.set_xticks(range(len(sizes)), sizes)
         summary = (
@@ -416,101 +284,7 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
     suptitle(fig, f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = min to max seed")
     grouped_legend(
         fig,
-        style.legend_groups(_levels(subset, "objective"), _levels(subset, "model")),
+        style.legend_groups(levels(subset, "objective"), levels(subset, "model")),
         columns={f"panel {i + 1}": m for i, m in enumerate(metrics)},
     )
     return fig
-
-
-def figure_makers(
-    frame: pl.DataFrame,
-    trajectory_paths: Sequence[str | Path],
-    settings: AnalysisSettings,
-    fusion: pl.DataFrame | None = None,
-) -> dict[str, Callable[[], Figure]]:
-    """Each figure's name -> a function drawing it, all with the study's one style (drawn lazily: one open
-    figure at a time)."""
-    style = _study_style(frame)
-    overall = cols.overall_forgetting_column(frame, settings)
-    band = f"{1 - settings.alpha:.0%}"
-    makers: dict[str, Callable[[], Figure]] = {
-        "downstream_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame,
-            overall,
-            cols.downstream_change_column(frame),
-            f"Downstream change vs overall forgetting (F1; dashed: OLS fit, band: {band} CI)",
-            settings.alpha,
-            style,
-        ),
-        "selective_vs_overall_forgetting": lambda: scatter_with_fit(
-            frame,
-            cols.selective_forgetting_column(frame, settings),
-            overall,
-            f"Overall vs selective forgetting (F2; dashed: OLS fit, band: {band} CI)",
-            settings.alpha,
-            style,
-        ),
-        "remedies_paired": lambda: remedies_paired(frame, settings, style),
-        "bias_vs_forgetting_frontier": lambda: bias_frontier(frame, settings, style, fusion),
-        "trajectory_forgetting": lambda: trajectory_figure(trajectory_paths, style),
-        "data_size_sweep": lambda: data_size_sweep(frame, settings, style),
-    }
-    return {name: styled(draw) for name, draw in makers.items()}
-
-
-def styled(draw: Callable[[], Figure]) -> Callable[[], Figure]:
-    """`draw` under the figures' rc settings (fonts and sizes are fixed when the artists are made)."""
-
-    def run() -> Figure:
-        with plt.rc_context(RC):
-            return draw()
-
-    return run
-
-
-def save_figure(fig: Figure, out_dir: str | Path, name: str, record: dict[str, Any]) -> list[Path]:
-    """Write name.png and name.pdf with embedded provenance facts, then the name.provenance.json sidecar."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sidecar = out_dir / f"{name}.provenance.json"
-    outputs = []
-    for fmt in ("png", "pdf"):
-        path = out_dir / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=150, metadata=provenance.matplotlib_metadata(record, sidecar.name, fmt, name))
-        outputs.append(path)
-    plt.close(fig)
-    provenance.finish(record, outputs, sidecar)
-    return outputs
-
-
-def render_figures(
-    table_path: str | Path,
-    trajectory_paths: Sequence[str | Path],
-    out_dir: str | Path,
-    settings: AnalysisSettings,
-    config: dict[str, Any],
-    rule: str = "figures",
-    repo_root: str | Path = ".",
-    code_root: str | Path | None = None,
-    fusion_table_path: str | Path | None = None,
-) -> list[Path]:
-    """All six figures from the tidy table and the trajectories (and the fusion table's paths in the frontier),
-    each with provenance."""
-    from fairforget.analysis.fusion import read_fusion_table
-    from fairforget.analysis.table import read_run_table
-
-    frame = read_run_table(table_path)
-    fusion = read_fusion_table(fusion_table_path) if fusion_table_path is not None else None
-    tables = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
-    table_record = provenance.build_record(rule, tables, config, repo_root, code_root)
-    makers = figure_makers(frame, trajectory_paths, settings, fusion)
-    written: list[Path] = []
-    for name in FIGURE_NAMES:
-        record = (
-            provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
-            if name == "trajectory_forgetting"
-            else table_record
-        )
-        written += save_figure(makers[name](), out_dir, name, record)
-        log.info("wrote figure %s", name)
-    return written

@@ -100,9 +100,19 @@ def objectives_reach(verdict: str, test: str, k: int, draws: int, threshold: flo
     return Reach(verdict, test, "objectives", k, floor, threshold, needed, more_draws)
 
 
+def units_to_reach(threshold: float, sides: int = 2, draws: int | None = None) -> int | None:
+    """The fewest units (at most MAX_UNITS) whose sign-flip floor lies below `threshold`: the exact test's floor,
+    or with `draws` the floor of the test as run (random sign vectors beyond MAX_EXACT_PAIRS units); None when
+    no number of units reaches it."""
+    units = range(1, MAX_UNITS + 1)
+    if draws is None:
+        return next((c for c in units if min(1.0, sides / 2.0**c) < threshold), None)
+    return next((c for c in units if sign_flip_floor(c, draws, sides) < threshold), None)
+
+
 def seeds_reach(verdict: str, test: str, c: int, draws: int, threshold: float, sides: int = 2) -> Reach:
     floor = sign_flip_floor(c, draws, sides)
-    needed = next((j for j in range(1, MAX_UNITS + 1) if sides / 2.0**j < threshold), None)
+    needed = units_to_reach(threshold, sides)
     # random sign vectors replace the full set (and 1/(B + 1) bounds p) beyond MAX_EXACT_PAIRS units
     beyond_exact = max(c, needed or 0) > MAX_EXACT_PAIRS
     more_draws = _permutations_for(threshold) if beyond_exact and _monte_carlo_floor(draws) >= threshold else None

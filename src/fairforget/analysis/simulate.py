@@ -24,7 +24,7 @@ shared by all runs there (the base checkpoint, data subsample and seed they shar
 metrics (loadings 1, rho, -rho: a bad seed raises both forgettings and lowers downstream); e_* are run-level
 N(0, noise^2). Within a model, b_fs, b_yf and b_ys are the true slopes (in raw units, since both sides carry k_m).
 
-`simulate_fusion` draws a fusion table and its run table (the frames `analysis.fusion.analyse_fusion` reads) with
+`simulate_fusion` draws a fusion table and its run table (the frames `fusion.verdict.analyse_fusion` reads) with
 known fusion paths and remedy points (`FusionTruth`).
 """
 
@@ -175,7 +175,7 @@ BIAS_IDEAL = 50.0
 
 @dataclass(frozen=True)
 class FusionTruth:
-    """Known truth for the fusion analysis (fairforget.analysis.fusion). Expected values are in standardized units
+    """Known truth for the fusion analysis (fairforget.fusion.verdict). Expected values are in standardized units
     and multiplied by the model's `model_level` (models differ in how much they forget and unlearn, as BERT and
     Llama do); every noise term is multiplied by `model_scale` (their loss scales). Remedy effects are added in raw
     units (the same for every model), so that a planted difference fused - remedy has a known raw mean.

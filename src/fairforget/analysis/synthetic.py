@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fairforget.analysis.table import aggregate_table
 from fairforget.data.texttable import write_text_table
 from fairforget.hashing import sha256_file
 from fairforget.io import atomic_write_text, write_json, write_jsonl
@@ -58,10 +59,8 @@ class SyntheticPaths:
     def aggregate(self, config: dict[str, Any], summaries: bool = True) -> Path:
         """The study's tidy table, written as the aggregate_table rule does (results/tables/: runs.parquet,
         runs.csv, data_dictionary.md, sidecar); `summaries` False leaves out the training summaries."""
-        from fairforget.analysis import pipeline  # pipeline draws figures: imported only when used
-
         tables = self.results / "tables"
-        pipeline.aggregate_table(
+        aggregate_table(
             self.eval_paths,
             self.downstream_paths,
             self.trajectory_paths,
@@ -105,57 +104,9 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
     repo = Path(repo)
     results = repo / "results"
     rng = np.random.default_rng(study.seed)
-    raw = repo / "resources" / "data" / "wikitext"
-    raw.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(raw / "wiki.valid.txt", "the cat sat on the mat .\n" * 5)
-    atomic_write_text(raw / "wiki.test.txt", "a dog ran in the park .\n" * 5)
-    sums = "".join(f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir()))
-    atomic_write_text(repo / "resources" / "SHA256SUMS", sums)
-    write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
-    write_text_table(
-        results / "data/debias/source.arrow",
-        [{"id": f"d{i}", "text": f"he {i}", "origin": "general"} for i in range(5)],
-        ("id", "text", "origin"),
-    )
-
+    _write_data(repo, results)
     paths = SyntheticPaths(repo, results, [], [], [], [], [], [], {})
-    base_hash: dict[str, str] = {}
-    for model in study.models:
-        kind = "masked" if "bert" in model else "causal"
-        base_hash[model] = _model_dir(results / "models/base" / model, rng, kind, None, None)
-        paths.sidecar_paths.append(results / "models/base" / f"{model}.sha256")
-        base_eval = results / "eval/base" / model / "metrics.json"
-        write_json(
-            base_eval,
-            {
-                "kind": "base_eval",
-                "checkpoint_hash": base_hash[model],
-                "base_hash": base_hash[model],
-                "run": None,
-                "cache": {"hit": False, "key": "k"},
-                "metrics": {"planted.stereo_preference": _metric(90.0)},
-            },
-        )
-        paths.eval_paths.append(base_eval)
-        for task in study.tasks:
-            for dseed in study.downstream_seeds:
-                out = results / "downstream/base" / model / task / f"seed{dseed}.json"
-                write_json(
-                    out,
-                    {
-                        "kind": "downstream",
-                        "checkpoint_hash": base_hash[model],
-                        "base_hash": base_hash[model],
-                        "run": None,
-                        "cache": {"hit": False, "key": "k"},
-                        "primary_metric": f"downstream.{task}.accuracy",
-                        "metrics": {
-                            f"downstream.{task}.accuracy": _metric(0.8, 200),
-                            f"downstream.{task}.f1": _metric(0.7, 200),
-                        },
-                    },
-                )
-                paths.downstream_paths.append(out)
+    base_hash = {model: _write_base(paths, study, rng, model) for model in study.models}
     for task in study.tasks:
         meta = results / "data/downstream" / task / "meta.json"
         write_json(
@@ -197,6 +148,63 @@ def write_synthetic_study(repo: str | Path, study: SyntheticStudy = SyntheticStu
                             selective[cell],
                         )
     return paths
+
+
+def _write_data(repo: Path, results: Path) -> None:
+    """The raw WikiText files (with their checksums) and the prepared data files a run's provenance names."""
+    raw = repo / "resources" / "data" / "wikitext"
+    raw.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(raw / "wiki.valid.txt", "the cat sat on the mat .\n" * 5)
+    atomic_write_text(raw / "wiki.test.txt", "a dog ran in the park .\n" * 5)
+    sums = "".join(f"{sha256_file(p)}  {p.relative_to(repo / 'resources').as_posix()}\n" for p in sorted(raw.iterdir()))
+    atomic_write_text(repo / "resources" / "SHA256SUMS", sums)
+    write_jsonl(results / "data/general/pretrain.jsonl", [{"id": f"g{i}", "text": f"text {i}"} for i in range(5)])
+    write_text_table(
+        results / "data/debias/source.arrow",
+        [{"id": f"d{i}", "text": f"he {i}", "origin": "general"} for i in range(5)],
+        ("id", "text", "origin"),
+    )
+
+
+def _write_base(paths: SyntheticPaths, study: SyntheticStudy, rng: np.random.Generator, model: str) -> str:
+    """A base model dir, its evaluation and downstream results; its content hash."""
+    results = paths.results
+    kind = "masked" if "bert" in model else "causal"
+    base_hash = _model_dir(results / "models/base" / model, rng, kind, None, None)
+    paths.sidecar_paths.append(results / "models/base" / f"{model}.sha256")
+    base_eval = results / "eval/base" / model / "metrics.json"
+    write_json(
+        base_eval,
+        {
+            "kind": "base_eval",
+            "checkpoint_hash": base_hash,
+            "base_hash": base_hash,
+            "run": None,
+            "cache": {"hit": False, "key": "k"},
+            "metrics": {"planted.stereo_preference": _metric(90.0)},
+        },
+    )
+    paths.eval_paths.append(base_eval)
+    for task in study.tasks:
+        for dseed in study.downstream_seeds:
+            out = results / "downstream/base" / model / task / f"seed{dseed}.json"
+            write_json(
+                out,
+                {
+                    "kind": "downstream",
+                    "checkpoint_hash": base_hash,
+                    "base_hash": base_hash,
+                    "run": None,
+                    "cache": {"hit": False, "key": "k"},
+                    "primary_metric": f"downstream.{task}.accuracy",
+                    "metrics": {
+                        f"downstream.{task}.accuracy": _metric(0.8, 200),
+                        f"downstream.{task}.f1": _metric(0.7, 200),
+                    },
+                },
+            )
+            paths.downstream_paths.append(out)
+    return base_hash
 
 
 def _write_run(
@@ -265,6 +273,23 @@ def _write_run(
                 },
             )
             paths.downstream_paths.append(out)
+    _write_training(paths, rng, run_path, run, checkpoint, base_hash, size, overall, selective)
+    paths.truth[run_path.replace("/", "__")] = {"overall": overall, "selective": selective, "downstream_change": change}
+
+
+def _write_training(
+    paths: SyntheticPaths,
+    rng: np.random.Generator,
+    run_path: str,
+    run: dict[str, Any],
+    checkpoint: str,
+    base_hash: str,
+    size: str,
+    overall: float,
+    selective: float,
+) -> None:
+    """A run's training trajectory (probe answers falling with its forgetting) and training summary."""
+    results = paths.results
     rows = []
     for step in (0, 10, 20):
         chance = (("general", 0.7 - 0.01 * step * overall), ("stereotype", 0.9 - 0.02 * step * selective))
@@ -293,4 +318,3 @@ def _write_run(
     trajectory.parent.mkdir(parents=True, exist_ok=True)
     pl.DataFrame(rows).write_parquet(trajectory)
     paths.trajectory_paths.append(trajectory)
-    paths.truth[run_path.replace("/", "__")] = {"overall": overall, "selective": selective, "downstream_change": change}

@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
+from fairforget import provenance
 from fairforget.analysis import trajectory
 from fairforget.analysis.dictionary import data_dictionary
 from fairforget.analysis.results import RUN_KEYS, classify, load_result, manifest_for, run_id
@@ -99,6 +100,27 @@ def build_run_table(
     """
     settings = settings or AnalysisSettings()
     notes: list[str] = []
+    runs, base_metrics, base_source = _evaluation_rows(eval_paths, check_manifests)
+    _add_base(runs, base_metrics, base_source, notes)
+    _add_downstream(runs, downstream_paths, _primary_metrics(meta_paths, settings), settings.primary_metrics, notes)
+    _add_training(runs, trajectory_paths, summary_paths)
+    frame = pl.DataFrame(list(runs.values()), infer_schema_length=None)
+    metric_columns = sorted(c for c in frame.columns if c not in IDENTITY_COLUMNS)
+    # Sizes in numeric order (integers, then percentages of the corpus), `full` last.
+    ranks = [size_rank(str(size)) for size in frame["size"]]
+    frame = (
+        frame.select(IDENTITY_COLUMNS + metric_columns)
+        .with_columns(pl.Series("_kind", [r[0] for r in ranks]), pl.Series("_amount", [r[1] for r in ranks]))
+        .sort(["model", "objective", "remedy", "_kind", "_amount", "seed"])
+        .drop("_kind", "_amount")
+    )
+    return RunTable(frame=frame, notes=sorted(set(notes)))
+
+
+def _evaluation_rows(
+    eval_paths: Iterable[str | Path], check_manifests: bool
+) -> tuple[dict[RunKey, dict[str, Any]], dict[str, dict[str, Any]], dict[str, tuple[Path, str | None]]]:
+    """One row per fine-tuned run from its metrics.json; the base models' metrics and where they came from."""
     base_metrics: dict[str, dict[str, Any]] = {}
     base_source: dict[str, tuple[Path, str | None]] = {}  # model -> (base metrics.json, its checkpoint_hash)
     runs: dict[RunKey, dict[str, Any]] = {}
@@ -134,8 +156,16 @@ def build_run_table(
         }
     if not runs:
         raise DataError("no fine-tuned evaluation results (eval/finetuned/RUN/metrics.json) among the inputs")
+    return runs, base_metrics, base_source
 
-    # Bias (and any other metric the base was scored on): base value and change.
+
+def _add_base(
+    runs: dict[RunKey, dict[str, Any]],
+    base_metrics: dict[str, dict[str, Any]],
+    base_source: dict[str, tuple[Path, str | None]],
+    notes: list[str],
+) -> None:
+    """Bias (and any other metric the base was scored on): base value and change."""
     for key, row in runs.items():
         base = base_metrics.get(key[0])
         if base is None:
@@ -153,8 +183,11 @@ def build_run_table(
             row[f"{name}.base"] = value
             row[f"{name}.change"] = None if value is None or row[name] is None else row[name] - value
 
-    _add_downstream(runs, downstream_paths, _primary_metrics(meta_paths, settings), settings.primary_metrics, notes)
 
+def _add_training(
+    runs: dict[RunKey, dict[str, Any]], trajectory_paths: Iterable[str | Path], summary_paths: Iterable[str | Path]
+) -> None:
+    """The trajectory summaries and each run's number of debiasing texts (its training summary)."""
     for path, info in tqdm(_classified(trajectory_paths, ["trajectory"]), desc="trajectories", disable=None):
         key = info.run_key
         if key not in runs:
@@ -168,18 +201,6 @@ def build_run_table(
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise DataError(f"{path}: '{N_DEBIAS_TEXTS_KEY}' must be a positive integer, got {count!r}")
         runs[info.run_key][N_DEBIAS_TEXTS] = count
-
-    frame = pl.DataFrame(list(runs.values()), infer_schema_length=None)
-    metric_columns = sorted(c for c in frame.columns if c not in IDENTITY_COLUMNS)
-    # Sizes in numeric order (integers, then percentages of the corpus), `full` last.
-    ranks = [size_rank(str(size)) for size in frame["size"]]
-    frame = (
-        frame.select(IDENTITY_COLUMNS + metric_columns)
-        .with_columns(pl.Series("_kind", [r[0] for r in ranks]), pl.Series("_amount", [r[1] for r in ranks]))
-        .sort(["model", "objective", "remedy", "_kind", "_amount", "seed"])
-        .drop("_kind", "_amount")
-    )
-    return RunTable(frame=frame, notes=sorted(set(notes)))
 
 
 def _check_downstream_hash(path: Path, info: Any, result: dict[str, Any], runs: dict[RunKey, dict[str, Any]]) -> None:
@@ -257,6 +278,13 @@ def _add_downstream(
         if base_values:
             row[f"{column}.base"] = fmean(base_values)
             row[f"{column}.change"] = row[column] - row[f"{column}.base"]
+    _add_downstream_means(runs, tasks, primary, notes)
+
+
+def _add_downstream_means(
+    runs: dict[RunKey, dict[str, Any]], tasks: set[str], primary: dict[str, str], notes: list[str]
+) -> None:
+    """downstream.mean_change / mean / mean_base over the tasks (WNLI left out), and the notes that say so."""
     averaged = sorted(t for t in tasks if t not in EXCLUDED_FROM_MEAN)
     for row in runs.values():
         changes, absolute, base_abs = [], [], []
@@ -302,3 +330,29 @@ def read_run_table(path: str | Path) -> pl.DataFrame:
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame
+
+
+def aggregate_table(
+    eval_paths: Sequence[str | Path],
+    downstream_paths: Sequence[str | Path],
+    trajectory_paths: Sequence[str | Path],
+    meta_paths: Sequence[str | Path],
+    model_sidecars: Sequence[str | Path],
+    parquet: str | Path,
+    csv: str | Path,
+    dictionary: str | Path,
+    config: dict[str, Any],
+    repo_root: str | Path = ".",
+    code_root: str | Path | None = None,
+    summary_paths: Sequence[str | Path] = (),
+) -> int:
+    """Build and write the tidy table (+ runs.provenance.json); return the number of runs."""
+    settings = AnalysisSettings.from_config(config)
+    inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars, *summary_paths]
+    record = provenance.build_record("aggregate_table", inputs, config, repo_root, code_root)
+    table = build_run_table(
+        eval_paths, downstream_paths, trajectory_paths, meta_paths, settings, summary_paths=summary_paths
+    )
+    write_run_table(table, parquet, csv, dictionary)
+    provenance.finish(record, [parquet, csv, dictionary], provenance.sidecar_for(parquet))
+    return table.frame.height

@@ -74,7 +74,7 @@ def objective_permutations(frame: pl.DataFrame, draws: int, seed: int) -> tuple[
 
 
 @dataclass
-class _PowerContext:
+class PowerContext:
     """What the power of a within-model rule needs: the design, the test's permutations and a noise model."""
 
     nuisance: Nuisance
@@ -91,7 +91,7 @@ class _PowerContext:
         return rule_power(tests, self.noise, self.permutations, self.exact, conditions, alpha)
 
 
-def _power_context(
+def power_context(
     data: pl.DataFrame,
     nuisance: Nuisance,
     residuals: np.ndarray,
@@ -100,7 +100,7 @@ def _power_context(
     exact: bool,
     models: np.ndarray,
     seed: int,
-) -> _PowerContext:
+) -> PowerContext:
     """Noise for power: normal draws with two variance components estimated from the fit's residuals, one per
     objective (shared by all its runs, as the objective-level effects the test guards against) and one per run.
     ANOVA estimators: the objective means of the residuals keep k - 1 - `fitted` degrees of freedom (the fitted
@@ -122,7 +122,7 @@ def _power_context(
     noise = np.sqrt(sigma_objective2) * rng.standard_normal((NOISE_DRAWS, k))[:, codes] + np.sqrt(
         sigma_run2
     ) * rng.standard_normal((NOISE_DRAWS, data.height))
-    return _PowerContext(
+    return PowerContext(
         nuisance,
         perms,
         exact,
@@ -133,7 +133,7 @@ def _power_context(
     )
 
 
-def _clean(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+def complete_rows(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
     return frame.filter(pl.all_horizontal([pl.col(c).is_not_null() & pl.col(c).is_finite() for c in columns]))
 
 
@@ -156,7 +156,7 @@ class Slope:
     left_out: int = 0  # runs of cells not observed for every objective
     models: tuple[str, ...] = ()
     _xs: np.ndarray | None = None
-    _context: _PowerContext | None = None
+    _context: PowerContext | None = None
 
     @property
     def noise_sd(self) -> tuple[float, float] | None:
@@ -187,7 +187,7 @@ def slope(
     """Fit y ~ x with fixed effects for `strata` and model-specific `controls` on all runs and per model, tested
     by permuting objectives within model; the pooled row is plain OLS y ~ x over every run (ignoring the model),
     with an unstratified run-level permutation p (what a naive analysis would report)."""
-    data, left_out = balanced_by_objective(_clean(frame, [x, y]))
+    data, left_out = balanced_by_objective(complete_rows(frame, [x, y]))
     n = data.height
     xs, ys = data[x].to_numpy().astype(float), data[y].to_numpy().astype(float)
     rng = np.random.default_rng(seed)
@@ -226,230 +226,7 @@ def slope(
         )
     if within.defined:
         result._xs = xs
-        result._context = _power_context(
+        result._context = power_context(
             data, nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1, perms, exact, models, seed + 7
         )
     return result
-
-
-# ------------------------------------------------------------------------------------------------ two predictors
-
-
-@dataclass
-class UniqueContribution:
-    """y on two predictors within model: each predictor's unique contribution (the share of the within-model
-    variance of y it explains beyond the other) and the tests that compare them."""
-
-    y: str
-    predictors: tuple[str, str]
-    n: int
-    coefficients: tuple[CoefficientTest, CoefficientTest]  # each controlling for the other
-    unique: tuple[float | None, float | None]  # delta R^2 within model
-    unique_ci: tuple[tuple[float, float] | None, tuple[float, float] | None]
-    within_r2: float | None
-    # standardized contrasts b1* + b2* and b2* - b1* (b_j* = b_j * RMS(x~_j)), tested by Freedman-Lane
-    sum_test: CoefficientTest | None = None
-    difference_test: CoefficientTest | None = None
-    scales: tuple[float, float] | None = None
-    per_model: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)  # standardized b*
-    per_model_unique: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    model_scales: list[tuple[float, float]] = field(default_factory=list)
-    # per model: sd of overall forgetting / sd of downstream change (within model), to express a raw-unit slope
-    # on the standardized scale the fit runs on
-    model_slope_factors: list[float] = field(default_factory=list)
-    controls: tuple[str, ...] = ()
-    # correlation of the two predictors within model (after fixed effects and controls): pooled over the models
-    # on their standardized scales, and per model; and the variance inflation of the two contrasts relative to
-    # uncorrelated predictors (b1*-b2*: 1 / (1 - r12), b1*+b2*: 1 / (1 + r12))
-    r12: float | None = None
-    r12_per_model: dict[str, float | None] = field(default_factory=dict)
-    objectives: int = 0
-    exact: bool = False
-    reason: str | None = None
-    _xs: np.ndarray | None = None
-    _slope_factor: np.ndarray | None = None
-    _context: _PowerContext | None = None
-
-    @property
-    def defined(self) -> bool:
-        return (
-            self.sum_test is not None
-            and self.sum_test.defined
-            and self.difference_test is not None
-            and self.difference_test.defined
-        )
-
-    def standardized(self) -> tuple[float, float] | None:
-        first, second = (c.estimate for c in self.coefficients)
-        if self.scales is None or first is None or second is None:
-            return None
-        return (first * self.scales[0], second * self.scales[1])
-
-    @property
-    def noise_sd(self) -> tuple[float, float] | None:
-        """Estimated noise standard deviations (objective level, run level) behind the power analysis."""
-        return None if self._context is None else (self._context.sigma_objective, self._context.sigma_run)
-
-    @property
-    def vif_difference(self) -> float | None:
-        """Variance inflation of b1* - b2* from the predictors' correlation: 1 / (1 - r12)."""
-        return None if self.r12 is None or self.r12 >= 1 else 1.0 / (1.0 - self.r12)
-
-    @property
-    def vif_sum(self) -> float | None:
-        return None if self.r12 is None or self.r12 <= -1 else 1.0 / (1.0 + self.r12)
-
-    def power(self, alpha: float) -> RulePower | None:
-        """Power of "supports" when y falls with x1 (slope -effect) and x2 has no effect: both contrast tests
-        significant in the claimed direction and every model's own standardized estimates in the claim's cone."""
-        ctx, xs = self._context, self._xs
-        if ctx is None or xs is None or self.scales is None or self._slope_factor is None:
-            return None
-        z = xs / np.array(self.scales)
-        # y falls with overall forgetting by `effect` in raw units: on the standardized scales that is
-        # effect x sd(x1) / sd(y) per model
-        signal = -xs[:, 0] * self._slope_factor
-        tests = [
-            CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] - z[:, 1]), z[:, 1], signal, -1),
-            CoefficientTestSpec(ctx.nuisance.with_columns(z[:, 0] + z[:, 1]), z[:, 1], signal, +1),
-        ]
-        noise = ctx.noise
-        conditions = []
-        for rows, (m1, m2), factor in zip(ctx.model_rows, self.model_scales, self.model_slope_factors):
-            sub = ctx.nuisance.subset(rows)
-            mx = sub.residualise(xs[rows])
-            gram = mx.T @ mx
-            if np.linalg.matrix_rank(gram) < 2:
-                return None
-            # the model's standardized estimates under the alternative: effect * (-m1, 0) + D G^-1 X~' e_j
-            offsets = (noise[:, rows] @ mx) @ np.linalg.inv(gram).T * np.array([m1, m2])
-            for c in (np.array([-1.0, -1.0]), np.array([-1.0, 1.0])):  # -(b1* + b2*) > 0, -(b1* - b2*) > 0
-                conditions.append(SignCondition(float(c @ np.array([-m1 * factor, 0.0])), offsets @ c))
-        return ctx.power(tests, conditions, alpha)
-
-
-def _unique_share(test: CoefficientTest, sst: float, alpha: float) -> tuple[float | None, tuple[float, float] | None]:
-    """Delta R^2 = b^2 x'Mx / SST (x'Mx: x residualised on the fixed effects and the other predictor; SST: the
-    within-model sum of squares of y). CI: the t-CI of b mapped through b -> b^2 x'Mx / SST with SST held fixed
-    (approximate)."""
-    if test.estimate is None or test.sxx is None or sst <= 0:
-        return None, None
-    value = test.estimate**2 * test.sxx / sst
-    ci = test.ci(alpha)
-    if ci is None:
-        return value, None
-    low = 0.0 if ci[0] <= 0 <= ci[1] else min(ci[0] ** 2, ci[1] ** 2) * test.sxx / sst
-    return value, (low, max(ci[0] ** 2, ci[1] ** 2) * test.sxx / sst)
-
-
-def _within_model_scales(values: np.ndarray, nuisance: Nuisance, model_rows: list[np.ndarray]) -> np.ndarray | None:
-    """Per row, the root mean square of each column of `values` (n, c) within the row's model after the nuisance
-    regressors; None when a column does not vary within some model."""
-    residuals = nuisance.residualise(values)
-    scales = np.empty_like(values)
-    for rows in model_rows:
-        rms = np.sqrt((residuals[rows] ** 2).mean(axis=0))
-        if np.any(rms <= 1e-12 * np.maximum(1.0, np.abs(values[rows]).max(axis=0))):
-            return None
-        scales[rows] = rms
-    return scales
-
-
-def unique_contributions(
-    frame: pl.DataFrame,
-    y: str,
-    x1: str,
-    x2: str,
-    strata: Sequence[str],
-    draws: int,
-    seed: int,
-    alpha: float,
-    controls: Sequence[str] = (),
-) -> UniqueContribution:
-    """Both predictors in one within-model fit, on within-model scales: the outcome and each predictor are divided
-    by their root mean square within their model (after the fixed effects and controls), so each model weighs
-    alike whatever its loss scale. Unique contribution of x_j = the drop in explained within-model variance when
-    x_j is removed (semi-partial R^2; Darlington 1968). With two predictors, x1's exceeds x2's iff
-    |b1| ||x~1|| > |b2| ||x~2|| (x~ residualised on the fixed effects and controls), i.e. iff the standardized
-    coefficients b* = b RMS(x~) satisfy |b1*| > |b2*|; so "x1 dominates with a negative sign" is the cone
-    b1* + b2* < 0 and b1* - b2* < 0, two linear contrasts, each tested by Freedman–Lane after reparametrising
-    (b1* + b2* is the coefficient of z2 in y ~ (z1 - z2) + z2; b2* - b1* that of z2 in y ~ (z1 + z2) + z2;
-    z_j = x_j / RMS(x~_j)). The scales are invariant under the objective relabellings (they move rows within a
-    model), so the tests keep their level."""
-    data, _ = balanced_by_objective(_clean(frame, [y, x1, x2]))
-    n = data.height
-    out = UniqueContribution(
-        y=y,
-        predictors=(x1, x2),
-        n=n,
-        coefficients=(CoefficientTest(n=n), CoefficientTest(n=n)),
-        unique=(None, None),
-        unique_ci=(None, None),
-        within_r2=None,
-        controls=tuple(controls),
-    )
-    if n < 4:
-        out.reason = f"n={n} runs with all three values"
-        return out
-    out.objectives = data["objective"].n_unique()
-    raw = np.column_stack([data[y].to_numpy(), data[x1].to_numpy(), data[x2].to_numpy()]).astype(float)
-    nuisance = nuisance_for(data, strata, controls)
-    models = data["model"].cast(pl.Utf8).to_numpy()
-    model_names = [str(m) for m in np.unique(models)]
-    model_rows = [np.flatnonzero(models == m) for m in model_names]
-    scales_within = _within_model_scales(raw, nuisance, model_rows)
-    if scales_within is None:
-        out.reason = "the downstream change or a predictor does not vary within some model"
-        return out
-    standardized = raw / scales_within
-    ys, xs = standardized[:, 0], standardized[:, 1:]
-    perms, exact = objective_permutations(data, draws, seed)
-    first = freedman_lane(ys, xs[:, 0], nuisance.with_columns(xs[:, 1]), perms, exact)
-    second = freedman_lane(ys, xs[:, 1], nuisance.with_columns(xs[:, 0]), perms, exact)
-    out.coefficients = (first, second)
-    x_resid = nuisance.residualise(xs)
-    y_resid = nuisance.residualise(ys)
-    sst = float(y_resid @ y_resid)
-    # root mean squares: b* = b x RMS(x~) is a standardized (beta) coefficient, in within-model sds of y
-    scales = np.sqrt((x_resid**2).mean(axis=0))
-    if not first.defined or not second.defined or np.any(scales <= 0):
-        out.reason = first.reason or second.reason or "a predictor does not vary within the strata"
-        return out
-    (share_1, ci_1), (share_2, ci_2) = (_unique_share(c, sst, alpha) for c in (first, second))
-    out.unique, out.unique_ci = (share_1, share_2), (ci_1, ci_2)
-    if sst > 0 and first.sigma2 is not None:
-        out.within_r2 = 1 - first.sigma2 * first.df / sst
-    out.scales = (float(scales[0]), float(scales[1]))
-    out.r12 = float(x_resid[:, 0] @ x_resid[:, 1] / (n * scales[0] * scales[1]))
-    z = xs / scales
-    out.sum_test = freedman_lane(ys, z[:, 1], nuisance.with_columns(z[:, 0] - z[:, 1]), perms, exact)
-    out.difference_test = freedman_lane(ys, z[:, 1], nuisance.with_columns(z[:, 0] + z[:, 1]), perms, exact)
-    out.exact = exact
-    for model, rows in zip(model_names, model_rows):
-        sub = nuisance.subset(rows)
-        m_x = sub.residualise(xs[rows])
-        m_y = sub.residualise(ys[rows])
-        block = m_x.T @ m_x
-        m_scales = np.sqrt(np.diag(block) / rows.size)
-        out.model_scales.append((float(m_scales[0]), float(m_scales[1])))
-        out.model_slope_factors.append(float(scales_within[rows[0], 1] / scales_within[rows[0], 0]))
-        out.r12_per_model[model] = (
-            float(block[0, 1] / (rows.size * m_scales[0] * m_scales[1])) if np.all(m_scales > 0) else None
-        )
-        m_sst = float(m_y @ m_y)
-        if np.linalg.matrix_rank(block) < 2 or m_sst <= 0:
-            out.per_model[model] = (None, None)
-            out.per_model_unique[model] = (None, None)
-            continue
-        coef = np.linalg.solve(block, m_x.T @ m_y)
-        inverse = np.linalg.inv(block)
-        out.per_model[model] = (float(coef[0] * m_scales[0]), float(coef[1] * m_scales[1]))
-        out.per_model_unique[model] = (
-            float(coef[0] ** 2 / inverse[0, 0] / m_sst),
-            float(coef[1] ** 2 / inverse[1, 1] / m_sst),
-        )
-    out._xs = xs
-    out._slope_factor = scales_within[:, 1] / scales_within[:, 0]
-    residuals = y_resid - x_resid @ np.array([first.estimate, second.estimate])
-    out._context = _power_context(data, nuisance, residuals, 2, perms, exact, models, seed + 7)
-    return out

@@ -31,8 +31,8 @@ STAGE_MODULES = {
     "finetune": "fairforget.training.finetune",
     "evaluate": "fairforget.evaluation.stage",
     "downstream": "fairforget.downstream.stage",
-    "analysis": "fairforget.analysis.pipeline",
-    "fuse": "fairforget.models.fusion",
+    "analysis": "fairforget.pipeline",
+    "fuse": "fairforget.fusion.weights",
 }
 # The module implementing each downstream protocol (fairforget.downstream.stage.compute_downstream).
 DOWNSTREAM_MODE_MODULES = {

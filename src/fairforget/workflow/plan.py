@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fairforget.config.grid import run_grid, run_training_config
-from fairforget.fusion import FusionSettings, fused_runs
+from fairforget.fusion.settings import FusionSettings, fused_runs
 
 A100_BF16_TFLOPS = 312.0
 DEFAULT_MFU = 0.30

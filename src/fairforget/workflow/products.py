@@ -35,8 +35,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fairforget import fusion, paths
+from fairforget import paths
 from fairforget.errors import ConfigError, FairforgetError, ModelError
+from fairforget.fusion import settings as fusion
 from fairforget.hashing import sha256_file
 from fairforget.models.modeldir import MANIFEST, content_hash, read_sidecar
 

@@ -1,48 +1,29 @@
-"""One call per analysis rule: compute, write the products, write their provenance sidecars."""
+"""One call per analysis rule that may include the fusion results (findings, figures, fusion_table): compute, write
+the products, write their provenance sidecars. It sits above `analysis` and `fusion` (`fusion` builds on
+`analysis`'s statistics, so `analysis` cannot import it); the aggregate_table rule, which needs no fusion, calls
+`analysis.table.aggregate_table`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fairforget import provenance
-from fairforget.analysis.figures import render_figures, save_figure
-from fairforget.analysis.findings import Finding
-from fairforget.analysis.findings_render import write_findings
-from fairforget.analysis.fusion import analyse_fusion, build_fusion_table, read_fusion_table, render_fusion
-from fairforget.analysis.report_names import VERDICTS
+from fairforget.analysis.claims import Finding
+from fairforget.analysis.figure_set import figure_makers, save_figure
+from fairforget.analysis.markdown import write_findings
+from fairforget.analysis.report_names import FIGURE_NAMES, VERDICTS
 from fairforget.analysis.settings import AnalysisSettings
-from fairforget.analysis.table import build_run_table, read_run_table, write_run_table
-from fairforget.analysis.verdicts import verdict_blocks, verdicts_figure
-from fairforget.fusion import FusionSettings
-from fairforget.io import atomic_write_text
+from fairforget.analysis.table import read_run_table
+from fairforget.analysis.verdicts_figure import verdict_blocks, verdicts_figure
+from fairforget.fusion.report import render_fusion
+from fairforget.fusion.settings import FusionSettings
+from fairforget.fusion.table import build_fusion_table, read_fusion_table
+from fairforget.fusion.verdict import analyse_fusion
 
-
-def aggregate_table(
-    eval_paths: Sequence[str | Path],
-    downstream_paths: Sequence[str | Path],
-    trajectory_paths: Sequence[str | Path],
-    meta_paths: Sequence[str | Path],
-    model_sidecars: Sequence[str | Path],
-    parquet: str | Path,
-    csv: str | Path,
-    dictionary: str | Path,
-    config: dict[str, Any],
-    repo_root: str | Path = ".",
-    code_root: str | Path | None = None,
-    summary_paths: Sequence[str | Path] = (),
-) -> int:
-    """Build and write the tidy table (+ runs.provenance.json); return the number of runs."""
-    settings = AnalysisSettings.from_config(config)
-    inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars, *summary_paths]
-    record = provenance.build_record("aggregate_table", inputs, config, repo_root, code_root)
-    table = build_run_table(
-        eval_paths, downstream_paths, trajectory_paths, meta_paths, settings, summary_paths=summary_paths
-    )
-    write_run_table(table, parquet, csv, dictionary)
-    provenance.finish(record, [parquet, csv, dictionary], provenance.sidecar_for(parquet))
-    return table.frame.height
+log = logging.getLogger(__name__)
 
 
 def findings(
@@ -56,17 +37,18 @@ def findings(
 ) -> list[Finding]:
     """findings.md (+ findings.provenance.json) and, with `figures_dir`, the verdicts figure drawn from the same
     findings (figures/verdicts.{png,pdf} + its sidecar); with `fusion_table_path`, findings.md ends with the
-    fusion section (fairforget.analysis.fusion)."""
+    fusion section (fairforget.fusion)."""
     settings = AnalysisSettings.from_config(config)
     inputs = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
     record = provenance.build_record("findings", inputs, config, repo_root, code_root)
     frame = read_run_table(table_path)
-    result = write_findings(frame, settings, out)
+    sections = []
     if fusion_table_path is not None:
         fused = analyse_fusion(
             read_fusion_table(fusion_table_path), frame, settings, FusionSettings.from_config(config)
         )
-        atomic_write_text(out, Path(out).read_text(encoding="utf-8") + "\n" + render_fusion(fused, settings))
+        sections.append(render_fusion(fused, settings))
+    result = write_findings(frame, settings, out, sections)
     provenance.finish(record, [out], provenance.sidecar_for(out))
     if figures_dir is not None:
         figure = verdicts_figure(verdict_blocks(result, settings), frame.height, settings)
@@ -83,17 +65,25 @@ def figures(
     code_root: str | Path | None = None,
     fusion_table_path: str | Path | None = None,
 ) -> list[Path]:
-    return render_figures(
-        table_path,
-        trajectory_paths,
-        out_dir,
-        AnalysisSettings.from_config(config),
-        config,
-        rule="figures",
-        repo_root=repo_root,
-        code_root=code_root,
-        fusion_table_path=fusion_table_path,
-    )
+    """All the figures from the tidy table and the trajectories (and the fusion table's paths in the frontier),
+    each with provenance."""
+    settings = AnalysisSettings.from_config(config)
+    rule = "figures"
+    frame = read_run_table(table_path)
+    fusion = read_fusion_table(fusion_table_path) if fusion_table_path is not None else None
+    tables = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
+    table_record = provenance.build_record(rule, tables, config, repo_root, code_root)
+    makers = figure_makers(frame, trajectory_paths, settings, fusion)
+    written: list[Path] = []
+    for name in FIGURE_NAMES:
+        record = (
+            provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
+            if name == "trajectory_forgetting"
+            else table_record
+        )
+        written += save_figure(makers[name](), out_dir, name, record)
+        log.info("wrote figure %s", name)
+    return written
 
 
 def fusion_table(

@@ -1,8 +1,8 @@
 """The `fusion:` config section (typed) and which fine-tuning runs it fuses with their base model.
 
-The weights are fused by `fairforget.models.fusion`, the fused checkpoints evaluated by the ordinary evaluation
-and downstream code (rules/fusion.smk), and the results analysed by `fairforget.analysis.fusion`. Definitions:
-docs/metrics.md, section 11.
+The weights are fused by `fusion.weights`, the fused checkpoints evaluated by the ordinary evaluation and
+downstream code (rules/fusion.smk), and the results tabulated and decided by `fusion.table` and `fusion.verdict`.
+Definitions: docs/metrics.md, section 11.
 """
 
 from __future__ import annotations

@@ -1,161 +1,26 @@
-"""Fusion paths: the table of fused checkpoints, the best fusion weight per objective, and fusion vs the remedies.
+"""The fusion analysis: per objective the mean path over its fused runs, the best weight alpha, and the best fused
+point vs the other remedies as a frontier verdict (fusion / remedy dominates, trade-off, inconclusive).
 
-Definitions (docs/metrics.md, section 11). A *unit* is one fused run (model, objective, remedy, size, seed); its
-*path* is its points at the configured weights alpha: alpha = 0 is the base model (overall forgetting 0, the
-base model's bias, downstream change 0), alpha = 1 the run's own checkpoint (its row of the run table), the
-weights in between the fused checkpoints (`fusion_table`). Bias reduction r(alpha) = d(base) - d(alpha), with
-d = |bias - ideal| when the bias metric has a no-bias value (50 for a stereotype preference) and d = bias
-otherwise, as in the frontier figure.
-
-The best alpha of an objective is the weight with the largest mean bias reduction over its units among the
-weights whose mean overall forgetting is at most `fusion.forgetting_share` times that of alpha = 1.
-
-Decision rule (the fused-vs-remedy verdict). The p-values are sign-flip tests over units (Fisher 1935: valid
-for independent differences symmetric about 0, not necessarily identically distributed, so models with different
-loss scales may be mixed; the pairs are matched within model, size and seed, so a model's location cancels). The
-best alpha is chosen on the same units it is then tested on; its tests are made valid for that selection by
-Bonferroni over the K weights it could have chosen (K x p: the selected weight's null is one of K nulls, so
-P(K p_selected <= a, its null true) <= sum over the true nulls of P(p <= a / K) <= a, whatever the selection rule).
-The selection-adjusted p-values of every (objective, remedy, axis) test are then Holm-adjusted together (Holm
-1979), so that the fusion section's verdicts hold the family-wise error rate `analysis.alpha`. A significant
-difference counts for "dominates" only when every model's own mean difference agrees in sign (F1/F2's per-model
-condition: no verdict one model's larger loss scale drives). Calibrated on simulated fusion tables with known
-truth (tests/test_analysis_calibration.py, fairforget.analysis.simulate).
-
-Approximations, stated: the intervals are per-comparison t intervals of a mean over units (normal
-approximation, not adjusted for the selection or the family); the adjustment is conservative (Bonferroni over
-all K weights, even those no selection would choose). "Dominates" needs one axis significantly better and the
-other *not significantly* worse: the not-worse half is absence of evidence, not a test of equivalence. The best
-alpha is chosen by means pooled over models, so a model with a larger loss scale weighs more in the choice.
-Units are treated as independent across data sizes (the smaller sizes' texts are subsets of the larger ones).
-With n units the exact sign-flip test cannot reach a two-sided p below 2^(1-n), and with random sign flips (n >
-16) not below 1 / (permutations + 1): a study whose smallest reachable p exceeds the smallest Holm threshold
-alpha / (K x tests) cannot detect any difference, which findings.md says together with the minimum detectable
-difference of each comparison (80% power at that threshold, `sign_flip_mde`: a normal approximation).
+Sign-flip tests over units; the best alpha's tests are Bonferroni-adjusted over the K weights it was chosen from,
+then Holm-adjusted together with every fused-vs-remedy test, so the section holds the family-wise error rate
+`analysis.alpha`. Why this is valid, what it approximates and its calibration: docs/metrics.md, section 11.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from fairforget.analysis import columns as cols
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, sign_flip_test
 from fairforget.analysis.power import sign_flip_mde
-from fairforget.analysis.results import classify
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.stats import holm
-from fairforget.analysis.table import build_run_table
-from fairforget.errors import DataError
-from fairforget.fusion import FILTER_KEYS, FusionSettings
-
-UNIT_KEYS = ["model", "objective", "remedy", "size", "seed"]
-ALPHA = "alpha"
-
-
-@dataclass(frozen=True)
-class Columns:
-    """The run-table columns the fusion analysis reads (chosen as the frontier figure chooses them)."""
-
-    forgetting: str
-    bias: str
-    ideal: float | None
-    downstream: str | None
-
-    @classmethod
-    def of(cls, frame: pl.DataFrame, settings: AnalysisSettings) -> Columns:
-        forgetting = cols.overall_forgetting_column(frame, settings)
-        bias = cols.bias_column(frame, settings)
-        if forgetting is None or bias is None:
-            raise DataError("fusion: the run table has no overall forgetting or no bias column")
-        return cls(forgetting, bias, cols.bias_ideal(bias, settings), cols.downstream_change_column(frame))
-
-    def distance(self, values: pl.Expr) -> pl.Expr:
-        return values if self.ideal is None else (values - self.ideal).abs()
-
-
-def _selected(frame: pl.DataFrame, fusion: FusionSettings) -> pl.DataFrame:
-    """The rows of the runs the `fusion:` filter selects."""
-    for key, column in zip(FILTER_KEYS, ("model", "objective", "remedy", "seed")):
-        values = getattr(fusion, key)
-        if values is not None:
-            frame = frame.filter(pl.col(column).is_in(list(values)))
-    return frame
-
-
-def _alpha_of(root: Path) -> float:
-    name = root.name
-    if not name.startswith("alpha"):
-        raise DataError(f"{root}: not a fused results folder (fusion/alpha<weight>)")
-    return float(name[len("alpha") :])
-
-
-def build_fusion_table(
-    run_frame: pl.DataFrame,
-    eval_paths: Sequence[str | Path],
-    downstream_paths: Sequence[str | Path],
-    meta_paths: Sequence[str | Path],
-    settings: AnalysisSettings,
-    fusion: FusionSettings,
-) -> pl.DataFrame:
-    """One row per fused run and configured weight: the identity, `alpha`, `checkpoint_hash`, and the overall
-    forgetting, bias (+ `.base`) and downstream change columns of the run table."""
-    c = Columns.of(run_frame, settings)
-    keep = [*UNIT_KEYS, ALPHA, "checkpoint_hash", c.forgetting, c.bias, f"{c.bias}.base"]
-    keep += [c.downstream] if c.downstream else []
-    units = _selected(run_frame, fusion)
-    if units.is_empty():
-        raise DataError("fusion: the `fusion:` filter selects no run of the run table")
-    parts = [
-        units.with_columns(pl.lit(1.0).alias(ALPHA)),
-        units.with_columns(
-            pl.lit(0.0).alias(ALPHA),
-            pl.col("base_hash").alias("checkpoint_hash"),
-            pl.lit(0.0).alias(c.forgetting),
-            pl.col(f"{c.bias}.base").alias(c.bias),
-            *([pl.lit(0.0).alias(c.downstream)] if c.downstream else []),
-        ),
-    ]
-    by_alpha: dict[float, tuple[list[Path], list[Path]]] = {}
-    shared: tuple[list[Path], list[Path]] = ([], [])
-    for index, group in enumerate((eval_paths, downstream_paths)):
-        for path in map(Path, group):
-            info = classify(path)
-            if info is None:
-                raise DataError(f"{path}: not a result file of the workflow")
-            if info.kind in ("eval_base", "downstream_base"):
-                shared[index].append(path)
-            else:
-                by_alpha.setdefault(_alpha_of(info.root), ([], []))[index].append(path)
-    for alpha, (evals, downstream) in sorted(by_alpha.items()):
-        table = build_run_table([*shared[0], *evals], [*shared[1], *downstream], (), meta_paths, settings)
-        fused = table.frame.with_columns(pl.lit(alpha).alias(ALPHA))
-        missing = [name for name in keep if name not in fused.columns]
-        if missing:
-            raise DataError(f"fusion results at alpha={alpha:g} lack column(s) {', '.join(missing)}")
-        parts.append(fused)
-    frame = pl.concat([part.select(keep) for part in parts], how="vertical_relaxed")
-    return frame.sort([*UNIT_KEYS, ALPHA])
-
-
-def read_fusion_table(path: str | Path) -> pl.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    frame = pl.read_parquet(path)
-    missing = [c for c in [*UNIT_KEYS, ALPHA] if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    return frame
-
-
-# ------------------------------------------------------------------------------------------------ statistics
+from fairforget.fusion.settings import FusionSettings
+from fairforget.fusion.table import ALPHA, UNIT_KEYS, Columns
 
 
 @dataclass
@@ -477,125 +342,3 @@ def _compare_remedies(
         )
         out.append(RemedyComparison(objective, remedy, forgetting, reduction, candidates))
     return out
-
-
-# ------------------------------------------------------------------------------------------------ findings.md
-
-
-# Values within this share of their axis's largest absolute value are 0 up to float error (sums and means of
-# thousands of values lose at most a few thousand ulps), shown as 0.
-ZERO_TOLERANCE = 1e-12
-
-
-def snap_zero(value: float | None, scale: float) -> float | None:
-    """`value`, or 0.0 when it is 0 up to float error relative to `scale` (for rendering only)."""
-    if value is None or not math.isfinite(value):
-        return value
-    return 0.0 if abs(value) <= ZERO_TOLERANCE * scale else value
-
-
-def _num(value: float | None, digits: int = 3, scale: float = 0.0) -> str:
-    value = snap_zero(value, scale)
-    return "–" if value is None else f"{value:.{digits}g}"
-
-
-def _test(test: MeanTest | None, scale: float) -> str:
-    if test is None or test.mean is None:
-        return "–"
-    ci = f" [{_num(test.ci[0], scale=scale)}, {_num(test.ci[1], scale=scale)}]" if test.ci else ""
-    p = f", p={_num(test.p, 2)}" if test.p is not None else ""
-    adjusted = f", adj. p={_num(test.adjusted, 2)}" if test.adjusted is not None else ""
-    return f"{_num(test.mean, scale=scale)}{ci}{p}{adjusted}"
-
-
-def _share(part: float | None, whole: float | None, scale: float) -> str:
-    part, whole = snap_zero(part, scale), snap_zero(whole, scale)
-    if part is None or whole is None or whole == 0:
-        return "–"
-    return f"{part / whole:.0%}"
-
-
-def render_fusion(result: FusionResult, settings: AnalysisSettings) -> str:
-    c = result.columns
-    level = f"{1 - settings.alpha:.0%}"
-    bias = c.bias if c.ideal is None else f"|{c.bias} − {c.ideal:g}|"
-    sf, sr = result.scale.get(c.forgetting, 0.0), result.scale.get("bias_reduction", 0.0)
-    sy = result.scale.get(c.downstream, 0.0) if c.downstream else 0.0
-    lines = [
-        "## Fusion: base and debiased weights interpolated (WiSE-FT)",
-        "",
-        "θ(α) = (1 − α)·θ_base + α·θ_debiased (Wortsman et al. 2022); α = 0 is the base model, α = 1 the debiased "
-        "checkpoint (docs/metrics.md, section 11). Bias reduction = base − fused value of "
-        f"{bias}; overall forgetting = `{c.forgetting}`"
-        + (f"; downstream change = `{c.downstream}`" if c.downstream else "")
-        + f". **Best α**: the largest mean bias reduction among the weights whose mean overall forgetting is at "
-        f"most {result.share:g} × that of α = 1. Means over the fused runs (units) with {level} t intervals "
-        "(per comparison, not adjusted) and sign-flip p-values over units. The best α is chosen on the same "
-        "units it is tested on: every test at the best α carries an adjusted p-value (adj. p), Bonferroni over "
-        "the weights it was chosen from (K × p), and the fused-vs-remedy tests are further Holm-adjusted together, "
-        f"so the verdicts below hold a family-wise error rate of {settings.alpha:g} (calibrated on simulated "
-        "fusion tables, docs/metrics.md section 11).",
-        "",
-        "Mean over units per α (overall forgetting / bias reduction"
-        + (" / downstream change" if c.downstream else "")
-        + "):",
-        "",
-        "| objective | units | "
-        + " | ".join("α=" + _num(a, 3) for a in (result.paths[0].alphas if result.paths else []))
-        + " |",
-        "|---|---|" + "---|" * (len(result.paths[0].alphas) if result.paths else 0),
-    ]
-    for p in result.paths:
-        cells = [
-            " / ".join(
-                [_num(p.forgetting.get(a), scale=sf), _num(p.reduction.get(a), scale=sr)]
-                + ([_num(p.downstream.get(a), scale=sy)] if c.downstream else [])
-            )
-            for a in p.alphas
-        ]
-        lines.append(f"| {p.objective} | {p.units} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| objective | units | best α | bias reduction at best α | kept of α=1's | overall forgetting at best α | "
-        "of α=1's | forgetting change vs α=1 | bias reduction change vs α=1 | downstream change at best α |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for p in result.paths:
-        if p.best is None:
-            lines.append(f"| {p.objective} | {p.units} | – ({p.reason}) | | | | | | | |")
-            continue
-        lines.append(
-            f"| {p.objective} | {p.units} | {_num(p.best)} ({p.reason}) | {_test(p.best_reduction, sr)} | "
-            f"{_share(p.reduction.get(p.best), p.reduction.get(1.0), sr)} | {_test(p.best_forgetting, sf)} | "
-            f"{_share(p.forgetting.get(p.best), p.forgetting.get(1.0), sf)} | {_test(p.forgetting_vs_unfused, sf)} | "
-            f"{_test(p.reduction_vs_unfused, sr)} | {_test(p.best_downstream, sy)} |"
-        )
-    if result.comparisons:
-        lines += [
-            "",
-            "Fusion at the best α vs the other remedies' unfused checkpoints (same model, size and seed; "
-            "differences fused − remedy): on the bias–forgetting frontier, fusion **dominates** when it is "
-            f"significantly better (adj. p < {settings.alpha:g}) on one axis, every model's own mean difference "
-            "agreeing in sign, and not significantly worse on the other (absence of evidence, not equivalence). "
-            "MDD: the smallest mean difference each test detects "
-            f"with 80% power at the smallest Holm threshold ({result.smallest_level:.3g}).",
-            "",
-            "| objective | remedy | pairs | overall forgetting difference | MDD | bias reduction difference | MDD | "
-            "verdict |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for comp in result.comparisons:
-            lines.append(
-                f"| {comp.objective} | {comp.remedy} | {comp.forgetting.n} | {_test(comp.forgetting, sf)} | "
-                f"{_num(comp.forgetting_mde)} | {_test(comp.reduction, sr)} | {_num(comp.reduction_mde)} | "
-                f"**{comp.verdict}** ({comp.reason}) |"
-            )
-    else:
-        lines += [
-            "",
-            "No comparison with the remedies: the study has no remedy besides the fused runs' one (or the fused "
-            "runs have several).",
-        ]
-    if result.undetectable:
-        lines += ["", f"Not detectable here: {result.undetectable}"]
-    return "\n".join(lines) + "\n"

@@ -23,8 +23,9 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from fairforget.analysis.claims import INCONCLUSIVE, ArmTest, Finding, Power, SignTest, remedies_verdict  # noqa: E402
 from fairforget.analysis.dictionary import label  # noqa: E402
-from fairforget.analysis.findings import INCONCLUSIVE, ArmTest, Finding, Power, SignTest, remedies_verdict  # noqa: E402
+from fairforget.analysis.numbers import interval, number, relabellings  # noqa: E402
 from fairforget.analysis.permutation import CoefficientTest  # noqa: E402
 from fairforget.analysis.reach import Reach, count  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
@@ -65,29 +66,17 @@ class Block:
     extra: list[str] = field(default_factory=list)
 
 
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3g}"
-
-
-def _ci_text(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
-
-
 def _row(row_label: str, test: CoefficientTest | None, alpha: float, primary: bool = True) -> Row:
     if test is None or test.estimate is None:
         return Row(row_label, None, None, note=(test.reason if test is not None else None) or "undefined")
     p = test.p_two_sided
-    return Row(row_label, test.estimate, test.ci(alpha), "" if p is None else f"p = {_num(p)}", primary=primary)
+    return Row(row_label, test.estimate, test.ci(alpha), "" if p is None else f"p = {number(p)}", primary=primary)
 
 
 def _mde_line(power: Power, what: str) -> list[str]:
     if power.mde is None:
         return [f"Power: {power.note}."] if power.note else []
-    return [f"Smallest {what} this rule detects with 80% power (MDE): {_num(power.mde)}."]
-
-
-def _permutations(draws: int, exact: bool) -> str:
-    return f"all {draws} objective relabellings" if exact else f"{draws} random objective relabellings"
+    return [f"Smallest {what} this rule detects with 80% power (MDE): {number(power.mde)}."]
 
 
 def _reach_text(reach: Sequence[Reach]) -> list[str]:
@@ -97,7 +86,7 @@ def _reach_text(reach: Sequence[Reach]) -> list[str]:
     parts = []
     for r in reach:
         state = "reachable" if r.reachable else "unreachable" + (f", needs ≥ {r.needed} {r.unit}" if r.needed else "")
-        parts.append(f"{r.verdict} {state} (smallest p {_num(r.floor)} vs {_num(r.threshold)})")
+        parts.append(f"{r.verdict} {state} (smallest p {number(r.floor)} vs {number(r.threshold)})")
     return [f"Reachable on this grid ({reach[0].grid}): " + "; ".join(parts) + "."]
 
 
@@ -108,10 +97,10 @@ def _slope_block(
     x, y = label(fit.x), label(fit.y)
     rows = [_row("within model", fit.within, alpha)]
     rows += [_row(f"model {m}", t, alpha, primary=False) for m, t in fit.per_model.items()]
-    numbers = f"within-model slope {_num(fit.within.estimate)}{_ci_text(fit.within.ci(alpha))}"
+    numbers = f"within-model slope {number(fit.within.estimate)}{interval(fit.within.ci(alpha))}"
     if fit.within.p_two_sided is not None:
-        numbers += f", permutation p = {_num(fit.within.p_two_sided)}"
-    per_model = ", ".join(f"{m} {_num(t.estimate)}" for m, t in fit.per_model.items())
+        numbers += f", permutation p = {number(fit.within.p_two_sided)}"
+    per_model = ", ".join(f"{m} {number(t.estimate)}" for m, t in fit.per_model.items())
     return Block(
         key=key,
         claim=claim,
@@ -119,7 +108,7 @@ def _slope_block(
         x_label=f"slope of {y.name.lower()} on {x.name.lower()} ({y.unit} per {x.unit})",
         rows=rows,
         test=(
-            f"Test: Freedman–Lane, {_permutations(fit.within.draws, fit.exact)}, fixed effects per "
+            f"Test: Freedman–Lane, {relabellings(fit.within.draws, fit.exact)}, fixed effects per "
             f"{' × '.join(fit.strata)}; every model's own slope must agree in sign."
         ),
         region="negative" if test.claimed_sign < 0 else "positive",
@@ -144,16 +133,16 @@ def _f1_block(f: Finding, alpha: float) -> Block | None:
                 "b*overall − b*selective",
                 None if gap.estimate is None else -gap.estimate,
                 None if gap_ci is None else (-gap_ci[1], -gap_ci[0]),
-                "" if gap.p_two_sided is None else f"p = {_num(gap.p_two_sided)}",
+                "" if gap.p_two_sided is None else f"p = {number(gap.p_two_sided)}",
                 note=gap.reason or "",
             ),
         ]
         numbers = (
-            f"b*overall = {_num(b[0])}, b*selective = {_num(b[1])}; sum {_num(total.estimate)}"
-            f"{_ci_text(total.ci(alpha))}, p = {_num(total.p_two_sided)}; difference {_num(rows[1].estimate)}"
-            f"{_ci_text(rows[1].ci)}, p = {_num(gap.p_two_sided)}."
+            f"b*overall = {number(b[0])}, b*selective = {number(b[1])}; sum {number(total.estimate)}"
+            f"{interval(total.ci(alpha))}, p = {number(total.p_two_sided)}; difference {number(rows[1].estimate)}"
+            f"{interval(rows[1].ci)}, p = {number(gap.p_two_sided)}."
         )
-        draws = _permutations(total.draws, u.exact)
+        draws = relabellings(total.draws, u.exact)
     else:
         numbers, draws = f"Undefined: {u.reason}.", "objective relabellings"
     return Block(
@@ -170,8 +159,8 @@ def _f1_block(f: Finding, alpha: float) -> Block | None:
         extra=[numbers]
         + (
             [
-                f"Predictors' correlation within model r12 = {_num(u.r12)}: variance of b*overall − b*selective "
-                f"inflated {_num(u.vif_difference)}×."
+                f"Predictors' correlation within model r12 = {number(u.r12)}: variance of b*overall − b*selective "
+                f"inflated {number(u.vif_difference)}×."
             ]
             if u.r12 is not None
             else []
@@ -184,8 +173,8 @@ def _f1_block(f: Finding, alpha: float) -> Block | None:
 def _arm_row(a: ArmTest) -> Row:
     if a.estimate is None:
         return Row(a.arm, None, None, note=a.note or "no test")
-    tost = "" if a.p_tost is None else f", TOST p (every model) = {_num(a.p_tost)}"
-    test = f"sign-flip p over {count(a.units, 'seeds')} = {_num(a.p)}, Holm p = {_num(a.p_holm)}{tost}"
+    tost = "" if a.p_tost is None else f", TOST p (every model) = {number(a.p_tost)}"
+    test = f"sign-flip p over {count(a.units, 'seeds')} = {number(a.p)}, Holm p = {number(a.p_holm)}{tost}"
     return Row(a.arm, a.estimate, a.ci, test)
 
 
@@ -204,7 +193,7 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
             if row.estimate is None:
                 lines.append(f"{a.arm}: {row.note}.")
             else:
-                lines.append(f"{a.arm}: {row.estimate:+.3g}{_ci_text(row.ci)}, {row.p_text}.")
+                lines.append(f"{a.arm}: {row.estimate:+.3g}{interval(row.ci)}, {row.p_text}.")
         blocks.append(
             Block(
                 key="F3",
@@ -219,7 +208,7 @@ def _f3_blocks(f: Finding, settings: AnalysisSettings) -> list[Block]:
                     "Test: sign flips of whole seeds (the unit: a seed's runs share its data and remedy draws) of "
                     "the per-seed mean paired difference (more data: per-seed slope), Holm over all arms and "
                     "metrics; supports needs every arm within every model's own margin (TOST per model"
-                    f"{'' if margin is None else f'; smallest margin ±{_num(margin)} shaded'})."
+                    f"{'' if margin is None else f'; smallest margin ±{number(margin)} shaded'})."
                 ),
                 region="margin" if margin is not None else None,
                 margin=margin,

@@ -1,36 +1,29 @@
-"""findings.md and its plain-data twin (findings_as_dict): per claim the verdict, the rule, the tests used, n,
-pooled / within-model / per-model estimates, (Holm-corrected) p-values, equivalence margins and the minimum
-detectable effects."""
+"""findings.md: per claim the verdict, the rule, the tests used, n, estimates, CIs, p-values, power and what
+would settle an open verdict; after the claims, any further sections (the fusion section), so that the file is
+written once."""
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
-from fairforget.analysis.findings import ArmTest, Finding, Power, SignTest, compute_findings
+from fairforget.analysis.claims import ArmTest, Finding, Power, SignTest
+from fairforget.analysis.findings import compute_findings
+from fairforget.analysis.numbers import MISSING, interval, number, relabellings
 from fairforget.analysis.permutation import CoefficientTest
 from fairforget.analysis.reach import MAX_UNITS, Reach
 from fairforget.analysis.settings import AnalysisSettings
-from fairforget.analysis.within import UniqueContribution
+from fairforget.analysis.unique import UniqueContribution
 from fairforget.io import atomic_write_text
 
 log = logging.getLogger(__name__)
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return "—" if value is None else f"{value:.{digits}g}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f" [{_num(ci[0])}, {_num(ci[1])}]"
-
-
-def _settle(power: Power, n: int, seeds: int, objectives: int, reach: list[Reach]) -> str:
+def settle_text(power: Power, n: int, seeds: int, objectives: int, reach: list[Reach]) -> str:
     """What would detect an effect the size of the estimate at 80% power, naming only the levers that move the
     rule: the estimate's variance is taken as (sigma_o^2 + sigma_r^2 k / n) / k (objective-level noise sigma_o,
     run-level sigma_r, k objectives, n runs); more objectives (with their runs) divide all of it, more seeds only
@@ -74,15 +67,11 @@ def _reach_lines(reach: list[Reach]) -> list[str]:
 
 def _coefficient_row(label: str, test: CoefficientTest, r: float | None, alpha: float, how: str) -> str:
     if not test.defined:
-        return f"| {label} | {test.n} | undefined ({test.reason}) | — | — | — |"
+        return f"| {label} | {test.n} | undefined ({test.reason}) | {MISSING} | {MISSING} | {MISSING} |"
     return (
-        f"| {label} | {test.n} | {_num(test.estimate)}{_ci(test.ci(alpha))} | {_num(r, 2)} | "
-        f"{_num(test.p_two_sided)} | {how} |"
+        f"| {label} | {test.n} | {number(test.estimate)}{interval(test.ci(alpha))} | {number(r, 2)} | "
+        f"{number(test.p_two_sided)} | {how} |"
     )
-
-
-def _permutation_text(draws: int, exact: bool) -> str:
-    return f"all {draws} objective relabellings" if exact else f"{draws} random objective relabellings"
 
 
 def _slope_table(test: SignTest, alpha: float, permutations: int) -> list[str]:
@@ -106,9 +95,9 @@ def _slope_table(test: SignTest, alpha: float, permutations: int) -> list[str]:
             fit.within,
             fit.within.partial_r,
             alpha,
-            f"fixed effects {fe}; Freedman–Lane, {_permutation_text(fit.within.draws, fit.exact)} "
+            f"fixed effects {fe}; Freedman–Lane, {relabellings(fit.within.draws, fit.exact)} "
             f"(jointly in all models); run-level p (objectives taken as fixed, not used) "
-            f"{_num(run_level)}",
+            f"{number(run_level)}",
         ),
     ]
     for model, part in fit.per_model.items():
@@ -132,7 +121,7 @@ def _power_line(
     note = f" ({power.note})" if power.note else ""
     return (
         f"Power: n = {n} runs; the smallest {what} this rule detects with 80% power (MDE) is "
-        f"{_num(power.mde)}{note}; estimate {_num(estimate)}." + _settle(power, n, seeds, objectives, reach)
+        f"{number(power.mde)}{note}; estimate {number(estimate)}." + settle_text(power, n, seeds, objectives, reach)
     )
 
 
@@ -145,23 +134,23 @@ def _unique_table(u: UniqueContribution, alpha: float, permutations: int) -> lis
     b = u.standardized()
     for j, name in enumerate(u.predictors):
         c = u.coefficients[j]
-        per = "; ".join(f"{m} {_num(v[j])} ({_num(u.per_model_unique[m][j], 2)})" for m, v in u.per_model.items())
+        per = "; ".join(f"{m} {number(v[j])} ({number(u.per_model_unique[m][j], 2)})" for m, v in u.per_model.items())
         lines.append(
-            f"| `{name}` | {_num(c.estimate)}{_ci(c.ci(alpha))} | {_num(b[j] if b else None)} | "
-            f"{_num(u.unique[j], 2)}{_ci(u.unique_ci[j])} | {per} |"
+            f"| `{name}` | {number(c.estimate)}{interval(c.ci(alpha))} | {number(b[j] if b else None)} | "
+            f"{number(u.unique[j], 2)}{interval(u.unique_ci[j])} | {per} |"
         )
     lines.append("")
     if u.sum_test is not None and u.difference_test is not None and u.sum_test.defined:
-        per_r = ", ".join(f"{m} {_num(r, 2)}" for m, r in u.r12_per_model.items())
+        per_r = ", ".join(f"{m} {number(r, 2)}" for m, r in u.r12_per_model.items())
         controls = f" and {', '.join(u.controls)} within each model" if u.controls else ""
         lines.append(
-            f"n = {u.n} runs, within-model R² of both predictors {_num(u.within_r2, 2)}. Every variable is "
+            f"n = {u.n} runs, within-model R² of both predictors {number(u.within_r2, 2)}. Every variable is "
             f"standardized within its model (fixed effects{controls} removed first), so each model weighs alike. "
-            f"Contrasts (Freedman–Lane, {_permutation_text(u.sum_test.draws, u.exact)}): b1*+b2* two-sided p = "
-            f"{_num(u.sum_test.p_two_sided)}; b1*−b2* two-sided p = {_num(u.difference_test.p_two_sided)}. "
-            f"Correlation of the two predictors within model r12 = {_num(u.r12, 2)} (per model: {per_r}); it "
-            f"inflates the variance of b1*−b2* by 1/(1 − r12) = {_num(u.vif_difference, 3)} (of b1*+b2* by "
-            f"1/(1 + r12) = {_num(u.vif_sum, 3)}) against uncorrelated predictors: as r12 → 1 the two "
+            f"Contrasts (Freedman–Lane, {relabellings(u.sum_test.draws, u.exact)}): b1*+b2* two-sided p = "
+            f"{number(u.sum_test.p_two_sided)}; b1*−b2* two-sided p = {number(u.difference_test.p_two_sided)}. "
+            f"Correlation of the two predictors within model r12 = {number(u.r12, 2)} (per model: {per_r}); it "
+            f"inflates the variance of b1*−b2* by 1/(1 − r12) = {number(u.vif_difference, 3)} (of b1*+b2* by "
+            f"1/(1 + r12) = {number(u.vif_sum, 3)}) against uncorrelated predictors: as r12 → 1 the two "
             "contributions cannot be told apart and 'supports' becomes unreachable. "
             "b* = coefficient × root mean square of the predictor within strata, so |b1*| > |b2*| "
             "exactly when the first predictor's unique ΔR² is larger. ΔR² CIs map the coefficient's t-CI "
@@ -179,10 +168,10 @@ def _arm_row(a: ArmTest) -> str:
     per = "; ".join(f"{m} {v:+.3g}" for m, v in a.per_model.items())
     test = "exact" if a.exact else "random"
     tost = "; ".join(
-        f"{m} {_num(p)} (±{_num(a.margins.get(m))})" if a.margins.get(m) is not None else f"{m} no margin"
+        f"{m} {number(p)} (±{number(a.margins.get(m))})" if a.margins.get(m) is not None else f"{m} no margin"
         for m, p in a.per_model_tost.items()
     )
-    mde = _num(a.mde) if a.mde is not None else (a.mde_note or "—")
+    mde = number(a.mde) if a.mde is not None else (a.mde_note or MISSING)
     if a.seeds_needed:
         settle = f"≈ {a.seeds_needed} seeds"
     elif a.units < 2 and any(r.needed for r in a.reach):
@@ -192,8 +181,9 @@ def _arm_row(a: ArmTest) -> str:
         settle = ""
     note = f" ({a.note})" if a.note else ""
     return (
-        f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.units} | {a.estimate:+.3g}{_ci(a.ci)}{note} | {per} | "
-        f"{_num(a.p)} ({test}) | {_num(a.p_holm)} | {tost} | {mde} | {settle} |"
+        f"| {a.arm} | `{a.metric}` | {direction} | {a.n} | {a.units} | {a.estimate:+.3g}{interval(a.ci)}{note} | "
+        f"{per} | "
+        f"{number(a.p)} ({test}) | {number(a.p_holm)} | {tost} | {mde} | {settle} |"
     )
 
 
@@ -234,6 +224,105 @@ INTRO = (
 )
 
 
+def _margin_lines(f: Finding, settings: AnalysisSettings) -> list[str]:
+    """F3's equivalence margins per model and metric."""
+    if not f.margins:
+        return []
+    text = [
+        f"`{metric}`: " + ", ".join(f"{m} ±{number(v)}" if v is not None else f"{m} none" for m, v in per_model.items())
+        for metric, per_model in f.margins.items()
+    ]
+    return [
+        f"Equivalence margins per model (TOST at alpha = {settings.alpha}, every model must pass): "
+        + "; ".join(text)
+        + f" (overall: {settings.equivalence_margin} × that model's own mean overall forgetting of the "
+        f"'{settings.baseline_remedy}' runs, `analysis.equivalence_margin`, since models differ in loss "
+        "scale; downstream: `analysis.downstream_equivalence_margin`).",
+        "",
+    ]
+
+
+def _arms_lines(f: Finding, settings: AnalysisSettings) -> list[str]:
+    """F3's table: one row per arm and metric, with what each needs to settle."""
+    if not f.arms:
+        return []
+    lines = _f3_reach(f.arms)
+    lines += [
+        "| arm | metric | helpful | n | seeds (units) | estimate [95% t CI over seeds] | per model | "
+        "p (sign-flip over seeds) | Holm p | TOST p per model (margin) | MDE (80%, Holm's first step) | "
+        "to settle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_arm_row(a) for a in f.arms]
+    lines += [
+        "",
+        "Estimates: per seed, the mean over models of each (model, seed)'s mean paired difference (remedy "
+        f"minus '{settings.baseline_remedy}'), or for 'more data' of its slope on log2 data size within "
+        "(objective, remedy), as the fitted change from the smallest to the largest size; the table gives the "
+        "mean over seeds. n: matched pairs (runs for 'more data'). The CI is a t interval over the seeds "
+        "(descriptive). To settle: the seeds at which a helpful estimate would be detected, or equivalence "
+        "shown in every model, at 80% power with this grid's noise per seed.",
+        "",
+    ]
+    return lines
+
+
+def _finding_lines(f: Finding, settings: AnalysisSettings, seeds: int) -> list[str]:
+    """One claim's section of findings.md."""
+    lines = [
+        f"## {f.key}: {f.claim}",
+        "",
+        f"**Verdict: {f.verdict}** — {f.reason}.",
+        "",
+        f"Rule: {f.rule}",
+        "",
+        f"Tests: {f.tests}",
+        "",
+    ]
+    lines += _reach_lines(f.reach)
+    if f.unique is not None:
+        lines += ["### Unique contributions of overall and selective forgetting (within model)", ""]
+        lines += _unique_table(f.unique, settings.alpha, settings.permutations)
+        lines += [
+            _power_line(
+                f.unique_power,
+                f.unique.coefficients[0].estimate,
+                f.unique.n,
+                seeds,
+                f.unique.objectives,
+                "downstream-on-overall slope",
+                f.reach,
+            ),
+            "",
+        ]
+    if f.sign_test is not None:
+        if f.key == "F1":
+            lines += [
+                f"### Plain association: downstream change vs overall forgetting — within-model verdict: "
+                f"{f.sign_test.verdict}",
+                "",
+                f"{f.sign_test.reason}.",
+                "",
+            ]
+            lines += _reach_lines(f.plain_reach)
+        lines += _slope_table(f.sign_test, settings.alpha, settings.permutations)
+        lines += [
+            _power_line(
+                f.sign_test.power,
+                f.sign_test.slope.within.estimate,
+                f.sign_test.slope.within.n,
+                seeds,
+                f.sign_test.slope.objectives,
+                "within-model slope",
+                f.plain_reach if f.key == "F1" else f.reach,
+            ),
+            "",
+        ]
+    lines += _margin_lines(f, settings) + _arms_lines(f, settings)
+    lines += [f"{note}" for note in f.notes] + ([""] if f.notes else [])
+    return lines
+
+
 def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: AnalysisSettings) -> str:
     def levels(column: str) -> str:
         return ", ".join(str(v) for v in sorted(frame[column].unique().to_list(), key=str))
@@ -250,160 +339,17 @@ def render_findings(findings: list[Finding], frame: pl.DataFrame, settings: Anal
         "",
     ]
     for f in findings:
-        lines += [
-            f"## {f.key}: {f.claim}",
-            "",
-            f"**Verdict: {f.verdict}** — {f.reason}.",
-            "",
-            f"Rule: {f.rule}",
-            "",
-            f"Tests: {f.tests}",
-            "",
-        ]
-        lines += _reach_lines(f.reach)
-        if f.unique is not None:
-            lines += ["### Unique contributions of overall and selective forgetting (within model)", ""]
-            lines += _unique_table(f.unique, settings.alpha, settings.permutations)
-            lines += [
-                _power_line(
-                    f.unique_power,
-                    f.unique.coefficients[0].estimate,
-                    f.unique.n,
-                    seeds,
-                    f.unique.objectives,
-                    "downstream-on-overall slope",
-                    f.reach,
-                ),
-                "",
-            ]
-        if f.sign_test is not None:
-            if f.key == "F1":
-                lines += [
-                    f"### Plain association: downstream change vs overall forgetting — within-model verdict: "
-                    f"{f.sign_test.verdict}",
-                    "",
-                    f"{f.sign_test.reason}.",
-                    "",
-                ]
-                lines += _reach_lines(f.plain_reach)
-            lines += _slope_table(f.sign_test, settings.alpha, settings.permutations)
-            lines += [
-                _power_line(
-                    f.sign_test.power,
-                    f.sign_test.slope.within.estimate,
-                    f.sign_test.slope.within.n,
-                    seeds,
-                    f.sign_test.slope.objectives,
-                    "within-model slope",
-                    f.plain_reach if f.key == "F1" else f.reach,
-                ),
-                "",
-            ]
-        if f.margins:
-            text = [
-                f"`{metric}`: "
-                + ", ".join(f"{m} ±{_num(v)}" if v is not None else f"{m} none" for m, v in per_model.items())
-                for metric, per_model in f.margins.items()
-            ]
-            lines += [
-                f"Equivalence margins per model (TOST at alpha = {settings.alpha}, every model must pass): "
-                + "; ".join(text)
-                + f" (overall: {settings.equivalence_margin} × that model's own mean overall forgetting of the "
-                f"'{settings.baseline_remedy}' runs, `analysis.equivalence_margin`, since models differ in loss "
-                "scale; downstream: `analysis.downstream_equivalence_margin`).",
-                "",
-            ]
-        if f.arms:
-            lines += _f3_reach(f.arms)
-            lines += [
-                "| arm | metric | helpful | n | seeds (units) | estimate [95% t CI over seeds] | per model | "
-                "p (sign-flip over seeds) | Holm p | TOST p per model (margin) | MDE (80%, Holm's first step) | "
-                "to settle |",
-                "|---|---|---|---|---|---|---|---|---|---|---|---|",
-            ]
-            lines += [_arm_row(a) for a in f.arms]
-            lines += [
-                "",
-                "Estimates: per seed, the mean over models of each (model, seed)'s mean paired difference (remedy "
-                f"minus '{settings.baseline_remedy}'), or for 'more data' of its slope on log2 data size within "
-                "(objective, remedy), as the fitted change from the smallest to the largest size; the table gives the "
-                "mean over seeds. n: matched pairs (runs for 'more data'). The CI is a t interval over the seeds "
-                "(descriptive). To settle: the seeds at which a helpful estimate would be detected, or equivalence "
-                "shown in every model, at 80% power with this grid's noise per seed.",
-                "",
-            ]
-        lines += [f"{note}" for note in f.notes] + ([""] if f.notes else [])
+        lines += _finding_lines(f, settings, seeds)
     return "\n".join(lines)
 
 
-def _coefficient_record(test: CoefficientTest | None, alpha: float = 0.05) -> dict[str, Any] | None:
-    if test is None:
-        return None
-    record = asdict(test)
-    record["partial_r"] = test.partial_r
-    record["ci"] = test.ci(alpha)
-    return record
-
-
-def finding_record(f: Finding) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "key": f.key,
-        "verdict": f.verdict,
-        "reason": f.reason,
-        "rule": f.rule,
-        "tests": f.tests,
-        "x": f.x,
-        "y": f.y,
-        "margins": f.margins,
-        "notes": f.notes,
-        "reach": [{**asdict(r), "reachable": r.reachable} for r in f.reach],
-        "plain_reach": [{**asdict(r), "reachable": r.reachable} for r in f.plain_reach],
-    }
-    if f.sign_test is not None:
-        fit = f.sign_test.slope
-        record["association"] = {
-            "x": fit.x,
-            "y": fit.y,
-            "verdict": f.sign_test.verdict,
-            "reason": f.sign_test.reason,
-            "strata": list(fit.strata),
-            "controls": list(fit.controls),
-            "pooled_r": fit.pooled_r,
-            "pooled": _coefficient_record(fit.pooled),
-            "within": _coefficient_record(fit.within),
-            "per_model": {m: _coefficient_record(t) for m, t in fit.per_model.items()},
-            "power": asdict(f.sign_test.power),
-        }
-    if f.unique is not None:
-        u = f.unique
-        record["unique_contributions"] = {
-            "predictors": list(u.predictors),
-            "n": u.n,
-            "unique": list(u.unique),
-            "unique_ci": [list(c) if c else None for c in u.unique_ci],
-            "standardized": u.standardized(),
-            "coefficients": [_coefficient_record(c) for c in u.coefficients],
-            "sum_test": _coefficient_record(u.sum_test),
-            "difference_test": _coefficient_record(u.difference_test),
-            "per_model": {m: list(v) for m, v in u.per_model.items()},
-            "r12": u.r12,
-            "r12_per_model": u.r12_per_model,
-            "vif_difference": u.vif_difference,
-            "vif_sum": u.vif_sum,
-            "power": asdict(f.unique_power),
-        }
-    record["arms"] = [asdict(a) for a in f.arms]
-    return record
-
-
-def findings_as_dict(findings: list[Finding]) -> list[dict[str, Any]]:
-    """Everything findings.md shows, as plain data (JSON-serialisable)."""
-    return [finding_record(f) for f in findings]
-
-
-def write_findings(frame: pl.DataFrame, settings: AnalysisSettings, out: str | Path) -> list[Finding]:
+def write_findings(
+    frame: pl.DataFrame, settings: AnalysisSettings, out: str | Path, sections: Sequence[str] = ()
+) -> list[Finding]:
+    """Compute the findings and write findings.md once: the claims, then each of `sections` (Markdown) after a
+    blank line."""
     findings = compute_findings(frame, settings)
-    atomic_write_text(out, render_findings(findings, frame, settings))
+    atomic_write_text(out, render_findings(findings, frame, settings) + "".join("\n" + s for s in sections))
     for f in findings:
         log.info("%s: %s (%s)", f.key, f.verdict, f.reason)
     return findings
