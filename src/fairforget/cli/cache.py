@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from fairforget.errors import ConfigError
-from fairforget.store import ResultStore, collect_garbage, format_size
+from fairforget.store import ResultStore, collect_garbage
 
 DEFAULT_CONFIGFILE = "config/config.yaml"
 
@@ -140,3 +140,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep entries younger than this: a running job writes its entry before its result (default 1)",
     )
     gc.set_defaults(func=_cmd_gc)
+
+
+def format_size(size_bytes: int) -> str:
+    """Human-readable size (KiB = 1024 bytes)."""
+    if size_bytes < 1024:
+        return f"{size_bytes} B"
+    value = float(size_bytes)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit}"

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from fairforget.errors import StoreError
-from fairforget.store.core import EntryInfo, ResultStore
+from fairforget.store.codec import EntryInfo
+from fairforget.store.store import ResultStore
 
 log = logging.getLogger(__name__)
 

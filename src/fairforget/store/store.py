@@ -1,26 +1,19 @@
-"""Content-addressed result store: evaluation results keyed by what they were computed from.
+"""The content-addressed result store: evaluation results keyed by what they were computed from.
 
 A key is the sha256 of (store format, checkpoint content hash, evaluation kind, hash of the evaluation's
 settings and data, seed). Layout under `root` (config `store_dir`; shared scratch on a cluster):
 
-    root/entries/<key[:2]>/<key>.json    one entry: canonical JSON + newline (see `_encode_entry`)
+    root/entries/<key[:2]>/<key>.json    one entry: canonical JSON + newline (`codec.encode_entry`)
     root/entries/<key[:2]>/<key>.<h>.files/  files stored with the entry, if any (`fairforget.store.artifacts`)
-    root/locks/<key>.lock                who is computing a key now (best effort; correctness never needs it)
+    root/locks/<key>.lock                who is computing a key now (`fairforget.store.lock`)
     root/refs/<key[:2]>/<key>/<id>.json  result files that recorded using the entry (`record_use`)
     root/corrupt/                        entries that failed verification, moved aside (never deleted)
 
-An entry holds the result, the key parts, metadata (created, host, SLURM job id, fairforget version),
-`result_sha256` (sha256 of the canonical result JSON) and `entry_sha256` (sha256 of the canonical entry without
-that field). A read accepts an entry only if both hashes match, the key matches its file name and parts, and
-the file bytes are exactly the canonical encoding — so every byte flip is detected. A rejected entry is logged,
-moved to `root/corrupt/` and recomputed.
-
-Writes go to a temporary file in the entry's folder, are fsynced and renamed over the entry (`os.replace`,
-atomic on POSIX and NFS), so a reader sees either no entry or a whole one; concurrent writers of one key
-leave one valid entry (last writer wins; its content is equal on one machine and kernel path, and equal within
-floating-point tolerance across machines, see README "Determinism"). A lock file created with O_EXCL (and kept
-fresh by a heartbeat) lets other processes wait instead of duplicating the computation; if the lock is stale
-(holder dead on this host, or no heartbeat for `stale_lock_s`) or waiting times out, they compute anyway.
+A read accepts an entry only if it decodes and verifies (`codec.decode_entry`); a rejected entry is logged,
+moved to `root/corrupt/` and recomputed. Writes go to a temporary file in the entry's folder, are fsynced and
+renamed over the entry (`os.replace`, atomic on POSIX and NFS), so a reader sees either no entry or a whole one;
+concurrent writers of one key leave one valid entry (last writer wins; its content is equal on one machine and
+kernel path, and equal within floating-point tolerance across machines, see README "Determinism").
 """
 
 from __future__ import annotations
@@ -30,10 +23,7 @@ import json
 import logging
 import numbers
 import os
-import re
 import socket
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -41,177 +31,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fairforget.errors import StoreError
 from fairforget.hashing import sha256_bytes, sha256_file
 from fairforget.io import atomic_write_bytes
 from fairforget.store import artifacts as store_artifacts
+from fairforget.store.codec import (
+    KEY_PATTERN,
+    STORE_FORMAT,
+    EntryInfo,
+    StoreKey,
+    canonical_bytes,
+    check_key,
+    creation_meta,
+    decode_entry,
+    encode_entry,
+    key_from_parts,
+    now_iso,
+    payload_sha256,
+)
+from fairforget.store.lock import KeyLocks
 
 log = logging.getLogger(__name__)
 
-STORE_FORMAT = 1
 ENTRIES_DIR = "entries"
 LOCKS_DIR = "locks"
 REFS_DIR = "refs"
 CORRUPT_DIR = "corrupt"
-_KEY_RE = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_FIELDS = ("format", "key", "key_parts", "meta", "result", "result_sha256", "entry_sha256")
-
-
-class StoreKey(str):
-    """A store key (64 lowercase hex characters) that also remembers the parts it was hashed from.
-
-    It is a `str`, so it can be written to JSON and compared like the plain hex key.
-    """
-
-    parts: dict[str, Any] | None
-
-    def __new__(cls, digest: str, parts: dict[str, Any] | None = None) -> StoreKey:
-        key = super().__new__(cls, digest)
-        key.parts = parts
-        return key
-
-
-def canonical_bytes(obj: Any) -> bytes:
-    """Strict canonical JSON (sorted keys, no whitespace, ASCII): equal objects give equal bytes.
-
-    Unlike `hashing.canonical_json`, nothing is silently turned into a string: a value JSON cannot hold raises
-    StoreError, so a key never depends on an object's `repr`. `Path` values are written as their text, numpy
-    scalars and arrays as the Python numbers and lists they hold.
-    """
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Path):
-            return value.as_posix()
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
-
-    try:
-        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=default)
-    except (TypeError, ValueError) as err:
-        raise StoreError(f"result store: value cannot be stored as JSON: {err}") from err
-    return text.encode("ascii")
-
-
-def payload_sha256(obj: Any) -> str:
-    """sha256 of the canonical JSON of a result (the `result_sha256` of an entry)."""
-    return sha256_bytes(canonical_bytes(obj))
-
-
-def cache_record(key: str, hit: bool) -> dict[str, Any]:
-    """The `{"hit": ..., "key": ...}` object a result JSON stores under `"cache"` (what gc looks for)."""
-    return {"hit": bool(hit), "key": str(key)}
-
-
-def check_key(key: str) -> str:
-    if not isinstance(key, str) or not _KEY_RE.match(key):
-        raise StoreError(f"result store: {key!r} is not a store key (64 lowercase hex characters)")
-    return key
-
-
-def _key_from_parts(parts: Mapping[str, Any]) -> str:
-    return sha256_bytes(canonical_bytes(dict(parts)))
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def _creation_meta() -> dict[str, Any]:
-    from fairforget import __version__
-
-    return {
-        "created": _now_iso(),
-        "created_unix": time.time(),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "fairforget_version": __version__,
-        "cpu_capability": _cpu_capability(),
-        "torch_threads": _torch_threads(),
-    }
-
-
-def _cpu_capability() -> str | None:
-    """torch's CPU kernel path where the entry was computed (results computed on another path agree within
-    floating-point tolerance, not bit for bit); None when the process never imported torch (importing it
-    just for this would cost seconds)."""
-    torch = sys.modules.get("torch")
-    return torch.backends.cpu.get_cpu_capability() if torch is not None else None
-
-
-def _torch_threads() -> int | None:
-    """torch's intra-op threads where the entry was computed: on CPU another count sums in another order, so
-    results agree within floating-point tolerance, not bit for bit (as across kernel paths); None without torch."""
-    torch = sys.modules.get("torch")
-    return int(torch.get_num_threads()) if torch is not None else None
-
-
-def _encode_entry(entry_without_hash: dict[str, Any]) -> bytes:
-    entry = dict(entry_without_hash)
-    entry["entry_sha256"] = sha256_bytes(canonical_bytes(entry_without_hash))
-    return canonical_bytes(entry) + b"\n"
-
-
-def _decode_entry(raw: bytes, expected_key: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse and verify an entry's bytes; return (entry, None) or (None, why it is refused)."""
-    try:
-        entry = json.loads(raw.decode("ascii"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        return None, f"unparsable ({err})"
-    if not isinstance(entry, dict):
-        return None, "not a JSON object"
-    missing = [name for name in _ENTRY_FIELDS if name not in entry]
-    if missing:
-        return None, f"missing field(s) {', '.join(missing)}"
-    if entry["format"] != STORE_FORMAT:
-        return None, f"unknown store format {entry['format']!r} (this fairforget reads {STORE_FORMAT})"
-    if entry["key"] != expected_key:
-        return None, f"holds key {entry['key']!r}, not the key its file is named after"
-    without_hash = {name: value for name, value in entry.items() if name != "entry_sha256"}
-    if sha256_bytes(canonical_bytes(without_hash)) != entry["entry_sha256"]:
-        return None, "entry_sha256 does not match the entry's content"
-    if payload_sha256(entry["result"]) != entry["result_sha256"]:
-        return None, "result_sha256 does not match the stored result"
-    if entry["key_parts"] is not None and _key_from_parts(entry["key_parts"]) != expected_key:
-        return None, "key_parts do not hash to the key"
-    if canonical_bytes(entry) + b"\n" != raw:
-        # Same content, different bytes: something edited the file; refuse rather than guess.
-        return None, "bytes are not the canonical encoding of the entry"
-    if not isinstance(entry["result"], dict):
-        return None, "result is not a JSON object"
-    files = entry.get("artifacts")
-    if files is not None and (
-        not isinstance(files, dict)
-        or not isinstance(files.get("files"), dict)
-        or files.get("dir") != store_artifacts.folder_name(expected_key, files["files"])
-    ):
-        return None, "artifacts field is malformed or names the wrong folder"
-    return entry, None
-
-
-@dataclass(frozen=True)
-class EntryInfo:
-    """What `verify`, `list` and `gc` know about one entry file."""
-
-    key: str
-    path: Path
-    size_bytes: int
-    problem: str | None = None
-    kind: str | None = None
-    checkpoint_hash: str | None = None
-    created: str | None = None
-    created_unix: float | None = None
-    artifacts_dir: Path | None = None  # the entry's files folder, if it has one
-    artifacts_bytes: int = 0
-
-    @property
-    def valid(self) -> bool:
-        return self.problem is None
 
 
 @dataclass
@@ -219,34 +64,6 @@ class StoreStats:
     hits: int = 0
     misses: int = 0
     corrupt: int = 0
-
-
-class _Lock:
-    """An O_EXCL lock file whose mtime a heartbeat thread refreshes while the holder computes."""
-
-    def __init__(self, path: Path, token: str, heartbeat_s: float) -> None:
-        self.path = path
-        self.token = token
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(heartbeat_s,), daemon=True)
-        self._thread.start()
-
-    def _beat(self, heartbeat_s: float) -> None:
-        while not self._stop.wait(heartbeat_s):
-            try:
-                os.utime(self.path)
-            except OSError:
-                return
-
-    def release(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        try:
-            # Only remove the lock if it is still ours (a waiter may have judged it stale and replaced it).
-            if json.loads(self.path.read_text(encoding="utf-8")).get("token") == self.token:
-                self.path.unlink()
-        except (OSError, ValueError):
-            pass
 
 
 class ResultStore:
@@ -264,10 +81,7 @@ class ResultStore:
     ) -> None:
         self.root = Path(root)
         self.use_lock = use_lock
-        self.lock_timeout_s = lock_timeout_s
-        self.stale_lock_s = stale_lock_s
-        self.heartbeat_s = heartbeat_s
-        self.poll_s = poll_s
+        self.locks = KeyLocks(self.root / LOCKS_DIR, lock_timeout_s, stale_lock_s, heartbeat_s, poll_s)
         self.stats = StoreStats()
 
     # ---- keys and paths -------------------------------------------------------------------------------
@@ -311,14 +125,11 @@ class ResultStore:
             "settings_hash": sha256_bytes(canonical_bytes(hashed_settings)),
             "seed": seed,
         }
-        return StoreKey(_key_from_parts(parts), parts)
+        return StoreKey(key_from_parts(parts), parts)
 
     def path(self, key: str) -> Path:
         check_key(key)
         return self.root / ENTRIES_DIR / key[:2] / f"{key}.json"
-
-    def _lock_path(self, key: str) -> Path:
-        return self.root / LOCKS_DIR / f"{key}.lock"
 
     # ---- reading ----------------------------------------------------------------------------------------
 
@@ -336,7 +147,7 @@ class ResultStore:
             return None
         except OSError as err:
             raise StoreError(f"{path}: cannot read result store entry ({err.strerror})") from err
-        entry, problem = _decode_entry(raw, key)
+        entry, problem = decode_entry(raw, key)
         folder = None
         if entry is not None and entry.get("artifacts") is not None:
             folder = path.parent / entry["artifacts"]["dir"]
@@ -361,9 +172,9 @@ class ResultStore:
             raw = path.read_bytes()
         except OSError as err:
             return EntryInfo(key=key, path=path, size_bytes=0, problem=f"unreadable ({err.strerror})")
-        if not _KEY_RE.match(key):
+        if not KEY_PATTERN.match(key):
             return EntryInfo(key=key, path=path, size_bytes=len(raw), problem="file name is not a store key")
-        entry, problem = _decode_entry(raw, key)
+        entry, problem = decode_entry(raw, key)
         if entry is None:
             return EntryInfo(key=key, path=path, size_bytes=len(raw), problem=problem)
         folder = None
@@ -423,7 +234,7 @@ class ResultStore:
         if not isinstance(result, dict):
             raise StoreError(f"result store: a result must be a dict, got {type(result).__name__} (key {key})")
         stored_result = json.loads(canonical_bytes(result))
-        meta = _creation_meta()
+        meta = creation_meta()
         meta["compute_seconds"] = compute_seconds
         entry = {
             "format": STORE_FORMAT,
@@ -440,7 +251,7 @@ class ResultStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 store_artifacts.publish(Path(artifacts_dir), path.parent, name, files, self._set_aside)
                 entry["artifacts"] = {"dir": name, "files": files}
-            atomic_write_bytes(path, _encode_entry(entry))
+            atomic_write_bytes(path, encode_entry(entry))
         except OSError as err:
             if err.errno == errno.ENOSPC:
                 raise StoreError(
@@ -467,7 +278,7 @@ class ResultStore:
         loaded = self._load(key, want)
         lock = None
         if loaded is None and self.use_lock:
-            lock, loaded = self._acquire_or_wait(key, want)
+            lock, loaded = self.locks.acquire_or_wait(key, lambda: self._load(key, want))
             if lock is not None and loaded is None:
                 # The previous holder may have written the entry just before we took its lock.
                 loaded = self._load(key, want)
@@ -503,7 +314,7 @@ class ResultStore:
         referrer = Path(referrer_path).resolve()
         ref_dir = self.root / REFS_DIR / key[:2] / key
         ref_path = ref_dir / f"{sha256_bytes(str(referrer).encode('utf-8'))[:16]}.json"
-        record = {"referrer": str(referrer), "host": socket.gethostname(), "time": _now_iso()}
+        record = {"referrer": str(referrer), "host": socket.gethostname(), "time": now_iso()}
         try:
             atomic_write_bytes(ref_path, canonical_bytes(record) + b"\n")
         except OSError as err:
@@ -544,68 +355,6 @@ class ResultStore:
 
     # ---- locking ----------------------------------------------------------------------------------------
 
-    def _try_lock(self, key: str) -> _Lock | None:
-        path = self._lock_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        token = uuid.uuid4().hex
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)  # FileExistsError if held
-        try:
-            info = {"token": token, "host": socket.gethostname(), "pid": os.getpid(), "time": _now_iso()}
-            os.write(fd, canonical_bytes(info))
-        except OSError:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            raise
-        os.close(fd)
-        return _Lock(path, token, self.heartbeat_s)
-
-    def _lock_is_stale(self, path: Path) -> bool:
-        """Stale: no heartbeat for `stale_lock_s`, or its holder is a dead process on this host."""
-        try:
-            age = time.time() - path.stat().st_mtime
-        except FileNotFoundError:
-            return False  # released meanwhile: just try again
-        if age > self.stale_lock_s:
-            return True
-        try:
-            holder = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False  # gone or still being written: judge it by age next time
-        if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
-            try:
-                os.kill(holder["pid"], 0)
-            except ProcessLookupError:
-                return True
-            except PermissionError:
-                return False
-        return False
-
-    def _acquire_or_wait(
-        self, key: str, want_artifacts: bool
-    ) -> tuple[_Lock | None, tuple[dict[str, Any], Path | None] | None]:
-        """Take the key's lock, or wait until another process's entry appears (then return it)."""
-        deadline = time.monotonic() + self.lock_timeout_s
-        path = self._lock_path(key)
-        while True:
-            try:
-                return self._try_lock(key), None
-            except FileExistsError:
-                pass
-            except OSError as err:
-                log.warning("result store: cannot create lock %s (%s); computing without it", path, err)
-                return None, None
-            loaded = self._load(key, want_artifacts)
-            if loaded is not None:
-                return None, loaded
-            if self._lock_is_stale(path):
-                log.warning("result store: breaking stale lock %s", path)
-                path.unlink(missing_ok=True)
-                continue
-            if time.monotonic() > deadline:
-                log.warning("result store: waited %.0f s for lock %s; computing anyway", self.lock_timeout_s, path)
-                return None, None
-            time.sleep(self.poll_s)
-
     # ---- maintenance ------------------------------------------------------------------------------------
 
     def verify(self, repair: bool = False) -> list[EntryInfo]:
@@ -630,15 +379,3 @@ class ResultStore:
                 except (OSError, ValueError, KeyError, TypeError):
                     pairs.append((ref, Path("")))
         return pairs
-
-
-def format_size(size_bytes: int) -> str:
-    """Human-readable size (KiB = 1024 bytes)."""
-    if size_bytes < 1024:
-        return f"{size_bytes} B"
-    value = float(size_bytes)
-    for unit in ("KiB", "MiB", "GiB"):
-        value /= 1024
-        if value < 1024 or unit == "GiB":
-            break
-    return f"{value:.1f} {unit}"
