@@ -14,7 +14,8 @@ from PIL import Image
 from fairforget.analysis.report_names import FIGURE_NAMES, REPORT_LABELS
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.browser import HeadlessChromium, find_chromium
-from fairforget.provenance import audit, format_lineage
+from fairforget.provenance.audit import audit
+from fairforget.provenance.report import format_lineage
 from workflow_helpers import planned_jobs, snakemake
 
 REPO = Path(__file__).resolve().parent.parent

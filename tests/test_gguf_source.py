@@ -28,7 +28,8 @@ from fairforget.base_models.sources.gguf import (
     record_sha256,
 )
 from fairforget.errors import ConfigError
-from fairforget.provenance import base_models, describe_source, source_weights
+from fairforget.provenance.lineage import source_weights
+from fairforget.provenance.record import base_models, describe_source
 from fairforget.workflow.parse_cache import ParseCache
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,7 +4,9 @@ import pytest
 
 from fairforget import cli, pipeline
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
-from fairforget.provenance import audit, build_record, finish, format_lineage, git_version, summarize_lineage
+from fairforget.provenance.audit import audit
+from fairforget.provenance.record import build_record, finish, git_version
+from fairforget.provenance.report import format_lineage, summarize_lineage
 
 CONFIG = {"analysis": {"permutations": 199}}
 
@@ -134,7 +136,7 @@ def test_file_used_in_two_versions_is_reported(lineage):
 
 
 def test_embedded_facts_digest_many_checkpoints():
-    from fairforget.provenance import embedded_facts
+    from fairforget.provenance.record import embedded_facts
 
     record = {
         "rule": "figures",

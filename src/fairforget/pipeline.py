@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fairforget import provenance
 from fairforget.analysis.claims import Finding
 from fairforget.analysis.figure_set import figure_makers, save_figure
 from fairforget.analysis.markdown import write_findings
@@ -22,6 +21,8 @@ from fairforget.fusion.report import render_fusion
 from fairforget.fusion.settings import FusionSettings
 from fairforget.fusion.table import build_fusion_table, read_fusion_table
 from fairforget.fusion.verdict import analyse_fusion
+from fairforget.provenance.lineage import sidecar_for
+from fairforget.provenance.record import build_record, finish
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def findings(
     fusion section (fairforget.fusion)."""
     settings = AnalysisSettings.from_config(config)
     inputs = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
-    record = provenance.build_record("findings", inputs, config, repo_root, code_root)
+    record = build_record("findings", inputs, config, repo_root, code_root)
     frame = read_run_table(table_path)
     sections = []
     if fusion_table_path is not None:
@@ -49,7 +50,7 @@ def findings(
         )
         sections.append(render_fusion(fused, settings))
     result = write_findings(frame, settings, out, sections)
-    provenance.finish(record, [out], provenance.sidecar_for(out))
+    finish(record, [out], sidecar_for(out))
     if figures_dir is not None:
         figure = verdicts_figure(verdict_blocks(result, settings), frame.height, settings)
         save_figure(figure, figures_dir, VERDICTS, record)
@@ -72,12 +73,12 @@ def figures(
     frame = read_run_table(table_path)
     fusion = read_fusion_table(fusion_table_path) if fusion_table_path is not None else None
     tables = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
-    table_record = provenance.build_record(rule, tables, config, repo_root, code_root)
+    table_record = build_record(rule, tables, config, repo_root, code_root)
     makers = figure_makers(frame, trajectory_paths, settings, fusion)
     written: list[Path] = []
     for name in FIGURE_NAMES:
         record = (
-            provenance.build_record(rule, list(trajectory_paths), config, repo_root, code_root)
+            build_record(rule, list(trajectory_paths), config, repo_root, code_root)
             if name == "trajectory_forgetting"
             else table_record
         )
@@ -101,7 +102,7 @@ def fusion_table(
     """The fusion table (one row per fused run and weight) + its provenance sidecar; return its rows."""
     settings = AnalysisSettings.from_config(config)
     inputs = [run_table_path, *eval_paths, *downstream_paths, *meta_paths, *sidecars]
-    record = provenance.build_record("fusion_table", inputs, config, repo_root, code_root)
+    record = build_record("fusion_table", inputs, config, repo_root, code_root)
     frame = build_fusion_table(
         read_run_table(run_table_path),
         eval_paths,
@@ -113,5 +114,5 @@ def fusion_table(
     Path(parquet).parent.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(parquet)
     frame.write_csv(csv)
-    provenance.finish(record, [parquet, csv], provenance.sidecar_for(parquet))
+    finish(record, [parquet, csv], sidecar_for(parquet))
     return frame.height

@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from fairforget import provenance  # noqa: E402
 from fairforget.analysis import columns as cols  # noqa: E402
 from fairforget.analysis.figures import (  # noqa: E402
     data_size_sweep,
@@ -26,6 +25,7 @@ from fairforget.analysis.figures import (  # noqa: E402
 from fairforget.analysis.frontier_figure import bias_frontier  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
 from fairforget.analysis.style import RC  # noqa: E402
+from fairforget.provenance.record import finish, matplotlib_metadata  # noqa: E402
 
 
 def figure_makers(
@@ -82,8 +82,8 @@ def save_figure(fig: Figure, out_dir: str | Path, name: str, record: dict[str, A
     outputs = []
     for fmt in ("png", "pdf"):
         path = out_dir / f"{name}.{fmt}"
-        fig.savefig(path, format=fmt, dpi=150, metadata=provenance.matplotlib_metadata(record, sidecar.name, fmt, name))
+        fig.savefig(path, format=fmt, dpi=150, metadata=matplotlib_metadata(record, sidecar.name, fmt, name))
         outputs.append(path)
     plt.close(fig)
-    provenance.finish(record, outputs, sidecar)
+    finish(record, outputs, sidecar)
     return outputs

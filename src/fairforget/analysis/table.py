@@ -13,7 +13,6 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
-from fairforget import provenance
 from fairforget.analysis import trajectory
 from fairforget.analysis.dictionary import data_dictionary
 from fairforget.analysis.results import RUN_KEYS, classify, load_result, manifest_for, run_id
@@ -22,6 +21,8 @@ from fairforget.config.grid import Run
 from fairforget.data.sizes import size_rank
 from fairforget.errors import DataError
 from fairforget.io import atomic_write_text, read_json
+from fairforget.provenance.lineage import sidecar_for
+from fairforget.provenance.record import build_record, finish
 
 log = logging.getLogger(__name__)
 
@@ -349,10 +350,10 @@ def aggregate_table(
     """Build and write the tidy table (+ runs.provenance.json); return the number of runs."""
     settings = AnalysisSettings.from_config(config)
     inputs = [*eval_paths, *downstream_paths, *trajectory_paths, *meta_paths, *model_sidecars, *summary_paths]
-    record = provenance.build_record("aggregate_table", inputs, config, repo_root, code_root)
+    record = build_record("aggregate_table", inputs, config, repo_root, code_root)
     table = build_run_table(
         eval_paths, downstream_paths, trajectory_paths, meta_paths, settings, summary_paths=summary_paths
     )
     write_run_table(table, parquet, csv, dictionary)
-    provenance.finish(record, [parquet, csv, dictionary], provenance.sidecar_for(parquet))
+    finish(record, [parquet, csv, dictionary], sidecar_for(parquet))
     return table.frame.height

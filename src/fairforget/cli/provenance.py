@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fairforget.provenance import audit, format_lineage, summarize_lineage
+from fairforget.provenance.audit import audit
+from fairforget.provenance.report import format_lineage, summarize_lineage
 
 
 def _provenance(args: argparse.Namespace) -> int:

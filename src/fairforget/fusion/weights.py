@@ -25,10 +25,11 @@ from typing import Any
 import torch
 
 from fairforget.errors import ModelError
-from fairforget.io import naming_the_path, read_json
+from fairforget.io import naming_the_path
 from fairforget.models.modeldir import (
     MANIFEST,
     WEIGHTS,
+    Manifest,
     read_sidecar,
     verify_model_dir,
     write_manifest,
@@ -160,8 +161,7 @@ def fuse_into(
 
 def fusion_record(model_dir: str | Path) -> dict[str, Any]:
     """The `fusion` entry of a fused directory's manifest (ModelError if it is not a fused model)."""
-    manifest = read_json(Path(model_dir) / MANIFEST)
-    record = manifest.get("fusion") if isinstance(manifest, dict) else None
-    if not isinstance(record, dict):
+    record = Manifest.read(Path(model_dir) / MANIFEST).fusion
+    if record is None:
         raise ModelError(f"{model_dir}/{MANIFEST}: not a fused model (no 'fusion' entry)")
     return record

@@ -11,7 +11,7 @@ import os
 import platform
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,55 @@ class LoadedModel:
     @property
     def content_hash(self) -> str:
         return self.manifest["content_hash"]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A model directory's manifest.json as written by `write_manifest`, typed: the fields the rest of the package
+    reads (provenance, fusion), read leniently (a missing field is None or empty) so that a partial or foreign
+    manifest can still be described; `verify_model_dir` is the strict check. `record` is the whole JSON object."""
+
+    record: dict[str, Any]
+    kind: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    content_hash: str | None = None
+    parent_hash: str | None = None
+    run: dict[str, Any] | None = None
+    # where the base weights came from (`source.type`: toy, hub, local, gguf, ...)
+    source: dict[str, Any] | None = None
+    # {path: sha256 at training time} of the prepared data a checkpoint was trained on
+    data_files: dict[str, str] | None = None
+    # a fused checkpoint's {alpha, base_hash, debiased_hash, method} (fairforget.fusion.weights)
+    fusion: dict[str, Any] | None = None
+    # the code identity of the job that made it (fairforget.code_identity)
+    code: dict[str, Any] | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Manifest:
+        def mapping(key: str) -> Any:
+            value = record.get(key)
+            return value if isinstance(value, dict) else None
+
+        return cls(
+            record=record,
+            kind=record.get("kind"),
+            files=record.get("files") or {},
+            content_hash=record.get("content_hash"),
+            parent_hash=record.get("parent_hash"),
+            run=record.get("run"),
+            source=record.get("source"),
+            data_files=mapping("data_files"),
+            fusion=mapping("fusion"),
+            code=mapping("code"),
+        )
+
+    @classmethod
+    def read(cls, path: str | Path) -> Manifest:
+        """The manifest file `path` (a model dir's manifest.json); DataError if it is not a JSON object."""
+        record = read_json(path)
+        if not isinstance(record, dict):
+            raise DataError(f"{path}: expected a JSON object")
+        return cls.from_record(record)
 
 
 def hash_files(model_dir: Path) -> dict[str, str]:
