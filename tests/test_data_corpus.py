@@ -18,7 +18,7 @@ import yaml
 
 from fairforget.config.checks import check_environment
 from fairforget.data.build import build_data
-from fairforget.data.cda import augment, augment_dataset, contains_gendered_word, load_word_pairs
+from fairforget.data.cda import contains_gendered_word, load_word_pairs
 from fairforget.data.corpus import CorpusSpec, check_available, load_chunks, load_raw, parse_corpus
 from fairforget.data.debias import gendered_candidates, prepare_replay, without_leaks
 from fairforget.data.leakage import EvaluationFiles
@@ -206,17 +206,6 @@ def test_parallel_filters_equal_one_process(wiki_parquet: Path, tmp_path: Path) 
         kept, dropped = without_leaks(found, index, procs)
         results.append((kept["text"], dropped))
     assert results[0] == results[1] and results[0][1]["sentence"] == 3
-
-
-def test_cda_as_dataset_map_equals_the_list_augment() -> None:
-    texts = ["He met his mother.", "The river is long.", "HER husband's car", "Mr. Smith and the lady"]
-    records = [{"id": f"t{i}", "text": t} for i, t in enumerate(texts)]
-    pairs = load_word_pairs()
-    corpus = datasets.Dataset.from_list(records)
-    for sided in ("two", "one"):
-        for keep in (True, False):
-            mapped = augment_dataset(corpus, pairs, sided=sided, keep_ungendered=keep).to_list()
-            assert mapped == augment(records, pairs, sided=sided, keep_ungendered=keep)
 
 
 def test_percentage_sizes_are_labels_resolved_to_nested_subsets() -> None:

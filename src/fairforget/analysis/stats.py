@@ -149,49 +149,6 @@ def fisher_z_ci(r: float, n: int, alpha: float = 0.05) -> tuple[float, float] | 
     return (math.tanh(z - half), math.tanh(z + half))
 
 
-@dataclass(frozen=True)
-class OlsFit:
-    """y = intercept + slope * x, fitted by statsmodels OLS."""
-
-    n: int
-    slope: float | None = None
-    intercept: float | None = None
-    slope_ci: tuple[float, float] | None = None
-    slope_p: float | None = None
-    r_squared: float | None = None
-    reason: str | None = None
-
-    @property
-    def defined(self) -> bool:
-        return self.slope is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def ols_fit(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> OlsFit:
-    import statsmodels.api as sm
-
-    xa, ya = _clean_pairs(x, y)
-    n = int(xa.size)
-    if n < MIN_N:
-        return OlsFit(n=n, reason=f"n={n} < {MIN_N} points, too few for a fit")
-    if _constant(xa):
-        return OlsFit(n=n, reason="x is constant across runs")
-    if _constant(ya):
-        return OlsFit(n=n, reason="y is constant across runs (R² undefined)")
-    model = sm.OLS(ya, sm.add_constant(xa)).fit()
-    ci = model.conf_int(alpha=alpha)
-    return OlsFit(
-        n=n,
-        slope=float(model.params[1]),
-        intercept=float(model.params[0]),
-        slope_ci=(float(ci[1][0]), float(ci[1][1])),
-        slope_p=float(model.pvalues[1]),
-        r_squared=float(model.rsquared),
-    )
-
-
 def ols_band(
     x: Sequence[float], y: Sequence[float], grid: Sequence[float] | np.ndarray, alpha: float = 0.05
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

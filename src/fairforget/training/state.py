@@ -13,7 +13,6 @@ state usable (`checkpoint.old/` is used if the kill fell between the two renames
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -235,9 +234,3 @@ def clear_state(state_dir: str | Path) -> None:
         shutil.rmtree(state_dir / name, ignore_errors=True)
     if state_dir.is_dir() and not any(state_dir.iterdir()):
         state_dir.rmdir()
-
-
-def describe_state(folder: str | Path) -> dict[str, Any]:
-    """Step and position of a saved state, for logs."""
-    meta = json.loads((Path(folder) / METADATA).read_text(encoding="utf-8"))
-    return {"step": meta["step"], "position": meta["position"]}

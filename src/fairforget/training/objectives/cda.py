@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from fairforget.data.cda import WordPairs, _as_pairs, _augmented, _check_sided, gendered_batch
+from fairforget.data.cda import WordPairs, as_word_pairs, augmented_records, check_sided, gendered_batch
 from fairforget.training.examples import CHUNK, LazyExamples, digest, fingerprint_of, release_pages, texts_at
 from fairforget.training.objectives._text import TextObjective
 from fairforget.training.plugins import OBJECTIVES, Param, TrainingContext
@@ -32,8 +32,8 @@ class CdaExamples(LazyExamples):
     text's examples needs every text's flag: one pass of the gendered-word test over the texts, at construction."""
 
     def __init__(self, texts: Sequence[str], pairs: WordPairs, sided: str) -> None:
-        _check_sided(sided)
-        self.texts, self.pairs, self.sided = texts, _as_pairs(pairs), sided
+        check_sided(sided)
+        self.texts, self.pairs, self.sided = texts, as_word_pairs(pairs), sided
         self.ends: np.ndarray | None = None  # per text, one past its last example (two-sided only)
         if sided == "two":
             counts = np.ones(len(texts), dtype=np.int64)
@@ -56,7 +56,7 @@ class CdaExamples(LazyExamples):
         texts = texts_at(self.texts, sources)
         out = []
         for source, offset, text in zip(sources.tolist(), offsets.tolist(), texts, strict=True):
-            record = _augmented(f"text-{source:06d}", text, self.pairs, self.sided, True)[offset]
+            record = augmented_records(f"text-{source:06d}", text, self.pairs, self.sided, True)[offset]
             out.append(
                 {"type": "text", "text": record["text"], "id": record["id"], "counterfactual": record["counterfactual"]}
             )

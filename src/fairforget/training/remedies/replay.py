@@ -47,11 +47,6 @@ def replay_order(n_general: int, n: int, seed: int) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def replay_texts(general_texts: Sequence[str], n: int, seed: int) -> list[str]:
-    """`n` texts drawn from `general_texts` (seeded permutations, concatenated as needed)."""
-    return texts_at(general_texts, replay_order(len(general_texts), n, seed))
-
-
 class ReplayExamples(LazyExamples):
     """The objective's `examples`, then `{"type": "text", "text": t, "replay": True}` for the drawn general texts."""
 
