@@ -1,22 +1,8 @@
-"""Power of the verdict rules and the minimum detectable effect (MDE) of this grid.
-
-F1/F2: the power of the rule *as it is run* — the same Freedman–Lane permutation tests, the same permutations,
-the per-model sign conditions — under a shift alternative y = effect * signal + noise, where the noise
-realisations are the fitted model's residuals under random relabellings of the objectives (the test's own
-exchangeable units). Each test statistic is a ratio of quadratics in the effect, so the power at any effect size
-costs only a few array operations once the noise realisations are projected (no refits). This keeps the design,
-the objective-level structure of the residuals and the granularity of the permutation test: with few objectives,
-relabellings close to the identity give nearly the observed statistic, and the power is honest about that; a
-grid whose test cannot reach p < alpha has no MDE. The noise is the one this grid showed, so the MDE is the
-effect this grid would detect given that noise (Bloom 1995); it is approximate in that the residuals' noise is
-slightly smaller than the true noise (fitted parameters) and that power uses at most POWER_TEST_PERMUTATIONS
-random permutations per test and NOISE_DRAWS noise realisations.
-
-F3 (paired tests): the t approximation (t_{1-alpha/2} + t_{power}) * sd / sqrt(n) at the Bonferroni level (Holm's
-first step; conservative for the later steps), and normal-approximation sample sizes for detection and TOST.
-Fusion vs the remedies (sign-flip tests of paired means, docs/metrics.md section 11): `sign_flip_mde`, a normal
-approximation that, unlike the t MDE, accounts for the flip variance growing with the effect.
-The calibration suite (tests/test_analysis_calibration.py) checks the claimed power on simulated tables.
+"""Power of the verdict rules and the minimum detectable effect (MDE, 80% power) of this grid, given the noise the
+grid showed (Bloom 1995). F1/F2: the rule as it is run (the same Freedman–Lane tests, permutations and per-model
+sign conditions) under a shift alternative, each statistic a ratio of quadratics in the effect, so no refits;
+F3: a t approximation at Holm's first step; fusion: `sign_flip_mde`. Why, and what is approximate:
+docs/metrics.md, sections 9 and 11; checked by tests/test_analysis_calibration.py.
 """
 
 from __future__ import annotations

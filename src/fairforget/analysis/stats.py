@@ -1,15 +1,7 @@
-"""Basic statistics: correlations with bootstrap CIs and OLS fits (for the figures), and Holm's correction.
-
-The findings' tests are in permutation.py (sign-flip, Freedman–Lane) and within.py (within-model fits).
-
-Every function returns a result object whose `reason` is set (and whose numbers are None) when the statistic
-is undefined for the data given (too few points, constant input): the caller reports the reason, never a
-made-up number.
-
-Bootstrap CIs are percentile intervals over resampled *pairs* (or differences) with a seeded numpy Generator;
-resamples on which the statistic is undefined (e.g. all-equal x after resampling) are dropped, and the number
-of usable resamples is reported. With small n percentile intervals are known to be too narrow, so they are
-approximate (the findings do not use them); the p-values come from the analytic tests (scipy).
+"""Basic statistics: correlations with bootstrap CIs and the OLS band (for the figures), and Holm's correction;
+the findings' tests are in permutation.py and within.py. An undefined statistic (too few points, constant input)
+comes back with its `reason` set and its numbers None, never a made-up number. Bootstrap CIs are percentile
+intervals over resampled pairs (seeded), approximate with small n (the findings do not use them).
 """
 
 from __future__ import annotations

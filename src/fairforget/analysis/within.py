@@ -1,16 +1,8 @@
-"""Within-model regression: fixed effects for the strata of runs that share noise, controls interacted with the
-model, permutation tests that move whole objectives, and the same fit per model and pooled (for comparison).
-
-Runs that share a base model, a data size and a seed share the base checkpoint, the debiasing data subsample
-(fairforget.training.finetune.subset_texts draws it from size and seed) and the data order: one fixed effect per
-(model, size, seed) stratum absorbs that shared noise. The associations F1 and F2 are about come from differences
-between objectives, and an objective may move a metric for reasons of its own (e.g. dropout perturbs every
-weight), in every model alike; so the permutations exchange whole objectives, jointly in all models (all runs of
-objective o take the places of objective pi(o)'s runs with the same model, remedy, size and seed). The test then
-never borrows information from differences between models or seeds, and its reference distribution includes
-objective-level chance associations: the objectives, not the runs, are the replicates of an across-objective
-association. (Permuting runs within strata, or objectives separately per model, let objective effects shared by
-the models pass for evidence: 12% false verdicts at alpha = 0.05 in the calibration's objective-confound scenario.)
+"""Within-model regression: fixed effects for the strata of runs that share noise (one per model, size and seed:
+the base checkpoint, data subsample and order they share), controls interacted with the model, permutation
+tests that relabel whole objectives jointly in all models (the objectives, not the runs, are the replicates of an
+across-objective association), and the same fit per model and pooled for comparison. Why these permutations and
+not others (they held the level where run- or per-model permutations did not): docs/metrics.md, section 9.
 """
 
 from __future__ import annotations
