@@ -35,13 +35,13 @@ rule finetune:
         # passed to the script: each attempt keeps its own log (fairforget.workflow.logs)
         attempt=lambda wildcards, attempt: attempt,
     params:
-        spec=finetune_spec,
+        job=finetune_job_json,
         launcher=finetune_launcher,
         code=finetune_code,
-        # what the run trains with, as a param Snakemake compares (spec, built from input/output, is not compared)
+        # what the run trains with, as a param Snakemake compares (the job, a function of input/output, is not)
         settings=finetune_settings,
         script=workflow_file("workflow_scripts", "finetune.py"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
+        "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --job {params.job:q} --threads {threads}"
         " --attempt {resources.attempt}"
         " 2>> {log:q}"
