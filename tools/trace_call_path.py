@@ -10,13 +10,15 @@ Method (the same for any checkout, so a before and an after are counted identica
    the job finds its inputs and writes nothing outside the scratch folder.
 2. The rule's script (REPO/workflow_scripts/finetune.py) runs in this process under `sys.setprofile`, with
    `TrainingLoop.step` replaced by a stop: the trace covers the script's entry up to the first training step.
-3. The job is followed by identity: its roots are the objects the script holds in a global named `spec` or `job`
-   when it calls into the package; every container, string and dataclass reachable from them is tracked. A
-   function of REPO/src/fairforget (module bodies and comprehensions left out) is on the job's path when one of
-   its arguments is a tracked object.
-4. Counted: files (distinct source files of those functions), functions (distinct code objects), and returns to
-   a file already left (a function on the path returning to a caller in another file of the package or the
-   script: control goes back to a file it had left).
+3. Which calls count (functions of REPO/src/fairforget; module bodies and comprehensions left out):
+   - `frames` (the default): every call between the script's entry and the first training step;
+   - `job`: the calls the job's data reaches, followed by identity: the roots are the objects the script holds
+     in a global named `spec` or `job` when it calls into the package; every container, string and dataclass
+     reachable from them is tracked, and a call counts when one of its arguments is a tracked object (a value
+     converted on the way, e.g. `Path(spec["base_dir"])`, is a new object and is no longer followed).
+4. Counted: files (distinct source files of the counted calls), functions (distinct code objects), and returns
+   to a file already left (a counted call returning to a caller in another file of the package or the script:
+   control goes back to a file it had left).
 """
 
 from __future__ import annotations
@@ -73,22 +75,26 @@ def reachable_ids(root: Any, seen: set[int]) -> None:
             reachable_ids(getattr(root, field.name), seen)
 
 
-def trace(repo: Path, argv: list[str]) -> dict[str, Any]:
+def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any]:
     script = str((repo / argv[1]).resolve())
     package = str((repo / "src" / "fairforget").resolve()) + os.sep
     sys.path.insert(0, str(repo / "src"))
     from fairforget.training.loop import TrainingLoop
 
-    def stop(self: Any) -> None:
+    def stop(self: Any, *args: Any, **kwargs: Any) -> None:
         raise StopAtFirstStep
 
-    TrainingLoop.step = stop  # type: ignore[method-assign]
+    if until == "loop":
+        TrainingLoop.__init__ = stop  # type: ignore[method-assign]
+    else:
+        TrainingLoop.step = stop  # type: ignore[method-assign]
     tracked: set[int] = set()
     roots: set[int] = set()
     on_path: set[int] = set()  # frame ids of functions on the job's path
     files: set[str] = set()
     functions: set[tuple[str, str, int]] = set()
     returns_to_left_file = 0
+    return_edges: set[tuple[str, str]] = set()  # (function returning, function returned to), across files
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         nonlocal returns_to_left_file
@@ -104,7 +110,8 @@ def trace(repo: Path, argv: list[str]) -> dict[str, Any]:
             if not code.co_filename.startswith(package) or code.co_name in SKIPPED_CODE_NAMES:
                 return
             arguments = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-            if any(id(frame.f_locals.get(name)) in tracked for name in arguments if name in frame.f_locals):
+            locals_ = frame.f_locals
+            if method == "frames" or any(id(locals_[name]) in tracked for name in arguments if name in locals_):
                 on_path.add(id(frame))
                 files.add(code.co_filename)
                 functions.add((code.co_filename, code.co_qualname, code.co_firstlineno))
@@ -116,6 +123,7 @@ def trace(repo: Path, argv: list[str]) -> dict[str, Any]:
             into = caller.f_code.co_filename
             if into != code.co_filename and (into.startswith(package) or into == script):
                 returns_to_left_file += 1
+                return_edges.add((f"{code.co_filename}:{code.co_qualname}", f"{into}:{caller.f_code.co_qualname}"))
 
     sys.argv = argv[1:]
     sys.setprofile(profile)
@@ -131,6 +139,7 @@ def trace(repo: Path, argv: list[str]) -> dict[str, Any]:
         "files": len(files),
         "functions": len(functions),
         "returns_to_a_file_already_left": returns_to_left_file,
+        "distinct_returns_to_a_file_already_left": len(return_edges),
         "function_list": sorted(f"{Path(f).relative_to(repo / 'src')}:{q}" for f, q, _ in functions),
     }
 
@@ -140,6 +149,10 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=Path("."), help="checkout whose workflow and package are traced")
     parser.add_argument("--inputs-from", type=Path, required=True, help="results dir with data/ and models/base/")
     parser.add_argument("--run", default="bert-tiny/none/none/full/seed0", help="the run (path fragment)")
+    parser.add_argument("--method", choices=("frames", "job"), default="frames", help="which calls count")
+    parser.add_argument(
+        "--until", choices=("loop", "step"), default="step", help="stop at the TrainingLoop's construction or step"
+    )
     parser.add_argument("--list", action="store_true", help="also print the functions on the path")
     args = parser.parse_args()
     repo = args.repo.resolve()
@@ -152,9 +165,9 @@ def main() -> None:
         shutil.copy(args.inputs_from / "models" / "base" / f"{model}.sha256", scratch / "models" / "base")
         argv = finetune_command(repo, scratch, args.run)
         os.chdir(repo)
-        counts = trace(repo, argv)
+        counts = trace(repo, argv, args.method, args.until)
     listing = counts.pop("function_list")
-    print(json.dumps(counts))
+    print(json.dumps({"method": args.method, "until": args.until, **counts}))
     if args.list:
         print("\n".join(listing))
 

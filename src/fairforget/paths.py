@@ -208,6 +208,11 @@ class PathInfo:
     fields: dict[str, str]
 
     @property
+    def run(self) -> Run | None:
+        """The run the file belongs to (None for a base-model or data file)."""
+        return None if "objective" not in self.fields else Run.of(self.fields)
+
+    @property
     def run_key(self) -> tuple[str, str, str, str, int] | None:
         if "objective" not in self.fields:
             return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,42 @@ class Pretraining(Objective):
         return lm_loss(model, batch)
 
 
+@dataclass(frozen=True)
+class PretrainConfig:
+    """`models.<name>` of a toy model, checked: kind, architecture and the `pretrain` settings."""
+
+    kind: str
+    architecture: dict[str, Any]
+    max_length: int
+    mlm_probability: float
+    gender_mask_probability: float | None
+    settings: TrainSettings
+
+    @classmethod
+    def of(cls, model_name: str, model_cfg: Mapping[str, Any], seed: int) -> PretrainConfig:
+        key = f"models.{model_name}"
+        kind = model_cfg.get("kind")
+        if kind not in ("masked", "causal"):
+            raise ConfigError(f"config key '{key}.kind': must be 'masked' or 'causal', got {kind!r}")
+        architecture = dict(model_cfg.get("architecture") or {})
+        if "vocab_size" not in architecture:
+            raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
+        pretrain = dict(model_cfg["pretrain"])
+        max_length = int(pretrain["max_length"])
+        if max_length > int(architecture.get("max_position_embeddings", 512)):  # transformers BERT default
+            raise ConfigError(
+                f"config key '{key}.pretrain.max_length': {max_length} exceeds architecture.max_position_embeddings"
+            )
+        return cls(
+            kind=kind,
+            architecture=architecture,
+            max_length=max_length,
+            mlm_probability=float(pretrain["mlm_probability"]),
+            gender_mask_probability=_gender_mask_probability(pretrain["gender_mask_probability"], kind, key),
+            settings=TrainSettings.from_config(pretrain, seed=seed, key=f"{key}.pretrain"),
+        )
+
+
 def build_toy_base(
     texts_paths: Sequence[str | Path],
     model_name: str,
@@ -81,26 +117,12 @@ def build_toy_base(
     keys plus `max_length`, `mlm_probability` and `gender_mask_probability`). The same texts, config and seed
     give the same content hash on CPU.
     """
-    key = f"models.{model_name}"
-    kind = model_cfg.get("kind")
-    if kind not in ("masked", "causal"):
-        raise ConfigError(f"config key '{key}.kind': must be 'masked' or 'causal', got {kind!r}")
-    architecture = dict(model_cfg.get("architecture") or {})
-    if "vocab_size" not in architecture:
-        raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
-    pretrain_cfg = dict(model_cfg["pretrain"])
-    max_length = int(pretrain_cfg["max_length"])
-    mlm_probability = float(pretrain_cfg["mlm_probability"])
-    gender_mask_probability = _gender_mask_probability(pretrain_cfg["gender_mask_probability"], kind, key)
-    if max_length > int(architecture.get("max_position_embeddings", 512)):  # transformers BERT default
-        raise ConfigError(
-            f"config key '{key}.pretrain.max_length': {max_length} exceeds architecture.max_position_embeddings"
-        )
-    settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
-
+    cfg = PretrainConfig.of(model_name, model_cfg, seed)
+    kind, architecture, max_length, settings = cfg.kind, cfg.architecture, cfg.max_length, cfg.settings
+    mlm_probability, gender_mask_probability = cfg.mlm_probability, cfg.gender_mask_probability
     texts, planted = read_texts(texts_paths)
     tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
-    model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
+    model = build_toy_model(kind, architecture, tokenizer, seed, key=f"models.{model_name}.architecture")
     log.info(
         "%s: %d texts, vocabulary %d, %d parameters",
         model_name,
