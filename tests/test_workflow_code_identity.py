@@ -107,8 +107,8 @@ def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_wor
 
 
 def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_workflow: Path) -> None:
-    """Not code, but the same kind of staleness: the finetune job's spec is built from its input/output paths,
-    which Snakemake does not compare, so its settings are a param of their own."""
+    """Not code, but the same kind of staleness: the finetune job's JSON is a function of its input/output
+    paths, which Snakemake does not compare, so its settings are a param of their own."""
     config_file = touched_workflow / "config" / "plugin.yaml"
     config = yaml.safe_load(config_file.read_text())
     config["objectives"]["cda"]["params"]["sided"] = "one"

@@ -114,8 +114,14 @@ class Run:
     def of(cls, fields: Any) -> Run:
         """The run named by a mapping or an object with the run's fields (Snakemake's wildcards, a manifest's
         `run`); the seed as an int."""
-        get = fields.get if isinstance(fields, Mapping) else lambda name: getattr(fields, name)
-        return cls(str(get("model")), str(get("objective")), str(get("remedy")), str(get("size")), int(get("seed")))
+        values = {name: fields[name] if isinstance(fields, Mapping) else getattr(fields, name) for name in RUN_FIELDS}
+        return cls(
+            str(values["model"]),
+            str(values["objective"]),
+            str(values["remedy"]),
+            str(values["size"]),
+            int(values["seed"]),
+        )
 
     @property
     def path(self) -> str:

@@ -44,8 +44,10 @@ def _decode(cls: type[Any], data: Any, where: str) -> Any:
     values = {}
     for name, field in fields.items():
         nested = _NESTED.get(str(field.type).removesuffix(" | None"))
-        decode = nested is not None and data[name] is not None
-        values[name] = _decode(nested, data[name], f"{where}.{name}") if decode else data[name]
+        if nested is not None and data[name] is not None:
+            values[name] = _decode(nested, data[name], f"{where}.{name}")
+        else:
+            values[name] = data[name]
     if cls is Run:
         return Run.of(values)
     return cls(**values)
@@ -94,7 +96,9 @@ class FinetuneJob(_Job):
             "objective": self.objective,
             "remedy": self.remedy,
             "training": self.training,
-            "probe": {k: v for k, v in asdict(self.probe).items() if k not in ("general", "pairs")},
+            "probe": None
+            if self.probe is None
+            else {k: v for k, v in asdict(self.probe).items() if k not in ("general", "pairs")},
         }
 
 

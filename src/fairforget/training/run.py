@@ -117,7 +117,7 @@ def check_packable(
 
 def _packed(
     job: TrainJob, model: torch.nn.Module, objective: Objective, examples: Sequence[dict[str, Any]], fingerprint: Any
-) -> list[dict[str, Any]]:
+) -> Sequence[dict[str, Any]]:
     """Packed blocks in place of the examples (their files under the run's state dir, so a resumed run maps
     the same blocks instead of packing again)."""
     ctx, state_dir = job.ctx, job.options.state_dir
