@@ -123,6 +123,17 @@ def _imports_package_constants(node: ast.stmt) -> bool:
 def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, Any], str]:
     """(the module's constants by name, the hash of its syntax tree without them and without imports of
     package constants); `stamp` as for `_parsed`."""
+    _READING.add(path)
+    try:
+        return _read_constants_and_code(path)
+    finally:
+        _READING.discard(path)
+
+
+_READING: set[Path] = set()  # files whose constants are being read (import cycles)
+
+
+def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str]:
     tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
     assert isinstance(tree, ast.Module)
     module = _module_name(path)
@@ -133,7 +144,8 @@ def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, A
         if _imports_package_constants(node):
             assert isinstance(node, ast.ImportFrom)
             source = _package_module_file(node.module or "")
-            imported = module_constants(source) if source is not None and source.resolve() != path else {}
+            # (a module in an import cycle with this one is read as having no constants: no endless recursion)
+            imported = module_constants(source) if source is not None and source.resolve() not in _READING else {}
             if all(alias.name in imported for alias in node.names):
                 env.update({alias.asname or alias.name: imported[alias.name] for alias in node.names})
                 continue
