@@ -50,7 +50,9 @@ def test_result_keeping_modules_are_not_on_any_code_path() -> None:
 
 
 def test_a_plugin_is_hashed_by_content_with_its_helper_modules(tmp_path: Path) -> None:
-    plugin = _write(tmp_path / "my_plugin.py", "import helper\nfrom fairforget.hashing import sha256_file\n")
+    plugin = _write(
+        tmp_path / "my_plugin.py", "import helper\nfrom fairforget.hashing import sha256_file\n\nLIMIT = helper.VALUE\n"
+    )
     helper = _write(tmp_path / "helper.py", "VALUE = 1\n")
     names = {p.name for p in code_files(plugin)}
     assert {"my_plugin.py", "helper.py", "hashing.py", "__init__.py"} <= names
@@ -97,5 +99,7 @@ def test_constants_count_by_value_wherever_they_are_defined(tmp_path: Path) -> N
     computed = _write(tmp_path / "c.py", "import os\nX = os.sep\n\ndef f():\n    return X\n")
     assert module_constants(computed) == {} and code_hash(computed) != code_hash(spelled)
     before = file_fingerprint(spelled)["sha256"]
+    _write(spelled, f'X = "models/" + "{literal[7:]}"\nNEW = "unused"\n\ndef f():\n    return X\n')
+    assert file_fingerprint(spelled)["sha256"] == before  # a constant no code uses counts for nothing
     _write(spelled, 'X = "models/other"\n\ndef f():\n    return X\n')
     assert file_fingerprint(spelled)["sha256"] != before

@@ -17,10 +17,12 @@ The rule (the "code path" of a component):
   provenance record).
 - Constants are hashed by value, not by where they live: a module-level `NAME = <constant expression>`
   (literals, containers of them, f-strings and `+` of earlier constants, constants imported from another
-  package module) leaves its file's syntax tree, and so does an import of package constants; the code path's
-  constants enter its fingerprint once, as one pool of (name, value) pairs. Moving a constant (a path
-  template, say) from one module of a code path to another, or writing the same value another way, plans
-  nothing; changing a value or a name does.
+  package module) leaves its file's syntax tree, and so does an import of package constants; the constants
+  that the code path's code refers to (by name or as an attribute; a constant used only to define another
+  counts through that one's value) enter its fingerprint once, as one pool of (name, value) pairs. Moving a
+  constant (a path template, say) from one module to another, adding one no code on the path uses, or writing
+  the same value another way, plans nothing; changing a used value or name does. (A constant read only by a
+  computed name, `getattr(module, name)`, is not seen: refer to it by name.)
 - A job's identity combines its components' fingerprints; `code_pin` (config) replaces a component's fingerprint
   by a fixed value on purpose, and the identity lists what was pinned.
 """
@@ -80,12 +82,20 @@ class _NotConstant(Exception):
     """An expression whose value is not known without running code."""
 
 
+class _Namespace(dict):
+    """The constants of a package module bound to a name (`from fairforget import paths`): `paths.X` is one."""
+
+
 def _constant(node: ast.AST, env: Mapping[str, Any]) -> Any:
     """The JSON-able value of a constant expression, or _NotConstant."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
         return node.value
-    if isinstance(node, ast.Name) and node.id in env:
+    if isinstance(node, ast.Name) and node.id in env and not isinstance(env[node.id], _Namespace):
         return env[node.id]
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        namespace = env.get(node.value.id)
+        if isinstance(namespace, _Namespace) and node.attr in namespace:
+            return namespace[node.attr]
     if isinstance(node, ast.Tuple | ast.List):
         return [_constant(item, env) for item in node.elts]
     if isinstance(node, ast.Dict) and None not in node.keys:
@@ -119,10 +129,26 @@ def _imports_package_constants(node: ast.stmt) -> bool:
     return module.startswith(PACKAGE + ".") and not _excluded(module)
 
 
+def _imported_modules(node: ast.stmt) -> dict[str, _Namespace]:
+    """Package modules a top-level import binds to a name (`from fairforget import paths`, `import
+    fairforget.paths as paths`), as the namespaces of their constants."""
+    bound: dict[str, str] = {}
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(PACKAGE):
+        bound = {alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names}
+    elif isinstance(node, ast.Import):
+        bound = {alias.asname: alias.name for alias in node.names if alias.asname}
+    found = {}
+    for name, module in bound.items():
+        source = _package_module_file(module)
+        if source is not None and not _excluded(module) and source.resolve() not in _READING:
+            found[name] = _Namespace(module_constants(source))
+    return found
+
+
 @cache
-def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, Any], str]:
+def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, Any], str, frozenset[str]]:
     """(the module's constants by name, the hash of its syntax tree without them and without imports of
-    package constants); `stamp` as for `_parsed`."""
+    package constants, the names that tree refers to); `stamp` as for `_parsed`."""
     _READING.add(path)
     try:
         return _read_constants_and_code(path)
@@ -133,7 +159,7 @@ def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, A
 _READING: set[Path] = set()  # files whose constants are being read (import cycles)
 
 
-def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str]:
+def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str, frozenset[str]]:
     tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
     assert isinstance(tree, ast.Module)
     module = _module_name(path)
@@ -149,6 +175,7 @@ def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str]:
             if all(alias.name in imported for alias in node.names):
                 env.update({alias.asname or alias.name: imported[alias.name] for alias in node.names})
                 continue
+        env.update(_imported_modules(node))
         assigned = _assigned_name(node)
         if assigned is not None and module != f"{PACKAGE}.code_identity":
             name, value = assigned
@@ -159,13 +186,24 @@ def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str]:
                 env.pop(name, None)
         body.append(node)
     tree.body = body
-    return constants, hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    referenced = frozenset(
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name | ast.Attribute)
+    )
+    return constants, hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest(), referenced
 
 
 def module_constants(path: Path) -> dict[str, Any]:
     """The module's constants by name (hashed by value on every code path it is on)."""
     stat = path.stat()
     return _constants_and_code(path.resolve(), (stat.st_mtime_ns, stat.st_size))[0]
+
+
+def referenced_names(path: Path) -> frozenset[str]:
+    """Names and attributes the file's code (its constants' definitions left out) refers to."""
+    stat = path.stat()
+    return _constants_and_code(path.resolve(), (stat.st_mtime_ns, stat.st_size))[2]
 
 
 def code_hash(path: Path) -> str:
@@ -271,10 +309,13 @@ def file_fingerprint(start: Path) -> dict[str, Any]:
     """{"module", "files", "sha256"} of the code path starting at `start`."""
     files = code_files(start)
     digest = hashlib.sha256()
+    # the constants the code path's code refers to (by name or as an attribute), by value
+    referenced = frozenset().union(*(referenced_names(path) for path in files))
     pool: list[tuple[str, str]] = []
     for path in sorted(files, key=_label):
         digest.update(f"{_label(path)}\0{code_hash(path)}\n".encode())
-        pool.extend((name, canonical_json_hash(value)) for name, value in module_constants(path).items())
+        constants = module_constants(path).items()
+        pool.extend((name, canonical_json_hash(value)) for name, value in constants if name in referenced)
     digest.update(f"constants\0{canonical_json_hash(sorted(pool))}\n".encode())
     return {"module": _module_name(start) or _label(start.resolve()), "files": len(files), "sha256": digest.hexdigest()}
 

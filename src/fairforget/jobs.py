@@ -93,4 +93,4 @@ def base_model_inputs(config: Mapping[str, Any], model: str, results_dir: str) -
     workflow's own text (toy), none for hub and local models."""
     if not MODEL_SOURCES.get(config["models"][model]["source"]).uses_pretraining_text:
         return []
-    return [paths.under(results_dir, paths.GENERAL_PRETRAIN), paths.under(results_dir, paths.PLANTED_CORPUS)]
+    return [paths.under(results_dir, template) for template in paths.PRETRAIN_DATA]

@@ -69,6 +69,9 @@ FINETUNE_DATA: Mapping[str, str] = {
     "replay": DEBIAS_REPLAY,
 }
 
+# What a toy base model is pretrained on (the `toy` source, rules/base_models.smk), in this order.
+PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
+
 # ---- stage 4: evaluation; stage 5: downstream
 EVAL_BASE_SCORES = "eval/base/{model}/scores"
 EVAL_BASE = "eval/base/{model}/metrics.json"
