@@ -3,7 +3,7 @@
 # Launch: with resources.gpu <= 1 (toy models on CPU, or one GPU) the script runs as one `python` process;
 # with gpu > 1 (`models.<name>.gpus`, or FAIRFORGET_SLURM_FINETUNE_GPUS in the SLURM profile, also when the
 # profile requests GPUs as `gres=gpu[:type]:N`) it runs under `accelerate launch --multi_gpu --num_processes N`,
-# one process per GPU, each taking a share of every batch (fairforget.training.engine).
+# one process per GPU, each taking a share of every batch (fairforget.training.run, training.loop).
 # Preemption: SIGTERM makes the engine save R/training/RUN/state/ and exit non-zero; the state folder is not
 # an output, so it survives Snakemake's cleanup and the retry resumes from it bit-exactly (on CPU).
 

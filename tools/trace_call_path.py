@@ -15,7 +15,10 @@ Method (the same for any checkout, so a before and an after are counted identica
    - `job`: the calls the job's data reaches, followed by identity: the roots are the objects the script holds
      in a global named `spec` or `job` when it calls into the package; every container, string and dataclass
      reachable from them is tracked, and a call counts when one of its arguments is a tracked object (a value
-     converted on the way, e.g. `Path(spec["base_dir"])`, is a new object and is no longer followed).
+     converted on the way, e.g. `Path(spec["base_dir"])`, is a new object and is no longer followed);
+   - `flow`: as `job`, and what library code (not the package) returns when given a tracked value is tracked
+     too: a library conversion of the job's value (`Path(x)`, `x / "name"`) is still the job's value, while
+     what the package computes from it (a loaded model, a context) is not.
 4. Counted: files (distinct source files of the counted calls), functions (distinct code objects), and returns
    to a file already left (a counted call returning to a caller in another file of the package or the script:
    control goes back to a file it had left).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import os
 import runpy
@@ -59,20 +63,36 @@ def finetune_command(repo: Path, scratch: Path, run: str) -> list[str]:
     raise SystemExit(f"no finetune command in the dry run of {repo}:\n{out[-2000:]}")
 
 
-def reachable_ids(root: Any, seen: set[int]) -> None:
+def reachable_ids(root: Any, seen: set[int], kept: list[Any]) -> None:
+    """Add the ids of `root` and what it holds to `seen`; `kept` keeps them alive (no id is reused)."""
     if id(root) in seen or root is None or isinstance(root, bool | int | float):
         return
     seen.add(id(root))
+    kept.append(root)
     if isinstance(root, dict):
         for key, value in root.items():
-            reachable_ids(key, seen)
-            reachable_ids(value, seen)
+            reachable_ids(key, seen, kept)
+            reachable_ids(value, seen, kept)
     elif isinstance(root, list | tuple | set | frozenset):
         for value in root:
-            reachable_ids(value, seen)
+            reachable_ids(value, seen, kept)
     elif dataclasses.is_dataclass(root) and not isinstance(root, type):
         for field in dataclasses.fields(root):
-            reachable_ids(getattr(root, field.name), seen)
+            reachable_ids(getattr(root, field.name), seen, kept)
+
+
+def argument_values(frame: Any) -> list[Any]:
+    """The values a call was given: its parameters, and the items of its *args and **kwargs."""
+    code, locals_ = frame.f_code, frame.f_locals
+    count = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:count])
+    values = [locals_[name] for name in names if name in locals_]
+    if code.co_flags & inspect.CO_VARARGS:
+        values.extend(locals_.get(code.co_varnames[count], ()))
+        count += 1
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        values.extend(locals_.get(code.co_varnames[count], {}).values())
+    return values
 
 
 def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any]:
@@ -89,6 +109,8 @@ def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any
     else:
         TrainingLoop.step = stop  # type: ignore[method-assign]
     tracked: set[int] = set()
+    kept: list[Any] = []
+    converting: set[int] = set()  # frames of library code (not the package) called with a tracked argument
     roots: set[int] = set()
     on_path: set[int] = set()  # frame ids of functions on the job's path
     files: set[str] = set()
@@ -106,15 +128,24 @@ def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any
                     value = caller.f_globals.get(name)
                     if value is not None and id(value) not in roots:
                         roots.add(id(value))
-                        reachable_ids(value, tracked)
-            if not code.co_filename.startswith(package) or code.co_name in SKIPPED_CODE_NAMES:
+                        reachable_ids(value, tracked, kept)
+            carries = any(id(value) in tracked for value in argument_values(frame))
+            if not code.co_filename.startswith(package):
+                if method == "flow" and carries and code.co_filename != script:
+                    converting.add(id(frame))
                 return
-            arguments = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-            locals_ = frame.f_locals
-            if method == "frames" or any(id(locals_[name]) in tracked for name in arguments if name in locals_):
+            if code.co_name in SKIPPED_CODE_NAMES:
+                return
+            if method == "frames" or carries:
                 on_path.add(id(frame))
                 files.add(code.co_filename)
                 functions.add((code.co_filename, code.co_qualname, code.co_firstlineno))
+        elif event == "return" and id(frame) in converting:
+            # a library conversion of the job's value (Path(x), x / "name") is still the job's value
+            converting.discard(id(frame))
+            reachable_ids(arg, tracked, kept)
+            if code.co_name == "__init__" and "self" in frame.f_locals:
+                reachable_ids(frame.f_locals["self"], tracked, kept)
         elif event == "return" and id(frame) in on_path:
             on_path.discard(id(frame))
             caller = frame.f_back
@@ -149,7 +180,7 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, default=Path("."), help="checkout whose workflow and package are traced")
     parser.add_argument("--inputs-from", type=Path, required=True, help="results dir with data/ and models/base/")
     parser.add_argument("--run", default="bert-tiny/none/none/full/seed0", help="the run (path fragment)")
-    parser.add_argument("--method", choices=("frames", "job"), default="frames", help="which calls count")
+    parser.add_argument("--method", choices=("frames", "job", "flow"), default="frames", help="which calls count")
     parser.add_argument(
         "--until", choices=("loop", "step"), default="step", help="stop at the TrainingLoop's construction or step"
     )
