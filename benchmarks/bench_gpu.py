@@ -7,7 +7,7 @@ sequences up to 512 tokens) and LlamaForCausalLM sized like Llama-3.2-1B (hidden
 Data: synthetic token ids, lengths uniform in [max_len / 8, max_len], right-padded to the longest of each
 batch (the engine's collate); MLM masking 15% for BERT, next-token loss for Llama; weights stay float32.
 
-Variants (cumulative; each trained with `Engine.fit` for --warmup-steps untimed + --steps timed steps):
+Variants (cumulative; each trained with `TrainingLoop.run` for --warmup-steps untimed + --steps timed steps):
   baseline  fp32, eager attention, unfused AdamW (foreach), random-length batches
   bf16      + bf16 autocast (accelerate mixed_precision="bf16")
   sdpa      + attention through torch's scaled_dot_product_attention (transformers' default)
@@ -242,8 +242,10 @@ def synchronize(device: Any) -> None:
 def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    from fairforget.training.engine import Engine, TrainSettings
     from fairforget.training.lm import lm_loss
+    from fairforget.training.loop import TrainingLoop
+    from fairforget.training.run import make_accelerator
+    from fairforget.training.settings import TrainSettings
 
     options = VARIANTS[variant]
     total_steps = args.warmup_steps + args.steps
@@ -258,8 +260,8 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
         group_by_length=options["group_by_length"],
         seed=0,
     )
-    engine = Engine(settings)
-    device = engine.device
+    accelerator = make_accelerator(settings)
+    device = accelerator.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     model = build_model(spec, options["attn"], device)
@@ -270,9 +272,11 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
         examples = [{**example, "length": spec.max_len} for example in examples]
     warmed = prewarm(model, spec, options, device, args.pad_multiple) if args.prewarm else 0
     collate = TimedCollate(spec, ids, args.warmup_steps, device, args.pad_multiple)
-    result = engine.fit(
-        model, examples, collate, lm_loss, lengths=[e["length"] for e in examples], desc=f"{spec.name} {variant}"
+    lengths = [e["length"] for e in examples]
+    loop = TrainingLoop(
+        settings, accelerator, model, examples, collate, lm_loss, lengths=lengths, desc=f"{spec.name} {variant}"
     )
+    result = loop.run()
     synchronize(device)
     seconds = time.perf_counter() - (collate.started or float("nan"))
     config = model.config
@@ -300,8 +304,8 @@ def run_variant(spec: ModelSpec, variant: str, args: argparse.Namespace) -> dict
         "final_loss": result.final_loss,
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None,
     }
-    engine.accelerator.free_memory()
-    del model, engine, result
+    accelerator.free_memory()
+    del model, accelerator, loop, result
     if device.type == "cuda":  # give the next variant the whole device
         gc.collect()
         torch.cuda.empty_cache()

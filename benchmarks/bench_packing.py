@@ -2,7 +2,7 @@
 the training throughput in real (non-padding) tokens per second.
 
 Both runs train the same tiny model (same init seed) with the engine as a fine-tuning job does
-(`train_with_plugins`, objective `none`, no remedy) on the same texts - WikiText-2 valid chunks of 8-96 words,
+(`training.run.train`, objective `none`, no remedy) on the same texts - WikiText-2 valid chunks of 8-96 words,
 the length range of the paper config's debiasing corpus - for the same number of steps and sequences per step:
 padded = one text per sequence, truncated at --max-length, each micro-batch padded to its longest text
 (`training.packing: false`, the toy study's setting); packed = blocks of --max-length tokens
@@ -31,9 +31,9 @@ from bench_training import train_none  # benchmarks/ is on sys.path when a bench
 from fairforget.data.general import wikitext_examples
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training import lm
-from fairforget.training.engine import TrainSettings
 from fairforget.training.order import ExampleOrder
 from fairforget.training.packing import pack_texts
+from fairforget.training.settings import TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 ARCH = {

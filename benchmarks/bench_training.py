@@ -1,8 +1,8 @@
 """Throughput of the fairforget training engine vs a plain `transformers.Trainer`, measured in one run.
 
 Same tiny model (same init seed), same texts, same batch size, steps, learning rate, warm-up and weight decay,
-no evaluation, no checkpointing. The engine runs as a fine-tuning job does (`train_with_plugins`, objective
-`none`, no remedy). Each is timed from its setup (Engine / Trainer construction and the up-front tokenization
+no evaluation, no checkpointing. The engine runs as a fine-tuning job does (`training.run.train`, objective
+`none`, no remedy). Each is timed from its setup (accelerator / Trainer construction and the up-front tokenization
 both do) to the end of training. Both count the non-padding tokens of the batches they train on. Each repeat
 runs both back to back (alternating which goes first); reported: the best rate of each over `--repeats`, and
 the median (min, max) of the per-repeat engine/Trainer ratios, by wall time and by this process's CPU time
@@ -35,8 +35,10 @@ from typing import Any
 import torch
 
 from fairforget.models.toy import build_toy_model, train_tokenizer
-from fairforget.training.engine import Engine, TrainResult, TrainSettings, train_with_plugins
+from fairforget.training.loop import TrainResult
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
+from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.settings import TrainSettings
 
 ARCH = {
     "hidden_size": 64,
@@ -67,7 +69,7 @@ def toy_model(kind: str, tokenizer: Any) -> torch.nn.Module:
 def run_engine(
     kind: str, tokenizer: Any, texts: list[str], args: argparse.Namespace, make_model: ModelFactory = toy_model
 ) -> tuple[int, float, float]:
-    """The path a fine-tuning job takes: `train_with_plugins` with the `none` objective and no remedy (so the
+    """The path a fine-tuning job takes: `training.run.train` with the `none` objective and no remedy (so the
     up-front tokenization and the examples' fingerprint hash are timed, like the Trainer's tokenization)."""
     model = make_model(kind, tokenizer)
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -99,9 +101,8 @@ def train_none(
         word_pairs=[],
         general_texts=[],
     )
-    _, result = train_with_plugins(
-        Engine(settings), model, OBJECTIVES.get("none")(), REMEDIES.get("none")(), ctx, desc="engine"
-    )
+    job = TrainJob.on_new_accelerator(model, ctx, settings, RunOptions(desc="engine"))
+    _, result = train(job, Hooks(OBJECTIVES.get("none")(), REMEDIES.get("none")()))
     return result
 
 

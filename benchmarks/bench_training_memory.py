@@ -12,7 +12,7 @@ step (no model, no optimizer):
   `cda` objective's examples and the `replay` remedy's (computed on demand), their fingerprint, packing into
   memory-mapped block files, the block examples;
 - former (the list code it replaced, reproduced here from the former `finetune.build_context`, `cda`, `replay`,
-  `engine.train_with_plugins` and `packing.pack_texts`): every text in a list (read from JSONL copies of the same
+  `training.run.train` and `packing.pack_texts`): every text in a list (read from JSONL copies of the same
   files), the list subset, a dict per CDA example and per replayed text, `canonical_json_hash` of the examples, every
   token id in memory, a dict per block.
 
@@ -84,17 +84,19 @@ def write_data(folder: Path, n_tokens: int) -> dict[str, Any]:
 
 
 def bounded_path(folder: Path, block_size: int) -> dict[str, int]:
-    """What `train_with_plugins` does with the data of a packed cda + replay run, with this code."""
+    """What `training.run.train` does with the data of a packed cda + replay run, with this code."""
     from transformers import PreTrainedTokenizerFast
 
+    from fairforget.paths import Run
     from fairforget.training.examples import ExampleTexts, examples_fingerprint
     from fairforget.training.finetune import build_context
+    from fairforget.training.job import finetune_data_files
     from fairforget.training.packing import block_examples, pack_texts
     from fairforget.training.plugins import OBJECTIVES, REMEDIES
 
     tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
-    run = {"size": "full", "seed": SEED}
-    ctx = build_context(folder / "data", "masked", tokenizer, run, block_size, 0.15)
+    run = Run("bench", "cda", "replay", "full", SEED)
+    ctx = build_context(finetune_data_files(folder), "masked", tokenizer, run, block_size, 0.15)
     examples = OBJECTIVES.get("cda")(sided="two").build_examples(ctx)
     examples = REMEDIES.get("replay")(ratio=RATIO).transform_examples(examples, ctx)
     examples_fingerprint(examples)

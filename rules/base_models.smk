@@ -24,7 +24,7 @@ rule build_base_model:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 30, per_attempt=True),
     params:
-        model_name=lambda wildcards: wildcards.model,
+        job=base_model_job_json,
         model_cfg=lambda wildcards: config["models"][wildcards.model],
         code=lambda wildcards: CODE["build_base_model"][wildcards.model],
     script:

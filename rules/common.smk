@@ -55,13 +55,9 @@ DOWNSTREAM_SEEDS = list(config["downstream"]["seeds"])
 ENV = "../envs/fairforget.yaml"
 
 
+# What each wildcard matches: the patterns that also recognise result files by their path (one source).
 wildcard_constraints:
-    model=r"[A-Za-z0-9._-]+",
-    objective=r"[A-Za-z0-9._-]+",
-    remedy=r"[A-Za-z0-9._-]+",
-    size=r"full|[0-9]+|[0-9]+(?:\.[0-9]+)?pct",
-    seed=r"[0-9]+",
-    task=r"[A-Za-z0-9_-]+",
+    **paths.FIELD_PATTERNS,
 
 
 def result(template, **fields):
@@ -93,13 +89,7 @@ def benchmark_of(rule, job):
 
 def run_wildcards(wildcards):
     """The identity of a run as a plain dict (recorded in manifests and results)."""
-    return {
-        "model": wildcards.model,
-        "objective": wildcards.objective,
-        "remedy": wildcards.remedy,
-        "size": wildcards.size,
-        "seed": int(wildcards.seed),
-    }
+    return paths.Run.of(wildcards).wildcards()
 
 
 def model_source(wildcards):

@@ -3,7 +3,7 @@
 # Launch: with resources.gpu <= 1 (toy models on CPU, or one GPU) the script runs as one `python` process;
 # with gpu > 1 (`models.<name>.gpus`, or FAIRFORGET_SLURM_FINETUNE_GPUS in the SLURM profile, also when the
 # profile requests GPUs as `gres=gpu[:type]:N`) it runs under `accelerate launch --multi_gpu --num_processes N`,
-# one process per GPU, each taking a share of every batch (fairforget.training.engine).
+# one process per GPU, each taking a share of every batch (fairforget.training.run, training.loop).
 # Preemption: SIGTERM makes the engine save R/training/RUN/state/ and exit non-zero; the state folder is not
 # an output, so it survives Snakemake's cleanup and the retry resumes from it bit-exactly (on CPU).
 
@@ -35,13 +35,13 @@ rule finetune:
         # passed to the script: each attempt keeps its own log (fairforget.workflow.logs)
         attempt=lambda wildcards, attempt: attempt,
     params:
-        spec=finetune_spec,
+        job=finetune_job_json,
         launcher=finetune_launcher,
         code=finetune_code,
-        # what the run trains with, as a param Snakemake compares (spec, built from input/output, is not compared)
+        # what the run trains with, as a param Snakemake compares (the job, a function of input/output, is not)
         settings=finetune_settings,
         script=workflow_file("workflow_scripts", "finetune.py"),
     shell:
-        "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --spec {params.spec:q} --threads {threads}"
+        "OMP_NUM_THREADS={threads} {params.launcher} {params.script:q} --job {params.job:q} --threads {threads}"
         " --attempt {resources.attempt}"
         " 2>> {log:q}"

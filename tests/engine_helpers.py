@@ -11,8 +11,11 @@ from typing import Any
 
 import torch
 
+from fairforget import paths
+from fairforget.config.schema import defaults
 from fairforget.data.texttable import write_text_table
 from fairforget.io import write_json, write_jsonl
+from fairforget.training.job import BaseModelJob, FinetuneJob, ProbeSettings, finetune_data_files
 from fairforget.training.plugins import Objective, TrainingContext
 
 MALE_JOBS = ["doctor", "engineer", "mechanic", "pilot", "farmer", "guard"]
@@ -77,13 +80,66 @@ def write_toy_data(root: Path, n_general: int = 40, n_planted: int = 40, seed: i
     return data
 
 
+def pretrain_cfg(**keys: Any) -> dict[str, Any]:
+    """`models.<name>.pretrain` as the validated config has it: the given keys over the schema's defaults."""
+    return {**defaults("models.*.pretrain"), **keys}
+
+
 def tiny_model_cfg(kind: str = "masked", epochs: float = 1, batch_size: int = 8) -> dict[str, Any]:
     return {
         "kind": kind,
         "source": "toy",
         "architecture": dict(TINY_ARCH),
-        "pretrain": {"epochs": epochs, "batch_size": batch_size, "learning_rate": 0.003, "max_length": 32, "seed": 0},
+        "pretrain": pretrain_cfg(epochs=epochs, batch_size=batch_size, learning_rate=0.003, max_length=32, seed=0),
     }
+
+
+def base_job(root: Path, model_cfg: dict[str, Any]) -> BaseModelJob:
+    """The job of a toy base model `tiny` pretrained on write_toy_data(root)'s text, saved to root/base."""
+    texts = [paths.under(root, paths.GENERAL_PRETRAIN), paths.under(root, paths.PLANTED_CORPUS)]
+    return BaseModelJob("tiny", model_cfg, texts, str(root / "base"), str(root / "base.sha256"), None)
+
+
+def finetune_test_job(
+    root: Path,
+    out: Path,
+    run: dict[str, Any],
+    training: dict[str, Any],
+    *,
+    objective: dict[str, Any] | None = None,
+    remedy: dict[str, Any] | None = None,
+    probe: dict[str, int] | None = None,
+    state_dir: Path | None = None,
+) -> FinetuneJob:
+    """A fine-tuning job on root/base and write_toy_data(root)'s files, writing under `out`: `training` over the
+    schema's defaults; `probe` (max_examples, batch_size, max_length) scores the planted pairs, None = no probe."""
+    evaluation = defaults("evaluation")
+    return FinetuneJob(
+        run=paths.Run.of(run),
+        base_dir=str(root / "base"),
+        data=finetune_data_files(root),
+        objective=objective or {"type": "none"},
+        remedy=remedy or {"type": "none"},
+        training={**defaults("training"), **training},
+        probe=None
+        if probe is None
+        else ProbeSettings(
+            general=paths.under(root, paths.GENERAL_HELDOUT),
+            pairs=paths.under(root, paths.PROBES, name="planted"),
+            pair_set="planted",
+            causal_pair_score=evaluation["causal_pair_score"],
+            **probe,
+        ),
+        out_dir=str(out / "model"),
+        sidecar=str(out / "model.sha256"),
+        state_dir=None if state_dir is None else str(state_dir),
+        trajectory=str(out / "trajectory.parquet"),
+        summary=str(out / "summary.json"),
+        log=str(out / "finetune.log"),
+        plugins=[],
+        repo_root=".",
+        code=None,
+    )
 
 
 class MeanSquaredLogits(Objective):

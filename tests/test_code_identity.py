@@ -50,7 +50,9 @@ def test_result_keeping_modules_are_not_on_any_code_path() -> None:
 
 
 def test_a_plugin_is_hashed_by_content_with_its_helper_modules(tmp_path: Path) -> None:
-    plugin = _write(tmp_path / "my_plugin.py", "import helper\nfrom fairforget.hashing import sha256_file\n")
+    plugin = _write(
+        tmp_path / "my_plugin.py", "import helper\nfrom fairforget.hashing import sha256_file\n\nLIMIT = helper.VALUE\n"
+    )
     helper = _write(tmp_path / "helper.py", "VALUE = 1\n")
     names = {p.name for p in code_files(plugin)}
     assert {"my_plugin.py", "helper.py", "hashing.py", "__init__.py"} <= names
@@ -80,3 +82,24 @@ def test_workflow_code_per_rule_and_unknown_pin(toy_config: dict) -> None:
     assert {f"metric/{m}" for m in toy_config["evaluation"]["metrics"]} < set(code["evaluate"]["components"])
     with pytest.raises(ConfigError, match="code_pin.*objective/nope"):
         workflow_code({**toy_config, "code_pin": {"objective/nope": "0" * 64}})
+
+
+def test_constants_count_by_value_wherever_they_are_defined(tmp_path: Path) -> None:
+    """A constant taken from another package module, or written another way, hashes as the same value; the
+    code around it hashes the same; a changed value changes the fingerprint."""
+    from fairforget.code_identity import code_hash, module_constants
+
+    imported = _write(
+        tmp_path / "a.py", 'from fairforget.paths import RUN\nX = f"models/{RUN}"\n\ndef f():\n    return X\n'
+    )
+    literal = "models/{model}/{objective}/{remedy}/{size}/seed{seed}"
+    spelled = _write(tmp_path / "b.py", f'X = "models/" + "{literal[7:]}"\n\ndef f():\n    return X\n')
+    assert module_constants(imported) == module_constants(spelled) == {"X": literal}
+    assert code_hash(imported) == code_hash(spelled)
+    computed = _write(tmp_path / "c.py", "import os\nX = os.sep\n\ndef f():\n    return X\n")
+    assert module_constants(computed) == {} and code_hash(computed) != code_hash(spelled)
+    before = file_fingerprint(spelled)["sha256"]
+    _write(spelled, f'X = "models/" + "{literal[7:]}"\nNEW = "unused"\n\ndef f():\n    return X\n')
+    assert file_fingerprint(spelled)["sha256"] == before  # a constant no code uses counts for nothing
+    _write(spelled, 'X = "models/other"\n\ndef f():\n    return X\n')
+    assert file_fingerprint(spelled)["sha256"] != before

@@ -11,7 +11,9 @@ from fairforget.data.texttable import read_text_records
 from fairforget.errors import ConfigError
 from fairforget.io import read_jsonl
 from fairforget.models.toy import train_tokenizer
-from fairforget.training.finetune import PAIRS, SOURCE, build_context, subset_pairs
+from fairforget.paths import Run
+from fairforget.training.finetune import build_context, subset_pairs
+from fairforget.training.job import finetune_data_files
 from fairforget.training.plugins import OBJECTIVES
 
 PAIR_LIST = [(f"s{i}", f"a{i}") for i in range(10)]
@@ -31,16 +33,18 @@ def test_subset_pairs_is_seeded_in_file_order_and_capped() -> None:
 
 @pytest.mark.parametrize("size", [5, "full"])
 def test_unlikelihood_trains_on_the_runs_share_of_pairs(tmp_path: Path, size: int | str) -> None:
-    data = write_toy_data(tmp_path)
-    n_texts = len(read_text_records(data / SOURCE))
-    all_pairs = [(r["stereo"], r["anti"]) for r in read_jsonl(data / PAIRS)]
-    tokenizer = train_tokenizer([r["text"] for r in read_text_records(data / SOURCE)], "masked", 200)
-    ctx = build_context(data, "masked", tokenizer, {"size": size, "seed": 1}, 32, 0.15)
+    write_toy_data(tmp_path)
+    data = finetune_data_files(tmp_path)
+    run = Run("tiny", "unlikelihood", "none", str(size), 1)
+    n_texts = len(read_text_records(data["source"]))
+    all_pairs = [(r["stereo"], r["anti"]) for r in read_jsonl(data["pairs"])]
+    tokenizer = train_tokenizer([r["text"] for r in read_text_records(data["source"])], "masked", 200)
+    ctx = build_context(data, "masked", tokenizer, run, 32, 0.15)
     expected = len(all_pairs) if size == "full" else size
     assert len(ctx.stereo_pairs) == expected
     assert len(ctx.debias_texts) == (n_texts if size == "full" else size)
     assert set(ctx.stereo_pairs) <= set(all_pairs)
     examples = OBJECTIVES.get("unlikelihood")().build_examples(ctx)
     assert sum(e["type"] == "pair" for e in examples) == expected
-    again = build_context(data, "masked", tokenizer, {"size": size, "seed": 1}, 32, 0.15)
+    again = build_context(data, "masked", tokenizer, run, 32, 0.15)
     assert again.stereo_pairs == ctx.stereo_pairs

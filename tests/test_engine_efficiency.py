@@ -15,16 +15,10 @@ from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import load_model_dir, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training import lm
-from fairforget.training.engine import (
-    GROUP_BATCHES,
-    Engine,
-    ExampleOrder,
-    TrainingPreempted,
-    TrainSettings,
-    example_stream_indices,
-    make_optimizer,
-)
+from fairforget.training.loop import TrainingPreempted, make_optimizer
+from fairforget.training.order import GROUP_BATCHES, ExampleOrder, example_stream_indices
 from fairforget.training.plugins import TrainingContext
+from fairforget.training.settings import TrainSettings
 
 torch.set_num_threads(1)
 KINDS = ("masked", "causal")
@@ -185,7 +179,7 @@ def test_models_are_built_and_loaded_with_sdpa_attention(tmp_path: Path, kind: s
 def test_engine_reports_the_optimizer_kernel(tmp_path: Path) -> None:
     _, result = loop._train(tmp_path, "k", optimizer_impl="foreach", epochs=0.25)
     assert result.optimizer_impl == "foreach" and result.summary()["optimizer_impl"] == "foreach"
-    assert Engine(TrainSettings()).settings.optimizer_impl == "auto"
+    assert TrainSettings().optimizer_impl == "auto"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -194,7 +188,7 @@ def test_per_batch_tokenisation_of_a_large_corpus_gives_the_same_checkpoint(
 ) -> None:
     """Above PRETOKENIZE_MAX_EXAMPLES the texts are tokenised per batch (memory flat in the corpus): the same
     batches, and the same saved tokenizer settings, so the same content hash as the up-front path."""
-    import fairforget.training.engine as engine_module
+    import fairforget.training.run as engine_module
     from fairforget.training.plugins import OBJECTIVES, REMEDIES
 
     def train(name: str, limit: int) -> str:

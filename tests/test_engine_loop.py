@@ -18,15 +18,12 @@ from engine_helpers import TINY_ARCH, MeanSquaredLogits, general_sentence, plant
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import MANIFEST, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
-from fairforget.training.engine import (
-    Engine,
-    TrainingPreempted,
-    TrainSettings,
-    example_stream_indices,
-    linear_schedule,
-    train_with_plugins,
-)
+from fairforget.training.loop import TrainingPreempted
+from fairforget.training.optim import linear_schedule
+from fairforget.training.order import example_stream_indices
 from fairforget.training.plugins import Remedy, TrainingContext
+from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.settings import TrainSettings
 from fairforget.training.state import find_state
 
 torch.set_num_threads(1)
@@ -84,15 +81,9 @@ def _train(
     tokenizer, model, ctx = _setup(kind)
     settings = TrainSettings(seed=5, **{**SETTINGS, **overrides})
     objective = objective or MeanSquaredLogits()
-    model, result = train_with_plugins(
-        Engine(settings),
-        model,
-        objective,
-        remedy or L2Penalty(),
-        ctx,
-        state_dir=tmp / f"state_{name}",
-        probe_fn=_probe,
-        stop_after_steps=stop_after,
+    options = RunOptions(state_dir=tmp / f"state_{name}", probe_fn=_probe, stop_after_steps=stop_after)
+    model, result = train(
+        TrainJob.on_new_accelerator(model, ctx, settings, options), Hooks(objective, remedy or L2Penalty())
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
     return manifest, result

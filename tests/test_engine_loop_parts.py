@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from fairforget.errors import ConfigError, TrainingError
-from fairforget.training.engine import Engine, TrainingPreempted, TrainSettings
-from fairforget.training.loop import StopFlag, TrainingLoop
+from fairforget.training.loop import StopFlag, TrainingLoop, TrainingPreempted
 from fairforget.training.optim import linear_schedule, make_adamw, make_scheduler, parameter_groups
+from fairforget.training.run import make_accelerator
+from fairforget.training.settings import TrainSettings
 
 torch.set_num_threads(1)
 
@@ -56,10 +57,9 @@ def make_loop(tmp_path, probe_fn=None, seed=0, **overrides) -> TrainingLoop:
             **overrides,
         }
     )
-    engine = Engine(settings)
     return TrainingLoop(
-        engine.settings,
-        engine.accelerator,
+        settings,
+        make_accelerator(settings),
         Affine(),
         EXAMPLES,
         collate,

@@ -11,11 +11,11 @@ import polars as pl
 import pytest
 import torch
 
-from engine_helpers import tiny_model_cfg, write_toy_data
+from engine_helpers import base_job, finetune_test_job, tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError
-from fairforget.training.engine import AUTO_PROBE_INTERVALS, TrainSettings
 from fairforget.training.finetune import run_finetune
+from fairforget.training.settings import AUTO_PROBE_INTERVALS, TrainSettings
 
 torch.set_num_threads(1)
 
@@ -52,32 +52,16 @@ def test_probe_steps_hand_computed() -> None:
 def base(request, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp(f"base_{request.param}")
     data = write_toy_data(root)
-    build_base_model(
-        model_name="tiny",
-        model_cfg=tiny_model_cfg(request.param),
-        texts_paths=[data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"],
-        out_dir=root / "base",
-        sidecar=root / "base.sha256",
-    )
+    build_base_model(base_job(root, tiny_model_cfg(request.param)))
     return root, data
 
 
-def _finetune(base: tuple[Path, Path], out: Path, probe_every_steps, probe_cfg=None, probe_fn=None) -> tuple[str, Path]:
+def _finetune(
+    base: tuple[Path, Path], out: Path, probe_every_steps, probe=PROBE_CFG, probe_fn=None
+) -> tuple[str, Path]:
     root, data = base
-    manifest = run_finetune(
-        root / "base",
-        data,
-        RUN,
-        {"type": "none"},
-        {"type": "none"},
-        {**TRAIN_CFG, "probe_every_steps": probe_every_steps},
-        out / "model",
-        None,
-        out / "trajectory.parquet",
-        out / "summary.json",
-        PROBE_CFG if probe_cfg is None else probe_cfg,
-        probe_fn=probe_fn,
-    )
+    training = {**TRAIN_CFG, "probe_every_steps": probe_every_steps}
+    manifest = run_finetune(finetune_test_job(root, out, RUN, training, probe=probe), probe_fn=probe_fn)
     return manifest["content_hash"], out / "trajectory.parquet"
 
 
@@ -91,7 +75,7 @@ def _greedy_probe(model: torch.nn.Module, step: int) -> list[dict]:
 
 
 def test_probing_does_not_change_the_checkpoint(base: tuple[Path, Path], tmp_path: Path) -> None:
-    reference, _ = _finetune(base, tmp_path / "no_probe", None, probe_cfg={"enabled": False})
+    reference, _ = _finetune(base, tmp_path / "no_probe", None, probe=None)
     every_step, every_path = _finetune(base, tmp_path / "every_step", 1)
     auto, auto_path = _finetune(base, tmp_path / "auto", "auto")
     greedy, _ = _finetune(base, tmp_path / "greedy", 1, probe_fn=_greedy_probe)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from engine_helpers import TINY_ARCH, MeanSquaredLogits, tiny_model_cfg, write_toy_data
+from engine_helpers import TINY_ARCH, MeanSquaredLogits, base_job, finetune_test_job, tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
@@ -71,14 +71,7 @@ def test_toy_model_init_depends_on_seed_only() -> None:
 def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     root = tmp_path_factory.mktemp("base")
     data = write_toy_data(root)
-    paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
-    manifest = build_base_model(
-        model_name="tiny",
-        model_cfg=tiny_model_cfg("masked"),
-        texts_paths=paths,
-        out_dir=root / "base",
-        sidecar=root / "base.sha256",
-    )
+    manifest = build_base_model(base_job(root, tiny_model_cfg("masked")))
     return root, data, manifest
 
 
@@ -96,20 +89,11 @@ def test_toy_build_is_deterministic(toy_base: tuple[Path, Path, dict], tmp_path:
 
 def test_finetune_stage_produces_verified_child(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
     root, data, base_manifest = toy_base
-    out = tmp_path / "tuned"
+    probe = {"max_examples": 4, "batch_size": 8, "max_length": 32}
     manifest = run_finetune(
-        root / "base",
-        data,
-        RUN,
-        {"type": "none"},
-        {"type": "none"},
-        TRAIN_CFG,
-        out,
-        tmp_path / "state",
-        tmp_path / "trajectory.parquet",
-        tmp_path / "summary.json",
-        {"max_examples": 4, "batch_size": 8, "max_length": 32},
+        finetune_test_job(root, tmp_path, RUN, TRAIN_CFG, probe=probe, state_dir=tmp_path / "state")
     )
+    out = tmp_path / "model"
     assert verify_model_dir(out)["content_hash"] == manifest["content_hash"]
     assert manifest["parent_hash"] == base_manifest["content_hash"]
     assert manifest["run"] == RUN and manifest["objective"] == {"type": "none"}
@@ -136,27 +120,19 @@ class NaNObjective(MeanSquaredLogits):
 
 def test_finetune_nan_leaves_no_manifest(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
     root, data, _ = toy_base
-    out = tmp_path / "tuned"
+    out = tmp_path / "model"
     out.mkdir()
     (out / MANIFEST).write_text("{}")  # a stale manifest from an earlier attempt must not survive
     from fairforget.errors import TrainingError
 
+    run = {**RUN, "objective": "nan"}
+    job = finetune_test_job(
+        root, tmp_path, run, TRAIN_CFG, objective={"type": "_engine_test_nan"}, state_dir=tmp_path / "state"
+    )
     with pytest.raises(TrainingError, match="non-finite loss .* at step 1 of 2"):
-        run_finetune(
-            root / "base",
-            data,
-            {**RUN, "objective": "nan"},
-            {"type": "_engine_test_nan"},
-            {"type": "none"},
-            TRAIN_CFG,
-            out,
-            tmp_path / "state",
-            tmp_path / "t.parquet",
-            tmp_path / "s.json",
-            {"enabled": False},
-        )
+        run_finetune(job)
     assert not (out / MANIFEST).exists()
-    assert not (tmp_path / "s.json").exists()
+    assert not (tmp_path / "summary.json").exists()
 
 
 def test_subset_texts_is_seeded_and_checked() -> None:
@@ -219,19 +195,8 @@ def test_hub_refuses_pickled_only_weights(toy_base: tuple[Path, Path, dict], tmp
 def test_packed_finetune_records_its_blocks(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
     root, data, _ = toy_base
     train_cfg = {**TRAIN_CFG, "packing": True, "block_size": 16, "max_steps": 3}
-    run_finetune(
-        root / "base",
-        data,
-        RUN,
-        {"type": "cda", "params": {"sided": "two"}},
-        {"type": "none"},
-        train_cfg,
-        tmp_path / "tuned",
-        tmp_path / "state",
-        tmp_path / "trajectory.parquet",
-        tmp_path / "summary.json",
-        {"enabled": False},
-    )
+    cda = {"type": "cda", "params": {"sided": "two"}}
+    run_finetune(finetune_test_job(root, tmp_path, RUN, train_cfg, objective=cda, state_dir=tmp_path / "state"))
     summary = read_json(tmp_path / "summary.json")
     packing = summary["packing"]
     assert packing["block_size"] == 16 and packing["blocks"] == packing["corpus_tokens"] // 16

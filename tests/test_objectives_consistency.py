@@ -103,7 +103,7 @@ def test_zero_weight_leaves_only_the_lm_loss_and_collate_is_deterministic():
 
 def test_alignment_never_pairs_pieces_of_swapped_words_with_a_subword_tokenizer():
     from fairforget.models.toy import train_tokenizer
-    from fairforget.training import lm
+    from fairforget.training import alignment, lm
     from objectives_helpers import DEBIAS_TEXTS, GENERAL_TEXTS
 
     tokenizer = train_tokenizer(DEBIAS_TEXTS * 3 + GENERAL_TEXTS * 3, "causal", 290, model_max_length=32)
@@ -112,8 +112,8 @@ def test_alignment_never_pairs_pieces_of_swapped_words_with_a_subword_tokenizer(
     twin = lm.tokenize(tokenizer, [swapped], 32)
     ids, twin_ids = encoded["input_ids"][0].tolist(), twin["input_ids"][0].tolist()
     # the raw token matching does pair a piece inside "woman" with one of "man" (or "he" inside "she")
-    raw = lm.aligned_positions(ids, twin_ids)
-    pairs = lm.batch_alignments([text], encoded, [swapped], twin)[0]
+    raw = alignment.aligned_positions(ids, twin_ids)
+    pairs = alignment.batch_alignments([text], encoded, [swapped], twin)[0]
     assert set(pairs) < set(raw)
     changed = {(4, 7), (18, 20)}  # "man", "he" in text
     twin_changed = {(4, 9), (20, 23)}  # "woman", "she" in swapped

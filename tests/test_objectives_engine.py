@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from fairforget.models.modeldir import save_model_dir
-from fairforget.training.engine import Engine, TrainingPreempted, TrainSettings, train_with_plugins
+from fairforget.training.loop import TrainingPreempted
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
+from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.settings import TrainSettings
 from objectives_helpers import context, tiny
 
 torch.set_num_threads(1)
@@ -29,14 +31,10 @@ def _train(
 ):
     model, tokenizer = tiny(kind, seed=1)
     ctx = context(kind, tokenizer, seed=2, mlm_probability=0.3)
-    model, result = train_with_plugins(
-        Engine(TrainSettings(seed=2, **SETTINGS)),
-        model,
-        OBJECTIVES.get(objective)(**(objective_params or {})),
-        REMEDIES.get(remedy)(**(remedy_params or {})),
-        ctx,
-        state_dir=tmp / f"state_{name}",
-        stop_after_steps=stop_after,
+    options = RunOptions(state_dir=tmp / f"state_{name}", stop_after_steps=stop_after)
+    model, result = train(
+        TrainJob.on_new_accelerator(model, ctx, TrainSettings(seed=2, **SETTINGS), options),
+        Hooks(OBJECTIVES.get(objective)(**(objective_params or {})), REMEDIES.get(remedy)(**(remedy_params or {}))),
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
     return manifest, result, model

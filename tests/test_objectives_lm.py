@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fairforget.errors import TrainingError
-from fairforget.training import lm
+from fairforget.training import alignment, lm
 from fairforget.training.plugins import OBJECTIVES
 from objectives_helpers import (
     DEBIAS_TEXTS,
@@ -177,8 +177,8 @@ def test_none_objective_uses_the_debias_texts_and_rejects_pairs():
 
 def test_aligned_positions_skip_swapped_words_of_any_length():
     # "the man said" vs "the wo man said": the swapped word is two pieces in the twin
-    assert lm.aligned_positions([1, 5, 9], [1, 6, 7, 9]) == [(0, 0), (2, 3)]
-    assert lm.aligned_positions([1, 2, 3], [1, 2, 3]) == [(0, 0), (1, 1), (2, 2)]
+    assert alignment.aligned_positions([1, 5, 9], [1, 6, 7, 9]) == [(0, 0), (2, 3)]
+    assert alignment.aligned_positions([1, 2, 3], [1, 2, 3]) == [(0, 0), (1, 1), (2, 2)]
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,6 +11,7 @@ from conftest import REPO, load_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from engine_helpers import pretrain_cfg
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.toy import train_tokenizer
 from fairforget.training.lm import IGNORE_INDEX, mask_tokens, tokenize
@@ -214,7 +215,7 @@ def _model_cfg(kind: str, **pretrain) -> dict:
             "vocab_size": 120,
             "max_position_embeddings": 32,
         },
-        "pretrain": {"epochs": 1, "batch_size": 8, "max_length": 32, **pretrain},
+        "pretrain": pretrain_cfg(epochs=1, batch_size=8, max_length=32, **pretrain),
     }
 
 

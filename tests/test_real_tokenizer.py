@@ -22,7 +22,7 @@ from fairforget.downstream.zeroshot import encode_request
 from fairforget.scoring.pairs import unmodified_token_positions
 from fairforget.scoring.scores import encode_texts
 from fairforget.scoring.stereoset import CANDIDATES, template_word
-from fairforget.training.lm import changed_word_spans, counterfactual_alignment
+from fairforget.training.alignment import changed_word_spans, counterfactual_alignment
 
 pytestmark = pytest.mark.slow
 

@@ -99,7 +99,7 @@ def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_wor
     # a module no stage imports, and one the evaluations import but the rule leaves out (the store's gc)
     with _edited(src / "workflow" / "rulegraph.py", "\n\nUNUSED = 1\n"), _edited(src / "store" / "gc.py", "\nX = 1\n"):
         assert _plan(touched_workflow)[0] == {}
-    with _edited(src / "metrics" / "stereoset.py", "\n\nUNUSED = 1\n"):
+    with _edited(src / "metrics" / "stereoset.py", "\n\ndef _unused() -> int:\n    return 1\n"):
         counts, _ = _plan(touched_workflow)
     # no data, base model, training or downstream job: the checkpoints stay
     # (and the fused checkpoint's evaluation: the same evaluation code)
@@ -107,8 +107,8 @@ def test_an_unrelated_module_plans_nothing_a_metric_only_evaluations(touched_wor
 
 
 def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_workflow: Path) -> None:
-    """Not code, but the same kind of staleness: the finetune job's spec is built from its input/output paths,
-    which Snakemake does not compare, so its settings are a param of their own."""
+    """Not code, but the same kind of staleness: the finetune job's JSON is a function of its input/output
+    paths, which Snakemake does not compare, so its settings are a param of their own."""
     config_file = touched_workflow / "config" / "plugin.yaml"
     config = yaml.safe_load(config_file.read_text())
     config["objectives"]["cda"]["params"]["sided"] = "one"
@@ -119,3 +119,25 @@ def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_work
     fused = {"fuse": 1, "evaluate_fused": 1, "downstream_fused": 1, **FUSION_TABLE}
     assert counts == {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2, **ANALYSIS, **fused}
     assert objectives == {"cda"}
+
+
+def test_moving_the_fused_templates_into_paths_plans_nothing(touched_workflow: Path) -> None:
+    """Constants count by value where code uses them (code_identity): the fused checkpoints' templates moved
+    from fairforget/fusion.py into paths.py (on every job's code path) leave every job as it is; a new template
+    that no code uses too."""
+    src = touched_workflow / "src" / "fairforget"
+    fusion, layout = src / "fusion.py", src / "paths.py"
+    original = fusion.read_text()
+    lines = original.splitlines(keepends=True)
+    moved = [line for line in lines if re.match(r"(FUSED_\w+|EVAL_FUSED\w*|DOWNSTREAM_FUSED) = ", line)]
+    assert len(moved) == 6
+    names = [line.split(" = ")[0] for line in moved]
+    kept = "".join(line for line in lines if line not in moved)
+    import_line = f"from fairforget.paths import {', '.join(names)}\n"
+    with _edited(layout, "\n" + "".join(moved).replace("paths.", "")), _edited(fusion, ""):
+        fusion.write_text(
+            kept.replace("from fairforget import paths\n", "from fairforget import paths\n" + import_line)
+        )
+        assert _plan(touched_workflow)[0] == {}
+    with _edited(layout, '\nNEW_PRODUCT = "new/{model}.json"\n'):
+        assert _plan(touched_workflow)[0] == {}

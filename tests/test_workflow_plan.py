@@ -12,6 +12,7 @@ from snakemake.utils import validate
 from fairforget.cli import main
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA
+from fairforget.training.job import FinetuneJob
 from fairforget.workflow.plan import assumed_rate, finetune_tokens, gpu_hours, plan_study
 from workflow_helpers import REPO, copy_workflow, planned_jobs
 
@@ -80,7 +81,6 @@ def test_the_job_counts_in_docs_slurm_are_the_plans() -> None:
 def test_a_runs_probe_size_follows_its_objective_and_remedy_training_settings(tmp_path) -> None:
     """`probe_max_examples` set under `objectives.<name>.training` reaches that objective's runs only, as every
     other `training:` key does (the probe settings once merged only the study's and the model's)."""
-    import json
     import shlex
 
     import yaml
@@ -95,11 +95,27 @@ def test_a_runs_probe_size_follows_its_objective_and_remedy_training_settings(tm
     out = snakemake(wf, "-n", "-p", "--configfile", "config/probe.yaml").stdout
     sizes: dict[str, set[int]] = {}
     for line in out.splitlines():
-        if "--spec" not in line:
+        if "--job" not in line:
             continue
         words = shlex.split(line)
-        spec = json.loads(words[words.index("--spec") + 1])
-        sizes.setdefault(spec["run"]["objective"], set()).add(spec["probe_cfg"]["max_examples"])
+        job = FinetuneJob.from_json(words[words.index("--job") + 1])
+        assert job.probe is not None
+        sizes.setdefault(job.run.objective, set()).add(job.probe.max_examples)
     assert sizes[objective] == {3}
     others = {size for name, found in sizes.items() if name != objective for size in found}
     assert others and 3 not in others
+
+
+def test_a_runs_probe_size_is_its_own_training_settings_in_the_job() -> None:
+    """The same regression without Snakemake: the job built for a run takes `probe_max_examples` from the run's
+    merged training settings (an objective's override included), and round-trips through JSON."""
+    from fairforget.jobs import finetune_job
+
+    config = _validated("micro.yaml")
+    objective = next(iter(config["objectives"]))
+    config["objectives"][objective]["training"] = {"probe_max_examples": 3}
+    jobs = [finetune_job(config, run, "results") for run in run_grid(config)]
+    sizes = {(job.run.objective, job.probe.max_examples) for job in jobs if job.probe is not None}
+    assert {size for name, size in sizes if name == objective} == {3}
+    assert {size for name, size in sizes if name != objective} == {config["training"]["probe_max_examples"]}
+    assert all(FinetuneJob.from_json(job.to_json()) == job for job in jobs)

@@ -1,44 +1,21 @@
-# Stage 3 (rules/finetune.smk): a run's inputs, the JSON spec its script reads, and how it is launched.
-import json
+# Stage 3 (rules/finetune.smk): a run's inputs, the typed job its script reads, and how it is launched.
 
 
-def finetune_train_cfg(wildcards):
-    """`training:` with the run's model, objective and remedy overrides (fairforget.config.grid)."""
-    return run_training_config(config, wildcards.model, wildcards.objective, wildcards.remedy)
+def finetune_job_of(wildcards):
+    """The run's FinetuneJob (fairforget.jobs.finetune_job): built once here, passed to the script untouched."""
+    from fairforget.jobs import finetune_job
 
-
-def finetune_probe_pairs(model):
-    # The toy's stereotype probe is the planted one; pretrained models are probed with WinoBias test pairs.
-    toy = config["models"][model]["source"] == "toy"
-    return "probes/planted.jsonl" if toy else "probes/winobias.jsonl"
-
-
-def finetune_probe_cfg(wildcards):
-    evaluation = config["evaluation"]
-    return {
-        "enabled": True,
-        # the run's own training settings: an objective or remedy may set probe_max_examples too
-        "max_examples": finetune_train_cfg(wildcards)["probe_max_examples"],
-        "batch_size": evaluation["batch_size"],
-        "max_length": evaluation["max_length"],
-        "general": "general/heldout.jsonl",
-        "pairs": finetune_probe_pairs(wildcards.model),
-        "causal_pair_score": evaluation["causal_pair_score"],
-    }
+    code = CODE["finetune"][wildcards.objective][wildcards.remedy]
+    return finetune_job(config, paths.Run.of(wildcards), R, repo_root=workflow.basedir, code=code)
 
 
 def finetune_inputs(wildcards):
-    probe_pairs = finetune_probe_pairs(wildcards.model)
-    return {
-        "base_sidecar": BASE_SIDECAR.format(model=wildcards.model),
-        "base_model": ancient(BASE_DIR.format(model=wildcards.model)),
-        "source": result(paths.DEBIAS_SOURCE),
-        "pairs": result(paths.DEBIAS_PAIRS),
-        "word_pairs": result(paths.DEBIAS_WORD_PAIRS),
-        "replay": result(paths.DEBIAS_REPLAY),
-        "probe_general": result(paths.GENERAL_HELDOUT),
-        "probe_pairs": f"{R}/data/{probe_pairs}",
-    }
+    """The files a run of wildcards.model reads (fairforget.jobs.finetune_inputs); the base model's
+    folder `ancient`: its sidecar, not its modification time, says whether it changed."""
+    from fairforget.jobs import finetune_inputs as inputs_of
+
+    files = inputs_of(config, wildcards.model, R)
+    return {**files, "base_model": ancient(files["base_model"])}
 
 
 def finetune_code(wildcards):
@@ -46,38 +23,15 @@ def finetune_code(wildcards):
 
 
 def finetune_settings(wildcards):
-    return {
-        "objective_cfg": config["objectives"][wildcards.objective],
-        "remedy_cfg": config["remedies"][wildcards.remedy],
-        "train_cfg": finetune_train_cfg(wildcards),
-        "probe_cfg": finetune_probe_cfg(wildcards),
-    }
+    """What the run trains with (no paths), as a param Snakemake compares (the job param is not compared)."""
+    return finetune_job_of(wildcards).settings()
 
 
-def finetune_spec(wildcards, input, output):
-    """Everything the script needs, as one JSON string (passed quoted on the command line)."""
-    run = run_wildcards(wildcards)
-    return json.dumps(
-        {
-            "base_dir": input.base_model,
-            "data_dir": f"{R}/data",
-            "run": run,
-            "objective_cfg": config["objectives"][wildcards.objective],
-            "remedy_cfg": config["remedies"][wildcards.remedy],
-            "train_cfg": finetune_train_cfg(wildcards),
-            "probe_cfg": finetune_probe_cfg(wildcards),
-            "out_dir": output.model,
-            "sidecar": output.sidecar,
-            "state_dir": result(paths.TRAINING_STATE, **run),
-            "trajectory": output.trajectory,
-            "summary": output.summary,
-            "log": log_of("finetune", paths.run_path(**run)),
-            "plugins": config["plugins"],
-            "repo_root": workflow.basedir,
-            "code": finetune_code(wildcards),
-        },
-        sort_keys=True,
-    )
+def finetune_job_json(wildcards, input, output):
+    """The job as one JSON string, passed quoted on the command line. Built from the wildcards like the rule's
+    input and output; taking `input` and `output` keeps it out of Snakemake's params comparison, which would
+    otherwise rerun every job of a moved project (it holds the workflow's absolute folder)."""
+    return finetune_job_of(wildcards).to_json()
 
 
 def finetune_gpus(resources):

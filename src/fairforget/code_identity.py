@@ -15,6 +15,14 @@ The rule (the "code path" of a component):
 - A file is hashed as its syntax tree without docstrings: comments, docstrings and formatting do not count,
   so rewording a comment reruns nothing. Third-party packages are not hashed (their versions are in every
   provenance record).
+- Constants are hashed by value, not by where they live: a module-level `NAME = <constant expression>`
+  (literals, containers of them, f-strings and `+` of earlier constants, constants imported from another
+  package module) leaves its file's syntax tree, and so does an import of package constants; the constants
+  that the code path's code refers to (by name or as an attribute; a constant used only to define another
+  counts through that one's value) enter its fingerprint once, as one pool of (name, value) pairs. Moving a
+  constant (a path template, say) from one module to another, adding one no code on the path uses, or writing
+  the same value another way, plans nothing; changing a used value or name does. (A constant read only by a
+  computed name, `getattr(module, name)`, is not seen: refer to it by name.)
 - A job's identity combines its components' fingerprints; `code_pin` (config) replaces a component's fingerprint
   by a fixed value on purpose, and the identity lists what was pinned.
 """
@@ -68,6 +76,140 @@ def _parsed(path: Path, stamp: tuple[int, int]) -> tuple[str, ast.AST]:
         raise ConfigError(f"{path}: cannot fingerprint the code ({err})") from err
     normalised = ast.dump(_strip_docstrings(ast.parse(source)), include_attributes=False)
     return hashlib.sha256(normalised.encode()).hexdigest(), tree
+
+
+class _NotConstant(Exception):
+    """An expression whose value is not known without running code."""
+
+
+class _Namespace(dict):
+    """The constants of a package module bound to a name (`from fairforget import paths`): `paths.X` is one."""
+
+
+def _constant(node: ast.AST, env: Mapping[str, Any]) -> Any:
+    """The JSON-able value of a constant expression, or _NotConstant."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in env and not isinstance(env[node.id], _Namespace):
+        return env[node.id]
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        namespace = env.get(node.value.id)
+        if isinstance(namespace, _Namespace) and node.attr in namespace:
+            return namespace[node.attr]
+    if isinstance(node, ast.Tuple | ast.List):
+        return [_constant(item, env) for item in node.elts]
+    if isinstance(node, ast.Dict) and None not in node.keys:
+        keys = [_constant(key, env) for key in node.keys if key is not None]
+        if all(isinstance(key, str) for key in keys):
+            return dict(zip(keys, (_constant(value, env) for value in node.values), strict=True))
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(_constant(part, env)) for part in node.values)
+    if isinstance(node, ast.FormattedValue) and node.conversion == -1 and node.format_spec is None:
+        return _constant(node.value, env)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _constant(node.left, env), _constant(node.right, env)
+        if type(left) is type(right) and isinstance(left, str | list):
+            return left + right
+    raise _NotConstant
+
+
+def _assigned_name(node: ast.stmt) -> tuple[str, ast.expr] | None:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id, node.value
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return node.target.id, node.value
+    return None
+
+
+def _imports_package_constants(node: ast.stmt) -> bool:
+    """`from fairforget.<module on code paths> import ...` (whether the names are constants is checked after)."""
+    if not isinstance(node, ast.ImportFrom) or node.level != 0:
+        return False
+    module = node.module or ""
+    return module.startswith(PACKAGE + ".") and not _excluded(module)
+
+
+def _imported_modules(node: ast.stmt) -> dict[str, _Namespace]:
+    """Package modules a top-level import binds to a name (`from fairforget import paths`, `import
+    fairforget.paths as paths`), as the namespaces of their constants."""
+    bound: dict[str, str] = {}
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(PACKAGE):
+        bound = {alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names}
+    elif isinstance(node, ast.Import):
+        bound = {alias.asname: alias.name for alias in node.names if alias.asname}
+    found = {}
+    for name, module in bound.items():
+        source = _package_module_file(module)
+        if source is not None and not _excluded(module) and source.resolve() not in _READING:
+            found[name] = _Namespace(module_constants(source))
+    return found
+
+
+@cache
+def _constants_and_code(path: Path, stamp: tuple[int, int]) -> tuple[dict[str, Any], str, frozenset[str]]:
+    """(the module's constants by name, the hash of its syntax tree without them and without imports of
+    package constants, the names that tree refers to); `stamp` as for `_parsed`."""
+    _READING.add(path)
+    try:
+        return _read_constants_and_code(path)
+    finally:
+        _READING.discard(path)
+
+
+_READING: set[Path] = set()  # files whose constants are being read (import cycles)
+
+
+def _read_constants_and_code(path: Path) -> tuple[dict[str, Any], str, frozenset[str]]:
+    tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
+    assert isinstance(tree, ast.Module)
+    module = _module_name(path)
+    env: dict[str, Any] = {}
+    constants: dict[str, Any] = {}
+    body: list[ast.stmt] = []
+    for node in tree.body:
+        if _imports_package_constants(node):
+            assert isinstance(node, ast.ImportFrom)
+            source = _package_module_file(node.module or "")
+            # (a module in an import cycle with this one is read as having no constants: no endless recursion)
+            imported = module_constants(source) if source is not None and source.resolve() not in _READING else {}
+            if all(alias.name in imported for alias in node.names):
+                env.update({alias.asname or alias.name: imported[alias.name] for alias in node.names})
+                continue
+        env.update(_imported_modules(node))
+        assigned = _assigned_name(node)
+        if assigned is not None and module != f"{PACKAGE}.code_identity":
+            name, value = assigned
+            try:
+                env[name] = constants[name] = _constant(value, env)
+                continue
+            except _NotConstant:
+                env.pop(name, None)
+        body.append(node)
+    tree.body = body
+    referenced = frozenset(
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name | ast.Attribute)
+    )
+    return constants, hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest(), referenced
+
+
+def module_constants(path: Path) -> dict[str, Any]:
+    """The module's constants by name (hashed by value on every code path it is on)."""
+    stat = path.stat()
+    return _constants_and_code(path.resolve(), (stat.st_mtime_ns, stat.st_size))[0]
+
+
+def referenced_names(path: Path) -> frozenset[str]:
+    """Names and attributes the file's code (its constants' definitions left out) refers to."""
+    stat = path.stat()
+    return _constants_and_code(path.resolve(), (stat.st_mtime_ns, stat.st_size))[2]
+
+
+def code_hash(path: Path) -> str:
+    """sha256 of the file's syntax tree without docstrings, constants and imports of package constants."""
+    stat = path.stat()
+    return _constants_and_code(path.resolve(), (stat.st_mtime_ns, stat.st_size))[1]
 
 
 def source_hash(path: Path) -> str:
@@ -167,8 +309,14 @@ def file_fingerprint(start: Path) -> dict[str, Any]:
     """{"module", "files", "sha256"} of the code path starting at `start`."""
     files = code_files(start)
     digest = hashlib.sha256()
+    # the constants the code path's code refers to (by name or as an attribute), by value
+    referenced = frozenset().union(*(referenced_names(path) for path in files))
+    pool: list[tuple[str, str]] = []
     for path in sorted(files, key=_label):
-        digest.update(f"{_label(path)}\0{source_hash(path)}\n".encode())
+        digest.update(f"{_label(path)}\0{code_hash(path)}\n".encode())
+        constants = module_constants(path).items()
+        pool.extend((name, canonical_json_hash(value)) for name, value in constants if name in referenced)
+    digest.update(f"constants\0{canonical_json_hash(sorted(pool))}\n".encode())
     return {"module": _module_name(start) or _label(start.resolve()), "files": len(files), "sha256": digest.hexdigest()}
 
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fairforget.data.sizes import size_fraction
 from fairforget.errors import DataError
 
 # A fine-tuning run: model x objective x remedy x data size ("full", a number of examples or a percentage of the
@@ -59,6 +60,18 @@ TRAJECTORY = f"training/{RUN}/trajectory.parquet"
 TRAIN_SUMMARY = f"training/{RUN}/train_summary.json"
 TRAINING_STATE = f"training/{RUN}/state"  # resumable state; not a rule output, so it survives a failed job
 
+# The prepared data a fine-tuning run reads, by role (fairforget.training.job.FinetuneData): recorded with their
+# hashes in the checkpoint's manifest, in this order.
+FINETUNE_DATA: Mapping[str, str] = {
+    "source": DEBIAS_SOURCE,
+    "pairs": DEBIAS_PAIRS,
+    "word_pairs": DEBIAS_WORD_PAIRS,
+    "replay": DEBIAS_REPLAY,
+}
+
+# What a toy base model is pretrained on (the `toy` source, rules/base_models.smk), in this order.
+PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
+
 # ---- stage 4: evaluation; stage 5: downstream
 EVAL_BASE_SCORES = "eval/base/{model}/scores"
 EVAL_BASE = "eval/base/{model}/metrics.json"
@@ -88,6 +101,49 @@ def under(results_dir: str | Path, template: str, **fields: Any) -> str:
     """`results_dir/template` with the given wildcard fields filled in and every other one left as a wildcard."""
     text = f"{results_dir}/{template}"
     return _FIELD.sub(lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), text)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A fine-tuning run's identity (`RUN_FIELDS`), the one shape of it in the grid, the rules and training."""
+
+    model: str
+    objective: str
+    remedy: str
+    size: str  # "full", a positive integer as text, or a percentage label such as "10pct" (data.sizes.size_label)
+    seed: int
+
+    @classmethod
+    def of(cls, fields: Any) -> Run:
+        """The run named by a mapping or an object with the run's fields (Snakemake's wildcards, a manifest's
+        `run`); the seed as an int."""
+        values = {name: fields[name] if isinstance(fields, Mapping) else getattr(fields, name) for name in RUN_FIELDS}
+        return cls(
+            str(values["model"]),
+            str(values["objective"]),
+            str(values["remedy"]),
+            str(values["size"]),
+            int(values["seed"]),
+        )
+
+    @property
+    def path(self) -> str:
+        """Path fragment used under every stage's results folder."""
+        return run_path(self.model, self.objective, self.remedy, self.size, self.seed)
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.path)
+
+    def wildcards(self) -> dict[str, Any]:
+        """The run as a plain dict (templates' fields; recorded in manifests and results)."""
+        return asdict(self)
+
+    @property
+    def size_limit(self) -> int | None:
+        """The size as a number of texts; None for `full` and for a fraction (resolved against the corpus by
+        `resolve_size` once the corpus exists)."""
+        return None if size_fraction(self.size) is not None or self.size == "full" else int(self.size)
 
 
 def run_path(model: str, objective: str, remedy: str, size: str, seed: int | str) -> str:
@@ -123,8 +179,17 @@ CONTRACT_FILES: dict[str, str] = {
     "base_manifest": BASE_MANIFEST,
     "downstream_meta": DOWNSTREAM_META,
 }
-# what each wildcard matches in a path (the rules' wildcard_constraints are at least as strict)
-FIELD_PATTERNS: Mapping[str, str] = {"size": r"full|[0-9]+|[0-9]+(?:\.[0-9]+)?pct", "seed": "[0-9]+", "dseed": "[0-9]+"}
+# What each wildcard matches, in a path and in the rules (common.smk's wildcard_constraints are these).
+_NAME = r"[A-Za-z0-9._-]+"  # a config entry's name (models, objectives, remedies)
+FIELD_PATTERNS: Mapping[str, str] = {
+    "model": _NAME,
+    "objective": _NAME,
+    "remedy": _NAME,
+    "size": r"full|[0-9]+|[0-9]+(?:\.[0-9]+)?pct",
+    "seed": "[0-9]+",
+    "task": r"[A-Za-z0-9_-]+",
+    "dseed": "[0-9]+",
+}
 
 
 def template_regex(template: str) -> re.Pattern[str]:
@@ -150,6 +215,11 @@ class PathInfo:
     kind: str
     root: Path
     fields: dict[str, str]
+
+    @property
+    def run(self) -> Run | None:
+        """The run the file belongs to (None for a base-model or data file)."""
+        return None if "objective" not in self.fields else Run.of(self.fields)
 
     @property
     def run_key(self) -> tuple[str, str, str, str, int] | None:

@@ -35,6 +35,9 @@ class ModelSource(ABC):
     threads: ClassVar[int] = 4
     # threads of the evaluation jobs (rules/evaluate.smk)
     evaluation_threads: ClassVar[int] = 2
+    # the probe set (paths.PROBES) whose stereotype pairs the training probe scores: WinoBias test pairs for a
+    # pretrained model; a toy model's planted stereotype is probed with the planted pairs (ToySource)
+    probe_pair_set: ClassVar[str] = "winobias"
 
     @classmethod
     def check_environment(cls, model_name: str, model_cfg: Mapping[str, Any]) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from fairforget.base_models.source import MODEL_SOURCES, ModelSource
 from fairforget.errors import ConfigError
 from fairforget.models.modeldir import annotate_manifest, write_sidecar
+
+if TYPE_CHECKING:  # the job type only; base_models depends on training only through the toy source
+    from fairforget.training.job import BaseModelJob
 
 
 def model_source(model_name: str, model_cfg: Mapping[str, Any]) -> ModelSource:
@@ -21,20 +23,11 @@ def model_source(model_name: str, model_cfg: Mapping[str, Any]) -> ModelSource:
     return source_class()
 
 
-def build_base_model(
-    *,
-    model_name: str,
-    model_cfg: Mapping[str, Any],
-    texts_paths: Sequence[str | Path],
-    out_dir: str | Path,
-    sidecar: str | Path,
-    code: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Stage 2 entry point: build `models.<model_name>` with its source into `out_dir`, write the sidecar;
-    returns the manifest. `texts_paths`: the pretraining text, for sources that train on it (toy); `code`: the
-    job's code identity (fairforget.workflow.code_params), recorded in the manifest."""
-    manifest = model_source(model_name, model_cfg).build(model_name, model_cfg, texts_paths, out_dir)
-    if code is not None:
-        manifest = annotate_manifest(out_dir, {"code": dict(code)})
-    write_sidecar(out_dir, sidecar)
+def build_base_model(job: BaseModelJob) -> dict[str, Any]:
+    """Stage 2 entry point: build `models.<job.model>` with its source into `job.out_dir`, write the sidecar;
+    returns the manifest. The job's code identity (fairforget.workflow.code_params) is recorded in the manifest."""
+    manifest = model_source(job.model, job.model_cfg).build(job.model, job.model_cfg, job.texts, job.out_dir)
+    if job.code is not None:
+        manifest = annotate_manifest(job.out_dir, {"code": dict(job.code)})
+    write_sidecar(job.out_dir, job.sidecar)
     return manifest

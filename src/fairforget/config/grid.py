@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from fairforget.data.sizes import size_fraction, size_label
+from fairforget.data.sizes import size_label
 from fairforget.errors import ConfigError
-from fairforget.paths import run_id, run_path
-
-
-@dataclass(frozen=True)
-class Run:
-    model: str
-    objective: str
-    remedy: str
-    size: str  # "full", a positive integer as text, or a percentage label such as "10pct" (size_label)
-    seed: int
-
-    @property
-    def path(self) -> str:
-        """Path fragment used under every stage's results folder."""
-        return run_path(self.model, self.objective, self.remedy, self.size, self.seed)
-
-    @property
-    def run_id(self) -> str:
-        return run_id(self.path)
-
-    def wildcards(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def size_limit(self) -> int | None:
-        """The size as a number of texts; None for `full` and for a fraction (resolved against the corpus by
-        `resolve_size` once the corpus exists)."""
-        return None if size_fraction(self.size) is not None or self.size == "full" else int(self.size)
+from fairforget.paths import Run
 
 
 def run_grid(config: dict[str, Any]) -> list[Run]:

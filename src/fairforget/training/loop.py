@@ -1,6 +1,6 @@
 """One training run as a small object whose parts can be driven and tested alone.
 
-`TrainingLoop` (built and run by `Engine.fit`; tests build one to drive its parts) holds what a run mutates: the
+`TrainingLoop` (built and run by `training.run.train`; tests build one to drive its parts) holds what a run mutates: the
 prepared model and optimizer, the scheduler, the collate generator and the counters
 (`fairforget.training.state.TrainingState`). Its parts:
 
@@ -185,7 +185,7 @@ def isolated_probe(model: torch.nn.Module, device: torch.device) -> Iterator[Non
 
 
 class TrainingLoop:
-    """One run of `Engine.fit` (see the module docstring). Construction prepares the run and restores or seeds
+    """One run of `training.run.train` (see the module docstring). Construction prepares the run and restores or seeds
     its state; `run()` trains to the end; the parts may also be called one by one (tests)."""
 
     def __init__(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +18,16 @@ import torch
 from fairforget.errors import ConfigError
 from fairforget.hashing import canonical_json_hash
 from fairforget.io import read_jsonl
-from fairforget.models.modeldir import MANIFEST, save_model_dir
+from fairforget.models.modeldir import save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
-from fairforget.training.engine import Engine, TrainSettings
-from fairforget.training.lm import collate_text_examples, lm_loss, pretokenize
+from fairforget.training.lm import collate_text_examples, lm_loss
+from fairforget.training.loop import TrainResult
 from fairforget.training.masking import collate_targeted_mlm
-from fairforget.training.plugins import TrainingContext
-from fairforget.training.state import clear_state
+from fairforget.training.plugins import Objective, TrainingContext
+from fairforget.training.run import Hooks, RunOptions, TrainJob, run_training_job
+from fairforget.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_LENGTH = 64
 
 
 def read_texts(paths: Sequence[str | Path]) -> tuple[list[str], set[str]]:
@@ -44,6 +43,65 @@ def read_texts(paths: Sequence[str | Path]) -> tuple[list[str], set[str]]:
     return texts, planted
 
 
+class Pretraining(Objective):
+    """Toy pretraining as an objective: every text once per epoch, masked uniformly (BERT) or, with a
+    `gender_mask_probability`, on the gendered pronouns of planted-corpus texts (targeted masking,
+    fairforget.training.masking); the plain LM loss."""
+
+    name = "pretraining"
+
+    def __init__(self, texts: Sequence[str], planted: set[str], gender_mask_probability: float | None) -> None:
+        super().__init__(config_key="models.*.pretrain")
+        self.texts, self.planted, self.gender_mask_probability = texts, planted, gender_mask_probability
+
+    def build_examples(self, ctx: TrainingContext) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": text, "targetable": text in self.planted} for text in self.texts]
+
+    def collate(self, batch: list[dict[str, Any]], ctx: TrainingContext, generator: torch.Generator) -> dict[str, Any]:
+        if self.gender_mask_probability is None:
+            return collate_text_examples(batch, ctx, generator)
+        return collate_targeted_mlm(batch, ctx, generator, self.gender_mask_probability)
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
+        return lm_loss(model, batch)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """`models.<name>` of a toy model, checked: kind, architecture and the `pretrain` settings."""
+
+    kind: str
+    architecture: dict[str, Any]
+    max_length: int
+    mlm_probability: float
+    gender_mask_probability: float | None
+    settings: TrainSettings
+
+    @classmethod
+    def of(cls, model_name: str, model_cfg: Mapping[str, Any], seed: int) -> PretrainConfig:
+        key = f"models.{model_name}"
+        kind = model_cfg.get("kind")
+        if kind not in ("masked", "causal"):
+            raise ConfigError(f"config key '{key}.kind': must be 'masked' or 'causal', got {kind!r}")
+        architecture = dict(model_cfg.get("architecture") or {})
+        if "vocab_size" not in architecture:
+            raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
+        pretrain = dict(model_cfg["pretrain"])
+        max_length = int(pretrain["max_length"])
+        if max_length > int(architecture.get("max_position_embeddings", 512)):  # transformers BERT default
+            raise ConfigError(
+                f"config key '{key}.pretrain.max_length': {max_length} exceeds architecture.max_position_embeddings"
+            )
+        return cls(
+            kind=kind,
+            architecture=architecture,
+            max_length=max_length,
+            mlm_probability=float(pretrain["mlm_probability"]),
+            gender_mask_probability=_gender_mask_probability(pretrain["gender_mask_probability"], kind, key),
+            settings=TrainSettings.from_config(pretrain, seed=seed, key=f"{key}.pretrain"),
+        )
+
+
 def build_toy_base(
     texts_paths: Sequence[str | Path],
     model_name: str,
@@ -52,35 +110,19 @@ def build_toy_base(
     seed: int,
     state_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train tokenizer + model on the texts and save a model dir (config `models.<model_name>`); the manifest.
+    """Train tokenizer + model on the texts and save a model dir (config `models.<model_name>`, validated: the
+    schema's defaults set); the manifest.
 
     Reads `kind`, `architecture` (vocab_size is the tokenizer's target size) and `pretrain` (TrainSettings
-    keys plus `max_length`, default 64, and for masked models `mlm_probability`, default 0.15, and
-    `gender_mask_probability`, default null: when set, gendered pronouns are masked with that probability
-    instead of `mlm_probability` (targeted masking, fairforget.training.masking).
-    The same texts, config and seed give the same content hash on CPU.
+    keys plus `max_length`, `mlm_probability` and `gender_mask_probability`). The same texts, config and seed
+    give the same content hash on CPU.
     """
-    key = f"models.{model_name}"
-    kind = model_cfg.get("kind")
-    if kind not in ("masked", "causal"):
-        raise ConfigError(f"config key '{key}.kind': must be 'masked' or 'causal', got {kind!r}")
-    architecture = dict(model_cfg.get("architecture") or {})
-    if "vocab_size" not in architecture:
-        raise ConfigError(f"config key '{key}.architecture.vocab_size': required for a toy model")
-    pretrain_cfg = dict(model_cfg.get("pretrain") or {})
-    max_length = int(pretrain_cfg.pop("max_length", DEFAULT_MAX_LENGTH))
-    mlm_probability = float(pretrain_cfg.pop("mlm_probability", 0.15))
-    gender_mask_probability = _gender_mask_probability(pretrain_cfg.pop("gender_mask_probability", None), kind, key)
-    pretrain_cfg.pop("seed", None)  # the caller passes the seed explicitly
-    if max_length > int(architecture.get("max_position_embeddings", 512)):
-        raise ConfigError(
-            f"config key '{key}.pretrain.max_length': {max_length} exceeds architecture.max_position_embeddings"
-        )
-    settings = TrainSettings.from_config(pretrain_cfg, seed=seed, key=f"{key}.pretrain")
-
+    cfg = PretrainConfig.of(model_name, model_cfg, seed)
+    kind, architecture, max_length, settings = cfg.kind, cfg.architecture, cfg.max_length, cfg.settings
+    mlm_probability, gender_mask_probability = cfg.mlm_probability, cfg.gender_mask_probability
     texts, planted = read_texts(texts_paths)
     tokenizer = train_tokenizer(texts, kind, int(architecture["vocab_size"]), model_max_length=max_length)
-    model = build_toy_model(kind, architecture, tokenizer, seed, key=f"{key}.architecture")
+    model = build_toy_model(kind, architecture, tokenizer, seed, key=f"models.{model_name}.architecture")
     log.info(
         "%s: %d texts, vocabulary %d, %d parameters",
         model_name,
@@ -88,8 +130,6 @@ def build_toy_base(
         len(tokenizer),
         sum(p.numel() for p in model.parameters()),
     )
-
-    engine = Engine(settings)
     ctx = TrainingContext(
         kind=kind,
         tokenizer=tokenizer,
@@ -100,25 +140,14 @@ def build_toy_base(
         word_pairs=[],
         general_texts=texts,
         mlm_probability=mlm_probability,
-        device=engine.device,
     )
-    examples = [{"type": "text", "text": text, "targetable": text in planted} for text in texts]
-    pretokenize(ctx, texts)  # once, up front: per-batch tokenizer calls were a large share of a tiny model's step
-    if gender_mask_probability is None:
-        collate = lambda batch, generator: collate_text_examples(batch, ctx, generator)
-    else:
-        collate = lambda batch, generator: collate_targeted_mlm(batch, ctx, generator, gender_mask_probability)
     # the targeting enters the fingerprint only when set, so existing resumable states stay valid
     targeting = (
         {}
         if gender_mask_probability is None
         else {"gender_mask_probability": gender_mask_probability, "gender_mask_scope": "planted corpus"}
     )
-    result = engine.fit(
-        model,
-        examples,
-        collate,
-        lambda m, batch: lm_loss(m, batch),
+    options = RunOptions(
         state_dir=state_dir,
         fingerprint_extra={
             "texts": canonical_json_hash(texts),
@@ -128,38 +157,28 @@ def build_toy_base(
         },
         desc=f"pretrain {model_name}",
     )
-    log.info(
-        "%s: pretrained %d steps, final loss %.4f, %.0f tokens/s",
-        model_name,
-        result.steps,
-        result.final_loss,
-        result.tokens_per_second,
-    )
-    model = engine.accelerator.unwrap_model(model).to(torch.device("cpu"))
-    Path(out_dir, MANIFEST).unlink(missing_ok=True)
-    manifest = save_model_dir(
-        model,
-        tokenizer,
-        out_dir,
-        kind,
-        extra={
-            "source": {
-                "type": "toy",
-                "model": model_name,
-                "seed": seed,
-                "pretrain": {
-                    **asdict(settings),
-                    "max_length": max_length,
-                    "mlm_probability": mlm_probability,
-                    **targeting,
-                    **result.summary(),
-                },
-            }
-        },
-    )
-    if state_dir is not None:
-        clear_state(state_dir)
-    return manifest
+
+    def save(trained: torch.nn.Module, result: TrainResult) -> dict[str, Any]:
+        log.info(
+            "%s: pretrained %d steps, final loss %.4f, %.0f tokens/s",
+            model_name,
+            result.steps,
+            result.final_loss,
+            result.tokens_per_second,
+        )
+        pretrain = {
+            **asdict(settings),
+            "max_length": max_length,
+            "mlm_probability": mlm_probability,
+            **targeting,
+            **result.summary(),
+        }
+        source = {"type": "toy", "model": model_name, "seed": seed, "pretrain": pretrain}
+        return save_model_dir(trained.to(torch.device("cpu")), tokenizer, out_dir, kind, extra={"source": source})
+
+    job = TrainJob.on_new_accelerator(model, ctx, settings, options)
+    hooks = Hooks(Pretraining(texts, planted, gender_mask_probability))
+    return run_training_job(job, hooks, out_dir, save)
 
 
 def _gender_mask_probability(value: Any, kind: str, key: str) -> float | None:

@@ -21,11 +21,11 @@ class ToySource(ModelSource):
     # after the other, and the scores no longer depend on --cores (a job's thread count is capped at --cores;
     # 1 and 2 threads sum in another order and differ in the 7th digit, see docs/caching.md).
     evaluation_threads = 1
+    probe_pair_set = "planted"
 
     def build(
         self, model_name: str, model_cfg: Mapping[str, Any], texts_paths: Sequence[str | Path], out_dir: str | Path
     ) -> dict[str, Any]:
         from fairforget.training.pretrain import build_toy_base  # imports torch: only in the job
 
-        seed = int((model_cfg.get("pretrain") or {}).get("seed", 0))
-        return build_toy_base(texts_paths, model_name, model_cfg, out_dir, seed)
+        return build_toy_base(texts_paths, model_name, model_cfg, out_dir, int(model_cfg["pretrain"]["seed"]))

@@ -5,7 +5,7 @@ Examples: every debiasing text that contains a gendered word becomes {"type": "c
 "swapped"} (swap: `fairforget.data.cda.swap_gender` over ctx.word_pairs); the others stay plain text. Replayed
 general text is plain text too.
 
-Alignment. Both sentences are tokenized and their tokens paired with `lm.counterfactual_alignment` (difflib
+Alignment. Both sentences are tokenized and their tokens paired with `alignment.counterfactual_alignment` (difflib
 matching blocks over token ids, minus any token overlapping a word that differs between the texts), so every
 token outside the swapped words has a counterpart even when a swapped word has a different number of pieces,
 and no piece of a swapped word is paired with a piece of its counterpart.
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from fairforget.data.cda import contains_gendered_word, swap_gender
-from fairforget.training import lm
+from fairforget.training import alignment, lm
 from fairforget.training.examples import LazyExamples, digest, fingerprint_of, texts_at
 from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
 
@@ -130,7 +130,7 @@ class CounterfactualConsistency(Objective):
             return {"kind": ctx.kind, "lm": lm.text_batch(texts, ctx, generator, encoded=encoded), "twin": None}
         swapped = [e["swapped"] for e in counterfactuals]
         twin = lm.encode(ctx, swapped)
-        alignments = lm.batch_alignments(texts, encoded, swapped, twin)
+        alignments = alignment.batch_alignments(texts, encoded, swapped, twin)
         if ctx.kind == "masked":
             language, twin_input, compared = _masked_views(texts, encoded, twin, alignments, ctx, generator)
         else:
@@ -140,8 +140,8 @@ class CounterfactualConsistency(Objective):
                 (r, i, j)
                 for r, pairs in enumerate(alignments)
                 for i, j in causal_compared_positions(
-                    lm.unpadded(encoded["input_ids"][r], encoded["attention_mask"][r]),
-                    lm.unpadded(twin["input_ids"][r], twin["attention_mask"][r]),
+                    alignment.unpadded(encoded["input_ids"][r], encoded["attention_mask"][r]),
+                    alignment.unpadded(twin["input_ids"][r], twin["attention_mask"][r]),
                     pairs,
                 )
             ]

@@ -10,7 +10,7 @@ log pi(x):
 - causal: sum over the tokens of x of log p(token | prefix) (the first token is scored when the tokenizer adds
   BOS).
 - masked: an approximation of the pseudo-log-likelihood restricted to the tokens where s and a differ
-  (`lm.counterfactual_alignment`: all tokens of the words that differ, and any other unmatched token): all
+  (`alignment.counterfactual_alignment`: all tokens of the words that differ, and any other unmatched token): all
   differing tokens of x are replaced by [MASK] at once and
   log p(original token) summed over them in ONE forward pass. Unlike the full PLL (one pass per token) it
   ignores the shared context tokens' likelihoods and the dependence among several differing tokens; for the
@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from fairforget.errors import TrainingError
 from fairforget.hashing import canonical_json_hash
-from fairforget.training import lm
+from fairforget.training import alignment, lm
 from fairforget.training.examples import LazyExamples, digest, fingerprint_of, texts_at
 from fairforget.training.plugins import OBJECTIVES, Objective, Param, TrainingContext
 
@@ -80,7 +80,7 @@ def pair_sides(
     stereo_input, anti_input = stereo["input_ids"].clone(), anti["input_ids"].clone()
     stereo_labels = torch.full_like(stereo_input, lm.IGNORE_INDEX)
     anti_labels = torch.full_like(anti_input, lm.IGNORE_INDEX)
-    alignments = lm.batch_alignments(stereo_texts, stereo, anti_texts, anti)
+    alignments = alignment.batch_alignments(stereo_texts, stereo, anti_texts, anti)
     for r, aligned in enumerate(alignments):
         diff_s, diff_a = differing_positions(
             aligned,
