@@ -8,10 +8,9 @@ from typing import Any
 
 from fairforget.errors import DataError
 from fairforget.io import read_json
-from fairforget.paths import RUN_FIELDS as RUN_KEYS
 from fairforget.paths import PathInfo, classify, manifest_for, run_id
 
-__all__ = ["RUN_KEYS", "PathInfo", "classify", "load_result", "manifest_for", "run_id"]
+__all__ = ["PathInfo", "classify", "load_result", "manifest_for", "run_id"]
 
 
 def load_result(path: str | Path) -> dict[str, Any]:

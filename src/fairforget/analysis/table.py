@@ -15,12 +15,12 @@ from tqdm import tqdm
 
 from fairforget.analysis import trajectory
 from fairforget.analysis.dictionary import data_dictionary
-from fairforget.analysis.results import RUN_KEYS, classify, load_result, manifest_for, run_id
+from fairforget.analysis.results import classify, load_result, manifest_for, run_id
 from fairforget.analysis.settings import AnalysisSettings
-from fairforget.config.grid import Run
 from fairforget.data.sizes import size_rank
 from fairforget.errors import DataError
 from fairforget.io import atomic_write_text, read_json
+from fairforget.paths import RUN_FIELDS, Run
 from fairforget.provenance.lineage import sidecar_for
 from fairforget.provenance.record import build_record, finish
 
@@ -137,7 +137,7 @@ def _evaluation_rows(
         if key is None:
             raise DataError(f"{path}: no run in the path")
         declared = result.get("run")
-        if declared is not None and tuple(str(declared.get(k)) for k in RUN_KEYS) != tuple(str(v) for v in key):
+        if declared is not None and tuple(str(declared.get(k)) for k in RUN_FIELDS) != tuple(str(v) for v in key):
             raise DataError(f"{path}: 'run' field {declared} does not match the path")
         manifest = manifest_for(info)
         if check_manifests and manifest.is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from fairforget import paths
 from fairforget.errors import ConfigError, config_section
@@ -37,23 +37,6 @@ def alpha_label(alpha: float) -> str:
 
 
 FILTER_KEYS = ("models", "objectives", "remedies", "seeds")
-
-
-class RunLike(Protocol):
-    # read-only, so that frozen dataclasses (fairforget.config.grid.Run) match
-    @property
-    def model(self) -> str: ...
-    @property
-    def objective(self) -> str: ...
-    @property
-    def remedy(self) -> str: ...
-    @property
-    def size(self) -> str: ...
-    @property
-    def seed(self) -> int: ...
-
-
-RunT = TypeVar("RunT", bound=RunLike)
 
 
 @dataclass(frozen=True)
@@ -108,7 +91,7 @@ class FusionSettings:
                 raise ConfigError(f"config key 'fusion.{key}': {', '.join(missing)} not in the study's `{key}`")
 
 
-def fused_runs(settings: FusionSettings, runs: Iterable[RunT]) -> list[RunT]:
+def fused_runs(settings: FusionSettings, runs: Iterable[paths.Run]) -> list[paths.Run]:
     """The runs the filter selects, in grid order (none when fusion is off)."""
     if not settings.enabled:
         return []

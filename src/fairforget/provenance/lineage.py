@@ -21,24 +21,16 @@ from fairforget.io import read_json
 from fairforget.models.modeldir import Manifest
 from fairforget.paths import (
     BASE_MANIFEST,
-    DEBIAS_PAIRS,
-    DEBIAS_REPLAY,
-    DEBIAS_SOURCE,
-    DEBIAS_WORD_PAIRS,
+    FINETUNE_DATA,
     FINETUNED_MANIFEST,
-    GENERAL_PRETRAIN,
-    PLANTED_CORPUS,
-    RUN_FIELDS,
+    PRETRAIN_DATA,
+    Run,
     classify,
     manifest_for,
 )
 
 # Training data a checkpoint depends on when its manifest does not list `data_files` itself.
-DEFAULT_FINETUNE_DATA = (DEBIAS_SOURCE, DEBIAS_PAIRS, DEBIAS_WORD_PAIRS, DEBIAS_REPLAY)
-
-
-# Toy base models are pretrained on general text plus the planted stereotype corpus (rules/base_models.smk).
-DEFAULT_PRETRAIN_DATA = (GENERAL_PRETRAIN, PLANTED_CORPUS)
+DEFAULT_FINETUNE_DATA = tuple(FINETUNE_DATA.values())
 
 
 SUMS = Path("resources") / "SHA256SUMS"
@@ -172,8 +164,7 @@ class LineageBuilder:
                 # R's run checkpoint and base model
                 root = info.root.parent.parent
                 node["facts"]["fusion"] = fusion
-                fields = {key: info.fields[key] for key in RUN_FIELDS}
-                node["parents"].append(self.add(root / FINETUNED_MANIFEST.format(**fields)))
+                node["parents"].append(self.add(root / FINETUNED_MANIFEST.format(**Run.of(info.fields).wildcards())))
             node["parents"].append(self.add(root / BASE_MANIFEST.format(model=info.fields["model"])))
         for name, digest in sorted(manifest.files.items()):
             node["parents"].append(self.add(full.parent / name, "model_file", claimed_sha256=digest))
@@ -193,7 +184,7 @@ class LineageBuilder:
         if info.kind == "base_manifest" and source_type not in (None, "toy"):
             node["facts"]["data_files_source"] = f"none: base weights from {source_type}"
             return
-        defaults = DEFAULT_FINETUNE_DATA if info.kind == "finetuned_manifest" else DEFAULT_PRETRAIN_DATA
+        defaults = DEFAULT_FINETUNE_DATA if info.kind == "finetuned_manifest" else PRETRAIN_DATA
         node["facts"]["data_files_source"] = "default set (manifest lists no data_files)"
         for path in (root / p for p in defaults):
             if path.is_file():
