@@ -8,22 +8,18 @@ from math import inf
 
 import pytest
 
-from fairforget.workflow.slurm import (
+from fairforget.workflow.slurm.cluster import (
     SINFO,
-    SQUEUE,
     Cluster,
-    PendingWatch,
-    Request,
     SlurmCheckError,
-    check_requests,
     gres_gpus,
     group_cpus,
-    no_resubmit_after_cancel,
     parse_partitions,
     parse_sinfo,
-    parse_squeue,
     slurm_minutes,
 )
+from fairforget.workflow.slurm.preflight import Request, check_requests
+from fairforget.workflow.slurm.watch import SQUEUE, PendingWatch, no_resubmit_after_cancel, parse_squeue
 
 # captured from the CI cluster: `sinfo -N -h -o "%N|%P|%c|%m|%G|%f|%t"` and `scontrol show partition -o`
 CI_SINFO = "localhost|ci*|2|19284|gpu:fake:2|(null)|idle\n"
@@ -179,7 +175,7 @@ def test_the_preflight_skips_finished_jobs_and_finds_each_group_once() -> None:
     from dataclasses import dataclass
     from types import SimpleNamespace
 
-    from fairforget.workflow.slurm import jobs_or_groups_to_run
+    from fairforget.workflow.slurm.preflight import jobs_or_groups_to_run
 
     @dataclass(eq=False)  # hashable by identity, as Snakemake's jobs
     class Job:
@@ -198,8 +194,6 @@ def test_the_preflight_skips_finished_jobs_and_finds_each_group_once() -> None:
 
 
 def test_a_cpu_count_set_by_the_profile_names_its_variable() -> None:
-    from fairforget.workflow.slurm import Request
-
     request = Request(
         "rule finetune", cpus=8, mem_mb=4000, gpus=1, cpus_from="8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
     )

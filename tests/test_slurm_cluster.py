@@ -66,7 +66,7 @@ def test_micro_workflow_through_slurm_matches_local_run(repo_root):
 
 
 def _node_cpus() -> int:
-    from fairforget.workflow.slurm import cluster
+    from fairforget.workflow.slurm.cluster import cluster
 
     return max(node.cpus for node in cluster().nodes)
 
@@ -112,7 +112,7 @@ def test_a_group_job_larger_than_any_node_stops_the_run_before_submitting(tmp_pa
 
 
 def test_a_job_pending_for_a_reason_that_never_clears_is_reported_and_cancelled(tmp_path):
-    from fairforget.workflow.slurm import PendingWatch
+    from fairforget.workflow.slurm.watch import PendingWatch
 
     cpus = _node_cpus()
     submitted = subprocess.run(
