@@ -163,6 +163,8 @@ def slurm_onstart(workflow):
 
     if not patch.patch_status_query(snakemake_executor_plugin_slurm):
         logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
+    if not patch.patch_cancel_by_run(snakemake_executor_plugin_slurm.Executor):
+        logger.warning("fairforget: cannot patch the SLURM plugin's cancellation: Ctrl-C may leave jobs running")
     watch = pending.PendingWatch(workdir=os.getcwd(), report=logger.error, **pending.watch_settings(os.environ))
     from snakemake.jobs import GroupJob, Job
     from snakemake_executor_plugin_slurm.utils import get_job_wildcards

@@ -50,7 +50,9 @@ def test_profile_jobs_run_as_slurm_jobs(repo_root, gpu_flag):
 @pytest.mark.slow
 def test_micro_workflow_through_slurm_matches_local_run(repo_root):
     """The real workflow (config/micro.yaml + config/slurm_ci.yaml) through slurm_profile: every job COMPLETED in
-    sacct, finetune on a (fake) GPU, and the base and fine-tuned checkpoints bit-identical to a local run."""
+    sacct, finetune on a (fake) GPU; then the documented recovery (rerun the same command) after findings.md and
+    one checkpoint were deleted, with Ctrl-C of the driver while that checkpoint's finetune job runs and `scancel`
+    of the rerun's finetune job; the base and fine-tuned checkpoints bit-identical to a local run."""
     proc = subprocess.run(
         ["bash", str(repo_root / ".ci" / "slurm_ci.sh"), "workflow"],
         # correctness here, not speed: the 2-core CI budget is the business of `.ci/slurm_ci.sh all`
@@ -62,6 +64,9 @@ def test_micro_workflow_through_slurm_matches_local_run(repo_root):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "checkpoint hashes identical (SLURM vs local)" in out
+    # the documented recovery: Ctrl-C while a finetune job ran, then the same command, whose running finetune job
+    # is cancelled with scancel and retried; the run rebuilds what was deleted, to the local run's hashes (above)
+    assert "Ctrl-C stopped snakemake" in out and "recovery OK" in out, out[-4000:]
     assert "rule_finetune_wildcards_" in out and "gres/gpu=1" in out
 
 
