@@ -6,8 +6,10 @@
 #                                are stopped even on failure or timeout; exit 0 only if every check passed
 #   .ci/slurm_ci.sh start      install (apt) + configure + start munged, MariaDB, slurmdbd, slurmctld, slurmd
 #   .ci/slurm_ci.sh selftest   trivial Snakefile with the project's rule names through slurm_profile + sacct checks
-#   .ci/slurm_ci.sh workflow   config/micro.yaml through SLURM (whole workflow) and locally (--cores 2, up to the
+#   .ci/slurm_ci.sh workflow   config/micro.yaml through SLURM (whole workflow), the documented rerun after deleting
+#                              products with Ctrl-C and scancel mid-finetune, and locally (--cores 2, up to the
 #                              checkpoints); sacct checks; base + fine-tuned checkpoint hashes must be identical
+#   .ci/slurm_ci.sh recovery   the documented reruns of `workflow` alone, on its finished SLURM run
 #   .ci/slurm_ci.sh stop       stop the daemons this script started (by PID file)
 #   .ci/slurm_ci.sh env        print the export that points slurm commands (sinfo, sacct) at this cluster
 #
@@ -28,6 +30,7 @@ CI_TIMEOUT=${FAIRFORGET_SLURM_CI_TIMEOUT:-840}
 RUN_TIMEOUT=${FAIRFORGET_SLURM_RUN_TIMEOUT:-600}
 FAKE_GPUS=${FAKE_GPUS:-2}
 CI_CONFIG=${FAIRFORGET_CI_CONFIG:-config/micro.yaml}
+CFG=() # the config files of the CI study (workflow_configs)
 PYTHON=${PYTHON:-$REPO/.venv/bin/python}
 CLUSTER=fairforgetci
 PARTITION=ci
@@ -268,6 +271,48 @@ run_bounded() {
   return "$rc"
 }
 
+# start_driver LOGFILE CMD...: CMD in the background as a user's snakemake, with SIGINT at its default (a script's
+# background job ignores it: docs/slurm.md), so that Ctrl-C can be sent to it; its PID in $DRIVER.
+start_driver() {
+  local logfile=$1
+  shift
+  "$PYTHON" -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])' \
+    "$@" >"$logfile" 2>&1 &
+  DRIVER=$!
+  echo "$DRIVER" >"$RUN/snakemake.pid"
+}
+
+# wait_driver SECONDS: the driver's exit status; 124 (after killing it) when it outlives SECONDS.
+wait_driver() {
+  local deadline=$((SECONDS + $1)) rc=0
+  while kill -0 "$DRIVER" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      kill -9 "$DRIVER" 2>/dev/null || true
+      wait "$DRIVER" 2>/dev/null || true
+      return 124
+    fi
+    sleep 1
+  done
+  wait "$DRIVER" || rc=$?
+  rm -f "$RUN/snakemake.pid"
+  return "$rc"
+}
+
+# running_finetune LOG: the SLURM job ID of a running finetune job once its script has started (its log LOG has
+# an attempt header); fails when the driver ends or RUN_TIMEOUT passes first.
+running_finetune() {
+  local deadline=$((SECONDS + RUN_TIMEOUT)) id
+  while ((SECONDS < deadline)) && kill -0 "$DRIVER" 2>/dev/null; do
+    id=$(squeue --me -h -t RUNNING -o '%i|%k' | awk -F'|' '$2 ~ /^rule_finetune/ {print $1; exit}')
+    if [[ -n $id ]] && grep -q "===== attempt" "$1" 2>/dev/null; then
+      echo "$id"
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
 # --- checks -------------------------------------------------------------------------------------------------
 
 # The plugin names every job of one snakemake invocation after its run UUID ("SLURM run ID: <uuid>").
@@ -397,41 +442,32 @@ EOF
   log "selftest OK"
 }
 
-cmd_workflow() {
-  local base=$STATE/workflow rc=0 cfg=() d f
+# workflow_configs: the config files of the CI's micro study (in $CFG)
+workflow_configs() {
   [[ -f $REPO/$CI_CONFIG ]] || die "$CI_CONFIG does not exist (the micro config is written by the lead)"
-  cfg=("$CI_CONFIG")
-  [[ -f $REPO/config/slurm_ci.yaml ]] && cfg+=(config/slurm_ci.yaml)
+  CFG=("$CI_CONFIG")
+  [[ -f $REPO/config/slurm_ci.yaml ]] && CFG+=(config/slurm_ci.yaml)
   ci_profile "$STATE/profile-ci"
+}
+
+cmd_workflow() {
+  local base=$STATE/workflow rc=0 d f
+  workflow_configs
   rm -rf "$base" && mkdir -p "$base"
   cd "$REPO"
   # Two separate result trees (and stores: a shared store would turn the second run into cache hits).
   # --nolock: the trees are private to this script, and a killed earlier run must not leave a stale lock.
-  log "workflow: ${cfg[*]} through SLURM"
+  log "workflow: ${CFG[*]} through SLURM"
   run_bounded "$base/slurm.log" "$PYTHON" -m snakemake --profile slurm_profile --profile "$STATE/profile-ci" \
-    --nolock --configfile "${cfg[@]}" --config results_dir="$base/slurm" store_dir="$base/slurm/store" || rc=$?
+    --nolock --configfile "${CFG[@]}" --config results_dir="$base/slurm" store_dir="$base/slurm/store" || rc=$?
   tail -n 20 "$base/slurm.log" >&2
   [[ $rc -eq 0 ]] || die "SLURM run exited $rc (124/137 = timeout), log: $base/slurm.log"
   check_sacct "$base/slurm.log" 3 finetune
-  # The documented recovery (docs/slurm.md: rerun the same command) after a finished run lost products: the
-  # findings and one fine-tuned checkpoint with its sidecar (issue 29: the pre-flight once raised KeyError on the
-  # finished, grouped jobs). The checkpoint must come back bit-identical (compared with the local run below).
-  f=$(cd "$base/slurm" && find models/finetuned -name '*.sha256' | sort | head -n 1)
-  [[ -n $f ]] || die "the SLURM run produced no models/finetuned/**/*.sha256"
-  rm -rf "$base/slurm/findings.md" "$base/slurm/${f%.sha256}" "$base/slurm/$f"
-  log "workflow: the same command again after deleting findings.md and $f"
-  rc=0
-  run_bounded "$base/rerun.log" "$PYTHON" -m snakemake --profile slurm_profile --profile "$STATE/profile-ci" \
-    --nolock --configfile "${cfg[@]}" --config results_dir="$base/slurm" store_dir="$base/slurm/store" || rc=$?
-  tail -n 20 "$base/rerun.log" >&2
-  [[ $rc -eq 0 ]] || die "the rerun after deleting products exited $rc, log: $base/rerun.log"
-  [[ -f $base/slurm/findings.md && -f $base/slurm/$f ]] || die "the rerun did not rebuild findings.md and $f"
-  grep -q "will run again" "$base/rerun.log" || die "the rerun did not say why the checkpoint is rebuilt"
-  log "workflow: rerun rebuilt findings.md and $f"
-  log "workflow: ${cfg[*]} locally (--cores 2), up to the checkpoints"
+  cmd_recovery
+  log "workflow: ${CFG[*]} locally (--cores 2), up to the checkpoints"
   rc=0
   # --until finetune: the comparison needs the checkpoints only; the SLURM run above did the whole workflow
-  run_bounded "$base/local.log" "$PYTHON" -m snakemake --cores 2 --nolock --until finetune --configfile "${cfg[@]}" \
+  run_bounded "$base/local.log" "$PYTHON" -m snakemake --cores 2 --nolock --until finetune --configfile "${CFG[@]}" \
     --config results_dir="$base/local" store_dir="$base/local/store" || rc=$?
   [[ $rc -eq 0 ]] || { tail -n 20 "$base/local.log" >&2; die "local run exited $rc, log: $base/local.log"; }
   # Same checkpoints bit for bit: every base and fine-tuned sidecar, same set of paths, same content.
@@ -443,6 +479,51 @@ cmd_workflow() {
   grep -q '^models/finetuned/' "$base/slurm.hashes" || die "no fine-tuned checkpoint sidecar in the SLURM run"
   diff "$base/slurm.hashes" "$base/local.hashes" >&2 || die "checkpoint hashes differ between SLURM and local runs"
   log "workflow OK: $(wc -l <"$base/slurm.hashes") checkpoint hashes identical (SLURM vs local)"
+}
+
+# The documented recovery (docs/slurm.md: rerun the same command), on the finished SLURM run of `workflow`, after
+# it lost products (the findings and one fine-tuned checkpoint with its sidecar), after Ctrl-C while that
+# checkpoint's finetune job runs, and after `scancel` of the rerun's running finetune job (issue 29: the pre-flight
+# once raised KeyError on the finished, grouped jobs). The checkpoint must come back bit-identical (here: to its
+# hash before it was deleted; in `workflow` also to the local run's).
+cmd_recovery() {
+  local base=$STATE/workflow rc=0 f job hash run_log started
+  [[ ${#CFG[@]} -gt 0 ]] || workflow_configs
+  cd "$REPO"
+  f=$(cd "$base/slurm" 2>/dev/null && find models/finetuned -name '*.sha256' | sort | head -n 1)
+  [[ -n $f ]] || die "no finished SLURM run with models/finetuned/**/*.sha256 under $base/slurm (run 'workflow')"
+  hash=$(cat "$base/slurm/$f")
+  run_log=$base/slurm/logs/finetune/${f#models/finetuned/}
+  run_log=${run_log%.sha256}.log
+  rm -rf "$base/slurm/findings.md" "$base/slurm/${f%.sha256}" "$base/slurm/$f"
+  local command=("$PYTHON" -m snakemake --profile slurm_profile --profile "$STATE/profile-ci" --nolock
+    --configfile "${CFG[@]}" --config results_dir="$base/slurm" store_dir="$base/slurm/store")
+  log "recovery: the same command again after deleting findings.md and $f; Ctrl-C while its finetune job runs"
+  rm -f "$run_log" # running_finetune waits for this run's job to write it
+  start_driver "$base/interrupted.log" "${command[@]}"
+  job=$(running_finetune "$run_log") || { tail -n 20 "$base/interrupted.log" >&2; die "no finetune job ran"; }
+  started=$SECONDS
+  kill -INT "$DRIVER"
+  rc=0 && wait_driver 180 || rc=$?
+  tail -n 8 "$base/interrupted.log" >&2
+  [[ $rc -ne 124 ]] || die "snakemake did not stop within 180 s of Ctrl-C, log: $base/interrupted.log"
+  [[ -z $(squeue -h -j "$job" -t PENDING,RUNNING 2>/dev/null) ]] || die "Ctrl-C left SLURM job $job running"
+  log "recovery: Ctrl-C stopped snakemake (exit $rc) $((SECONDS - started)) s after the signal and cancelled finetune job $job"
+  # rule finetune has its own `retries: 2` (the CI profile's `retries: 0` is for the other rules)
+  log "recovery: the same command again; scancel of its running finetune job"
+  started=$SECONDS
+  rm -f "$run_log"
+  start_driver "$base/rerun.log" "${command[@]}"
+  job=$(running_finetune "$run_log") || { tail -n 20 "$base/rerun.log" >&2; die "no finetune job ran"; }
+  scancel "$job"
+  rc=0 && wait_driver "$RUN_TIMEOUT" || rc=$?
+  tail -n 20 "$base/rerun.log" >&2
+  [[ $rc -eq 0 ]] || die "the rerun after Ctrl-C and scancel exited $rc, log: $base/rerun.log"
+  [[ -f $base/slurm/findings.md && -f $base/slurm/$f ]] || die "the rerun did not rebuild findings.md and $f"
+  grep -q "will run again" "$base/rerun.log" || die "the rerun did not say why the checkpoint is rebuilt"
+  grep -q "Trying to restart job" "$base/rerun.log" || die "the cancelled finetune job $job was not retried"
+  [[ $(cat "$base/slurm/$f") == "$hash" ]] || die "the rebuilt $f differs from the one deleted"
+  log "recovery OK: the rerun rebuilt findings.md and $f (same hash) in $((SECONDS - started)) s, retrying finetune job $job after scancel"
 }
 
 cmd_all() {
@@ -460,12 +541,13 @@ main() {
     stop) cmd_stop ;;
     selftest) cmd_selftest ;;
     workflow) cmd_workflow ;;
+    recovery) cmd_recovery ;;
     env) echo "export SLURM_CONF=$SLURM_CONF" ;;
     # the selftest asks for GPUs as --gres, the micro workflow as --gpus: both request styles meet real SLURM
     _inner) cmd_start && (export FAIRFORGET_SLURM_GPU_FLAG=gres && cmd_selftest) &&
       (export FAIRFORGET_SLURM_GPU_FLAG=gpus && cmd_workflow) ;;
     all) cmd_all ;;
-    *) echo "usage: $0 {all|start|selftest|workflow|stop|env}" >&2; exit 2 ;;
+    *) echo "usage: $0 {all|start|selftest|workflow|recovery|stop|env}" >&2; exit 2 ;;
   esac
 }
 

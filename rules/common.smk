@@ -139,25 +139,27 @@ if workflow.is_main_process:
 
 def slurm_onstart(workflow):
     """Under the SLURM executor, before anything is submitted: stop on jobs no node can take (the pre-flight
-    check), then watch for jobs pending for a reason that never clears (fairforget.workflow.slurm)."""
+    check), then watch for jobs pending for a reason that never clears (fairforget.workflow.slurm package)."""
     plugin = workflow.executor_plugin
     if plugin is None or plugin.name != "slurm":
         return
     import signal
     from snakemake.logging import logger
-    from fairforget.workflow import slurm
+    from fairforget.workflow.slurm import patch, preflight, watch as pending
 
     if os.environ.get("FAIRFORGET_SLURM_PREFLIGHT", "1") != "0":
-        logger.info(slurm.preflight(workflow))
+        logger.info(preflight.preflight(workflow))
     import snakemake_executor_plugin_slurm
 
-    if not slurm.patch_status_query(snakemake_executor_plugin_slurm):
+    if not patch.patch_status_query(snakemake_executor_plugin_slurm):
         logger.warning("fairforget: cannot patch the SLURM plugin's status query: a cancelled job may hang the run")
-    watch = slurm.PendingWatch(workdir=os.getcwd(), report=logger.error, **slurm.watch_settings(os.environ))
+    if not patch.patch_cancel_by_run(snakemake_executor_plugin_slurm.Executor):
+        logger.warning("fairforget: cannot patch the SLURM plugin's cancellation: Ctrl-C may leave jobs running")
+    watch = pending.PendingWatch(workdir=os.getcwd(), report=logger.error, **pending.watch_settings(os.environ))
     from snakemake.jobs import GroupJob, Job
     from snakemake_executor_plugin_slurm.utils import get_job_wildcards
 
-    slurm.no_resubmit_after_cancel((Job, GroupJob), watch.never_start, get_job_wildcards, logger.error)
+    pending.no_resubmit_after_cancel((Job, GroupJob), watch.never_start, get_job_wildcards, logger.error)
     watch.start()
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         logger.warning(

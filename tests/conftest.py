@@ -141,6 +141,15 @@ def micro_workflow(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workdir
 
 
+@pytest.fixture
+def micro_study_copy(micro_workflow: Path, tmp_path: Path) -> Path:
+    """A copy of the session's finished micro study in another folder, for a test that damages it (the fault tests:
+    docs/faults.md). `copytree` keeps Snakemake's metadata, the result store and the files' modification times."""
+    import shutil
+
+    return Path(shutil.copytree(micro_workflow, tmp_path / "copy", symlinks=True))
+
+
 def micro_evaluation_targets(config: dict) -> list[str]:
     """The micro study's evaluation results of the base models and of every run (what the `learned` end-to-end
     tests read)."""

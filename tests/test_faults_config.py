@@ -85,3 +85,23 @@ def test_bad_config_stops_before_any_job(workflow: Path, change, expected: tuple
     assert not missing, f"the error does not say {missing}:\n{output[-3000:]}"
     assert "Job stats" not in output and "rule prepare_" not in output  # no job was planned, let alone run
     assert not (workflow / "results").exists()
+
+
+def test_a_malformed_yaml_config_is_located_by_snakemake_verbose(workflow: Path) -> None:
+    """Snakemake reads `--configfile` before the Snakefile, so nothing of ours runs: its own message names neither
+    file nor line (snakemake/common/configfile.py raises a WorkflowError while handling the YAML error), and the
+    chained YAML error, with file, line and column, is printed only at debug level, i.e. with `--verbose`
+    (docs/faults.md). If a Snakemake upgrade names the file in the plain message, this test says so."""
+    lines = (workflow / "config" / "micro.yaml").read_text().splitlines()
+    broken = next(number for number, line in enumerate(lines) if line.startswith("seeds:"))
+    lines[broken] = "seeds: [0"  # an unclosed flow sequence
+    (workflow / "config" / "malformed.yaml").write_text("\n".join(lines) + "\n")
+    plain = snakemake(workflow, "-n", "--configfile", "config/malformed.yaml", check=False)
+    assert plain.returncode != 0
+    assert "Config file is not valid JSON or YAML" in plain.stdout + plain.stderr
+    assert "malformed.yaml" not in plain.stdout + plain.stderr  # the upstream limitation docs/faults.md describes
+    verbose = snakemake(workflow, "-n", "--verbose", "--configfile", "config/malformed.yaml", check=False)
+    output = verbose.stdout + verbose.stderr
+    assert verbose.returncode != 0
+    assert f'in "config/malformed.yaml", line {broken + 1}, column 8' in output, output[-3000:]
+    assert not (workflow / "results").exists()

@@ -82,3 +82,19 @@ def test_kill_and_stop_interrupt_after_the_temporary_file(tmp_path: Path, action
 def _state(pid: int) -> str:
     # third field of /proc/<pid>/stat: R running, S sleeping, T stopped
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_enospc_in_a_library_write_is_bare_and_named_by_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Around a library's write (`naming_the_path`) the hook fails as the library would, without a file name, so
+    what the test through Snakemake sees is the name `naming_the_path` adds."""
+    folder = tmp_path / "models" / "run"
+    monkeypatch.setenv(FAULT_ENV, "enospc:*/models/run")
+    with pytest.raises(OSError) as caught, ff_io.naming_the_path(folder, "the model folder"):
+        raise AssertionError("the library's write must not start")
+    assert caught.value.errno == errno.ENOSPC
+    assert (
+        str(caught.value) == f"[Errno 28] No space left on device while writing the model folder {folder}: '{folder}'"
+    )
+    assert caught.value.__cause__.filename is None  # the bare error, as the library raises it

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,33 +21,28 @@ import yaml
 
 from fairforget.models.modeldir import read_sidecar
 from fairforget.workflow.logs import deterministic_marker
-from workflow_helpers import job_counts, snakemake
+from micro_faults import (
+    CHECKPOINT_AND_DEPENDANTS,
+    CONFIG,
+    FINETUNE_LOG,
+    METRICS,
+    MODEL_DIR,
+    REBUILD_LINE,
+    RUN,
+    SIDECAR,
+    UPSTREAM,
+    kill_session,
+)
+from micro_faults import plan as _plan
+from workflow_helpers import snakemake
 
 pytestmark = pytest.mark.slow
 
-CONFIG = ("--configfile", "config/micro.yaml")
-RUN = "bert-tiny/cda/none/full/seed0"  # a run the micro study does not fuse: the fewest dependants
-MODEL_DIR = f"results/models/finetuned/{RUN}"
-SIDECAR = f"{MODEL_DIR}.sha256"
-METRICS = f"results/eval/finetuned/{RUN}/metrics.json"
-REBUILD_LINE = f"fairforget: finetune {RUN} will run again: "
-# what rebuilding one fine-tuned checkpoint of the micro study reruns
-CHECKPOINT_AND_DEPENDANTS = {"finetune", "evaluate_checkpoint", "downstream_finetuned"}
-UPSTREAM = {"prepare_general", "prepare_planted", "prepare_debias", "prepare_probes", "build_base_model"}
-
 
 @pytest.fixture
-def study(micro_workflow: Path, tmp_path: Path) -> Path:
+def study(micro_study_copy: Path) -> Path:
     """A copy of the finished micro study in another folder (its metadata, store and mtimes kept)."""
-    return Path(shutil.copytree(micro_workflow, tmp_path / "copy", symlinks=True))
-
-
-def _plan(workdir: Path, *args: str) -> tuple[dict[str, int], str]:
-    """Rule -> job count of a dry run, and what it printed (the `fairforget: ... will run again` lines). The
-    config is micro's unless `args` name another."""
-    config = () if "--configfile" in args else CONFIG
-    result = snakemake(workdir, "-n", *args, *config)
-    return job_counts(result.stdout + result.stderr), result.stdout + result.stderr
+    return micro_study_copy
 
 
 def _write_config(workdir: Path, name: str, change) -> tuple[str, str]:
@@ -198,7 +192,7 @@ def test_a_checkpoint_lost_to_a_killed_run_is_rebuilt(study: Path) -> None:
     removed), then the documented recovery (`--unlock`, `--rerun-incomplete`): the run is redone, not taken as
     finished because its evaluation is still on disk."""
     command = [str(Path(sys.executable).parent / "snakemake"), METRICS, "--forcerun", SIDECAR, "--cores", "1", *CONFIG]
-    log = study / f"results/logs/finetune/{RUN}.log"
+    log = study / FINETUNE_LOG
     driver = subprocess.Popen(
         command, cwd=study, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -208,8 +202,7 @@ def test_a_checkpoint_lost_to_a_killed_run_is_rebuilt(study: Path) -> None:
             assert driver.poll() is None and time.monotonic() < deadline, "the forced fine-tuning job never started"
             time.sleep(0.5)
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
+        kill_session(driver)
     snakemake(study, "--unlock", *CONFIG)
     planned, output = _plan(study, "--rerun-incomplete")
     assert {rule: planned.get(rule) for rule in CHECKPOINT_AND_DEPENDANTS} == dict.fromkeys(
@@ -217,3 +210,22 @@ def test_a_checkpoint_lost_to_a_killed_run_is_rebuilt(study: Path) -> None:
     )
     assert not UPSTREAM & set(planned), planned
     assert f"{REBUILD_LINE}{SIDECAR} is missing, while {METRICS} made from it exists" in output
+
+
+@pytest.mark.parametrize("damage", ["evaluation of another checkpoint", "partial prepared data"])
+def test_a_record_of_another_checkpoint_or_a_partial_data_product_is_rebuilt(study: Path, damage: str) -> None:
+    """An evaluation result that names another checkpoint than the sidecar beside it (e.g. results merged from two
+    studies), and a data preparation missing one of its files: each is planned again with a line saying why, and
+    nothing upstream of it."""
+    if damage == "evaluation of another checkpoint":
+        other = f"results/eval/finetuned/{RUN.replace('/cda/', '/none/')}/metrics.json"
+        shutil.copy2(study / other, study / METRICS)
+        rule, line = "evaluate_checkpoint", f"fairforget: evaluate_checkpoint {RUN} will run again: {METRICS} was made"
+        not_planned = {"finetune", *UPSTREAM}
+    else:
+        (study / "results/data/probes/stereoset.jsonl").unlink()
+        rule, line = "prepare_probes", "fairforget: prepare_probes will run again: results/data/probes/stereoset.jsonl"
+        not_planned = UPSTREAM - {"prepare_probes"} | {"finetune", "build_base_model"}
+    planned, output = _plan(study)
+    assert planned.get(rule) == 1 and not not_planned & set(planned), planned
+    assert line in output, output[-3000:]

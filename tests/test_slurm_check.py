@@ -8,22 +8,18 @@ from math import inf
 
 import pytest
 
-from fairforget.workflow.slurm import (
+from fairforget.workflow.slurm.cluster import (
     SINFO,
-    SQUEUE,
     Cluster,
-    PendingWatch,
-    Request,
     SlurmCheckError,
-    check_requests,
     gres_gpus,
     group_cpus,
-    no_resubmit_after_cancel,
     parse_partitions,
     parse_sinfo,
-    parse_squeue,
     slurm_minutes,
 )
+from fairforget.workflow.slurm.preflight import Request, check_requests
+from fairforget.workflow.slurm.watch import SQUEUE, PendingWatch, no_resubmit_after_cancel, parse_squeue
 
 # captured from the CI cluster: `sinfo -N -h -o "%N|%P|%c|%m|%G|%f|%t"` and `scontrol show partition -o`
 CI_SINFO = "localhost|ci*|2|19284|gpu:fake:2|(null)|idle\n"
@@ -179,7 +175,7 @@ def test_the_preflight_skips_finished_jobs_and_finds_each_group_once() -> None:
     from dataclasses import dataclass
     from types import SimpleNamespace
 
-    from fairforget.workflow.slurm import jobs_or_groups_to_run
+    from fairforget.workflow.slurm.preflight import jobs_or_groups_to_run
 
     @dataclass(eq=False)  # hashable by identity, as Snakemake's jobs
     class Job:
@@ -198,8 +194,6 @@ def test_the_preflight_skips_finished_jobs_and_finds_each_group_once() -> None:
 
 
 def test_a_cpu_count_set_by_the_profile_names_its_variable() -> None:
-    from fairforget.workflow.slurm import Request
-
     request = Request(
         "rule finetune", cpus=8, mem_mb=4000, gpus=1, cpus_from="8 per GPU: FAIRFORGET_SLURM_CPUS_PER_GPU"
     )
@@ -236,3 +230,48 @@ def test_a_job_cancelled_for_never_starting_is_not_resubmitted() -> None:
         f"fairforget: rule_{name} is not resubmitted: SLURM cannot start it as requested"
         for name in ("prepare_probes", "prepare_general")
     ]
+
+
+def test_ctrl_c_also_cancels_the_jobs_of_the_run_that_a_status_poll_holds() -> None:
+    """Snakemake's status loop empties the executor's active jobs while it polls, so its Ctrl-C may cancel none:
+    after the plugin's own cancellation, `scancel --name <run ID>` cancels every job of the run; once, also when
+    the plugin's cancellation fails; a failing scancel is only logged (the driver is stopping anyway)."""
+    from fairforget.workflow.slurm.patch import patch_cancel_by_run
+
+    commands: list[tuple[str, ...]] = []
+
+    class Executor:  # what the SLURM plugin's Executor offers: cancel_jobs(active_jobs) and run_uuid
+        run_uuid = "5e1c-run"
+
+        def __init__(self) -> None:
+            self.cancelled: list[list[str]] = []
+
+        def cancel_jobs(self, active_jobs: list[str]) -> None:
+            self.cancelled.append(active_jobs)
+            if "broken" in active_jobs:
+                raise RuntimeError("scancel failed")
+
+    def run(command: Sequence[str]) -> str:
+        commands.append(tuple(command))
+        return ""
+
+    assert patch_cancel_by_run(Executor, run=run) and patch_cancel_by_run(Executor, run=run)  # patched once
+    executor = Executor()
+    executor.cancel_jobs([])  # a Ctrl-C during a status poll: the plugin sees no active job
+    assert executor.cancelled == [[]] and commands == [("scancel", "--name", "5e1c-run")]
+    with pytest.raises(RuntimeError, match="scancel failed"):
+        executor.cancel_jobs(["broken"])
+    assert len(commands) == 2
+
+    def failing(command: Sequence[str]) -> str:
+        raise SlurmCheckError("`scancel` failed (1): slurmctld not responding")
+
+    class Unreachable:
+        run_uuid = "5e1c-run"
+
+        def cancel_jobs(self, active_jobs: list[str]) -> None:
+            pass
+
+    patch_cancel_by_run(Unreachable, run=failing)
+    Unreachable().cancel_jobs([])  # no error: the driver is stopping anyway
+    assert not patch_cancel_by_run(type("OtherVersion", (), {}), run=run)

@@ -50,7 +50,9 @@ def test_profile_jobs_run_as_slurm_jobs(repo_root, gpu_flag):
 @pytest.mark.slow
 def test_micro_workflow_through_slurm_matches_local_run(repo_root):
     """The real workflow (config/micro.yaml + config/slurm_ci.yaml) through slurm_profile: every job COMPLETED in
-    sacct, finetune on a (fake) GPU, and the base and fine-tuned checkpoints bit-identical to a local run."""
+    sacct, finetune on a (fake) GPU; then the documented recovery (rerun the same command) after findings.md and
+    one checkpoint were deleted, with Ctrl-C of the driver while that checkpoint's finetune job runs and `scancel`
+    of the rerun's finetune job; the base and fine-tuned checkpoints bit-identical to a local run."""
     proc = subprocess.run(
         ["bash", str(repo_root / ".ci" / "slurm_ci.sh"), "workflow"],
         # correctness here, not speed: the 2-core CI budget is the business of `.ci/slurm_ci.sh all`
@@ -62,11 +64,14 @@ def test_micro_workflow_through_slurm_matches_local_run(repo_root):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "checkpoint hashes identical (SLURM vs local)" in out
+    # the documented recovery: Ctrl-C while a finetune job ran, then the same command, whose running finetune job
+    # is cancelled with scancel and retried; the run rebuilds what was deleted, to the local run's hashes (above)
+    assert "Ctrl-C stopped snakemake" in out and "recovery OK" in out, out[-4000:]
     assert "rule_finetune_wildcards_" in out and "gres/gpu=1" in out
 
 
 def _node_cpus() -> int:
-    from fairforget.workflow.slurm import cluster
+    from fairforget.workflow.slurm.cluster import cluster
 
     return max(node.cpus for node in cluster().nodes)
 
@@ -112,7 +117,7 @@ def test_a_group_job_larger_than_any_node_stops_the_run_before_submitting(tmp_pa
 
 
 def test_a_job_pending_for_a_reason_that_never_clears_is_reported_and_cancelled(tmp_path):
-    from fairforget.workflow.slurm import PendingWatch
+    from fairforget.workflow.slurm.watch import PendingWatch
 
     cpus = _node_cpus()
     submitted = subprocess.run(

@@ -15,13 +15,15 @@ from typing import Any
 
 from fairforget.errors import ConfigError, DataError
 
-# Test-only fault injection (tests/test_faults_workflow.py), so that a test can stop a job at one exact point of
+# Test-only fault injection (tests/test_faults_interrupt.py), so that a test can stop a job at one exact point of
 # a write instead of relying on timing. FAULT_ENV="<action>:<glob>": when the absolute path of an atomic write
 # matches <glob> (fnmatch; `*` also matches `/`), the write is interrupted after its temporary file is written,
-# fsynced and closed, and before the rename. Actions: "kill" SIGKILLs this process, "stop" SIGSTOPs it (the
-# test then SIGKILLs the whole process tree, e.g. snakemake with its jobs, as a node failure would), "enospc"
-# raises OSError(ENOSPC) as a full disk would. FAULT_ONCE_ENV=<file>: fire only if <file> exists, removing it
-# when firing (so exactly once across processes; its disappearance tells the test the fault fired).
+# fsynced and closed, and before the rename; a library's write wrapped in `naming_the_path` (a model folder, a
+# training state) fails before it starts, and a rule script's `log_to` right after its log is set up. Actions:
+# "kill" SIGKILLs this process, "stop" SIGSTOPs it (the test then SIGKILLs the whole process tree, e.g. snakemake
+# with its jobs, as a node failure would), "enospc" raises OSError(ENOSPC) as a full disk would.
+# FAULT_ONCE_ENV=<file>: fire only if <file> exists, removing it when firing (so exactly once across processes;
+# its disappearance tells the test the fault fired).
 # Unset, as in every real run, it costs one environment lookup per write.
 FAULT_ENV = "FAIRFORGET_FAULT_INJECT"
 FAULT_ONCE_ENV = "FAIRFORGET_FAULT_ONCE"
@@ -97,7 +99,9 @@ def _current_umask() -> int:
     return mask
 
 
-def _inject_fault(path: Path) -> None:
+def inject_fault(path: str | Path, bare: bool = False) -> None:
+    """The test-only hook above, at a write of `path`; `bare`: an "enospc" error without the file name, as a
+    library reports it."""
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return
@@ -116,6 +120,8 @@ def _inject_fault(path: Path) -> None:
         except FileNotFoundError:
             return  # fired already
     if action == "enospc":
+        if bare:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     os.kill(os.getpid(), signal.SIGKILL if action == "kill" else signal.SIGSTOP)
 
@@ -126,6 +132,7 @@ def naming_the_path(path: str | Path, what: str) -> Iterator[None]:
     that does not name the file it failed on ("No space left on device") is raised again naming `what` and
     `path`, with its errno kept (a full disk stays deterministic, an I/O hiccup transient: workflow.logs)."""
     try:
+        inject_fault(path, bare=True)
         yield
     except OSError as err:
         if err.filename:
@@ -166,7 +173,7 @@ def atomic_write_chunks(path: str | Path, chunks: Iterable[bytes]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        _inject_fault(path)
+        inject_fault(path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

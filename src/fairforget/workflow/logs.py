@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from fairforget.io import inject_fault
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Read by fairforget.training.state, which records the attempt that saved a training state.
 ATTEMPT_ENV = "FAIRFORGET_ATTEMPT"
@@ -87,6 +89,7 @@ def log_to(log_file: str | None, attempt: int | None = None) -> None:
     if attempt is None:
         logging.basicConfig(filename=path, level=logging.INFO, force=True, format=FORMAT)
         _log_uncaught(path, None)
+        inject_fault(path)  # test-only (fairforget.io): every rule script failing as it starts
         return
     attempt = int(attempt)
     os.environ[ATTEMPT_ENV] = str(attempt)
@@ -96,6 +99,7 @@ def log_to(log_file: str | None, attempt: int | None = None) -> None:
     handlers: list[logging.Handler] = [logging.FileHandler(path), logging.FileHandler(copy, mode="w")]
     logging.basicConfig(level=logging.INFO, force=True, format=FORMAT, handlers=handlers)
     _log_uncaught(path, copy)
+    inject_fault(path)
 
 
 def _log_uncaught(log_file: Path, copy: Path | None) -> None:
