@@ -21,6 +21,7 @@ same whatever the probe schedule, or with no probe at all (tests/test_engine_pro
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,15 +81,19 @@ class Engine:
 
         settings.validate()
         self.settings = settings
+        # Launched as several processes (`accelerate launch --multi_gpu`, torchrun) on a node without CUDA:
+        # accelerate joins them into one gloo process group only when asked for the CPU; otherwise each process
+        # would train the whole run alone and all would write the same outputs.
+        cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
         try:
-            self.accelerator = Accelerator(mixed_precision=settings.mixed_precision)
+            self.accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
         except ValueError:
             # accelerate keeps one process-wide state; a second Engine in the same process (tests, the
             # benchmark) with another mixed_precision must reset it. Never the case inside a launched job.
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state()
-            self.accelerator = Accelerator(mixed_precision=settings.mixed_precision)
+            self.accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
 
     @property
     def device(self) -> torch.device:
