@@ -65,18 +65,28 @@ def test_bf16_hub_checkpoint_resolves_to_fp32_weights(tmp_path: Path) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     # a tiny Llama stored as Llama 3.2 is on the hub: config.json as written there, bf16 safetensors
-    config = dict(build.LLAMA_CONFIG, hidden_size=32, intermediate_size=64, num_attention_heads=4,
-                  num_key_value_heads=2, head_dim=8, num_hidden_layers=1, vocab_size=300, bos_token_id=1, eos_token_id=2)
+    config = dict(
+        build.LLAMA_CONFIG,
+        hidden_size=32,
+        intermediate_size=64,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        num_hidden_layers=1,
+        vocab_size=300,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     snapshot = build.snapshot_dir(tmp_path / "hub", "model", "org/tiny-llama", "a" * 40)
     (snapshot / "config.json").write_text(json.dumps(config))
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig.from_pretrained(snapshot))
     stored = {k: v.to(torch.bfloat16).contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
     save_file(stored, str(snapshot / "model.safetensors"), metadata={"format": "pt"})
-    from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.WordLevel({f"w{i}": i for i in range(300)} | {"<unk>": 300 - 1}, unk_token="<unk>"))
+    tok = Tokenizer(models.WordLevel({f"w{i}": i for i in range(299)} | {"<unk>": 299}, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>").save_pretrained(snapshot)
 
@@ -95,7 +105,9 @@ def test_plan_merges_config_overlays_as_snakemake_does(capsys) -> None:
     validate(merged, str(SCHEMA), set_default=True)
     rows = {row.rule: row.jobs for row in plan_study(merged, REPO)[0]}
     assert main(["plan", "--configfile", str(paper), str(rehearsal), "--base-dir", str(REPO)]) == 0
-    printed = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:] if line[:1].isalpha()}
+    printed = {
+        line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:] if line[:1].isalpha()
+    }
     for rule, jobs in rows.items():
         assert printed[rule] == f"{jobs:,}"
     # the overlay changed the grid (one seed), kept paper's arms

@@ -27,8 +27,13 @@ from fairforget.training.state import find_state
 
 pytestmark = pytest.mark.slow  # starts `accelerate launch` (2 processes): not in the fast tier
 
-# 8 optimizer steps (32 CDA examples, 2 epochs) of a global batch of 8 (4 per process with 2), a checkpoint a step
+# Packed blocks of 16 tokens, as paper.yaml trains cda: every process's share of a batch holds the same number of
+# tokens, so the mean of the per-process mean losses is the one-process mean loss (with padded batches of unequal
+# token counts it is not: DDP's usual weighting). A global batch of 8 blocks (4 per process with 2), a checkpoint
+# every step, 2 epochs.
 TRAIN_CFG = {
+    "packing": True,
+    "block_size": 16,
     "epochs": 2,
     "batch_size": 8,
     "learning_rate": 0.001,
@@ -39,9 +44,10 @@ TRAIN_CFG = {
     "mixed_precision": "no",
 }
 RUN = {"model": "tiny", "objective": "cda", "remedy": "none", "size": "16", "seed": 0}
-# Two processes average two half-batch mean losses where one process takes the mean over the whole batch, and
-# gloo sums in another order: float32 rounding only for this model, 8 steps of AdamW at lr 1e-3.
+# gloo sums the two halves' gradients in another order than one process does: float32 rounding, which AdamW's
+# normalised steps can carry into parameters whose gradients are near zero; bounded by a tenth of lr per step.
 TOLERANCE = 1e-4
+
 
 def _driver(tmp: Path) -> Path:
     """A script that runs one fine-tuning run from a JSON of arguments; with "slow", each loss prints STEP."""
@@ -58,16 +64,16 @@ def _driver(tmp: Path) -> Path:
 
             args = json.loads(open(sys.argv[1]).read())
             if args.pop("slow"):
+                # the same objective (its settings and code enter the state's fingerprint), paced
                 cda = OBJECTIVES.get("cda")
+                loss = cda.loss
 
-                @OBJECTIVES.register("_rehearsal_slow_cda")
-                class Slow(cda):
-                    def loss(self, model, batch, ctx):
-                        print("STEP", flush=True)  # the test waits for these before signalling
-                        time.sleep(0.5)
-                        return super().loss(model, batch, ctx)
+                def slow_loss(self, model, batch, ctx):
+                    print("STEP", flush=True)  # the test waits for these before signalling
+                    time.sleep(0.5)
+                    return loss(self, model, batch, ctx)
 
-                args["objective_cfg"] = dict(args["objective_cfg"], type="_rehearsal_slow_cda")
+                cda.loss = slow_loss
             run_finetune(**args)
             """
         )
@@ -81,7 +87,10 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = write_toy_data(root)
     paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
     build_base_model(
-        model_name="tiny", model_cfg=tiny_model_cfg("causal"), texts_paths=paths, out_dir=root / "base",
+        model_name="tiny",
+        model_cfg=tiny_model_cfg("causal"),
+        texts_paths=paths,
+        out_dir=root / "base",
         sidecar=root / "base.sha256",
     )
     return root, data
@@ -109,8 +118,17 @@ def _launch(base: tuple[Path, Path], out: Path, processes: int, slow: bool = Fal
     if processes == 1:
         command = [sys.executable, str(driver)]
     else:  # the rule's launcher for models.<name>.gpus: 2 (rules/inputs/finetune.smk)
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-                   str(processes), "--num_machines", "1", str(driver)]
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            str(driver),
+        ]
     env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_CPU"}
     env.update(OMP_NUM_THREADS="1", FAIRFORGET_ATTEMPT="1", CUDA_VISIBLE_DEVICES="")
     return subprocess.Popen(
@@ -133,7 +151,10 @@ def test_two_processes_train_one_run_equal_to_one_process(base: tuple[Path, Path
     _finish(one)
     two = _launch(base, tmp_path / "two", 2)
     _finish(two)
-    summary_one, summary_two = read_json(tmp_path / "one" / "summary.json"), read_json(tmp_path / "two" / "summary.json")
+    summary_one, summary_two = (
+        read_json(tmp_path / "one" / "summary.json"),
+        read_json(tmp_path / "two" / "summary.json"),
+    )
     assert summary_two["steps"] == summary_one["steps"] > 2
     assert summary_two["num_processes"] == 2 and summary_one["num_processes"] == 1
     # one checkpoint, one manifest, one trajectory: nothing written twice or per rank

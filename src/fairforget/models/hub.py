@@ -74,9 +74,8 @@ def cached_snapshot(hub_id: str, cache_dir: Path, revision: str = "main") -> Pat
 
 
 def _load(source: Path, kind: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
-
     import torch
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     auto = AutoModelForMaskedLM if kind == "masked" else AutoModelForCausalLM
     common: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
