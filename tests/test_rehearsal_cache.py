@@ -76,6 +76,7 @@ def test_bf16_hub_checkpoint_resolves_to_fp32_weights(tmp_path: Path) -> None:
         vocab_size=300,
         bos_token_id=1,
         eos_token_id=2,
+        max_position_embeddings=256,
     )
     snapshot = build.snapshot_dir(tmp_path / "hub", "model", "org/tiny-llama", "a" * 40)
     (snapshot / "config.json").write_text(json.dumps(config))
