@@ -11,9 +11,13 @@ from fairforget.workflow.plan import A100_BF16_TFLOPS, DEFAULT_MFU, assumed_rate
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from snakemake.utils import validate
+    from snakemake.utils import update_config, validate
 
-    config = copy.deepcopy(_load_config(args.configfile))
+    # several files are overlays, merged as `snakemake --configfile A B` merges them (later keys win, nested
+    # mappings merged key by key), e.g. config/paper.yaml config/rehearsal.yaml
+    config: dict = {}
+    for configfile in args.configfile:
+        update_config(config, copy.deepcopy(_load_config(configfile)))
     # the defaults the Snakefile sets, so that the plan sees the config the workflow runs
     validate(config, str(args.schema), set_default=True)
     assumption = None
@@ -26,7 +30,12 @@ def _plan(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     plan = subparsers.add_parser("plan", help="jobs per rule, tokens, FLOPs and GPU-hours of a study")
-    plan.add_argument("--configfile", default=DEFAULT_CONFIGFILE, help=f"default {DEFAULT_CONFIGFILE}")
+    plan.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[DEFAULT_CONFIGFILE],
+        help=f"config file(s), later ones overlaid as snakemake merges them (default {DEFAULT_CONFIGFILE})",
+    )
     plan.add_argument("--base-dir", default=".", help="the workflow's folder (shipped GLUE files; default: .)")
     plan.add_argument("--schema", default=str(SCHEMA), help="config schema (default: the repository's)")
     plan.add_argument(

@@ -74,12 +74,15 @@ def cached_snapshot(hub_id: str, cache_dir: Path, revision: str = "main") -> Pat
 
 
 def _load(source: Path, kind: str) -> tuple[Any, Any]:
+    import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     auto = AutoModelForMaskedLM if kind == "masked" else AutoModelForCausalLM
     common: dict[str, Any] = {"local_files_only": True, "trust_remote_code": False}
     with offline():
-        model = auto.from_pretrained(source, use_safetensors=True, **common)
+        # fp32 master weights whatever the hub stores (Llama 3.2: bf16): transformers 5 keeps the stored dtype by
+        # default, and AdamW steps of lr 5e-5 on bf16 weights mostly round away; bf16 is autocast's business.
+        model = auto.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **common)
         tokenizer = AutoTokenizer.from_pretrained(source, **common)
     return model, tokenizer
 

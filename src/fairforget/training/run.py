@@ -17,6 +17,7 @@ the checkpoint is the same whatever the probe schedule (tests/test_engine_probe_
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,15 +45,19 @@ def make_accelerator(settings: TrainSettings) -> Any:
     """The run's `accelerate.Accelerator` (mixed precision from `settings`)."""
     from accelerate import Accelerator
 
+    # Launched as several processes (`accelerate launch --multi_gpu`, torchrun) on a node without CUDA:
+    # accelerate joins them into one gloo process group only when asked for the CPU; otherwise each process
+    # would train the whole run alone and all would write the same outputs.
+    cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     try:
-        return Accelerator(mixed_precision=settings.mixed_precision)
+        return Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
     except ValueError:
         # accelerate keeps one process-wide state; a second run in the same process (tests, the benchmark)
         # with another mixed_precision must reset it. Never the case inside a launched job.
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=settings.mixed_precision)
+        return Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
 
 
 @dataclass(frozen=True)
