@@ -20,12 +20,18 @@ The load average before and after each study is printed with it.
 
 Finally tools/compare_results.py compares the two results/ folders (exit status 0 = identical products).
 
+Every rule's Snakemake benchmark files (results/benchmarks/, each job's wall `s` and `cpu_time`) are compared
+too, per rule: they exist in any finished study, also one run without the probe (e.g. by hand), so
+--baseline-finished may name such a folder (`--baseline-log` its Snakemake log for the wall time). A job that
+another revision splits into two rules (on CPU studies evaluate_checkpoint also runs what downstream_finetuned
+ran, evaluate_fused what downstream_fused ran) is compared as one row.
+
 --baseline-finished / --finished report study folders this script ran earlier (with --keep) instead of running
 them: their probe records and the wall time in bench_record.json (else the first and last time stamps of
-snakemake.out). A --finished folder may be a partial rerun: a copy of a finished baseline in which only some
-rules' outputs were deleted and remade by the candidate code. Its report then combines the rerun rules' records
-with the baseline's for the rules that did not rerun (`combined`), and states which rules those are; its wall
-time is that of the rerun only and no end-to-end ratio is printed.
+snakemake.out or of --baseline-log). A --finished folder may be a partial rerun: a copy of a finished baseline in
+which only some rules' outputs were deleted and remade by the candidate code. Its report then combines the rerun
+rules' records with the baseline's for the rules that did not rerun (`combined`), and states which rules those are;
+its wall time is that of the rerun only and no end-to-end ratio is printed.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ PROBE = REPO / "benchmarks" / "startup_probe"
 BIN = Path(sys.executable).parent
 # What a partial rerun remakes (the downstream results, or those and the analysis) and is compared on.
 RERUN_PRODUCTS = ("downstream", "tables", "findings.md", "figures")
+# Rules whose jobs the evaluation jobs of a CPU study run since issue 30 (rules/inputs/downstream.smk): compared
+# as one row with the rule that now runs them.
+RUN_BY = {"downstream_finetuned": "evaluate_checkpoint", "downstream_fused": "evaluate_fused"}
 
 
 @dataclass
@@ -142,6 +151,50 @@ def read_probes(probe_dir: Path) -> dict[str, RuleTotals]:
     return dict(rules)
 
 
+def read_benchmark_files(results: Path) -> dict[str, RuleTotals]:
+    """Per rule: jobs, summed `cpu_time` and wall `s` of Snakemake's benchmark files (results/benchmarks/RULE/...);
+    no start-up figure (NaN): that needs the probe."""
+    rules: dict[str, RuleTotals] = defaultdict(lambda: RuleTotals(startup=float("nan")))
+    for path in sorted((results / "benchmarks").glob("*/**/*.tsv")):
+        header, values = path.read_text().splitlines()[:2]
+        row = dict(zip(header.split("\t"), values.split("\t"), strict=True))
+        totals = rules[path.relative_to(results / "benchmarks").parts[0]]
+        totals.jobs += 1
+        totals.cpu += float(row["cpu_time"])
+        totals.wall += float(row["s"])
+    return dict(rules)
+
+
+def compare_benchmark_files(before: Path, after: Path) -> None:
+    """Per rule (RUN_BY's rules as one row with the rule that runs them now): jobs and CPU seconds from Snakemake's
+    benchmark files of both studies, and the ratio."""
+    rows: dict[str, dict[str, RuleTotals]] = defaultdict(dict)
+    for side, folder in (("before", before), ("after", after)):
+        for rule, totals in read_benchmark_files(folder / "results").items():
+            row = rows[RUN_BY.get(rule, rule)].setdefault(side, RuleTotals())
+            row.jobs += totals.jobs
+            row.cpu += totals.cpu
+            row.wall += totals.wall
+    print("\nper rule from Snakemake's benchmark files (cpu_time of each job's processes), before -> after")
+    print(f"  {'rule':<42}{'jobs':>10}{'CPU s':>18}{'ratio':>8}")
+    sums = {"before": RuleTotals(), "after": RuleTotals()}
+    for rule in sorted(rows, key=lambda name: -rows[name].get("before", RuleTotals()).cpu):
+        sides = {side: rows[rule].get(side, RuleTotals()) for side in ("before", "after")}
+        for side, totals in sides.items():
+            sums[side].jobs += totals.jobs
+            sums[side].cpu += totals.cpu
+        label = rule + "".join(f" + {split}" for split, runner in RUN_BY.items() if runner == rule)
+        print(_benchmark_row(label, sides["before"], sides["after"]))
+    print(_benchmark_row("all jobs", sums["before"], sums["after"]))
+
+
+def _benchmark_row(label: str, before: RuleTotals, after: RuleTotals) -> str:
+    ratio = f"{after.cpu / before.cpu:.2f}" if before.cpu else "-"
+    jobs = f"{before.jobs} -> {after.jobs}"
+    cpu = f"{before.cpu:.1f} -> {after.cpu:.1f}"
+    return f"  {label:<42}{jobs:>10}{cpu:>18}{ratio:>8}"
+
+
 def run_study(label: str, workdir: Path, cores: int) -> StudyRun:
     probe_dir = workdir / ".startup_probe"
     probe_dir.mkdir()
@@ -173,18 +226,20 @@ def run_study(label: str, workdir: Path, cores: int) -> StudyRun:
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", re.MULTILINE)
 
 
-def finished_study(label: str, workdir: Path) -> StudyRun:
-    """A study this script ran earlier (--keep), or that ran with the probe on PYTHONPATH."""
-    rules = read_probes(workdir / ".startup_probe")
+def finished_study(label: str, workdir: Path, log: Path | None = None) -> StudyRun:
+    """A study this script ran earlier (--keep), or that ran with the probe on PYTHONPATH, or without it (then
+    only its benchmark files and the wall time of `log`, its Snakemake output, are reported)."""
+    rules = read_probes(workdir / ".startup_probe") if (workdir / ".startup_probe").is_dir() else {}
     record_path = workdir / "bench_record.json"
     if record_path.is_file():
         record = json.loads(record_path.read_text())
         return StudyRun(
             label, record["wall"], record["cpu"], tuple(record["load_before"]), tuple(record["load_after"]), rules
         )
+    log = log or workdir / "snakemake.out"
     stamps = [
         datetime.datetime.strptime(stamp, "%a %b %d %H:%M:%S %Y")
-        for stamp in STAMP.findall((workdir / "snakemake.out").read_text())
+        for stamp in (STAMP.findall(log.read_text()) if log.is_file() else [])
     ]
     wall = (stamps[-1] - stamps[0]).total_seconds() if stamps else float("nan")
     nan = (float("nan"),) * 3
@@ -212,6 +267,9 @@ def combined(partial: StudyRun, baseline: StudyRun) -> StudyRun:
 def print_study(run: StudyRun) -> None:
     load = " / ".join(f"{a:.1f}" for a in (run.load_before[0], run.load_after[0]))
     print(f"\n{run.label} (load average before / after: {load}){'' if run.complete else ', combined'}")
+    if not run.rules:
+        print(f"  no start-up probe records; {run.wall:.1f} s wall from its Snakemake log's time stamps")
+        return
     print(
         f"  {'rule':<22}{'jobs':>6}{'job CPU s':>11}{'start-up CPU s':>16}{'per job':>9}{'share':>8}{'job wall s':>12}"
     )
@@ -249,7 +307,10 @@ def compare(before: Path, after: Path) -> int:
 
 def summary(before: StudyRun, after: StudyRun, before_dir: Path, after_dir: Path) -> None:
     b, a = before.total(), after.total()
-    if after.complete:
+    compare_benchmark_files(before_dir, after_dir)
+    if not b.jobs:
+        pass  # the baseline ran without the probe: its benchmark files above are the comparison
+    elif after.complete:
         print(
             f"\nstart-up share of job CPU time: {b.startup / b.cpu:.1%} -> {a.startup / a.cpu:.1%}; "
             f"start-up CPU {b.startup:.0f} s -> {a.startup:.0f} s ({b.jobs} -> {a.jobs} jobs); "
@@ -289,6 +350,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true", help="run only the working tree")
     parser.add_argument("--baseline-finished", type=Path, help="report this finished baseline study folder")
     parser.add_argument("--finished", type=Path, help="report this finished (or partially rerun) candidate folder")
+    parser.add_argument("--baseline-log", type=Path, help="the --baseline-finished study's Snakemake log (wall time)")
     args = parser.parse_args()
 
     print(f"machine: {cpu_model()} ({cpu_flags()}), {os.cpu_count()} cores; Python {platform.python_version()}")
@@ -297,8 +359,8 @@ def main() -> None:
         if not args.baseline_finished:
             print_study(after)
             return
-        before = finished_study(f"baseline ({args.baseline_finished})", args.baseline_finished)
-        if after.rules.keys() < before.rules.keys():
+        before = finished_study(f"baseline ({args.baseline_finished})", args.baseline_finished, args.baseline_log)
+        if before.rules and after.rules.keys() < before.rules.keys():
             after = combined(after, before)
         print_study(before)
         print_study(after)

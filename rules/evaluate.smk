@@ -1,8 +1,12 @@
 # Stage 4: scoring, forgetting statistics and bias metrics (fairforget.evaluation).
 # A base model is scored once (evaluate_base); every checkpoint reuses those scores (evaluate_checkpoint).
+# On a CPU study evaluate_checkpoint then runs the checkpoint's downstream tasks (stage 5) in the same job
+# (DOWNSTREAM_IN_EVALUATION_JOB, rules/inputs/downstream.smk): the same result files, store keys and provenance as
+# downstream_finetuned's, which is a rule of its own only on GPU studies.
 
 
 include: "inputs/evaluate.smk"
+include: "inputs/downstream.smk"  # rules/downstream.smk includes it too (Snakemake reads it once)
 
 
 rule evaluate_base:
@@ -43,9 +47,12 @@ rule evaluate_checkpoint:
         base_scores=result(paths.EVAL_BASE_SCORES),
         trajectory=([result(paths.TRAJECTORY)] if EVAL_INPUTS["needs_trajectory"] else []),
         data=evaluation_data_inputs(),
+        downstream_data=DOWNSTREAM_INPUTS_OF_EVALUATION,
+        downstream_meta=DOWNSTREAM_META_OF_EVALUATION,
     output:
         scores=directory(result(paths.EVAL_FINETUNED_SCORES)),
         metrics=result(paths.EVAL_FINETUNED),
+        downstream=downstream_of_evaluation(paths.DOWNSTREAM_FINETUNED),
     log:
         log_of("evaluate_checkpoint", RUN),
     benchmark:
@@ -55,7 +62,7 @@ rule evaluate_checkpoint:
     threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
-        runtime=model_setting("runtime", 120, per_attempt=True),
+        runtime=evaluation_runtime(),
     params:
         evaluation=config["evaluation"],
         store_dir=config["store_dir"],
@@ -64,5 +71,6 @@ rule evaluate_checkpoint:
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
         run=run_wildcards,
+        downstream=downstream_of_evaluation_params,
     script:
         "../workflow_scripts/evaluate_checkpoint.py"

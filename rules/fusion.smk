@@ -40,7 +40,8 @@ rule fuse:
         "../workflow_scripts/fuse.py"
 
 
-# The script of evaluate_checkpoint: the same inputs, with the fused checkpoint and no trajectory.
+# The script of evaluate_checkpoint: the same inputs, with the fused checkpoint and no trajectory; on CPU studies
+# it runs the fused checkpoint's downstream tasks too, as evaluate_checkpoint does.
 rule evaluate_fused:
     input:
         sidecar=FUSED_SIDECAR,
@@ -50,9 +51,12 @@ rule evaluate_fused:
         base_scores=result(paths.EVAL_BASE_SCORES),
         trajectory=[],
         data=evaluation_data_inputs(),
+        downstream_data=DOWNSTREAM_INPUTS_OF_EVALUATION,
+        downstream_meta=DOWNSTREAM_META_OF_EVALUATION,
     output:
         scores=directory(result(fusion.EVAL_FUSED_SCORES)),
         metrics=result(fusion.EVAL_FUSED),
+        downstream=downstream_of_evaluation(fusion.DOWNSTREAM_FUSED),
     log:
         log_of("evaluate_fused", FUSED_JOB),
     benchmark:
@@ -62,7 +66,7 @@ rule evaluate_fused:
     threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
-        runtime=model_setting("runtime", 120, per_attempt=True),
+        runtime=evaluation_runtime(),
     params:
         evaluation=FUSED_EVALUATION,
         store_dir=config["store_dir"],
@@ -71,42 +75,47 @@ rule evaluate_fused:
         probes=EVAL_INPUTS["probes"],
         seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
         run=fused_run,
+        downstream=downstream_of_evaluation_params,
     script:
         "../workflow_scripts/evaluate_checkpoint.py"
 
 
-# The script of downstream_finetuned, on the fused checkpoint.
-rule downstream_fused:
-    input:
-        train=DOWNSTREAM_TRAIN,
-        dev=DOWNSTREAM_DEV,
-        meta=DOWNSTREAM_META,
-        sidecar=FUSED_SIDECAR,
-        model=ancient(FUSED_MODEL),
-        base_sidecar=BASE_SIDECAR,
-    output:
-        downstream_outputs(fusion.DOWNSTREAM_FUSED),
-    log:
-        log_of("downstream_fused", downstream_job_name(FUSED_JOB)),
-    benchmark:
-        benchmark_of("downstream_fused", downstream_job_name(FUSED_JOB))
-    conda:
-        ENV
-    threads: 1
-    resources:
-        gpu=model_setting("gpus", 0, at_most=1),
-        mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)),
-    params:
-        downstream=DOWNSTREAM,
-        tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
-        dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
-        mode_override=downstream_mode_override,
-        store_dir=config["store_dir"],
-        code=lambda wildcards: CODE["downstream"][wildcards.model],
-        run=fused_run,
-    script:
-        "../workflow_scripts/downstream_finetuned.py"
+# The script of downstream_finetuned, on the fused checkpoint (GPU studies; on CPU studies evaluate_fused runs it).
+if not DOWNSTREAM_IN_EVALUATION_JOB:
+
+    rule downstream_fused:
+        input:
+            train=DOWNSTREAM_TRAIN,
+            dev=DOWNSTREAM_DEV,
+            meta=DOWNSTREAM_META,
+            sidecar=FUSED_SIDECAR,
+            model=ancient(FUSED_MODEL),
+            base_sidecar=BASE_SIDECAR,
+        output:
+            downstream_outputs(fusion.DOWNSTREAM_FUSED),
+        log:
+            log_of("downstream_fused", downstream_job_name(FUSED_JOB)),
+        benchmark:
+            benchmark_of("downstream_fused", downstream_job_name(FUSED_JOB))
+        conda:
+            ENV
+        threads: 1
+        resources:
+            gpu=model_setting("gpus", 0, at_most=1),
+            mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
+            runtime=model_setting(
+                "runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)
+            ),
+        params:
+            downstream=DOWNSTREAM,
+            tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
+            dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
+            mode_override=downstream_mode_override,
+            store_dir=config["store_dir"],
+            code=lambda wildcards: CODE["downstream"][wildcards.model],
+            run=fused_run,
+        script:
+            "../workflow_scripts/downstream_finetuned.py"
 
 
 rule fusion_table:

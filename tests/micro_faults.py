@@ -21,8 +21,9 @@ SIDECAR = f"{MODEL_DIR}.sha256"
 METRICS = f"results/eval/finetuned/{RUN}/metrics.json"
 FINETUNE_LOG = f"results/logs/finetune/{RUN}.log"
 REBUILD_LINE = f"fairforget: finetune {RUN} will run again: "
-# what rebuilding one fine-tuned checkpoint of the micro study reruns
-CHECKPOINT_AND_DEPENDANTS = {"finetune", "evaluate_checkpoint", "downstream_finetuned"}
+# what rebuilding one fine-tuned checkpoint of the micro study reruns (its evaluation job runs its downstream
+# tasks too: a CPU study)
+CHECKPOINT_AND_DEPENDANTS = {"finetune", "evaluate_checkpoint"}
 UPSTREAM = {"prepare_general", "prepare_planted", "prepare_debias", "prepare_probes", "build_base_model"}
 
 

@@ -37,6 +37,10 @@ from fairforget.analysis.within import SHARED_NOISE_STRATA, slope
 from fairforget.fusion.settings import FusionSettings
 from fairforget.fusion.verdict import analyse_fusion, frontier_verdict
 
+# Slow tier: about 60 s of CPU (21 scenarios x REPS simulated tables), half the fast tier's budget; the Monte Carlo
+# sizes are set by the error the bounds must resolve (module docstring), so the suite runs in the full suite only.
+pytestmark = pytest.mark.slow
+
 ALPHA = 0.05
 REPS = 300
 SETTINGS = AnalysisSettings(permutations=199, alpha=ALPHA, equivalence_margin=0.2, downstream_equivalence_margin=1.5)

@@ -1,6 +1,7 @@
-"""rules/downstream.smk under Snakemake: base and fine-tuned jobs run (on CPU one job per checkpoint writes the
-result of every task and downstream seed), results follow the contract, and a touched (but identical) checkpoint
-directory does not trigger a rerun (the directory is ancient)."""
+"""rules/downstream.smk under Snakemake, as a study whose models ask for GPUs runs it (on CPU studies a fine-tuned
+checkpoint's downstream tasks run in its evaluation job, tests/test_workflow_dag.py): base and fine-tuned jobs run
+(one job per checkpoint x task, each writing the result of every downstream seed), results follow the contract,
+and a touched (but identical) checkpoint directory does not trigger a rerun (the directory is ancient)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def _workflow(tmp_path: Path) -> Path:
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["data"]["downstream"]["tasks"] = ["sst2"]
     config["objectives"] = {"none": {"type": "none"}}
+    for model_cfg in config["models"].values():  # the rule downstream_finetuned exists on GPU studies only
+        model_cfg["gpus"] = 1
     config["downstream"] = {**config["downstream"], "seeds": DSEEDS, "epochs": 1, "batch_size": 16, "max_length": 32}
     (work / "config.yaml").write_text(yaml.safe_dump(config))
 
@@ -68,7 +71,7 @@ def _workflow(tmp_path: Path) -> Path:
 def test_downstream_rules_run_and_respect_ancient_model_dirs(tmp_path):
     work = _workflow(tmp_path)
     run = _snakemake(work, BASE_OUT, TUNED_OUT)
-    # one job per checkpoint, writing every task's and downstream seed's result
+    # one job per checkpoint x task (one task here), writing every downstream seed's result
     for rule in ("downstream_base", "downstream_finetuned"):
         assert re.search(rf"^{rule}\s+1$", run.stdout + run.stderr, re.MULTILINE), rule
     for dseed in DSEEDS:
@@ -84,8 +87,8 @@ def test_downstream_rules_run_and_respect_ancient_model_dirs(tmp_path):
     assert tuned["metrics"]["downstream.sst2.accuracy"]["n"] == 10
     tuned_sidecar = work / "results/models/finetuned/bert-tiny/none/none/full/seed0.sha256"
     assert tuned["checkpoint_hash"] == tuned_sidecar.read_text().strip() != base_hash
-    assert (work / "results/logs/downstream_base/bert-tiny.log").is_file()
-    assert (work / "results/benchmarks/downstream_finetuned/bert-tiny/none/none/full/seed0.tsv").is_file()
+    assert (work / "results/logs/downstream_base/bert-tiny/sst2.log").is_file()
+    assert (work / "results/benchmarks/downstream_finetuned/bert-tiny/none/none/full/seed0/sst2.tsv").is_file()
 
     # rewriting a model directory's files (newer mtime, same content) must not rerun anything
     time.sleep(1.1)

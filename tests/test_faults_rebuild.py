@@ -75,7 +75,7 @@ def test_a_new_method_plans_its_jobs_in_a_copied_results_dir_without_metadata(st
     def with_method(config: dict) -> None:
         config["objectives"]["cda_again"] = config["objectives"]["cda"]
 
-    expected = {"finetune": 2, "evaluate_checkpoint": 2, "downstream_finetuned": 2}
+    expected = {"finetune": 2, "evaluate_checkpoint": 2}
     with_metadata, _ = _plan(study, *_write_config(study, "added.yaml", with_method))
     assert {rule: with_metadata.get(rule) for rule in expected} == expected, with_metadata
     assert not UPSTREAM & set(with_metadata) and "evaluate_base" not in with_metadata

@@ -1,6 +1,9 @@
-"""Rule evaluate_checkpoint: forgetting, selective forgetting, bias and trajectory statistics of one run."""
+"""Rules evaluate_checkpoint / evaluate_fused: forgetting, selective forgetting, bias and trajectory statistics of
+one checkpoint; on CPU studies then its downstream tasks, as downstream_finetuned would run them (one job per
+checkpoint: rules/inputs/downstream.smk, DOWNSTREAM_IN_EVALUATION_JOB)."""
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
+import _downstream
 
 from fairforget.evaluation import evaluate_checkpoint
 from fairforget.workflow.logs import log_to
@@ -27,3 +30,13 @@ evaluate_checkpoint(
     run=snakemake.params.run,  # noqa: F821
     threads=snakemake.threads,  # noqa: F821
 )
+if snakemake.params.downstream is not None:  # noqa: F821
+    _downstream.run_tasks(
+        snakemake,  # noqa: F821
+        settings=snakemake.params.downstream,  # noqa: F821
+        metas=list(inputs.downstream_meta),
+        outputs=list(snakemake.output.downstream),  # noqa: F821
+        base_sidecar=inputs.base_sidecar,
+        # one thread, as the downstream rules run it: the same results as a downstream job of its own
+        threads=1,
+    )

@@ -1,10 +1,17 @@
 # Stage 5 (rules/downstream.smk): the task data, the settings, and one result file per task and downstream seed.
 DOWNSTREAM = config["downstream"]
+# On a CPU study (no model asks for GPUs: the toy and micro studies) one job per checkpoint evaluates it and then
+# runs its downstream tasks (stage 5): one start-up (interpreter, torch, transformers: about 3.5 s CPU, a third of
+# a toy downstream job) instead of two. With GPUs a downstream task is hours of work and runs as its own job per
+# checkpoint x task (rules/downstream.smk), so that the tasks run in parallel on a cluster.
+STUDY_ON_GPUS = any(model_cfg.get("gpus", 0) > 0 for model_cfg in config["models"].values())
+DOWNSTREAM_IN_EVALUATION_JOB = not STUDY_ON_GPUS
 # What one downstream job covers. On CPU (no model asks for GPUs: the toy and micro studies) a task's work is
 # seconds and a job's fixed start-up (interpreter, torch, transformers) is a large share of it, so one job runs
-# every task of a checkpoint. With GPUs (paper scale) a task is hours of work: one job per checkpoint x task,
+# every task of a checkpoint (for a fine-tuned or fused checkpoint: its evaluation job, DOWNSTREAM_IN_EVALUATION_JOB
+# above). With GPUs (paper scale) a task is hours of work: one job per checkpoint x task,
 # so that the tasks run in parallel on a cluster and a job's runtime stays one task's.
-DOWNSTREAM_JOB_PER_TASK = any(model_cfg.get("gpus", 0) > 0 for model_cfg in config["models"].values())
+DOWNSTREAM_JOB_PER_TASK = STUDY_ON_GPUS
 # The tasks of one job: the {task} wildcard, or every task in config order.
 DOWNSTREAM_JOB_TASKS = ["{task}"] if DOWNSTREAM_JOB_PER_TASK else TASKS
 
@@ -32,3 +39,37 @@ def downstream_outputs(template):
 
 def downstream_mode_override(wildcards):
     return config["models"][wildcards.model].get("downstream_mode")
+
+
+# A checkpoint's evaluation job that also runs its downstream tasks (DOWNSTREAM_IN_EVALUATION_JOB): its extra
+# inputs, outputs, runtime and settings; nothing when the downstream tasks are jobs of their own (GPU studies).
+DOWNSTREAM_INPUTS_OF_EVALUATION = (DOWNSTREAM_TRAIN + DOWNSTREAM_DEV) if DOWNSTREAM_IN_EVALUATION_JOB else []
+DOWNSTREAM_META_OF_EVALUATION = DOWNSTREAM_META if DOWNSTREAM_IN_EVALUATION_JOB else []
+
+
+def downstream_of_evaluation(template):
+    """The downstream result files (downstream_outputs) an evaluation job writes besides its evaluation."""
+    return downstream_outputs(template) if DOWNSTREAM_IN_EVALUATION_JOB else []
+
+
+def evaluation_runtime():
+    """An evaluation job's runtime: the evaluation's, plus the downstream jobs' it runs (as rules/downstream.smk
+    sets them)."""
+    evaluation = model_setting("runtime", 120, per_attempt=True)
+    fits = len(TASKS) * len(DOWNSTREAM_SEEDS) if DOWNSTREAM_IN_EVALUATION_JOB else 0
+    downstream = model_setting("runtime", 60, per_attempt=True, times=fits)
+    return lambda wildcards, attempt: evaluation(wildcards, attempt) + downstream(wildcards, attempt)
+
+
+def downstream_of_evaluation_params(wildcards):
+    """What an evaluation job needs to run its checkpoint's downstream tasks as downstream_finetuned would (None:
+    it runs none): the settings, tasks, seeds, mode override and the downstream code identity."""
+    if not DOWNSTREAM_IN_EVALUATION_JOB:
+        return None
+    return {
+        "settings": DOWNSTREAM,
+        "tasks": TASKS,
+        "dseeds": DOWNSTREAM_SEEDS,
+        "mode_override": downstream_mode_override(wildcards),
+        "code": CODE["downstream"][wildcards.model],
+    }

@@ -201,7 +201,8 @@ def plan_study(
     rows.append(RulePlan("prepare_downstream", len(tasks)))
     rows.append(RulePlan("build_base_model", len(models)))
     rows.append(RulePlan("evaluate_base", len(models), note="inference; not costed"))
-    rows.append(RulePlan("evaluate_checkpoint", len(runs), note="inference; not costed"))
+    evaluate_checkpoint = RulePlan("evaluate_checkpoint", len(runs), note="inference; not costed")
+    rows.append(evaluate_checkpoint)
 
     finetune = RulePlan("finetune", len(runs))
     unknown = 0
@@ -221,20 +222,28 @@ def plan_study(
     fusion = FusionSettings.from_config(config)
     fused = fused_runs(fusion, runs)
     fused_per_model = {m: sum(r.model == m for r in fused) * len(fusion.fused_alphas) for m in models}
-    downstream_rules = [
-        ("downstream_base", {m: 1 for m in models}),
-        ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}),
+    # On CPU studies a fine-tuned or fused checkpoint's evaluation job runs its downstream tasks too
+    # (rules/inputs/downstream.smk): their cost is that job's row.
+    downstream_rules: list[tuple[str, dict[str, int], RulePlan | None]] = [
+        ("downstream_base", {m: 1 for m in models}, None),
+        ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}, evaluate_checkpoint),
     ]
     n_fused = sum(fused_per_model.values())
     if n_fused:
         rows.append(RulePlan("fuse", n_fused, note="weight interpolation; not costed"))
-        rows.append(RulePlan("evaluate_fused", n_fused, note="inference; not costed"))
+        evaluate_fused = RulePlan("evaluate_fused", n_fused, note="inference; not costed")
+        rows.append(evaluate_fused)
         rows.append(RulePlan("fusion_table", 1))
-        downstream_rules.append(("downstream_fused", fused_per_model))
+        downstream_rules.append(("downstream_fused", fused_per_model, evaluate_fused))
     # one checkpoint's downstream tokens per model (it reads the GLUE train files), shared by the three rules
     per_checkpoint = {model: downstream_tokens(config, model, repo) for model in models}
-    for rule, checkpoints_per_model in downstream_rules:
-        row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs)
+    for rule, checkpoints_per_model, evaluation in downstream_rules:
+        if evaluation is not None and not per_task:
+            row = evaluation
+            row.note = "inference not costed; the downstream tasks it runs costed"
+        else:
+            row = RulePlan(rule, sum(checkpoints_per_model.values()) * downstream_jobs)
+            rows.append(row)
         for model, checkpoints in checkpoints_per_model.items():
             if not checkpoints:
                 continue
@@ -243,7 +252,6 @@ def plan_study(
                 row.note = "not costed for some models (zero-shot, unknown N or GLUE size)"
                 continue
             row.add(checkpoints * tokens, checkpoints * tokens * per_token * n, rates[model].flops_per_second)
-        rows.append(row)
     return rows, params, rates
 
 
