@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fairforget import paths as layout
 from fairforget.data.debias import prepare_debias
 from fairforget.data.general import prepare_general
 from fairforget.data.glue import prepare_downstream, task_files
@@ -33,16 +32,16 @@ def build_data(
     `data.downstream.tasks`; pass [] to skip). Returns {name: path} of the main outputs.
     """
     res = Path(data_dir) if data_dir is not None else resources_dir()
-    root = Path(results_dir)
+    out = Path(results_dir) / "data"
     seed = int(data_config.get("seed", 0))
-    paths = _output_paths(root)
+    paths = _output_paths(out)
     general = data_config["general"]
     prepare_general(
         res / "wikitext2" / "wiki.valid.raw",
         res / "wikitext2" / "wiki.test.raw",
         paths["pretrain"],
         paths["heldout"],
-        root / layout.GENERAL_META,
+        out / "general" / "meta.json",
         general,
         seed,
     )
@@ -50,7 +49,7 @@ def build_data(
     split = load_occupation_split(
         winobias / "male_occupations.txt", winobias / "female_occupations.txt", data_config.get("occupation_split")
     )
-    _prepare_planted_and_probes(res, root, paths, data_config, seed, split)
+    _prepare_planted_and_probes(res, out, paths, data_config, seed, split)
     debias = data_config["debias"]
     evaluation = EvaluationFiles.shipped(res, [paths["planted_probes"]], split).index()
     prepare_debias(
@@ -64,7 +63,7 @@ def build_data(
         paths["source"],
         paths["pairs"],
         paths["word_pairs"],
-        root / layout.DEBIAS_META,
+        out / "debias" / "meta.json",
         debias,
         seed,
         chunk_words=(general.get("min_words", 8), general.get("max_words", 64)),
@@ -85,46 +84,43 @@ def build_data(
     downstream = data_config["downstream"]
     for task in downstream["tasks"] if tasks is None else tasks:
         files = task_files(task, res / "glue", downstream.get("mrpc_dir"))
+        task_dir = out / "downstream" / task
         prepare_downstream(
             task,
             files["train"],
             files["dev"],
-            Path(layout.under(root, layout.DOWNSTREAM_TRAIN, task=task)),
-            Path(layout.under(root, layout.DOWNSTREAM_DEV, task=task)),
-            Path(layout.under(root, layout.DOWNSTREAM_META, task=task)),
+            task_dir / "train.jsonl",
+            task_dir / "dev.jsonl",
+            task_dir / "meta.json",
             downstream,
             seed,
         )
-        paths[f"downstream_{task}"] = Path(layout.under(root, layout.DOWNSTREAM_META, task=task)).parent
+        paths[f"downstream_{task}"] = task_dir
     return paths
 
 
-# The main stage-1 outputs by name, laid out by fairforget.paths (the files rules/data.smk writes).
-OUTPUTS = {
-    "pretrain": layout.GENERAL_PRETRAIN,
-    "heldout": layout.GENERAL_HELDOUT,
-    "planted": layout.PLANTED_CORPUS,
-    "train_pairs": layout.PLANTED_TRAIN_PAIRS,
-    "planted_probes": layout.PROBES_PLANTED,
-    "crows_pairs": layout.PROBES_CROWS_PAIRS,
-    "winobias": layout.PROBES_WINOBIAS,
-    "stereoset": layout.PROBES_STEREOSET,
-    "source": layout.DEBIAS_SOURCE,
-    "replay": layout.DEBIAS_REPLAY,
-    "pairs": layout.DEBIAS_PAIRS,
-    "word_pairs": layout.DEBIAS_WORD_PAIRS,
-    "leakage_card": layout.LEAKAGE_CARD_JSON,
-    "leakage_card_md": layout.LEAKAGE_CARD_MD,
-}
-
-
-def _output_paths(results_dir: Path) -> dict[str, Path]:
-    """The main stage-1 outputs under `results_dir` by name."""
-    return {name: results_dir / template for name, template in OUTPUTS.items()}
+def _output_paths(out: Path) -> dict[str, Path]:
+    """The main stage-1 outputs under `out` (R/data) by name."""
+    return {
+        "pretrain": out / "general" / "pretrain.jsonl",
+        "heldout": out / "general" / "heldout.jsonl",
+        "planted": out / "stereotype" / "planted.jsonl",
+        "train_pairs": out / "stereotype" / "train_pairs.jsonl",
+        "planted_probes": out / "probes" / "planted.jsonl",
+        "crows_pairs": out / "probes" / "crows_pairs.jsonl",
+        "winobias": out / "probes" / "winobias.jsonl",
+        "stereoset": out / "probes" / "stereoset.jsonl",
+        "source": out / "debias" / "source.arrow",
+        "replay": out / "debias" / "replay.arrow",
+        "pairs": out / "debias" / "pairs.jsonl",
+        "word_pairs": out / "debias" / "word_pairs.json",
+        "leakage_card": out / "leakage_card.json",
+        "leakage_card_md": out / "leakage_card.md",
+    }
 
 
 def _prepare_planted_and_probes(
-    res: Path, results_dir: Path, paths: dict[str, Path], data_config: Mapping[str, Any], seed: int, split: Any
+    res: Path, out: Path, paths: dict[str, Path], data_config: Mapping[str, Any], seed: int, split: Any
 ) -> None:
     """The planted corpus with its training pairs and probes, and the evaluation probe sets."""
     winobias = res / "winobias"
@@ -134,7 +130,7 @@ def _prepare_planted_and_probes(
         paths["planted"],
         paths["train_pairs"],
         paths["planted_probes"],
-        results_dir / layout.PLANTED_META,
+        out / "stereotype" / "meta.json",
         data_config["planted_stereotype"],
         seed,
     )
@@ -145,7 +141,7 @@ def _prepare_planted_and_probes(
         paths["crows_pairs"],
         paths["winobias"],
         paths["stereoset"],
-        results_dir / layout.PROBES_META,
+        out / "probes" / "meta.json",
         data_config["probes"],
         seed,
         split,
