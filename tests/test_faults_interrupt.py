@@ -235,6 +235,10 @@ def test_every_rule_scripts_error_is_in_its_jobs_log(micro_study_copy: Path, tmp
     rule has failed once."""
     jobs = _one_job_per_rule(micro_study_copy)
     scripts = {path.stem for path in (Path(__file__).parent.parent / "workflow_scripts").glob("[!_]*.py")}
+    # downstream_finetuned (also downstream_fused's script) is a rule on GPU studies only: on CPU studies such as
+    # micro a checkpoint's evaluation job runs its downstream tasks (rules/inputs/downstream.smk); that its script
+    # logs before any work is test_faults_messages.py's AST test
+    scripts -= {"downstream_finetuned"}
     assert scripts <= set(jobs), f"rule scripts without a rule of their name: {sorted(scripts - set(jobs))}"
     remaining = dict(jobs)
     for attempt in range(1, len(jobs) + 1):

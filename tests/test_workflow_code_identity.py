@@ -124,10 +124,10 @@ def test_changing_an_objectives_params_in_the_config_plans_its_runs(touched_work
 
 def test_moving_the_fused_templates_into_paths_plans_nothing(touched_workflow: Path) -> None:
     """Constants count by value where code uses them (code_identity): the fused checkpoints' templates moved
-    from fairforget/fusion.py into paths.py (on every job's code path) leave every job as it is; a new template
+    from fairforget/fusion/settings.py into paths.py (on every job's code path) leave every job as it is; a new template
     that no code uses too."""
     src = touched_workflow / "src" / "fairforget"
-    fusion, layout = src / "fusion.py", src / "paths.py"
+    fusion, layout = src / "fusion" / "settings.py", src / "paths.py"
     original = fusion.read_text()
     lines = original.splitlines(keepends=True)
     moved = [line for line in lines if re.match(r"(FUSED_\w+|EVAL_FUSED\w*|DOWNSTREAM_FUSED) = ", line)]
