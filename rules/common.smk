@@ -191,6 +191,7 @@ def force_stale_products(workflow):
         downstream_seeds=DOWNSTREAM_SEEDS,
         evaluation_data=evaluation_data_inputs(),
         finetune_data=lambda run: [str(f) for f in finetune_inputs(SimpleNamespace(model=run.model)).values()],
+        downstream_in_evaluation_job=DOWNSTREAM_IN_EVALUATION_JOB,
     )
     prepare_dag = workflow._prepare_dag
     checked = []

@@ -156,3 +156,22 @@ def test_a_data_product_the_metrics_do_not_read_is_not_lost(tmp_path: Path) -> N
         s.product.job for s in stale_products(study_products(layout(with_crows))) if "is missing, while" in s.reason
     ]
     assert "prepare_probes" in lost
+
+
+@pytest.mark.parametrize(
+    ("in_evaluation_job", "rule"), [(True, "evaluate_checkpoint"), (False, "downstream_finetuned")]
+)
+def test_a_lost_downstream_result_names_the_job_that_redoes_it(
+    tmp_path: Path, in_evaluation_job: bool, rule: str
+) -> None:
+    """On CPU studies a checkpoint's evaluation job runs its downstream tasks: the line names that job, not a
+    downstream_finetuned job the study does not have."""
+    from fairforget.paths import Run
+    from fairforget.workflow.products import Layout, study_products
+
+    run = Run("tiny", "cda", "none", "full", 0)
+    layout = Layout(
+        str(tmp_path), ["tiny"], [], [run], [], [], ["sst2"], [0], downstream_in_evaluation_job=in_evaluation_job
+    )
+    tuned = [p.job for p in study_products(layout) if p.job.endswith(" sst2") and "seed0" in p.job]
+    assert [job.split()[0] for job in tuned] == [rule]

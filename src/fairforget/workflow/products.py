@@ -189,6 +189,9 @@ class Layout:
     # product is "lost" only when a product that really was made from it exists (None: every data job)
     evaluation_data: Sequence[str] | None = None
     finetune_data: Callable[[Any], Sequence[str]] | None = None
+    # CPU studies: a checkpoint's evaluation job also runs its downstream tasks (rules/inputs/downstream.smk), so
+    # a lost downstream result is that job's to redo and the message names it
+    downstream_in_evaluation_job: bool = False
 
     def path(self, template: str, **fields: Any) -> str:
         return paths.under(self.results_dir, template, **fields)
@@ -254,7 +257,10 @@ def _checkpoint_products(
             lambda full: evaluation_problem(metrics, scores, sidecar),
         ),
     ]
-    downstream = "downstream_finetuned" if trained else "downstream_fused"
+    if layout.downstream_in_evaluation_job:
+        downstream = evaluate
+    else:
+        downstream = "downstream_finetuned" if trained else "downstream_fused"
     for task in layout.tasks:
         results = tuple(
             paths.under(root, paths.DOWNSTREAM_FINETUNED, **fields, task=task, dseed=dseed)
