@@ -27,7 +27,7 @@ SHARED_STUDIES = {"micro_workflow": "micro-study", "micro_evaluations": "micro-s
 # Only the order matters; a unit missing here is handed out after these, those with a slow test first.
 UNIT_SECONDS: dict[str, float] = {
     "micro-study": 600,
-    "tests/test_learned_kernel_paths.py::test_learned_tests_pass_on_the_default_kernel_path": 300,
+    "tests/project/test_learned_kernel_paths.py::test_learned_tests_pass_on_the_default_kernel_path": 300,
 }
 
 
@@ -45,13 +45,13 @@ def _datasets_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 def _sharing_keys(item: pytest.Item) -> list[str]:
     """What `item` shares with other tests and must not compute twice: a study fixture (by name), a module- or
     class-scoped fixture (its module), and for the SLURM tests the cluster itself (one job queue)."""
-    keys = ["slurm"] if item.path.name.startswith("test_slurm_") else []
+    keys = ["slurm"] if item.get_closest_marker("slurm") else []
     definitions = item._fixtureinfo.name2fixturedefs  # the fixtures the item uses, with their scopes
     for name in item.fixturenames:
         if name in SHARED_STUDIES:
             keys.append(SHARED_STUDIES[name])
         elif any(d.scope in ("module", "class", "package") for d in definitions.get(name, ())):
-            keys.append(item.path.name)
+            keys.append(item.nodeid.split("::")[0])  # the test file's path: basenames repeat (tests/unit/...)
     return keys
 
 
@@ -100,7 +100,7 @@ def _append_group_to_nodeid(item: pytest.Item, group: str) -> None:
     """Give the worker's node id the `@group` suffix by which xdist's controller groups work. pytest-xdist 3.8 writes
     it to `item._nodeid`, which pytest 9.2 no longer reads (its node ids are structured), so without this every
     group would silently be split across workers and each worker would run the shared study again
-    (pytest-dev/pytest-xdist#1386; tests/test_xdist_groups.py checks the grouping)."""
+    (pytest-dev/pytest-xdist#1386; tests/project/test_xdist_groups.py checks the grouping)."""
     if item.nodeid.endswith(f"@{group}") or not hasattr(item, "_id"):
         return  # xdist's own suffix took effect (an older pytest)
     from _pytest.nodeid import coerce_node_id
@@ -165,8 +165,8 @@ def micro_evaluation_targets(config: dict) -> list[str]:
 def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The micro study up to the planted-stereotype evaluations. When the session also runs a test that needs the
     whole study (`micro_workflow`), that one run serves both; otherwise (e.g. `pytest -m learned`, and its rerun on
-    another kernel path by tests/test_learned_kernel_paths.py) only the jobs those evaluations need run, with the
-    `planted` metric alone: no downstream tasks, other metrics, tables or figures (a metric's value does not
+    another kernel path by tests/project/test_learned_kernel_paths.py) only the jobs those evaluations need run,
+    with the `planted` metric alone: no downstream tasks, other metrics, tables or figures (a metric's value does not
     depend on which others are computed)."""
     if any("micro_workflow" in item.fixturenames for item in request.session.items):
         return request.getfixturevalue("micro_workflow")
@@ -217,7 +217,8 @@ def pytest_testnodedown(node, error) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """Print the calibration suite's verdict rates (tests/test_analysis_calibration.py) in every run's output."""
+    """Print the calibration suite's verdict rates (tests/calibration/test_analysis_calibration.py) in every
+    run's output."""
     from calibration_report import LINES
 
     if LINES:

@@ -1,4 +1,7 @@
-"""Tiny models and task folders for the downstream tests (helpers; imported by the other test_downstream_* files)."""
+"""Tiny models and task folders for the downstream tests (tests/unit/downstream/,
+tests/workflow/test_downstream_rules.py).
+
+Holds no tests itself (pytest collects only test_*.py); tests/project/test_downstream_helpers.py checks it."""
 
 from __future__ import annotations
 
@@ -176,15 +179,3 @@ def good_task_dir(tmp_path_factory) -> Path:
         contains_good_records(40, 2, "dev"),
         label_names=["negative", "positive"],
     )
-
-
-def test_fixture_tokenizers_round_trip(tmp_path):
-    """The helpers themselves: a saved model dir reloads with the same tokenizer behaviour."""
-    from transformers import AutoTokenizer
-
-    for kind in ("masked", "causal"):
-        model_dir, sidecar = make_model_dir(tmp_path / kind, kind)
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        ids = tokenizer("the movie was good")["input_ids"]
-        assert tokenizer.convert_ids_to_tokens(ids)[-1] == ("[SEP]" if kind == "masked" else "good")
-        assert len(sidecar.read_text().strip()) == 64

@@ -1,6 +1,6 @@
 """Shared helpers for the engine tests: a tiny synthetic corpus with a planted stereotype, tiny configs.
 
-Holds no tests itself (pytest collects only test_*.py); tests/test_engine_*.py import it.
+Holds no tests itself (pytest collects only test_*.py); the engine tests (tests/unit/training/) import it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from fairforget import paths
 from fairforget.config.schema import defaults
 from fairforget.data.texttable import write_text_table
 from fairforget.io import write_json, write_jsonl
+from fairforget.models.modeldir import save_model_dir
+from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.job import BaseModelJob, FinetuneJob, ProbeSettings, finetune_data_files
-from fairforget.training.plugins import Objective, TrainingContext
+from fairforget.training.plugins import Objective, Remedy, TrainingContext
+from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.settings import TrainSettings
 
 MALE_JOBS = ["doctor", "engineer", "mechanic", "pilot", "farmer", "guard"]
 FEMALE_JOBS = ["nurse", "secretary", "dancer", "nanny", "cashier", "baker"]
@@ -166,3 +170,64 @@ class MeanSquaredLogits(Objective):
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         per_example = (logits**2).mean(dim=(1, 2))
         return (per_example * batch["weights"]).mean() * self.params.get("scale", 1.0)
+
+
+# ---- the engine tests' tiny run (tests/unit/training/test_run.py, test_order.py, test_packing.py)
+
+ENGINE_TEXTS = [planted_sentence(random.Random(i), 0.9) for i in range(20)] + [
+    general_sentence(random.Random(100 + i)) for i in range(12)
+]
+ENGINE_SETTINGS = dict(
+    epochs=2,
+    batch_size=4,
+    gradient_accumulation_steps=2,
+    learning_rate=0.01,
+    warmup_ratio=0.25,
+    checkpoint_every_steps=3,
+    probe_every_steps=2,
+)
+
+
+class L2Penalty(Remedy):
+    """A penalty that reads the model, so remedies' terms go through the engine."""
+
+    def penalty(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.Tensor:
+        return 1e-3 * sum((p**2).sum() for p in model.parameters() if p.requires_grad)
+
+
+def engine_setup(kind: str = "masked"):
+    """A tiny toy tokenizer, model and training context over ENGINE_TEXTS."""
+    tokenizer = train_tokenizer(ENGINE_TEXTS, kind, 200, model_max_length=32)
+    model = build_toy_model(kind, TINY_ARCH, tokenizer, seed=3)
+    ctx = TrainingContext(
+        kind=kind,
+        tokenizer=tokenizer,
+        seed=5,
+        max_length=32,
+        debias_texts=ENGINE_TEXTS,
+        stereo_pairs=[],
+        word_pairs=[],
+        general_texts=[],
+    )
+    return tokenizer, model, ctx
+
+
+def weight_sign_probe(model: torch.nn.Module, step: int) -> list[dict]:
+    # a probe that depends on the weights: the sign of one parameter sum
+    total = float(sum(p.sum() for p in model.parameters()))
+    return [{"step": step, "probe_set": "general", "item_id": "w", "correct": total > 0}]
+
+
+def train_tiny(
+    tmp: Path, name: str, kind: str = "masked", stop_after: int | None = None, objective=None, remedy=None, **overrides
+):
+    """Train the tiny model under ENGINE_SETTINGS (+ overrides) into tmp/name, its state in tmp/state_name."""
+    tokenizer, model, ctx = engine_setup(kind)
+    settings = TrainSettings(seed=5, **{**ENGINE_SETTINGS, **overrides})
+    objective = objective or MeanSquaredLogits()
+    options = RunOptions(state_dir=tmp / f"state_{name}", probe_fn=weight_sign_probe, stop_after_steps=stop_after)
+    model, result = train(
+        TrainJob.on_new_accelerator(model, ctx, settings, options), Hooks(objective, remedy or L2Penalty())
+    )
+    manifest = save_model_dir(model, tokenizer, tmp / name, kind)
+    return manifest, result

@@ -1,4 +1,4 @@
-"""What the fault tests on the micro study share (tests/test_faults_rebuild.py, tests/test_faults_interrupt.py):
+"""What the fault tests on the micro study share (tests/faults/test_rebuild.py, tests/faults/test_interrupt.py):
 the run they damage, its files, and Snakemake killed at an exact point of a write (the test-only hook of
 `fairforget.io`)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fairforget.errors import ConfigError, DataError
 
-# Test-only fault injection (tests/test_faults_interrupt.py), so that a test can stop a job at one exact point of
+# Test-only fault injection (tests/faults/test_interrupt.py), so that a test can stop a job at one exact point of
 # a write instead of relying on timing. FAULT_ENV="<action>:<glob>": when the absolute path of an atomic write
 # matches <glob> (fnmatch; `*` also matches `/`), the write is interrupted after its temporary file is written,
 # fsynced and closed, and before the rename; a library's write wrapped in `naming_the_path` (a model folder, a

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 import pytest
-from calibration_report import LINES
 
+from calibration_report import LINES
 from fairforget.analysis.claims import CONTRADICTS, SUPPORTS, sign_verdict
 from fairforget.analysis.findings import finding_downstream, finding_remedies, finding_selective
 from fairforget.analysis.permutation import sign_flip_test

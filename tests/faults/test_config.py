@@ -1,5 +1,5 @@
 """Every kind of bad config stops a real `snakemake` run before any job starts, naming the key and, where
-there is a closed set, the allowed values. (tests/test_config_schema.py checks the same errors on the
+there is a closed set, the allowed values. (tests/unit/config/test_checks.py checks the same errors on the
 schema and the checks directly; here they go through the Snakefile, as a user meets them.)"""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import load_config
 
+from conftest import load_config
 from workflow_helpers import copy_workflow, snakemake
 
 pytestmark = pytest.mark.slow

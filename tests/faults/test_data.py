@@ -1,6 +1,6 @@
 """Bad input files of every format a user can hand the workflow: each error names the file and the line.
 
-Completes tests/test_data_bad_input.py (which covers the GLUE TSVs and the CrowS/WinoBias/StereoSet structure)
+Completes tests/faults/test_bad_input.py (which covers the GLUE TSVs and the CrowS/WinoBias/StereoSet structure)
 with the cases it leaves out: non-UTF-8 bytes and empty files in the CSV, JSONL and plain-text readers, and
 the user's own debiasing corpus (a local `data.debias.corpus` file, JSONL or text, read through 🤗 datasets after
 the strict check of fairforget.data.corpus.validate_local).

@@ -229,15 +229,15 @@ def _one_job_per_rule(workdir: Path) -> dict[str, tuple[str, str]]:
 
 def test_every_rule_scripts_error_is_in_its_jobs_log(micro_study_copy: Path, tmp_path: Path) -> None:
     """Each rule script fails as it starts (the hook fires in `log_to`, right after the log is set up; that every
-    script sets it up before any other work is tests/test_faults_messages.py's AST test): the job's log holds the
+    script sets it up before any other work is tests/faults/test_messages.py's AST test): the job's log holds the
     error with its traceback and is marked as not to be retried. One job of each rule with a log is forced; a job
     whose forced upstream job failed cannot start, so it is tried again on a fresh copy of the study, until every
     rule has failed once."""
     jobs = _one_job_per_rule(micro_study_copy)
-    scripts = {path.stem for path in (Path(__file__).parent.parent / "workflow_scripts").glob("[!_]*.py")}
+    scripts = {path.stem for path in (Path(__file__).resolve().parents[2] / "workflow_scripts").glob("[!_]*.py")}
     # downstream_finetuned (also downstream_fused's script) is a rule on GPU studies only: on CPU studies such as
     # micro a checkpoint's evaluation job runs its downstream tasks (rules/inputs/downstream.smk); that its script
-    # logs before any work is test_faults_messages.py's AST test
+    # logs before any work is tests/faults/test_messages.py's AST test
     scripts -= {"downstream_finetuned"}
     assert scripts <= set(jobs), f"rule scripts without a rule of their name: {sorted(scripts - set(jobs))}"
     remaining = dict(jobs)

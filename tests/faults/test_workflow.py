@@ -1,5 +1,5 @@
 """A config that drops a method, through Snakemake on a copy of the finished micro study: nothing the user did not
-ask to delete is deleted. (Interrupted and failing jobs: tests/test_faults_interrupt.py.)"""
+ask to delete is deleted. (Interrupted and failing jobs: tests/faults/test_interrupt.py.)"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("compare_results", REPO / "tools" / "compare_results.py")
 assert spec is not None and spec.loader is not None
 compare_results = importlib.util.module_from_spec(spec)

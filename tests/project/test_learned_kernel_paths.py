@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 RERUN = "FAIRFORGET_LEARNED_RERUN"
 
 
@@ -45,7 +45,9 @@ def test_learned_tests_pass_on_the_default_kernel_path(request: pytest.FixtureRe
     # not an xdist worker's environment: the rerun is a plain pytest process of its own
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     env.update({"ATEN_CPU_CAPABILITY": "default", RERUN: "1"})
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *selected]
+    # one process (addopts' -n 2 left out); the import mode kept: test basenames repeat (pyproject.toml)
+    options = ["-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", "--import-mode=importlib"]
+    command = [sys.executable, "-m", "pytest", *options, *selected]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
     print(f"native kernel path {native}; rerun of {len(selected)} learned test(s) on the default path:")
     print(result.stdout[-3000:])

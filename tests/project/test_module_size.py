@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "src" / "fairforget"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "fairforget"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 

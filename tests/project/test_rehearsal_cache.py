@@ -12,9 +12,9 @@ from pathlib import Path
 import datasets.config
 import pytest
 import torch
-from conftest import load_config
 from snakemake.utils import update_config, validate
 
+from conftest import load_config
 from fairforget.cli import main
 from fairforget.config.schema import SCHEMA
 from fairforget.data.corpus import check_available, load_raw, parse_corpus, parse_replay_corpus

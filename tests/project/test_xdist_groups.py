@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("xdist")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 SHARED_STUDY_TESTS = """
 import os

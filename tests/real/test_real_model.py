@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REAL_MODEL, REPO, load_config
 
+from conftest import REAL_MODEL, REPO, load_config
 from fairforget.base_models.sources.gguf import GgufSource
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence
 from fairforget.data.settings import seeded_subset

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
 
+from conftest import REPO
 from fairforget.data.cda import load_word_pairs, swap_gender
 from fairforget.data.probes import load_crows_pairs, load_stereoset_intrasentence
 from fairforget.downstream.prompts import TEMPLATES

@@ -9,9 +9,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import load_config
 from snakemake.utils import validate
 
+from conftest import load_config
 from fairforget import paths
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA
@@ -78,7 +78,7 @@ def test_one_run_type_from_wildcards_and_paths() -> None:
 
 
 def test_the_rules_wildcard_constraints_are_the_path_patterns() -> None:
-    common = (Path(__file__).resolve().parent.parent / "rules" / "common.smk").read_text(encoding="utf-8")
+    common = (Path(__file__).resolve().parents[2] / "rules" / "common.smk").read_text(encoding="utf-8")
     constraints = common.split("wildcard_constraints:", 1)[1].split("\n\n", 1)[0]
     assert constraints.strip() == "**paths.FIELD_PATTERNS,"
     assert set(paths.RUN_FIELDS) <= set(paths.FIELD_PATTERNS)

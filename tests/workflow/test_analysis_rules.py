@@ -18,7 +18,7 @@ from fairforget.provenance.audit import audit
 from fairforget.provenance.report import format_lineage
 from workflow_helpers import planned_jobs, snakemake
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # Clicks the first element whose own text is `text` (the report's menu entries).
 CLICK_TEXT = "[...document.querySelectorAll('span')].find(e => e.textContent.trim() == {text}).click()"
 SNAKEFILE = """configfile: "config.yaml"

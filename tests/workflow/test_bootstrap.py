@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "workflow_scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "workflow_scripts"
 SHOW = (
     "import os, sys; sys.path.insert(0, sys.argv[1]); import _bootstrap; "
     "print(os.environ.get('OMP_WAIT_POLICY')); print(sys.path[0])"

@@ -12,8 +12,8 @@ from collections import defaultdict
 
 import pytest
 import yaml
-from conftest import load_config
 
+from conftest import load_config
 from fairforget.config import run_grid
 from workflow_helpers import copy_workflow, planned_jobs, snakemake
 

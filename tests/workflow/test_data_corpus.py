@@ -3,7 +3,7 @@ goes through the data stage and the leakage card; the whole micro DAG plans with
 dataset missing from the cache stops `snakemake` at parse time, before any job, with the fetch command.
 
 The whole micro study through this route (all 40 jobs) was run by hand for issue 15 (report); here only its data
-stage runs, to keep CI's time. Slow tier, as tests/test_data_rules.py: each test starts Snakemake."""
+stage runs, to keep CI's time. Slow tier, as tests/workflow/test_data_rules.py: each test starts Snakemake."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_data_corpus import crows_sentence, wikipedia_like
 
+from corpus_helpers import crows_sentence, wikipedia_like
 from fairforget.data.texttable import read_text_records
 from workflow_helpers import copy_workflow, snakemake
 

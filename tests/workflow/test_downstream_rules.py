@@ -1,5 +1,5 @@
 """rules/downstream.smk under Snakemake, as a study whose models ask for GPUs runs it (on CPU studies a fine-tuned
-checkpoint's downstream tasks run in its evaluation job, tests/test_workflow_dag.py): base and fine-tuned jobs run
+checkpoint's downstream tasks run in its evaluation job, tests/workflow/test_dag.py): base and fine-tuned jobs run
 (one job per checkpoint x task, each writing the result of every downstream seed), results follow the contract,
 and a touched (but identical) checkpoint directory does not trigger a rerun (the directory is ancient)."""
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_downstream_fixtures import contains_good_records, make_model_dir, write_task
 
+from downstream_helpers import contains_good_records, make_model_dir, write_task
 from fairforget.models.modeldir import load_model_dir, save_model_dir, write_sidecar
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SNAKEFILE = 'configfile: "config.yaml"\n\ninclude: "rules/common.smk"\ninclude: "rules/downstream.smk"\n'
 BASE_OUT = "results/downstream/base/bert-tiny/sst2/seed0.json"
 TUNED_OUT = "results/downstream/finetuned/bert-tiny/none/none/full/seed0/sst2/seed0.json"

@@ -16,9 +16,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import load_config
 from snakemake.utils import update_config, validate
 
+from conftest import load_config
 from fairforget.config.schema import SCHEMA
 from fairforget.io import read_json
 from fairforget.workflow.plan import plan_study

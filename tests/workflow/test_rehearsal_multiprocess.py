@@ -56,7 +56,7 @@ def _driver(tmp: Path) -> Path:
         textwrap.dedent(
             f"""
             import json, sys, time
-            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            sys.path.insert(0, {str(Path(__file__).parents[1])!r})  # the helpers
             import torch
             torch.set_num_threads(1)
             from fairforget.training.finetune import run_finetune

@@ -2,7 +2,7 @@
 grid showed (Bloom 1995). F1/F2: the rule as it is run (the same Freedman–Lane tests, permutations and per-model
 sign conditions) under a shift alternative, each statistic a ratio of quadratics in the effect, so no refits;
 F3: a t approximation at Holm's first step; fusion: `sign_flip_mde`. Why, and what is approximate:
-docs/metrics.md, sections 9 and 11; checked by tests/test_analysis_calibration.py.
+docs/metrics.md, sections 9 and 11; checked by tests/calibration/test_analysis_calibration.py.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Run tables with known truth, in memory, for calibrating the verdict rules (tests/test_analysis_calibration.py).
+"""Run tables with known truth, in memory, for calibrating the verdict rules
+(tests/calibration/test_analysis_calibration.py).
 
 A table has the grid columns of the tidy table (model, objective, remedy, size, size_n, seed) and three metric
 columns named as the real ones. Per model m (location mu_m, scale k_m; the models differ in both, as BERT and

@@ -2,7 +2,7 @@
 
 `keys()` walks the schema into one entry per key (dotted path, required or default, description);
 `reference_markdown()` renders docs/configuration.md from it (`python -m fairforget.config.schema` prints it;
-tests/test_config_reference.py checks the committed file's table is current and that the package's own defaults equal
+tests/unit/config/test_schema.py checks the committed file's table is current and that the package's own defaults equal
 the schema's).
 """
 
@@ -93,7 +93,7 @@ def reference_markdown(schema: dict[str, Any] | None = None) -> str:
         "# Configuration reference",
         "",
         "Generated from `config/schema.yaml` by `python -m fairforget.config.schema > docs/configuration.md`;",
-        "tests/test_config_reference.py fails when it is stale. The Snakefile validates every config against the",
+        "tests/unit/config/test_schema.py fails when it is stale. The Snakefile validates every config against the",
         "schema with the defaults set, so a key left out takes the default below. `*` stands for a name you choose",
         "(a model, an objective, a remedy). Notes on how the shipped configs' values were chosen follow the table",
         "(hand-written: the check covers the table only).",

@@ -5,7 +5,7 @@ dequantizes every tensor to float32, but a model loaded that way refuses `save_p
 gguf"). So the loaded config is copied without its `quantization_config`, a plain model is built from it, the
 dequantized state dict is loaded into it (strictly: no missing or unexpected key) and saved as safetensors with
 the tokenizer the GGUF file carries; it is then reloaded and compared tensor by tensor (`check_reload`). The
-conversion is deterministic: the same file gives the same content hash (tests/test_real_model.py).
+conversion is deterministic: the same file gives the same content hash (tests/real/test_real_model.py).
 
 Nothing is downloaded: the file is read from disk with the hub switched off, and remote code is never run.
 """

@@ -12,7 +12,7 @@ redundant, without changing the arithmetic of what is computed:
 
 Only exact `BertForMaskedLM` models built from the stock transformers BERT modules take this path (a subclass
 may override `forward`, so it is not trusted); `supports_pll_encoder` says which. Every other model takes the
-generic path in `masked.py`. tests/test_scoring_fast_path.py checks this path against the model's own forward
+generic path in `masked.py`. tests/unit/scoring/test_masked.py checks this path against the model's own forward
 pass to 1e-6.
 """
 

@@ -11,7 +11,7 @@ training text once before the loop (`lm.pretokenize`), or, above `PRETOKENIZE_MA
 (same batches, same checkpoint hash). With `TrainSettings.packing` it trains on packed blocks instead
 (`training.packing`), for objectives that declare `Objective.packable`; any other is refused with a ConfigError
 naming `training.packing` before it prepares the model. The probe callback runs inside `loop.isolated_probe`:
-the checkpoint is the same whatever the probe schedule (tests/test_engine_probe_schedule.py).
+the checkpoint is the same whatever the probe schedule (tests/unit/training/test_settings.py).
 """
 
 from __future__ import annotations

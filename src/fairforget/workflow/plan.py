@@ -3,7 +3,7 @@
 Job counts follow the rules' own expansion (the run grid of `fairforget.config.grid`, one downstream job per
 checkpoint, or per checkpoint x task when a model asks for GPUs, as rules/inputs/downstream.smk decides; the
 fused checkpoints of the `fusion:` section likewise);
-tests/test_workflow_plan.py checks them against a Snakemake dry run. Nothing is downloaded or read from the
+tests/unit/workflow/test_plan.py checks them against a Snakemake dry run. Nothing is downloaded or read from the
 prepared data: a hub model's size is `models.<name>.n_params`, else its cached config.json, else unknown.
 
 Compute: FLOPs = 6 * N * tokens for training (finetune; downstream fine-tuning: forward 2N + backward 4N per

@@ -3,7 +3,7 @@
     .venv/bin/snakemake --rulegraph --quiet all | .venv/bin/python -m fairforget.workflow.rulegraph docs/rulegraph
 
 writes `docs/rulegraph.dot` (the rule graph with rules named and sorted, so it compares as text) and
-`docs/rulegraph.svg` (drawn from it). tests/test_rulegraph.py checks both are current: the DOT against
+`docs/rulegraph.svg` (drawn from it). tests/unit/workflow/test_rulegraph.py checks both are current: the DOT against
 `snakemake --rulegraph` of the toy config, the SVG against a fresh drawing of the DOT.
 
 Layout: a rule's layer is its longest path from a rule with no inputs (stage order: data at the top, `all` at

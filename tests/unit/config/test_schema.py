@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 from fairforget.config.schema import NO_DEFAULT, SCHEMA, defaults, keys, reference_markdown
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 # Optional keys whose absence means something no single default value can say (documented in their description).
 NO_DEFAULT_BY_DESIGN = {
     "models.*.hub_id",

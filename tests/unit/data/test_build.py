@@ -21,7 +21,7 @@ from fairforget.data.templates import PROBE_TEMPLATES, TRAINING_TEMPLATES
 from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 
 
 def toy_data_config() -> dict:

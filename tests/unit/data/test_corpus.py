@@ -7,15 +7,14 @@ percentages are nested."""
 from __future__ import annotations
 
 import copy
-import csv
 import json
-import random
 from pathlib import Path
 
 import datasets
 import pytest
 import yaml
 
+from corpus_helpers import crows_sentence, wikipedia_like
 from fairforget.config.checks import check_environment
 from fairforget.data.build import build_data
 from fairforget.data.cda import contains_gendered_word, load_word_pairs
@@ -31,45 +30,11 @@ from fairforget.training.examples import TextColumn
 from fairforget.training.finetune import subset_texts
 from fairforget.training.remedies.replay import ReplayExamples
 
-REPO = Path(__file__).resolve().parent.parent
-WORDS = "the of and in a to was is for on as by with city river team album song war season film road".split()
-GENDERED = "he she his her man woman king queen".split()
+REPO = Path(__file__).resolve().parents[3]
 
 
 def micro_data_config() -> dict:
     return yaml.safe_load((REPO / "config" / "micro.yaml").read_text())["data"]
-
-
-def crows_sentence() -> str:
-    with open(resources_dir() / "crows_pairs" / "crows_pairs_anonymized.csv", encoding="utf-8") as handle:
-        return next(row["sent_more"] for row in csv.DictReader(handle) if row["bias_type"] == "gender")
-
-
-def wikipedia_like(n_articles: int, seed: int = 0) -> datasets.Dataset:
-    """Articles as wikimedia/wikipedia holds them (id, url, title, text; paragraphs one a line, a heading line),
-    a third without a gendered word; article 3 quotes a CrowS-Pairs sentence (an evaluation sentence)."""
-    rng = random.Random(seed)
-
-    def paragraph(gendered: bool) -> str:
-        words = [rng.choice(WORDS) for _ in range(rng.randint(12, 90))]
-        if gendered:
-            words.insert(rng.randrange(len(words)), rng.choice(GENDERED))
-        return " ".join(words).capitalize() + "."
-
-    texts = []
-    for i in range(n_articles):
-        paragraphs = [paragraph(i % 3 != 0) for _ in range(3)]
-        if i == 3:
-            paragraphs[1] = crows_sentence()
-        texts.append(f"{paragraphs[0]}\n\nSection\n= Section =\n" + "\n".join(paragraphs[1:]) + "\n")
-    return datasets.Dataset.from_dict(
-        {
-            "id": [str(i) for i in range(n_articles)],
-            "url": [f"https://example.org/{i}" for i in range(n_articles)],
-            "title": [f"Article {i}" for i in range(n_articles)],
-            "text": texts,
-        }
-    )
 
 
 @pytest.fixture(scope="module")

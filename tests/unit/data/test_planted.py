@@ -27,7 +27,7 @@ from fairforget.data.build import build_data
 from fairforget.data.cda import augment, read_word_pairs_json
 from fairforget.data.texttable import read_records as read
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 SEEDS = (0, 1, 2)
 HIDDEN, BATCH, EPOCHS, LR = 64, 128, 10, 0.02  # pretraining on the planted corpus
 CDA_EPOCHS, CDA_LR = 1, 0.01

@@ -11,8 +11,8 @@ import random
 
 import numpy as np
 import pytest
-from test_downstream_fixtures import FILLER, contains_good_records, good_task_dir, tiny_models, write_task  # noqa: F401
 
+from downstream_helpers import FILLER, contains_good_records, good_task_dir, tiny_models, write_task  # noqa: F401
 from fairforget.downstream.finetune import finetune_and_evaluate, total_steps
 from fairforget.downstream.settings import parse_settings
 from fairforget.downstream.tasks import load_task

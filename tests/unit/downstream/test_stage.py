@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_downstream_fixtures import contains_good_records, good_task_dir, make_model_dir, tiny_models, write_task  # noqa: F401
 
+from downstream_helpers import contains_good_records, good_task_dir, make_model_dir, tiny_models, write_task  # noqa: F401
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.stage import evaluate_downstream
 from fairforget.downstream.tasks import load_task

@@ -11,7 +11,7 @@ from fairforget.downstream.prompts import TEMPLATES, template_for
 from fairforget.downstream.tasks import load_task
 
 glue = pytest.importorskip("fairforget.data.glue")
-GLUE_DIR = Path(__file__).resolve().parent.parent / "resources" / "data" / "glue"
+GLUE_DIR = Path(__file__).resolve().parents[3] / "resources" / "data" / "glue"
 
 
 def test_templates_assume_the_data_stage_label_order():

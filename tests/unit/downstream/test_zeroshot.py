@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_downstream_fixtures import contains_good_records, make_tokenizer, tiny_models, write_task  # noqa: F401
 
+from downstream_helpers import contains_good_records, make_tokenizer, tiny_models, write_task  # noqa: F401
 from fairforget.downstream.prompts import TEMPLATES, template_for
 from fairforget.downstream.settings import parse_settings
 from fairforget.downstream.tasks import load_task

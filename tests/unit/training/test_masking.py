@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, load_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from conftest import REPO, load_config
 from engine_helpers import pretrain_cfg
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.toy import train_tokenizer

@@ -7,10 +7,9 @@ import random
 from pathlib import Path
 
 import pytest
-import test_engine_loop as loop
 import torch
 
-from engine_helpers import TINY_ARCH, general_sentence, planted_sentence
+from engine_helpers import TINY_ARCH, general_sentence, planted_sentence, train_tiny
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import load_model_dir, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
@@ -140,11 +139,11 @@ def test_length_grouping_is_deterministic_and_cuts_padding() -> None:
 
 
 def test_group_by_length_training_resumes_exactly(tmp_path: Path) -> None:
-    reference, _ = loop._train(tmp_path, "ref", group_by_length=True)
-    plain, _ = loop._train(tmp_path, "plain")
+    reference, _ = train_tiny(tmp_path, "ref", group_by_length=True)
+    plain, _ = train_tiny(tmp_path, "plain")
     with pytest.raises(TrainingPreempted):
-        loop._train(tmp_path, "resumed", stop_after=5, group_by_length=True)
-    resumed, result = loop._train(tmp_path, "resumed", group_by_length=True)
+        train_tiny(tmp_path, "resumed", stop_after=5, group_by_length=True)
+    resumed, result = train_tiny(tmp_path, "resumed", group_by_length=True)
     assert result.resumed_from_step == 5
     assert resumed["content_hash"] == reference["content_hash"] != plain["content_hash"]
 
@@ -177,7 +176,7 @@ def test_models_are_built_and_loaded_with_sdpa_attention(tmp_path: Path, kind: s
 
 
 def test_engine_reports_the_optimizer_kernel(tmp_path: Path) -> None:
-    _, result = loop._train(tmp_path, "k", optimizer_impl="foreach", epochs=0.25)
+    _, result = train_tiny(tmp_path, "k", optimizer_impl="foreach", epochs=0.25)
     assert result.optimizer_impl == "foreach" and result.summary()["optimizer_impl"] == "foreach"
     assert TrainSettings().optimizer_impl == "auto"
 
@@ -195,7 +194,7 @@ def test_per_batch_tokenisation_of_a_large_corpus_gives_the_same_checkpoint(
         monkeypatch.setattr(engine_module, "PRETOKENIZE_MAX_EXAMPLES", limit)
         objective = OBJECTIVES.get("none")(config_key="objectives.none")
         remedy = REMEDIES.get("none")(config_key="remedies.none")
-        manifest, _ = loop._train(tmp_path, name, kind, objective=objective, remedy=remedy)
+        manifest, _ = train_tiny(tmp_path, name, kind, objective=objective, remedy=remedy)
         return manifest["content_hash"]
 
     assert train("up_front", 10**9) == train("per_batch", 0)

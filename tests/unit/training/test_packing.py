@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-import test_engine_loop as engine_tests
 import torch
 
+from engine_helpers import ENGINE_TEXTS, engine_setup, train_tiny
 from fairforget.config.checks import check_config
 from fairforget.errors import ConfigError
 from fairforget.training.objectives._text import TextObjective
@@ -29,8 +29,8 @@ PACKED = {"packing": True, "block_size": 16, "max_steps": 6}
 
 
 def test_blocks_are_the_concatenated_token_stream_cut_to_block_size() -> None:
-    tokenizer, _, _ = engine_tests._setup("masked")
-    texts = engine_tests.TEXTS[:7]
+    tokenizer, _, _ = engine_setup("masked")
+    texts = ENGINE_TEXTS[:7]
     blocks = pack_texts(tokenizer, texts, block_size=5, seed=3)
     # by hand: each text tokenised alone ([CLS] ... [SEP]), in the seeded order, concatenated, cut, remainder dropped
     stream = [t for i in packing_order(len(texts), 3) for t in tokenizer(texts[i])["input_ids"]]
@@ -46,8 +46,8 @@ def test_blocks_are_the_concatenated_token_stream_cut_to_block_size() -> None:
 
 @pytest.mark.parametrize("kind", ["masked", "causal"])
 def test_packed_batches_have_no_padding_and_never_mask_special_tokens(kind: str) -> None:
-    tokenizer, _, ctx = engine_tests._setup(kind)
-    blocks = pack_texts(tokenizer, engine_tests.TEXTS, block_size=16, seed=0)
+    tokenizer, _, ctx = engine_setup(kind)
+    blocks = pack_texts(tokenizer, ENGINE_TEXTS, block_size=16, seed=0)
     ctx.extra["packed_blocks"] = blocks
     examples = [{"type": "block", "block": k} for k in (0, 3, 5)]
     batch = collate_blocks(examples, ctx, torch.Generator().manual_seed(0))
@@ -63,7 +63,7 @@ def test_pair_objectives_are_refused_with_the_config_key(tmp_path: Path) -> None
     unlikelihood = OBJECTIVES.get("unlikelihood")(config_key="objectives.unlikelihood")
     # refused before the objective scores its reference pairs (there are none here, which would fail later)
     with pytest.raises(ConfigError, match=r"'training.packing': objective objectives.unlikelihood trains on sent"):
-        engine_tests._train(tmp_path, "pairs", "causal", objective=unlikelihood, **PACKED)
+        train_tiny(tmp_path, "pairs", "causal", objective=unlikelihood, **PACKED)
     # before any job: the config check names the entry to change
     from conftest import load_config
 
@@ -77,23 +77,24 @@ def test_pair_objectives_are_refused_with_the_config_key(tmp_path: Path) -> None
 
 
 def test_max_steps_and_accumulation_run_over_blocks_past_one_epoch(tmp_path: Path) -> None:
-    _, result = engine_tests._train(tmp_path, "steps", objective=OBJECTIVES.get("none")(), **{**PACKED, "max_steps": 9})
+    _, result = train_tiny(tmp_path, "steps", objective=OBJECTIVES.get("none")(), **{**PACKED, "max_steps": 9})
     # 9 steps x 2 micro-batches x 4 blocks x 16 tokens, every one a real token
     assert result.steps == 9 and result.examples == 9 * 2 * 4 and result.tokens == 9 * 2 * 4 * 16
-    tokenizer = engine_tests._setup()[0]
-    assert 9 * 2 * 4 > pack_texts(tokenizer, engine_tests.TEXTS, 16, seed=5).n_blocks  # more than one epoch
+    tokenizer = engine_setup()[0]
+    assert 9 * 2 * 4 > pack_texts(tokenizer, ENGINE_TEXTS, 16, seed=5).n_blocks  # more than one epoch
 
 
 SIGTERM_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    sys.path.insert(0, {tests!r})
+    sys.path[:0] = [{here!r}, {tests!r}]  # this test file's folder and the helpers'
     import torch
     torch.set_num_threads(1)
-    import test_engine_packing as p
+    import test_packing as p
+    from engine_helpers import train_tiny
 
-    p.engine_tests._train(Path({tmp!r}), "killed", objective=p.SlowText(), **p.PACKED)
+    train_tiny(Path({tmp!r}), "killed", objective=p.SlowText(), **p.PACKED)
     """
 )
 
@@ -110,8 +111,10 @@ class SlowText(TextObjective):
 
 
 def test_real_sigterm_with_packing_resumes_to_the_same_checkpoint(tmp_path: Path) -> None:
-    reference, _ = engine_tests._train(tmp_path, "ref", objective=TextObjectiveNone(), **PACKED)
-    script = SIGTERM_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
+    reference, _ = train_tiny(tmp_path, "ref", objective=TextObjectiveNone(), **PACKED)
+    script = SIGTERM_SCRIPT.format(
+        here=str(Path(__file__).parent), tests=str(Path(__file__).parents[2]), tmp=str(tmp_path)
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -125,7 +128,7 @@ def test_real_sigterm_with_packing_resumes_to_the_same_checkpoint(tmp_path: Path
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "received SIGTERM: stopped at step" in stderr
     assert find_state(tmp_path / "state_killed") is not None
-    resumed, result = engine_tests._train(tmp_path, "killed", objective=TextObjectiveNone(), **PACKED)
+    resumed, result = train_tiny(tmp_path, "killed", objective=TextObjectiveNone(), **PACKED)
     assert 1 <= result.resumed_from_step < PACKED["max_steps"]
     assert resumed["content_hash"] == reference["content_hash"]
 

@@ -14,100 +14,37 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine_helpers import TINY_ARCH, MeanSquaredLogits, general_sentence, planted_sentence
+from engine_helpers import MeanSquaredLogits, engine_setup, train_tiny
 from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import MANIFEST, save_model_dir
-from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.loop import TrainingPreempted
 from fairforget.training.optim import linear_schedule
 from fairforget.training.order import example_stream_indices
-from fairforget.training.plugins import Remedy, TrainingContext
-from fairforget.training.run import Hooks, RunOptions, TrainJob, train
 from fairforget.training.settings import TrainSettings
 from fairforget.training.state import find_state
 
 torch.set_num_threads(1)
 
-TEXTS = [planted_sentence(__import__("random").Random(i), 0.9) for i in range(20)] + [
-    general_sentence(__import__("random").Random(100 + i)) for i in range(12)
-]
-SETTINGS = dict(
-    epochs=2,
-    batch_size=4,
-    gradient_accumulation_steps=2,
-    learning_rate=0.01,
-    warmup_ratio=0.25,
-    checkpoint_every_steps=3,
-    probe_every_steps=2,
-)
-
-
-class NoRemedy(Remedy):
-    pass
-
-
-class L2Penalty(Remedy):
-    """A penalty that reads the model, so remedies' terms go through the engine."""
-
-    def penalty(self, model: torch.nn.Module, ctx: TrainingContext) -> torch.Tensor:
-        return 1e-3 * sum((p**2).sum() for p in model.parameters() if p.requires_grad)
-
-
-def _setup(kind: str = "masked"):
-    tokenizer = train_tokenizer(TEXTS, kind, 200, model_max_length=32)
-    model = build_toy_model(kind, TINY_ARCH, tokenizer, seed=3)
-    ctx = TrainingContext(
-        kind=kind,
-        tokenizer=tokenizer,
-        seed=5,
-        max_length=32,
-        debias_texts=TEXTS,
-        stereo_pairs=[],
-        word_pairs=[],
-        general_texts=[],
-    )
-    return tokenizer, model, ctx
-
-
-def _probe(model: torch.nn.Module, step: int) -> list[dict]:
-    # a probe that depends on the weights: the sign of one parameter sum
-    total = float(sum(p.sum() for p in model.parameters()))
-    return [{"step": step, "probe_set": "general", "item_id": "w", "correct": total > 0}]
-
-
-def _train(
-    tmp: Path, name: str, kind: str = "masked", stop_after: int | None = None, objective=None, remedy=None, **overrides
-):
-    tokenizer, model, ctx = _setup(kind)
-    settings = TrainSettings(seed=5, **{**SETTINGS, **overrides})
-    objective = objective or MeanSquaredLogits()
-    options = RunOptions(state_dir=tmp / f"state_{name}", probe_fn=_probe, stop_after_steps=stop_after)
-    model, result = train(
-        TrainJob.on_new_accelerator(model, ctx, settings, options), Hooks(objective, remedy or L2Penalty())
-    )
-    manifest = save_model_dir(model, tokenizer, tmp / name, kind)
-    return manifest, result
-
 
 @pytest.mark.parametrize("kind", ["masked", "causal"])
 def test_rerun_from_scratch_is_bit_identical(tmp_path: Path, kind: str) -> None:
-    first, result = _train(tmp_path, "a", kind)
-    second, _ = _train(tmp_path, "b", kind)
+    first, result = train_tiny(tmp_path, "a", kind)
+    second, _ = train_tiny(tmp_path, "b", kind)
     assert first["content_hash"] == second["content_hash"]
     assert result.steps == 8  # 2 epochs x 32 texts / (4 x 2 per step)
     # training changed the weights: a different init seed would be needed for the hashes to agree otherwise
-    untrained = save_model_dir(_setup(kind)[1], _setup(kind)[0], tmp_path / "untrained", kind)
+    untrained = save_model_dir(engine_setup(kind)[1], engine_setup(kind)[0], tmp_path / "untrained", kind)
     assert untrained["content_hash"] != first["content_hash"]
 
 
 @pytest.mark.parametrize("stop_after", [5])  # neither a checkpoint (3) nor a probe (2) boundary
 def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after: int) -> None:
-    reference, ref_result = _train(tmp_path, "ref")
+    reference, ref_result = train_tiny(tmp_path, "ref")
     with pytest.raises(TrainingPreempted, match=f"stopped at step {stop_after} of 8"):
-        _train(tmp_path, "resumed", stop_after=stop_after)
+        train_tiny(tmp_path, "resumed", stop_after=stop_after)
     assert find_state(tmp_path / "state_resumed") is not None
     assert not (tmp_path / "resumed" / MANIFEST).exists()
-    resumed, result = _train(tmp_path, "resumed")
+    resumed, result = train_tiny(tmp_path, "resumed")
     assert result.resumed_from_step == stop_after
     assert resumed["content_hash"] == reference["content_hash"]
     assert result.trajectory_rows == ref_result.trajectory_rows
@@ -117,9 +54,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(tmp_path: Path, stop_after
 
 def test_resume_refuses_state_from_other_settings(tmp_path: Path) -> None:
     with pytest.raises(TrainingPreempted):
-        _train(tmp_path, "x", stop_after=3)
+        train_tiny(tmp_path, "x", stop_after=3)
     with pytest.raises(TrainingError, match="different settings"):
-        _train(tmp_path, "x", learning_rate=0.02)
+        train_tiny(tmp_path, "x", learning_rate=0.02)
 
 
 class NaNAtThirdStep(MeanSquaredLogits):
@@ -133,7 +70,7 @@ class NaNAtThirdStep(MeanSquaredLogits):
 
 def test_nan_loss_raises_naming_the_step(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match=r"non-finite loss \(nan\) at step 3 of 8 \(micro-batch 1/2\)"):
-        _train(tmp_path, "nan", objective=NaNAtThirdStep())
+        train_tiny(tmp_path, "nan", objective=NaNAtThirdStep())
     assert not (tmp_path / "nan").exists()
 
 
@@ -162,8 +99,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     import torch
     torch.set_num_threads(1)
-    import test_engine_loop as t
-    from engine_helpers import MeanSquaredLogits
+    from engine_helpers import MeanSquaredLogits, train_tiny
 
     class Slow(MeanSquaredLogits):
         def loss(self, model, batch, ctx):
@@ -171,7 +107,7 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
             time.sleep(0.3)
             return super().loss(model, batch, ctx)
 
-    t._train(Path({tmp!r}), "killed", objective=Slow())
+    train_tiny(Path({tmp!r}), "killed", objective=Slow())
     """
 )
 
@@ -179,8 +115,8 @@ SUBPROCESS_SCRIPT = textwrap.dedent(
 def test_real_sigterm_saves_state_and_resume_matches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    reference, _ = _train(tmp_path, "ref")
-    script = SUBPROCESS_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path))
+    reference, _ = train_tiny(tmp_path, "ref")
+    script = SUBPROCESS_SCRIPT.format(tests=str(Path(__file__).parents[2]), tmp=str(tmp_path))
     # the attempt as a rule script passes it on (fairforget.workflow.logs): the state records who saved it
     env = {**os.environ, "OMP_NUM_THREADS": "1", "FAIRFORGET_ATTEMPT": "1"}
     proc = subprocess.Popen(
@@ -199,7 +135,7 @@ def test_real_sigterm_saves_state_and_resume_matches(
     assert find_state(tmp_path / "state_killed") is not None
     monkeypatch.setenv("FAIRFORGET_ATTEMPT", "2")
     with caplog.at_level(logging.INFO, logger="fairforget.training.loop"):
-        resumed, result = _train(tmp_path, "killed")
+        resumed, result = train_tiny(tmp_path, "killed")
     assert 1 <= result.resumed_from_step < 8
     assert f"attempt 2: resuming at step {result.resumed_from_step} " in caplog.text
     assert "from the state saved by attempt 1 in" in caplog.text

@@ -6,9 +6,9 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import load_config
 from snakemake.utils import validate
 
+from conftest import load_config
 from fairforget.cli import main
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA

@@ -1,5 +1,5 @@
 """The plan-time checks of products (fairforget.workflow.products) on hand-made folders; through Snakemake on the
-micro study: tests/test_faults_rebuild.py."""
+micro study: tests/faults/test_rebuild.py."""
 
 from __future__ import annotations
 

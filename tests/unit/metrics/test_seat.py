@@ -1,0 +1,64 @@
+"""SEAT (fairforget.metrics.seat): effect size and exact permutation p-value by hand and against WEAT.py's procedure."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from fairforget.errors import DataError
+from fairforget.metrics.seat import effect_size, permutation_p_value, seat_label
+
+
+def _unit(rows):
+    rows = np.array(rows, float)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_seat_effect_size_and_exact_p_value_hand_computed():
+    x, y = _unit([[1, 0], [0.8, 0.6]]), _unit([[0, 1], [0.6, 0.8]])
+    a, b = _unit([[1, 0]]), _unit([[0, 1]])
+    assert effect_size(x, y, a, b) == pytest.approx(1.2 / math.sqrt(2.08 / 3))
+    # s = (1, 0.2 | -1, -0.2); sum_X over the 6 partitions: 1.2 (observed), 0, 0.8, -0.8, 0, -1.2.
+    # bias-bench weat.py counts partitions >= observed, the observed one included: p = 1/6, never 0.
+    p, low, high, used, exact = permutation_p_value(x, y, a, b, permutations=6, seed=0)
+    assert (p, low, high, used, exact) == (pytest.approx(1 / 6), pytest.approx(1 / 6), pytest.approx(1 / 6), 6, True)
+    assert permutation_p_value(y, x, a, b, permutations=6, seed=0)[0] == 1.0  # every partition reaches -1.2
+    # ties count: X = Y gives s = (1, 0.2 | 1, 0.2), sums 1.2 (observed), 2, 1.2, 1.2, 0.4, 1.2: p = 5/6 (a strict
+    # ">" would give 1/6); with every s equal every partition ties and p = 1 (strict: 0)
+    assert permutation_p_value(x, x.copy(), a, b, permutations=6, seed=0)[0] == pytest.approx(5 / 6)
+    same = _unit([[1, 0], [1, 0]])
+    assert permutation_p_value(same, same.copy(), a, b, permutations=6, seed=0)[0] == 1.0
+    # sampled (5 < 6 partitions): every draw ties too; Clopper-Pearson lower bound for 5 of 5 = 0.025 ** (1/5)
+    tied = permutation_p_value(same, same.copy(), a, b, permutations=5, seed=0)
+    assert tied[:3] == (1.0, pytest.approx(0.025 ** (1 / 5)), 1.0)
+    sampled = permutation_p_value(x, y, a, b, permutations=5, seed=0)
+    assert sampled[3] == 5 and not sampled[4] and sampled[0] == pytest.approx(1 / 5)  # observed counts once
+    assert sampled[1] < sampled[0] < sampled[2]
+    with pytest.raises(DataError, match="equal target sizes"):
+        permutation_p_value(x, y[:1], a, b, 10, 0)
+    assert seat_label("sent-weat6b") == "weat6b"
+
+
+def weat_py_exact_p_value(x, y, a, b):
+    """bias-bench weat.py `p_val_permutation_test`, exact branch: s_XAB(X_i) > s or == s (conservative)."""
+    cossims = np.concatenate([x, y]) @ np.concatenate([a, b]).T
+    s_wab = cossims[:, : len(a)].mean(axis=1) - cossims[:, len(a) :].mean(axis=1)
+    observed = s_wab[np.arange(len(x))].sum()
+    total_true = total = 0
+    for xi in itertools.combinations(range(len(x) + len(y)), len(x)):
+        si = s_wab[np.array(xi)].sum()
+        total_true += bool(si > observed or si == observed)
+        total += 1
+    return total_true / total
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_seat_exact_p_value_equals_weat_py(seed):
+    rng = np.random.default_rng(seed)
+    x, y, a, b = (_unit(rng.normal(size=(n, 5))) for n in (4, 4, 3, 5))
+    assert permutation_p_value(x, y, a, b, permutations=100, seed=0)[0] == pytest.approx(
+        weat_py_exact_p_value(x, y, a, b), abs=1e-12
+    )
