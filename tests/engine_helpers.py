@@ -231,3 +231,19 @@ def train_tiny(
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
     return manifest, result
+
+
+# ---- a two-parameter model for the loop and optimizer tests (tests/unit/training/test_loop.py, test_optim.py)
+
+
+class Affine(torch.nn.Module):
+    """y = w x + b with dropout, so that RNG use is visible in the weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(2, 2))
+        self.bias = torch.nn.Parameter(torch.zeros(2))
+        self.dropout = torch.nn.Dropout(0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(x @ self.weight) + self.bias

@@ -5,7 +5,7 @@ import pytest
 from fairforget import cli, pipeline
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.provenance.audit import audit
-from fairforget.provenance.record import build_record, finish, git_version
+from fairforget.provenance.record import build_record, finish
 from fairforget.provenance.report import format_lineage, summarize_lineage
 
 CONFIG = {"analysis": {"permutations": 199}}
@@ -86,11 +86,6 @@ def test_audit_without_sidecar_is_an_error(tmp_path):
     assert cli.main(["audit", str(tmp_path / "x.png")]) == 2
 
 
-def test_git_version_outside_a_repository(tmp_path):
-    version = git_version(tmp_path)
-    assert version["commit"] is None and version["reason"]
-
-
 def test_data_changed_since_training_is_caught(lineage):
     # The fine-tuned manifest lists the debiasing data with its hash at training time.
     from fairforget.data.texttable import read_text_records, write_text_table
@@ -133,22 +128,6 @@ def test_file_used_in_two_versions_is_reported(lineage):
     finish(record, [product], lineage.repo / "product.provenance.json")
     problems = audit([product]).problems
     assert any(str(pretrain) in p and "different hashes" in p for p in problems)
-
-
-def test_embedded_facts_digest_many_checkpoints():
-    from fairforget.provenance.record import embedded_facts
-
-    record = {
-        "rule": "figures",
-        "config_hash": "c",
-        "inputs": [],
-        "created": "now",
-        "code_version": {"commit": None, "dirty": None, "reason": "not a git repository"},
-        "checkpoint_hashes": [f"{i:064x}" for i in range(60)],
-    }
-    facts = embedded_facts(record, "x.provenance.json")
-    assert facts["fairforget.checkpoint_hashes"].startswith("60 hashes, sha256 of sorted list ")
-    assert facts["fairforget.code_version"] == "unknown (not a git repository)"
 
 
 def test_summary_groups_by_stage_and_leaves_out_unnamed_raw_files(lineage):

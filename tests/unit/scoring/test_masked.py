@@ -7,12 +7,9 @@ import numpy as np
 import pytest
 import torch
 from transformers import (
-    BertConfig,
     BertForMaskedLM,
     LlamaConfig,
     LlamaForCausalLM,
-    RobertaConfig,
-    RobertaForMaskedLM,
 )
 
 import fairforget.scoring.masked as masked_module
@@ -26,6 +23,7 @@ from fairforget.scoring.scores import (
     pad_batch,
     position_statistics,
 )
+from scoring_helpers import pll_batch, tiny_bert
 
 torch.set_num_threads(1)
 
@@ -42,76 +40,6 @@ TEXTS = [
     "she is",
     "the teacher asked the students to read the book in the morning",
 ]
-
-
-def tiny_bert(layers: int, seed: int = 0) -> BertForMaskedLM:
-    torch.manual_seed(seed)
-    config = BertConfig(
-        vocab_size=97,
-        hidden_size=32,
-        num_hidden_layers=layers,
-        num_attention_heads=4,
-        intermediate_size=48,
-        max_position_embeddings=40,
-        type_vocab_size=2,
-    )
-    model = BertForMaskedLM(config).eval()
-    with torch.no_grad():  # non-zero token-type row 0 and biases, so that every term of the embedding counts
-        for parameter in model.parameters():
-            parameter.add_(0.05 * torch.randn_like(parameter))
-    return model
-
-
-def pll_batch(seed: int, rows: int = 20, vocab: int = 97) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Masked copies of a few random texts of different lengths, right-padded: ids, attention, positions."""
-    rng = np.random.default_rng(seed)
-    copies, positions = [], []
-    while len(copies) < rows:
-        text = rng.integers(5, vocab, size=int(rng.integers(3, 9)))
-        for k in range(len(text)):
-            ids = text.copy()
-            ids[k] = 4  # any fixed id plays the mask token here
-            copies.append(ids)
-            positions.append(k)
-    ids, attention = pad_batch(copies[:rows], pad_id=0)
-    return ids, attention, torch.tensor(positions[:rows])
-
-
-@pytest.mark.parametrize("layers", [1, 2, 3])
-@pytest.mark.parametrize("seed", [0, 1])
-def test_pll_encoder_equals_full_forward_logits(layers, seed):
-    model = tiny_bert(layers, seed)
-    ids, attention, positions = pll_batch(seed)
-    assert not bool(attention.all())  # the padded (key-masked) case
-    with torch.inference_mode():
-        full = model(input_ids=ids, attention_mask=attention).logits[torch.arange(len(ids)), positions]
-        fast = pll_position_logits(model, ids, attention, positions)
-        unpadded = ids[:3, :3], attention[:3, :3], torch.tensor([0, 2, 1])  # no padding: the unmasked kernel
-        full_unpadded = model(input_ids=unpadded[0], attention_mask=unpadded[1]).logits[torch.arange(3), unpadded[2]]
-        fast_unpadded = pll_position_logits(model, *unpadded)
-    assert fast.shape == full.shape
-    torch.testing.assert_close(fast, full, atol=1e-6, rtol=0)
-    torch.testing.assert_close(fast_unpadded, full_unpadded, atol=1e-6, rtol=0)
-
-
-def test_only_stock_bert_masked_lm_takes_the_pll_encoder():
-    model = tiny_bert(2)
-    assert supports_pll_encoder(model)
-
-    class Subclass(BertForMaskedLM):  # may override forward: not trusted
-        pass
-
-    assert not supports_pll_encoder(Subclass(model.config))
-    decoder_config = BertConfig(**{**model.config.to_dict(), "is_decoder": True})
-    assert not supports_pll_encoder(BertForMaskedLM(decoder_config))
-    roberta = RobertaForMaskedLM(
-        RobertaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=48)
-    )
-    assert not supports_pll_encoder(roberta)
-    llama = LlamaForCausalLM(
-        LlamaConfig(vocab_size=97, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=48)
-    )
-    assert not supports_pll_encoder(llama)
 
 
 def test_all_masked_logit_routes_agree():

@@ -7,8 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fairforget.errors import TrainingError
-from fairforget.training import alignment, lm
+from fairforget.training import lm
 from fairforget.training.plugins import OBJECTIVES
 from objectives_helpers import (
     DEBIAS_TEXTS,
@@ -163,22 +162,6 @@ def test_sequence_log_probs_sum_token_log_probs():
         sum(log_probs[1, t - 1, ids[1, t]] for t in range(1, 3)),
     ]
     assert torch.allclose(total, torch.stack(by_hand), atol=1e-5)
-
-
-def test_none_objective_uses_the_debias_texts_and_rejects_pairs():
-    _, tokenizer = tiny("causal")
-    ctx = context("causal", tokenizer)
-    objective = OBJECTIVES.get("none")()
-    examples = objective.build_examples(ctx)
-    assert [e["text"] for e in examples] == DEBIAS_TEXTS
-    with pytest.raises(TrainingError, match="pair"):
-        objective.collate([{"type": "pair", "stereo": "he", "anti": "she"}], ctx, generator(0))
-
-
-def test_aligned_positions_skip_swapped_words_of_any_length():
-    # "the man said" vs "the wo man said": the swapped word is two pieces in the twin
-    assert alignment.aligned_positions([1, 5, 9], [1, 6, 7, 9]) == [(0, 0), (2, 3)]
-    assert alignment.aligned_positions([1, 2, 3], [1, 2, 3]) == [(0, 0), (1, 1), (2, 2)]
 
 
 @settings(max_examples=60, deadline=None)

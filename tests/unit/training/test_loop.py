@@ -8,28 +8,15 @@ import random
 import pytest
 import torch
 
-from fairforget.errors import ConfigError, TrainingError
+from engine_helpers import Affine
+from fairforget.errors import TrainingError
 from fairforget.training.loop import StopFlag, TrainingLoop, TrainingPreempted
-from fairforget.training.optim import linear_schedule, make_adamw, make_scheduler, parameter_groups
 from fairforget.training.run import make_accelerator
 from fairforget.training.settings import TrainSettings
 
 torch.set_num_threads(1)
 
 EXAMPLES = [{"x": float(i)} for i in range(12)]
-
-
-class Affine(torch.nn.Module):
-    """y = w x + b with dropout, so that RNG use is visible in the weights."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.ones(2, 2))
-        self.bias = torch.nn.Parameter(torch.zeros(2))
-        self.dropout = torch.nn.Dropout(0.5)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(x @ self.weight) + self.bias
 
 
 def collate(examples, generator):
@@ -149,58 +136,3 @@ def test_stop_flag_is_set_by_a_signal_handler_call():
     flag = StopFlag()
     flag(15, None)
     assert flag.signal_name == "SIGTERM"
-
-
-# ------------------------------------------------------------------------------------ shared optimizer helpers
-def test_parameter_groups_put_no_decay_on_vectors_and_drop_empty_groups():
-    model = Affine()
-    groups = parameter_groups(model, 0.1)
-    assert [g["weight_decay"] for g in groups] == [0.1, 0.0]
-    assert [len(g["params"]) for g in groups] == [1, 1]
-    model.bias.requires_grad_(False)
-    assert [g["weight_decay"] for g in parameter_groups(model, 0.1)] == [0.1]
-
-
-def test_make_adamw_kernels():
-    optimizer, used = make_adamw(Affine(), 0.1, 0.0, impl=None)
-    assert used == "default" and optimizer.defaults["foreach"] is None and not optimizer.defaults["fused"]
-    assert make_adamw(Affine(), 0.1, 0.0, impl="for_loop")[1] == "for_loop"
-    with pytest.raises(ValueError, match="optimizer kernel"):
-        make_adamw(Affine(), 0.1, 0.0, impl="fast")
-
-
-def test_engine_schedule_by_hand():
-    factor = linear_schedule(warmup_steps=2, total_steps=6)
-    assert [factor(s) for s in range(7)] == [1 / 3, 2 / 3, 1.0, 0.75, 0.5, 0.25, 0.0]
-
-
-def test_first_step_at_zero_schedule_is_transformers_linear_warmup():
-    from transformers import get_linear_schedule_with_warmup
-
-    for warmup, total in ((0, 5), (2, 6), (3, 3), (1, 10)):
-        ours = make_scheduler(make_adamw(Affine(), 1.0, 0.0, None)[0], warmup, total, first_step_at_zero=True)
-        theirs = get_linear_schedule_with_warmup(make_adamw(Affine(), 1.0, 0.0, None)[0], warmup, total)
-        for _ in range(total + 1):
-            assert ours.get_last_lr() == theirs.get_last_lr()
-            ours.optimizer.step()
-            theirs.optimizer.step()
-            ours.step()
-            theirs.step()
-
-
-def test_lora_helper_names_the_config_key_of_missing_targets():
-    from fairforget.training.adapters import apply_lora
-
-    class Tiny(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.query = torch.nn.Linear(4, 4)
-
-    wrapped = apply_lora(Tiny(), r=2, alpha=4, dropout=0.0, target_modules=["query"], config_key="k", seed=1)
-    again = apply_lora(Tiny(), r=2, alpha=4, dropout=0.0, target_modules=["query"], config_key="k", seed=1)
-    lora_a = [p for n, p in wrapped.named_parameters() if "lora_A" in n]
-    assert lora_a and all(
-        torch.equal(a, b) for a, b in zip(lora_a, [p for n, p in again.named_parameters() if "lora_A" in n])
-    )
-    with pytest.raises(ConfigError, match="config key 'k.target_modules'"):
-        apply_lora(Tiny(), r=2, alpha=4, dropout=0.0, target_modules=["value"], config_key="k")
