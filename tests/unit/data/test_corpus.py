@@ -23,11 +23,9 @@ from fairforget.data.debias import gendered_candidates, prepare_replay, without_
 from fairforget.data.leakage import EvaluationFiles
 from fairforget.data.resources import resources_dir
 from fairforget.data.settings import seeded_subset
-from fairforget.data.sizes import resolve_size, size_label, size_rank
 from fairforget.data.texttable import read_records as read
 from fairforget.errors import ConfigError, DataError
 from fairforget.training.examples import TextColumn
-from fairforget.training.finetune import subset_texts
 from fairforget.training.remedies.replay import ReplayExamples
 
 REPO = Path(__file__).resolve().parents[3]
@@ -171,26 +169,6 @@ def test_parallel_filters_equal_one_process(wiki_parquet: Path, tmp_path: Path) 
         kept, dropped = without_leaks(found, index, procs)
         results.append((kept["text"], dropped))
     assert results[0] == results[1] and results[0][1]["sentence"] == 3
-
-
-def test_percentage_sizes_are_labels_resolved_to_nested_subsets() -> None:
-    assert [size_label(s) for s in ("1%", "10%", "0.5%", "100%", 300, "full")] == [
-        "1pct",
-        "10pct",
-        "0.5pct",
-        "full",
-        "300",
-        "full",
-    ]
-    for bad in ("0%", "101%", "ten%", 0, True):
-        with pytest.raises(ConfigError, match="data_sizes"):
-            size_label(bad)
-    assert sorted(["full", "10pct", "300", "1pct", "50"], key=size_rank) == ["50", "300", "1pct", "10pct", "full"]
-    assert resolve_size("10pct", 2000) == 200 and resolve_size("0.01pct", 100) == 1 and resolve_size("64", 9) == "64"
-    texts = [f"text {i}" for i in range(5000)]
-    one, ten = (subset_texts(texts, size, seed=3) for size in ("1pct", "10pct"))
-    assert (len(one), len(ten)) == (50, 500) and set(one) < set(ten)
-    assert set(subset_texts(texts, "1pct", seed=4)) != set(one)  # seeded
 
 
 def test_local_corpus_file_is_chunked_like_wikitext(tmp_path: Path) -> None:
