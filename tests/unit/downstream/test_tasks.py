@@ -7,17 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fairforget.downstream.prompts import TEMPLATES, template_for
+from fairforget.downstream.prompts import template_for
 from fairforget.downstream.tasks import load_task
 
 glue = pytest.importorskip("fairforget.data.glue")
 GLUE_DIR = Path(__file__).resolve().parents[3] / "resources" / "data" / "glue"
-
-
-def test_templates_assume_the_data_stage_label_order():
-    for name, task in glue.TASKS.items():
-        if name in TEMPLATES:
-            assert TEMPLATES[name].label_names == task.label_names, name
 
 
 @pytest.mark.parametrize("name", ["sst2", "cola", "rte", "wnli", "stsb"])
