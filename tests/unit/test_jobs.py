@@ -1,10 +1,9 @@
-"""The typed jobs (training.job, built by fairforget.jobs): every path from a paths template, a JSON round trip,
-errors naming what is missing, and one `Run` type from the wildcards to the job."""
+"""The job builders (fairforget.jobs): every path from a paths template, the probe set of the model's source, and
+one `Run` type from the wildcards to the job (the jobs' own round trip: tests/unit/training/test_job.py)."""
 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,10 +14,8 @@ from conftest import load_config
 from fairforget import paths
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA
-from fairforget.errors import ConfigError
 from fairforget.jobs import base_model_job, finetune_inputs, finetune_job
 from fairforget.paths import Run
-from fairforget.training.job import BaseModelJob, FinetuneJob
 
 
 @pytest.fixture(scope="module")
@@ -54,19 +51,6 @@ def test_a_pretrained_models_probe_scores_winobias(micro: dict) -> None:
     job = finetune_job(config, run, "R")
     assert job.probe is not None and job.probe.pairs == "R/data/probes/winobias.jsonl"
     assert base_model_job(config, "bert-tiny", "R").texts == []  # a hub model trains on nothing the study makes
-
-
-def test_jobs_round_trip_through_json_and_name_missing_keys(micro: dict) -> None:
-    job = finetune_job(micro, run_grid(micro)[0], "R", code={"fingerprint": "f"})
-    assert FinetuneJob.from_json(job.to_json()) == job
-    assert isinstance(FinetuneJob.from_json(job.to_json()).run, Run)
-    base = base_model_job(micro, "bert-tiny", "R")
-    assert BaseModelJob.from_json(base.to_json()) == base
-    assert base.texts == ["R/data/general/pretrain.jsonl", "R/data/stereotype/planted.jsonl"]
-    broken = json.loads(job.to_json())
-    del broken["probe"]["pair_set"]
-    with pytest.raises(ConfigError, match=r"FinetuneJob\.probe: missing key\(s\) \['pair_set'\]"):
-        FinetuneJob.from_json(json.dumps(broken))
 
 
 def test_one_run_type_from_wildcards_and_paths() -> None:

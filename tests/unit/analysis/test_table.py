@@ -11,7 +11,7 @@ from fairforget.analysis.markdown import render_findings
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.analysis.table import build_run_table, write_run_table
-from fairforget.errors import ConfigError, DataError
+from fairforget.errors import DataError
 from fairforget.io import read_json, write_json
 
 FAST = AnalysisSettings(permutations=199)
@@ -102,15 +102,6 @@ def test_bad_metric_value_and_bad_path_name_the_file(tmp_path):
         build_run_table(paths.eval_paths)
     with pytest.raises(DataError, match="not a eval_finetuned or eval_base path"):
         build_run_table([tmp_path / "somewhere/else.json"])
-
-
-def test_unknown_analysis_key_is_a_config_error():
-    with pytest.raises(ConfigError, match="analysis"):
-        AnalysisSettings.from_config({"analysis": {"bootstrap_samples": 10}})
-    with pytest.raises(ConfigError, match="analysis.equivalence_margin"):
-        AnalysisSettings.from_config({"analysis": {"equivalence_margin": 0}})
-    with pytest.raises(ConfigError, match="analysis.permutations"):
-        AnalysisSettings.from_config({"analysis": {"permutations": 10}})
 
 
 # F3's unit is the seed: with 7 seeds the smallest two-sided sign-flip p, 2/2^7 = 0.016, beats Holm's first

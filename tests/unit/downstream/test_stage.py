@@ -7,7 +7,6 @@ import json
 import pytest
 
 from downstream_helpers import contains_good_records, good_task_dir, make_model_dir, tiny_models, write_task  # noqa: F401
-from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.stage import evaluate_downstream
 from fairforget.downstream.tasks import load_task
 from fairforget.errors import ConfigError, DataError, ModelError
@@ -183,19 +182,3 @@ def test_bad_label_names_file_and_line(tmp_path):
     (task_dir / "dev.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"dev.jsonl:3: label 7"):
         load_task(task_dir, "sst2")
-
-
-def test_settings_defaults_are_bias_bench_and_errors_name_keys():
-    defaults = parse_settings(None)
-    assert defaults == DownstreamSettings()
-    assert (defaults.max_length, defaults.batch_size, defaults.learning_rate, defaults.epochs) == (128, 32, 2e-5, 3)
-    assert defaults.mode == {"masked": "finetune", "causal": "finetune"}
-    assert parse_settings({"mode": {"causal": "zeroshot"}}).mode == {"masked": "finetune", "causal": "zeroshot"}
-    with pytest.raises(ConfigError, match="downstream.mode.masked"):
-        parse_settings({"mode": {"masked": "zeroshot"}})
-    with pytest.raises(ConfigError, match="downstream.learning_rate"):
-        parse_settings({"learning_rate": "fast"})
-    with pytest.raises(ConfigError, match="unknown key.*lr"):
-        parse_settings({"lr": 0.1})
-    with pytest.raises(ConfigError, match="downstream.lora.r"):
-        parse_settings({"lora": {"r": 0}})
