@@ -21,11 +21,10 @@ MISSING_UNIT_TESTS = frozenset(
     data/occupations.py data/probes.py data/templates.py data/texttable.py downstream/classifier.py
     metrics/inputs.py metrics/overall_forgetting.py metrics/score_files.py models/gguf.py models/heads.py
     models/hub.py models/modeldir.py models/toy.py pipeline.py provenance/lineage.py provenance/report.py
-    scoring/causal.py scoring/embeddings.py scoring/probe.py scoring/scores.py scoring/stereoset.py store/gc.py
-    workflow/code_params.py
+    scoring/causal.py scoring/embeddings.py scoring/probe.py scoring/stereoset.py store/gc.py
     """.split()
 )
-MOST_MISSING = 38  # lower it with the list; the test below fails if the list grows past it
+MOST_MISSING = 36  # lower it with the list; the test below fails if the list grows past it
 
 
 def package_modules() -> list[str]:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from fairforget.code_identity import (
     PACKAGE_DIR,
     code_files,
     file_fingerprint,
     job_identity,
-    module_fingerprint,
     source_hash,
 )
-from fairforget.errors import ConfigError
-from fairforget.workflow.code_params import workflow_code
 
 
 def _write(path: Path, text: str) -> Path:
@@ -71,17 +66,6 @@ def test_job_identity_applies_pins_and_lists_them() -> None:
     assert pinned["components"]["objective/y"] == "c" * 64
     assert pinned["fingerprint"] != plain["fingerprint"]
     assert job_identity(components, {"objective/y": "b" * 64})["fingerprint"] == plain["fingerprint"]
-
-
-def test_workflow_code_per_rule_and_unknown_pin(toy_config: dict) -> None:
-    code = workflow_code(toy_config)
-    cda = code["finetune"]["cda"]["none"]
-    assert set(cda["components"]) == {"stage/finetune", "objective/cda", "remedy/none"}
-    assert cda["components"]["stage/finetune"] == module_fingerprint("fairforget.training.finetune")["sha256"]
-    assert code["finetune"]["none"]["none"]["fingerprint"] != cda["fingerprint"]
-    assert {f"metric/{m}" for m in toy_config["evaluation"]["metrics"]} < set(code["evaluate"]["components"])
-    with pytest.raises(ConfigError, match="code_pin.*objective/nope"):
-        workflow_code({**toy_config, "code_pin": {"objective/nope": "0" * 64}})
 
 
 def test_constants_count_by_value_wherever_they_are_defined(tmp_path: Path) -> None:

@@ -239,26 +239,6 @@ def test_bad_tokenizers_raise_model_errors(masked, causal):
         score_texts(model, masked_tokenizer, "masked", TEXTS, positions=[[0]])
 
 
-def test_causal_encoding_prepends_bos_when_the_tokenizer_does_not():
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    from fairforget.scoring.scores import encode_text
-
-    vocab = {"<s>": 0, "<pad>": 1, "the": 2, "nurse": 3, "said": 4, "[UNK]": 5}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    gpt2_style = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", pad_token="<pad>", unk_token="[UNK]"
-    )
-    encoded = encode_text(gpt2_style, "causal", "the nurse said", max_length=3)
-    assert encoded.input_ids.tolist() == [0, 2, 3]  # BOS prepended, then cut to max_length
-    assert encoded.text_positions.tolist() == [1, 2]
-    no_bos = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="[UNK]")
-    with pytest.raises(ModelError, match="BOS"):
-        encode_text(no_bos, "causal", "the nurse", max_length=8)
-
-
 @pytest.mark.parametrize("seed", range(20))
 def test_unmodified_positions_are_equal_increasing_and_cover_identical_sentences(seed):
     rng = np.random.default_rng(seed)

@@ -21,7 +21,6 @@ from fairforget.scoring.scores import (
     encode_text,
     encode_texts,
     pad_batch,
-    position_statistics,
 )
 from scoring_helpers import pll_batch, tiny_bert
 
@@ -127,21 +126,6 @@ def test_causal_head_on_scored_positions_equals_full_forward(toy_causal, positio
         torch.testing.assert_close(causal_position_logits(model, ids, attention, cells), expected, atol=1e-6, rtol=0)
 
 
-def test_position_statistics_equal_float64_log_softmax_and_first_argmax():
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(6, 50, generator=generator) * 4
-    targets = torch.tensor([0, 7, 7, 3, 49, 10])
-    logits[1, 7] = logits[1].max() + 1  # target is the unique maximum: correct
-    logits[2, 7] = logits[2, 2] = logits[2].max() + 1  # tie, an earlier index wins: not correct
-    logits[3, 3] = logits[3, 40] = logits[3].max() + 1  # tie, the target is the first maximum: correct
-    (logprob,), (correct,), kl = position_statistics([logits], targets)
-    expected = torch.log_softmax(logits.double(), -1).gather(1, targets[:, None]).squeeze(1).numpy()
-    np.testing.assert_allclose(logprob, expected, atol=1e-12, rtol=0)
-    np.testing.assert_array_equal(correct, (logits.argmax(-1) == targets).numpy())
-    assert correct[1] and not correct[2] and correct[3]
-    assert kl is None
-
-
 def test_batch_encoding_equals_one_text_at_a_time(toy_masked, toy_causal):
     for kind, (_, tokenizer) in (("masked", toy_masked), ("causal", toy_causal)):
         texts = TEXTS + [""]
@@ -151,13 +135,6 @@ def test_batch_encoding_equals_one_text_at_a_time(toy_masked, toy_causal):
             assert enc.input_ids.tolist() == single["input_ids"]
             assert enc.text_positions.tolist() == [i for i, s in enumerate(single["special_tokens_mask"]) if not s]
     assert encode_texts(toy_masked[1], "masked", [], max_length=7) == []
-
-
-def test_pad_batch_right_pads_with_attention_mask():
-    ids, attention = pad_batch([np.array([5, 6, 7]), np.array([8])], pad_id=1)
-    assert ids.tolist() == [[5, 6, 7], [8, 1, 1]]
-    assert attention.tolist() == [[1, 1, 1], [1, 0, 0]]
-    assert ids.dtype == torch.long and attention.dtype == torch.long
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on the GPU machine)")
