@@ -74,3 +74,10 @@ def test_helpers_and_conftest_only_at_the_top_of_tests() -> None:
         str(p.relative_to(tests)) for p in tests.rglob("*.py") if p.parent != tests and not p.name.startswith("test_")
     ]
     assert not misplaced, f"non-test modules below tests/'s top folder: {misplaced}"
+
+
+def test_no_test_file_at_the_top_of_tests() -> None:
+    """Every test file sits in its category (unit/, workflow/, faults/, calibration/, real/, project/): a file
+    written into the former flat folder is found here and moved (tests/README.md says where)."""
+    flat = sorted(p.name for p in (REPO / "tests").glob("test_*.py"))
+    assert not flat, f"test files at the top of tests/, move them into the layout of tests/README.md: {flat}"
