@@ -9,7 +9,6 @@ import pytest
 from snakemake.utils import validate
 
 from conftest import load_config
-from fairforget.cli import main
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA
 from fairforget.training.job import FinetuneJob
@@ -50,15 +49,6 @@ def test_paper_plan_counts_and_costs_by_hand() -> None:
     assert "measured: 145,110 tokens/s" in rates["bert-base-uncased"].source
     seconds = 6 * 109514298 * 2000 * 512 * 512 / rates["bert-base-uncased"].flops_per_second
     assert seconds == pytest.approx(2000 * 512 * 512 / 145110, rel=1e-3)
-
-
-def test_plan_command_names_its_throughput_source(capsys) -> None:
-    paper = str(REPO / "config" / "paper.yaml")
-    assert main(["plan", "--configfile", paper, "--base-dir", str(REPO)]) == 0
-    out = capsys.readouterr().out
-    assert "finetune" in out and "540" in out and "6 N tokens" in out and "GPU rate measured" in out
-    assert main(["plan", "--configfile", paper, "--base-dir", str(REPO), "--mfu", "0.4"]) == 0
-    assert "assumed: 312 TFLOP/s peak x 40% MFU" in capsys.readouterr().out
 
 
 def test_the_job_counts_in_docs_slurm_are_the_plans() -> None:
