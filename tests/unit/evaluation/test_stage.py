@@ -287,27 +287,6 @@ def test_stale_base_scores_are_detected(study):
         )
 
 
-def test_evaluation_inputs_for_the_toy_config(toy_config, repo_root):
-    from fairforget.metrics.inputs import evaluation_inputs
-
-    inputs = evaluation_inputs(toy_config["evaluation"], "R", str(repo_root / "resources/data/seat"))
-    assert inputs["heldout"] == "R/data/general/heldout.jsonl"
-    assert inputs["probes"]["planted"] == "R/data/probes/planted.jsonl"
-    assert inputs["probes"]["stereoset"] == "R/data/probes/stereoset.jsonl"
-    assert inputs["needs_trajectory"] is True
-    seat_files = [p for p in inputs["data"] if "/seat/" in p]
-    assert len(seat_files) == 6 and all(__import__("pathlib").Path(p).is_file() for p in seat_files)
-
-
-def test_duplicate_probe_ids_are_rejected(tmp_path):
-    from fairforget.metrics.inputs import load_data
-
-    path = tmp_path / "planted.jsonl"
-    write_jsonl(path, [{"id": "x", "stereo": "a b", "anti": "a c"}, {"id": "x", "stereo": "d e", "anti": "d f"}])
-    with pytest.raises(DataError, match=r"planted.jsonl: record 2 repeats id 'x'"):
-        load_data({"planted": path})
-
-
 def test_recomputation_in_a_fresh_store_is_bit_identical(study):
     root = study["root"]
     run_base(study)
