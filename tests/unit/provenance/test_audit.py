@@ -1,46 +1,9 @@
-"""Provenance lineage reaches raw data and base weights; the audit catches any changed or missing file."""
-
-import pytest
+"""The provenance audit (fairforget.provenance.audit) catches any changed or missing file a lineage reaches."""
 
 from fairforget import cli, pipeline
-from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study
 from fairforget.provenance.audit import audit
 from fairforget.provenance.record import build_record, finish
-from fairforget.provenance.report import format_lineage, summarize_lineage
-
-CONFIG = {"analysis": {"permutations": 199}}
-
-
-@pytest.fixture()
-def lineage(tmp_path):
-    paths = write_synthetic_study(tmp_path, SyntheticStudy(models=("bert-tiny",), objectives=("none", "cda")))
-    results = paths.results
-    paths.aggregate(CONFIG, summaries=False)
-    pipeline.findings(results / "tables/runs.parquet", results / "findings.md", CONFIG, repo_root=tmp_path)
-    return paths
-
-
-def test_lineage_reaches_raw_data_and_base_weights(lineage):
-    tree = format_lineage(lineage.results / "findings.md")
-    for expected in (
-        "results/tables/runs.parquet [derived]",
-        "results/eval/finetuned/bert-tiny/cda/none/full/seed0/metrics.json [eval_finetuned]",
-        "results/models/finetuned/bert-tiny/cda/none/full/seed0/manifest.json [finetuned_manifest]",
-        "results/models/base/bert-tiny/manifest.json [base_manifest]",
-        "results/models/base/bert-tiny/model.safetensors [model_file]",
-        "results/data/general/pretrain.jsonl [prepared_data]",
-        "resources/SHA256SUMS [raw_data_checksums]",
-        "resources/data/wikitext/wiki.valid.txt [raw_data]",
-    ):
-        assert expected in tree, expected
-
-
-def test_manifest_parent_hash_links_to_base(lineage):
-    record = build_record("t", [lineage.eval_paths[-1]], {}, lineage.repo)
-    tuned = next(n for n in record["lineage"].values() if n["kind"] == "finetuned_manifest")
-    base = next(n for n in record["lineage"].values() if n["kind"] == "base_manifest")
-    assert tuned["facts"]["parent_hash"] == base["facts"]["content_hash"]
-    assert base["facts"]["content_hash"] in record["checkpoint_hashes"]
+from provenance_helpers import CONFIG, lineage  # noqa: F401 (a fixture)
 
 
 def test_audit_passes_fresh_then_names_changed_raw_file(lineage, capsys):
@@ -100,14 +63,6 @@ def test_data_changed_since_training_is_caught(lineage):
     assert any(str(source) in p and "changed" in p for p in problems)
 
 
-def test_provenance_command_prints_summary_or_full_tree(lineage, capsys):
-    assert cli.main(["provenance", str(lineage.results / "findings.md")]) == 0
-    out = capsys.readouterr().out
-    assert "rule=findings" in out and "  checkpoints (" in out and "[raw_data]" not in out
-    assert cli.main(["provenance", "--full", str(lineage.results / "findings.md")]) == 0
-    assert "resources/data/wikitext/wiki.test.txt [raw_data]" in capsys.readouterr().out
-
-
 def test_file_used_in_two_versions_is_reported(lineage):
     import json
 
@@ -128,19 +83,6 @@ def test_file_used_in_two_versions_is_reported(lineage):
     finish(record, [product], lineage.repo / "product.provenance.json")
     problems = audit([product]).problems
     assert any(str(pretrain) in p and "different hashes" in p for p in problems)
-
-
-def test_summary_groups_by_stage_and_leaves_out_unnamed_raw_files(lineage):
-    summary = format_lineage(lineage.results / "findings.md")  # the --full tree, for comparison
-    short = summarize_lineage(lineage.results / "findings.md")
-    assert "resources/data/wikitext/wiki.valid.txt [raw_data]" in summary
-    lines = short.splitlines()
-    for group in ("analysis inputs", "evaluations", "checkpoints", "base models", "prepared data"):
-        assert any(line.startswith(f"  {group} (") for line in lines), group
-    assert "model.safetensors" not in short and "model files" in lines[-1]
-    listed = [line.split()[0] for line in lines if line.startswith("    ")]
-    assert len(listed) == len(set(listed))  # each file once, also across the table's and findings' records
-    assert len(lines) < len(summary.splitlines())
 
 
 def test_audit_names_a_changed_file_once_with_every_record_reaching_it(lineage):
