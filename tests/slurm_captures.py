@@ -1,6 +1,8 @@
 """Captured SLURM command output for the unit tests of fairforget.workflow.slurm (tests/unit/workflow/slurm/): the
 CI cluster's (.ci/slurm_ci.sh, SLURM 22.05) and a heterogeneous GPU cluster's. Holds no tests itself."""
 
+from fairforget.workflow.slurm.cluster import Cluster, parse_partitions, parse_sinfo
+
 # captured from the CI cluster: `sinfo -N -h -o "%N|%P|%c|%m|%G|%f|%t"` and `scontrol show partition -o`
 CI_SINFO = "localhost|ci*|2|19284|gpu:fake:2|(null)|idle\n"
 
@@ -37,3 +39,11 @@ SQUEUE_TEXT = """27|PENDING|PartitionConfig|rule_prep_wildcards_|/work/study
 29|PENDING|AssocMaxJobsLimit|rule_evaluate_base_wildcards_bert|/work/study
 30|PENDING|PartitionConfig|(null)|/elsewhere
 """
+
+
+def ci_cluster() -> Cluster:
+    return Cluster(nodes=parse_sinfo(CI_SINFO), partitions=parse_partitions(CI_PARTITIONS))
+
+
+def site_cluster() -> Cluster:
+    return Cluster(nodes=parse_sinfo(SITE_SINFO), partitions=parse_partitions(SITE_PARTITIONS))

@@ -61,3 +61,15 @@ def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
     """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
     result = snakemake(workdir, "-n", "--quiet", "rules", *args)
     return job_counts(result.stdout + result.stderr)
+
+
+def validated_config(name: str) -> dict:
+    """config/NAME as the Snakefile sees it: validated against the schema, which sets the defaults."""
+    import yaml
+    from snakemake.utils import validate
+
+    from fairforget.config.schema import SCHEMA
+
+    config = yaml.safe_load((REPO / "config" / name).read_text(encoding="utf-8"))
+    validate(config, str(SCHEMA), set_default=True)
+    return config

@@ -8,21 +8,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from snakemake.utils import validate
 
-from conftest import load_config
 from fairforget import paths
 from fairforget.config import run_grid
-from fairforget.config.schema import SCHEMA
 from fairforget.jobs import base_model_job, finetune_inputs, finetune_job
 from fairforget.paths import Run
+from workflow_helpers import validated_config
 
 
 @pytest.fixture(scope="module")
 def micro() -> dict:
-    config = copy.deepcopy(load_config("micro.yaml"))
-    validate(config, str(SCHEMA), set_default=True)
-    return config
+    return validated_config("micro.yaml")
 
 
 def test_a_finetune_job_takes_every_path_from_the_templates(micro: dict) -> None:

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
-from snakemake.utils import validate
 
-from conftest import load_config
 from fairforget.config import run_grid
-from fairforget.config.schema import SCHEMA
 from fairforget.errors import ConfigError
 from fairforget.jobs import base_model_job, finetune_job
 from fairforget.paths import Run
 from fairforget.training.job import BaseModelJob, FinetuneJob
+from workflow_helpers import validated_config
 
 
 @pytest.fixture(scope="module")
 def micro() -> dict:
-    config = copy.deepcopy(load_config("micro.yaml"))
-    validate(config, str(SCHEMA), set_default=True)
-    return config
+    return validated_config("micro.yaml")
 
 
 def test_jobs_round_trip_through_json_and_name_missing_keys(micro: dict) -> None:

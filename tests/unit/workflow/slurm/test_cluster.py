@@ -17,12 +17,12 @@ from fairforget.workflow.slurm.cluster import (
     parse_sinfo,
     slurm_minutes,
 )
-from slurm_captures import CI_PARTITIONS, CI_SINFO, SITE_PARTITIONS, SITE_SINFO
+from slurm_captures import CI_PARTITIONS, CI_SINFO, SITE_PARTITIONS, SITE_SINFO, site_cluster
 
 
 @pytest.fixture
 def site() -> Cluster:
-    return Cluster(nodes=parse_sinfo(SITE_SINFO), partitions=parse_partitions(SITE_PARTITIONS))
+    return site_cluster()
 
 
 @pytest.mark.parametrize(

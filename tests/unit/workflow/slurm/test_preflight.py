@@ -7,20 +7,18 @@ import pytest
 
 from fairforget.workflow.slurm.cluster import (
     Cluster,
-    parse_partitions,
-    parse_sinfo,
 )
 from fairforget.workflow.slurm.preflight import Request, check_requests
-from slurm_captures import CI_PARTITIONS, CI_SINFO, SITE_PARTITIONS, SITE_SINFO
+from slurm_captures import ci_cluster, site_cluster
 
 
 @pytest.fixture
 def site() -> Cluster:
-    return Cluster(nodes=parse_sinfo(SITE_SINFO), partitions=parse_partitions(SITE_PARTITIONS))
+    return site_cluster()
 
 
 def test_the_issue_case_a_group_asking_4_cpus_on_a_2_cpu_node() -> None:
-    ci = Cluster(nodes=parse_sinfo(CI_SINFO), partitions=parse_partitions(CI_PARTITIONS))
+    ci = ci_cluster()
     (problem,) = check_requests([Request("group job prep (rules a, b)", cpus=4, mem_mb=8000)], ci)
     assert problem.startswith("group job prep (rules a, b) asks for 4 CPUs, 8000 MB")
     assert "the largest is localhost (2 CPUs, 19284 MB, 2 GPUs)" in problem
