@@ -17,11 +17,10 @@ MISSING_UNIT_TESTS = frozenset(
     """
     analysis/figures.py analysis/synthetic.py base_models/sources/hub.py base_models/sources/toy.py
     base_models/stage.py data/debias.py data/leakage_card.py data/probes.py downstream/classifier.py
-    metrics/score_files.py models/gguf.py pipeline.py scoring/causal.py scoring/embeddings.py scoring/probe.py
-    scoring/stereoset.py
+    metrics/score_files.py models/gguf.py pipeline.py scoring/causal.py scoring/embeddings.py scoring/stereoset.py
     """.split()
 )
-MOST_MISSING = 16  # lower it with the list; the test below fails if the list grows past it
+MOST_MISSING = 15  # lower it with the list; the test below fails if the list grows past it
 
 
 def package_modules() -> list[str]:

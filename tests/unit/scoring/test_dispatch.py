@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from fairforget.errors import ModelError
-from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
 from fairforget.scoring.pairs import (
     pair_scoring,
@@ -15,52 +14,9 @@ from fairforget.scoring.pairs import (
     prefers_stereotype,
     unmodified_token_positions,
 )
-from fairforget.scoring.probe import record_probe_correctness
+from scoring_helpers import TEXTS, causal, masked  # noqa: F401 (fixtures)
 
 torch.set_num_threads(1)
-
-CORPUS = [
-    "the nurse said that she would help the patient today",
-    "the engineer said that he fixed the broken machine",
-    "a doctor walked to the hospital in the morning",
-    "the teacher asked the students to read the book",
-    "she is a nurse and he is an engineer",
-    "the weather was cold and the river froze over",
-] * 3
-TEXTS = [
-    "the nurse said that she would help",
-    "the engineer fixed the machine",
-    "a doctor walked to the hospital in the cold morning today",
-    "she is",
-    "the river froze",
-]
-ARCH = {
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 2,
-    "intermediate_size": 64,
-    "max_position_embeddings": 64,
-}
-
-
-@pytest.fixture(scope="module")
-def masked():
-    tokenizer = train_tokenizer(CORPUS, "masked", vocab_size=120)
-    return (
-        build_toy_model("masked", ARCH, tokenizer, seed=1),
-        build_toy_model("masked", ARCH, tokenizer, seed=2),
-        tokenizer,
-    )
-
-
-@pytest.fixture(scope="module")
-def causal():
-    tokenizer = train_tokenizer(CORPUS, "causal", vocab_size=300)
-    return (
-        build_toy_model("causal", ARCH, tokenizer, seed=1),
-        build_toy_model("causal", ARCH, tokenizer, seed=2),
-        tokenizer,
-    )
 
 
 def naive_pll(model, tokenizer, text):
@@ -193,39 +149,6 @@ def test_pair_scores_sum_unmodified_pll_terms(masked):
     assert s[0] == pytest.approx(lp_s[shared].sum(), abs=1e-6)
     assert a[0] == pytest.approx(lp_a[shared].sum(), abs=1e-6)
     assert prefers_stereotype(np.array([1.0, 0.0, -1.0]), np.array([0.0, 0.0, 0.0])).tolist() == [True, False, False]
-
-
-@pytest.mark.parametrize("kind", ["masked", "causal"])
-def test_probe_rows_follow_trajectory_contract(kind, masked, causal):
-    model, _, tokenizer = masked if kind == "masked" else causal
-    general = [{"id": "g0", "text": TEXTS[0]}, {"id": "g1", "text": TEXTS[1]}]
-    pairs = [
-        {"id": "p0", "stereo": "she is a nurse", "anti": "he is a nurse"},
-        {"id": "p1", "stereo": "he is an engineer", "anti": "she is an engineer"},
-    ]
-    rows = record_probe_correctness(model, tokenizer, kind, general, pairs, batch_size=4, max_length=64, step=7)
-    scores = score_texts(model, tokenizer, kind, [TEXTS[0], TEXTS[1]])
-    general_rows = [r for r in rows if r["probe_set"] == "general"]
-    assert [r["item_id"] for r in general_rows[:2]] == ["g0:0", "g0:1"]
-    assert len(general_rows) == sum(len(c) for c in scores.correct)
-    assert [r["correct"] for r in general_rows] == [bool(x) for c in scores.correct for x in c]
-    # expected by the definition: masked = the pronoun's PLL term (the pairs differ in one token, same length),
-    # rounded to 3 decimals; causal = mean token log-probability given BOS
-    both = score_texts(model, tokenizer, kind, [p["stereo"] for p in pairs] + [p["anti"] for p in pairs])
-    expected = []
-    for i in range(2):
-        (s_ids, a_ids), (s_lp, a_lp) = (both.token_id[i], both.token_id[2 + i]), (both.logprob[i], both.logprob[2 + i])
-        if kind == "masked":
-            pronoun = np.flatnonzero(s_ids != a_ids)
-            assert len(pronoun) == 1
-            expected.append(round(float(s_lp[pronoun[0]]), 3) > round(float(a_lp[pronoun[0]]), 3))
-        else:
-            expected.append(float(s_lp.mean()) > float(a_lp.mean()))
-    stereo_rows = [r for r in rows if r["probe_set"] == "stereotype"]
-    assert [(r["item_id"], r["correct"]) for r in stereo_rows] == [("p0", expected[0]), ("p1", expected[1])]
-    assert all(r["step"] == 7 and isinstance(r["correct"], bool) for r in rows)
-    plain = record_probe_correctness(model, tokenizer, kind, [TEXTS[0]], [("she is", "he is")], 4, 64)
-    assert plain[0]["item_id"] == "0:0" and "step" not in plain[0]
 
 
 def test_bad_tokenizers_raise_model_errors(masked, causal):
