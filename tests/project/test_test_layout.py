@@ -16,11 +16,11 @@ UNIT = REPO / "tests" / "unit"
 MISSING_UNIT_TESTS = frozenset(
     """
     analysis/figures.py analysis/synthetic.py base_models/sources/hub.py base_models/sources/toy.py
-    base_models/stage.py data/debias.py data/leakage_card.py metrics/score_files.py models/gguf.py pipeline.py
-    scoring/causal.py scoring/embeddings.py scoring/stereoset.py
+    base_models/stage.py data/debias.py data/leakage_card.py models/gguf.py pipeline.py scoring/causal.py
+    scoring/embeddings.py scoring/stereoset.py
     """.split()
 )
-MOST_MISSING = 13  # lower it with the list; the test below fails if the list grows past it
+MOST_MISSING = 12  # lower it with the list; the test below fails if the list grows past it
 
 
 def package_modules() -> list[str]:
