@@ -9,9 +9,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 from fairforget import paths
+from fairforget.base_models.stage import build_base_model
 from fairforget.config.schema import defaults
 from fairforget.data.texttable import write_text_table
 from fairforget.io import write_json, write_jsonl
@@ -247,3 +249,14 @@ class Affine(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(x @ self.weight) + self.bias
+
+
+# ---- a toy base model built by the stage (tests/unit/training/test_pretrain.py, tests/unit/base_models/test_stage.py)
+
+
+@pytest.fixture(scope="module")
+def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("base")
+    data = write_toy_data(root)
+    manifest = build_base_model(base_job(root, tiny_model_cfg("masked")))
+    return root, data, manifest

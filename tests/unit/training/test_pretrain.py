@@ -9,15 +9,17 @@ import polars as pl
 import pytest
 import torch
 
-from engine_helpers import MeanSquaredLogits, base_job, finetune_test_job, tiny_model_cfg, write_toy_data
-from fairforget.base_models.stage import build_base_model
+from engine_helpers import (
+    MeanSquaredLogits,
+    finetune_test_job,
+    toy_base,  # noqa: F401 (a fixture)
+)
 from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
 from fairforget.models.hub import resolve_hub_model
-from fairforget.models.modeldir import MANIFEST, load_model_dir, read_sidecar, verify_model_dir
+from fairforget.models.modeldir import MANIFEST, load_model_dir, verify_model_dir
 from fairforget.training.finetune import run_finetune, subset_texts
 from fairforget.training.plugins import OBJECTIVES
-from fairforget.training.pretrain import build_toy_base
 
 torch.set_num_threads(1)
 
@@ -32,26 +34,6 @@ TRAIN_CFG = {
     "mixed_precision": "no",
 }
 RUN = {"model": "tiny", "objective": "none", "remedy": "none", "size": "16", "seed": 1}
-
-
-@pytest.fixture(scope="module")
-def toy_base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    root = tmp_path_factory.mktemp("base")
-    data = write_toy_data(root)
-    manifest = build_base_model(base_job(root, tiny_model_cfg("masked")))
-    return root, data, manifest
-
-
-def test_toy_build_is_deterministic(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
-    root, data, manifest = toy_base
-    assert read_sidecar(root / "base.sha256") == manifest["content_hash"]
-    assert verify_model_dir(root / "base")["content_hash"] == manifest["content_hash"]
-    assert manifest["source"]["pretrain"]["steps"] == 10  # 80 texts / batch 8
-    paths = [data / "general" / "pretrain.jsonl", data / "stereotype" / "planted.jsonl"]
-    again = build_toy_base(paths, "tiny", tiny_model_cfg("masked"), tmp_path / "again", seed=0)
-    assert again["content_hash"] == manifest["content_hash"]
-    other_seed = build_toy_base(paths, "tiny", tiny_model_cfg("masked"), tmp_path / "seed1", seed=1)
-    assert other_seed["content_hash"] != manifest["content_hash"]
 
 
 def test_finetune_stage_produces_verified_child(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
