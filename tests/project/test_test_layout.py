@@ -15,11 +15,10 @@ UNIT = REPO / "tests" / "unit"
 # the modules above them; each still needs a file of its own. Do not add to this list.
 MISSING_UNIT_TESTS = frozenset(
     """
-    analysis/figures.py data/debias.py data/leakage_card.py models/gguf.py pipeline.py scoring/embeddings.py
-    scoring/stereoset.py
+    analysis/figures.py data/debias.py models/gguf.py pipeline.py scoring/embeddings.py scoring/stereoset.py
     """.split()
 )
-MOST_MISSING = 7  # lower it with the list; the test below fails if the list grows past it
+MOST_MISSING = 6  # lower it with the list; the test below fails if the list grows past it
 
 
 def package_modules() -> list[str]:
