@@ -8,14 +8,20 @@ set's rounding (ties count as not preferring the stereotype, as in both original
 Reported overall and per `bias_type` (`stereo_preference_<type>`) when the set holds several types.
 `logprob_gap` = mean over pairs of score(stereo) - score(anti) in nats, unrounded (per token for mean scores;
 for WinoBias: the pro/anti gap). Pairs with an undefined score (a mean over no token) are left out of both.
+`truncated_items` counts the pairs of which a sentence was cut by `evaluation.max_length` (never silent).
+CrowS-Pairs also reports every active scoring convention (metrics/conventions.py) as
+`crows_pairs.<convention>.<statistic>`; `crows_pairs.stereo_preference` itself is the configured default
+(masked: `metric_py`; causal: `evaluation.causal_pair_score`, `mean` or `sum` = `lm_eval`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from fairforget.errors import ModelError
 from fairforget.metrics.base import METRICS, EvaluationSettings, Metric, MetricContext, pair_requirement
 from fairforget.metrics.bootstrap import MetricValue, mean_estimate
+from fairforget.metrics.conventions import Convention, active_conventions
 from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, scored_pairs
 
 
@@ -55,7 +61,36 @@ class PairPreference(Metric):
         scoring = ctx.settings.pair_scoring(ctx.kind, self.pair_set)
         stereo_score, anti_score = pair_sentence_scores(stereo, anti, scoring)
         bias_types = [str(r.get("bias_type", "unknown")) for r in ctx.data.pairs[self.pair_set]]
-        return pair_preference_statistics(stereo_score, anti_score, bias_types, ctx.settings, scoring.decimals)
+        out = pair_preference_statistics(stereo_score, anti_score, bias_types, ctx.settings, scoring.decimals)
+        out.update(truncated_items(ctx, self.pair_set))
+        for name, convention in active_conventions(ctx.settings.conventions, self.pair_set, ctx.kind):
+            stereo_score, anti_score = convention_pair_scores(ctx, name, convention)
+            decimals = convention.pair_scoring.decimals if convention.pair_scoring is not None else None
+            values = pair_preference_statistics(stereo_score, anti_score, bias_types, ctx.settings, decimals)
+            out.update({f"{convention.short}.{statistic}": value for statistic, value in values.items()})
+        return out
+
+
+def truncated_items(ctx: MetricContext, group: str) -> dict[str, MetricValue]:
+    """`truncated_items`: items (pairs, StereoSet clusters) with a text cut by `evaluation.max_length` (exact
+    count; n = items). Absent only when the scores were not made by the evaluation stage (no tokenizer seen)."""
+    flags = ctx.scores.truncated.get(group)
+    if flags is None:
+        return {}
+    count = float(np.count_nonzero(flags))
+    return {"truncated_items": MetricValue(count, count, count, int(len(flags)))}
+
+
+def convention_pair_scores(ctx: MetricContext, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair (stereo, anti) scores under `convention`: from the shared token scores, or its extra pass."""
+    if convention.pair_scoring is not None:
+        stereo = ctx.scores.token_sets[f"{convention.metric}.stereo"]
+        anti = ctx.scores.token_sets[f"{convention.metric}.anti"]
+        return pair_sentence_scores(stereo, anti, convention.pair_scoring)
+    sides = [ctx.scores.convention_scores.get(f"{name}.{side}") for side in ("stereo", "anti")]
+    if sides[0] is None or sides[1] is None:
+        raise ModelError(f"scoring convention {name!r} needs its extra pass, but the scores do not hold it")
+    return sides[0], sides[1]
 
 
 @METRICS.register("crows_pairs")
