@@ -318,3 +318,58 @@ def test_recomputation_in_a_fresh_store_is_bit_identical(study):
     assert pl.read_parquet(root / "out/fresh/scores/tokens.parquet").equals(
         pl.read_parquet(root / "out/tuned/scores/tokens.parquet")
     )
+
+
+def test_every_convention_lands_in_metrics_json_with_its_record(study):
+    """evaluation.conventions listing every convention of the kind (bias-bench's extra pass included): each
+    lands under its own column, the plain column equals its default convention's, and truncation is counted."""
+    from fairforget.metrics.conventions import CONVENTIONS
+
+    kind, root = study["kind"], study["root"]
+    chosen = [n for n in CONVENTIONS.names() if CONVENTIONS.get(n).kind == kind]
+    config = {**evaluation_config(kind), "conventions": chosen, "max_length": 10}
+    result = evaluate_base(
+        root / "base",
+        root / "base.sha256",
+        root / "heldout.jsonl",
+        study["probes"],
+        root / "seat",
+        root / "out/conventions/scores",
+        root / "out/conventions/metrics.json",
+        config,
+        root / "store_conventions",
+    )
+    metrics = result["metrics"]
+    assert set(result["conventions"]) == set(chosen)
+    assert json.loads((root / "out/conventions/metrics.json").read_text())["conventions"] == result["conventions"]
+    for name in chosen:
+        convention = CONVENTIONS.get(name)
+        if convention.metric != "seat":
+            statistic = "ss" if convention.metric == "stereoset" else "stereo_preference"
+            assert metrics[f"{convention.metric}.{convention.short}.{statistic}"]["n"] > 0, name
+    tokenizer = study["tokenizer"]
+    record = result["conventions"]
+    if kind == "causal":  # the tokens each start policy really used with this tokenizer
+        assert record["crows_pairs.causal.lm_eval"]["start_tokens"] == ["<s>"]
+        assert record["crows_pairs.causal.bias_bench_bos"]["start_tokens"] == ["<s>"]
+        endoftext = tokenizer.convert_ids_to_tokens(tokenizer.encode("<|endoftext|>"))
+        assert record["crows_pairs.causal.bias_bench"]["start_tokens"] == endoftext and len(endoftext) > 2
+    else:
+        assert record["crows_pairs.masked.metric_py"]["start_tokens"] is None
+    default = "metric_py" if kind == "masked" else "one_pass_mean"
+    assert metrics["crows_pairs.stereo_preference"] == metrics[f"crows_pairs.{default}.stereo_preference"]
+    # truncation counted independently from the tokenizer: a pair is cut when either sentence needs > 10 inputs
+
+    def inputs(text):
+        ids = tokenizer(text)["input_ids"]
+        return len(ids) + (kind == "causal" and ids[0] != tokenizer.bos_token_id)
+
+    expected = sum(max(inputs(s), inputs(a)) > 10 for s, a in PAIRS)
+    assert expected > 0
+    for pair_set in ("planted", "winobias", "crows_pairs"):
+        assert metrics[f"{pair_set}.truncated_items"] == {
+            "value": expected,
+            "ci_low": expected,
+            "ci_high": expected,
+            "n": len(PAIRS),
+        }

@@ -42,6 +42,7 @@ from fairforget.metrics.trajectory import read_trajectory
 from fairforget.models.modeldir import KINDS, MANIFEST, LoadedModel, load_model_dir, read_sidecar
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
 from fairforget.scoring.embeddings import sentence_embeddings
+from fairforget.scoring.start_token import START_POLICIES, start_ids
 from fairforget.scoring.stereoset import stereoset_sentence_scores
 from fairforget.store import ResultStore
 
@@ -105,8 +106,13 @@ def compute_metrics(names: list[str], ctx: MetricContext) -> dict[str, dict[str,
     return out
 
 
-def _conventions(settings: EvaluationSettings, kind: str, metric_names: list[str]) -> dict[str, Any]:
-    return conventions_record(settings.conventions, metric_names, kind, settings.max_length)
+def _conventions(settings: EvaluationSettings, kind: str, metric_names: list[str], tokenizer: Any) -> dict[str, Any]:
+    """The record of the reported conventions, with the start tokens this tokenizer actually gives them."""
+    starts = None
+    if kind == "causal":
+        starts = {policy: tokenizer.convert_ids_to_tokens(start_ids(tokenizer, policy)) for policy in START_POLICIES}
+        starts["one_pass"] = [tokenizer.bos_token]
+    return conventions_record(settings.conventions, metric_names, kind, settings.max_length, starts)
 
 
 def _prepare_torch(threads: int | None) -> None:
@@ -219,7 +225,7 @@ def evaluate_base(
         ctx = MetricContext(kind=kind, data=data, settings=settings, scores=scores)
         return {
             "metrics": compute_metrics(bias_metrics, ctx),
-            "conventions": _conventions(settings, kind, bias_metrics),
+            "conventions": _conventions(settings, kind, bias_metrics, loaded.tokenizer),
         }
 
     return _write_metrics(
@@ -295,7 +301,10 @@ def evaluate_checkpoint(
             kl=kl,
             trajectory=read_trajectory(files["trajectory"]) if TRAJECTORY in needs else None,
         )
-        return {"metrics": compute_metrics(names, ctx), "conventions": _conventions(settings, kind, names)}
+        return {
+            "metrics": compute_metrics(names, ctx),
+            "conventions": _conventions(settings, kind, names, tuned.tokenizer),
+        }
 
     return _write_metrics(
         store,

@@ -172,10 +172,15 @@ def active_conventions(chosen: Sequence[str] | None, metric: str, kind: str) -> 
 
 
 def conventions_record(
-    chosen: Sequence[str] | None, metrics: Sequence[str], kind: str, max_length: int
+    chosen: Sequence[str] | None,
+    metrics: Sequence[str],
+    kind: str,
+    max_length: int,
+    start_tokens: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """metrics.json's `conventions`: per reported convention, its columns, peer, source, start-token policy and
-    truncation (the `truncated_items` column of its metric counts the items cut)."""
+    truncation (the `truncated_items` column of its metric counts the items cut). `start_tokens`: the tokens
+    the tokenizer gives each start policy ("one_pass": its BOS; "endoftext", "bos": pass 1's input)."""
     record: dict[str, Any] = {}
     for metric in metrics:
         for name, convention in active_conventions(chosen, metric, kind):
@@ -186,6 +191,7 @@ def conventions_record(
                 "differs": convention.differs,
                 "extra_pass": convention.extra_pass,
                 "start_token": convention.start_token_policy,
+                "start_tokens": (start_tokens or {}).get(convention.start or "one_pass") if kind == "causal" else None,
                 "truncation": f"texts cut to {max_length} model inputs; {metric}.truncated_items counts the items",
             }
     return record
