@@ -228,6 +228,27 @@ def test_base_then_checkpoint_results_and_cache(study):
         crows = prefers_stereotype(*pair_sentence_scores(stereo, anti, pair_scoring(kind, "crows_pairs")), 3)
         assert crows.tolist() != prefers
     assert metrics["selective_forgetting.stereo_mean_loss_change"]["n"] == 2 * len(PAIRS)
+    # paired change against the base (metrics/paired.py): equal to tuned - base preference on the same pairs,
+    # its flips recounted here from the base model's own preferences
+    base_stereo = score_texts(study["base"], study["tokenizer"], kind, [s for s, _ in PAIRS], max_length=32)
+    base_anti = score_texts(study["base"], study["tokenizer"], kind, [a for _, a in PAIRS], max_length=32)
+    base_prefers = prefers_stereotype(
+        *pair_sentence_scores(base_stereo, base_anti, pair_scoring(kind, "planted")), 3 if kind == "masked" else None
+    )
+    base_value = base_result["metrics"]["planted.stereo_preference"]["value"]
+    assert base_value == pytest.approx(100 * np.mean(base_prefers))
+    paired = metrics["planted.paired_change"]
+    assert paired["value"] == pytest.approx(metrics["planted.stereo_preference"]["value"] - base_value)
+    assert paired["ci_low"] <= paired["value"] <= paired["ci_high"] and paired["n"] == len(PAIRS)
+    to_anti = int(np.sum(base_prefers & ~np.array(prefers)))
+    to_stereo = int(np.sum(~base_prefers & np.array(prefers)))
+    assert (metrics["planted.flips_to_anti"]["value"], metrics["planted.flips_to_stereo"]["value"]) == (
+        to_anti,
+        to_stereo,
+    )
+    assert metrics["planted.mcnemar_p"]["n"] == to_anti + to_stereo and 0 < metrics["planted.mcnemar_p"]["value"] <= 1
+    assert {"crows_pairs.paired_change", "stereoset.ss_paired_change", "stereoset.mcnemar_p"} <= set(metrics)
+    assert "crows_pairs.lm_eval.paired_change" in metrics or kind == "masked"
     assert metrics["trajectory_forgetting.general_mean_forgetting_events"]["value"] == 1.0
     assert metrics["trajectory_forgetting.stereotype_unforgettable_fraction"]["value"] == 1.0
     tokens = pl.read_parquet(root / "out/tuned/scores/tokens.parquet")

@@ -69,6 +69,11 @@ STATISTICS = {
     "stereo_preference": "percentage of pairs where the stereotypical sentence scores higher (50 = no bias)",
     "logprob_gap": "mean log-probability of the stereotypical minus the anti-stereotypical sentence",
     "truncated_items": "items (pairs, StereoSet clusters) of which a text was cut by evaluation.max_length",
+    "paired_change": "tuned minus base percentage preferring the stereotype, CI from a paired bootstrap over pairs",
+    "ss_paired_change": "tuned minus base SS, CI from a paired bootstrap over clusters",
+    "flips_to_anti": "items preferring the stereotype under the base model and not under the tuned one",
+    "flips_to_stereo": "items not preferring the stereotype under the base model and preferring it under the tuned one",
+    "mcnemar_p": "exact two-sided McNemar p-value of the flips (no change in the share preferring the stereotype)",
     # trajectory
     "forgetting_events": "number of forgetting events (lower bound: only recorded steps are compared)",
     "learning_events": "number of learning events (incorrect then correct)",

@@ -6,7 +6,9 @@ SS and LMS are then averaged over target terms (macro) and ICAT = LMS x min(SS, 
 averaged SS and LMS. The bootstrap resamples clusters (records) and recomputes the whole aggregation.
 Every active scoring convention (metrics/conventions.py) other than the shared pass's own is reported as
 `stereoset.<convention>.<ss|lms|icat>`; the shared pass's is `stereoset.ss` etc. and, under its name, beside it.
-`truncated_items` counts the clusters of which a candidate sentence is longer than `evaluation.max_length`.
+For a fine-tuned checkpoint: `ss_paired_change` with a paired cluster bootstrap, the per-cluster flips and the
+exact McNemar `mcnemar_p` (metrics/paired.py). `truncated_items` counts the clusters of which a candidate
+sentence is longer than `evaluation.max_length`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fairforget.metrics.base import METRICS, STEREOSET, EvaluationSettings, Metr
 from fairforget.metrics.bootstrap import MetricValue, estimate
 from fairforget.metrics.conventions import active_conventions
 from fairforget.metrics.pair_bias import truncated_items
+from fairforget.metrics.paired import flip_statistics, paired_statistic_change
 
 
 def stereoset_scores(
@@ -51,10 +54,14 @@ class StereoSet(Metric):
         }
         targets = [str(r["target"]) for r in ctx.data.stereoset]
         out = stereoset_statistics(shared, targets, ctx.settings)
+        if ctx.base is not None:
+            base = {c: ctx.base.sentence_scores[f"stereoset.{c}"] for c in shared}
+            out.update(stereoset_change(base, shared, targets, ctx.settings))
+        own = dict(out)
         out.update(truncated_items(ctx, STEREOSET))
         for name, convention in active_conventions(ctx.settings.conventions, STEREOSET, ctx.kind):
             if not convention.extra_pass:  # the shared pass's own scores: the values just computed
-                out.update({f"{convention.short}.{k}": out[k] for k in ("ss", "lms", "icat")})
+                out.update({f"{convention.short}.{k}": value for k, value in own.items()})
                 continue
             found = {c: ctx.scores.convention_scores.get(f"{name}.{c}") for c in shared}
             missing = [c for c, v in found.items() if v is None]
@@ -84,3 +91,23 @@ def stereoset_statistics(
             vectorized=False,
         )
     return out
+
+
+def stereoset_change(
+    base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], targets: Sequence[str], settings: EvaluationSettings
+) -> dict[str, MetricValue]:
+    """`ss_paired_change` (tuned - base SS, both recomputed on the same cluster resamples) and the per-cluster
+    flips of "stereotype scores above anti-stereotype" with their exact McNemar p (metrics/paired.py)."""
+    target_array = np.asarray(targets)
+    models = {"base": base, "tuned": tuned}
+
+    def ss(idx: np.ndarray, which: str) -> float:
+        scores = models[which]
+        return stereoset_scores(
+            scores["stereotype"][idx], scores["anti_stereotype"][idx], scores["unrelated"][idx], list(target_array[idx])
+        )[0]
+
+    return {
+        "ss_paired_change": paired_statistic_change(ss, len(target_array), settings.bootstrap),
+        **flip_statistics(base["stereotype"] > base["anti_stereotype"], tuned["stereotype"] > tuned["anti_stereotype"]),
+    }
