@@ -52,7 +52,7 @@ def untruncated_lengths(tokenizer: Any, kind: str, texts: Sequence[str]) -> np.n
         raise ModelError(f"model kind must be one of {KINDS}, got {kind!r}")
     if not texts:
         return np.zeros(0, np.int64)
-    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
     bos = tokenizer.bos_token_id
     extra = [1 if kind == "causal" and (not row or row[0] != bos) else 0 for row in ids]
     return np.array([len(row) + e for row, e in zip(ids, extra)], np.int64)
