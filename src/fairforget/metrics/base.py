@@ -109,7 +109,7 @@ class EvaluationSettings:
             seat_permutations=integer("seat_permutations", 100000),
             kl=kl,
             causal_pair_score=causal_pair_score,
-            conventions=convention_names_from_config(section.get("conventions", DEFAULT)),
+            conventions=convention_names_from_config(section.get("conventions", DEFAULT), metrics),
         )
 
     def to_json(self) -> dict[str, Any]:

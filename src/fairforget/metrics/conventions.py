@@ -145,8 +145,9 @@ _C("seat.masked.bias_bench")(
 )  # fmt: skip
 
 
-def convention_names_from_config(value: object) -> tuple[str, ...] | None:
-    """`evaluation.conventions`: "default" (None) or a list of registered names (validated)."""
+def convention_names_from_config(value: object, metrics: Sequence[str]) -> tuple[str, ...] | None:
+    """`evaluation.conventions`: "default" (None) or a list of registered names (validated), each of a metric
+    in `metrics` (`evaluation.metrics`): a convention of a metric not computed would be silently absent."""
     if value == DEFAULT:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -154,7 +155,12 @@ def convention_names_from_config(value: object) -> tuple[str, ...] | None:
             f"config key 'evaluation.conventions': expected {DEFAULT!r} or a list of convention names, got {value!r}"
         )
     for index, name in enumerate(value):
-        CONVENTIONS.get(name, key=f"evaluation.conventions[{index}]")
+        metric = CONVENTIONS.get(name, key=f"evaluation.conventions[{index}]").metric
+        if metric not in metrics:
+            raise ConfigError(
+                f"config key 'evaluation.conventions[{index}]': convention {name!r} scores metric {metric!r}, "
+                f"which evaluation.metrics does not list"
+            )
     return tuple(value)
 
 

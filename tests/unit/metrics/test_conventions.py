@@ -101,6 +101,8 @@ def test_unknown_convention_names_the_config_key():
         EvaluationSettings.from_config({"conventions": ["crows_pairs.causal.lm_eval", "nope"]})
     with pytest.raises(ConfigError, match="evaluation.conventions"):
         EvaluationSettings.from_config({"conventions": "all"})
+    with pytest.raises(ConfigError, match=r"conventions\[0\].*'stereoset', which evaluation.metrics does not list"):
+        EvaluationSettings.from_config({"metrics": ["crows_pairs"], "conventions": ["stereoset.causal.bias_bench"]})
 
 
 def test_truncated_pairs_are_counted():
