@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fairforget.data.sizes import size_fraction
 from fairforget.errors import DataError
 
 # A fine-tuning run: model x objective x remedy x data size ("full", a number of examples or a percentage of the
@@ -143,7 +142,7 @@ class Run:
     def size_limit(self) -> int | None:
         """The size as a number of texts; None for `full` and for a fraction (resolved against the corpus by
         `resolve_size` once the corpus exists)."""
-        return None if size_fraction(self.size) is not None or self.size == "full" else int(self.size)
+        return int(self.size) if self.size.isdigit() else None
 
 
 def run_path(model: str, objective: str, remedy: str, size: str, seed: int | str) -> str:

@@ -72,7 +72,7 @@ def test_helpers_and_conftest_only_at_the_top_of_tests() -> None:
 
 
 def test_no_test_file_at_the_top_of_tests() -> None:
-    """Every test file sits in its category (unit/, workflow/, faults/, calibration/, real/, project/): a file
-    written into the former flat folder is found here and moved (tests/README.md says where)."""
+    """Every test file sits in its category (tests/README.md: unit/, workflow/, faults/, calibration/, conformance/,
+    real/, project/): a file written into the former flat folder is found here and moved."""
     flat = sorted(p.name for p in (REPO / "tests").glob("test_*.py"))
     assert not flat, f"test files at the top of tests/, move them into the layout of tests/README.md: {flat}"

@@ -68,6 +68,12 @@ STATISTICS = {
     "flips_to_stereo_count": "number of pairs flipped to the stereotypical preference",
     "stereo_preference": "percentage of pairs where the stereotypical sentence scores higher (50 = no bias)",
     "logprob_gap": "mean log-probability of the stereotypical minus the anti-stereotypical sentence",
+    "truncated_items": "items (pairs, StereoSet clusters) of which a text was cut by evaluation.max_length",
+    "paired_change": "tuned minus base percentage preferring the stereotype, CI from a paired bootstrap over pairs",
+    "ss_paired_change": "tuned minus base SS, CI from a paired bootstrap over clusters",
+    "flips_to_anti": "items preferring the stereotype under the base model and not under the tuned one",
+    "flips_to_stereo": "items not preferring the stereotype under the base model and preferring it under the tuned one",
+    "mcnemar_p": "exact two-sided McNemar p-value of the flips (no change in the share preferring the stereotype)",
     # trajectory
     "forgetting_events": "number of forgetting events (lower bound: only recorded steps are compared)",
     "learning_events": "number of learning events (incorrect then correct)",
@@ -162,6 +168,15 @@ COLUMN_LABELS = {
     ),
 }
 
+# The bias groups scored under several conventions: which one their plain columns follow (docs/metrics.md §5.1).
+CONVENTION_GROUPS = {
+    "crows_pairs": "scored under the configured default convention (masked LMs: `metric_py`, CrowS-Pairs' metric.py; "
+    "causal LMs: `evaluation.causal_pair_score`, `mean` = `one_pass_mean`, `sum` = `lm_eval`); metrics.json "
+    "`conventions` names each",
+    "stereoset": "scored under the shared pass's convention (masked LMs: `bias_bench`; causal LMs: `one_pass`)",
+}
+DEFAULT_CONVENTION_STATISTICS = ("stereo_preference", "logprob_gap", "ss", "lms", "icat")
+
 SUFFIXES = {
     "ci_low": "lower end of the 95% CI reported by the producing stage",
     "ci_high": "upper end of the 95% CI reported by the producing stage",
@@ -176,6 +191,8 @@ def _statistic(core: list[str]) -> str:
     name = ".".join(core)
     if name in STATISTICS:
         return STATISTICS[name]
+    if len(core) == 2 and core[1] in STATISTICS:  # `<group>.<convention>.<statistic>` (docs/metrics.md §5.1)
+        return f"{STATISTICS[core[1]]}, scored under the convention `{core[0]}` (docs/metrics.md §5.1)"
     # selective forgetting: `stereo_<s>` / `anti_<s>` = forgetting statistic s on one side of the pairs
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
         if name.startswith(side) and name[len(side) :] in STATISTICS:
@@ -197,6 +214,8 @@ def describe(column: str) -> str:
         pass
     elif core:
         text += f": {_statistic(core)}"
+        if group in CONVENTION_GROUPS and len(core) == 1 and core[0] in DEFAULT_CONVENTION_STATISTICS:
+            text += f", {CONVENTION_GROUPS[group]}"
     if suffix:
         text += f"; {SUFFIXES[suffix]}"
     return text + "."
@@ -249,6 +268,9 @@ def _statistic_label(core: list[str]) -> tuple[str, str]:
     name = ".".join(core)
     if name in STATISTIC_LABELS:
         return STATISTIC_LABELS[name]
+    if len(core) == 2 and core[1] in STATISTIC_LABELS:  # a scoring convention's column
+        detail, unit = STATISTIC_LABELS[core[1]]
+        return f"{detail} ({core[0]})", unit
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
         if name.startswith(side) and name[len(side) :] in STATISTIC_LABELS:
             detail, unit = STATISTIC_LABELS[name[len(side) :]]

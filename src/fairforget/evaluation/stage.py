@@ -20,6 +20,7 @@ import torch
 
 from fairforget.code_identity import fingerprint_of
 from fairforget.errors import DataError, ModelError
+from fairforget.evaluation.conventions import attach_conventions
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, write_json
 from fairforget.metrics.base import (
@@ -33,6 +34,7 @@ from fairforget.metrics.base import (
     ModelScores,
 )
 from fairforget.metrics.bootstrap import MetricValue
+from fairforget.metrics.conventions import conventions_record
 from fairforget.metrics.inputs import active_metrics, data_files, load_data, requirements, token_set_texts
 from fairforget.metrics.score_files import check_base_consistency, read_scores, write_scores
 from fairforget.metrics.seat import ROLES
@@ -40,13 +42,15 @@ from fairforget.metrics.trajectory import read_trajectory
 from fairforget.models.modeldir import KINDS, MANIFEST, LoadedModel, load_model_dir, read_sidecar
 from fairforget.scoring.dispatch import score_texts, score_texts_joint
 from fairforget.scoring.embeddings import sentence_embeddings
+from fairforget.scoring.start_token import START_POLICIES, start_ids
 from fairforget.scoring.stereoset import stereoset_sentence_scores
 from fairforget.store import ResultStore
 
 log = logging.getLogger(__name__)
 
 # Bump when scoring or statistics change meaning: old store entries must not be reused.
-EVALUATION_VERSION = 2
+# 3: scoring conventions side by side and truncation counts (metrics/conventions.py).
+EVALUATION_VERSION = 3
 
 
 def manifest_kind(model_dir: str | Path) -> str:
@@ -88,6 +92,7 @@ def score_model(
             scores.embeddings[test] = {
                 role: sentence_embeddings(model, tokenizer, list(spec[role]["examples"]), **common) for role in ROLES
             }
+    attach_conventions(scores, model, tokenizer, data, needs, settings)
     return scores, joint_base, kl
 
 
@@ -99,6 +104,15 @@ def compute_metrics(names: list[str], ctx: MetricContext) -> dict[str, dict[str,
         for statistic, value in values.items():
             out[f"{name}.{statistic}"] = value.to_json()
     return out
+
+
+def _conventions(settings: EvaluationSettings, kind: str, metric_names: list[str], tokenizer: Any) -> dict[str, Any]:
+    """The record of the reported conventions, with the start tokens this tokenizer actually gives them."""
+    starts = None
+    if kind == "causal":
+        starts = {policy: tokenizer.convert_ids_to_tokens(start_ids(tokenizer, policy)) for policy in START_POLICIES}
+        starts["one_pass"] = [tokenizer.bos_token]
+    return conventions_record(settings.conventions, metric_names, kind, settings.max_length, starts)
 
 
 def _prepare_torch(threads: int | None) -> None:
@@ -169,6 +183,8 @@ def _write_metrics(
         "cache": {"hit": hit, "key": key},
         "code": dict(code) if code is not None else None,
         "metrics": result["metrics"],
+        # which scoring convention each bias column follows (metrics/conventions.py); absent in old entries
+        "conventions": result.get("conventions"),
     }
     write_json(metrics_json, out)
     log.info("%s: %d statistics (cache %s)", what, len(out["metrics"]), "hit" if hit else "miss")
@@ -207,7 +223,10 @@ def evaluate_base(
         scores, _, _ = score_model(_to_device(loaded.model), loaded.tokenizer, kind, data, needs, settings)
         write_scores(scores, data, scores_dir)
         ctx = MetricContext(kind=kind, data=data, settings=settings, scores=scores)
-        return {"metrics": compute_metrics(bias_metrics, ctx)}
+        return {
+            "metrics": compute_metrics(bias_metrics, ctx),
+            "conventions": _conventions(settings, kind, bias_metrics, loaded.tokenizer),
+        }
 
     return _write_metrics(
         store,
@@ -282,7 +301,10 @@ def evaluate_checkpoint(
             kl=kl,
             trajectory=read_trajectory(files["trajectory"]) if TRAJECTORY in needs else None,
         )
-        return {"metrics": compute_metrics(names, ctx)}
+        return {
+            "metrics": compute_metrics(names, ctx),
+            "conventions": _conventions(settings, kind, names, tuned.tokenizer),
+        }
 
     return _write_metrics(
         store,

@@ -21,6 +21,7 @@ import numpy as np
 
 from fairforget.errors import ConfigError
 from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue
+from fairforget.metrics.conventions import DEFAULT, convention_names_from_config
 from fairforget.registry import Registry
 from fairforget.scoring.pairs import AGGREGATES, PairScoring, pair_scoring
 from fairforget.scoring.scores import TextScores
@@ -53,6 +54,9 @@ class EvaluationSettings:
     kl: bool = True
     # Causal LMs' pair score: "mean" token log-probability (bias-bench) or the "sum" (joint log-probability).
     causal_pair_score: str = "mean"
+    # Named scoring conventions reported beside each bias metric (metrics/conventions.py); None = "default":
+    # every convention computed from the shared scoring pass.
+    conventions: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> EvaluationSettings:
@@ -105,6 +109,7 @@ class EvaluationSettings:
             seat_permutations=integer("seat_permutations", 100000),
             kl=kl,
             causal_pair_score=causal_pair_score,
+            conventions=convention_names_from_config(section.get("conventions", DEFAULT), metrics),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -120,6 +125,7 @@ class EvaluationSettings:
             "seat_permutations": self.seat_permutations,
             "kl": self.kl,
             "causal_pair_score": self.causal_pair_score,
+            "conventions": DEFAULT if self.conventions is None else list(self.conventions),
         }
 
     def pair_scoring(self, kind: str, pair_set: str) -> PairScoring:
@@ -145,6 +151,11 @@ class ModelScores:
     token_sets: dict[str, TextScores] = field(default_factory=dict)
     sentence_scores: dict[str, np.ndarray] = field(default_factory=dict)  # "stereoset.<candidate>" -> [records]
     embeddings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # SEAT test -> role -> [n, h]
+    # per item, True when truncation to evaluation.max_length cut tokens: "<pair set>" (either sentence),
+    # "stereoset" (any candidate); never silent (metrics report the count)
+    truncated: dict[str, np.ndarray] = field(default_factory=dict)
+    # extra-pass conventions' sentence scores: "<convention name>.<stereo|anti|candidate>" -> score per item
+    convention_scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,15 +8,24 @@ set's rounding (ties count as not preferring the stereotype, as in both original
 Reported overall and per `bias_type` (`stereo_preference_<type>`) when the set holds several types.
 `logprob_gap` = mean over pairs of score(stereo) - score(anti) in nats, unrounded (per token for mean scores;
 for WinoBias: the pro/anti gap). Pairs with an undefined score (a mean over no token) are left out of both.
+For a fine-tuned checkpoint: `paired_change` (tuned - base preference, paired bootstrap over pairs),
+`flips_to_anti`, `flips_to_stereo` and the exact McNemar `mcnemar_p` (metrics/paired.py), per convention too.
+`truncated_items` counts the pairs of which a sentence was cut by `evaluation.max_length` (never silent).
+CrowS-Pairs also reports every active scoring convention (metrics/conventions.py) as
+`crows_pairs.<convention>.<statistic>`; `crows_pairs.stereo_preference` itself is the configured default
+(masked: `metric_py`; causal: `evaluation.causal_pair_score`, `mean` or `sum` = `lm_eval`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from fairforget.metrics.base import METRICS, EvaluationSettings, Metric, MetricContext, pair_requirement
+from fairforget.errors import ModelError
+from fairforget.metrics.base import METRICS, EvaluationSettings, Metric, MetricContext, ModelScores, pair_requirement
 from fairforget.metrics.bootstrap import MetricValue, mean_estimate
-from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, scored_pairs
+from fairforget.metrics.conventions import Convention, active_conventions
+from fairforget.metrics.paired import paired_preference_change
+from fairforget.scoring.pairs import PairScoring, pair_sentence_scores, prefers_stereotype, scored_pairs
 
 
 def pair_preference_statistics(
@@ -50,12 +59,60 @@ class PairPreference(Metric):
         return {pair_requirement(self.pair_set)}
 
     def compute(self, ctx: MetricContext) -> dict[str, MetricValue]:
-        stereo = ctx.scores.token_sets[f"{self.pair_set}.stereo"]
-        anti = ctx.scores.token_sets[f"{self.pair_set}.anti"]
         scoring = ctx.settings.pair_scoring(ctx.kind, self.pair_set)
-        stereo_score, anti_score = pair_sentence_scores(stereo, anti, scoring)
         bias_types = [str(r.get("bias_type", "unknown")) for r in ctx.data.pairs[self.pair_set]]
-        return pair_preference_statistics(stereo_score, anti_score, bias_types, ctx.settings, scoring.decimals)
+        out = self._statistics(ctx, scoring, pair_scores(ctx.scores, self.pair_set, scoring), bias_types)
+        out.update(truncated_items(ctx, self.pair_set))
+        for name, convention in active_conventions(ctx.settings.conventions, self.pair_set, ctx.kind):
+            values = self._statistics(
+                ctx, convention.pair_scoring, convention_pair_scores(ctx, name, convention), bias_types
+            )
+            out.update({f"{convention.short}.{statistic}": value for statistic, value in values.items()})
+        return out
+
+    def _statistics(
+        self,
+        ctx: MetricContext,
+        scoring: PairScoring | None,
+        scores: tuple[np.ndarray, np.ndarray],
+        bias_types: list[str],
+    ) -> dict[str, MetricValue]:
+        """Preference and gap; for a checkpoint, also the paired change against the base (metrics/paired.py),
+        when the base's scores under the same scoring exist (not for an extra-pass convention)."""
+        decimals = scoring.decimals if scoring is not None else None
+        out = pair_preference_statistics(scores[0], scores[1], bias_types, ctx.settings, decimals)
+        if ctx.base is not None and scoring is not None:
+            base = pair_scores(ctx.base, self.pair_set, scoring)
+            keep = scored_pairs(*scores) & scored_pairs(*base)
+            tuned_prefers = prefers_stereotype(scores[0][keep], scores[1][keep], decimals)
+            base_prefers = prefers_stereotype(base[0][keep], base[1][keep], decimals)
+            out.update(paired_preference_change(base_prefers, tuned_prefers, ctx.settings.bootstrap))
+        return out
+
+
+def pair_scores(scores: ModelScores, pair_set: str, scoring: PairScoring) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair (stereo, anti) sentence scores of one model's token scores."""
+    return pair_sentence_scores(scores.token_sets[f"{pair_set}.stereo"], scores.token_sets[f"{pair_set}.anti"], scoring)
+
+
+def truncated_items(ctx: MetricContext, group: str) -> dict[str, MetricValue]:
+    """`truncated_items`: items (pairs, StereoSet clusters) with a text cut by `evaluation.max_length` (exact
+    count; n = items). Absent only when the scores were not made by the evaluation stage (no tokenizer seen)."""
+    flags = ctx.scores.truncated.get(group)
+    if flags is None:
+        return {}
+    count = float(np.count_nonzero(flags))
+    return {"truncated_items": MetricValue(count, count, count, int(len(flags)))}
+
+
+def convention_pair_scores(ctx: MetricContext, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair (stereo, anti) scores under `convention`: from the shared token scores, or its extra pass."""
+    if convention.pair_scoring is not None:
+        return pair_scores(ctx.scores, convention.metric, convention.pair_scoring)
+    sides = [ctx.scores.convention_scores.get(f"{name}.{side}") for side in ("stereo", "anti")]
+    if sides[0] is None or sides[1] is None:
+        raise ModelError(f"scoring convention {name!r} needs its extra pass, but the scores do not hold it")
+    return sides[0], sides[1]
 
 
 @METRICS.register("crows_pairs")

@@ -228,6 +228,27 @@ def test_base_then_checkpoint_results_and_cache(study):
         crows = prefers_stereotype(*pair_sentence_scores(stereo, anti, pair_scoring(kind, "crows_pairs")), 3)
         assert crows.tolist() != prefers
     assert metrics["selective_forgetting.stereo_mean_loss_change"]["n"] == 2 * len(PAIRS)
+    # paired change against the base (metrics/paired.py): equal to tuned - base preference on the same pairs,
+    # its flips recounted here from the base model's own preferences
+    base_stereo = score_texts(study["base"], study["tokenizer"], kind, [s for s, _ in PAIRS], max_length=32)
+    base_anti = score_texts(study["base"], study["tokenizer"], kind, [a for _, a in PAIRS], max_length=32)
+    base_prefers = prefers_stereotype(
+        *pair_sentence_scores(base_stereo, base_anti, pair_scoring(kind, "planted")), 3 if kind == "masked" else None
+    )
+    base_value = base_result["metrics"]["planted.stereo_preference"]["value"]
+    assert base_value == pytest.approx(100 * np.mean(base_prefers))
+    paired = metrics["planted.paired_change"]
+    assert paired["value"] == pytest.approx(metrics["planted.stereo_preference"]["value"] - base_value)
+    assert paired["ci_low"] <= paired["value"] <= paired["ci_high"] and paired["n"] == len(PAIRS)
+    to_anti = int(np.sum(base_prefers & ~np.array(prefers)))
+    to_stereo = int(np.sum(~base_prefers & np.array(prefers)))
+    assert (metrics["planted.flips_to_anti"]["value"], metrics["planted.flips_to_stereo"]["value"]) == (
+        to_anti,
+        to_stereo,
+    )
+    assert metrics["planted.mcnemar_p"]["n"] == to_anti + to_stereo and 0 < metrics["planted.mcnemar_p"]["value"] <= 1
+    assert {"crows_pairs.paired_change", "stereoset.ss_paired_change", "stereoset.mcnemar_p"} <= set(metrics)
+    assert "crows_pairs.lm_eval.paired_change" in metrics or kind == "masked"
     assert metrics["trajectory_forgetting.general_mean_forgetting_events"]["value"] == 1.0
     assert metrics["trajectory_forgetting.stereotype_unforgettable_fraction"]["value"] == 1.0
     tokens = pl.read_parquet(root / "out/tuned/scores/tokens.parquet")
@@ -297,3 +318,58 @@ def test_recomputation_in_a_fresh_store_is_bit_identical(study):
     assert pl.read_parquet(root / "out/fresh/scores/tokens.parquet").equals(
         pl.read_parquet(root / "out/tuned/scores/tokens.parquet")
     )
+
+
+def test_every_convention_lands_in_metrics_json_with_its_record(study):
+    """evaluation.conventions listing every convention of the kind (bias-bench's extra pass included): each
+    lands under its own column, the plain column equals its default convention's, and truncation is counted."""
+    from fairforget.metrics.conventions import CONVENTIONS
+
+    kind, root = study["kind"], study["root"]
+    chosen = [n for n in CONVENTIONS.names() if CONVENTIONS.get(n).kind == kind]
+    config = {**evaluation_config(kind), "conventions": chosen, "max_length": 10}
+    result = evaluate_base(
+        root / "base",
+        root / "base.sha256",
+        root / "heldout.jsonl",
+        study["probes"],
+        root / "seat",
+        root / "out/conventions/scores",
+        root / "out/conventions/metrics.json",
+        config,
+        root / "store_conventions",
+    )
+    metrics = result["metrics"]
+    assert set(result["conventions"]) == set(chosen)
+    assert json.loads((root / "out/conventions/metrics.json").read_text())["conventions"] == result["conventions"]
+    for name in chosen:
+        convention = CONVENTIONS.get(name)
+        if convention.metric != "seat":
+            statistic = "ss" if convention.metric == "stereoset" else "stereo_preference"
+            assert metrics[f"{convention.metric}.{convention.short}.{statistic}"]["n"] > 0, name
+    tokenizer = study["tokenizer"]
+    record = result["conventions"]
+    if kind == "causal":  # the tokens each start policy really used with this tokenizer
+        assert record["crows_pairs.causal.lm_eval"]["start_tokens"] == ["<s>"]
+        assert record["crows_pairs.causal.bias_bench_bos"]["start_tokens"] == ["<s>"]
+        endoftext = tokenizer.convert_ids_to_tokens(tokenizer.encode("<|endoftext|>"))
+        assert record["crows_pairs.causal.bias_bench"]["start_tokens"] == endoftext and len(endoftext) > 2
+    else:
+        assert record["crows_pairs.masked.metric_py"]["start_tokens"] is None
+    default = "metric_py" if kind == "masked" else "one_pass_mean"
+    assert metrics["crows_pairs.stereo_preference"] == metrics[f"crows_pairs.{default}.stereo_preference"]
+    # truncation counted independently from the tokenizer: a pair is cut when either sentence needs > 10 inputs
+
+    def inputs(text):
+        ids = tokenizer(text)["input_ids"]
+        return len(ids) + (kind == "causal" and ids[0] != tokenizer.bos_token_id)
+
+    expected = sum(max(inputs(s), inputs(a)) > 10 for s, a in PAIRS)
+    assert expected > 0
+    for pair_set in ("planted", "winobias", "crows_pairs"):
+        assert metrics[f"{pair_set}.truncated_items"] == {
+            "value": expected,
+            "ci_low": expected,
+            "ci_high": expected,
+            "n": len(PAIRS),
+        }

@@ -1,0 +1,73 @@
+"""How far the bias-scoring conventions disagree on one model: CrowS-Pairs gender pairs under every convention.
+
+    .venv/bin/python tools/compare_conventions.py MODEL_DIR [--max-length 64] [--bias-type gender]
+
+MODEL_DIR is a project model directory (manifest.json + safetensors). Scores the shipped CrowS-Pairs items
+(resources/data/crows_pairs/crows_pairs_anonymized.csv, sent_more = stereo, sent_less = anti) once, then prints
+per convention of the model's kind (docs/metrics.md §5.1, extra-pass ones included) the stereotype preference,
+the pairs whose preference differs from the project default's, and the pairs truncated at --max-length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from fairforget.metrics.conventions import CONVENTIONS
+from fairforget.models.modeldir import load_model_dir
+from fairforget.scoring.dispatch import score_texts
+from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, scored_pairs
+from fairforget.scoring.start_token import mean_logprob, truncated_texts, two_pass_logprobs
+
+CROWS = Path(__file__).resolve().parents[1] / "resources" / "data" / "crows_pairs" / "crows_pairs_anonymized.csv"
+DEFAULT = {"masked": "crows_pairs.masked.metric_py", "causal": "crows_pairs.causal.one_pass_mean"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir")
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--bias-type", default="gender")
+    args = parser.parse_args()
+    with CROWS.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["bias_type"] == args.bias_type]
+    stereo_texts, anti_texts = [r["sent_more"] for r in rows], [r["sent_less"] for r in rows]
+    loaded = load_model_dir(args.model_dir)
+    kind = loaded.manifest["kind"]
+    model, tokenizer = loaded.model.eval(), loaded.tokenizer
+    common = {"max_length": args.max_length}
+    stereo = score_texts(model, tokenizer, kind, stereo_texts, **common)
+    anti = score_texts(model, tokenizer, kind, anti_texts, **common)
+    truncated = truncated_texts(tokenizer, kind, stereo_texts, args.max_length) | truncated_texts(
+        tokenizer, kind, anti_texts, args.max_length
+    )
+    preferences = {}
+    for name in CONVENTIONS.names():
+        convention = CONVENTIONS.get(name)
+        if convention.metric != "crows_pairs" or convention.kind != kind:
+            continue
+        if convention.pair_scoring is not None:
+            s, a = pair_sentence_scores(stereo, anti, convention.pair_scoring)
+            decimals = convention.pair_scoring.decimals
+        else:
+            assert convention.start is not None
+            s = mean_logprob(two_pass_logprobs(model, tokenizer, stereo_texts, convention.start, **common))
+            a = mean_logprob(two_pass_logprobs(model, tokenizer, anti_texts, convention.start, **common))
+            decimals = None
+        preferences[name] = (prefers_stereotype(s, a, decimals), scored_pairs(s, a))
+    base_prefers, _ = preferences[DEFAULT[kind]]
+    print(f"{args.model_dir}: {len(rows)} CrowS-Pairs {args.bias_type} pairs, {int(truncated.sum())} truncated at "
+          f"{args.max_length} model inputs; default convention {DEFAULT[kind]}")  # fmt: skip
+    print("| convention | stereo_preference | pairs scored | pairs differing from the default |")
+    print("|---|---|---|---|")
+    for name, (prefers, kept) in preferences.items():
+        share = 100.0 * float(np.mean(prefers[kept]))
+        differ = int(np.sum(prefers != base_prefers))
+        print(f"| `{name}` | {share:.1f} | {int(kept.sum())} | {differ} |")
+
+
+if __name__ == "__main__":
+    main()
