@@ -166,8 +166,10 @@ def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     """The micro study up to the planted-stereotype evaluations. When the session also runs a test that needs the
     whole study (`micro_workflow`), that one run serves both; otherwise (e.g. `pytest -m learned`, and its rerun on
     another kernel path by tests/project/test_learned_kernel_paths.py) only the jobs those evaluations need run,
-    with the `planted` metric alone: no downstream tasks, other metrics, tables or figures (a metric's value does not
-    depend on which others are computed)."""
+    with the `planted` metric alone: no other metrics, tables or figures (a metric's value does not depend on which
+    others are computed). On a CPU study a checkpoint's evaluation job also runs its downstream tasks after the
+    evaluation (rules/inputs/downstream.smk), which no `learned` test reads: they run at their smallest (one
+    epoch over 16 examples instead of six over 200)."""
     if any("micro_workflow" in item.fixturenames for item in request.session.items):
         return request.getfixturevalue("micro_workflow")
     from workflow_helpers import copy_workflow, snakemake
@@ -175,6 +177,8 @@ def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     workdir = copy_workflow(tmp_path_factory.mktemp("micro-evaluations") / "wf")
     config = load_config("micro.yaml")
     config["evaluation"]["metrics"] = ["planted"]
+    config["data"]["downstream"].update(train_max_examples=16, dev_max_examples=16)
+    config["downstream"]["epochs"] = 1
     (workdir / "config" / "micro_planted.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(
         workdir,

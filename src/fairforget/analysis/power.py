@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy import stats
@@ -154,12 +155,24 @@ def scale_to_detect(mde: float | None, estimate: float | None) -> float | None:
     return (mde / abs(estimate)) ** 2
 
 
+@cache
+def _t_quantile(q: float, df: int) -> float:
+    """Student t quantile, memoised: the findings and the calibration suite ask for the same few (level, df) pairs
+    tens of thousands of times, and each scipy.stats call costs a quarter of a millisecond of argument checks."""
+    return float(stats.t.ppf(q, df))
+
+
+@cache
+def _normal_quantile(q: float) -> float:
+    return float(stats.norm.ppf(q))
+
+
 def paired_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> float | None:
     """MDE of a two-sided one-sample test at level alpha: (t_{1-alpha/2} + t_{power}) sd / sqrt(n), df = n - 1."""
     if n < 2 or not math.isfinite(sd) or sd <= 0:
         return None
     df = n - 1
-    return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * sd / math.sqrt(n))
+    return float((_t_quantile(1 - alpha / 2, df) + _t_quantile(power, df)) * sd / math.sqrt(n))
 
 
 def sign_flip_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> float | None:
@@ -170,11 +183,11 @@ def sign_flip_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) 
     of the mean; None when n <= z^2 (no effect reaches the level)."""
     if n < 2 or not math.isfinite(sd) or sd <= 0:
         return None
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = _normal_quantile(1 - alpha / 2)
     if n <= z * z:
         return None
     critical = z * sd * math.sqrt((n - 1) / (n * (n - z * z)))
-    return float(critical + stats.t.ppf(power, n - 1) * sd / math.sqrt(n))
+    return float(critical + _t_quantile(power, n - 1) * sd / math.sqrt(n))
 
 
 def n_for_equivalence(
@@ -185,5 +198,5 @@ def n_for_equivalence(
     Wang 2008, sec. 3.2); None when |effect| >= margin (never equivalent)."""
     if abs(effect) >= margin or not math.isfinite(se) or se <= 0:
         return None
-    z_power = stats.norm.ppf(1 - (1 - power) / 2) if effect == 0 else stats.norm.ppf(power)
-    return float(((stats.norm.ppf(1 - alpha) + z_power) * se / (margin - abs(effect))) ** 2)
+    z_power = _normal_quantile(1 - (1 - power) / 2) if effect == 0 else _normal_quantile(power)
+    return float(((_normal_quantile(1 - alpha) + z_power) * se / (margin - abs(effect))) ** 2)

@@ -45,9 +45,9 @@ def permutation_p_value(
     x: np.ndarray, y: np.ndarray, attr_a: np.ndarray, attr_b: np.ndarray, permutations: int, seed: int
 ) -> tuple[float, float, float, int, bool]:
     """(p, ci_low, ci_high, number of partitions used, exact?) of the one-sided SEAT permutation test."""
-    # lazily: scipy.stats takes a second to import, and only masked models' evaluation runs SEAT
-    from scipy.special import comb
-    from scipy.stats import beta
+    # lazily, and scipy.special only: scipy.stats (beta.ppf) would add 0.6 s of import to every masked evaluation
+    # job for the interval below, which betaincinv gives bit-identically (checked on 6,000 (reach, total) pairs)
+    from scipy.special import betaincinv, comb
 
     if len(x) != len(y):
         raise DataError(f"SEAT permutation test needs equal target sizes, got {len(x)} and {len(y)}")
@@ -74,8 +74,9 @@ def permutation_p_value(
         chosen = np.sort(drawn, axis=1)  # type: ignore[assignment]
         reach += int((s[chosen].sum(axis=1) >= observed).sum())
         total += rows
-    low = float(beta.ppf(0.025, reach, total - reach + 1))
-    high = 1.0 if reach == total else float(beta.ppf(0.975, reach + 1, total - reach))
+    # Clopper-Pearson: the beta quantiles, betaincinv(a, b, q) = beta.ppf(q, a, b)
+    low = float(betaincinv(reach, total - reach + 1, 0.025))
+    high = 1.0 if reach == total else float(betaincinv(reach + 1, total - reach, 0.975))
     return reach / total, low, high, total, False
 
 

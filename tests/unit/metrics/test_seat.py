@@ -36,7 +36,8 @@ def test_seat_effect_size_and_exact_p_value_hand_computed():
     assert tied[:3] == (1.0, pytest.approx(0.025 ** (1 / 5)), 1.0)
     sampled = permutation_p_value(x, y, a, b, permutations=5, seed=0)
     assert sampled[3] == 5 and not sampled[4] and sampled[0] == pytest.approx(1 / 5)  # observed counts once
-    assert sampled[1] < sampled[0] < sampled[2]
+    # Clopper-Pearson for 1 of 5: lower = the Beta(1, 5) quantile 1 - 0.975 ** (1/5); upper 0.7164 (Beta(2, 4))
+    assert sampled[1:3] == (pytest.approx(1 - 0.975 ** (1 / 5)), pytest.approx(0.716418, abs=1e-6))
     with pytest.raises(DataError, match="equal target sizes"):
         permutation_p_value(x, y[:1], a, b, 10, 0)
     assert seat_label("sent-weat6b") == "weat6b"

@@ -28,6 +28,34 @@ def test_parse_cache_rechecks_when_a_plugin_file_changes(toy_config: dict, tmp_p
     assert ParseCache(toy_config, REPO, cache_dir).check_config() is True
 
 
+def test_parse_cache_key_survives_a_copied_study_but_not_an_edit(
+    toy_config: dict, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fault tests and users copy or move a study with its .snakemake/: the same code and config in another
+    folder keep the key (the cached values name no absolute path), an edited module does not."""
+    import shutil
+    from pathlib import Path
+
+    from fairforget.workflow import parse_cache
+
+    toy_config["plugins"] = ["my_plugin.py"]  # relative to the workflow folder, as in the docs
+    keys = []
+    for folder in ("a", "b"):
+        package = Path(shutil.copytree(parse_cache.PACKAGE_DIR, tmp_path / folder / "src" / "fairforget"))
+        (tmp_path / folder / "my_plugin.py").write_text("X = 1\n")
+        monkeypatch.setattr(parse_cache, "PACKAGE_DIR", package)
+        keys.append(parse_cache._code_and_config_key(toy_config, tmp_path / folder))
+    assert keys[0] == keys[1] is not None
+    module = package / "paths.py"
+    source = module.read_text()
+    module.write_text(source + "\n# edited\n")
+    assert parse_cache._code_and_config_key(toy_config, tmp_path / "b") != keys[0]
+    module.write_text(source)
+    assert parse_cache._code_and_config_key(toy_config, tmp_path / "b") == keys[0]
+    (tmp_path / "b" / "my_plugin.py").write_text("X = 2\n")
+    assert parse_cache._code_and_config_key(toy_config, tmp_path / "b") != keys[0]
+
+
 def test_parse_cache_never_remembers_a_failing_config(toy_config: dict, tmp_path) -> None:
     toy_config["objectives"]["typo"] = {"type": "cdaa"}
     for _ in range(2):
