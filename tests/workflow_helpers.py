@@ -57,9 +57,9 @@ def job_counts(output: str) -> dict[str, int]:
     return counts
 
 
-def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+def planned_jobs(workdir: Path, *args: str, env: dict[str, str] | None = None) -> dict[str, int]:
     """Rule -> job count of a dry run (parsed from Snakemake's job stats table)."""
-    result = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    result = snakemake(workdir, "-n", "--quiet", "rules", *args, env=env)
     return job_counts(result.stdout + result.stderr)
 
 

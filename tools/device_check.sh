@@ -43,6 +43,8 @@ models:
   llama-3.2-1b: {gpus: 1, mem_mb: 64000, n_params: 1235814400,
                  training: {block_size: 1024, batch_size: 8, gradient_accumulation_steps: 16}}
 training: {max_steps: $STEPS, probe_every_steps: $STEPS, checkpoint_every_steps: $STEPS, mixed_precision: bf16}
+# the two runs timed below (replaces the rehearsal's covering set)
+grid_subset: [{objective: cda, remedy: none, data_size: full}]
 EOF
 # the merged config validates and plans (also in the dry run, on CPU)
 "$(dirname "$PYTHON")/fairforget" plan --configfile config/paper.yaml config/rehearsal.yaml "$OUT_DIR/device.yaml" \

@@ -16,6 +16,7 @@ from snakemake.utils import update_config, validate
 
 from conftest import load_config
 from fairforget.cli import main
+from fairforget.config import run_grid, size_label
 from fairforget.config.schema import SCHEMA
 from fairforget.data.corpus import check_available, load_raw, parse_corpus, parse_replay_corpus
 from fairforget.models.hub import resolve_hub_model
@@ -111,8 +112,13 @@ def test_plan_merges_config_overlays_as_snakemake_does(capsys) -> None:
     }
     for rule, jobs in rows.items():
         assert printed[rule] == f"{jobs:,}"
-    # the overlay changed the grid (one seed), kept paper's arms
-    assert rows["finetune"] == 2 * 6 * 5 * 3 * 1
+    # the overlay ran a covering set of paper's grid (`grid_subset`, one seed): every model, objective, remedy and
+    # data size in at least one run, far fewer runs than their cross product
+    runs = run_grid(merged)
+    assert rows["finetune"] == len(runs) < 2 * 6 * 5 * 3
+    for axis, field in (("models", "model"), ("objectives", "objective"), ("remedies", "remedy")):
+        assert {getattr(run, field) for run in runs} == set(merged[axis])
+    assert {run.size for run in runs} == {size_label(size) for size in merged["data_sizes"]}
 
 
 @pytest.mark.parametrize("key", ["objectives", "remedies", "data_sizes"])

@@ -1,4 +1,5 @@
-"""The study grid: one fine-tuning run per model x objective x remedy x data size x seed."""
+"""The study grid: one fine-tuning run per model x objective x remedy x data size x seed, or the subset of them
+that `grid_subset` selects."""
 
 from __future__ import annotations
 
@@ -35,7 +36,53 @@ def run_grid(config: dict[str, Any]) -> list[Run]:
         if allowed is not None and model not in allowed:
             continue
         runs.append(Run(model, objective, remedy, size, int(seed)))
-    return runs
+    selectors = config.get("grid_subset")
+    if selectors is None:
+        return runs
+    axes = {"model": models, "objective": objectives, "remedy": remedies, "data_size": sizes, "seed": seeds}
+    wanted = [_selector(index, selector, axes) for index, selector in enumerate(selectors)]
+    for index, selector in enumerate(wanted):
+        if not any(_matches(run, selector) for run in runs):
+            raise ConfigError(
+                f"config key 'grid_subset[{index}]': {selectors[index]} matches no run of the grid "
+                "(an objective's `models:` may leave that model out)"
+            )
+    return [run for run in runs if any(_matches(run, selector) for selector in wanted)]
+
+
+# `grid_subset` selector key -> (the Run field it matches, the config key of its axis)
+_SELECTOR_KEYS = {
+    "model": ("model", "models"),
+    "objective": ("objective", "objectives"),
+    "remedy": ("remedy", "remedies"),
+    "data_size": ("size", "data_sizes"),
+    "seed": ("seed", "seeds"),
+}
+
+
+def _selector(index: int, selector: dict[str, Any], axes: dict[str, list[Any]]) -> dict[str, Any]:
+    """One `grid_subset` entry as Run field -> value (data sizes as path labels), each value checked to be on
+    its axis of the grid."""
+    fields = {}
+    for key, value in selector.items():
+        if key not in _SELECTOR_KEYS:
+            raise ConfigError(
+                f"config key 'grid_subset[{index}].{key}': unknown key; allowed: {', '.join(_SELECTOR_KEYS)}"
+            )
+        field, axis = _SELECTOR_KEYS[key]
+        if key == "data_size":
+            value = size_label(value)
+        if value not in axes[key]:
+            raise ConfigError(
+                f"config key 'grid_subset[{index}].{key}': {selector[key]!r} is not in '{axis}'; "
+                f"allowed: {', '.join(str(v) for v in axes[key])}"
+            )
+        fields[field] = value
+    return fields
+
+
+def _matches(run: Run, selector: dict[str, Any]) -> bool:
+    return all(getattr(run, field) == value for field, value in selector.items())
 
 
 def run_training_config(config: dict[str, Any], model: str, objective: str, remedy: str) -> dict[str, Any]:

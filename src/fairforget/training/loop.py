@@ -116,15 +116,14 @@ def make_optimizer(
 
 def count_tokens_tensor(batch: Mapping[str, Any], device: torch.device) -> torch.Tensor:
     """Non-padding tokens in a batch, as a device tensor (no host sync): the sum of every `*attention_mask`
-    tensor, else the sizes of the `*input_ids` tensors."""
+    tensor, else the sizes of the `*input_ids` tensors, plus those of the model inputs nested in mappings (the
+    sentence-pair objectives' batches: `{"lm": {...}, "twin": {...}}`, `{"stereo": {...}, "anti": {...}}`)."""
     masks = [v for k, v in batch.items() if k.endswith("attention_mask") and isinstance(v, torch.Tensor)]
-    if masks:
-        return sum(
-            (m.sum().to(device=device, dtype=torch.long) for m in masks),
-            torch.zeros((), dtype=torch.long, device=device),
-        )
     ids = [v for k, v in batch.items() if k.endswith("input_ids") and isinstance(v, torch.Tensor)]
-    return torch.tensor(sum(t.numel() for t in ids), dtype=torch.long, device=device)
+    counts = [m.sum() for m in masks] if masks else [torch.tensor(t.numel()) for t in ids]
+    counts += [count_tokens_tensor(v, device) for v in batch.values() if isinstance(v, Mapping)]
+    zero = torch.zeros((), dtype=torch.long, device=device)
+    return sum((c.to(device=device, dtype=torch.long) for c in counts), zero)
 
 
 def move_to_device(batch: Any, device: torch.device) -> Any:
