@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from conftest import REPO, load_config
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from conftest import REPO, load_config
 from fairforget.config import Run, run_grid
 from fairforget.errors import ConfigError
 
