@@ -14,12 +14,13 @@ only when a fine-tuned checkpoint is evaluated; the others describe one model (b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fairforget.errors import ConfigError
+from fairforget.errors import ConfigError, ModelError
 from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue
 from fairforget.metrics.conventions import DEFAULT, convention_names_from_config
 from fairforget.registry import Registry
@@ -156,6 +157,13 @@ class ModelScores:
     truncated: dict[str, np.ndarray] = field(default_factory=dict)
     # extra-pass conventions' sentence scores: "<convention name>.<stereo|anti|candidate>" -> score per item
     convention_scores: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def extra_pass_scores(self, convention: str, parts: Sequence[str]) -> list[np.ndarray]:
+        """An extra-pass convention's score per item for each part (`stereo`/`anti`, or StereoSet's candidates)."""
+        found = [self.convention_scores.get(f"{convention}.{part}") for part in parts]
+        if any(scores is None for scores in found):
+            raise ModelError(f"scoring convention {convention!r} needs its extra pass, but the scores do not hold it")
+        return found  # type: ignore[return-value]
 
 
 @dataclass

@@ -38,6 +38,11 @@ class MetricValue:
             "n": int(self.n),
         }
 
+    @classmethod
+    def exact(cls, value: float, n: int) -> MetricValue:
+        """An exact figure (a count, a p-value computed exactly): its interval is the value itself."""
+        return cls(float(value), float(value), float(value), int(n))
+
 
 @dataclass(frozen=True)
 class BootstrapSettings:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from fairforget.errors import ModelError
 from fairforget.metrics.base import METRICS, EvaluationSettings, Metric, MetricContext, ModelScores, pair_requirement
 from fairforget.metrics.bootstrap import MetricValue, mean_estimate
 from fairforget.metrics.conventions import Convention, active_conventions
@@ -101,18 +100,15 @@ def truncated_items(ctx: MetricContext, group: str) -> dict[str, MetricValue]:
     flags = ctx.scores.truncated.get(group)
     if flags is None:
         return {}
-    count = float(np.count_nonzero(flags))
-    return {"truncated_items": MetricValue(count, count, count, int(len(flags)))}
+    return {"truncated_items": MetricValue.exact(np.count_nonzero(flags), len(flags))}
 
 
 def convention_pair_scores(ctx: MetricContext, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
     """Per pair (stereo, anti) scores under `convention`: from the shared token scores, or its extra pass."""
     if convention.pair_scoring is not None:
         return pair_scores(ctx.scores, convention.metric, convention.pair_scoring)
-    sides = [ctx.scores.convention_scores.get(f"{name}.{side}") for side in ("stereo", "anti")]
-    if sides[0] is None or sides[1] is None:
-        raise ModelError(f"scoring convention {name!r} needs its extra pass, but the scores do not hold it")
-    return sides[0], sides[1]
+    stereo, anti = ctx.scores.extra_pass_scores(name, ("stereo", "anti"))
+    return stereo, anti
 
 
 @METRICS.register("crows_pairs")

@@ -33,19 +33,15 @@ def mcnemar_exact_p(to_anti: int, to_stereo: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
-def _exact(value: float, n: int) -> MetricValue:
-    return MetricValue(float(value), float(value), float(value), int(n))
-
-
 def flip_statistics(base_prefers: np.ndarray, tuned_prefers: np.ndarray) -> dict[str, MetricValue]:
     """flips_to_anti, flips_to_stereo (exact counts over the items) and the exact McNemar p-value."""
     base_prefers, tuned_prefers = np.asarray(base_prefers, bool), np.asarray(tuned_prefers, bool)
     to_anti = int(np.count_nonzero(base_prefers & ~tuned_prefers))
     to_stereo = int(np.count_nonzero(~base_prefers & tuned_prefers))
     return {
-        "flips_to_anti": _exact(to_anti, len(base_prefers)),
-        "flips_to_stereo": _exact(to_stereo, len(base_prefers)),
-        "mcnemar_p": _exact(mcnemar_exact_p(to_anti, to_stereo), to_anti + to_stereo),
+        "flips_to_anti": MetricValue.exact(to_anti, len(base_prefers)),
+        "flips_to_stereo": MetricValue.exact(to_stereo, len(base_prefers)),
+        "mcnemar_p": MetricValue.exact(mcnemar_exact_p(to_anti, to_stereo), to_anti + to_stereo),
     }
 
 

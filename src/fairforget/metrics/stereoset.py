@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fairforget.errors import ModelError
 from fairforget.metrics.base import METRICS, STEREOSET, EvaluationSettings, Metric, MetricContext
 from fairforget.metrics.bootstrap import MetricValue, estimate
 from fairforget.metrics.conventions import active_conventions
@@ -63,12 +62,9 @@ class StereoSet(Metric):
             if not convention.extra_pass:  # the shared pass's own scores: the values just computed
                 out.update({f"{convention.short}.{k}": value for k, value in own.items()})
                 continue
-            found = {c: ctx.scores.convention_scores.get(f"{name}.{c}") for c in shared}
-            missing = [c for c, v in found.items() if v is None]
-            if missing:
-                raise ModelError(f"scoring convention {name!r} needs its extra pass, but the scores do not hold it")
+            found = ctx.scores.extra_pass_scores(name, list(shared))
             # geometric-mean probability from the mean log-probability (bias-bench's 2^(mean log2 p))
-            scores = {c: np.exp(np.asarray(v)) for c, v in found.items()}
+            scores = {c: np.exp(np.asarray(v)) for c, v in zip(shared, found)}
             values = stereoset_statistics(scores, targets, ctx.settings)
             out.update({f"{convention.short}.{statistic}": value for statistic, value in values.items()})
         return out

@@ -102,7 +102,7 @@ def trajectory_statistics(events: pl.DataFrame, settings: EvaluationSettings) ->
         )
         # the probe schedule's resolution (steps recorded per item), an exact count: its interval is itself
         recorded = float(part["n_steps"].max())  # type: ignore[arg-type]
-        out[f"{probe_set}_recorded_steps"] = MetricValue(recorded, recorded, recorded, part.height)
+        out[f"{probe_set}_recorded_steps"] = MetricValue.exact(recorded, part.height)
     return out
 
 

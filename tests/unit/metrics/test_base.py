@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from fairforget.errors import ConfigError
-from fairforget.metrics.base import EvaluationSettings
+from fairforget.errors import ConfigError, ModelError
+from fairforget.metrics.base import EvaluationSettings, ModelScores
 
 
 def test_settings_validation_names_config_keys():
@@ -19,3 +20,11 @@ def test_settings_validation_names_config_keys():
         EvaluationSettings.from_config({"selective_probe_sets": ["bogus"]})
     with pytest.raises(ConfigError, match="evaluation.batch_size"):
         EvaluationSettings.from_config({"batch_size": 0})
+
+
+def test_extra_pass_scores_are_returned_in_the_parts_order_or_refused_naming_the_convention():
+    scores = ModelScores("causal", convention_scores={"c.stereo": np.array([1.0]), "c.anti": np.array([2.0])})
+    stereo, anti = scores.extra_pass_scores("c", ("stereo", "anti"))
+    assert (stereo[0], anti[0]) == (1.0, 2.0)
+    with pytest.raises(ModelError, match="'d' needs its extra pass"):
+        scores.extra_pass_scores("d", ("stereo", "anti"))

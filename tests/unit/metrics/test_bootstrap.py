@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from fairforget.metrics.bootstrap import BootstrapSettings, mean_estimate, ratio_estimate
+from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue, mean_estimate, ratio_estimate
 
 BOOT = BootstrapSettings(samples=200, seed=0)
 
@@ -30,3 +30,9 @@ def test_ratio_estimate_is_ratio_of_sums():
     assert result.value == pytest.approx(1.0)
     assert 0.5 <= result.ci_low <= result.ci_high <= 1.5
     assert math.isnan(ratio_estimate(np.array([0.0]), np.array([0.0]), BOOT).value)
+
+
+def test_an_exact_value_is_its_own_interval():
+    value = MetricValue.exact(3, 10)
+    assert (value.value, value.ci_low, value.ci_high, value.n) == (3.0, 3.0, 3.0, 10)
+    assert value.to_json() == {"value": 3.0, "ci_low": 3.0, "ci_high": 3.0, "n": 10}
