@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fairforget.metrics.conventions import CONVENTIONS
+from fairforget.metrics.conventions import CONVENTIONS, active_conventions
 from fairforget.models.modeldir import load_model_dir
 from fairforget.scoring.dispatch import score_texts
 from fairforget.scoring.pairs import pair_sentence_scores, prefers_stereotype, scored_pairs
@@ -45,10 +45,7 @@ def main() -> None:
         tokenizer, kind, anti_texts, args.max_length
     )
     preferences = {}
-    for name in CONVENTIONS.names():
-        convention = CONVENTIONS.get(name)
-        if convention.metric != "crows_pairs" or convention.kind != kind:
-            continue
+    for name, convention in active_conventions(CONVENTIONS.names(), "crows_pairs", kind):  # every one, extra pass too
         if convention.pair_scoring is not None:
             s, a = pair_sentence_scores(stereo, anti, convention.pair_scoring)
             decimals = convention.pair_scoring.decimals
