@@ -100,7 +100,7 @@ def truncated_items(ctx: MetricContext, group: str) -> dict[str, MetricValue]:
     flags = ctx.scores.truncated.get(group)
     if flags is None:
         return {}
-    return {"truncated_items": MetricValue.exact(np.count_nonzero(flags), len(flags))}
+    return {"truncated_items": MetricValue.exact(float(np.count_nonzero(flags)), len(flags))}
 
 
 def convention_pair_scores(ctx: MetricContext, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
