@@ -161,21 +161,39 @@ def micro_evaluation_targets(config: dict) -> list[str]:
     ]
 
 
+def micro_kinds_read(items: list[pytest.Item]) -> set[str]:
+    """The model kinds of the micro study that the session's tests using `micro_evaluations` read: those named by
+    their `micro_kinds` marks, every kind when one of them has no such mark."""
+    kinds: set[str] = set()
+    for item in items:
+        if "micro_evaluations" in item.fixturenames:
+            mark = item.get_closest_marker("micro_kinds")
+            if mark is None:
+                return {"masked", "causal"}
+            kinds.update(mark.args)
+    return kinds
+
+
 @pytest.fixture(scope="session")
 def micro_evaluations(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The micro study up to the planted-stereotype evaluations. When the session also runs a test that needs the
     whole study (`micro_workflow`), that one run serves both; otherwise (e.g. `pytest -m learned`, and its rerun on
     another kernel path by tests/project/test_learned_kernel_paths.py) only the jobs those evaluations need run,
     with the `planted` metric alone: no other metrics, tables or figures (a metric's value does not depend on which
-    others are computed). On a CPU study a checkpoint's evaluation job also runs its downstream tasks after the
-    evaluation (rules/inputs/downstream.smk), which no `learned` test reads: they run at their smallest (one
-    epoch over 16 examples instead of six over 200)."""
+    others are computed), and only the models of the kinds those tests read (`micro_kinds` marks: the rerun on the
+    default kernel path reads the masked toy only). On a CPU study a checkpoint's evaluation job also runs its
+    downstream tasks after the evaluation (rules/inputs/downstream.smk), which no `learned` test reads: they run at
+    their smallest (one epoch over 16 examples instead of six over 200)."""
     if any("micro_workflow" in item.fixturenames for item in request.session.items):
         return request.getfixturevalue("micro_workflow")
     from workflow_helpers import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path_factory.mktemp("micro-evaluations") / "wf")
     config = load_config("micro.yaml")
+    kinds = micro_kinds_read(request.session.items)
+    config["models"] = {name: cfg for name, cfg in config["models"].items() if cfg["kind"] in kinds}
+    # no fused checkpoint is among the targets, and the fusion filter may not name a model left out
+    config["fusion"].update(enabled=False, models=[m for m in config["fusion"]["models"] if m in config["models"]])
     config["evaluation"]["metrics"] = ["planted"]
     config["data"]["downstream"].update(train_max_examples=16, dev_max_examples=16)
     config["downstream"]["epochs"] = 1

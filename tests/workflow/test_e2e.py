@@ -93,7 +93,9 @@ def _models(config: dict, kind: str) -> list[str]:
     return models
 
 
-@pytest.mark.learned
+# the causal toy's outcomes are the same on the three kernel paths (above): not rerun on the default path
+@pytest.mark.learned(same_on_kernel_paths=True)
+@pytest.mark.micro_kinds("causal")
 def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_evaluations: Path) -> None:
     results, config = micro_evaluations / "results", _config(micro_evaluations)
     for model in _models(config, "causal"):
@@ -115,6 +117,7 @@ def test_causal_toy_holds_planted_stereotype_and_cda_lowers_it(micro_evaluations
 
 
 @pytest.mark.learned
+@pytest.mark.micro_kinds("masked")
 def test_masked_toy_holds_planted_stereotype(micro_evaluations: Path) -> None:
     for model in _models(_config(micro_evaluations), "masked"):
         base, base_gap = _planted(micro_evaluations / "results" / "eval" / "base" / model / "metrics.json")
@@ -123,6 +126,7 @@ def test_masked_toy_holds_planted_stereotype(micro_evaluations: Path) -> None:
 
 
 @pytest.mark.learned
+@pytest.mark.micro_kinds("masked")
 def test_masked_toy_loses_the_planted_link_under_any_uniform_masking_fine_tuning(micro_evaluations: Path) -> None:
     """The known limit of docs/metrics.md §8, asserted as what is robust about it: fine-tuning with uniform MLM
     masking, which rarely hides the pronoun, erodes the masked toy's occupation-pronoun link whatever the

@@ -2,7 +2,8 @@
 
 The `learned` tests' thresholds hold across the spread measured over fine-tuning seeds 0-4 x torch CPU kernel
 paths default/avx2/avx512 (ATEN_CPU_CAPABILITY; the values were identical on the three paths), written beside
-each; the tests run seed 0.
+each; the tests run seed 0. Identical on every path, they are not rerun on the default path
+(`same_on_kernel_paths`, tests/project/test_learned_kernel_paths.py).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def learnable_task(tmp_path_factory):
     return load_task(task_dir, "sst2")
 
 
-@pytest.mark.learned
+@pytest.mark.learned(same_on_kernel_paths=True)
 @pytest.mark.parametrize("kind", ["masked", "causal"])
 def test_classifier_learns_contains_good(kind, tiny_models, learnable_task):
     model_dir, _ = tiny_models[kind]
@@ -66,7 +67,7 @@ def test_same_seed_gives_identical_predictions(kind, tiny_models, good_task_dir)
     assert not np.array_equal(first.logits, other.logits)  # the seed does reach head init / data order
 
 
-@pytest.mark.learned
+@pytest.mark.learned(same_on_kernel_paths=True)
 def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
     """STS-B style: num_labels 1, MSE; the score is the number of 'good' words (0-3)."""
     rng = random.Random(0)
@@ -93,7 +94,7 @@ def test_regression_head_learns_stsb_like_task(tiny_models, tmp_path):
     assert outcome.metrics["pearson"] >= 0.8, outcome.metrics  # measured 0.978-0.999
 
 
-@pytest.mark.learned
+@pytest.mark.learned(same_on_kernel_paths=True)
 def test_lora_mode_trains_adapters_and_head(tiny_models, learnable_task):
     model_dir, _ = tiny_models["causal"]
     settings = parse_settings({**LEARN, "lora": {"r": 8, "alpha": 16, "dropout": 0.0}})
