@@ -15,9 +15,8 @@ longer than `evaluation.max_length`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import re
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -35,7 +35,9 @@ def test_each_checkpoint_has_its_change_interval_flips_p_and_convention():
     assert "| bert | `crows_pairs.masked.metric_py` | cda | none | full | 0 |" in text
     assert "`crows_pairs.causal.lm_eval`" in render_bias(_frame(), SETTINGS, KINDS, causal_pair_score="sum")
     assert "No cell has 2 seeds or more" in text
-    assert "The findings' bias metric is `crows_pairs.stereo_preference`; its change: `crows_pairs.paired_change`" in text
+    assert (
+        "The findings' bias metric is `crows_pairs.stereo_preference`; its change: `crows_pairs.paired_change`" in text
+    )
 
 
 def test_cells_with_several_seeds_get_the_t_interval_over_seeds():

@@ -24,4 +24,6 @@ def test_per_target_stereoset_changes_are_described_and_labelled():
     assert "target term `mother`" in text and "paired bootstrap" in text
     assert "convention `one_pass`" in describe("stereoset.one_pass.mcnemar_p_mother")
     assert label("stereoset.ss_paired_change_mother").detail == "SS change tuned − base, target mother"
-    assert label("stereoset.one_pass.ss_paired_change_mother").detail == "SS change tuned − base, target mother (one_pass)"
+    assert (
+        label("stereoset.one_pass.ss_paired_change_mother").detail == "SS change tuned − base, target mother (one_pass)"
+    )

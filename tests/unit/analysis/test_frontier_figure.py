@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import polars as pl
 
-from fairforget.analysis.figure_set import styled
 from fairforget.analysis.bias_changes import paired_score_of
+from fairforget.analysis.figure_set import styled
 from fairforget.analysis.frontier_figure import bias_frontier, paired_bar
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.synthetic import SyntheticStudy, write_synthetic_study

@@ -164,7 +164,9 @@ def test_stereoset_extra_pass_convention_changes_against_the_base():
         return ModelScores("causal", sentence_scores=shared, convention_scores={
             f"{name}.{c}": np.array(v) for c, v in logs.items()})  # fmt: skip
 
-    ctx = MetricContext("causal", EvaluationData(stereoset=records), settings, scores([-1.0, -1.0]), scores([-1.0, -3.0]))
+    ctx = MetricContext(
+        "causal", EvaluationData(stereoset=records), settings, scores([-1.0, -1.0]), scores([-1.0, -3.0])
+    )
     out = StereoSet().compute(ctx)
     assert out["bias_bench.ss_paired_change"].value == out["bias_bench.ss_paired_change_t"].value == 50.0
     assert out["bias_bench.flips_to_stereo"].value == 1.0 and out["bias_bench.mcnemar_p"].value == 1.0
