@@ -36,8 +36,15 @@ def _count(row: Mapping[str, Any], column: str) -> str:
 
 
 def _score_lines(frame: pl.DataFrame, score: PairedScore, kinds: Mapping[str, str], causal: str) -> list[str]:
-    """One score's table: a row per checkpoint with a change."""
+    """One score's table: a row per checkpoint with a change, except, for a named convention's columns, the
+    models whose own column follows that convention (the same numbers, listed under the own column)."""
     part = frame.filter(pl.col(score.column).is_not_null()).sort(RUN_KEYS)
+    if score.short is not None:
+        own = PairedScore(score.group, None, score.statistic)
+        repeated = [m for m, k in kinds.items() if score.convention(k, causal) == own.convention(k, causal)]
+        part = part.filter(~pl.col("model").cast(pl.Utf8).is_in(repeated))
+    if part.is_empty():
+        return []
     lines = [
         f"### `{score.column}`: change in `{score.score}`",
         "",
@@ -128,7 +135,9 @@ def render_bias(
         "items (docs/metrics.md §5.2): the change (points of the score) with its 95% paired bootstrap interval "
         "over items (pairs; StereoSet: clusters), the items that flipped from preferring the stereotype to not "
         "(to anti) and back (to stereo), and the exact McNemar p of those flips. `convention`: how the score is "
-        "computed (docs/metrics.md §5.1). StereoSet's change per target term is in the run table "
+        "computed (docs/metrics.md §5.1); a convention's table leaves out the models whose metric's own column "
+        "follows it (the same numbers, in the own column's table). StereoSet's change per target term is in the "
+        "run table "
         "(`stereoset[.<convention>].ss_paired_change_<target>`, `mcnemar_p_<target>`).",
         "",
     ]

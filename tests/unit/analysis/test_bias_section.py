@@ -67,3 +67,18 @@ def test_fused_checkpoints_are_listed_between_the_ends():
 def test_a_table_without_paired_changes_says_so():
     frame = _frame().drop([c for c in _frame().columns if "paired_change" in c or "mcnemar" in c or "flips" in c])
     assert "no paired bias change" in render_bias(frame, SETTINGS, KINDS)
+
+
+def test_a_conventions_table_does_not_repeat_the_own_columns_numbers():
+    own = pl.col("crows_pairs.paired_change")
+    frame = _frame().with_columns(  # as the evaluation writes them: a convention's columns for its kind only
+        pl.when(pl.col("model") == "bert").then(own).alias("crows_pairs.metric_py.paired_change"),
+        pl.when(pl.col("model") == "llama").then(own).alias("crows_pairs.one_pass_mean.paired_change"),
+    )
+    text = render_bias(frame, SETTINGS, KINDS)
+    # bert's own column is metric_py, llama's is one_pass_mean: each convention's table would only repeat them
+    assert "crows_pairs.metric_py.paired_change" not in text and "crows_pairs.one_pass_mean.paired_change" not in text
+    # under causal_pair_score "sum" llama's own column is lm_eval, so one_pass_mean's table lists llama
+    summed = render_bias(frame, SETTINGS, KINDS, causal_pair_score="sum")
+    assert "### `crows_pairs.one_pass_mean.paired_change`" in summed
+    assert "| llama | `crows_pairs.causal.one_pass_mean` |" in summed.split("one_pass_mean.paired_change`")[1]
