@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fairforget.analysis.bias_changes import model_kinds
+from fairforget.analysis.bias_section import render_bias
 from fairforget.analysis.claims import Finding
 from fairforget.analysis.figure_set import figure_makers, save_figure
 from fairforget.analysis.markdown import write_findings
@@ -37,17 +39,18 @@ def findings(
     fusion_table_path: str | Path | None = None,
 ) -> list[Finding]:
     """findings.md (+ findings.provenance.json) and, with `figures_dir`, the verdicts figure drawn from the same
-    findings (figures/verdicts.{png,pdf} + its sidecar); with `fusion_table_path`, findings.md ends with the
-    fusion section (fairforget.fusion)."""
+    findings (figures/verdicts.{png,pdf} + its sidecar). After the claims, findings.md has the bias section
+    (analysis.bias_section: paired changes against the base, fused checkpoints' too with `fusion_table_path`)
+    and, with `fusion_table_path`, the fusion section (fairforget.fusion)."""
     settings = AnalysisSettings.from_config(config)
     inputs = [table_path] + ([fusion_table_path] if fusion_table_path is not None else [])
     record = build_record("findings", inputs, config, repo_root, code_root)
     frame = read_run_table(table_path)
-    sections = []
-    if fusion_table_path is not None:
-        fused = analyse_fusion(
-            read_fusion_table(fusion_table_path), frame, settings, FusionSettings.from_config(config)
-        )
+    fusion = read_fusion_table(fusion_table_path) if fusion_table_path is not None else None
+    causal_pair_score = str((config.get("evaluation") or {}).get("causal_pair_score", "mean"))
+    sections = [render_bias(frame, settings, model_kinds(config), causal_pair_score, fusion)]
+    if fusion is not None:
+        fused = analyse_fusion(fusion, frame, settings, FusionSettings.from_config(config))
         sections.append(render_fusion(fused, settings))
     result = write_findings(frame, settings, out, sections)
     finish(record, [out], sidecar_for(out))

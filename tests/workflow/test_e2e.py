@@ -63,6 +63,14 @@ def test_every_output_exists_and_is_finite(micro_workflow: Path) -> None:
     assert csv.height == table.height
     findings = (results / "findings.md").read_text()
     assert "F1" in findings and "F2" in findings and "F3" in findings
+    # the bias section (docs/metrics.md §5.2): every run's paired change of each score, its convention named
+    bias = findings.split("## Bias: paired change of each checkpoint against its base", 1)[1]
+    assert "### `crows_pairs.paired_change`: change in `crows_pairs.stereo_preference`" in bias
+    assert "| llama-tiny | `crows_pairs.causal.one_pass_mean` | cda |" in bias
+    assert "| bert-tiny | `crows_pairs.masked.metric_py` | cda |" in bias
+    assert "No cell has 2 seeds or more" in bias  # the micro study has one seed
+    per_target = [c for c in table.columns if c.startswith("stereoset.ss_paired_change_") and "." not in c[27:]]
+    assert per_target and all(table[c].null_count() < table.height for c in per_target)
     for png in (results / "figures").glob("*.png"):
         assert png.stat().st_size > 1000
         assert png.with_suffix(".pdf").stat().st_size > 1000

@@ -66,6 +66,11 @@ def test_the_fusion_table_findings_and_frontier_show_the_path(micro_workflow: Pa
     assert "Not detectable here: The best-α rows' tests (threshold 0.05 / 3 weights) cannot reject with 1 unit(s):" in (
         findings
     )
+    # the fused checkpoint's paired bias change against the base, in the fusion table and the bias section
+    half = table.filter(pl.col("alpha") == 0.5)
+    bias_change = next(c for c in table.columns if c.endswith("paired_change"))
+    assert half[bias_change].null_count() == 0 and table.filter(pl.col("alpha") == 0.0)[bias_change].null_count() == 1
+    assert f"### Fused checkpoints: `{bias_change}`" in findings and "| llama-tiny | " in findings
     frontier = json.loads((results / "figures" / "bias_vs_forgetting_frontier.provenance.json").read_text())
     assert "tables/fusion.parquet" in json.dumps(frontier)
     # the fused checkpoint's lineage reaches both parents in R's own layout

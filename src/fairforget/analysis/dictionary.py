@@ -156,6 +156,8 @@ PATTERN_LABELS = (
     (r"(\w+)_mean_first_learned_step", "first step correct, {}", "optimizer steps"),
     (r"(\w+)_mean_first_learned_progress", "first step correct, {}", "fraction of the run"),
     (r"(\w+)_recorded_steps", "recorded probe steps, {}", COUNT),
+    (r"ss_paired_change_(\w+)", "SS change tuned − base, target {}", "points of SS"),
+    (r"mcnemar_p_(\w+)", "McNemar p of the flips, target {}", "probability"),
 )
 # The columns the figures plot most, named as a reader says them.
 COLUMN_LABELS = {
@@ -187,12 +189,32 @@ SUFFIXES = {
 }
 
 
+# Statistics per StereoSet target term (docs/metrics.md §5.2): (pattern, description); the target fills `{}`.
+TARGET_STATISTICS = (
+    (r"ss_paired_change_(\w+)", "tuned minus base SS over the clusters of target term `{}`, CI from a paired "
+     "bootstrap over those clusters"),
+    (r"mcnemar_p_(\w+)", "exact two-sided McNemar p-value of the flips among target term `{}`'s clusters"),
+)  # fmt: skip
+
+
+def _known(statistic: str) -> str | None:
+    """The description of a statistic's name, fixed or per StereoSet target term."""
+    if statistic in STATISTICS:
+        return STATISTICS[statistic]
+    for pattern, text in TARGET_STATISTICS:
+        match = re.fullmatch(pattern, statistic)
+        if match:
+            return text.format(match.group(1))
+    return None
+
+
 def _statistic(core: list[str]) -> str:
     name = ".".join(core)
-    if name in STATISTICS:
-        return STATISTICS[name]
-    if len(core) == 2 and core[1] in STATISTICS:  # `<group>.<convention>.<statistic>` (docs/metrics.md §5.1)
-        return f"{STATISTICS[core[1]]}, scored under the convention `{core[0]}` (docs/metrics.md §5.1)"
+    known = _known(name)
+    if known is not None:
+        return known
+    if len(core) == 2 and _known(core[1]) is not None:  # `<group>.<convention>.<statistic>` (docs/metrics.md §5.1)
+        return f"{_known(core[1])}, scored under the convention `{core[0]}` (docs/metrics.md §5.1)"
     # selective forgetting: `stereo_<s>` / `anti_<s>` = forgetting statistic s on one side of the pairs
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
         if name.startswith(side) and name[len(side) :] in STATISTICS:
@@ -270,6 +292,9 @@ def _statistic_label(core: list[str]) -> tuple[str, str]:
         return STATISTIC_LABELS[name]
     if len(core) == 2 and core[1] in STATISTIC_LABELS:  # a scoring convention's column
         detail, unit = STATISTIC_LABELS[core[1]]
+        return f"{detail} ({core[0]})", unit
+    if len(core) == 2 and any(re.fullmatch(p, core[1]) for p, _ in TARGET_STATISTICS):  # a convention's, per target
+        detail, unit = _statistic_label(core[1:])
         return f"{detail} ({core[0]})", unit
     for side, words in (("stereo_", "stereotypical"), ("anti_", "anti-stereotypical")):
         if name.startswith(side) and name[len(side) :] in STATISTIC_LABELS:

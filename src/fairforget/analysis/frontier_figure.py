@@ -1,5 +1,6 @@
-"""The bias-vs-forgetting frontier figure: every fine-tuned run, the Pareto front per model and, with a fusion
-table, each fused run's path from the base model (alpha = 0) to its checkpoint (alpha = 1)."""
+"""The bias-vs-forgetting frontier figure: every fine-tuned run, with the 95% paired CI of its bias change against
+the base as a vertical error bar where the run table has it (docs/metrics.md §5.2), the Pareto front per model
+and, with a fusion table, each fused run's path from the base model (alpha = 0) to its checkpoint (alpha = 1)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from fairforget.analysis import columns as cols  # noqa: E402
+from fairforget.analysis.bias_changes import PairedScore, paired_score_of  # noqa: E402
 from fairforget.analysis.dictionary import ColumnLabel, label  # noqa: E402
 from fairforget.analysis.figures import FUSION_MARKER, levels, panels, study_style, suptitle, x_axis, y_axis  # noqa: E402
 from fairforget.analysis.settings import AnalysisSettings  # noqa: E402
@@ -41,6 +43,45 @@ def _bias_label(bias: str | None, ideal: float | None) -> tuple[str, str | None]
     unit = lab.unit.split(",")[0]
     distance = ColumnLabel(bias, "Distance from no bias", f"|{lab.detail} − {ideal:g}|, {lab.name.lower()}", unit)
     return distance.wrapped(Y_LABEL_CHARS), f"|{bias} − {ideal:g}|"
+
+
+def paired_bar(
+    row: dict[str, Any], bias: str, score: PairedScore | None, ideal: float | None
+) -> tuple[float, float] | None:
+    """The run's error bar on the plotted scale: its bias value shifted by the paired CI of its change against
+    the base, [value - (change - ci_low), value + (ci_high - change)], then as a distance from `ideal` when there
+    is one (0 when the interval holds the ideal). None without a paired change."""
+    if score is None:
+        return None
+    values = [row.get(name) for name in (bias, score.column, f"{score.column}.ci_low", f"{score.column}.ci_high")]
+    if any(v is None for v in values):
+        return None
+    value, change, low, high = (float(v) for v in values)  # type: ignore[arg-type]
+    bottom, top = value - (change - low), value + (high - change)
+    if ideal is None:
+        return bottom, top
+    ends = (abs(bottom - ideal), abs(top - ideal))
+    return (0.0 if bottom <= ideal <= top else min(ends)), max(ends)
+
+
+def _run_point(
+    ax: Any, row: dict[str, Any], point: tuple[float, float], bar: tuple[float, float] | None, style: StudyStyle
+) -> None:
+    """A run's marker and, with `bar` (bottom, top on the plotted scale), its error bar in its objective's colour."""
+    px, py = point
+    if bar is not None:
+        ax.errorbar(
+            px,
+            py,
+            yerr=[[max(0.0, py - bar[0])], [max(0.0, bar[1] - py)]],
+            fmt="none",
+            ecolor=style.colours[row["objective"]],
+            elinewidth=0.6,
+            capsize=1.5,
+            alpha=0.7,
+            zorder=1,
+        )
+    ax.plot(px, py, **style.point(row["objective"], row["model"], row["remedy"]))
 
 
 def _fusion_paths(
@@ -81,6 +122,8 @@ def bias_frontier(
     bias = cols.bias_column(frame, settings)
     ideal = cols.bias_ideal(bias, settings)
     y_label, y_note = _bias_label(bias, ideal)
+    score = paired_score_of(bias)
+    bars = score is not None and score.column in frame.columns
     models = levels(frame, "model")
     fig, axes = panels(len(models))
 
@@ -98,8 +141,8 @@ def bias_frontier(
         points = [(row[x], distance(row[bias])) for row in part.iter_rows(named=True)]
         if fusion is not None and x in fusion.columns and bias in fusion.columns:
             _fusion_paths(ax, fusion, model, x, bias, distance, style)
-        for row, (px, py) in zip(part.iter_rows(named=True), points):
-            ax.plot(px, py, **style.point(row["objective"], row["model"], row["remedy"]))
+        for row, point in zip(part.iter_rows(named=True), points):
+            _run_point(ax, row, point, paired_bar(row, bias, score, ideal), style)
         base_column = f"{bias}.base"
         if base_column in part.columns and part[base_column].drop_nulls().len():
             ax.axhline(distance(part[base_column].drop_nulls()[0]), color=FIT_COLOUR, linestyle=":", linewidth=1)
@@ -118,7 +161,8 @@ def bias_frontier(
         else:
             note(ax, "no runs with both metrics")
     what = "bias" if ideal is None else "distance from no bias"
-    suptitle(fig, f"{what.capitalize()} vs overall forgetting per model (lower left is better)")
+    suffix = "; bars: 95% paired CI of the change against the base, over items" if bars else ""
+    suptitle(fig, f"{what.capitalize()} vs overall forgetting per model (lower left is better){suffix}")
     keys = [
         Line2D([], [], color=FIT_COLOUR, linestyle="--", linewidth=1, label="Pareto frontier"),
         Line2D([], [], color=FIT_COLOUR, linestyle=":", linewidth=1, label="base model"),

@@ -1,6 +1,6 @@
 """findings.md: per claim the verdict, the rule, the tests used, n, estimates, CIs, p-values, power and what
-would settle an open verdict; after the claims, any further sections (the fusion section), so that the file is
-written once."""
+would settle an open verdict; after the claims, any further sections (the bias section, the fusion section), so
+that the file is written once."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from fairforget.analysis import columns as cols
+from fairforget.analysis.bias_changes import paired_score_of
 from fairforget.analysis.results import classify
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.table import build_run_table
@@ -66,10 +67,12 @@ def build_fusion_table(
     fusion: FusionSettings,
 ) -> pl.DataFrame:
     """One row per fused run and configured weight: the identity, `alpha`, `checkpoint_hash`, and the overall
-    forgetting, bias (+ `.base`) and downstream change columns of the run table."""
+    forgetting, bias (+ `.base`) and downstream change columns of the run table; and the bias score's paired
+    change against the base (+ CI, McNemar p) where the run table has it (null at alpha = 0, the base itself)."""
     c = Columns.of(run_frame, settings)
     keep = [*UNIT_KEYS, ALPHA, "checkpoint_hash", c.forgetting, c.bias, f"{c.bias}.base"]
     keep += [c.downstream] if c.downstream else []
+    paired = [name for name in paired_columns(c.bias) if name in run_frame.columns]
     units = _selected(run_frame, fusion)
     if units.is_empty():
         raise DataError("fusion: the `fusion:` filter selects no run of the run table")
@@ -81,6 +84,7 @@ def build_fusion_table(
             pl.lit(0.0).alias(c.forgetting),
             pl.col(f"{c.bias}.base").alias(c.bias),
             *([pl.lit(0.0).alias(c.downstream)] if c.downstream else []),
+            *(pl.lit(None, dtype=pl.Float64).alias(name) for name in paired),
         ),
     ]
     by_alpha: dict[float, tuple[list[Path], list[Path]]] = {}
@@ -100,9 +104,18 @@ def build_fusion_table(
         missing = [name for name in keep if name not in fused.columns]
         if missing:
             raise DataError(f"fusion results at alpha={alpha:g} lack column(s) {', '.join(missing)}")
-        parts.append(fused)
-    frame = pl.concat([part.select(keep) for part in parts], how="vertical_relaxed")
+        absent = [pl.lit(None, dtype=pl.Float64).alias(name) for name in paired if name not in fused.columns]
+        parts.append(fused.with_columns(absent))
+    frame = pl.concat([part.select(keep + paired) for part in parts], how="vertical_relaxed")
     return frame.sort([*UNIT_KEYS, ALPHA])
+
+
+def paired_columns(bias: str) -> list[str]:
+    """The paired-change columns of a bias score (analysis.bias_changes): the change, its CI, the McNemar p."""
+    score = paired_score_of(bias)
+    if score is None:
+        return []
+    return [score.column, f"{score.column}.ci_low", f"{score.column}.ci_high", score.sibling("mcnemar_p")]
 
 
 def read_fusion_table(path: str | Path) -> pl.DataFrame:

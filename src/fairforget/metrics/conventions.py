@@ -22,7 +22,7 @@ from typing import Any
 
 from fairforget.errors import ConfigError
 from fairforget.registry import Registry
-from fairforget.scoring.pairs import MASKED_DECIMALS, PairScoring
+from fairforget.scoring.pairs import MASKED_DECIMALS, PairScoring, pair_scoring
 
 BIAS_BENCH = "McGill-NLP/bias-bench @ aba440322fb38600f7790e457a17941f0b12bf20"
 CROWS_ORIGINAL = "nyu-mll/crows-pairs"
@@ -201,3 +201,19 @@ def conventions_record(
                 "truncation": f"texts cut to {max_length} model inputs; {metric}.truncated_items counts the items",
             }
     return record
+
+
+def default_convention(metric: str, kind: str, causal_pair_score: str = "mean") -> str:
+    """The convention a metric's own columns follow for a model of `kind` (`crows_pairs.stereo_preference`,
+    `stereoset.ss`): the registered one scoring as the evaluation does (CrowS-Pairs: the same `PairScoring`;
+    StereoSet: the shared pass's, the one without an extra pass). Pair sets with no registered convention
+    (planted, WinoBias) are named by their pair scoring (docs/metrics.md §1)."""
+    if metric == "stereoset":
+        return next(name for name, c in active_conventions(None, metric, kind))
+    scoring = pair_scoring(kind, metric, causal_pair_score)
+    for name in CONVENTIONS.names():
+        convention = CONVENTIONS.get(name)
+        if (convention.metric, convention.kind, convention.pair_scoring) == (metric, kind, scoring):
+            return name
+    rounding = f", rounded to {scoring.decimals} decimals" if scoring.decimals is not None else ""
+    return f"docs/metrics.md §1 pair scoring: {scoring.tokens} tokens, {scoring.aggregate}{rounding}"

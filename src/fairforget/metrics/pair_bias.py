@@ -9,7 +9,8 @@ Reported overall and per `bias_type` (`stereo_preference_<type>`) when the set h
 `logprob_gap` = mean over pairs of score(stereo) - score(anti) in nats, unrounded (per token for mean scores;
 for WinoBias: the pro/anti gap). Pairs with an undefined score (a mean over no token) are left out of both.
 For a fine-tuned checkpoint: `paired_change` (tuned - base preference, paired bootstrap over pairs),
-`flips_to_anti`, `flips_to_stereo` and the exact McNemar `mcnemar_p` (metrics/paired.py), per convention too.
+`flips_to_anti`, `flips_to_stereo` and the exact McNemar `mcnemar_p` (metrics/paired.py), per convention too
+(extra-pass ones included: the base's extra-pass scores are stored with its scores).
 `truncated_items` counts the pairs of which a sentence was cut by `evaluation.max_length` (never silent).
 CrowS-Pairs also reports every active scoring convention (metrics/conventions.py) as
 `crows_pairs.<convention>.<statistic>`; `crows_pairs.stereo_preference` itself is the configured default
@@ -17,6 +18,8 @@ CrowS-Pairs also reports every active scoring convention (metrics/conventions.py
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -60,28 +63,35 @@ class PairPreference(Metric):
     def compute(self, ctx: MetricContext) -> dict[str, MetricValue]:
         scoring = ctx.settings.pair_scoring(ctx.kind, self.pair_set)
         bias_types = [str(r.get("bias_type", "unknown")) for r in ctx.data.pairs[self.pair_set]]
-        out = self._statistics(ctx, scoring, pair_scores(ctx.scores, self.pair_set, scoring), bias_types)
+
+        def own(scores: ModelScores) -> tuple[np.ndarray, np.ndarray]:
+            return pair_scores(scores, self.pair_set, scoring)
+
+        out = self._statistics(ctx, scoring.decimals, own, bias_types)
         out.update(truncated_items(ctx, self.pair_set))
         for name, convention in active_conventions(ctx.settings.conventions, self.pair_set, ctx.kind):
-            values = self._statistics(
-                ctx, convention.pair_scoring, convention_pair_scores(ctx, name, convention), bias_types
-            )
+
+            def under(scores: ModelScores, n: str = name, c: Convention = convention) -> tuple[np.ndarray, np.ndarray]:
+                return convention_pair_scores(scores, n, c)
+
+            decimals = convention.pair_scoring.decimals if convention.pair_scoring is not None else None
+            values = self._statistics(ctx, decimals, under, bias_types)
             out.update({f"{convention.short}.{statistic}": value for statistic, value in values.items()})
         return out
 
     def _statistics(
         self,
         ctx: MetricContext,
-        scoring: PairScoring | None,
-        scores: tuple[np.ndarray, np.ndarray],
+        decimals: int | None,
+        scored: Callable[[ModelScores], tuple[np.ndarray, np.ndarray]],
         bias_types: list[str],
     ) -> dict[str, MetricValue]:
-        """Preference and gap; for a checkpoint, also the paired change against the base (metrics/paired.py),
-        when the base's scores under the same scoring exist (not for an extra-pass convention)."""
-        decimals = scoring.decimals if scoring is not None else None
+        """Preference and gap of `scored(model's scores)` (per pair: stereo, anti); for a checkpoint, also the
+        paired change against the base under the same scoring (metrics/paired.py)."""
+        scores = scored(ctx.scores)
         out = pair_preference_statistics(scores[0], scores[1], bias_types, ctx.settings, decimals)
-        if ctx.base is not None and scoring is not None:
-            base = pair_scores(ctx.base, self.pair_set, scoring)
+        if ctx.base is not None:
+            base = scored(ctx.base)
             keep = scored_pairs(*scores) & scored_pairs(*base)
             tuned_prefers = prefers_stereotype(scores[0][keep], scores[1][keep], decimals)
             base_prefers = prefers_stereotype(base[0][keep], base[1][keep], decimals)
@@ -103,11 +113,11 @@ def truncated_items(ctx: MetricContext, group: str) -> dict[str, MetricValue]:
     return {"truncated_items": MetricValue.exact(float(np.count_nonzero(flags)), len(flags))}
 
 
-def convention_pair_scores(ctx: MetricContext, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
+def convention_pair_scores(scores: ModelScores, name: str, convention: Convention) -> tuple[np.ndarray, np.ndarray]:
     """Per pair (stereo, anti) scores under `convention`: from the shared token scores, or its extra pass."""
     if convention.pair_scoring is not None:
-        return pair_scores(ctx.scores, convention.metric, convention.pair_scoring)
-    stereo, anti = ctx.scores.extra_pass_scores(name, ("stereo", "anti"))
+        return pair_scores(scores, convention.metric, convention.pair_scoring)
+    stereo, anti = scores.extra_pass_scores(name, ("stereo", "anti"))
     return stereo, anti
 
 

@@ -2,7 +2,10 @@
 
 tokens.parquet: one row per scored token: set ("heldout", "<pair set>.stereo", "<pair set>.anti"), text_id,
 token_index, token_id, logprob (natural log), correct (top-1), and kl (KL(base || tuned), checkpoints only).
-sentences.parquet: StereoSet candidate scores: set ("stereoset.<candidate>"), item_id, score.
+sentences.parquet: StereoSet candidate scores: set ("stereoset.<candidate>"), item_id, score; and the extra-pass
+conventions' sentence scores (docs/metrics.md §5.1), set "convention.<name>.<side or candidate>", item_id (the
+pair's or cluster's id), score (mean token log-probability), so that a checkpoint's extra-pass scores are
+compared with its base's (§5.2).
 """
 
 from __future__ import annotations
@@ -24,10 +27,13 @@ from fairforget.metrics.base import (
     ModelScores,
     pair_requirement,
 )
+from fairforget.metrics.conventions import CONVENTIONS
 from fairforget.metrics.inputs import token_set_texts
 from fairforget.scoring.scores import TextScores
 
 TOKENS_FILE = "tokens.parquet"
+# sentences.parquet's `set` prefix of an extra-pass convention's scores
+CONVENTION_SET = "convention."
 SENTENCES_FILE = "sentences.parquet"
 
 
@@ -73,9 +79,38 @@ def write_scores(
         for name, values in scores.sentence_scores.items()
         for i, v in enumerate(values)
     ]
+    for key, values in sorted(scores.convention_scores.items()):
+        ids = _item_ids(data, CONVENTIONS.get(key.rsplit(".", 1)[0]).metric)
+        rows += [{"set": f"{CONVENTION_SET}{key}", "item_id": i, "score": float(v)} for i, v in zip(ids, values)]
     pl.DataFrame(rows, schema={"set": pl.String, "item_id": pl.String, "score": pl.Float64}).write_parquet(
         out_dir / SENTENCES_FILE
     )
+
+
+def _item_ids(data: EvaluationData, metric: str) -> list[str]:
+    """The ids of a metric's items, in scoring order: StereoSet clusters or the pairs of a pair set."""
+    records = data.stereoset if metric == STEREOSET else data.pairs[metric]
+    return [str(r["id"]) for r in records]
+
+
+def _read_convention_scores(sentences: pl.DataFrame, data: EvaluationData, path: Path) -> dict[str, np.ndarray]:
+    """The extra-pass conventions' scores stored beside the StereoSet scores, per item in scoring order, for the
+    item groups in `data` (a convention of a group not loaded is skipped)."""
+    out: dict[str, np.ndarray] = {}
+    part = sentences.filter(pl.col("set").str.starts_with(CONVENTION_SET))
+    for (name,), rows in part.group_by("set", maintain_order=True):
+        key = str(name)[len(CONVENTION_SET) :]
+        metric = CONVENTIONS.get(key.rsplit(".", 1)[0]).metric
+        if not (bool(data.stereoset) if metric == STEREOSET else metric in data.pairs):
+            continue
+        order = {item: i for i, item in enumerate(_item_ids(data, metric))}
+        if rows.height != len(order) or set(rows["item_id"].to_list()) != set(order):
+            raise DataError(f"{path}: scores of convention set '{key}' do not match the probe file")
+        values = np.zeros(len(order))
+        for item_id, score in zip(rows["item_id"].to_list(), rows["score"].to_list()):
+            values[order[item_id]] = score
+        out[key] = values
+    return out
 
 
 def _needs_of(scores: ModelScores) -> list[str]:
@@ -110,8 +145,11 @@ def read_scores(scores_dir: str | Path, kind: str, data: EvaluationData, needs: 
             text_scores.logprob.append(frame["logprob"].to_numpy().astype(np.float64))
             text_scores.correct.append(frame["correct"].to_numpy().astype(bool))
         scores.token_sets[name] = text_scores
+    sentences_path = scores_dir / SENTENCES_FILE
+    if sentences_path.is_file():
+        scores.convention_scores = _read_convention_scores(pl.read_parquet(sentences_path), data, sentences_path)
     if STEREOSET in needs:
-        sentences = pl.read_parquet(scores_dir / SENTENCES_FILE)
+        sentences = pl.read_parquet(sentences_path)
         order = {str(r["id"]): i for i, r in enumerate(data.stereoset)}
         for candidate in STEREOSET_CANDIDATES:
             part = sentences.filter(pl.col("set") == f"stereoset.{candidate}")

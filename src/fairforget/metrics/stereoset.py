@@ -7,21 +7,32 @@ averaged SS and LMS. The bootstrap resamples clusters (records) and recomputes t
 Every active scoring convention (metrics/conventions.py) other than the shared pass's own is reported as
 `stereoset.<convention>.<ss|lms|icat>`; the shared pass's is `stereoset.ss` etc. and, under its name, beside it.
 For a fine-tuned checkpoint: `ss_paired_change` with a paired cluster bootstrap, the per-cluster flips and the
-exact McNemar `mcnemar_p` (metrics/paired.py). `truncated_items` counts the clusters of which a candidate
-sentence is longer than `evaluation.max_length`.
+exact McNemar `mcnemar_p` (metrics/paired.py); per target term t, `ss_paired_change_<t>` and `mcnemar_p_<t>` on
+t's clusters (docs/metrics.md §5.2); under every convention, extra-pass ones included (the base's extra-pass
+scores are stored with its scores). `truncated_items` counts the clusters of which a candidate sentence is
+longer than `evaluation.max_length`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
-from fairforget.metrics.base import METRICS, STEREOSET, EvaluationSettings, Metric, MetricContext
+from fairforget.metrics.base import (
+    METRICS,
+    STEREOSET,
+    STEREOSET_CANDIDATES,
+    EvaluationSettings,
+    Metric,
+    MetricContext,
+    ModelScores,
+)
 from fairforget.metrics.bootstrap import MetricValue, estimate
 from fairforget.metrics.conventions import active_conventions
 from fairforget.metrics.pair_bias import truncated_items
-from fairforget.metrics.paired import flip_statistics, paired_statistic_change
+from fairforget.metrics.paired import flip_statistics, paired_preference_change, paired_statistic_change
 
 
 def stereoset_scores(
@@ -48,9 +59,7 @@ class StereoSet(Metric):
         return {STEREOSET}
 
     def compute(self, ctx: MetricContext) -> dict[str, MetricValue]:
-        shared = {
-            c: ctx.scores.sentence_scores[f"stereoset.{c}"] for c in ("stereotype", "anti_stereotype", "unrelated")
-        }
+        shared = {c: ctx.scores.sentence_scores[f"stereoset.{c}"] for c in STEREOSET_CANDIDATES}
         targets = [str(r["target"]) for r in ctx.data.stereoset]
         out = stereoset_statistics(shared, targets, ctx.settings)
         if ctx.base is not None:
@@ -62,12 +71,19 @@ class StereoSet(Metric):
             if not convention.extra_pass:  # the shared pass's own scores: the values just computed
                 out.update({f"{convention.short}.{k}": value for k, value in own.items()})
                 continue
-            found = ctx.scores.extra_pass_scores(name, list(shared))
-            # geometric-mean probability from the mean log-probability (bias-bench's 2^(mean log2 p))
-            scores = {c: np.exp(np.asarray(v)) for c, v in zip(shared, found)}
+            scores = _extra_pass(ctx.scores, name)
             values = stereoset_statistics(scores, targets, ctx.settings)
+            if ctx.base is not None:
+                values.update(stereoset_change(_extra_pass(ctx.base, name), scores, targets, ctx.settings))
             out.update({f"{convention.short}.{statistic}": value for statistic, value in values.items()})
         return out
+
+
+def _extra_pass(scores: ModelScores, name: str) -> dict[str, np.ndarray]:
+    """An extra-pass convention's candidate scores: the geometric-mean probability from the stored mean
+    log-probability (bias-bench's 2^(mean log2 p))."""
+    found = scores.extra_pass_scores(name, STEREOSET_CANDIDATES)
+    return {c: np.exp(np.asarray(v)) for c, v in zip(STEREOSET_CANDIDATES, found)}
 
 
 def stereoset_statistics(
@@ -92,8 +108,9 @@ def stereoset_statistics(
 def stereoset_change(
     base: dict[str, np.ndarray], tuned: dict[str, np.ndarray], targets: Sequence[str], settings: EvaluationSettings
 ) -> dict[str, MetricValue]:
-    """`ss_paired_change` (tuned - base SS, both recomputed on the same cluster resamples) and the per-cluster
-    flips of "stereotype scores above anti-stereotype" with their exact McNemar p (metrics/paired.py)."""
+    """`ss_paired_change` (tuned - base SS, both recomputed on the same cluster resamples), the per-cluster
+    flips of "stereotype scores above anti-stereotype" with their exact McNemar p (metrics/paired.py), and the
+    same per target term (`target_changes`)."""
     target_array = np.asarray(targets)
     models = {"base": base, "tuned": tuned}
 
@@ -103,7 +120,26 @@ def stereoset_change(
             scores["stereotype"][idx], scores["anti_stereotype"][idx], scores["unrelated"][idx], list(target_array[idx])
         )[0]
 
+    base_pro, tuned_pro = base["stereotype"] > base["anti_stereotype"], tuned["stereotype"] > tuned["anti_stereotype"]
     return {
         "ss_paired_change": paired_statistic_change(ss, len(target_array), settings.bootstrap),
-        **flip_statistics(base["stereotype"] > base["anti_stereotype"], tuned["stereotype"] > tuned["anti_stereotype"]),
+        **flip_statistics(base_pro, tuned_pro),
+        **target_changes(base_pro, tuned_pro, target_array, settings),
     }
+
+
+def target_changes(
+    base_pro: np.ndarray, tuned_pro: np.ndarray, targets: np.ndarray, settings: EvaluationSettings
+) -> dict[str, MetricValue]:
+    """Per target term t (non-word characters of its name as `_`): `ss_paired_change_<t>`, tuned - base SS over
+    t's clusters with the cluster bootstrap resampling those clusters, and `mcnemar_p_<t>`, the exact McNemar p
+    of their flips. One target's SS is 100 x the share of its clusters whose stereotype scores above the
+    anti-stereotype, so its change is the paired preference change over them (metrics/paired.py)."""
+    out = {}
+    for term in np.unique(targets):
+        chosen = targets == term
+        values = paired_preference_change(base_pro[chosen], tuned_pro[chosen], settings.bootstrap)
+        name = re.sub(r"\W", "_", str(term))
+        out[f"ss_paired_change_{name}"] = values["paired_change"]
+        out[f"mcnemar_p_{name}"] = values["mcnemar_p"]
+    return out

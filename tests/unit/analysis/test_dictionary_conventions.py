@@ -17,3 +17,13 @@ def test_default_bias_columns_say_which_convention_they_follow():
     assert "`one_pass`" in describe("stereoset.ss")
     assert "convention" not in describe("planted.stereo_preference")  # one convention only
     assert "cut by evaluation.max_length" in describe("crows_pairs.truncated_items")
+
+
+def test_per_target_stereoset_changes_are_described_and_labelled():
+    text = describe("stereoset.ss_paired_change_mother")
+    assert "target term `mother`" in text and "paired bootstrap" in text
+    assert "convention `one_pass`" in describe("stereoset.one_pass.mcnemar_p_mother")
+    assert label("stereoset.ss_paired_change_mother").detail == "SS change tuned − base, target mother"
+    assert (
+        label("stereoset.one_pass.ss_paired_change_mother").detail == "SS change tuned − base, target mother (one_pass)"
+    )

@@ -373,3 +373,21 @@ def test_every_convention_lands_in_metrics_json_with_its_record(study):
             "ci_high": expected,
             "n": len(PAIRS),
         }
+    # the checkpoint against that base: every convention's paired change, the extra-pass ones from the base's
+    # stored extra-pass scores, equal to tuned - base of the convention's own score; StereoSet's per target
+    tuned = run_checkpoint(
+        study, config, out="conventions_tuned", store="store_conventions", base_scores=root / "out/conventions/scores"
+    )["metrics"]
+    for name in chosen:
+        convention = CONVENTIONS.get(name)
+        if convention.metric == "seat":
+            continue
+        score, change = (
+            ("ss", "ss_paired_change") if convention.metric == "stereoset" else ("stereo_preference", "paired_change")
+        )
+        prefix = f"{convention.metric}.{convention.short}."
+        expected_change = tuned[prefix + score]["value"] - metrics[prefix + score]["value"]
+        assert tuned[prefix + change]["value"] == pytest.approx(expected_change), name
+        assert 0 < tuned[prefix + "mcnemar_p"]["value"] <= 1
+        if convention.metric == "stereoset":
+            assert {prefix + "ss_paired_change_nurse", prefix + "ss_paired_change_engineer"} <= set(tuned), name

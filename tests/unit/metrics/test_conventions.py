@@ -93,6 +93,22 @@ def test_extra_pass_convention_reads_its_own_scores():
     assert "lm_eval.stereo_preference" not in out  # only the listed conventions
 
 
+def test_extra_pass_convention_changes_against_the_base_extra_pass():
+    # base: stereo -2.5 < anti -1.5 (not preferred); tuned: -1.5 > -2.5 (preferred): +100 points, one flip
+    name = "crows_pairs.causal.bias_bench"
+    ctx = _context("causal", [name])
+    ctx.scores.convention_scores = {f"{name}.stereo": np.array([-1.5]), f"{name}.anti": np.array([-2.5])}
+    ctx.base = ModelScores("causal", token_sets=dict(ctx.scores.token_sets))
+    with pytest.raises(ModelError, match=name):  # the base's extra-pass scores are needed, never skipped
+        CrowsPairs().compute(ctx)
+    ctx.base.convention_scores = {f"{name}.stereo": np.array([-2.5]), f"{name}.anti": np.array([-1.5])}
+    out = CrowsPairs().compute(ctx)
+    assert out["bias_bench.paired_change"].value == 100.0
+    assert (out["bias_bench.flips_to_stereo"].value, out["bias_bench.flips_to_anti"].value) == (1.0, 0.0)
+    assert out["bias_bench.mcnemar_p"].value == 1.0
+    assert out["paired_change"].value == 0.0  # the default column: the same shared scores under both
+
+
 def test_unknown_convention_names_the_config_key():
     with pytest.raises(ConfigError, match=r"evaluation\.conventions\[1\].*unknown scoring convention 'nope'"):
         EvaluationSettings.from_config({"conventions": ["crows_pairs.causal.lm_eval", "nope"]})
@@ -133,6 +149,28 @@ def test_stereoset_extra_pass_convention_beside_the_shared_one():
         100.0,
         0.0,
     )
+
+
+def test_stereoset_extra_pass_convention_changes_against_the_base():
+    # one target, 2 clusters; base (mean log-probs): stereotype above anti in cluster 0 only -> SS 50;
+    # tuned: in both -> SS 100: change +50, one flip to the stereotype, per target the same
+    name = "stereoset.causal.bias_bench"
+    records = [{"id": f"c{i}", "target": "t"} for i in range(2)]
+    settings = EvaluationSettings.from_config({"bootstrap_samples": 20, "conventions": [name]})
+    shared = {f"stereoset.{c}": np.array([0.5, 0.5]) for c in ("stereotype", "anti_stereotype", "unrelated")}
+
+    def scores(stereotype: list[float]) -> ModelScores:
+        logs = {"stereotype": stereotype, "anti_stereotype": [-2.0, -2.0], "unrelated": [-9.0, -9.0]}
+        return ModelScores("causal", sentence_scores=shared, convention_scores={
+            f"{name}.{c}": np.array(v) for c, v in logs.items()})  # fmt: skip
+
+    ctx = MetricContext(
+        "causal", EvaluationData(stereoset=records), settings, scores([-1.0, -1.0]), scores([-1.0, -3.0])
+    )
+    out = StereoSet().compute(ctx)
+    assert out["bias_bench.ss_paired_change"].value == out["bias_bench.ss_paired_change_t"].value == 50.0
+    assert out["bias_bench.flips_to_stereo"].value == 1.0 and out["bias_bench.mcnemar_p"].value == 1.0
+    assert out["ss_paired_change"].value == 0.0  # the shared pass: identical scores
 
 
 def test_record_names_peer_start_token_and_truncation():

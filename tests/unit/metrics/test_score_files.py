@@ -49,3 +49,23 @@ def test_stale_base_scores_are_caught_beyond_the_tolerance() -> None:
     check_base_consistency(stored, heldout_scores([[-0.50005, -2.0], [], [-0.25]]))  # within 1e-4
     with pytest.raises(DataError, match="set 'heldout' text 2 differ from the base model's"):
         check_base_consistency(stored, heldout_scores([[-0.5, -2.0], [], [-0.3]]))
+
+
+def test_extra_pass_convention_scores_round_trip_by_item_id(tmp_path: Path) -> None:
+    data = EvaluationData(
+        pairs={"crows_pairs": [{"id": "p1", "stereo": "s", "anti": "a"}, {"id": "p0", "stereo": "t", "anti": "b"}]}
+    )
+    name = "crows_pairs.causal.bias_bench"
+    written = ModelScores("causal", convention_scores={
+        f"{name}.stereo": np.array([-1.0, -2.0]), f"{name}.anti": np.array([-3.0, -4.0])})  # fmt: skip
+    write_scores(written, data, tmp_path)
+    read = read_scores(tmp_path, "causal", data, set())
+    assert set(read.convention_scores) == set(written.convention_scores)
+    for key, values in written.convention_scores.items():
+        np.testing.assert_array_equal(read.convention_scores[key], values)
+    # another probe file (other ids) is refused, not misaligned
+    other = EvaluationData(pairs={"crows_pairs": [{"id": "q", "stereo": "s", "anti": "a"}]})
+    with pytest.raises(DataError, match="convention set 'crows_pairs.causal.bias_bench.anti' do not match"):
+        read_scores(tmp_path, "causal", other, set())
+    # a convention of a group not loaded is skipped
+    assert read_scores(tmp_path, "causal", EvaluationData(), set()).convention_scores == {}
