@@ -40,7 +40,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("FAIRFORGET_REHEARSAL") != "1",
-        reason="the paper rehearsal (27 min, about 1,870 CPU-s on 2 cores: docs/paper-rehearsal.md) runs with FAIRFORGET_REHEARSAL=1 (set by .ci/run)",
+        reason="the paper rehearsal (27 min, about 1,870 CPU-s on 2 cores: docs/paper-rehearsal.md) runs with "
+        "FAIRFORGET_REHEARSAL=1 (set by .ci/run)",
     ),
     *([pytest.mark.slurm] if THROUGH_SLURM else []),
 ]
