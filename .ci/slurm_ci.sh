@@ -11,7 +11,11 @@
 #                              checkpoints); sacct checks; base + fine-tuned checkpoint hashes must be identical
 #   .ci/slurm_ci.sh recovery   the documented reruns of `workflow` alone, on its finished SLURM run
 #   .ci/slurm_ci.sh stop       stop the daemons this script started (by PID file)
-#   .ci/slurm_ci.sh env        print the export that points slurm commands (sinfo, sacct) at this cluster
+#   .ci/slurm_ci.sh env        print the exports that point slurm commands (sinfo, sacct) and slurm_profile at
+#                              this cluster (what a test that runs its own `snakemake --profile` needs)
+#   .ci/slurm_ci.sh profile D  write the CI overlay profile (jobs, partition, account, short status checks) to D
+#   .ci/slurm_ci.sh check LOG N [RULE...]  the sacct checks of `workflow` on a snakemake log of the slurm executor:
+#                              at least N jobs, all COMPLETED, each RULE with a job holding a GPU
 #
 # State, logs and the slurm configuration live under $FAIRFORGET_SLURM_STATE (default /tmp/fairforget-slurm);
 # /etc/slurm/slurm.conf becomes a symlink to it while the cluster runs (the job-step plugin needs the default
@@ -44,8 +48,9 @@ export SLURM_CONF=$ETC/slurm.conf
 PATH="$(dirname "$PYTHON"):$PATH"
 export PATH
 # the project's profile reads these (slurm_profile/config.yaml); CI = the local partition, 1 CPU per fake GPU
-export FAIRFORGET_SLURM_PARTITION=$PARTITION FAIRFORGET_SLURM_ACCOUNT=$ACCOUNT FAIRFORGET_SLURM_CPUS_PER_GPU=1
-export FAIRFORGET_SLURM_FINETUNE_GPUS=1 FAIRFORGET_SLURM_STATUS_COMMAND=sacct
+PROFILE_ENV=(FAIRFORGET_SLURM_PARTITION=$PARTITION FAIRFORGET_SLURM_ACCOUNT=$ACCOUNT FAIRFORGET_SLURM_CPUS_PER_GPU=1
+  FAIRFORGET_SLURM_FINETUNE_GPUS=1 FAIRFORGET_SLURM_STATUS_COMMAND=sacct)
+export "${PROFILE_ENV[@]}"
 
 log() { echo "[slurm_ci $(date -u +%H:%M:%S)] $*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -542,12 +547,14 @@ main() {
     selftest) cmd_selftest ;;
     workflow) cmd_workflow ;;
     recovery) cmd_recovery ;;
-    env) echo "export SLURM_CONF=$SLURM_CONF" ;;
+    env) echo "export SLURM_CONF=$SLURM_CONF ${PROFILE_ENV[*]}" ;;
+    profile) ci_profile "${2:?usage: $0 profile DIR}" ;;
+    check) shift && check_sacct "$@" ;;
     # the selftest asks for GPUs as --gres, the micro workflow as --gpus: both request styles meet real SLURM
     _inner) cmd_start && (export FAIRFORGET_SLURM_GPU_FLAG=gres && cmd_selftest) &&
       (export FAIRFORGET_SLURM_GPU_FLAG=gpus && cmd_workflow) ;;
     all) cmd_all ;;
-    *) echo "usage: $0 {all|start|selftest|workflow|recovery|stop|env}" >&2; exit 2 ;;
+    *) echo "usage: $0 {all|start|selftest|workflow|recovery|stop|env|profile DIR|check LOG N [RULE...]}" >&2; exit 2 ;;
   esac
 }
 

@@ -26,6 +26,10 @@ SHARED_STUDIES = {"micro_workflow": "micro-study", "micro_evaluations": "micro-s
 # they are handed out first, longest first, so that no long unit starts last and leaves the other worker idle.
 # Only the order matters; a unit missing here is handed out after these, those with a slow test first.
 UNIT_SECONDS: dict[str, float] = {
+    # the SLURM tests (one cluster, one group; about 10 min) and, on CI (FAIRFORGET_REHEARSAL=1 with
+    # FAIRFORGET_SLURM=1), the paper rehearsal through the cluster in the same group (tests/workflow/test_rehearsal.py):
+    # handed out first, so the other worker runs the rest of the suite beside it instead of waiting for it at the end
+    "slurm": 1800,
     "micro-study": 600,
     "tests/project/test_learned_kernel_paths.py::test_learned_tests_pass_on_the_default_kernel_path": 300,
 }

@@ -24,11 +24,17 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake(
-    workdir: Path, *args: str, timeout: int = 900, check: bool = True, env: dict[str, str] | None = None
+    workdir: Path,
+    *args: str,
+    timeout: int = 900,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout_command: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess:
-    """Run the venv's snakemake in `workdir` (with `env` added to the environment); on failure, show the tail of
-    its output."""
-    command = [str(Path(sys.executable).parent / "snakemake"), *args]
+    """Run the venv's snakemake in `workdir` (with `env` added to the environment; under `timeout_command`, e.g.
+    `timeout -k 30 N`, where snakemake may outlive a kill of its parent); on failure, show the tail of its
+    output."""
+    command = [*timeout_command, str(Path(sys.executable).parent / "snakemake"), *args]
     env = {**os.environ, "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1", **(env or {})}
     result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
     if check and result.returncode != 0:
@@ -37,6 +43,35 @@ def snakemake(
             f"{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+def slurm_cluster_answers() -> bool:
+    """Whether a SLURM cluster answers `sinfo` here (the CI one: `.ci/slurm_ci.sh start`)."""
+    if shutil.which("sinfo") is None:
+        return False
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def slurm_ci_env() -> dict[str, str]:
+    """The environment `.ci/slurm_ci.sh` gives its own snakemake runs (SLURM_CONF, slurm_profile's partition,
+    account, CPUs per fake GPU, ...: `.ci/slurm_ci.sh env`), plus the venv's bin on PATH (jobs call `python` and
+    `accelerate` from PATH, as after activating the venv)."""
+    out = subprocess.run(
+        ["bash", str(REPO / ".ci" / "slurm_ci.sh"), "env"], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
+    env = dict(item.split("=", 1) for item in out.split()[1:])  # "export A=1 B=2"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return env
+
+
+def slurm_ci_profile(dest: Path) -> Path:
+    """`.ci/slurm_ci.sh`'s overlay on slurm_profile (jobs, partition, account, short status checks, no retries)
+    written to `dest`, for `snakemake --profile slurm_profile --profile dest`."""
+    subprocess.run(["bash", str(REPO / ".ci" / "slurm_ci.sh"), "profile", str(dest)], check=True, timeout=60)
+    return dest
 
 
 def job_counts(output: str) -> dict[str, int]:

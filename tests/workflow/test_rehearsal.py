@@ -4,6 +4,13 @@ temporary HF_HOME: every rule of paper.yaml's DAG runs (the rehearsal's covering
 every objective, remedy, data size and both hub models), every job the rehearsal plans leaves its benchmark file,
 findings.md is written, and every checkpoint proves its manifest and sidecar (every file re-hashed) and the
 findings' provenance re-hashes its whole lineage.
+
+With FAIRFORGET_SLURM=1 (CI: `.ci/run` starts the single-node cluster of `.ci/slurm_ci.sh` and sets it, and
+FAIRFORGET_REHEARSAL=1 with it) the rehearsal runs as on a cluster, `snakemake --profile slurm_profile` with the CI
+overlay, GPU rules on the fake-GPU partition (CPU fallbacks: docs/paper-rehearsal.md), and sacct must list every
+job COMPLETED with a GPU for finetune and the downstream rules; otherwise locally (`--cores 2`). It then shares the
+SLURM tests' xdist group (the `slurm` mark): one cluster, and the SLURM recovery check scancels "the running
+finetune job", which must be its own.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from snakemake.utils import update_config, validate
 
 from conftest import load_config
@@ -25,17 +33,23 @@ from fairforget.models.modeldir import verify_model_dir
 from fairforget.provenance.audit import audit
 from fairforget.workflow.plan import plan_study
 from fairforget.workflow.products import model_dir_problem
-from workflow_helpers import REPO, copy_workflow, planned_jobs, snakemake
+from workflow_helpers import REPO, copy_workflow, planned_jobs, slurm_ci_env, slurm_ci_profile, snakemake
 
+THROUGH_SLURM = os.environ.get("FAIRFORGET_SLURM") == "1"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        os.environ.get("FAIRFORGET_REHEARSAL") != "1", reason="the paper rehearsal runs with FAIRFORGET_REHEARSAL=1"
+        os.environ.get("FAIRFORGET_REHEARSAL") != "1",
+        reason="the paper rehearsal (27 min, about 1,870 CPU-s on 2 cores: docs/paper-rehearsal.md) runs with "
+        "FAIRFORGET_REHEARSAL=1 (set by .ci/run)",
     ),
+    *([pytest.mark.slurm] if THROUGH_SLURM else []),
 ]
 
 CONFIGS = ("--configfile", "config/paper.yaml", "config/rehearsal.yaml")
 RESULTS = Path("results") / "rehearsal"
+# the GPU rules of the rehearsal's DAG: each must have held a (fake) GPU on the cluster
+GPU_RULES = ("finetune", "downstream_base", "downstream_finetuned")
 
 
 def merged_config(*names: str) -> dict:
@@ -71,7 +85,33 @@ def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = copy_workflow(root / "wf")
     planned = planned_jobs(workdir, *CONFIGS, env=env)
     assert planned == planned_rules(merged_config("paper.yaml", "rehearsal.yaml"))
-    snakemake(workdir, *CONFIGS, "--cores", "2", "--resources", "mem_mb=8000", timeout=3600, env=env)
+    if not THROUGH_SLURM:
+        snakemake(workdir, *CONFIGS, "--cores", "2", "--resources", "mem_mb=8000", timeout=3600, env=env)
+        return workdir
+    # as .ci/slurm_ci.sh runs the micro study: its environment and overlay profile, bounded by `timeout -k`
+    # (a status poller that hangs cannot hang CI), then its sacct checks on the run's log
+    env |= slurm_ci_env()
+    profile = slurm_ci_profile(root / "profile-ci")
+    run = snakemake(
+        workdir,
+        *("--profile", "slurm_profile", "--profile", str(profile), *CONFIGS),
+        timeout=3600,
+        env=env,
+        timeout_command=("timeout", "-k", "30", "3300"),
+    )
+    log = root / "slurm.log"
+    log.write_text(run.stdout + run.stderr)
+    # one SLURM job per job of an ungrouped rule (`all` runs in the driver), at least one per group
+    grouped = yaml.safe_load((REPO / "slurm_profile" / "config.yaml").read_text())["groups"]
+    groups = {grouped[rule] for rule in planned if rule in grouped}
+    least = sum(jobs for rule, jobs in planned.items() if rule not in grouped and rule != "all") + len(groups)
+    check = subprocess.run(
+        ["bash", str(REPO / ".ci" / "slurm_ci.sh"), "check", str(log), str(least), *GPU_RULES],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr[-4000:]
     return workdir
 
 

@@ -5,26 +5,18 @@ styles.  Needs a cluster (`sudo .ci/slurm_ci.sh start` gives a single-node one) 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from workflow_helpers import slurm_cluster_answers
+
 pytestmark = pytest.mark.slurm
 
 
-def _cluster_answers() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-if os.environ.get("FAIRFORGET_SLURM") != "1" or not _cluster_answers():
+if os.environ.get("FAIRFORGET_SLURM") != "1" or not slurm_cluster_answers():
     pytest.skip("needs FAIRFORGET_SLURM=1 and a SLURM cluster that answers `sinfo`", allow_module_level=True)
 
 

@@ -50,14 +50,27 @@ def make_accelerator(settings: TrainSettings) -> Any:
     # would train the whole run alone and all would write the same outputs.
     cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     try:
-        return Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
+        accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
     except ValueError:
         # accelerate keeps one process-wide state; a second run in the same process (tests, the benchmark)
         # with another mixed_precision must reset it. Never the case inside a launched job.
         from accelerate.state import AcceleratorState
 
         AcceleratorState._reset_state()
-        return Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
+        accelerator = Accelerator(mixed_precision=settings.mixed_precision, cpu=cpu)
+    if settings.mixed_precision == "bf16" and accelerator.device.type == "cpu" and not cpu_has_native_bf16():
+        log.warning(
+            "training.mixed_precision bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX): autocast "
+            "emulates bf16, many times slower than fp32 (bert-base's backward 35x on an AVX2 CPU); set "
+            "training.mixed_precision: 'no' for a CPU run (docs/paper-rehearsal.md)"
+        )
+    return accelerator
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AVX512-BF16 or AMX tiles), as torch reports it."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(probe() for probe in probes if probe is not None)
 
 
 @dataclass(frozen=True)
