@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from fairforget.errors import DataError
-from fairforget.evaluation import evaluate_base, evaluate_checkpoint
+from fairforget.evaluation.stage import evaluate_base, evaluate_checkpoint
 from fairforget.io import write_jsonl
 from fairforget.models.modeldir import save_model_dir, write_sidecar
 from fairforget.models.toy import build_toy_model, train_tokenizer
