@@ -92,7 +92,7 @@ def datasets_path(parquet_dir: Path, out: Path, procs: int) -> int:
     """The data stage's route for `corpus: {hf: FOLDER}`: batched filters on Arrow, source.arrow streamed out."""
     from fairforget.data.cda import load_word_pairs
     from fairforget.data.corpus import parse_corpus
-    from fairforget.data.debias import SOURCE_COLUMNS, _source_records, gendered_candidates, without_leaks
+    from fairforget.data.debias import SOURCE_COLUMNS, gendered_candidates, source_records, without_leaks
     from fairforget.data.leakage import EvaluationFiles
     from fairforget.data.resources import resources_dir
     from fairforget.data.texttable import write_text_table
@@ -102,7 +102,7 @@ def datasets_path(parquet_dir: Path, out: Path, procs: int) -> int:
     specs = parse_corpus({"corpus": {"hf": str(parquet_dir)}})
     found = gendered_candidates(out.parent / "unused.jsonl", specs, pairs, (8, 64), procs)
     kept, _ = without_leaks(found, index, procs)
-    return write_text_table(out, _source_records(kept, [], 0), SOURCE_COLUMNS)
+    return write_text_table(out, source_records(kept, [], 0), SOURCE_COLUMNS)
 
 
 def _status_mib(field: str) -> float:

@@ -40,7 +40,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 sys.path.insert(0, os.path.join(sys.argv[1], "src"))
 import yaml
-from fairforget.evaluation import evaluate_base, evaluate_checkpoint
+from fairforget.evaluation.stage import evaluate_base, evaluate_checkpoint
 from fairforget.metrics.inputs import evaluation_inputs
 
 threads, out, run = int(sys.argv[2]), sys.argv[3], sys.argv[4]

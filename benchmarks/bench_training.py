@@ -37,7 +37,7 @@ import torch
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.loop import TrainResult
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
-from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, train
 from fairforget.training.settings import TrainSettings
 
 ARCH = {
@@ -101,7 +101,7 @@ def train_none(
         word_pairs=[],
         general_texts=[],
     )
-    job = TrainJob.on_new_accelerator(model, ctx, settings, RunOptions(desc="engine"))
+    job = TrainJob(model, ctx, settings, make_accelerator(settings), RunOptions(desc="engine"))
     _, result = train(job, Hooks(OBJECTIVES.get("none")(), REMEDIES.get("none")()))
     return result
 

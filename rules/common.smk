@@ -87,11 +87,6 @@ def benchmark_of(rule, job):
     return paths.benchmark_file(R, rule, job)
 
 
-def run_wildcards(wildcards):
-    """The identity of a run as a plain dict (recorded in manifests and results)."""
-    return paths.Run.of(wildcards).wildcards()
-
-
 def model_source(wildcards):
     from fairforget.base_models.source import MODEL_SOURCES
 

@@ -33,13 +33,8 @@ rule downstream_base:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)),
     params:
-        downstream=DOWNSTREAM,
-        tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
-        dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
-        mode_override=downstream_mode_override,
-        store_dir=config["store_dir"],
-        code=lambda wildcards: CODE["downstream"][wildcards.model],
-        run=None,
+        job=downstream_job_json,
+        settings=downstream_settings,
     script:
         "../workflow_scripts/downstream_base.py"
 
@@ -71,12 +66,7 @@ if not DOWNSTREAM_IN_EVALUATION_JOB:
                 "runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)
             ),
         params:
-            downstream=DOWNSTREAM,
-            tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
-            dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
-            mode_override=downstream_mode_override,
-            store_dir=config["store_dir"],
-            code=lambda wildcards: CODE["downstream"][wildcards.model],
-            run=run_wildcards,
+            job=downstream_job_json,
+            settings=downstream_settings,
         script:
             "../workflow_scripts/downstream_finetuned.py"

@@ -28,12 +28,8 @@ rule evaluate_base:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=model_setting("runtime", 60, per_attempt=True),
     params:
-        evaluation=config["evaluation"],
-        store_dir=config["store_dir"],
-        code=CODE["evaluate"],
-        heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
-        probes=EVAL_INPUTS["probes"],
-        seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
+        job=evaluation_job_json,
+        settings=evaluation_settings,
     script:
         "../workflow_scripts/evaluate_base.py"
 
@@ -64,13 +60,9 @@ rule evaluate_checkpoint:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
         runtime=evaluation_runtime(),
     params:
-        evaluation=config["evaluation"],
-        store_dir=config["store_dir"],
-        code=CODE["evaluate"],
-        heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
-        probes=EVAL_INPUTS["probes"],
-        seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
-        run=run_wildcards,
-        downstream=downstream_of_evaluation_params,
+        job=evaluation_job_json,
+        settings=evaluation_settings,
+        downstream_job=downstream_of_evaluation_json,
+        downstream_settings=downstream_of_evaluation_settings,
     script:
         "../workflow_scripts/evaluate_checkpoint.py"

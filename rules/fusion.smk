@@ -33,9 +33,8 @@ rule fuse:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
         runtime=30,
     params:
-        alpha=lambda wildcards: float(wildcards.alpha),
-        run=fused_run,
-        code=CODE["fuse"],
+        job=fuse_job_json,
+        settings=fuse_settings,
     script:
         "../workflow_scripts/fuse.py"
 
@@ -68,14 +67,10 @@ rule evaluate_fused:
         mem_mb=model_setting("mem_mb", 6000, per_attempt=True),
         runtime=evaluation_runtime(),
     params:
-        evaluation=FUSED_EVALUATION,
-        store_dir=config["store_dir"],
-        code=CODE["evaluate"],
-        heldout=lambda wildcards, input: EVAL_INPUTS["heldout"],  # one of input.data
-        probes=EVAL_INPUTS["probes"],
-        seat_dir=lambda wildcards, input: EVAL_INPUTS["seat_dir"],  # holds input.data SEAT files
-        run=fused_run,
-        downstream=downstream_of_evaluation_params,
+        job=evaluation_job_json,
+        settings=evaluation_settings,
+        downstream_job=downstream_of_evaluation_json,
+        downstream_settings=downstream_of_evaluation_settings,
     script:
         "../workflow_scripts/evaluate_checkpoint.py"
 
@@ -107,13 +102,8 @@ if not DOWNSTREAM_IN_EVALUATION_JOB:
                 "runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)
             ),
         params:
-            downstream=DOWNSTREAM,
-            tasks=DOWNSTREAM_JOB_TASKS,  # the {task} wildcard is filled in per job
-            dseeds=DOWNSTREAM_SEEDS,  # outputs are task-major: len(tasks) x len(dseeds)
-            mode_override=downstream_mode_override,
-            store_dir=config["store_dir"],
-            code=lambda wildcards: CODE["downstream"][wildcards.model],
-            run=fused_run,
+            job=downstream_job_json,
+            settings=downstream_settings,
         script:
             "../workflow_scripts/downstream_finetuned.py"
 

@@ -21,7 +21,7 @@ from fairforget.models.modeldir import save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training.job import BaseModelJob, FinetuneJob, ProbeSettings, finetune_data_files
 from fairforget.training.plugins import Objective, Remedy, TrainingContext
-from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, train
 from fairforget.training.settings import TrainSettings
 
 MALE_JOBS = ["doctor", "engineer", "mechanic", "pilot", "farmer", "guard"]
@@ -229,7 +229,7 @@ def train_tiny(
     objective = objective or MeanSquaredLogits()
     options = RunOptions(state_dir=tmp / f"state_{name}", probe_fn=weight_sign_probe, stop_after_steps=stop_after)
     model, result = train(
-        TrainJob.on_new_accelerator(model, ctx, settings, options), Hooks(objective, remedy or L2Penalty())
+        TrainJob(model, ctx, settings, make_accelerator(settings), options), Hooks(objective, remedy or L2Penalty())
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
     return manifest, result

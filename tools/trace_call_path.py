@@ -21,7 +21,9 @@ Method (the same for any checkout, so a before and an after are counted identica
      what the package computes from it (a loaded model, a context) is not.
 4. Counted: files (distinct source files of the counted calls), functions (distinct code objects), and returns
    to a file already left (a counted call returning to a caller in another file of the package or the script:
-   control goes back to a file it had left).
+   control goes back to a file it had left). Every return counts, so a call made once per batch or per record
+   (and each `yield` of a generator, which returns to its consumer) counts as often as it happens; `distinct`
+   counts the (callee, caller) pairs once each, and `--edges` lists them with their counts.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +119,7 @@ def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any
     files: set[str] = set()
     functions: set[tuple[str, str, int]] = set()
     returns_to_left_file = 0
-    return_edges: set[tuple[str, str]] = set()  # (function returning, function returned to), across files
+    return_edges: Counter[tuple[str, str]] = Counter()  # (function returning, function returned to), across files
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         nonlocal returns_to_left_file
@@ -154,7 +157,7 @@ def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any
             into = caller.f_code.co_filename
             if into != code.co_filename and (into.startswith(package) or into == script):
                 returns_to_left_file += 1
-                return_edges.add((f"{code.co_filename}:{code.co_qualname}", f"{into}:{caller.f_code.co_qualname}"))
+                return_edges[(f"{code.co_filename}:{code.co_qualname}", f"{into}:{caller.f_code.co_qualname}")] += 1
 
     sys.argv = argv[1:]
     sys.setprofile(profile)
@@ -172,7 +175,14 @@ def trace(repo: Path, argv: list[str], method: str, until: str) -> dict[str, Any
         "returns_to_a_file_already_left": returns_to_left_file,
         "distinct_returns_to_a_file_already_left": len(return_edges),
         "function_list": sorted(f"{Path(f).relative_to(repo / 'src')}:{q}" for f, q, _ in functions),
+        "edge_list": [f"{n:5d} {_short(a, repo)} -> {_short(b, repo)}" for (a, b), n in return_edges.most_common()],
     }
+
+
+def _short(where: str, repo: Path) -> str:
+    """A traced function as `path:qualname`, the path relative to the checkout."""
+    path, _, name = where.rpartition(":")
+    return f"{os.path.relpath(path, repo)}:{name}"
 
 
 def main() -> None:
@@ -185,6 +195,9 @@ def main() -> None:
         "--until", choices=("loop", "step"), default="step", help="stop at the TrainingLoop's construction or step"
     )
     parser.add_argument("--list", action="store_true", help="also print the functions on the path")
+    parser.add_argument(
+        "--edges", action="store_true", help="also print each return to a file already left, with its count"
+    )
     args = parser.parse_args()
     repo = args.repo.resolve()
     model = args.run.split("/")[0]
@@ -198,9 +211,12 @@ def main() -> None:
         os.chdir(repo)
         counts = trace(repo, argv, args.method, args.until)
     listing = counts.pop("function_list")
+    edges = counts.pop("edge_list")
     print(json.dumps({"method": args.method, "until": args.until, **counts}))
     if args.list:
         print("\n".join(listing))
+    if args.edges:
+        print("\n".join(edges))
 
 
 if __name__ == "__main__":

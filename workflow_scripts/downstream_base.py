@@ -2,4 +2,4 @@
 
 import _downstream
 
-_downstream.run(snakemake, base_sidecar=None)  # noqa: F821  (a base model: its own hash is the base hash)
+_downstream.run(snakemake)  # noqa: F821

@@ -1,5 +1,6 @@
-"""Rule downstream_finetuned: one checkpoint x its GLUE task(s) -> one result JSON per task and downstream seed."""
+"""Rules downstream_finetuned / downstream_fused: one checkpoint x its GLUE task(s) -> one result JSON per task
+and downstream seed."""
 
 import _downstream
 
-_downstream.run(snakemake, base_sidecar=snakemake.input.base_sidecar)  # noqa: F821
+_downstream.run(snakemake)  # noqa: F821

@@ -1,5 +1,4 @@
 # Stage 5 (rules/downstream.smk): the task data, the settings, and one result file per task and downstream seed.
-DOWNSTREAM = config["downstream"]
 # On a CPU study (no model asks for GPUs: the toy and micro studies) one job per checkpoint evaluates it and then
 # runs its downstream tasks (stage 5): one start-up (interpreter, torch, transformers: about 3.5 s CPU, a third of
 # a toy downstream job) instead of two. With GPUs a downstream task is hours of work and runs as its own job per
@@ -37,10 +36,6 @@ def downstream_outputs(template):
     return [result(template, task=task, dseed=dseed) for task in DOWNSTREAM_JOB_TASKS for dseed in DOWNSTREAM_SEEDS]
 
 
-def downstream_mode_override(wildcards):
-    return config["models"][wildcards.model].get("downstream_mode")
-
-
 # A checkpoint's evaluation job that also runs its downstream tasks (DOWNSTREAM_IN_EVALUATION_JOB): its extra
 # inputs, outputs, runtime and settings; nothing when the downstream tasks are jobs of their own (GPU studies).
 DOWNSTREAM_INPUTS_OF_EVALUATION = (DOWNSTREAM_TRAIN + DOWNSTREAM_DEV) if DOWNSTREAM_IN_EVALUATION_JOB else []
@@ -61,15 +56,37 @@ def evaluation_runtime():
     return lambda wildcards, attempt: evaluation(wildcards, attempt) + downstream(wildcards, attempt)
 
 
-def downstream_of_evaluation_params(wildcards):
-    """What an evaluation job needs to run its checkpoint's downstream tasks as downstream_finetuned would (None:
-    it runs none): the settings, tasks, seeds, mode override and the downstream code identity."""
-    if not DOWNSTREAM_IN_EVALUATION_JOB:
-        return None
-    return {
-        "settings": DOWNSTREAM,
-        "tasks": TASKS,
-        "dseeds": DOWNSTREAM_SEEDS,
-        "mode_override": downstream_mode_override(wildcards),
-        "code": CODE["downstream"][wildcards.model],
-    }
+def downstream_job_of(wildcards):
+    """The DownstreamJob (fairforget.jobs.downstream_job) of a base model, a run's checkpoint or a fused one (the
+    `alpha` wildcard), on the job's tasks: its {task} wildcard (GPU studies) or every task."""
+    from fairforget.jobs import downstream_job
+
+    fields = dict(wildcards.items())
+    return downstream_job(
+        config,
+        R,
+        model=wildcards.model,
+        tasks=[fields["task"]] if "task" in fields else TASKS,
+        run=paths.Run.of(fields) if "objective" in fields else None,
+        alpha=fields.get("alpha"),
+        code=CODE["downstream"][wildcards.model],
+    )
+
+
+def downstream_job_json(wildcards, input, output):
+    """The job as JSON; a function of input/output, so not a compared param (downstream_settings is)."""
+    return downstream_job_of(wildcards).to_json()
+
+
+def downstream_settings(wildcards):
+    """What the downstream job computes with (no paths), as a param Snakemake compares."""
+    return downstream_job_of(wildcards).settings()
+
+
+def downstream_of_evaluation_json(wildcards, input, output):
+    """The checkpoint's DownstreamJob over every task when its evaluation job runs it (None: it runs none)."""
+    return downstream_job_of(wildcards).to_json() if DOWNSTREAM_IN_EVALUATION_JOB else None
+
+
+def downstream_of_evaluation_settings(wildcards):
+    return downstream_job_of(wildcards).settings() if DOWNSTREAM_IN_EVALUATION_JOB else None

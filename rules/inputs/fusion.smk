@@ -40,6 +40,17 @@ def fused_downstream_results():
     ]
 
 
-def fused_run(wildcards):
-    """The run's identity plus its fusion weight (recorded in the fused manifest and every result)."""
-    return {**run_wildcards(wildcards), "alpha": float(wildcards.alpha)}
+def fuse_job_of(wildcards):
+    """The FuseJob (fairforget.jobs.fuse_job) of a run at the weight of the `alpha` wildcard."""
+    from fairforget.jobs import fuse_job
+
+    return fuse_job(paths.Run.of(wildcards), wildcards.alpha, R, code=CODE["fuse"])
+
+
+def fuse_job_json(wildcards, input, output):
+    """The job as JSON; a function of input/output, so not a compared param (fuse_settings is)."""
+    return fuse_job_of(wildcards).to_json()
+
+
+def fuse_settings(wildcards):
+    return fuse_job_of(wildcards).settings()

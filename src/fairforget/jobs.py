@@ -1,5 +1,7 @@
-"""Building the typed jobs of stages 2 and 3 (`training.job`) from the validated config, a run and the
-results dir: the one place the rules get them from (rules/inputs/finetune.smk, rules/inputs/base_models.smk).
+"""Building the typed jobs of every model stage from the validated config, a run and the results dir: base
+models and fine-tuning (`training.job`), evaluation (`evaluation.job`), downstream (`downstream.job`) and fusion
+(`fusion.job`). The one place the rules get them from (rules/inputs/<stage>.smk); every path from a `paths` (or
+`fusion.settings`) template, every default from config/schema.yaml.
 
 Kept out of `training` because it reads the model sources (`base_models`), whose toy source trains with
 `training`: the import graph stays acyclic. Imported when the Snakefile is parsed: no heavy imports here.
@@ -8,11 +10,16 @@ Kept out of `training` because it reads the model sources (`base_models`), whose
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from fairforget import paths
 from fairforget.base_models.source import MODEL_SOURCES
 from fairforget.config.grid import run_training_config
+from fairforget.downstream.job import DownstreamJob
+from fairforget.evaluation.job import EvaluationJob
+from fairforget.fusion import settings as fusion
+from fairforget.fusion.job import FuseJob
 from fairforget.paths import Run
 from fairforget.training.job import BaseModelJob, FinetuneJob, ProbeSettings, finetune_data_files
 
@@ -94,3 +101,126 @@ def base_model_inputs(config: Mapping[str, Any], model: str, results_dir: str) -
     if not MODEL_SOURCES.get(config["models"][model]["source"]).uses_pretraining_text:
         return []
     return [paths.under(results_dir, template) for template in paths.PRETRAIN_DATA]
+
+
+def _checkpoint(results_dir: str, model: str, run: Run | None, alpha: str | None) -> dict[str, Any]:
+    """Where a checkpoint's files are, for a base model (no run), a run's checkpoint, or its fused checkpoint at
+    weight `alpha` (as it appears in paths): its files, its downstream template and that template's fields, and
+    `record`, the identity its results record."""
+    if run is None:
+        names = (paths.BASE_MODEL, paths.BASE_SIDECAR, paths.EVAL_BASE_SCORES, paths.EVAL_BASE, paths.DOWNSTREAM_BASE)
+        fields: dict[str, Any] = {"model": model}
+        record = None
+    elif alpha is None:
+        names = (
+            paths.FINETUNED_MODEL,
+            paths.FINETUNED_SIDECAR,
+            paths.EVAL_FINETUNED_SCORES,
+            paths.EVAL_FINETUNED,
+            paths.DOWNSTREAM_FINETUNED,
+        )
+        fields, record = run.wildcards(), run.wildcards()
+    else:
+        names = (
+            fusion.FUSED_MODEL,
+            fusion.FUSED_SIDECAR,
+            fusion.EVAL_FUSED_SCORES,
+            fusion.EVAL_FUSED,
+            fusion.DOWNSTREAM_FUSED,
+        )
+        fields, record = {**run.wildcards(), "alpha": alpha}, {**run.wildcards(), "alpha": float(alpha)}
+    keys = ("model_dir", "sidecar", "scores_dir", "metrics_json")
+    located: dict[str, Any] = {key: paths.under(results_dir, name, **fields) for key, name in zip(keys, names)}
+    return {**located, "downstream": names[-1], "fields": fields, "record": record}
+
+
+def evaluation_job(
+    config: Mapping[str, Any],
+    results_dir: str,
+    *,
+    model: str,
+    inputs: Mapping[str, Any],
+    run: Run | None = None,
+    alpha: str | None = None,
+    evaluation: Mapping[str, Any] | None = None,
+    code: Mapping[str, Any] | None = None,
+) -> EvaluationJob:
+    """The evaluation of base model `model` (no run), of a run's checkpoint, or of its fused checkpoint at
+    `alpha`. `inputs`: `metrics.inputs.evaluation_inputs` for this config (parse-cached by the rules, as it
+    imports torch); `evaluation`: the `evaluation:` section it runs, when not the config's (a fused checkpoint's
+    has no trajectory metrics)."""
+    where = _checkpoint(results_dir, model, run, alpha)
+    base = None if run is None else _checkpoint(results_dir, model, None, None)
+    trajectory = None
+    if run is not None and alpha is None and inputs["needs_trajectory"]:
+        trajectory = paths.under(results_dir, paths.TRAJECTORY, **run.wildcards())
+    return EvaluationJob(
+        model_dir=where["model_dir"],
+        sidecar=where["sidecar"],
+        base_model_dir=None if base is None else base["model_dir"],
+        base_sidecar=None if base is None else base["sidecar"],
+        base_scores_dir=None if base is None else base["scores_dir"],
+        trajectory=trajectory,
+        heldout=inputs["heldout"],
+        probes=dict(inputs["probes"]),
+        seat_dir=inputs["seat_dir"],
+        scores_dir=where["scores_dir"],
+        metrics_json=where["metrics_json"],
+        evaluation=dict(config["evaluation"] if evaluation is None else evaluation),
+        store_dir=str(config["store_dir"]),
+        run=where["record"],
+        code=None if code is None else dict(code),
+    )
+
+
+def downstream_job(
+    config: Mapping[str, Any],
+    results_dir: str,
+    *,
+    model: str,
+    tasks: list[str],
+    run: Run | None = None,
+    alpha: str | None = None,
+    code: Mapping[str, Any] | None = None,
+) -> DownstreamJob:
+    """The downstream tasks `tasks` (every task of the study, or one on GPU studies) of base model `model` (no
+    run), of a run's checkpoint, or of its fused checkpoint at `alpha`, on every downstream seed."""
+    where = _checkpoint(results_dir, model, run, alpha)
+    dseeds = [int(seed) for seed in config["downstream"]["seeds"]]
+    return DownstreamJob(
+        model=model,
+        model_dir=where["model_dir"],
+        sidecar=where["sidecar"],
+        base_sidecar=None if run is None else paths.under(results_dir, paths.BASE_SIDECAR, model=model),
+        tasks=list(tasks),
+        task_dirs=[str(Path(paths.under(results_dir, paths.DOWNSTREAM_META, task=task)).parent) for task in tasks],
+        dseeds=dseeds,
+        outputs=[
+            paths.under(results_dir, where["downstream"], **where["fields"], task=task, dseed=dseed)
+            for task in tasks
+            for dseed in dseeds
+        ],
+        downstream=dict(config["downstream"]),
+        mode_override=config["models"][model].get("downstream_mode"),
+        store_dir=str(config["store_dir"]),
+        run=where["record"],
+        code=None if code is None else dict(code),
+    )
+
+
+def fuse_job(run: Run, alpha: str, results_dir: str, *, code: Mapping[str, Any] | None = None) -> FuseJob:
+    """The fused checkpoint of `run` at weight `alpha` (as it appears in paths, `fusion.settings.alpha_label`)."""
+    base = _checkpoint(results_dir, run.model, None, None)
+    debiased = _checkpoint(results_dir, run.model, run, None)
+    fused = _checkpoint(results_dir, run.model, run, alpha)
+    return FuseJob(
+        base_dir=base["model_dir"],
+        base_sidecar=base["sidecar"],
+        debiased_dir=debiased["model_dir"],
+        debiased_sidecar=debiased["sidecar"],
+        alpha=float(alpha),
+        out_dir=fused["model_dir"],
+        sidecar=fused["sidecar"],
+        run=fused["record"],
+        code=None if code is None else dict(code),
+    )

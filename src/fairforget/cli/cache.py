@@ -7,32 +7,14 @@ the current directory like Snakemake's); `--store DIR` overrides it.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-import yaml
-
+from fairforget.config.files import DEFAULT_CONFIGFILE, load_config
 from fairforget.errors import ConfigError
 from fairforget.store import ResultStore, collect_garbage
 
-DEFAULT_CONFIGFILE = "config/config.yaml"
-
-
-def _load_config(configfile: str) -> dict[str, Any]:
-    path = Path(configfile)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found (pass --configfile, or --store/--results directly)")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: malformed YAML ({err})") from err
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return config
-
 
 def _config_value(args: argparse.Namespace, key: str) -> str:
-    config = _load_config(args.configfile)
+    config = load_config(args.configfile)
     if key not in config:
         raise ConfigError(f"{args.configfile}: config key '{key}' is missing")
     return str(config[key])

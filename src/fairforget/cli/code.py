@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from fairforget.cli.cache import DEFAULT_CONFIGFILE, _load_config
 from fairforget.code_identity import describe
+from fairforget.config.files import DEFAULT_CONFIGFILE, load_config
 from fairforget.registry import load_plugins
 
 
 def _code(args: argparse.Namespace) -> int:
     from fairforget.workflow.code_params import components
 
-    config = _load_config(args.configfile)
+    config = load_config(args.configfile)
     load_plugins(config.get("plugins") or [], base_dir=args.base_dir)
     found = components(config)
     print(describe(found.items()))

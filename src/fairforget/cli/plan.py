@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 
-from fairforget.cli.cache import DEFAULT_CONFIGFILE, _load_config
+from fairforget.config.files import DEFAULT_CONFIGFILE, load_config
 from fairforget.config.schema import SCHEMA
 from fairforget.workflow.plan import A100_BF16_TFLOPS, DEFAULT_MFU, assumed_rate, plan_study, render_plan
 
@@ -17,7 +17,7 @@ def _plan(args: argparse.Namespace) -> int:
     # mappings merged key by key), e.g. config/paper.yaml config/rehearsal.yaml
     config: dict = {}
     for configfile in args.configfile:
-        update_config(config, copy.deepcopy(_load_config(configfile)))
+        update_config(config, copy.deepcopy(load_config(configfile)))
     # the defaults the Snakefile sets, so that the plan sees the config the workflow runs
     validate(config, str(args.schema), set_default=True)
     assumption = None

@@ -194,7 +194,7 @@ def _draw_indices(available: int, n: int | None, seed: int, salt: str, key: str)
     return sorted(random.Random(f"{seed}:{salt}").sample(range(available), n))
 
 
-def _source_records(
+def source_records(
     general: Dataset, planted: list[dict[str, Any]], seed: int, block: int = 2000
 ) -> Iterator[dict[str, Any]]:
     """General then planted records shuffled with the seed, read from Arrow one block at a time.
@@ -289,7 +289,7 @@ def prepare_debias(
     winobias_dev, winobias_dev_other_side = _winobias_dev_pairs(winobias_dir, occupation_split, skipped)
     pairs, pairs_dropped = evaluation.without_leaks(template_pairs + winobias_dev)
 
-    n_source = write_text_table(source_out, _source_records(general, planted, seed), SOURCE_COLUMNS)
+    n_source = write_text_table(source_out, source_records(general, planted, seed), SOURCE_COLUMNS)
     write_jsonl(pairs_out, pairs)
     _write_word_pairs(word_pairs_out, names, word_pairs)
     meta = {

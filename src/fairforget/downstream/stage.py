@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fairforget.code_identity import fingerprint_of
+from fairforget.downstream.job import DownstreamJob
 from fairforget.downstream.settings import DownstreamSettings, parse_settings
 from fairforget.downstream.tasks import TaskData, load_task
 from fairforget.errors import ConfigError, ModelError, StoreError
@@ -227,3 +228,27 @@ def evaluate_downstream_seeds(
         )
         for seed, out_json in zip(seeds, out_jsons)
     ]
+
+
+def run_downstream_job(job: DownstreamJob, threads: int) -> None:
+    """The downstream rules' entry point: every task of the job, each once per downstream seed, on `threads`."""
+    import torch
+
+    torch.set_num_threads(threads)
+    for index, task in enumerate(job.tasks):
+        evaluate_downstream_seeds(
+            model_dir=job.model_dir,
+            model_sidecar=job.sidecar,
+            task_dir=job.task_dirs[index],
+            task=task,
+            seeds=job.dseeds,
+            out_jsons=job.task_outputs(index),
+            cfg=job.downstream,
+            store_dir=job.store_dir,
+            mode_override=job.mode_override,
+            model_name=job.model,
+            base_sidecar=job.base_sidecar,
+            run=job.run,
+            progress=False,
+            code=job.code,
+        )

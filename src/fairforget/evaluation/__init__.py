@@ -1,5 +1,3 @@
-"""Stage 4: forgetting statistics and bias metrics of base models and checkpoints (`evaluation.stage`)."""
-
-from fairforget.evaluation.stage import EVALUATION_VERSION, evaluate_base, evaluate_checkpoint
-
-__all__ = ["EVALUATION_VERSION", "evaluate_base", "evaluate_checkpoint"]
+"""Stage 4: forgetting statistics and bias metrics of base models and checkpoints (`evaluation.stage`, its typed
+job `evaluation.job`). Import the submodules: this file imports nothing, so the rules' parse-time import of the job
+stays light (no torch)."""

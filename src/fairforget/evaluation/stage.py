@@ -21,6 +21,7 @@ import torch
 from fairforget.code_identity import fingerprint_of
 from fairforget.errors import DataError, ModelError
 from fairforget.evaluation.conventions import attach_conventions
+from fairforget.evaluation.job import EvaluationJob
 from fairforget.hashing import sha256_file
 from fairforget.io import read_json, write_json
 from fairforget.metrics.base import (
@@ -318,4 +319,31 @@ def evaluate_checkpoint(
         run,
         f"checkpoint evaluation of {model_dir}",
         code,
+    )
+
+
+def run_evaluation_job(job: EvaluationJob, threads: int | None = None) -> dict[str, Any]:
+    """The evaluation rules' entry point: a base model's evaluation, or a checkpoint's against its base model."""
+    common: dict[str, Any] = {
+        "model_dir": job.model_dir,
+        "sidecar": job.sidecar,
+        "heldout": job.heldout,
+        "probes": job.probes,
+        "seat_dir": job.seat_dir,
+        "scores_dir": job.scores_dir,
+        "metrics_json": job.metrics_json,
+        "evaluation": job.evaluation,
+        "store_dir": job.store_dir,
+        "threads": threads,
+        "code": job.code,
+    }
+    if job.base_model_dir is None or job.base_sidecar is None or job.base_scores_dir is None:
+        return evaluate_base(**common)
+    return evaluate_checkpoint(
+        base_model_dir=job.base_model_dir,
+        base_sidecar=job.base_sidecar,
+        base_scores_dir=job.base_scores_dir,
+        trajectory=job.trajectory,
+        run=job.run,
+        **common,
     )

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from fairforget.errors import ModelError
+from fairforget.fusion.job import FuseJob
 from fairforget.io import naming_the_path
 from fairforget.models.modeldir import (
     MANIFEST,
@@ -138,25 +139,17 @@ def fuse_model_dirs(
     return write_manifest(out_dir, debiased["kind"], parent_hash=base["content_hash"], run=run, extra=record)
 
 
-def fuse_into(
-    base_dir: str | Path,
-    base_sidecar: str | Path,
-    debiased_dir: str | Path,
-    debiased_sidecar: str | Path,
-    alpha: float,
-    out_dir: str | Path,
-    sidecar: str | Path,
-    run: dict[str, Any] | None = None,
-    code: dict[str, Any] | None = None,
-) -> str:
+def fuse_into(job: FuseJob) -> str:
     """The `fuse` rule: check both parents against their sidecars, fuse, write the fused sidecar; its hash."""
-    for model_dir, parent_sidecar in ((base_dir, base_sidecar), (debiased_dir, debiased_sidecar)):
+    for model_dir, parent_sidecar in ((job.base_dir, job.base_sidecar), (job.debiased_dir, job.debiased_sidecar)):
         recorded = read_sidecar(parent_sidecar)
         if verify_model_dir(model_dir)["content_hash"] != recorded:
             raise ModelError(f"{parent_sidecar}: hash does not match the manifest of {model_dir}")
-    manifest = fuse_model_dirs(base_dir, debiased_dir, alpha, out_dir, run=run, extra={"code": code})
-    log.info("fused %s at alpha=%g: %s", debiased_dir, alpha, manifest["content_hash"][:12])
-    return write_sidecar(out_dir, sidecar)
+    manifest = fuse_model_dirs(
+        job.base_dir, job.debiased_dir, job.alpha, job.out_dir, run=job.run, extra={"code": job.code}
+    )
+    log.info("fused %s at alpha=%g: %s", job.debiased_dir, job.alpha, manifest["content_hash"][:12])
+    return write_sidecar(job.out_dir, job.sidecar)
 
 
 def fusion_record(model_dir: str | Path) -> dict[str, Any]:

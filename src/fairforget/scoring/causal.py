@@ -29,7 +29,6 @@ from fairforget.scoring.scores import (
     pad_batch,
     pad_id_of,
     position_statistics,
-    score_single,
     show_progress,
     zero_scores,
 )
@@ -126,4 +125,5 @@ def score_causal(
 
     `batch_size` counts texts per forward pass. Base and tuned model together: `dispatch.score_texts_joint`.
     """
-    return score_single(score_causal_models, model, tokenizer, texts, batch_size, max_length, positions, progress)
+    (scores,), _ = score_causal_models([model], tokenizer, texts, batch_size, max_length, positions, progress)
+    return scores

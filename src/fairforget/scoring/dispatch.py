@@ -16,7 +16,6 @@ from fairforget.scoring.scores import (
     ModelsScorer,
     TextScores,
     score_joint,
-    score_single,
 )
 
 _SCORERS: dict[str, ModelsScorer] = {"masked": score_masked_models, "causal": score_causal_models}
@@ -40,7 +39,8 @@ def score_texts(
     progress: bool | None = None,
 ) -> TextScores:
     """PLL scores (kind "masked") or next-token log-probabilities (kind "causal") of every text token."""
-    return score_single(_scorer(kind), model, tokenizer, texts, batch_size, max_length, positions, progress)
+    (scores,), _ = _scorer(kind)([model], tokenizer, texts, batch_size, max_length, positions, progress)
+    return scores
 
 
 def score_texts_joint(

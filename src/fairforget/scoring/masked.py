@@ -12,7 +12,8 @@ the MLM head at the masked positions, and any other architecture a full forward 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,25 +35,36 @@ from fairforget.scoring.scores import (
     pad_batch,
     pad_id_of,
     position_statistics,
-    score_single,
     show_progress,
     zero_scores,
 )
+
+# Logits [batch, vocab] of row b at positions[b] for (input ids, attention mask, positions)
+PositionLogits = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def position_logits_route(model: torch.nn.Module) -> PositionLogits:
+    """`model`'s cheapest exact route to the logits of one masked position per row, chosen once per scoring call
+    (not per batch): the PLL-specialised BERT pass (`masked_encoder`), else the encoder on the batch with the MLM
+    head on those positions only (known architectures), else a full forward pass with the logits gathered."""
+    if supports_pll_encoder(model):
+        return functools.partial(pll_position_logits, model)
+
+    def logits_at(ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        rows = torch.arange(ids.shape[0], device=ids.device)
+        logits = head_logits_at(model, ids, attention, (rows, positions))
+        if logits is None:
+            return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
+        return logits
+
+    return logits_at
 
 
 def masked_position_logits(
     model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
 ) -> torch.Tensor:
-    """Logits [batch, vocab] of row b at `positions[b]` (one masked position per row), by the cheapest exact
-    route: the PLL-specialised BERT pass (`masked_encoder`), else the encoder on the batch with the MLM head on
-    those positions only (known architectures), else a full forward pass with the logits gathered."""
-    if supports_pll_encoder(model):
-        return pll_position_logits(model, ids, attention, positions)
-    rows = torch.arange(ids.shape[0], device=ids.device)
-    logits = head_logits_at(model, ids, attention, (rows, positions))
-    if logits is None:
-        return model(input_ids=ids, attention_mask=attention).logits[rows, positions]
-    return logits
+    """Logits [batch, vocab] of row b at `positions[b]` (one masked position per row), by `position_logits_route`."""
+    return position_logits_route(model)(ids, attention, positions)
 
 
 # One masked copy: (text number, slot in that text's output arrays, input ids, masked position, target id)
@@ -90,14 +102,15 @@ def score_masked_queries(
         raise ModelError(f"batch_size must be positive, got {batch_size}")
     device = model_device(models[0])
     out, kl = zero_scores(sizes, len(models))
+    routes = [position_logits_route(model) for model in models]
 
     def flush(batch: list[_Query]) -> None:
         ids, attention = pad_batch([q[2] for q in batch], pad_id)
         positions = torch.tensor([q[3] for q in batch])
         targets = torch.tensor([q[4] for q in batch])
         gathered = []
-        for model in models:
-            logits = masked_position_logits(model, ids.to(device), attention.to(device), positions.to(device))
+        for route in routes:
+            logits = route(ids.to(device), attention.to(device), positions.to(device))
             gathered.append(logits.float().cpu())
         logprobs, corrects, kls = position_statistics(gathered, targets)
         for row, (text, slot, _, _, _) in enumerate(batch):
@@ -169,4 +182,5 @@ def score_masked(
     `batch_size` counts masked copies per forward pass, not texts. Base and tuned model together:
     `dispatch.score_texts_joint`.
     """
-    return score_single(score_masked_models, model, tokenizer, texts, batch_size, max_length, positions, progress)
+    (scores,), _ = score_masked_models([model], tokenizer, texts, batch_size, max_length, positions, progress)
+    return scores

@@ -268,21 +268,6 @@ ModelsScorer = Callable[
 ]
 
 
-def score_single(
-    scorer: ModelsScorer,
-    model: torch.nn.Module,
-    tokenizer: Any,
-    texts: Sequence[str],
-    batch_size: int,
-    max_length: int,
-    positions: Sequence[Sequence[int] | None] | None,
-    progress: bool | None,
-) -> TextScores:
-    """`scorer` run on one model."""
-    (scores,), _ = scorer([model], tokenizer, texts, batch_size, max_length, positions, progress)
-    return scores
-
-
 def score_joint(
     scorer: ModelsScorer,
     base_model: torch.nn.Module,

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from fairforget.code_identity import fingerprint_of
+from fairforget.data.cda import read_word_pairs_json
 from fairforget.data.sizes import resolve_size
 from fairforget.errors import ConfigError
 from fairforget.hashing import sha256_file
@@ -29,7 +30,7 @@ from fairforget.training.job import FinetuneJob, ProbeSettings
 from fairforget.training.loop import ProbeFn, TrainResult
 from fairforget.training.packing import PACKED_BLOCKS
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
-from fairforget.training.run import Hooks, RunOptions, TrainJob, run_training_job
+from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, run_training_job
 from fairforget.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,6 @@ def subset_pairs(pairs: list[tuple[str, str]], size: str | int, seed: int) -> li
     return [pairs[i] for i in chosen]
 
 
-def read_word_pairs(path: Path) -> list[tuple[str, str]]:
-    from fairforget.data.cda import read_word_pairs_json
-
-    return list(read_word_pairs_json(path))
-
-
 def build_context(
     data: Mapping[str, str | Path], kind: str, tokenizer: Any, run: Run, max_length: int, mlm_probability: float
 ) -> TrainingContext:
@@ -97,7 +92,7 @@ def build_context(
         max_length=max_length,
         debias_texts=TextColumn(data["source"], subset_indices(len(corpus), run.size, run.seed)),
         stereo_pairs=subset_pairs(pairs, run.size, run.seed),
-        word_pairs=read_word_pairs(Path(data["word_pairs"])),
+        word_pairs=list(read_word_pairs_json(data["word_pairs"])),
         general_texts=TextColumn(data["replay"]),
         mlm_probability=mlm_probability,
     )
@@ -190,7 +185,7 @@ def run_finetune(
     options = RunOptions(
         job.state_dir, probe_fn, fingerprint_extra, stop_after_steps, f"finetune {run.objective}/{run.remedy}"
     )
-    train_job = TrainJob.on_new_accelerator(model, ctx, settings, options)
+    train_job = TrainJob(model, ctx, settings, make_accelerator(settings), options)
     manifest = run_training_job(
         train_job, hooks, job.out_dir, lambda trained, result: save_finetuned(job, train_job, base, trained, result)
     )

@@ -2,55 +2,19 @@
 
 Each job is built once, by `fairforget.jobs.base_model_job` / `finetune_job`, from the validated config (every
 default set by config/schema.yaml), the run and the results dir; the rule passes it to its script as JSON
-(`to_json`) and the script hands the decoded job (`from_json`) to the stage untouched. Paths come from
-`fairforget.paths` only. Imported when the Snakefile is parsed: no heavy imports here.
+(`to_json`, `fairforget.job_json`) and the script hands the decoded job (`from_json`) to the stage untouched.
+Paths come from `fairforget.paths` only. Imported when the Snakefile is parsed: no heavy imports here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fairforget import paths
-from fairforget.errors import ConfigError
+from fairforget.job_json import JsonJob
 from fairforget.paths import Run
-
-JobT = TypeVar("JobT", bound="_Job")
-
-
-class _Job:
-    """JSON round trip of a job dataclass: nested dataclass fields are rebuilt by their declared type."""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_json(cls: type[JobT], text: str) -> JobT:
-        return _decode(cls, json.loads(text), cls.__name__)
-
-
-def _decode(cls: type[Any], data: Any, where: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    missing = sorted(set(fields) - set(data))
-    unknown = sorted(set(data) - set(fields))
-    if missing or unknown:
-        raise ConfigError(f"{where}: missing key(s) {missing}, unknown key(s) {unknown}")
-    values = {}
-    for name, field in fields.items():
-        nested = _NESTED.get(str(field.type).removesuffix(" | None"))
-        if nested is not None and data[name] is not None:
-            values[name] = _decode(nested, data[name], f"{where}.{name}")
-        else:
-            values[name] = data[name]
-    if cls is Run:
-        return Run.of(values)
-    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -68,7 +32,7 @@ class ProbeSettings:
 
 
 @dataclass(frozen=True)
-class FinetuneJob(_Job):
+class FinetuneJob(JsonJob):
     """One debiasing fine-tuning run (rule finetune). `training` is the run's merged `training:` section
     (`config.grid.run_training_config`); `objective` / `remedy` its config entries; `data` the prepared files
     by role (`paths.FINETUNE_DATA`); `code` the job's code identity (fairforget.workflow.code_params)."""
@@ -103,7 +67,7 @@ class FinetuneJob(_Job):
 
 
 @dataclass(frozen=True)
-class BaseModelJob(_Job):
+class BaseModelJob(JsonJob):
     """One base model (rule build_base_model): `models.<model>` as validated, the pretraining texts (toy
     sources only, else empty), where it goes, and the job's code identity."""
 
@@ -113,9 +77,6 @@ class BaseModelJob(_Job):
     out_dir: str
     sidecar: str
     code: dict[str, Any] | None
-
-
-_NESTED: dict[str, type[Any]] = {"Run": Run, "ProbeSettings": ProbeSettings}
 
 
 def finetune_data_files(results_dir: str | Path) -> dict[str, str]:

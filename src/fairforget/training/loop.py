@@ -106,14 +106,6 @@ class TrainResult:
         }
 
 
-def make_optimizer(
-    model: torch.nn.Module, settings: TrainSettings, device: torch.device
-) -> tuple[torch.optim.AdamW, str]:
-    """AdamW over the trainable parameters with the kernel `settings.optimizer_impl` asks for
-    (`fairforget.training.optim.make_adamw`); returns the optimizer and the kernel used."""
-    return make_adamw(model, settings.learning_rate, settings.weight_decay, settings.optimizer_impl, device)
-
-
 def count_tokens_tensor(batch: Mapping[str, Any], device: torch.device) -> torch.Tensor:
     """Non-padding tokens in a batch, as a device tensor (no host sync): the sum of every `*attention_mask`
     tensor, else the sizes of the `*input_ids` tensors, plus those of the model inputs nested in mappings (the
@@ -216,7 +208,9 @@ class TrainingLoop:
         # The order below is part of the determinism contract: what draws from torch's global RNG, and when.
         model.to(accelerator.device)
         model.train()
-        optimizer, self.optimizer_impl = make_optimizer(model, settings, accelerator.device)
+        optimizer, self.optimizer_impl = make_adamw(
+            model, settings.learning_rate, settings.weight_decay, settings.optimizer_impl, accelerator.device
+        )
         if settings.group_by_length and lengths is None:
             lengths = character_lengths(examples)
         self.order = ExampleOrder(

@@ -24,7 +24,7 @@ from fairforget.training.lm import collate_text_examples, lm_loss
 from fairforget.training.loop import TrainResult
 from fairforget.training.masking import collate_targeted_mlm
 from fairforget.training.plugins import Objective, TrainingContext
-from fairforget.training.run import Hooks, RunOptions, TrainJob, run_training_job
+from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, run_training_job
 from fairforget.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def build_toy_base(
         source = {"type": "toy", "model": model_name, "seed": seed, "pretrain": pretrain}
         return save_model_dir(trained.to(torch.device("cpu")), tokenizer, out_dir, kind, extra={"source": source})
 
-    job = TrainJob.on_new_accelerator(model, ctx, settings, options)
+    job = TrainJob(model, ctx, settings, make_accelerator(settings), options)
     hooks = Hooks(Pretraining(texts, planted, gender_mask_probability))
     return run_training_job(job, hooks, out_dir, save)
 

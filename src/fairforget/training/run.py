@@ -104,12 +104,6 @@ class TrainJob:
     accelerator: Any
     options: RunOptions = RunOptions()
 
-    @classmethod
-    def on_new_accelerator(
-        cls, model: torch.nn.Module, ctx: TrainingContext, settings: TrainSettings, options: RunOptions
-    ) -> TrainJob:
-        return cls(model, ctx, settings, make_accelerator(settings), options)
-
 
 def check_packable(
     objective: Objective, examples: Sequence[dict[str, Any]], settings: TrainSettings, ctx: TrainingContext

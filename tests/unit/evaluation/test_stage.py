@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -11,7 +12,8 @@ import pytest
 import torch
 
 from fairforget.errors import DataError
-from fairforget.evaluation import evaluate_base, evaluate_checkpoint
+from fairforget.evaluation.job import EvaluationJob
+from fairforget.evaluation.stage import evaluate_base, evaluate_checkpoint, run_evaluation_job
 from fairforget.io import write_jsonl
 from fairforget.models.modeldir import save_model_dir, write_sidecar
 from fairforget.models.toy import build_toy_model, train_tokenizer
@@ -391,3 +393,44 @@ def test_every_convention_lands_in_metrics_json_with_its_record(study):
         assert 0 < tuned[prefix + "mcnemar_p"]["value"] <= 1
         if convention.metric == "stereoset":
             assert {prefix + "ss_paired_change_nurse", prefix + "ss_paired_change_engineer"} <= set(tuned), name
+
+
+def test_the_job_entry_point_runs_the_same_evaluations(study):
+    """run_evaluation_job (the rules' entry point) on an EvaluationJob through its JSON: a base model's evaluation
+    without a base, a checkpoint's against it, each the same store entry as the direct call."""
+    root = study["root"]
+    base, checkpoint = run_base(study), run_checkpoint(study)
+    base_job = EvaluationJob(
+        model_dir=str(root / "base"),
+        sidecar=str(root / "base.sha256"),
+        base_model_dir=None,
+        base_sidecar=None,
+        base_scores_dir=None,
+        trajectory=None,
+        heldout=str(root / "heldout.jsonl"),
+        probes={name: str(path) for name, path in study["probes"].items()},
+        seat_dir=str(root / "seat"),
+        scores_dir=str(root / "out/job_base/scores"),
+        metrics_json=str(root / "out/job_base/metrics.json"),
+        evaluation=evaluation_config(study["kind"]),
+        store_dir=str(root / "store"),
+        run=None,
+        code=None,
+    )
+    from_job = run_evaluation_job(EvaluationJob.from_json(base_job.to_json()))
+    assert from_job["cache"] == {"hit": True, "key": base["cache"]["key"]} and from_job["kind"] == "base_eval"
+    checkpoint_job = dataclasses.replace(
+        base_job,
+        model_dir=str(root / "tuned"),
+        sidecar=str(root / "tuned.sha256"),
+        base_model_dir=str(root / "base"),
+        base_sidecar=str(root / "base.sha256"),
+        base_scores_dir=str(root / "out/base/scores"),
+        trajectory=str(root / "trajectory.parquet"),
+        scores_dir=str(root / "out/job_tuned/scores"),
+        metrics_json=str(root / "out/job_tuned/metrics.json"),
+        run=TOY_RUN,
+    )
+    from_job = run_evaluation_job(EvaluationJob.from_json(checkpoint_job.to_json()))
+    assert from_job["cache"] == {"hit": True, "key": checkpoint["cache"]["key"]}
+    assert from_job["metrics"] == checkpoint["metrics"] and from_job["run"] == TOY_RUN

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from fairforget.errors import ModelError
+from fairforget.fusion.job import FuseJob
 from fairforget.fusion.weights import fuse_into, fuse_model_dirs, fusion_record, interpolate_tensors
 from fairforget.models.modeldir import load_model_dir, save_model_dir, verify_model_dir, write_sidecar
 from objectives_helpers import tiny
@@ -95,12 +96,21 @@ def test_fuse_into_checks_the_parents_sidecars(parents, tmp_path):
     base, debiased = parents
     write_sidecar(base, tmp_path / "base.sha256")
     (tmp_path / "debiased.sha256").write_text("0" * 64 + "\n")
-    sidecars = (base, tmp_path / "base.sha256", debiased, tmp_path / "debiased.sha256")
-    out = (tmp_path / "f", tmp_path / "f.sha256")
+    job = FuseJob(
+        base_dir=str(base),
+        base_sidecar=str(tmp_path / "base.sha256"),
+        debiased_dir=str(debiased),
+        debiased_sidecar=str(tmp_path / "debiased.sha256"),
+        alpha=0.5,
+        out_dir=str(tmp_path / "f"),
+        sidecar=str(tmp_path / "f.sha256"),
+        run={"alpha": 0.5},
+        code={"id": "x"},
+    )
     with pytest.raises(ModelError, match="debiased.sha256: hash does not match"):
-        fuse_into(*sidecars, 0.5, *out)
+        fuse_into(job)
     write_sidecar(debiased, tmp_path / "debiased.sha256")
-    digest = fuse_into(*sidecars, 0.5, *out, code={"id": "x"})
+    digest = fuse_into(FuseJob.from_json(job.to_json()))
     assert (tmp_path / "f.sha256").read_text().strip() == digest
     assert json.loads((tmp_path / "f" / "manifest.json").read_text())["code"] == {"id": "x"}
 

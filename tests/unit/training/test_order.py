@@ -14,7 +14,8 @@ from fairforget.errors import ConfigError, TrainingError
 from fairforget.models.modeldir import load_model_dir, save_model_dir
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.training import lm
-from fairforget.training.loop import TrainingPreempted, make_optimizer
+from fairforget.training.loop import TrainingPreempted
+from fairforget.training.optim import make_adamw
 from fairforget.training.order import GROUP_BATCHES, ExampleOrder, example_stream_indices
 from fairforget.training.plugins import TrainingContext
 from fairforget.training.settings import TrainSettings
@@ -156,7 +157,10 @@ def test_optimizer_kernel_choice() -> None:
         ("foreach", None, True),
         ("for_loop", None, False),
     ):
-        optimizer, used = make_optimizer(model, TrainSettings(optimizer_impl=impl), torch.device("cpu"))
+        settings = TrainSettings(optimizer_impl=impl)
+        optimizer, used = make_adamw(
+            model, settings.learning_rate, settings.weight_decay, settings.optimizer_impl, torch.device("cpu")
+        )
         assert used == ("fused" if impl == "auto" else impl)
         group = optimizer.param_groups[0]
         assert bool(group["fused"]) == bool(fused) and (foreach is None or group["foreach"] == foreach)

@@ -11,7 +11,7 @@ import torch
 from fairforget.models.modeldir import save_model_dir
 from fairforget.training.loop import TrainingPreempted
 from fairforget.training.plugins import OBJECTIVES, REMEDIES
-from fairforget.training.run import Hooks, RunOptions, TrainJob, train
+from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, train
 from fairforget.training.settings import TrainSettings
 from objectives_helpers import context, tiny
 
@@ -32,8 +32,9 @@ def _train(
     model, tokenizer = tiny(kind, seed=1)
     ctx = context(kind, tokenizer, seed=2, mlm_probability=0.3)
     options = RunOptions(state_dir=tmp / f"state_{name}", stop_after_steps=stop_after)
+    settings = TrainSettings(seed=2, **SETTINGS)
     model, result = train(
-        TrainJob.on_new_accelerator(model, ctx, TrainSettings(seed=2, **SETTINGS), options),
+        TrainJob(model, ctx, settings, make_accelerator(settings), options),
         Hooks(OBJECTIVES.get(objective)(**(objective_params or {})), REMEDIES.get(remedy)(**(remedy_params or {}))),
     )
     manifest = save_model_dir(model, tokenizer, tmp / name, kind)
