@@ -25,6 +25,7 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from fairforget.analysis import columns as cols  # noqa: E402
 from fairforget.analysis import trajectory  # noqa: E402
+from fairforget.analysis.bias_changes import paired_score_of  # noqa: E402
 from fairforget.analysis.dictionary import label  # noqa: E402
 from fairforget.analysis.results import classify  # noqa: E402
 from fairforget.analysis.seed_units import paired_differences, size_order  # noqa: E402
@@ -234,9 +235,24 @@ def _size_metrics(frame: pl.DataFrame, settings: AnalysisSettings) -> list[str]:
     return [m for m in candidates if m]
 
 
+def _bar_ends(frame: pl.DataFrame, metric: str) -> tuple[pl.Expr, pl.Expr]:
+    """A run's bar ends for the size sweep: the value itself, or for a bias score with a paired change against
+    the base (docs/metrics.md §5.2) the value shifted by that change's 95% CI, so that one seed still shows its
+    item-sampling uncertainty and several seeds show the lowest to the highest of their intervals."""
+    score = paired_score_of(metric)
+    ends = (f"{score.column}.ci_low", f"{score.column}.ci_high") if score else ()
+    if score is None or not all(c in frame.columns for c in (score.column, *ends)):
+        return pl.col(metric), pl.col(metric)
+    value, change = pl.col(metric), pl.col(score.column)
+    low = (value - (change - pl.col(ends[0]))).fill_null(value)
+    high = (value + (pl.col(ends[1]) - change)).fill_null(value)
+    return low, high
+
+
 def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: StudyStyle | None = None) -> Figure:
-    """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max.
-    Lines of different (model, objective) are dodged sideways so that their bars do not hide each other."""
+    """Metrics vs data size per model and objective (baseline remedy only); mean over seeds, bars = min..max over
+    seeds (the bias panel: the lowest to the highest end of the seeds' paired 95% CIs, `_bar_ends`). Lines of
+    different (model, objective) are dodged sideways so that their bars do not hide each other."""
     style = style or study_style(frame)
     metrics = _size_metrics(frame, settings)
     subset = frame.filter(pl.col("remedy") == settings.baseline_remedy)
@@ -255,14 +271,11 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
         ax.set_ylabel(y_axis(metric))
         ax.set_xlabel("debiasing data size (texts; full = all)")
         ax.set_xticks(range(len(sizes)), sizes)
+        low, high = _bar_ends(subset, metric)
         summary = (
             subset.filter(pl.col(metric).is_not_null())
             .group_by(["model", "objective", "size"])
-            .agg(
-                pl.col(metric).mean().alias("mean"),
-                pl.col(metric).min().alias("low"),
-                pl.col(metric).max().alias("high"),
-            )
+            .agg(pl.col(metric).mean().alias("mean"), low.min().alias("low"), high.max().alias("high"))
             .with_columns(
                 pl.col("size").replace_strict(sizes, list(range(len(sizes))), return_dtype=pl.Int64).alias("pos")
             )
@@ -281,7 +294,10 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
             bars.lines[0].set_gid(gid)
         if len(sizes) < 2:
             ax.set_title("only one data size in this study", fontsize=7)
-    suptitle(fig, f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = min to max seed")
+    suptitle(
+        fig,
+        f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = seed range (bias: paired 95% CIs)",
+    )
     grouped_legend(
         fig,
         style.legend_groups(levels(subset, "objective"), levels(subset, "model")),

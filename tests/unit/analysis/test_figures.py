@@ -57,3 +57,31 @@ def test_the_size_sweep_plots_the_seed_mean_with_min_to_max_bars() -> None:
     low, high = bars.lines[2][0].get_segments()[0][:, 1]  # the first size's bar spans its seeds
     assert (low, high) == pytest.approx((0.1, 0.3))
     assert [tick.get_text() for tick in fig.axes[0].get_xticklabels()] == ["50", "full"]
+
+
+def test_the_size_sweeps_bias_bars_span_the_seeds_paired_intervals() -> None:
+    """The bias panel's bar runs from the lowest to the highest end of the seeds' paired CIs, each shifted onto
+    the plotted value: seed 0 has value 60 with change -5 in [-9, -2] (bar 56..63), seed 1 value 50 with change -15
+    in [-18, -11] (bar 47..54): mean 55, bar 47..63. A run without a change keeps its value as both ends."""
+    bias, change = "crows_pairs.stereo_preference", "crows_pairs.paired_change"
+    frame = pl.DataFrame(
+        {
+            "model": ["a", "a", "a"],
+            "objective": ["cda", "cda", "none"],
+            "remedy": ["none"] * 3,
+            "size": ["full"] * 3,
+            "seed": [0, 1, 0],
+            bias: [60.0, 50.0, 70.0],
+            change: [-5.0, -15.0, None],
+            f"{change}.ci_low": [-9.0, -18.0, None],
+            f"{change}.ci_high": [-2.0, -11.0, None],
+        }
+    )
+    fig = data_size_sweep(frame, AnalysisSettings(bias_metric=bias))
+    panel = next(ax for ax in fig.axes if ax.containers)
+    ends = {}
+    for bars in panel.containers:
+        (y,) = bars.lines[0].get_ydata()
+        low, high = bars.lines[2][0].get_segments()[0][:, 1]
+        ends[float(y)] = (float(low), float(high))
+    assert ends == {55.0: pytest.approx((47.0, 63.0)), 70.0: pytest.approx((70.0, 70.0))}
