@@ -240,12 +240,14 @@ def _bar_ends(frame: pl.DataFrame, metric: str) -> tuple[pl.Expr, pl.Expr]:
     the base (docs/metrics.md §5.2) the value shifted by that change's 95% CI, so that one seed still shows its
     item-sampling uncertainty and several seeds show the lowest to the highest of their intervals."""
     score = paired_score_of(metric)
-    ends = (f"{score.column}.ci_low", f"{score.column}.ci_high") if score else ()
-    if score is None or not all(c in frame.columns for c in (score.column, *ends)):
+    if score is None:
+        return pl.col(metric), pl.col(metric)
+    ci_low, ci_high = f"{score.column}.ci_low", f"{score.column}.ci_high"
+    if not all(c in frame.columns for c in (score.column, ci_low, ci_high)):
         return pl.col(metric), pl.col(metric)
     value, change = pl.col(metric), pl.col(score.column)
-    low = (value - (change - pl.col(ends[0]))).fill_null(value)
-    high = (value + (pl.col(ends[1]) - change)).fill_null(value)
+    low = (value - (change - pl.col(ci_low))).fill_null(value)
+    high = (value + (pl.col(ci_high) - change)).fill_null(value)
     return low, high
 
 
@@ -296,7 +298,8 @@ def data_size_sweep(frame: pl.DataFrame, settings: AnalysisSettings, style: Stud
             ax.set_title("only one data size in this study", fontsize=7)
     suptitle(
         fig,
-        f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = seed range (bias: paired 95% CIs)",
+        f"Data-size sweep (F3, remedy '{settings.baseline_remedy}'): mean over seeds, bars = seed range"
+        " (bias: paired 95% CIs)",
     )
     grouped_legend(
         fig,
