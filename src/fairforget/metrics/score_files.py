@@ -103,14 +103,20 @@ def _read_convention_scores(sentences: pl.DataFrame, data: EvaluationData, path:
         metric = CONVENTIONS.get(key.rsplit(".", 1)[0]).metric
         if not (bool(data.stereoset) if metric == STEREOSET else metric in data.pairs):
             continue
-        order = {item: i for i, item in enumerate(_item_ids(data, metric))}
-        if rows.height != len(order) or set(rows["item_id"].to_list()) != set(order):
-            raise DataError(f"{path}: scores of convention set '{key}' do not match the probe file")
-        values = np.zeros(len(order))
-        for item_id, score in zip(rows["item_id"].to_list(), rows["score"].to_list()):
-            values[order[item_id]] = score
-        out[key] = values
+        out[key] = _in_item_order(rows, _item_ids(data, metric), f"{path}: scores of convention set '{key}'")
     return out
+
+
+def _in_item_order(rows: pl.DataFrame, item_ids: list[str], what: str) -> np.ndarray:
+    """`rows`' scores (item_id, score) in the order of `item_ids`; rows that are not exactly those items raise
+    DataError naming `what`."""
+    order = {item: i for i, item in enumerate(item_ids)}
+    if rows.height != len(order) or set(rows["item_id"].to_list()) != set(order):
+        raise DataError(f"{what} do not match the probe file")
+    values = np.zeros(len(order))
+    for item_id, score in zip(rows["item_id"].to_list(), rows["score"].to_list()):
+        values[order[item_id]] = score
+    return values
 
 
 def _needs_of(scores: ModelScores) -> list[str]:
@@ -146,19 +152,16 @@ def read_scores(scores_dir: str | Path, kind: str, data: EvaluationData, needs: 
             text_scores.correct.append(frame["correct"].to_numpy().astype(bool))
         scores.token_sets[name] = text_scores
     sentences_path = scores_dir / SENTENCES_FILE
-    if sentences_path.is_file():
-        scores.convention_scores = _read_convention_scores(pl.read_parquet(sentences_path), data, sentences_path)
+    if not sentences_path.is_file() and STEREOSET not in needs:
+        return scores
+    sentences = pl.read_parquet(sentences_path)  # read once: StereoSet's and the extra-pass conventions' scores
+    scores.convention_scores = _read_convention_scores(sentences, data, sentences_path)
     if STEREOSET in needs:
-        sentences = pl.read_parquet(sentences_path)
-        order = {str(r["id"]): i for i, r in enumerate(data.stereoset)}
+        ids = _item_ids(data, STEREOSET)
         for candidate in STEREOSET_CANDIDATES:
             part = sentences.filter(pl.col("set") == f"stereoset.{candidate}")
-            if part.height != len(order) or set(part["item_id"].to_list()) != set(order):
-                raise DataError(f"{scores_dir / SENTENCES_FILE}: StereoSet scores do not match the probe file")
-            values = np.zeros(len(order))
-            for item_id, score in zip(part["item_id"].to_list(), part["score"].to_list()):
-                values[order[item_id]] = score
-            scores.sentence_scores[f"stereoset.{candidate}"] = values
+            what = f"{sentences_path}: StereoSet scores"
+            scores.sentence_scores[f"stereoset.{candidate}"] = _in_item_order(part, ids, what)
     return scores
 
 
