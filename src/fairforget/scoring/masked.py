@@ -60,13 +60,6 @@ def position_logits_route(model: torch.nn.Module) -> PositionLogits:
     return logits_at
 
 
-def masked_position_logits(
-    model: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor
-) -> torch.Tensor:
-    """Logits [batch, vocab] of row b at `positions[b]` (one masked position per row), by `position_logits_route`."""
-    return position_logits_route(model)(ids, attention, positions)
-
-
 # One masked copy: (text number, slot in that text's output arrays, input ids, masked position, target id)
 _Query = tuple[int, int, np.ndarray, int, int]
 

@@ -15,7 +15,7 @@ from transformers import (
 import fairforget.scoring.masked as masked_module
 from fairforget.models.toy import build_toy_model, train_tokenizer
 from fairforget.scoring.causal import causal_position_logits, score_causal
-from fairforget.scoring.masked import masked_position_logits, score_masked
+from fairforget.scoring.masked import position_logits_route, score_masked
 from fairforget.scoring.masked_encoder import pll_position_logits, supports_pll_encoder
 from fairforget.scoring.scores import (
     encode_text,
@@ -52,8 +52,8 @@ def test_all_masked_logit_routes_agree():
     full_model.load_state_dict(model.state_dict())
     ids, attention, positions = pll_batch(3, rows=12)
     with torch.inference_mode():
-        fast = masked_position_logits(model, ids, attention, positions)
-        full = masked_position_logits(full_model, ids, attention, positions)
+        fast = position_logits_route(model)(ids, attention, positions)
+        full = position_logits_route(full_model)(ids, attention, positions)
         hidden = model.bert(input_ids=ids, attention_mask=attention).last_hidden_state
         head_only = model.cls(hidden[torch.arange(len(ids)), positions])
     torch.testing.assert_close(fast, full, atol=1e-6, rtol=0)
@@ -157,7 +157,7 @@ def test_fast_paths_equal_full_forward_on_cuda(dtype):
         full = bert(input_ids=ids, attention_mask=attention).logits[torch.arange(len(ids), device="cuda"), positions]
         fast = pll_position_logits(bert, ids, attention, positions)
         torch.testing.assert_close(fast.float(), full.float(), atol=atol, rtol=0)
-        routed = masked_position_logits(bert, ids, attention, positions)
+        routed = position_logits_route(bert)(ids, attention, positions)
         torch.testing.assert_close(routed.float(), full.float(), atol=atol, rtol=0)
         cells = torch.arange(0, ids.numel(), 3, device="cuda")
         full_causal = llama(input_ids=ids, attention_mask=attention).logits.flatten(0, 1).index_select(0, cells)
