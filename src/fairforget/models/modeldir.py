@@ -271,3 +271,49 @@ def read_sidecar(sidecar: str | Path) -> str:
     if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
         raise ModelError(f"{sidecar}: not a sha256 hash sidecar")
     return text
+
+
+def _tensor_files(model_dir: Path) -> dict[str, Path]:
+    """Tensor name -> the safetensors file of `model_dir` that holds it (one file, or the shards of a large model)."""
+    from safetensors import safe_open
+
+    where: dict[str, Path] = {}
+    for path in sorted(model_dir.glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as handle:
+            where.update((name, path) for name in handle.keys())  # noqa: SIM118 - safe_open has no __iter__
+    if not where:
+        raise ModelError(f"{model_dir}: no safetensors weights")
+    return where
+
+
+def weight_change(base_dir: str | Path, model_dir: str | Path) -> dict[str, Any]:
+    """How far the weights of `model_dir` moved from those of `base_dir`, read tensor by tensor from their
+    safetensors files (one tensor of each in memory at a time): `max_abs` = max |w - w0|, `changed` = elements
+    that differ at all, `total` = elements, `relative_l2` = ||w - w0|| / ||w0|| over every tensor. A tensor that one
+    directory lacks or holds in another shape raises ModelError: they are not the same architecture."""
+    import torch
+    from safetensors import safe_open
+
+    base_files, files = _tensor_files(Path(base_dir)), _tensor_files(Path(model_dir))
+    if set(base_files) != set(files):
+        odd = sorted(set(base_files) ^ set(files))
+        raise ModelError(f"{model_dir}: tensors differ from those of {base_dir} (e.g. {odd[0]!r})")
+    max_abs, changed, total, diff_sq, base_sq = 0.0, 0, 0, 0.0, 0.0
+    for name in sorted(files):
+        with safe_open(str(base_files[name]), framework="pt") as a, safe_open(str(files[name]), framework="pt") as b:
+            before, after = a.get_tensor(name), b.get_tensor(name)
+        if before.shape != after.shape:
+            shapes = f"{tuple(after.shape)}, {tuple(before.shape)} in {base_dir}"
+            raise ModelError(f"{model_dir}: tensor {name!r} has shape {shapes}")
+        # float32 differences: zero exactly where the weights are equal (IEEE subtraction)
+        before = before.float()
+        diff = after.float() - before
+        if diff.numel():
+            low, high = torch.aminmax(diff)
+            max_abs = max(max_abs, -float(low), float(high))
+        changed += int(torch.count_nonzero(diff))
+        total += diff.numel()
+        diff_sq += float(torch.linalg.vector_norm(diff)) ** 2
+        base_sq += float(torch.linalg.vector_norm(before)) ** 2
+    relative = (diff_sq**0.5) / (base_sq**0.5) if base_sq > 0 else (0.0 if diff_sq == 0 else float("inf"))
+    return {"max_abs": max_abs, "changed": changed, "total": total, "relative_l2": relative}

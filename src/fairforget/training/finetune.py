@@ -23,7 +23,7 @@ from fairforget.data.sizes import resolve_size
 from fairforget.errors import ConfigError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_jsonl, write_json
-from fairforget.models.modeldir import load_model_dir, save_model_dir
+from fairforget.models.modeldir import load_model_dir, save_model_dir, weight_change
 from fairforget.paths import Run
 from fairforget.training.examples import TextColumn, seeded_permutation
 from fairforget.training.job import FinetuneJob, ProbeSettings
@@ -215,11 +215,13 @@ def save_finetuned(
             "code": code,
         },
     )
+    change = checked_weight_change(job.base_dir, job.out_dir, run.path)
     write_trajectory(job.trajectory, result.trajectory_rows)
     write_json(
         job.summary,
         {
             **result.summary(),
+            "weight_change": change,
             "n_train_examples_source": len(ctx.debias_texts),
             "n_train_pairs": len(ctx.stereo_pairs),
             "packing": packing_summary(ctx),
@@ -234,6 +236,31 @@ def save_finetuned(
     )
     log.info("run %s: %d steps, final loss %.4f", run.path, result.steps, result.final_loss)
     return manifest
+
+
+def checked_weight_change(base_dir: str | Path, out_dir: str | Path, what: str) -> dict[str, Any]:
+    """The checkpoint's weight change from its base model (`models.modeldir.weight_change`), with a warning when
+    no weight changed at all: the run's objective then did nothing the evaluation could see (a zero gradient, a
+    frozen model, a learning rate that rounds away), and every bias or forgetting change it reports is 0 by
+    construction, not a finding."""
+    change = weight_change(base_dir, out_dir)
+    if change["changed"] == 0:
+        log.warning(
+            "run %s: the checkpoint's %d weights are bit-identical to the base model's: fine-tuning changed nothing "
+            "(check the objective's loss reaches the weights, the learning rate and the number of steps)",
+            what,
+            change["total"],
+        )
+    else:
+        log.info(
+            "run %s: %d of %d weights changed, max |w - w0| %.3g, ||w - w0|| / ||w0|| %.3g",
+            what,
+            change["changed"],
+            change["total"],
+            change["max_abs"],
+            change["relative_l2"],
+        )
+    return change
 
 
 def run_finetune_job(job: FinetuneJob, threads: int = 1) -> dict[str, Any]:

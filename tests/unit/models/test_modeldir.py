@@ -1,5 +1,6 @@
-"""Model directories (fairforget.models.modeldir): the file hashes and content hash a manifest records, and the
-typed, lenient reading of a manifest. Tampering, partial directories and pickles: tests/faults/test_modeldir.py."""
+"""Model directories (fairforget.models.modeldir): the file hashes and content hash a manifest records, the
+typed, lenient reading of a manifest, and how far a checkpoint's weights moved from its base model's. Tampering,
+partial directories and pickles: tests/faults/test_modeldir.py."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import save_file
 
-from fairforget.errors import DataError
+from fairforget.errors import DataError, ModelError
 from fairforget.hashing import canonical_json_hash, sha256_bytes
-from fairforget.models.modeldir import MANIFEST, Manifest, content_hash, hash_files
+from fairforget.models.modeldir import MANIFEST, Manifest, content_hash, hash_files, weight_change
 
 
 def test_every_file_but_the_manifest_and_hidden_ones_is_hashed_by_relative_path(tmp_path: Path) -> None:
@@ -39,3 +42,33 @@ def test_a_manifest_is_read_leniently_and_typed(tmp_path: Path) -> None:
     path.write_text("[1]")
     with pytest.raises(DataError, match="manifest.json: expected a JSON object"):
         Manifest.read(path)
+
+
+def _weights(folder: Path, tensors: dict[str, list], name: str = "model.safetensors") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: torch.tensor(v, dtype=torch.float32) for k, v in tensors.items()}, str(folder / name))
+    return folder
+
+
+def test_weight_change_hand_computed(tmp_path: Path) -> None:
+    base = _weights(tmp_path / "base", {"a": [1.0, 2.0, 2.0], "b": [[0.0]]})
+    # one element of four moved, by 2: ||w - w0|| = 2, ||w0|| = sqrt(1 + 4 + 4) = 3
+    tuned = _weights(tmp_path / "tuned", {"a": [1.0, 2.0, 4.0], "b": [[0.0]]})
+    assert weight_change(base, tuned) == {"max_abs": 2.0, "changed": 1, "total": 4, "relative_l2": pytest.approx(2 / 3)}
+    # the shards of a large model count as one set of tensors; a decrease counts by its size
+    sharded = _weights(tmp_path / "sharded", {"a": [1.0, 2.0, 2.0]}, "model-00001-of-00002.safetensors")
+    _weights(sharded, {"b": [[-0.5]]}, "model-00002-of-00002.safetensors")
+    change = weight_change(base, sharded)
+    assert (change["max_abs"], change["changed"], change["total"]) == (0.5, 1, 4)
+    assert change["relative_l2"] == pytest.approx(0.5 / 3)
+    assert weight_change(base, base) == {"max_abs": 0.0, "changed": 0, "total": 4, "relative_l2": 0.0}
+
+
+def test_weight_change_refuses_another_architecture(tmp_path: Path) -> None:
+    base = _weights(tmp_path / "base", {"a": [1.0, 2.0], "b": [0.0]})
+    with pytest.raises(ModelError, match="tensors differ"):
+        weight_change(base, _weights(tmp_path / "fewer", {"a": [1.0, 2.0]}))
+    with pytest.raises(ModelError, match="tensor 'a' has shape"):
+        weight_change(base, _weights(tmp_path / "shape", {"a": [1.0, 2.0, 3.0], "b": [0.0]}))
+    with pytest.raises(ModelError, match="no safetensors weights"):
+        weight_change(base, tmp_path)

@@ -1,20 +1,28 @@
-"""The data-size axis (`size` wildcard) cuts the stereotype training pairs as it cuts the debiasing texts."""
+"""The data-size axis (`size` wildcard) cuts the stereotype training pairs as it cuts the debiasing texts; a run
+records how far its weights moved from the base model's and warns when none moved."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
-from engine_helpers import write_toy_data
+from engine_helpers import base_job, finetune_test_job, tiny_model_cfg, write_toy_data
+from fairforget.base_models.stage import build_base_model
 from fairforget.data.texttable import read_text_records
 from fairforget.errors import ConfigError
-from fairforget.io import read_jsonl
+from fairforget.io import read_json, read_jsonl
 from fairforget.models.toy import train_tokenizer
 from fairforget.paths import Run
-from fairforget.training.finetune import build_context, subset_pairs
+from fairforget.training import finetune
+from fairforget.training.finetune import build_context, run_finetune, subset_pairs
 from fairforget.training.job import finetune_data_files
-from fairforget.training.plugins import OBJECTIVES
+from fairforget.training.objectives.none import ContinuedPretraining
+from fairforget.training.plugins import OBJECTIVES, TrainingContext
+from fairforget.training.run import Hooks
 
 PAIR_LIST = [(f"s{i}", f"a{i}") for i in range(10)]
 
@@ -48,3 +56,36 @@ def test_unlikelihood_trains_on_the_runs_share_of_pairs(tmp_path: Path, size: in
     assert sum(e["type"] == "pair" for e in examples) == expected
     again = build_context(data, "masked", tokenizer, run, 32, 0.15)
     assert again.stereo_pairs == ctx.stereo_pairs
+
+
+class NoGradient(ContinuedPretraining):
+    """The LM loss times 0: every gradient is zero, so AdamW without weight decay moves no weight (an objective
+    whose loss never reaches the weights)."""
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, Any], ctx: TrainingContext) -> torch.Tensor:
+        return 0.0 * super().loss(model, batch, ctx)
+
+
+@pytest.mark.parametrize("moves", [True, False])
+def test_a_run_records_its_weight_change_and_warns_when_nothing_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, moves: bool
+) -> None:
+    torch.set_num_threads(1)
+    write_toy_data(tmp_path)
+    build_base_model(base_job(tmp_path, tiny_model_cfg("causal")))
+    run = {"model": "tiny", "objective": "none", "remedy": "none", "size": "8", "seed": 1}
+    training = {"max_steps": 2, "batch_size": 4, "learning_rate": 0.003, "weight_decay": 0.0, "max_length": 32}
+    job = finetune_test_job(tmp_path, tmp_path / "run", run, training)
+    if not moves:
+        monkeypatch.setattr(finetune, "plugin_hooks", lambda job: Hooks(NoGradient(config_key="objectives.none")))
+    with caplog.at_level(logging.INFO, logger="fairforget.training.finetune"):
+        run_finetune(job)
+    change = read_json(job.summary)["weight_change"]
+    assert change["total"] == sum(p.numel() for p in finetune.load_model_dir(job.base_dir).model.state_dict().values())
+    warned = "bit-identical to the base model's" in caplog.text
+    if moves:
+        assert 0 < change["changed"] <= change["total"] and change["max_abs"] > 0 and change["relative_l2"] > 0
+        assert not warned
+    else:
+        assert change == {"max_abs": 0.0, "changed": 0, "total": change["total"], "relative_l2": 0.0}
+        assert warned
