@@ -20,7 +20,7 @@ import torch
 from fairforget.code_identity import fingerprint_of
 from fairforget.data.cda import read_word_pairs_json
 from fairforget.data.sizes import resolve_size
-from fairforget.errors import ConfigError
+from fairforget.errors import ConfigError, ModelError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_jsonl, write_json
 from fairforget.models.modeldir import load_model_dir, save_model_dir, weight_change
@@ -243,7 +243,11 @@ def checked_weight_change(base_dir: str | Path, out_dir: str | Path, what: str) 
     no weight changed at all: the run's objective then did nothing the evaluation could see (a zero gradient, a
     frozen model, a learning rate that rounds away), and every bias or forgetting change it reports is 0 by
     construction, not a finding."""
-    change = weight_change(base_dir, out_dir)
+    try:
+        change = weight_change(base_dir, out_dir)
+    except ModelError as err:  # advisory: a checkpoint whose tensors cannot be paired is not failed for it
+        log.warning("run %s: weight change from the base model not measured: %s", what, err)
+        return {"error": str(err)}
     if change["changed"] == 0:
         log.warning(
             "run %s: the checkpoint's %d weights are bit-identical to the base model's: fine-tuning changed nothing "

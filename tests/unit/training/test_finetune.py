@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from engine_helpers import base_job, finetune_test_job, tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
@@ -66,13 +67,13 @@ class NoGradient(ContinuedPretraining):
         return 0.0 * super().loss(model, batch, ctx)
 
 
-@pytest.mark.parametrize("moves", [True, False])
+@pytest.mark.parametrize(("kind", "moves"), [("causal", True), ("masked", True), ("causal", False)])
 def test_a_run_records_its_weight_change_and_warns_when_nothing_moved(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, moves: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, kind: str, moves: bool
 ) -> None:
     torch.set_num_threads(1)
     write_toy_data(tmp_path)
-    build_base_model(base_job(tmp_path, tiny_model_cfg("causal")))
+    build_base_model(base_job(tmp_path, tiny_model_cfg(kind)))
     run = {"model": "tiny", "objective": "none", "remedy": "none", "size": "8", "seed": 1}
     training = {"max_steps": 2, "batch_size": 4, "learning_rate": 0.003, "weight_decay": 0.0, "max_length": 32}
     job = finetune_test_job(tmp_path, tmp_path / "run", run, training)
@@ -81,7 +82,8 @@ def test_a_run_records_its_weight_change_and_warns_when_nothing_moved(
     with caplog.at_level(logging.INFO, logger="fairforget.training.finetune"):
         run_finetune(job)
     change = read_json(job.summary)["weight_change"]
-    assert change["total"] == sum(p.numel() for p in finetune.load_model_dir(job.base_dir).model.state_dict().values())
+    saved = load_file(str(Path(job.base_dir) / "model.safetensors"))  # tied weights are saved once
+    assert change["total"] == sum(t.numel() for t in saved.values())
     warned = "bit-identical to the base model's" in caplog.text
     if moves:
         assert 0 < change["changed"] <= change["total"] and change["max_abs"] > 0 and change["relative_l2"] > 0
@@ -89,3 +91,15 @@ def test_a_run_records_its_weight_change_and_warns_when_nothing_moved(
     else:
         assert change == {"max_abs": 0.0, "changed": 0, "total": change["total"], "relative_l2": 0.0}
         assert warned
+
+
+def test_a_weight_change_that_cannot_be_measured_is_a_warning_not_a_failed_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name, tensors in (("base", {"a": torch.zeros(2), "b": torch.zeros(1)}), ("tuned", {"a": torch.ones(2)})):
+        (tmp_path / name).mkdir()
+        save_file(tensors, str(tmp_path / name / "model.safetensors"))
+    with caplog.at_level(logging.WARNING, logger="fairforget.training.finetune"):
+        change = finetune.checked_weight_change(tmp_path / "base", tmp_path / "tuned", "m/o/r/1/seed0")
+    assert set(change) == {"error"} and "tensors differ" in change["error"]
+    assert "run m/o/r/1/seed0: weight change from the base model not measured" in caplog.text
