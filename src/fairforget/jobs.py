@@ -10,6 +10,7 @@ Kept out of `training` because it reads the model sources (`base_models`), whose
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,24 @@ def base_model_inputs(config: Mapping[str, Any], model: str, results_dir: str) -
     return [paths.under(results_dir, template) for template in paths.PRETRAIN_DATA]
 
 
-def _checkpoint(results_dir: str, model: str, run: Run | None, alpha: str | None) -> dict[str, Any]:
-    """Where a checkpoint's files are, for a base model (no run), a run's checkpoint, or its fused checkpoint at
-    weight `alpha` (as it appears in paths): its files, its downstream template and that template's fields, and
-    `record`, the identity its results record."""
+@dataclass(frozen=True)
+class _Checkpoint:
+    """Where a checkpoint's files are (`model_dir`, `sidecar`, `scores_dir`, `metrics_json`), its downstream
+    results' template and that template's fields, and `record`, the identity its results record (None for a
+    base model)."""
+
+    model_dir: str
+    sidecar: str
+    scores_dir: str
+    metrics_json: str
+    downstream: str
+    fields: dict[str, Any]
+    record: dict[str, Any] | None
+
+
+def _checkpoint(results_dir: str, model: str, run: Run | None, alpha: str | None) -> _Checkpoint:
+    """The checkpoint of a base model (no run), of a run, or the run's fused checkpoint at weight `alpha` (as
+    it appears in paths)."""
     if run is None:
         names = (paths.BASE_MODEL, paths.BASE_SIDECAR, paths.EVAL_BASE_SCORES, paths.EVAL_BASE, paths.DOWNSTREAM_BASE)
         fields: dict[str, Any] = {"model": model}
@@ -129,9 +144,8 @@ def _checkpoint(results_dir: str, model: str, run: Run | None, alpha: str | None
             fusion.DOWNSTREAM_FUSED,
         )
         fields, record = {**run.wildcards(), "alpha": alpha}, {**run.wildcards(), "alpha": float(alpha)}
-    keys = ("model_dir", "sidecar", "scores_dir", "metrics_json")
-    located: dict[str, Any] = {key: paths.under(results_dir, name, **fields) for key, name in zip(keys, names)}
-    return {**located, "downstream": names[-1], "fields": fields, "record": record}
+    model_dir, sidecar, scores_dir, metrics_json = (paths.under(results_dir, name, **fields) for name in names[:4])
+    return _Checkpoint(model_dir, sidecar, scores_dir, metrics_json, names[4], fields, record)
 
 
 def evaluation_job(
@@ -155,20 +169,20 @@ def evaluation_job(
     if run is not None and alpha is None and inputs["needs_trajectory"]:
         trajectory = paths.under(results_dir, paths.TRAJECTORY, **run.wildcards())
     return EvaluationJob(
-        model_dir=where["model_dir"],
-        sidecar=where["sidecar"],
-        base_model_dir=None if base is None else base["model_dir"],
-        base_sidecar=None if base is None else base["sidecar"],
-        base_scores_dir=None if base is None else base["scores_dir"],
+        model_dir=where.model_dir,
+        sidecar=where.sidecar,
+        base_model_dir=None if base is None else base.model_dir,
+        base_sidecar=None if base is None else base.sidecar,
+        base_scores_dir=None if base is None else base.scores_dir,
         trajectory=trajectory,
         heldout=inputs["heldout"],
         probes=dict(inputs["probes"]),
         seat_dir=inputs["seat_dir"],
-        scores_dir=where["scores_dir"],
-        metrics_json=where["metrics_json"],
+        scores_dir=where.scores_dir,
+        metrics_json=where.metrics_json,
         evaluation=dict(config["evaluation"] if evaluation is None else evaluation),
         store_dir=str(config["store_dir"]),
-        run=where["record"],
+        run=where.record,
         code=None if code is None else dict(code),
     )
 
@@ -189,21 +203,21 @@ def downstream_job(
     dseeds = [int(seed) for seed in config["downstream"]["seeds"]]
     return DownstreamJob(
         model=model,
-        model_dir=where["model_dir"],
-        sidecar=where["sidecar"],
+        model_dir=where.model_dir,
+        sidecar=where.sidecar,
         base_sidecar=None if run is None else paths.under(results_dir, paths.BASE_SIDECAR, model=model),
         tasks=list(tasks),
         task_dirs=[str(Path(paths.under(results_dir, paths.DOWNSTREAM_META, task=task)).parent) for task in tasks],
         dseeds=dseeds,
         outputs=[
-            paths.under(results_dir, where["downstream"], **where["fields"], task=task, dseed=dseed)
+            paths.under(results_dir, where.downstream, **where.fields, task=task, dseed=dseed)
             for task in tasks
             for dseed in dseeds
         ],
         downstream=dict(config["downstream"]),
         mode_override=config["models"][model].get("downstream_mode"),
         store_dir=str(config["store_dir"]),
-        run=where["record"],
+        run=where.record,
         code=None if code is None else dict(code),
     )
 
@@ -213,14 +227,15 @@ def fuse_job(run: Run, alpha: str, results_dir: str, *, code: Mapping[str, Any] 
     base = _checkpoint(results_dir, run.model, None, None)
     debiased = _checkpoint(results_dir, run.model, run, None)
     fused = _checkpoint(results_dir, run.model, run, alpha)
+    assert fused.record is not None  # a fused checkpoint records its run and weight
     return FuseJob(
-        base_dir=base["model_dir"],
-        base_sidecar=base["sidecar"],
-        debiased_dir=debiased["model_dir"],
-        debiased_sidecar=debiased["sidecar"],
+        base_dir=base.model_dir,
+        base_sidecar=base.sidecar,
+        debiased_dir=debiased.model_dir,
+        debiased_sidecar=debiased.sidecar,
         alpha=float(alpha),
-        out_dir=fused["model_dir"],
-        sidecar=fused["sidecar"],
-        run=fused["record"],
+        out_dir=fused.model_dir,
+        sidecar=fused.sidecar,
+        run=fused.record,
         code=None if code is None else dict(code),
     )

@@ -59,7 +59,7 @@ def _driver(tmp: Path) -> Path:
             sys.path.insert(0, {str(Path(__file__).parents[1])!r})  # the helpers
             import torch
             torch.set_num_threads(1)
-            from fairforget.training.finetune import run_finetune
+            from fairforget.training.finetune import run_finetune_job
             from fairforget.training.job import FinetuneJob
             from fairforget.training.plugins import OBJECTIVES
 
@@ -75,7 +75,7 @@ def _driver(tmp: Path) -> Path:
                     return loss(self, model, batch, ctx)
 
                 cda.loss = slow_loss
-            run_finetune(FinetuneJob.from_json(args["job"]))
+            run_finetune_job(FinetuneJob.from_json(args["job"]))
             """
         )
     )
@@ -147,9 +147,9 @@ def test_two_processes_train_one_run_equal_to_one_process(base: tuple[Path, Path
     )
     assert summary_two["steps"] == summary_one["steps"] > 2
     assert summary_two["num_processes"] == 2 and summary_one["num_processes"] == 1
-    # one checkpoint, one manifest, one trajectory: nothing written twice or per rank
+    # one checkpoint, one manifest, one sidecar, one trajectory: nothing written twice or per rank
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
-        ["args.json", "driver.py", "model", "summary.json", "trajectory.parquet"]
+        ["args.json", "driver.py", "model", "model.sha256", "summary.json", "trajectory.parquet"]
     )
     assert len(list((tmp_path / "two" / "model").glob(MANIFEST))) == 1
     trajectory_one = pl.read_parquet(tmp_path / "one" / "trajectory.parquet")

@@ -17,6 +17,7 @@ arrays, parameters) without building every item, which the engine's resumable st
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -103,6 +104,13 @@ class TextColumn(TextSequence):
 
     def __len__(self) -> int:
         return len(self.table) if self.rows is None else len(self.rows)
+
+    def subset(self, positions: np.ndarray) -> TextColumn:
+        """The texts at `positions` of this column, on the same open table (the file is not opened again)."""
+        subset = copy.copy(self)
+        index = np.asarray(positions, dtype=np.int64)
+        subset.rows = np.ascontiguousarray(index if self.rows is None else self.rows[index], dtype=np.int64)
+        return subset
 
     def texts_at(self, indices: np.ndarray | Sequence[int]) -> list[str]:
         positions = np.asarray(indices, dtype=np.int64)

@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,15 +23,19 @@ from fairforget.data.sizes import resolve_size
 from fairforget.errors import ConfigError, ModelError
 from fairforget.hashing import sha256_file
 from fairforget.io import read_jsonl, write_json
-from fairforget.models.modeldir import load_model_dir, save_model_dir, weight_change
+from fairforget.models.modeldir import load_model_dir, save_model_dir, weight_change, write_sidecar
 from fairforget.paths import Run
+from fairforget.registry import load_plugins
 from fairforget.training.examples import TextColumn, seeded_permutation
-from fairforget.training.job import FinetuneJob, ProbeSettings
+from fairforget.training.job import FinetuneJob
 from fairforget.training.loop import ProbeFn, TrainResult
 from fairforget.training.packing import PACKED_BLOCKS
 from fairforget.training.plugins import OBJECTIVES, REMEDIES, TrainingContext
 from fairforget.training.run import Hooks, RunOptions, TrainJob, make_accelerator, run_training_job
 from fairforget.training.settings import TrainSettings
+
+if TYPE_CHECKING:
+    from fairforget.scoring.pairs import PairScoring
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ def build_context(
         tokenizer=tokenizer,
         seed=run.seed,
         max_length=max_length,
-        debias_texts=TextColumn(data["source"], subset_indices(len(corpus), run.size, run.seed)),
+        debias_texts=corpus.subset(subset_indices(len(corpus), run.size, run.seed)),
         stereo_pairs=subset_pairs(pairs, run.size, run.seed),
         word_pairs=list(read_word_pairs_json(data["word_pairs"])),
         general_texts=TextColumn(data["replay"]),
@@ -98,20 +102,27 @@ def build_context(
     )
 
 
-def make_probe_fn(probe: ProbeSettings, tokenizer: Any, kind: str) -> ProbeFn:
-    """The probe callback: the first `probe.max_examples` held-out texts and stereotype pairs, the pairs scored
-    as the evaluation scores that pair set (so a pair is "correct" during training exactly when the
-    evaluation's pair preference would say so)."""
-    from fairforget.scoring.pairs import pair_scoring  # lazy: the scoring stack is heavy
-    from fairforget.scoring.probe import record_probe_correctness
+def make_probe_fn(
+    tokenizer: Any,
+    kind: str,
+    general: Path,
+    pairs: Path,
+    max_examples: int,
+    batch_size: int,
+    max_length: int,
+    scoring: PairScoring,
+) -> ProbeFn:
+    """The probe callback: the first `max_examples` held-out texts of `general` and stereotype pairs of `pairs`,
+    the pairs scored by `scoring`, the evaluation's scoring of that pair set (so a pair is "correct" during
+    training exactly when the evaluation's pair preference would say so)."""
+    from fairforget.scoring.probe import record_probe_correctness  # lazy: the scoring stack is heavy
 
-    general = read_jsonl(probe.general, required=("id", "text"))[: probe.max_examples]
-    pairs = read_jsonl(probe.pairs, required=("id", "stereo", "anti"))[: probe.max_examples]
-    scoring = pair_scoring(kind, probe.pair_set, probe.causal_pair_score)
+    general_items = read_jsonl(general, required=("id", "text"))[:max_examples]
+    pair_items = read_jsonl(pairs, required=("id", "stereo", "anti"))[:max_examples]
 
     def probe_fn(model: torch.nn.Module, step: int) -> list[dict[str, Any]]:
         return record_probe_correctness(
-            model, tokenizer, kind, general, pairs, probe.batch_size, probe.max_length, step=step, scoring=scoring
+            model, tokenizer, kind, general_items, pair_items, batch_size, max_length, step=step, scoring=scoring
         )
 
     return probe_fn
@@ -143,37 +154,57 @@ def packing_summary(ctx: TrainingContext) -> dict[str, int] | None:
     }
 
 
-def plugin_hooks(job: FinetuneJob) -> Hooks:
-    """The run's objective and remedy; constructing a plug-in validates its params (errors name the entry)."""
-    run = job.run
-    objective = OBJECTIVES.get(job.objective["type"], key=f"objectives.{run.objective}.type")(
-        config_key=f"objectives.{run.objective}", **dict(job.objective.get("params") or {})
+def plugin_hooks(run: Run, objective: Mapping[str, Any], remedy: Mapping[str, Any]) -> Hooks:
+    """The run's objective and remedy from their config entries; constructing a plug-in validates its params
+    (errors name the entry)."""
+    objective_key, remedy_key = f"objectives.{run.objective}", f"remedies.{run.remedy}"
+    return Hooks(
+        OBJECTIVES.get(objective["type"], key=f"{objective_key}.type")(
+            config_key=objective_key, **dict(objective.get("params") or {})
+        ),
+        REMEDIES.get(remedy["type"], key=f"{remedy_key}.type")(
+            config_key=remedy_key, **dict(remedy.get("params") or {})
+        ),
     )
-    remedy = REMEDIES.get(job.remedy["type"], key=f"remedies.{run.remedy}.type")(
-        config_key=f"remedies.{run.remedy}", **dict(job.remedy.get("params") or {})
-    )
-    return Hooks(objective, remedy)
 
 
-def run_finetune(
-    job: FinetuneJob, *, probe_fn: ProbeFn | None = None, stop_after_steps: int | None = None
+def run_finetune_job(
+    job: FinetuneJob,
+    threads: int | None = None,
+    *,
+    probe_fn: ProbeFn | None = None,
+    stop_after_steps: int | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune the base model for one run and save it; returns the new manifest.
+    """Entry point of workflow_scripts/finetune.py: fine-tune the base model for one run, save it and write its
+    sidecar (main process); returns the new manifest.
 
-    `probe_fn` replaces the probe callback of `job.probe` (tests); `stop_after_steps` simulates preemption
-    (tests). Weights are trained in float32 (mixed precision only autocasts the forward pass).
+    The job is unpacked here, once, into what each piece takes: its paths as `Path`s, its training section as
+    `TrainSettings` and numbers, its objective and remedy as `Hooks`, its probe as files, sizes and a scoring;
+    only `save_finetuned`, which records the job, gets the job itself. `threads`: torch's CPU threads (None:
+    left as they are); `probe_fn` replaces the probe of `job.probe` and `stop_after_steps` simulates
+    preemption (tests). Weights are trained in float32 (mixed precision only autocasts the forward pass).
     """
-    base = load_model_dir(job.base_dir)
+    if threads is not None:
+        torch.set_num_threads(max(1, int(threads)))
+    load_plugins(job.plugins, base_dir=job.repo_root)
+    run, training, probe = job.run, job.training, job.probe
+    base = load_model_dir(Path(job.base_dir))
     model, tokenizer, kind = base.model, base.tokenizer, base.kind
     if next(model.parameters()).dtype != torch.float32:
         model = model.float()
-    run, training = job.run, job.training
     max_length = int(training["max_length"])
     settings = TrainSettings.from_config(training, seed=run.seed)
-    ctx = build_context(job.data, kind, tokenizer, run, max_length, float(training["mlm_probability"]))
-    hooks = plugin_hooks(job)
-    if probe_fn is None and job.probe is not None:
-        probe_fn = make_probe_fn(job.probe, tokenizer, kind)
+    data = {role: Path(path) for role, path in job.data.items()}
+    ctx = build_context(data, kind, tokenizer, run, max_length, float(training["mlm_probability"]))
+    hooks = plugin_hooks(run, job.objective, job.remedy)
+    if probe_fn is None and probe is not None:
+        from fairforget.scoring.pairs import pair_scoring  # lazy: the scoring stack is heavy
+
+        scoring = pair_scoring(kind, probe.pair_set, probe.causal_pair_score)
+        general, pairs = Path(probe.general), Path(probe.pairs)
+        probe_fn = make_probe_fn(
+            tokenizer, kind, general, pairs, probe.max_examples, probe.batch_size, probe.max_length, scoring
+        )
     fingerprint_extra = {
         "base": base.content_hash,
         "run": run.wildcards(),
@@ -182,14 +213,16 @@ def run_finetune(
         "max_length": max_length,
         "code": fingerprint_of(job.code),  # a state saved by other code is not resumed
     }
-    options = RunOptions(
-        job.state_dir, probe_fn, fingerprint_extra, stop_after_steps, f"finetune {run.objective}/{run.remedy}"
-    )
+    state_dir, out_dir = None if job.state_dir is None else Path(job.state_dir), Path(job.out_dir)
+    desc = f"finetune {run.objective}/{run.remedy}"
+    options = RunOptions(state_dir, probe_fn, fingerprint_extra, stop_after_steps, desc)
     train_job = TrainJob(model, ctx, settings, make_accelerator(settings), options)
     manifest = run_training_job(
-        train_job, hooks, job.out_dir, lambda trained, result: save_finetuned(job, train_job, base, trained, result)
+        train_job, hooks, out_dir, lambda trained, result: save_finetuned(job, train_job, base, trained, result)
     )
     log.info("run %s: checkpoint %s", run.path, manifest["content_hash"][:12])
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_sidecar(out_dir, job.sidecar)
     return manifest
 
 
@@ -266,15 +299,3 @@ def checked_weight_change(base_dir: str | Path, out_dir: str | Path, what: str) 
         )
     return change
 
-
-def run_finetune_job(job: FinetuneJob, threads: int = 1) -> dict[str, Any]:
-    """Entry point of workflow_scripts/finetune.py: load plugins, run, write the sidecar (main process)."""
-    from fairforget.models.modeldir import write_sidecar
-    from fairforget.registry import load_plugins
-
-    torch.set_num_threads(max(1, int(threads)))
-    load_plugins(job.plugins, base_dir=job.repo_root)
-    manifest = run_finetune(job)
-    if int(os.environ.get("RANK", "0")) == 0:
-        write_sidecar(job.out_dir, job.sidecar)
-    return manifest

@@ -67,6 +67,17 @@ def test_subset_as_index_array_equals_the_list_shuffle(tmp_path: Path) -> None:
         column[4]
 
 
+def test_a_subset_reads_the_columns_open_table_at_its_positions(tmp_path: Path) -> None:
+    path = _table(tmp_path, TEXTS)
+    column, index = TextColumn(path), subset_indices(len(TEXTS), 4, 2)
+    subset = column.subset(index)
+    assert subset.table is column.table  # the file is not opened again
+    assert list(subset) == list(TextColumn(path, index)) == [TEXTS[i] for i in index]
+    assert subset.fingerprint() == TextColumn(path, index).fingerprint()
+    assert list(subset.subset(np.array([3, 0]))) == [TEXTS[index[3]], TEXTS[index[0]]]  # positions of the subset
+    assert len(column) == len(TEXTS)  # the column itself is unchanged
+
+
 @pytest.mark.parametrize("sided", ["two", "one"])
 def test_lazy_cda_examples_equal_augment_at_every_position(tmp_path: Path, sided: str) -> None:
     column = TextColumn(_table(tmp_path, TEXTS), subset_indices(len(TEXTS), "full", 1))

@@ -18,7 +18,7 @@ from fairforget.errors import ConfigError, ModelError
 from fairforget.io import read_json
 from fairforget.models.hub import resolve_hub_model
 from fairforget.models.modeldir import MANIFEST, load_model_dir, verify_model_dir
-from fairforget.training.finetune import run_finetune, subset_texts
+from fairforget.training.finetune import run_finetune_job, subset_texts
 from fairforget.training.plugins import OBJECTIVES
 
 torch.set_num_threads(1)
@@ -39,12 +39,13 @@ RUN = {"model": "tiny", "objective": "none", "remedy": "none", "size": "16", "se
 def test_finetune_stage_produces_verified_child(toy_base: tuple[Path, Path, dict], tmp_path: Path) -> None:
     root, data, base_manifest = toy_base
     probe = {"max_examples": 4, "batch_size": 8, "max_length": 32}
-    manifest = run_finetune(
+    manifest = run_finetune_job(
         finetune_test_job(root, tmp_path, RUN, TRAIN_CFG, probe=probe, state_dir=tmp_path / "state")
     )
     out = tmp_path / "model"
     assert verify_model_dir(out)["content_hash"] == manifest["content_hash"]
     assert manifest["parent_hash"] == base_manifest["content_hash"]
+    assert (tmp_path / "model.sha256").read_text().strip() == manifest["content_hash"]  # the job's sidecar
     assert manifest["run"] == RUN and manifest["objective"] == {"type": "none"}
     assert manifest["content_hash"] != base_manifest["content_hash"]
     summary = read_json(tmp_path / "summary.json")
@@ -79,7 +80,7 @@ def test_finetune_nan_leaves_no_manifest(toy_base: tuple[Path, Path, dict], tmp_
         root, tmp_path, run, TRAIN_CFG, objective={"type": "_engine_test_nan"}, state_dir=tmp_path / "state"
     )
     with pytest.raises(TrainingError, match="non-finite loss .* at step 1 of 2"):
-        run_finetune(job)
+        run_finetune_job(job)
     assert not (out / MANIFEST).exists()
     assert not (tmp_path / "summary.json").exists()
 
@@ -145,7 +146,7 @@ def test_packed_finetune_records_its_blocks(toy_base: tuple[Path, Path, dict], t
     root, data, _ = toy_base
     train_cfg = {**TRAIN_CFG, "packing": True, "block_size": 16, "max_steps": 3}
     cda = {"type": "cda", "params": {"sided": "two"}}
-    run_finetune(finetune_test_job(root, tmp_path, RUN, train_cfg, objective=cda, state_dir=tmp_path / "state"))
+    run_finetune_job(finetune_test_job(root, tmp_path, RUN, train_cfg, objective=cda, state_dir=tmp_path / "state"))
     summary = read_json(tmp_path / "summary.json")
     packing = summary["packing"]
     assert packing["block_size"] == 16 and packing["blocks"] == packing["corpus_tokens"] // 16

@@ -14,7 +14,7 @@ import torch
 from engine_helpers import base_job, finetune_test_job, tiny_model_cfg, write_toy_data
 from fairforget.base_models.stage import build_base_model
 from fairforget.errors import ConfigError
-from fairforget.training.finetune import run_finetune
+from fairforget.training.finetune import run_finetune_job
 from fairforget.training.settings import AUTO_PROBE_INTERVALS, TrainSettings
 
 torch.set_num_threads(1)
@@ -61,7 +61,7 @@ def _finetune(
 ) -> tuple[str, Path]:
     root, data = base
     training = {**TRAIN_CFG, "probe_every_steps": probe_every_steps}
-    manifest = run_finetune(finetune_test_job(root, out, RUN, training, probe=probe), probe_fn=probe_fn)
+    manifest = run_finetune_job(finetune_test_job(root, out, RUN, training, probe=probe), probe_fn=probe_fn)
     return manifest["content_hash"], out / "trajectory.parquet"
 
 
