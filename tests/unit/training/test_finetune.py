@@ -19,7 +19,7 @@ from fairforget.io import read_json, read_jsonl
 from fairforget.models.toy import train_tokenizer
 from fairforget.paths import Run
 from fairforget.training import finetune
-from fairforget.training.finetune import build_context, run_finetune, subset_pairs
+from fairforget.training.finetune import build_context, run_finetune_job, subset_pairs
 from fairforget.training.job import finetune_data_files
 from fairforget.training.objectives.none import ContinuedPretraining
 from fairforget.training.plugins import OBJECTIVES, TrainingContext
@@ -78,9 +78,9 @@ def test_a_run_records_its_weight_change_and_warns_when_nothing_moved(
     training = {"max_steps": 2, "batch_size": 4, "learning_rate": 0.003, "weight_decay": 0.0, "max_length": 32}
     job = finetune_test_job(tmp_path, tmp_path / "run", run, training)
     if not moves:
-        monkeypatch.setattr(finetune, "plugin_hooks", lambda job: Hooks(NoGradient(config_key="objectives.none")))
+        monkeypatch.setattr(finetune, "plugin_hooks", lambda *args: Hooks(NoGradient(config_key="objectives.none")))
     with caplog.at_level(logging.INFO, logger="fairforget.training.finetune"):
-        run_finetune(job)
+        run_finetune_job(job)
     change = read_json(job.summary)["weight_change"]
     saved = load_file(str(Path(job.base_dir) / "model.safetensors"))  # tied weights are saved once
     assert change["total"] == sum(t.numel() for t in saved.values())
