@@ -74,23 +74,36 @@ def benchmarked_jobs(results: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The whole rehearsal, run once: the built caches, then `snakemake` on the merged configs."""
+def caches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The built hub and datasets caches (tools/build_rehearsal_cache.py) and the environment that names them."""
     root = tmp_path_factory.mktemp("rehearsal")
     home = root / "hf"
     subprocess.run([sys.executable, str(REPO / "tools" / "build_rehearsal_cache.py"), str(home)], check=True)
     env = {"HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     # the jobs' datasets cache is the built one, not the test session's (conftest points that elsewhere)
     env["HF_DATASETS_CACHE"] = str(home / "datasets")
+    return root, env
+
+
+def run_locally(workdir: Path, env: dict[str, str]) -> Path:
+    """The rehearsal as a plain local run (`--cores 2`) in `workdir`, a fresh copy of the workflow."""
+    copy_workflow(workdir)
+    snakemake(workdir, *CONFIGS, "--cores", "2", "--resources", "mem_mb=8000", timeout=3600, env=env)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def rehearsal(caches: tuple[Path, dict[str, str]]) -> Path:
+    """The whole rehearsal, run once: `snakemake` on the merged configs, through SLURM with FAIRFORGET_SLURM=1."""
+    root, env = caches
     workdir = copy_workflow(root / "wf")
     planned = planned_jobs(workdir, *CONFIGS, env=env)
     assert planned == planned_rules(merged_config("paper.yaml", "rehearsal.yaml"))
     if not THROUGH_SLURM:
-        snakemake(workdir, *CONFIGS, "--cores", "2", "--resources", "mem_mb=8000", timeout=3600, env=env)
-        return workdir
+        return run_locally(workdir, env)
     # as .ci/slurm_ci.sh runs the micro study: its environment and overlay profile, bounded by `timeout -k`
     # (a status poller that hangs cannot hang CI), then its sacct checks on the run's log
-    env |= slurm_ci_env()
+    env = env | slurm_ci_env()
     profile = slurm_ci_profile(root / "profile-ci")
     run = snakemake(
         workdir,
@@ -145,3 +158,21 @@ def test_every_checkpoint_and_provenance_record_is_valid(rehearsal: Path) -> Non
         verify_model_dir(model_dir)
     report = audit([results / paths.FINDINGS_PROVENANCE], root=rehearsal)
     assert report.ok, report.problems
+
+
+@pytest.mark.skipif(not THROUGH_SLURM, reason="compares the SLURM run with a local one (FAIRFORGET_SLURM=1)")
+def test_through_slurm_same_results_as_locally(rehearsal: Path, caches: tuple[Path, dict[str, str]]) -> None:
+    """The SLURM run and a plain local run of the rehearsal give the same products, byte for byte where bytes are
+    meant to be reproducible (tools/compare_results.py: checkpoint hashes, metrics, downstream results, tables,
+    findings.md, figure pixels; not logs, benchmarks, times, hosts or SLURM job ids): on the fake-GPU node every
+    job runs the CPU code a local run runs, with the same thread counts (docs/paper-rehearsal.md)."""
+    root, env = caches
+    local = run_locally(root / "wf-local", env)
+    compared = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "compare_results.py"), str(local / RESULTS), str(rehearsal / RESULTS)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert compared.returncode == 0, compared.stdout[-6000:] + compared.stderr[-2000:]
+    assert (local / RESULTS / paths.FINDINGS).read_text() == (rehearsal / RESULTS / paths.FINDINGS).read_text()
