@@ -19,6 +19,7 @@ from fairforget.cli import main
 from fairforget.config import run_grid, size_label
 from fairforget.config.schema import SCHEMA
 from fairforget.data.corpus import check_available, load_raw, parse_corpus, parse_replay_corpus
+from fairforget.data.glue import TASKS
 from fairforget.models.hub import resolve_hub_model
 from fairforget.models.modeldir import load_model_dir
 from fairforget.workflow.plan import plan_study
@@ -132,3 +133,23 @@ def test_rehearsal_keeps_papers_arms(key: str) -> None:
         for kept in ("kind", "source", "hub_id"):
             assert merged["models"][name][kept] == model[kept]
         assert merged["models"][name]["training"]["block_size"] == model["training"]["block_size"]
+
+
+def test_rehearsal_glue_tasks_cover_papers_downstream_paths() -> None:
+    """The overlay keeps fewer GLUE tasks than paper.yaml (each is one job per base model and one per checkpoint),
+    but every headline metric, both heads (classification, regression) and both inputs (one sentence, a pair) of
+    paper's tasks stay in it."""
+    paper = load_config("paper.yaml")["data"]["downstream"]["tasks"]
+    merged = copy.deepcopy(load_config("paper.yaml"))
+    update_config(merged, load_config("rehearsal.yaml"))
+    kept = merged["data"]["downstream"]["tasks"]
+    assert set(kept) < set(paper)
+
+    def paths_of(tasks: list[str]) -> list[set]:
+        return [
+            {TASKS[task].metrics[0] for task in tasks},
+            {TASKS[task].is_regression for task in tasks},
+            {"{text_b}" in TASKS[task].prompt for task in tasks},
+        ]
+
+    assert paths_of(kept) == paths_of(paper)
