@@ -18,7 +18,6 @@ from fairforget.analysis.power import n_for_equivalence, sign_flip_mde
 from fairforget.analysis.reach import MAX_UNITS, sign_flip_floor, units_to_reach
 from fairforget.analysis.settings import AnalysisSettings
 from fairforget.analysis.table import N_DEBIAS_TEXTS
-from fairforget.analysis.within import nuisance_for
 from fairforget.data.sizes import size_rank
 
 GRID_FACTORS = ("model", "objective", "remedy", "size", "seed")
@@ -76,24 +75,27 @@ class UnitValues:
     values: np.ndarray
 
 
-def _unit_matrix(per: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
-    """(model, seed, v) rows as a models x seeds matrix; seeds not observed in every model are left out."""
-    per = per.filter(pl.col("v").is_not_null() & pl.col("v").is_finite())
-    if per.height == 0:
+def _unit_matrix(
+    models: Sequence[str], seeds: Sequence[int | None], values: Sequence[float | None]
+) -> tuple[UnitValues | None, list[str]]:
+    """(model, seed, v) rows as a models x seeds matrix; rows without a finite v are dropped, and seeds not
+    observed in every model are left out."""
+    kept = [(m, s, float(v)) for m, s, v in zip(models, seeds, values) if v is not None and math.isfinite(v)]
+    if not kept:
         return None, []
-    models = sorted(per["model"].cast(pl.Utf8).unique().to_list())
-    lookup = {(str(r["model"]), r["seed"]): float(r["v"]) for r in per.iter_rows(named=True)}
-    all_seeds = sorted(per["seed"].unique().to_list())
-    seeds = [s for s in all_seeds if all((m, s) in lookup for m in models)]
+    model_names = sorted({m for m, _, _ in kept})
+    lookup = {(m, s): v for m, s, v in kept}
+    all_seeds = sorted({s for _, s, _ in kept})
+    observed = [s for s in all_seeds if all((m, s) in lookup for m in model_names)]
     notes = (
-        [f"{len(all_seeds) - len(seeds)} seed(s) not observed in every model left out"]
-        if len(seeds) < len(all_seeds)
+        [f"{len(all_seeds) - len(observed)} seed(s) not observed in every model left out"]
+        if len(observed) < len(all_seeds)
         else []
     )
-    if not seeds:
+    if not observed:
         return None, notes
-    values = np.array([[lookup[(m, s)] for s in seeds] for m in models], dtype=float)
-    return UnitValues(models, seeds, values), notes
+    matrix = np.array([[lookup[(m, s)] for s in observed] for m in model_names], dtype=float)
+    return UnitValues(model_names, observed, matrix), notes
 
 
 def _fixed_effects_slope(y: np.ndarray, x: np.ndarray, nuisance: Nuisance) -> float | None:
@@ -121,15 +123,26 @@ def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, in
         return None, data.height, notes + ["fewer than two numeric data sizes: no test"]
     texts = data["_n"].to_numpy().astype(float)
     span = float(np.log2(texts.max()) - np.log2(texts.min()))
-    rows = []
-    for (model, seed), part in data.group_by(["model", "seed"], maintain_order=True):
-        # one fixed effect per (objective, remedy): the model is constant within the part
-        nuisance = nuisance_for(part, ("model", "objective", "remedy"))
-        per_doubling = _fixed_effects_slope(
-            part[metric].to_numpy().astype(float), np.log2(part["_n"].to_numpy()), nuisance
-        )
-        rows.append({"model": str(model), "seed": seed, "v": None if per_doubling is None else per_doubling * span})
-    units, more = _unit_matrix(pl.DataFrame(rows, schema={"model": pl.Utf8, "seed": pl.Int64, "v": pl.Float64}))
+    # one fixed effect per (objective, remedy) within each (model, seed): numpy on the table's columns, one
+    # group at a time in the order the groups first appear (the values of a polars group_by per part)
+    grid = data.select(
+        pl.col("model").cast(pl.Utf8), "seed", pl.col("objective").cast(pl.Utf8), pl.col("remedy").cast(pl.Utf8)
+    )
+    ys, log_texts = data[metric].to_numpy().astype(float), np.log2(data["_n"].to_numpy())
+    groups: dict[tuple, list[int]] = {}
+    strata: dict[tuple, int] = {}
+    cells = np.empty(data.height, dtype=np.int64)
+    for i, (model, seed, objective, remedy) in enumerate(grid.iter_rows()):
+        groups.setdefault((model, seed), []).append(i)
+        cells[i] = strata.setdefault((objective, remedy), len(strata))
+    unit_models, unit_seeds, unit_values = [], [], []
+    for (model, seed), members in groups.items():
+        rows = np.asarray(members)
+        per_doubling = _fixed_effects_slope(ys[rows], log_texts[rows], Nuisance(cells[rows]))
+        unit_models.append(str(model))
+        unit_seeds.append(seed)
+        unit_values.append(None if per_doubling is None else per_doubling * span)
+    units, more = _unit_matrix(unit_models, unit_seeds, unit_values)
     notes += more + [f"{texts.min():.0f}–{texts.max():.0f} texts, {span:.3g} doublings"]
     return units, data.height, notes
 
@@ -137,7 +150,8 @@ def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, in
 def paired_units(pairs: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
     """Mean paired difference per (model, seed)."""
     per = pairs.group_by(["model", "seed"]).agg(pl.col("difference").mean().alias("v"))
-    return _unit_matrix(per.with_columns(pl.col("model").cast(pl.Utf8), pl.col("seed").cast(pl.Int64)))
+    per = per.select(pl.col("model").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), "v")
+    return _unit_matrix(per["model"].to_list(), per["seed"].to_list(), per["v"].to_list())
 
 
 def unit_test(
