@@ -229,11 +229,11 @@ class CoefficientTest:
         return self.t / math.sqrt(self.t * self.t + self.df)
 
     def ci(self, alpha: float) -> tuple[float, float] | None:
-        from scipy import stats
+        from fairforget.analysis.power import t_quantile  # power imports this module
 
         if self.estimate is None or self.se is None or self.df < 1:
             return None
-        half = float(stats.t.ppf(1 - alpha / 2, self.df)) * self.se
+        half = t_quantile(1 - alpha / 2, self.df) * self.se
         return (self.estimate - half, self.estimate + half)
 
 
