@@ -76,7 +76,7 @@ class UnitValues:
 
 
 def _unit_matrix(
-    models: Sequence[str], seeds: Sequence[int | None], values: Sequence[float | None]
+    models: Sequence[str], seeds: Sequence[int], values: Sequence[float | None]
 ) -> tuple[UnitValues | None, list[str]]:
     """(model, seed, v) rows as a models x seeds matrix; rows without a finite v are dropped, and seeds not
     observed in every model are left out."""
@@ -146,7 +146,9 @@ def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, in
     fixed = Nuisance(_level_codes(groups, grid["objective"].to_numpy(), grid["remedy"].to_numpy()))
     ys, log_texts = data[metric].to_numpy().astype(float), np.log2(data["_n"].to_numpy())
     y_res, x_res = fixed.residualise(ys), fixed.residualise(log_texts)
-    unit_models, unit_seeds, unit_values = [], [], []
+    unit_models: list[str] = []
+    unit_seeds: list[int] = []
+    unit_values: list[float | None] = []
     for group in range(int(groups.max()) + 1):
         rows = np.flatnonzero(groups == group)
         per_doubling = _fixed_effects_slope(y_res[rows], x_res[rows], log_texts[rows])

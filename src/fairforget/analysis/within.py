@@ -254,6 +254,13 @@ def slope(
     if within.defined:
         result._xs = xs
         result._context = power_context(
-            design.codes(["objective"]), nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1, perms, exact, models, seed + 7
+            design.codes(["objective"]),
+            nuisance,
+            nuisance.residualise(ys) - within.estimate * x_resid,
+            1,
+            perms,
+            exact,
+            models,
+            seed + 7,
         )
     return result

@@ -31,7 +31,10 @@ def test_a_design_of_some_rows_is_the_design_of_those_rows_as_a_table():
     from fairforget.analysis.within import Design, objective_permutations
 
     rows = [
-        (m, o, r, "full", s, 0.0, 0.0, 0.0) for m in ("m1", "m2") for o in ("b", "a", "c") for r in ("none", "l2")
+        (m, o, r, "full", s, 0.0, 0.0, 0.0)
+        for m in ("m1", "m2")
+        for o in ("b", "a", "c")
+        for r in ("none", "l2")
         for s in (0, 1)
     ]
     frame, _ = balanced_by_objective(_frame(rows))
