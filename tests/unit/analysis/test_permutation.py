@@ -138,3 +138,13 @@ def test_exact_block_permutations_are_computed_once_per_layout_and_read_only():
     random, exact = block_permutations(strata, blocks, draws=35, seed=0)
     assert not exact and random.shape == (35, 6)
     assert not block_permutations(strata, blocks, draws=100, seed=0, random_only=True)[1]
+    # other layouts of the same rows are other sets: one stratum of three blocks of two rows, in two orders
+    one = np.zeros(6, dtype=np.int64)
+    layouts = [np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 2, 0, 1, 2])]
+    fresh = []
+    for layout in layouts:
+        permutation._EXACT_CACHE.clear()
+        fresh.append(block_permutations(one, layout, draws=100, seed=0)[0])
+    assert not np.array_equal(fresh[0], fresh[1])
+    for layout, expected in zip(layouts, fresh):
+        assert np.array_equal(block_permutations(one, layout, draws=100, seed=0)[0], expected)
