@@ -250,7 +250,7 @@ class CoefficientTest:
         return self.t / math.sqrt(self.t * self.t + self.df)
 
     def ci(self, alpha: float) -> tuple[float, float] | None:
-        from fairforget.analysis.power import t_quantile  # power imports this module
+        from fairforget.analysis.stats import t_quantile  # lazily: scipy.stats' import is not free
 
         if self.estimate is None or self.se is None or self.df < 1:
             return None

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from fairforget.analysis.permutation import Nuisance
+from fairforget.analysis.stats import t_quantile
 
 TARGET_POWER = 0.8
 NOISE_DRAWS = 200
@@ -153,13 +154,6 @@ def scale_to_detect(mde: float | None, estimate: float | None) -> float | None:
     if mde is None or estimate is None or estimate == 0:
         return None
     return (mde / abs(estimate)) ** 2
-
-
-@cache
-def t_quantile(q: float, df: int) -> float:
-    """Student t quantile, memoised: the findings and the calibration suite ask for the same few (level, df) pairs
-    tens of thousands of times, and each scipy.stats call costs a quarter of a millisecond of argument checks."""
-    return float(stats.t.ppf(q, df))
 
 
 @cache

@@ -13,9 +13,10 @@ import polars as pl
 
 from fairforget.analysis.claims import ArmTest
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, Nuisance, sign_flip_test
-from fairforget.analysis.power import n_for_equivalence, sign_flip_mde, t_quantile
+from fairforget.analysis.power import n_for_equivalence, sign_flip_mde
 from fairforget.analysis.reach import MAX_UNITS, sign_flip_floor, units_to_reach
 from fairforget.analysis.settings import AnalysisSettings
+from fairforget.analysis.stats import t_quantile
 from fairforget.analysis.table import N_DEBIAS_TEXTS
 from fairforget.data.sizes import size_rank
 

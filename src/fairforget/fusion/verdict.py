@@ -15,9 +15,9 @@ import numpy as np
 import polars as pl
 
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, sign_flip_test
-from fairforget.analysis.power import sign_flip_mde, t_quantile
+from fairforget.analysis.power import sign_flip_mde
 from fairforget.analysis.settings import AnalysisSettings
-from fairforget.analysis.stats import holm
+from fairforget.analysis.stats import holm, t_quantile
 from fairforget.fusion.settings import FusionSettings
 from fairforget.fusion.table import ALPHA, UNIT_KEYS, Columns
 
