@@ -94,5 +94,6 @@ def test_t_quantile_is_scipys_and_memoised() -> None:
     from fairforget.analysis.stats import t_quantile
 
     t_quantile.cache_clear()
-    assert t_quantile(0.975, 4) == float(scipy_stats.t.ppf(0.975, 4))  # 2.776
-    assert t_quantile(0.975, 4) == 2.7764451051977987 and t_quantile.cache_info().hits == 1
+    value = t_quantile(0.975, 4)
+    assert value == float(scipy_stats.t.ppf(0.975, 4)) and abs(value - 2.7764) < 1e-4  # the t table's 2.776
+    assert t_quantile(0.975, 4) == value and t_quantile.cache_info().hits == 1
