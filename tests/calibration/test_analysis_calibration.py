@@ -37,7 +37,7 @@ from fairforget.analysis.within import SHARED_NOISE_STRATA, slope
 from fairforget.fusion.settings import FusionSettings
 from fairforget.fusion.verdict import analyse_fusion, frontier_verdict
 
-# Slow tier: about 200 s of CPU (21 scenarios x REPS simulated tables; measured 2026-12-07 under load), more than the
+# Slow tier: about 90 s of CPU (21 scenarios x REPS simulated tables; measured 2026-12-08 at load 1.5), more than the
 # fast tier; the Monte Carlo sizes are set by the error the bounds must resolve (module docstring), so the suite runs
 # in the full suite only.
 pytestmark = pytest.mark.slow

@@ -27,6 +27,7 @@ from micro_faults import (
     FINETUNE_LOG,
     METRICS,
     MODEL_DIR,
+    OTHER_RUN,
     REBUILD_LINE,
     RUN,
     SIDECAR,
@@ -218,7 +219,7 @@ def test_a_record_of_another_checkpoint_or_a_partial_data_product_is_rebuilt(stu
     studies), and a data preparation missing one of its files: each is planned again with a line saying why, and
     nothing upstream of it."""
     if damage == "evaluation of another checkpoint":
-        other = f"results/eval/finetuned/{RUN.replace('/cda/', '/none/')}/metrics.json"
+        other = f"results/eval/finetuned/{OTHER_RUN}/metrics.json"
         shutil.copy2(study / other, study / METRICS)
         rule, line = "evaluate_checkpoint", f"fairforget: evaluate_checkpoint {RUN} will run again: {METRICS} was made"
         not_planned = {"finetune", *UPSTREAM}

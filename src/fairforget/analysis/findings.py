@@ -214,8 +214,12 @@ def finding_remedies(frame: pl.DataFrame, s: AnalysisSettings) -> Finding:
     for arm in remedies:
         pairs = frame.filter(pl.col("remedy") == arm).join(baseline, on=keys, how="inner")
         for metric, helpful in metrics:
-            matched = pairs.filter(pl.col(metric).is_not_null() & pl.col(f"_base:{metric}").is_not_null())
-            matched = matched.with_columns((pl.col(metric) - pl.col(f"_base:{metric}")).alias("difference"))
+            matched = (
+                pairs.lazy()
+                .filter(pl.col(metric).is_not_null() & pl.col(f"_base:{metric}").is_not_null())
+                .with_columns((pl.col(metric) - pl.col(f"_base:{metric}")).alias("difference"))
+                .collect()
+            )
             units, notes = paired_units(matched)
             finding.arms.append(
                 unit_test(arm, metric, helpful, "paired", matched.height, units, margins[metric], s, seed, notes)

@@ -94,6 +94,19 @@ def stratified_permutations(strata: np.ndarray, draws: int, rng: np.random.Gener
     return out
 
 
+# The complete permutation set of a layout is the same whatever the seed, and the findings and the calibration
+# suite ask for the same few layouts (the objectives of a balanced grid, per model) again and again.
+_EXACT_CACHE: dict[tuple, np.ndarray] = {}  # layout -> all permutations (read-only)
+_EXACT_CACHE_SIZE = 256
+
+
+def _layout_key(strata: np.ndarray, blocks: np.ndarray) -> tuple | None:
+    """A hashable key of integer stratum and block labels (None for other dtypes)."""
+    if strata.dtype.kind not in "iub" or blocks.dtype.kind not in "iub":
+        return None
+    return (strata.dtype.str, strata.tobytes(), blocks.dtype.str, blocks.tobytes())
+
+
 def block_permutations(
     strata: np.ndarray, blocks: np.ndarray, draws: int, seed: int, random_only: bool = False
 ) -> tuple[np.ndarray, bool]:
@@ -105,6 +118,9 @@ def block_permutations(
     import itertools
 
     strata, blocks = np.asarray(strata), np.asarray(blocks)
+    key = _layout_key(strata, blocks)
+    if not random_only and key in _EXACT_CACHE and _EXACT_CACHE[key].shape[0] <= draws:
+        return _EXACT_CACHE[key], True
     n = strata.size
     layout = []  # per stratum: (blocks x rows-per-block) matrix of row indices
     for stratum in np.unique(strata):
@@ -128,6 +144,11 @@ def block_permutations(
     out = np.tile(np.arange(n), (count, 1))
     for grid, order in zip(layout, orders):
         out[:, grid.ravel()] = grid[order].reshape(count, -1)
+    if exact and key is not None:
+        if len(_EXACT_CACHE) >= _EXACT_CACHE_SIZE:
+            _EXACT_CACHE.clear()
+        out.flags.writeable = False  # shared by every caller with this layout
+        _EXACT_CACHE[key] = out
     return out, exact
 
 
@@ -229,11 +250,11 @@ class CoefficientTest:
         return self.t / math.sqrt(self.t * self.t + self.df)
 
     def ci(self, alpha: float) -> tuple[float, float] | None:
-        from scipy import stats
+        from fairforget.analysis.stats import t_quantile  # lazily: scipy.stats' import is not free
 
         if self.estimate is None or self.se is None or self.df < 1:
             return None
-        half = float(stats.t.ppf(1 - alpha / 2, self.df)) * self.se
+        half = t_quantile(1 - alpha / 2, self.df) * self.se
         return (self.estimate - half, self.estimate + half)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from fairforget.analysis.permutation import Nuisance
+from fairforget.analysis.stats import t_quantile
 
 TARGET_POWER = 0.8
 NOISE_DRAWS = 200
@@ -156,13 +157,6 @@ def scale_to_detect(mde: float | None, estimate: float | None) -> float | None:
 
 
 @cache
-def _t_quantile(q: float, df: int) -> float:
-    """Student t quantile, memoised: the findings and the calibration suite ask for the same few (level, df) pairs
-    tens of thousands of times, and each scipy.stats call costs a quarter of a millisecond of argument checks."""
-    return float(stats.t.ppf(q, df))
-
-
-@cache
 def _normal_quantile(q: float) -> float:
     return float(stats.norm.ppf(q))
 
@@ -172,7 +166,7 @@ def paired_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> 
     if n < 2 or not math.isfinite(sd) or sd <= 0:
         return None
     df = n - 1
-    return float((_t_quantile(1 - alpha / 2, df) + _t_quantile(power, df)) * sd / math.sqrt(n))
+    return float((t_quantile(1 - alpha / 2, df) + t_quantile(power, df)) * sd / math.sqrt(n))
 
 
 def sign_flip_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) -> float | None:
@@ -187,7 +181,7 @@ def sign_flip_mde(sd: float, n: int, alpha: float, power: float = TARGET_POWER) 
     if n <= z * z:
         return None
     critical = z * sd * math.sqrt((n - 1) / (n * (n - z * z)))
-    return float(critical + _t_quantile(power, n - 1) * sd / math.sqrt(n))
+    return float(critical + t_quantile(power, n - 1) * sd / math.sqrt(n))
 
 
 def n_for_equivalence(

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from fairforget.analysis.claims import ArmTest
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, Nuisance, sign_flip_test
 from fairforget.analysis.power import n_for_equivalence, sign_flip_mde
 from fairforget.analysis.reach import MAX_UNITS, sign_flip_floor, units_to_reach
 from fairforget.analysis.settings import AnalysisSettings
+from fairforget.analysis.stats import t_quantile
 from fairforget.analysis.table import N_DEBIAS_TEXTS
-from fairforget.analysis.within import nuisance_for
 from fairforget.data.sizes import size_rank
 
 GRID_FACTORS = ("model", "objective", "remedy", "size", "seed")
@@ -48,23 +47,24 @@ def mean_of(values: pl.Series) -> float | None:
     return float(present.mean()) if present.size else None
 
 
-def _numeric_sizes(frame: pl.DataFrame) -> pl.Series:
+def _numeric_sizes(frame: pl.DataFrame) -> pl.Expr:
     """Each run's number of debiasing texts: the integer size, or for `full` the training summary's count."""
     sized = pl.col("size_n").cast(pl.Float64)
     if N_DEBIAS_TEXTS in frame.columns:
         sized = sized.fill_null(pl.col(N_DEBIAS_TEXTS).cast(pl.Float64))
-    return frame.select(sized.alias("n"))["n"]
+    return sized
 
 
 def _complete_size_groups(data: pl.DataFrame) -> pl.DataFrame:
     """Runs of the (model, objective, remedy, seed) groups observed at every data size of their seed."""
-    per_seed = data.group_by("seed").agg(pl.col("_n").n_unique().alias("_sizes"))
+    table = data.lazy()
+    per_seed = table.group_by("seed").agg(pl.col("_n").n_unique().alias("_sizes"))
     group = list(SIZE_STRATA)
-    counts = data.group_by(group).agg(pl.col("_n").n_unique().alias("_k"), pl.len().alias("_rows"))
+    counts = table.group_by(group).agg(pl.col("_n").n_unique().alias("_k"), pl.len().alias("_rows"))
     complete = counts.join(per_seed, on="seed").filter(
         (pl.col("_k") == pl.col("_sizes")) & (pl.col("_rows") == pl.col("_sizes"))
     )
-    return data.join(complete.select(group), on=group).sort(["seed", "_n", "model", "objective", "remedy"])
+    return table.join(complete.select(group), on=group).sort(["seed", "_n", "model", "objective", "remedy"]).collect()
 
 
 @dataclass
@@ -76,40 +76,55 @@ class UnitValues:
     values: np.ndarray
 
 
-def _unit_matrix(per: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
-    """(model, seed, v) rows as a models x seeds matrix; seeds not observed in every model are left out."""
-    per = per.filter(pl.col("v").is_not_null() & pl.col("v").is_finite())
-    if per.height == 0:
+def _unit_matrix(
+    models: Sequence[str], seeds: Sequence[int], values: Sequence[float | None]
+) -> tuple[UnitValues | None, list[str]]:
+    """(model, seed, v) rows as a models x seeds matrix; rows without a finite v are dropped, and seeds not
+    observed in every model are left out."""
+    kept = [(m, s, float(v)) for m, s, v in zip(models, seeds, values) if v is not None and math.isfinite(v)]
+    if not kept:
         return None, []
-    models = sorted(per["model"].cast(pl.Utf8).unique().to_list())
-    lookup = {(str(r["model"]), r["seed"]): float(r["v"]) for r in per.iter_rows(named=True)}
-    all_seeds = sorted(per["seed"].unique().to_list())
-    seeds = [s for s in all_seeds if all((m, s) in lookup for m in models)]
+    model_names = sorted({m for m, _, _ in kept})
+    lookup = {(m, s): v for m, s, v in kept}
+    all_seeds = sorted({s for _, s, _ in kept})
+    observed = [s for s in all_seeds if all((m, s) in lookup for m in model_names)]
     notes = (
-        [f"{len(all_seeds) - len(seeds)} seed(s) not observed in every model left out"]
-        if len(seeds) < len(all_seeds)
+        [f"{len(all_seeds) - len(observed)} seed(s) not observed in every model left out"]
+        if len(observed) < len(all_seeds)
         else []
     )
-    if not seeds:
+    if not observed:
         return None, notes
-    values = np.array([[lookup[(m, s)] for s in seeds] for m in models], dtype=float)
-    return UnitValues(models, seeds, values), notes
+    matrix = np.array([[lookup[(m, s)] for s in observed] for m in model_names], dtype=float)
+    return UnitValues(model_names, observed, matrix), notes
 
 
-def _fixed_effects_slope(y: np.ndarray, x: np.ndarray, nuisance: Nuisance) -> float | None:
-    """OLS slope of y on x with the nuisance regressors (fixed effects); None when x does not vary within them."""
-    x_res = nuisance.residualise(x)
+def _level_codes(*columns: np.ndarray) -> np.ndarray:
+    """0..k-1 codes of the rows' combinations of values (in no particular order)."""
+    combined = np.zeros(columns[0].size, dtype=np.int64)
+    for column in columns:
+        codes = np.unique(column, return_inverse=True)[1].astype(np.int64)
+        combined = combined * (int(codes.max()) + 1 if codes.size else 1) + codes
+    return np.unique(combined, return_inverse=True)[1].astype(np.int64)
+
+
+def _fixed_effects_slope(y_res: np.ndarray, x_res: np.ndarray, x: np.ndarray) -> float | None:
+    """OLS slope of y on x with fixed effects, from both residualised on them (`Nuisance.residualise`); None when x
+    does not vary within them."""
     sxx = float(x_res @ x_res)
     if sxx <= 1e-20 * max(1.0, float(x @ x)):
         return None
-    return float(x_res @ nuisance.residualise(y)) / sxx
+    return float(x_res @ y_res) / sxx
 
 
 def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, int, list[str]]:
     """ "More data" per (model, seed): the slope of the metric on log2(data size) with fixed effects per
     (objective, remedy), as the change over the grid's size range; the runs used and notes."""
-    sized = frame.with_columns(_numeric_sizes(frame).alias("_n")).filter(
-        pl.col("_n").is_not_null() & pl.col(metric).is_not_null()
+    sized = (
+        frame.lazy()
+        .with_columns(_numeric_sizes(frame).alias("_n"))
+        .filter(pl.col("_n").is_not_null() & pl.col(metric).is_not_null())
+        .collect()
     )
     data = _complete_size_groups(sized)
     notes = []
@@ -121,15 +136,27 @@ def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, in
         return None, data.height, notes + ["fewer than two numeric data sizes: no test"]
     texts = data["_n"].to_numpy().astype(float)
     span = float(np.log2(texts.max()) - np.log2(texts.min()))
-    rows = []
-    for (model, seed), part in data.group_by(["model", "seed"], maintain_order=True):
-        # one fixed effect per (objective, remedy): the model is constant within the part
-        nuisance = nuisance_for(part, ("model", "objective", "remedy"))
-        per_doubling = _fixed_effects_slope(
-            part[metric].to_numpy().astype(float), np.log2(part["_n"].to_numpy()), nuisance
-        )
-        rows.append({"model": str(model), "seed": seed, "v": None if per_doubling is None else per_doubling * span})
-    units, more = _unit_matrix(pl.DataFrame(rows, schema={"model": pl.Utf8, "seed": pl.Int64, "v": pl.Float64}))
+    # One fixed effect per (objective, remedy) within each (model, seed), on the table's numpy columns: both sides
+    # residualised on the (model, seed, objective, remedy) cells at once (a cell's mean sums its rows in row order,
+    # as it would within its (model, seed) part alone), then one slope per (model, seed).
+    grid = data.select(
+        pl.col("model").cast(pl.Utf8), "seed", pl.col("objective").cast(pl.Utf8), pl.col("remedy").cast(pl.Utf8)
+    )
+    models, seeds = grid["model"].to_numpy(), grid["seed"].to_numpy()
+    groups = _level_codes(models, seeds)
+    fixed = Nuisance(_level_codes(groups, grid["objective"].to_numpy(), grid["remedy"].to_numpy()))
+    ys, log_texts = data[metric].to_numpy().astype(float), np.log2(data["_n"].to_numpy())
+    y_res, x_res = fixed.residualise(ys), fixed.residualise(log_texts)
+    unit_models: list[str] = []
+    unit_seeds: list[int] = []
+    unit_values: list[float | None] = []
+    for group in range(int(groups.max()) + 1):
+        rows = np.flatnonzero(groups == group)
+        per_doubling = _fixed_effects_slope(y_res[rows], x_res[rows], log_texts[rows])
+        unit_models.append(str(models[rows[0]]))
+        unit_seeds.append(seeds[rows[0]].item())
+        unit_values.append(None if per_doubling is None else per_doubling * span)
+    units, more = _unit_matrix(unit_models, unit_seeds, unit_values)
     notes += more + [f"{texts.min():.0f}–{texts.max():.0f} texts, {span:.3g} doublings"]
     return units, data.height, notes
 
@@ -137,7 +164,8 @@ def size_slopes(frame: pl.DataFrame, metric: str) -> tuple[UnitValues | None, in
 def paired_units(pairs: pl.DataFrame) -> tuple[UnitValues | None, list[str]]:
     """Mean paired difference per (model, seed)."""
     per = pairs.group_by(["model", "seed"]).agg(pl.col("difference").mean().alias("v"))
-    return _unit_matrix(per.with_columns(pl.col("model").cast(pl.Utf8), pl.col("seed").cast(pl.Int64)))
+    per = per.select(pl.col("model").cast(pl.Utf8), pl.col("seed").cast(pl.Int64), "v")
+    return _unit_matrix(per["model"].to_list(), per["seed"].to_list(), per["v"].to_list())
 
 
 def unit_test(
@@ -168,7 +196,7 @@ def unit_test(
     test.model_sd = {m: float(v.std(ddof=1)) if c >= 2 else None for m, v in zip(units.models, units.values)}
     if c >= 2:
         test.sd = float(pooled.std(ddof=1))
-        half = float(stats.t.ppf(1 - s.alpha / 2, c - 1)) * test.sd / math.sqrt(c)
+        half = t_quantile(1 - s.alpha / 2, c - 1) * test.sd / math.sqrt(c)
         test.ci = (test.estimate - half, test.estimate + half)
     test.exact = c <= MAX_EXACT_PAIRS
     test.p = sign_flip_test(pooled, (0.0,), s.permutations, seed)[0].two_sided

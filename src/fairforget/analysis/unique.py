@@ -12,14 +12,7 @@ import polars as pl
 
 from fairforget.analysis.permutation import CoefficientTest, Nuisance, freedman_lane
 from fairforget.analysis.power import CoefficientTestSpec, RulePower, SignCondition
-from fairforget.analysis.within import (
-    PowerContext,
-    balanced_by_objective,
-    complete_rows,
-    nuisance_for,
-    objective_permutations,
-    power_context,
-)
+from fairforget.analysis.within import Design, PowerContext, balanced_by_objective, complete_rows, power_context
 
 
 @dataclass
@@ -220,8 +213,9 @@ def unique_contributions(
         return out
     out.objectives = data["objective"].n_unique()
     raw = np.column_stack([data[y].to_numpy(), data[x1].to_numpy(), data[x2].to_numpy()]).astype(float)
-    nuisance = nuisance_for(data, strata, controls)
-    models = data["model"].cast(pl.Utf8).to_numpy()
+    design = Design.of(data, ["model", "objective", *strata, *controls])
+    nuisance = design.nuisance(strata, controls)
+    models = design.columns["model"]
     model_names = [str(m) for m in np.unique(models)]
     model_rows = [np.flatnonzero(models == m) for m in model_names]
     scales_within = _within_model_scales(raw, nuisance, model_rows)
@@ -230,7 +224,7 @@ def unique_contributions(
         return out
     standardized = raw / scales_within
     ys, xs = standardized[:, 0], standardized[:, 1:]
-    perms, exact = objective_permutations(data, draws, seed)
+    perms, exact = design.objective_permutations(draws, seed)
     first = freedman_lane(ys, xs[:, 0], nuisance.with_columns(xs[:, 1]), perms, exact)
     second = freedman_lane(ys, xs[:, 1], nuisance.with_columns(xs[:, 0]), perms, exact)
     out.coefficients = (first, second)
@@ -256,5 +250,5 @@ def unique_contributions(
     out._xs = xs
     out._slope_factor = scales_within[:, 1] / scales_within[:, 0]
     residuals = y_resid - x_resid @ np.array([first.estimate, second.estimate])
-    out._context = power_context(data, nuisance, residuals, 2, perms, exact, models, seed + 7)
+    out._context = power_context(design.codes(["objective"]), nuisance, residuals, 2, perms, exact, models, seed + 7)
     return out

@@ -28,41 +28,76 @@ SHARED_NOISE_STRATA = ("model", "size", "seed")
 CELL = ("model", "remedy", "size", "seed")
 
 
-def _codes(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    keys = ["\x1f".join(parts) for parts in zip(*(frame[c].cast(pl.Utf8).to_list() for c in columns))]
+def _codes_of(columns: Sequence[Sequence[str]]) -> np.ndarray:
+    """Integer codes of the rows' value combinations, numbered in the sorted order of their joined strings."""
+    keys = ["\x1f".join(parts) for parts in zip(*columns)]
     return np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)[1].astype(np.int64)
 
 
+def _codes(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    return _codes_of([frame[c].cast(pl.Utf8).to_list() for c in columns])
+
+
+@dataclass(frozen=True)
+class Design:
+    """Grid columns of a table as strings (as polars casts them), read in one query: the codes, fixed effects and
+    objective permutations of a fit on the table, or on a subset of its rows (`rows`) without another query."""
+
+    columns: dict[str, np.ndarray]  # column -> object array of str
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, names: Sequence[str]) -> Design:
+        names = list(dict.fromkeys(names))
+        cast = frame.select([pl.col(c).cast(pl.Utf8) for c in names])
+        return cls({c: cast[c].to_numpy() for c in names})
+
+    def rows(self, rows: np.ndarray) -> Design:
+        return Design({c: values[rows] for c, values in self.columns.items()})
+
+    def codes(self, columns: Sequence[str]) -> np.ndarray:
+        return _codes_of([self.columns[c].tolist() for c in columns])
+
+    def nuisance(self, strata: Sequence[str], controls: Sequence[str] = ()) -> Nuisance:
+        """Stratum indicators (one per observed combination of `strata`, which must start with "model") plus, for
+        every control factor, indicators of its non-reference levels within each model (the control's effect may
+        differ between models, e.g. by their loss scale)."""
+        if not strata or strata[0] != "model":
+            raise ValueError("the strata of a within-model design must start with 'model'")
+        columns = []
+        models = self.columns["model"]
+        for control in controls:
+            values = np.asarray(self.columns[control].tolist())
+            for model in np.unique(models):
+                in_model = models == model
+                for level in np.unique(values[in_model])[1:]:
+                    columns.append(((values == level) & in_model).astype(float))
+        return Nuisance(self.codes(strata), np.column_stack(columns) if columns else None)
+
+    def objective_permutations(self, draws: int, seed: int) -> tuple[np.ndarray, bool]:
+        """Block permutations of the objectives, jointly in every model (rows as from balanced_by_objective)."""
+        codes = self.codes(["objective"])
+        return block_permutations(np.zeros(codes.size, dtype=np.int64), codes, draws, seed)
+
+
 def nuisance_for(frame: pl.DataFrame, strata: Sequence[str], controls: Sequence[str] = ()) -> Nuisance:
-    """Stratum indicators (one per observed combination of `strata`, which must start with "model") plus, for
-    every control factor, indicators of its non-reference levels within each model (the control's effect may
-    differ between models, e.g. by their loss scale)."""
-    if not strata or strata[0] != "model":
-        raise ValueError("the strata of a within-model design must start with 'model'")
-    columns = []
-    models = frame["model"].cast(pl.Utf8).to_numpy()
-    for control in controls:
-        values = np.asarray(frame[control].cast(pl.Utf8).to_list())
-        for model in np.unique(models):
-            in_model = models == model
-            for level in np.unique(values[in_model])[1:]:
-                columns.append(((values == level) & in_model).astype(float))
-    return Nuisance(_codes(frame, strata), np.column_stack(columns) if columns else None)
+    """`Design.nuisance` of the table's rows."""
+    return Design.of(frame, ["model", *strata, *controls]).nuisance(strata, controls)
 
 
 def balanced_by_objective(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """The runs whose (model, remedy, size, seed) cell is present for every objective, sorted by objective and
     cell so that objective blocks line up for block permutations; and how many runs were left out."""
     objectives = frame["objective"].n_unique()
-    cells = frame.group_by(list(CELL)).agg(pl.col("objective").n_unique().alias("_k"), pl.len().alias("_rows"))
-    complete = cells.filter((pl.col("_k") == objectives) & (pl.col("_rows") == objectives))
-    kept = frame.join(complete.select(list(CELL)), on=list(CELL), how="semi")
-    return kept.sort(["objective", *CELL]), frame.height - kept.height
+    table = frame.lazy()
+    cells = table.group_by(list(CELL)).agg(pl.col("objective").n_unique().alias("_k"), pl.len().alias("_rows"))
+    complete = cells.filter((pl.col("_k") == objectives) & (pl.col("_rows") == objectives)).select(list(CELL))
+    kept = table.join(complete, on=list(CELL), how="semi").sort(["objective", *CELL]).collect()
+    return kept, frame.height - kept.height
 
 
 def objective_permutations(frame: pl.DataFrame, draws: int, seed: int) -> tuple[np.ndarray, bool]:
     """Block permutations of the objectives, jointly in every model (rows as from balanced_by_objective)."""
-    return block_permutations(np.zeros(frame.height, dtype=np.int64), _codes(frame, ["objective"]), draws, seed)
+    return Design.of(frame, ["objective"]).objective_permutations(draws, seed)
 
 
 @dataclass
@@ -84,7 +119,7 @@ class PowerContext:
 
 
 def power_context(
-    data: pl.DataFrame,
+    codes: np.ndarray,
     nuisance: Nuisance,
     residuals: np.ndarray,
     fitted: int,
@@ -97,13 +132,12 @@ def power_context(
     objective (shared by all its runs, as the objective-level effects the test guards against) and one per run.
     ANOVA estimators: the objective means of the residuals keep k - 1 - `fitted` degrees of freedom (the fitted
     slopes take theirs), the runs the rest. Normal draws rather than permuted residuals, so that the noise's size
-    varies between realisations as it does between studies."""
-    codes = _codes(data, ["objective"])
+    varies between realisations as it does between studies. `codes`: each run's objective (`Design.codes`)."""
     k = int(codes.max()) + 1
     counts = np.bincount(codes).astype(float)
     means = np.bincount(codes, weights=residuals) / counts
     df_objective = max(k - 1 - fitted, 0)
-    df_run = max(data.height - nuisance.rank - fitted - df_objective, 1)
+    df_run = max(codes.size - nuisance.rank - fitted - df_objective, 1)
     within = residuals - means[codes]
     sigma_run2 = float(within @ within) / df_run
     between = float(counts @ means**2)
@@ -113,7 +147,7 @@ def power_context(
     rng = np.random.default_rng(seed)
     noise = np.sqrt(sigma_objective2) * rng.standard_normal((NOISE_DRAWS, k))[:, codes] + np.sqrt(
         sigma_run2
-    ) * rng.standard_normal((NOISE_DRAWS, data.height))
+    ) * rng.standard_normal((NOISE_DRAWS, codes.size))
     return PowerContext(
         nuisance,
         perms,
@@ -188,11 +222,12 @@ def slope(
     if n == 0:
         within = CoefficientTest(n=0, reason="no runs with both values")
         return Slope(x, y, tuple(strata), tuple(controls), pooled, pooled_r, within, left_out=left_out)
-    nuisance = nuisance_for(data, strata, controls)
-    perms, exact = objective_permutations(data, draws, seed + 1)
+    design = Design.of(data, ["model", "objective", *strata, *controls])
+    nuisance = design.nuisance(strata, controls)
+    perms, exact = design.objective_permutations(draws, seed + 1)
     within = freedman_lane(ys, xs, nuisance, perms, exact)
     run_level = freedman_lane(ys, xs, nuisance, stratified_permutations(nuisance.codes, draws, rng))
-    models = data["model"].cast(pl.Utf8).to_numpy()
+    models = design.columns["model"]
     result = Slope(
         x,
         y,
@@ -211,14 +246,21 @@ def slope(
     x_resid = nuisance.residualise(xs)
     for i, model in enumerate(result.models):
         rows = np.flatnonzero(models == model)
-        part = data[rows]
-        model_perms, model_exact = objective_permutations(part, draws, seed + 2 + i)
+        part = design.rows(rows)
+        model_perms, model_exact = part.objective_permutations(draws, seed + 2 + i)
         result.per_model[model] = freedman_lane(
-            ys[rows], xs[rows], nuisance_for(part, strata, controls), model_perms, model_exact
+            ys[rows], xs[rows], part.nuisance(strata, controls), model_perms, model_exact
         )
     if within.defined:
         result._xs = xs
         result._context = power_context(
-            data, nuisance, nuisance.residualise(ys) - within.estimate * x_resid, 1, perms, exact, models, seed + 7
+            design.codes(["objective"]),
+            nuisance,
+            nuisance.residualise(ys) - within.estimate * x_resid,
+            1,
+            perms,
+            exact,
+            models,
+            seed + 7,
         )
     return result

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from fairforget.analysis.permutation import MAX_EXACT_PAIRS, sign_flip_test
 from fairforget.analysis.power import sign_flip_mde
 from fairforget.analysis.settings import AnalysisSettings
-from fairforget.analysis.stats import holm
+from fairforget.analysis.stats import holm, t_quantile
 from fairforget.fusion.settings import FusionSettings
 from fairforget.fusion.table import ALPHA, UNIT_KEYS, Columns
 
@@ -52,7 +51,7 @@ class MeanTest:
         if values.size >= 2:
             test.sd = float(values.std(ddof=1))
             se = test.sd / math.sqrt(values.size)
-            half = float(stats.t.ppf(1 - alpha / 2, values.size - 1)) * se
+            half = t_quantile(1 - alpha / 2, values.size - 1) * se
             test.ci = (test.mean - half, test.mean + half)
             test.p = sign_flip_test(values, (0.0,), draws, seed)[0].two_sided
         return test

@@ -120,3 +120,31 @@ def test_freedman_lane_undefined_without_within_variation():
         np.array([1.0, 2.0, 3.0, 5.0]), np.array([1.0, 1.0, 2.0, 2.0]), Nuisance(strata), np.tile(np.arange(4), (3, 1))
     )
     assert not test.defined and "does not vary" in test.reason
+
+
+def test_exact_block_permutations_are_computed_once_per_layout_and_read_only():
+    # the complete set does not depend on the seed: a second call with the layout returns the first call's array,
+    # which no caller may change; fewer draws than the set holds still draw at random
+    from fairforget.analysis import permutation
+
+    strata, blocks = np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 2])
+    permutation._EXACT_CACHE.clear()
+    first, exact = block_permutations(strata, blocks, draws=100, seed=0)
+    again, exact_again = block_permutations(strata, blocks, draws=36, seed=7)
+    assert exact and exact_again and again is first and first.shape == (36, 6)
+    assert not first.flags.writeable
+    permutation._EXACT_CACHE.clear()
+    assert np.array_equal(block_permutations(strata, blocks, draws=100, seed=3)[0], first)
+    random, exact = block_permutations(strata, blocks, draws=35, seed=0)
+    assert not exact and random.shape == (35, 6)
+    assert not block_permutations(strata, blocks, draws=100, seed=0, random_only=True)[1]
+    # other layouts of the same rows are other sets: one stratum of three blocks of two rows, in two orders
+    one = np.zeros(6, dtype=np.int64)
+    layouts = [np.array([0, 0, 1, 1, 2, 2]), np.array([0, 1, 2, 0, 1, 2])]
+    fresh = []
+    for layout in layouts:
+        permutation._EXACT_CACHE.clear()
+        fresh.append(block_permutations(one, layout, draws=100, seed=0)[0])
+    assert not np.array_equal(fresh[0], fresh[1])
+    for layout, expected in zip(layouts, fresh):
+        assert np.array_equal(block_permutations(one, layout, draws=100, seed=0)[0], expected)

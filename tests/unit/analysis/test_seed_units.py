@@ -1,6 +1,10 @@
 """F3's seed units (fairforget.analysis.seed_units): the seeds (its unit) at which an inconclusive arm is settled,
 computed by hand. (The "to settle" sentences of F1/F2: tests/unit/analysis/test_markdown.py.)"""
 
+import math
+
+import numpy as np
+
 from fairforget.analysis.claims import ArmTest
 from fairforget.analysis.seed_units import seeds_to_settle
 from fairforget.analysis.settings import AnalysisSettings
@@ -28,3 +32,27 @@ def test_f3_seeds_to_settle_by_the_sign_flip_test_hand_computed() -> None:
     # a larger estimate needs fewer seeds; an unhelpful one with no margin none at all
     assert seeds_to_settle(_arm(units=3, estimate=-2.0, sd=1.0, margins={"m": None}), 0.025, AnalysisSettings()) < 14
     assert seeds_to_settle(_arm(units=3, estimate=1.0, sd=1.0, margins={"m": None}), 0.025, AnalysisSettings()) is None
+
+
+def test_more_data_slopes_per_model_and_seed_hand_computed() -> None:
+    # Each (model, seed) runs two objectives at 100, 200 and 400 texts (2 doublings); within it the metric is an
+    # objective's own level plus b x log2(size): the slope per doubling is b, reported over the 2 doublings (2b).
+    import polars as pl
+
+    from fairforget.analysis.seed_units import size_slopes
+
+    slopes = {("bert", 0): 0.5, ("bert", 1): -1.0, ("llama", 0): 2.0, ("llama", 1): 0.25}
+    rows = [
+        (m, o, "none", str(n), n, s, level + b * math.log2(n))
+        for (m, s), b in slopes.items()
+        for o, level in (("cda", 3.0), ("none", -7.0))
+        for n in (400, 100, 200)
+    ]
+    frame = pl.DataFrame(
+        rows, schema=["model", "objective", "remedy", "size", "size_n", "seed", "metric"], orient="row"
+    )
+    units, n, notes = size_slopes(frame, "metric")
+    assert units is not None and n == 24 and units.models == ["bert", "llama"] and units.seeds == [0, 1]
+    expected = [[2 * slopes[(m, s)] for s in (0, 1)] for m in ("bert", "llama")]
+    assert np.allclose(units.values, expected, rtol=0, atol=1e-12)
+    assert notes == ["100–400 texts, 2 doublings"]

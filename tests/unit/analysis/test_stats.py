@@ -86,3 +86,14 @@ def test_fisher_z_ci_matches_formula():
     low, high = r.extra["fisher_z_ci"]
     assert low == pytest.approx(math.tanh(z - half)) and high == pytest.approx(math.tanh(z + half))
     assert correlation(X[:3], Y[:3], "pearson", bootstrap_samples=10).extra["fisher_z_ci"] is None
+
+
+def test_t_quantile_is_scipys_and_memoised() -> None:
+    from scipy import stats as scipy_stats
+
+    from fairforget.analysis.stats import t_quantile
+
+    t_quantile.cache_clear()
+    value = t_quantile(0.975, 4)
+    assert value == float(scipy_stats.t.ppf(0.975, 4)) and abs(value - 2.7764) < 1e-4  # the t table's 2.776
+    assert t_quantile(0.975, 4) == value and t_quantile.cache_info().hits == 1
