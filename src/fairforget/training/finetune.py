@@ -298,4 +298,3 @@ def checked_weight_change(base_dir: str | Path, out_dir: str | Path, what: str) 
             change["relative_l2"],
         )
     return change
-
