@@ -42,6 +42,7 @@ DOWNSTREAM_MODE_MODULES = {
     "finetune": "fairforget.downstream.finetune",
     "lora": "fairforget.downstream.finetune",
     "zeroshot": "fairforget.downstream.zeroshot",
+    "linear_probe": "fairforget.downstream.linear_probe",
 }
 
 

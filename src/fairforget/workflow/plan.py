@@ -20,7 +20,8 @@ Tokens: finetune runs with max_steps: steps x effective batch x block_size (pack
 (unpacked: an upper bound, batches pad to their longest text). Runs without max_steps need the corpus size,
 which only the data stage knows: their row says so. Downstream: epochs x training examples x max_length per
 task and downstream seed (an upper bound), the examples from data.downstream.train_max_examples or the shipped
-GLUE train.tsv. Evaluation jobs are counted, not costed (a small share next to fine-tuning at paper scale).
+GLUE train.tsv; the linear_probe mode one forward pass (2 * N FLOPs a token) per training example x max_length,
+for all seeds (the dev examples, a few hundred per task, are left out as they are for fine-tuning). Evaluation jobs are counted, not costed (a small share next to fine-tuning at paper scale).
 """
 
 from __future__ import annotations
@@ -174,6 +175,8 @@ def downstream_tokens(config: dict[str, Any], model: str, repo: Path) -> tuple[f
     seeds = len(downstream["seeds"])
     if mode == "zeroshot":  # scored, not trained: the dev split only, at most as large as train
         return None, INFERENCE_FLOPS_PER_PARAM_TOKEN
+    if mode == "linear_probe":  # one forward pass per training example, once for every seed (no seed in it)
+        return float(total * int(downstream["max_length"])), INFERENCE_FLOPS_PER_PARAM_TOKEN
     return float(
         seeds * float(downstream["epochs"]) * total * int(downstream["max_length"])
     ), TRAIN_FLOPS_PER_PARAM_TOKEN
