@@ -24,7 +24,7 @@ Every rule's Snakemake benchmark files (results/benchmarks/, each job's wall `s`
 too, per rule: they exist in any finished study, also one run without the probe (e.g. by hand), so
 --baseline-finished may name such a folder (`--baseline-log` its Snakemake log for the wall time). A job that
 another revision splits into two rules (on CPU studies evaluate_checkpoint also runs what downstream_finetuned
-ran, evaluate_fused what downstream_fused ran) is compared as one row.
+ran, evaluate_fused what downstream_fused ran, evaluate_base what downstream_base ran) is compared as one row.
 
 --baseline-finished / --finished report study folders this script ran earlier (with --keep) instead of running
 them: their probe records and the wall time in bench_record.json (else the first and last time stamps of
@@ -61,7 +61,11 @@ BIN = Path(sys.executable).parent
 RERUN_PRODUCTS = ("downstream", "tables", "findings.md", "figures")
 # Rules whose jobs the evaluation jobs of a CPU study run since issue 30 (rules/inputs/downstream.smk): compared
 # as one row with the rule that now runs them.
-RUN_BY = {"downstream_finetuned": "evaluate_checkpoint", "downstream_fused": "evaluate_fused"}
+RUN_BY = {
+    "downstream_base": "evaluate_base",
+    "downstream_finetuned": "evaluate_checkpoint",
+    "downstream_fused": "evaluate_fused",
+}
 
 
 @dataclass

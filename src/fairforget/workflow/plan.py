@@ -203,7 +203,8 @@ def plan_study(
     rows = [RulePlan(rule, 1) for rule in SINGLE_JOB_RULES]
     rows.append(RulePlan("prepare_downstream", len(tasks)))
     rows.append(RulePlan("build_base_model", len(models)))
-    rows.append(RulePlan("evaluate_base", len(models), note="inference; not costed"))
+    evaluate_base = RulePlan("evaluate_base", len(models), note="inference; not costed")
+    rows.append(evaluate_base)
     evaluate_checkpoint = RulePlan("evaluate_checkpoint", len(runs), note="inference; not costed")
     rows.append(evaluate_checkpoint)
 
@@ -225,10 +226,10 @@ def plan_study(
     fusion = FusionSettings.from_config(config)
     fused = fused_runs(fusion, runs)
     fused_per_model = {m: sum(r.model == m for r in fused) * len(fusion.fused_alphas) for m in models}
-    # On CPU studies a fine-tuned or fused checkpoint's evaluation job runs its downstream tasks too
+    # On CPU studies a model's evaluation job (base, fine-tuned or fused checkpoint) runs its downstream tasks too
     # (rules/inputs/downstream.smk): their cost is that job's row.
     downstream_rules: list[tuple[str, dict[str, int], RulePlan | None]] = [
-        ("downstream_base", {m: 1 for m in models}, None),
+        ("downstream_base", {m: 1 for m in models}, evaluate_base),
         ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}, evaluate_checkpoint),
     ]
     n_fused = sum(fused_per_model.values())
