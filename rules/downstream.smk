@@ -35,13 +35,14 @@ if not DOWNSTREAM_IN_EVALUATION_JOB:
         resources:
             gpu=model_setting("gpus", 0, at_most=1),
             mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-            runtime=model_setting("runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)),
+            runtime=model_setting(
+                "runtime", 60, per_attempt=True, times=len(DOWNSTREAM_JOB_TASKS) * len(DOWNSTREAM_SEEDS)
+            ),
         params:
             job=downstream_job_json,
             settings=downstream_settings,
         script:
             "../workflow_scripts/downstream_base.py"
-
 
     rule downstream_finetuned:
         input:

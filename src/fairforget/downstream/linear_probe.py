@@ -120,7 +120,9 @@ def probe_and_evaluate(model_dir: str | Path, task: TaskData, settings: Downstre
     probe = settings.linear_probe
     with eval_mode([encoder]):
         train, dev = (
-            pooled_features(encoder, tokenizer, split, settings.max_length, settings.eval_batch_size, use_token_type_ids)
+            pooled_features(
+                encoder, tokenizer, split, settings.max_length, settings.eval_batch_size, use_token_type_ids
+            )
             for split in (task.train, task.dev)
         )
     train, dev = standardise(train, dev)

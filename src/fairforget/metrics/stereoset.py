@@ -100,7 +100,10 @@ def stereoset_statistics(
     stereo, anti, unrelated = scores["stereotype"], scores["anti_stereotype"], scores["unrelated"]
     codes = target_codes(targets)
     values = estimate_each(
-        lambda idx: stereoset_scores(stereo[idx], anti[idx], unrelated[idx], codes[idx]), 3, len(stereo), settings.bootstrap
+        lambda idx: stereoset_scores(stereo[idx], anti[idx], unrelated[idx], codes[idx]),
+        3,
+        len(stereo),
+        settings.bootstrap,
     )
     return dict(zip(("ss", "lms", "icat"), values, strict=True))
 

@@ -21,7 +21,8 @@ Tokens: finetune runs with max_steps: steps x effective batch x block_size (pack
 which only the data stage knows: their row says so. Downstream: epochs x training examples x max_length per
 task and downstream seed (an upper bound), the examples from data.downstream.train_max_examples or the shipped
 GLUE train.tsv; the linear_probe mode one forward pass (2 * N FLOPs a token) per training example x max_length,
-for all seeds (the dev examples, a few hundred per task, are left out as they are for fine-tuning). Evaluation jobs are counted, not costed (a small share next to fine-tuning at paper scale).
+for all seeds (the dev examples, a few hundred per task, are left out as they are for fine-tuning). Evaluation
+jobs are counted, not costed (a small share next to fine-tuning at paper scale).
 """
 
 from __future__ import annotations

@@ -30,7 +30,9 @@ def test_least_squares_fit_is_the_closed_form_ridge_solution():
     l2 = 0.3
     weights, bias, iterations = fit_linear(x, y, 1, True, l2, max_iter=200)
     n = x.shape[0]
-    expected = torch.linalg.solve(2 * x.T @ x / n + l2 * torch.eye(5, dtype=torch.float64), 2 * x.T @ (y - y.mean()) / n)
+    expected = torch.linalg.solve(
+        2 * x.T @ x / n + l2 * torch.eye(5, dtype=torch.float64), 2 * x.T @ (y - y.mean()) / n
+    )
     assert torch.allclose(weights[:, 0], expected, atol=1e-6)
     assert bias.item() == pytest.approx(y.mean().item(), abs=1e-6)
     assert 0 < iterations <= 200

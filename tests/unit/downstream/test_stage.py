@@ -92,7 +92,9 @@ def test_zero_shot_key_ignores_the_seed(tiny_models, tmp_path):
     assert set(first["metrics"]) == {"downstream.sst2.accuracy", "downstream.sst2.accuracy_norm"}
 
 
-def test_linear_probe_key_ignores_the_seed_and_fine_tuning_keys_ignore_its_settings(tiny_models, good_task_dir, tmp_path):
+def test_linear_probe_key_ignores_the_seed_and_fine_tuning_keys_ignore_its_settings(
+    tiny_models, good_task_dir, tmp_path
+):
     model_dir, sidecar = tiny_models["masked"]
     cfg = {"mode": {"masked": "linear_probe"}, "max_length": 32}
     store = tmp_path / "st"

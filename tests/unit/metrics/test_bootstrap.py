@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue, estimate, estimate_each, mean_estimate, ratio_estimate
+from fairforget.metrics.bootstrap import (
+    BootstrapSettings,
+    MetricValue,
+    estimate,
+    estimate_each,
+    mean_estimate,
+    ratio_estimate,
+)
 
 BOOT = BootstrapSettings(samples=200, seed=0)
 

@@ -78,9 +78,12 @@ def test_seat_bootstrap_replicates_are_the_effect_sizes_of_resampled_targets():
     x, y, a, b = (_unit(rng.normal(size=(n, 16))) for n in (9, 9, 5, 7))
     boot = BootstrapSettings(samples=200, seed=3)
     settings = SimpleNamespace(bootstrap=boot, seat_tests=["sent-weat6"], seat_permutations=50)
-    ctx = SimpleNamespace(settings=settings, scores=SimpleNamespace(embeddings={"sent-weat6": dict(zip(
-        ("targ1", "targ2", "attr1", "attr2"), (x, y, a, b), strict=True
-    ))}))
+    ctx = SimpleNamespace(
+        settings=settings,
+        scores=SimpleNamespace(
+            embeddings={"sent-weat6": dict(zip(("targ1", "targ2", "attr1", "attr2"), (x, y, a, b), strict=True))}
+        ),
+    )
     out = Seat().compute(ctx)
     draws = np.random.default_rng(boot.seed)
     recomputed = np.array(
