@@ -250,10 +250,20 @@ def finished_study(label: str, workdir: Path, log: Path | None = None) -> StudyR
     return StudyRun(label, wall, float("nan"), nan, nan, rules)
 
 
+def not_rerun(candidate: StudyRun, baseline: StudyRun) -> list[str]:
+    """The baseline's rules that have no records in the candidate, leaving out those whose jobs the candidate's
+    evaluation jobs run (RUN_BY): a complete candidate has none."""
+    return sorted(
+        rule
+        for rule in baseline.rules
+        if rule not in candidate.rules and RUN_BY.get(rule) not in candidate.rules and rule != "snakemake"
+    )
+
+
 def combined(partial: StudyRun, baseline: StudyRun) -> StudyRun:
     """The partial rerun's rules, and the baseline's records of every rule the rerun did not run."""
     rules = dict(partial.rules)
-    kept = sorted(rule for rule in baseline.rules if rule not in rules and rule != "snakemake")
+    kept = not_rerun(partial, baseline)
     for rule in kept:
         rules[rule] = baseline.rules[rule]
     print(f"{partial.label}: rules not rerun, their baseline records used: {', '.join(kept)}")
@@ -364,7 +374,7 @@ def main() -> None:
             print_study(after)
             return
         before = finished_study(f"baseline ({args.baseline_finished})", args.baseline_finished, args.baseline_log)
-        if before.rules and after.rules.keys() < before.rules.keys():
+        if before.rules and not_rerun(after, before):
             after = combined(after, before)
         print_study(before)
         print_study(after)
