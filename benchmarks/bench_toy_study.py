@@ -24,7 +24,7 @@ Every rule's Snakemake benchmark files (results/benchmarks/, each job's wall `s`
 too, per rule: they exist in any finished study, also one run without the probe (e.g. by hand), so
 --baseline-finished may name such a folder (`--baseline-log` its Snakemake log for the wall time). A job that
 another revision splits into two rules (on CPU studies evaluate_checkpoint also runs what downstream_finetuned
-ran, evaluate_fused what downstream_fused ran) is compared as one row.
+ran, evaluate_fused what downstream_fused ran, evaluate_base what downstream_base ran) is compared as one row.
 
 --baseline-finished / --finished report study folders this script ran earlier (with --keep) instead of running
 them: their probe records and the wall time in bench_record.json (else the first and last time stamps of
@@ -61,7 +61,11 @@ BIN = Path(sys.executable).parent
 RERUN_PRODUCTS = ("downstream", "tables", "findings.md", "figures")
 # Rules whose jobs the evaluation jobs of a CPU study run since issue 30 (rules/inputs/downstream.smk): compared
 # as one row with the rule that now runs them.
-RUN_BY = {"downstream_finetuned": "evaluate_checkpoint", "downstream_fused": "evaluate_fused"}
+RUN_BY = {
+    "downstream_base": "evaluate_base",
+    "downstream_finetuned": "evaluate_checkpoint",
+    "downstream_fused": "evaluate_fused",
+}
 
 
 @dataclass
@@ -246,10 +250,20 @@ def finished_study(label: str, workdir: Path, log: Path | None = None) -> StudyR
     return StudyRun(label, wall, float("nan"), nan, nan, rules)
 
 
+def not_rerun(candidate: StudyRun, baseline: StudyRun) -> list[str]:
+    """The baseline's rules that have no records in the candidate, leaving out those whose jobs the candidate's
+    evaluation jobs run (RUN_BY): a complete candidate has none."""
+    return sorted(
+        rule
+        for rule in baseline.rules
+        if rule not in candidate.rules and RUN_BY.get(rule) not in candidate.rules and rule != "snakemake"
+    )
+
+
 def combined(partial: StudyRun, baseline: StudyRun) -> StudyRun:
     """The partial rerun's rules, and the baseline's records of every rule the rerun did not run."""
     rules = dict(partial.rules)
-    kept = sorted(rule for rule in baseline.rules if rule not in rules and rule != "snakemake")
+    kept = not_rerun(partial, baseline)
     for rule in kept:
         rules[rule] = baseline.rules[rule]
     print(f"{partial.label}: rules not rerun, their baseline records used: {', '.join(kept)}")
@@ -360,7 +374,7 @@ def main() -> None:
             print_study(after)
             return
         before = finished_study(f"baseline ({args.baseline_finished})", args.baseline_finished, args.baseline_log)
-        if before.rules and after.rules.keys() < before.rules.keys():
+        if before.rules and not_rerun(after, before):
             after = combined(after, before)
         print_study(before)
         print_study(after)

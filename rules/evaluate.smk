@@ -1,8 +1,8 @@
 # Stage 4: scoring, forgetting statistics and bias metrics (fairforget.evaluation).
 # A base model is scored once (evaluate_base); every checkpoint reuses those scores (evaluate_checkpoint).
-# On a CPU study evaluate_checkpoint then runs the checkpoint's downstream tasks (stage 5) in the same job
+# On a CPU study both then run the model's downstream tasks (stage 5) in the same job
 # (DOWNSTREAM_IN_EVALUATION_JOB, rules/inputs/downstream.smk): the same result files, store keys and provenance as
-# downstream_finetuned's, which is a rule of its own only on GPU studies.
+# downstream_base's and downstream_finetuned's, which are rules of their own only on GPU studies.
 
 
 include: "inputs/evaluate.smk"
@@ -14,9 +14,12 @@ rule evaluate_base:
         sidecar=BASE_SIDECAR,
         model=ancient(BASE_DIR),
         data=evaluation_data_inputs(),
+        downstream_data=DOWNSTREAM_INPUTS_OF_EVALUATION,
+        downstream_meta=DOWNSTREAM_META_OF_EVALUATION,
     output:
         scores=directory(result(paths.EVAL_BASE_SCORES)),
         metrics=result(paths.EVAL_BASE),
+        downstream=downstream_of_evaluation(paths.DOWNSTREAM_BASE),
     log:
         log_of("evaluate_base", "{model}"),
     benchmark:
@@ -26,12 +29,14 @@ rule evaluate_base:
     threads: evaluation_threads
     resources:
         mem_mb=model_setting("mem_mb", 4000, per_attempt=True),
-        runtime=model_setting("runtime", 60, per_attempt=True),
+        runtime=evaluation_runtime(60),
     params:
         job=evaluation_job_json,
         settings=evaluation_settings,
+        downstream_job=downstream_of_evaluation_json,
+        downstream_settings=downstream_of_evaluation_settings,
     script:
-        "../workflow_scripts/evaluate_base.py"
+        "../workflow_scripts/evaluate.py"
 
 
 rule evaluate_checkpoint:
@@ -65,4 +70,4 @@ rule evaluate_checkpoint:
         downstream_job=downstream_of_evaluation_json,
         downstream_settings=downstream_of_evaluation_settings,
     script:
-        "../workflow_scripts/evaluate_checkpoint.py"
+        "../workflow_scripts/evaluate.py"

@@ -72,7 +72,7 @@ rule evaluate_fused:
         downstream_job=downstream_of_evaluation_json,
         downstream_settings=downstream_of_evaluation_settings,
     script:
-        "../workflow_scripts/evaluate_checkpoint.py"
+        "../workflow_scripts/evaluate.py"
 
 
 # The script of downstream_finetuned, on the fused checkpoint (GPU studies; on CPU studies evaluate_fused runs it).

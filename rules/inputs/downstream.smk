@@ -1,14 +1,13 @@
 # Stage 5 (rules/downstream.smk): the task data, the settings, and one result file per task and downstream seed.
-# On a CPU study (no model asks for GPUs: the toy and micro studies) one job per checkpoint evaluates it and then
-# runs its downstream tasks (stage 5): one start-up (interpreter, torch, transformers: about 3.5 s CPU, a third of
-# a toy downstream job) instead of two. With GPUs a downstream task is hours of work and runs as its own job per
+# On a CPU study (no model asks for GPUs: the toy and micro studies) one job per model (base, fine-tuned or fused
+# checkpoint) evaluates it and then runs its downstream tasks (stage 5): one start-up (interpreter, torch,
+# transformers: about 3.5 s CPU, a third of a toy downstream job) instead of two. With GPUs a downstream task is hours of work and runs as its own job per
 # checkpoint x task (rules/downstream.smk), so that the tasks run in parallel on a cluster.
 STUDY_ON_GPUS = any(model_cfg.get("gpus", 0) > 0 for model_cfg in config["models"].values())
 DOWNSTREAM_IN_EVALUATION_JOB = not STUDY_ON_GPUS
 # What one downstream job covers. On CPU (no model asks for GPUs: the toy and micro studies) a task's work is
 # seconds and a job's fixed start-up (interpreter, torch, transformers) is a large share of it, so one job runs
-# every task of a checkpoint (for a fine-tuned or fused checkpoint: its evaluation job, DOWNSTREAM_IN_EVALUATION_JOB
-# above). With GPUs (paper scale) a task is hours of work: one job per checkpoint x task,
+# every task of a checkpoint (its evaluation job, DOWNSTREAM_IN_EVALUATION_JOB above). With GPUs (paper scale) a task is hours of work: one job per checkpoint x task,
 # so that the tasks run in parallel on a cluster and a job's runtime stays one task's.
 DOWNSTREAM_JOB_PER_TASK = STUDY_ON_GPUS
 # The tasks of one job: the {task} wildcard, or every task in config order.
@@ -47,10 +46,10 @@ def downstream_of_evaluation(template):
     return downstream_outputs(template) if DOWNSTREAM_IN_EVALUATION_JOB else []
 
 
-def evaluation_runtime():
-    """An evaluation job's runtime: the evaluation's, plus the downstream jobs' it runs (as rules/downstream.smk
-    sets them)."""
-    evaluation = model_setting("runtime", 120, per_attempt=True)
+def evaluation_runtime(minutes=120):
+    """An evaluation job's runtime: the evaluation's (`minutes` unless models.<name>.runtime), plus the downstream
+    jobs' it runs (as rules/downstream.smk sets them)."""
+    evaluation = model_setting("runtime", minutes, per_attempt=True)
     fits = len(TASKS) * len(DOWNSTREAM_SEEDS) if DOWNSTREAM_IN_EVALUATION_JOB else 0
     downstream = model_setting("runtime", 60, per_attempt=True, times=fits)
     return lambda wildcards, attempt: evaluation(wildcards, attempt) + downstream(wildcards, attempt)

@@ -50,3 +50,17 @@ def test_split_rules_are_compared_with_the_rule_that_runs_them_now(tmp_path: Pat
     assert "4 -> 2" in merged and "30.0 -> 24.0" in merged and merged.endswith("0.80")
     assert lines["finetune"].endswith("1.10")
     assert "5 -> 3" in lines["all jobs"] and "45.0 -> 40.5" in lines["all jobs"]
+
+
+def test_a_complete_run_whose_evaluation_jobs_run_a_split_rule_is_not_a_partial_rerun() -> None:
+    """The baseline's downstream_base jobs are run by the candidate's evaluate_base jobs (RUN_BY): a complete
+    candidate is reported as such; a candidate without any evaluate_base record is a partial rerun that leaves
+    downstream_base and evaluate_base to the baseline's records."""
+    bench = _bench()
+
+    def study(*rules: str):
+        return bench.StudyRun("s", 1.0, 1.0, (0, 0, 0), (0, 0, 0), {rule: bench.RuleTotals(1, 1.0) for rule in rules})
+
+    before = study("evaluate_base", "downstream_base", "finetune", "snakemake")
+    assert bench.not_rerun(study("evaluate_base", "finetune", "snakemake"), before) == []
+    assert bench.not_rerun(study("finetune"), before) == ["downstream_base", "evaluate_base"]

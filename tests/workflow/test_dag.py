@@ -74,19 +74,19 @@ def test_base_scoring_runs_once_per_base_and_feeds_all_its_checkpoints(dag) -> N
 
 def test_cpu_study_runs_one_downstream_job_per_checkpoint_for_all_its_tasks(dag) -> None:
     """On CPU (no model asks for GPUs) a downstream job's fixed start-up outweighs one task's work: one job per
-    checkpoint writes every task's results (rules/inputs/downstream.smk), and for a fine-tuned or fused checkpoint
-    that job is its evaluation job (rules/inputs/evaluate.smk)."""
+    checkpoint writes every task's results (rules/inputs/downstream.smk), and that job is the model's evaluation job
+    (base model, fine-tuned or fused checkpoint; rules/evaluate.smk)."""
     labels, parents = dag
     config = load_config("config.yaml")
     assert len(config["data"]["downstream"]["tasks"]) > 1  # else this checks nothing
     counts = defaultdict(int)
     for label in labels.values():
         counts[_rule(label)] += 1
-    assert counts["downstream_finetuned"] == counts["downstream_fused"] == 0
+    assert counts["downstream_finetuned"] == counts["downstream_fused"] == counts["downstream_base"] == 0
     assert counts["evaluate_checkpoint"] == len(run_grid(config))
-    assert counts["downstream_base"] == len(config["models"])
+    assert counts["evaluate_base"] == len(config["models"])
     n_tasks = len(config["data"]["downstream"]["tasks"])
-    downstream_jobs = ("downstream_base", "evaluate_checkpoint", "evaluate_fused")
+    downstream_jobs = ("evaluate_base", "evaluate_checkpoint", "evaluate_fused")
     for node, label in labels.items():
         if _rule(label) in downstream_jobs:  # it reads every task's prepared data
             assert [_rule(labels[p]) for p in parents[node]].count("prepare_downstream") == n_tasks
@@ -114,6 +114,6 @@ def test_every_toy_job_runs_on_one_thread_whatever_the_cores(tmp_path) -> None:
     printed = snakemake(workdir, "-n", "--cores", "4", "--configfile", "config/config.yaml").stdout
     blocks = re.split(r"^rule ", printed, flags=re.MULTILINE)[1:]
     rules = {block.split(":", 1)[0] for block in blocks}
-    assert {"evaluate_base", "evaluate_checkpoint", "evaluate_fused", "finetune", "downstream_base"} <= rules
+    assert {"evaluate_base", "evaluate_checkpoint", "evaluate_fused", "finetune"} <= rules
     multi = sorted({block.split(":", 1)[0] for block in blocks if re.search(r"^\s+threads: \d+", block, re.M)})
     assert multi == []

@@ -49,7 +49,15 @@ def _workflow(tmp_path: Path) -> Path:
     config["objectives"] = {"none": {"type": "none"}}
     for model_cfg in config["models"].values():  # the rule downstream_finetuned exists on GPU studies only
         model_cfg["gpus"] = 1
-    config["downstream"] = {**config["downstream"], "seeds": DSEEDS, "epochs": 1, "batch_size": 16, "max_length": 32}
+    # the paper-scale protocol (the toy's config probes): fine-tuning, whose results depend on the downstream seed
+    config["downstream"] = {
+        **config["downstream"],
+        "mode": {"masked": "finetune", "causal": "finetune"},
+        "seeds": DSEEDS,
+        "epochs": 1,
+        "batch_size": 16,
+        "max_length": 32,
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(config))
 
     results = work / "results"

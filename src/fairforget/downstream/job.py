@@ -1,5 +1,5 @@
 """The typed job of stage 5: one checkpoint's downstream tasks (rules downstream_base, downstream_finetuned,
-downstream_fused; on CPU studies run by the checkpoint's evaluation job), built by `fairforget.jobs.downstream_job`
+downstream_fused; on CPU studies run by the model's evaluation job), built by `fairforget.jobs.downstream_job`
 and passed to `downstream.stage.run_downstream_job` untouched. Imported when the Snakefile is parsed: no heavy
 imports here.
 """

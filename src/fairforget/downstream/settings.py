@@ -11,8 +11,11 @@ from typing import Any
 
 from fairforget.errors import ConfigError
 
-MODES = ("finetune", "lora", "zeroshot")
-KIND_MODES = {"masked": ("finetune", "lora"), "causal": ("finetune", "lora", "zeroshot")}
+MODES = ("finetune", "lora", "zeroshot", "linear_probe")
+KIND_MODES = {
+    "masked": ("finetune", "lora", "linear_probe"),
+    "causal": ("finetune", "lora", "zeroshot", "linear_probe"),
+}
 PRECISIONS = ("no", "bf16")
 
 
@@ -29,6 +32,14 @@ class ZeroshotSettings:
     # Prepend BOS to every prompt. Llama models were pretrained with BOS at document start; set false for
     # lm-evaluation-harness's default (no BOS for causal models).
     add_bos: bool = True
+
+
+@dataclass(frozen=True)
+class LinearProbeSettings:
+    # the linear_probe mode (fairforget.downstream.linear_probe): L2 penalty l2 / 2 * ||W||^2 on the mean loss of
+    # the standardised features, and the L-BFGS iterations of the fit
+    l2: float = 0.01
+    max_iter: int = 200
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,7 @@ class DownstreamSettings:
     bootstrap_seed: int = 0
     lora: LoraSettings = field(default_factory=LoraSettings)
     zeroshot: ZeroshotSettings = field(default_factory=ZeroshotSettings)
+    linear_probe: LinearProbeSettings = field(default_factory=LinearProbeSettings)
 
     def mode_for(self, kind: str, override: str | None = None, model: str | None = None) -> str:
         """The evaluation mode of a model: `models.<model>.downstream_mode`, else `downstream.mode.<kind>`."""
@@ -67,7 +79,7 @@ class DownstreamSettings:
     def training_settings(self) -> dict[str, Any]:
         """What determines a fine-tuned score (part of the result-store key)."""
         settings = asdict(self)
-        for key in ("mode", "seeds", "zeroshot", "bootstrap_samples", "bootstrap_seed"):
+        for key in ("mode", "seeds", "zeroshot", "linear_probe", "bootstrap_samples", "bootstrap_seed"):
             settings.pop(key)
         return settings
 
@@ -78,6 +90,10 @@ class DownstreamSettings:
             "mixed_precision": self.mixed_precision,
             **asdict(self.zeroshot),
         }
+
+    def linear_probe_settings(self) -> dict[str, Any]:
+        """What determines a linear probe's scores (no seed: nothing in it is random)."""
+        return {"max_length": self.max_length, "eval_batch_size": self.eval_batch_size, **asdict(self.linear_probe)}
 
 
 def _number(
@@ -149,6 +165,15 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
     add_bos = zeroshot_section.get("add_bos", ZeroshotSettings().add_bos)
     if not isinstance(add_bos, bool):
         raise ConfigError(f"config key 'downstream.zeroshot.add_bos': expected true/false, got {add_bos!r}")
+    probe_section = dict(section.get("linear_probe") or {})
+    probe_unknown = sorted(set(probe_section) - set(asdict(LinearProbeSettings())))
+    if probe_unknown:
+        raise ConfigError(f"config key 'downstream.linear_probe': unknown key(s) {', '.join(probe_unknown)}")
+    probe_defaults = LinearProbeSettings()
+    linear_probe = LinearProbeSettings(
+        l2=_number(probe_section, "l2", float, probe_defaults.l2, 0.0, "downstream.linear_probe"),
+        max_iter=_number(probe_section, "max_iter", int, probe_defaults.max_iter, 1, "downstream.linear_probe"),
+    )
 
     return DownstreamSettings(
         mode=mode,
@@ -167,4 +192,5 @@ def parse_settings(section: dict[str, Any] | None) -> DownstreamSettings:
         bootstrap_seed=_number(section, "bootstrap_seed", int, defaults.bootstrap_seed),
         lora=lora,
         zeroshot=ZeroshotSettings(add_bos=add_bos),
+        linear_probe=linear_probe,
     )

@@ -1,8 +1,8 @@
 """Stage 5: one checkpoint x one GLUE task x one downstream seed -> a result JSON (docs/ARCHITECTURE.md).
 
 Results go through the content-addressed store, keyed on (checkpoint hash, "downstream/<task>", protocol
-settings + sha256 of the task files, seed); zero-shot scores do not depend on the seed, so their key has none
-and every downstream seed after the first is a cache hit.
+settings + sha256 of the task files, seed); zero-shot and linear-probe scores do not depend on the seed, so their
+key has none and every downstream seed after the first is a cache hit.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Bump when the protocol's code changes what a score means (it is part of the store key).
 PROTOCOL_VERSION = 1
+#: Modes with nothing random in them: their store key has no seed, so every downstream seed after the first is a
+#: cache hit.
+SEEDLESS_MODES = ("zeroshot", "linear_probe")
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -54,7 +57,10 @@ def metric_entries(task: TaskData, details: dict[str, Any], settings: Downstream
 
 def store_settings(mode: str, settings: DownstreamSettings, task: TaskData) -> dict[str, Any]:
     """Everything besides checkpoint and seed that determines the scores."""
-    protocol = settings.zeroshot_settings() if mode == "zeroshot" else settings.training_settings()
+    if mode in SEEDLESS_MODES:
+        protocol = settings.zeroshot_settings() if mode == "zeroshot" else settings.linear_probe_settings()
+    else:
+        protocol = settings.training_settings()
     if mode != "lora":
         protocol.pop("lora", None)
     return {"protocol_version": PROTOCOL_VERSION, "mode": mode, "protocol": protocol, "task_files": task.file_hashes}
@@ -79,6 +85,21 @@ def compute_downstream(
                 "dev_predictions": outcome.predictions,
                 "dev_predictions_norm": outcome.predictions_norm,
                 "dev_loglikelihoods": outcome.loglikelihoods.tolist(),
+            },
+        }
+    if mode == "linear_probe":
+        from fairforget.downstream.linear_probe import probe_and_evaluate
+
+        probed = probe_and_evaluate(model_dir, task, settings)
+        return {
+            "metrics": _point_metrics(task.name, probed.metrics, n_dev),
+            "details": {
+                "n_train": len(task.train),
+                "n_dev": n_dev,
+                "probe_iterations": probed.iterations,
+                "train_metrics": probed.train_metrics,
+                "dev_ids": ids,
+                "dev_predictions": probed.predictions,
             },
         }
     from fairforget.downstream.finetune import finetune_and_evaluate
@@ -157,7 +178,7 @@ def evaluate_downstream(
         checkpoint_hash,
         f"downstream/{task}",
         described,
-        seed=None if mode == "zeroshot" else int(seed),
+        seed=None if mode in SEEDLESS_MODES else int(seed),
     )
     result, hit = store.get_or_compute(
         key, lambda: compute_downstream(model_dir, task_data, mode, settings, int(seed), progress)

@@ -8,7 +8,7 @@ over the same units sees the same resamples, so differences between statistics a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,28 @@ def estimate(
         done += size
     low, high = percentile_interval(replicates, settings.level)
     return MetricValue(value, low, high, n)
+
+
+def estimate_each(
+    statistics: Callable[[np.ndarray], Sequence[float]], k: int, n: int, settings: BootstrapSettings
+) -> list[MetricValue]:
+    """`estimate(lambda idx: statistics(idx)[i], n, settings, vectorized=False)` for each i < k, with one call
+    of `statistics` per replicate instead of k: the same resamples (one seeded stream), the same values."""
+    if n == 0:
+        return [MetricValue(math.nan, math.nan, math.nan, 0) for _ in range(k)]
+    values = [float(v) for v in statistics(np.arange(n))]
+    rng = np.random.default_rng(settings.seed)
+    replicates = np.empty((settings.samples, k), np.float64)
+    done = 0
+    while done < settings.samples:
+        size = min(_CHUNK, settings.samples - done)
+        idx = rng.integers(0, n, size=(size, n))
+        replicates[done : done + size] = [statistics(row) for row in idx]
+        done += size
+    return [
+        MetricValue(values[i], *percentile_interval(np.ascontiguousarray(replicates[:, i]), settings.level), n)
+        for i in range(k)
+    ]
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

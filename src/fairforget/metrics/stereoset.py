@@ -29,16 +29,17 @@ from fairforget.metrics.base import (
     MetricContext,
     ModelScores,
 )
-from fairforget.metrics.bootstrap import MetricValue, estimate
+from fairforget.metrics.bootstrap import MetricValue, estimate_each
 from fairforget.metrics.conventions import active_conventions
 from fairforget.metrics.pair_bias import truncated_items
 from fairforget.metrics.paired import flip_statistics, paired_preference_change, paired_statistic_change
 
 
 def stereoset_scores(
-    stereotype: np.ndarray, anti_stereotype: np.ndarray, unrelated: np.ndarray, targets: Sequence[str]
+    stereotype: np.ndarray, anti_stereotype: np.ndarray, unrelated: np.ndarray, targets: Sequence[str] | np.ndarray
 ) -> tuple[float, float, float]:
-    """(SS, LMS, ICAT) of the given clusters, macro-averaged over target terms."""
+    """(SS, LMS, ICAT) of the given clusters, macro-averaged over target terms (names, or `target_codes`: the
+    terms are averaged in sorted order either way, so both give the same floats)."""
     targets_arr = np.asarray(targets)
     pro = stereotype > anti_stereotype
     related = (stereotype > unrelated).astype(np.float64) + (anti_stereotype > unrelated).astype(np.float64)
@@ -51,6 +52,12 @@ def stereoset_scores(
     ss = float(np.mean(ss_terms))
     lms = float(np.mean(lms_terms))
     return ss, lms, lms * min(ss, 100.0 - ss) / 50.0
+
+
+def target_codes(targets: Sequence[str]) -> np.ndarray:
+    """Each cluster's target term as its index among the sorted distinct terms: `stereoset_scores` on resamples
+    compares and sorts small integers instead of strings."""
+    return np.unique(np.asarray(targets), return_inverse=True)[1].reshape(-1)
 
 
 @METRICS.register("stereoset")
@@ -91,18 +98,14 @@ def stereoset_statistics(
 ) -> dict[str, MetricValue]:
     """SS, LMS and ICAT with cluster-bootstrap intervals, from each candidate's score per cluster."""
     stereo, anti, unrelated = scores["stereotype"], scores["anti_stereotype"], scores["unrelated"]
-    target_array = np.asarray(targets)
-    out = {}
-    for position, name in enumerate(("ss", "lms", "icat")):
-        out[name] = estimate(
-            lambda idx, p=position: stereoset_scores(  # type: ignore[misc]
-                stereo[idx], anti[idx], unrelated[idx], list(target_array[idx])
-            )[p],
-            len(stereo),
-            settings.bootstrap,
-            vectorized=False,
-        )
-    return out
+    codes = target_codes(targets)
+    values = estimate_each(
+        lambda idx: stereoset_scores(stereo[idx], anti[idx], unrelated[idx], codes[idx]),
+        3,
+        len(stereo),
+        settings.bootstrap,
+    )
+    return dict(zip(("ss", "lms", "icat"), values, strict=True))
 
 
 def stereoset_change(
@@ -112,12 +115,13 @@ def stereoset_change(
     flips of "stereotype scores above anti-stereotype" with their exact McNemar p (metrics/paired.py), and the
     same per target term (`target_changes`)."""
     target_array = np.asarray(targets)
+    codes = target_codes(targets)
     models = {"base": base, "tuned": tuned}
 
     def ss(idx: np.ndarray, which: str) -> float:
         scores = models[which]
         return stereoset_scores(
-            scores["stereotype"][idx], scores["anti_stereotype"][idx], scores["unrelated"][idx], list(target_array[idx])
+            scores["stereotype"][idx], scores["anti_stereotype"][idx], scores["unrelated"][idx], codes[idx]
         )[0]
 
     base_pro, tuned_pro = base["stereotype"] > base["anti_stereotype"], tuned["stereotype"] > tuned["anti_stereotype"]

@@ -13,7 +13,7 @@ key, the checkpoint manifest or result JSON, and from there into provenance. Whi
 | aggregate_table, findings, figures, fusion_table | stage/analysis |
 | fuse | stage/fuse; evaluate_fused and downstream_fused as evaluate_checkpoint and downstream_finetuned |
 
-On a CPU study evaluate_checkpoint and evaluate_fused also run the checkpoint's downstream tasks
+On a CPU study evaluate_base, evaluate_checkpoint and evaluate_fused also run the model's downstream tasks
 (rules/inputs/downstream.smk): they carry both identities, the evaluation's and the downstream one.
 
 The data-preparation rules have none: their products are data files whose hashes enter every key and record
@@ -42,6 +42,7 @@ DOWNSTREAM_MODE_MODULES = {
     "finetune": "fairforget.downstream.finetune",
     "lora": "fairforget.downstream.finetune",
     "zeroshot": "fairforget.downstream.zeroshot",
+    "linear_probe": "fairforget.downstream.linear_probe",
 }
 
 

@@ -20,7 +20,9 @@ Tokens: finetune runs with max_steps: steps x effective batch x block_size (pack
 (unpacked: an upper bound, batches pad to their longest text). Runs without max_steps need the corpus size,
 which only the data stage knows: their row says so. Downstream: epochs x training examples x max_length per
 task and downstream seed (an upper bound), the examples from data.downstream.train_max_examples or the shipped
-GLUE train.tsv. Evaluation jobs are counted, not costed (a small share next to fine-tuning at paper scale).
+GLUE train.tsv; the linear_probe mode one forward pass (2 * N FLOPs a token) per training example x max_length,
+for all seeds (the dev examples, a few hundred per task, are left out as they are for fine-tuning). Evaluation
+jobs are counted, not costed (a small share next to fine-tuning at paper scale).
 """
 
 from __future__ import annotations
@@ -174,6 +176,8 @@ def downstream_tokens(config: dict[str, Any], model: str, repo: Path) -> tuple[f
     seeds = len(downstream["seeds"])
     if mode == "zeroshot":  # scored, not trained: the dev split only, at most as large as train
         return None, INFERENCE_FLOPS_PER_PARAM_TOKEN
+    if mode == "linear_probe":  # one forward pass per training example, once for every seed (no seed in it)
+        return float(total * int(downstream["max_length"])), INFERENCE_FLOPS_PER_PARAM_TOKEN
     return float(
         seeds * float(downstream["epochs"]) * total * int(downstream["max_length"])
     ), TRAIN_FLOPS_PER_PARAM_TOKEN
@@ -200,7 +204,8 @@ def plan_study(
     rows = [RulePlan(rule, 1) for rule in SINGLE_JOB_RULES]
     rows.append(RulePlan("prepare_downstream", len(tasks)))
     rows.append(RulePlan("build_base_model", len(models)))
-    rows.append(RulePlan("evaluate_base", len(models), note="inference; not costed"))
+    evaluate_base = RulePlan("evaluate_base", len(models), note="inference; not costed")
+    rows.append(evaluate_base)
     evaluate_checkpoint = RulePlan("evaluate_checkpoint", len(runs), note="inference; not costed")
     rows.append(evaluate_checkpoint)
 
@@ -222,10 +227,10 @@ def plan_study(
     fusion = FusionSettings.from_config(config)
     fused = fused_runs(fusion, runs)
     fused_per_model = {m: sum(r.model == m for r in fused) * len(fusion.fused_alphas) for m in models}
-    # On CPU studies a fine-tuned or fused checkpoint's evaluation job runs its downstream tasks too
+    # On CPU studies a model's evaluation job (base, fine-tuned or fused checkpoint) runs its downstream tasks too
     # (rules/inputs/downstream.smk): their cost is that job's row.
     downstream_rules: list[tuple[str, dict[str, int], RulePlan | None]] = [
-        ("downstream_base", {m: 1 for m in models}, None),
+        ("downstream_base", {m: 1 for m in models}, evaluate_base),
         ("downstream_finetuned", {m: sum(r.model == m for r in runs) for m in models}, evaluate_checkpoint),
     ]
     n_fused = sum(fused_per_model.values())

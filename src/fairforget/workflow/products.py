@@ -311,11 +311,12 @@ def study_products(layout: Layout) -> list[Product]:
                 _records_only(partial(evaluation_problem, metrics, scores, sidecar)),
             )
         )
+        downstream = "evaluate_base" if layout.downstream_in_evaluation_job else "downstream_base"
         for task in layout.tasks:
             results = tuple(at(paths.DOWNSTREAM_BASE, model=model, task=task, dseed=d) for d in layout.downstream_seeds)
             products.append(
                 Product(
-                    f"downstream_base {model} {task}",
+                    f"{downstream} {model} {task}",
                     results,
                     (base, f"prepare_downstream {task}"),
                     _records_only(partial(results_problem, results, sidecar)),

@@ -23,3 +23,15 @@ def test_settings_defaults_are_bias_bench_and_errors_name_keys():
         parse_settings({"lr": 0.1})
     with pytest.raises(ConfigError, match="downstream.lora.r"):
         parse_settings({"lora": {"r": 0}})
+    assert parse_settings({"mode": {"masked": "linear_probe", "causal": "linear_probe"}}).mode == {
+        "masked": "linear_probe",
+        "causal": "linear_probe",
+    }
+    assert (defaults.linear_probe.l2, defaults.linear_probe.max_iter) == (0.01, 200)
+    probe = parse_settings({"linear_probe": {"l2": 0, "max_iter": 7}})
+    assert probe.linear_probe_settings() == {"max_length": 128, "eval_batch_size": 64, "l2": 0.0, "max_iter": 7}
+    assert "linear_probe" not in probe.training_settings()
+    with pytest.raises(ConfigError, match="downstream.linear_probe.max_iter"):
+        parse_settings({"linear_probe": {"max_iter": 0}})
+    with pytest.raises(ConfigError, match="downstream.linear_probe.*unknown key.*C"):
+        parse_settings({"linear_probe": {"C": 1.0}})

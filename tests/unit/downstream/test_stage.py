@@ -92,6 +92,29 @@ def test_zero_shot_key_ignores_the_seed(tiny_models, tmp_path):
     assert set(first["metrics"]) == {"downstream.sst2.accuracy", "downstream.sst2.accuracy_norm"}
 
 
+def test_linear_probe_key_ignores_the_seed_and_fine_tuning_keys_ignore_its_settings(
+    tiny_models, good_task_dir, tmp_path
+):
+    model_dir, sidecar = tiny_models["masked"]
+    cfg = {"mode": {"masked": "linear_probe"}, "max_length": 32}
+    store = tmp_path / "st"
+    first = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 0, cfg, tmp_path / "0.json", store)
+    second = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 1, cfg, tmp_path / "1.json", store)
+    assert first["mode"] == "linear_probe" and not first["cache"]["hit"] and second["cache"]["hit"]
+    assert set(first["metrics"]) == {"downstream.sst2.accuracy"} and first["details"]["n_train"] == 64
+    assert first["details"]["dev_predictions"] == second["details"]["dev_predictions"]
+    other_l2 = {**cfg, "linear_probe": {"l2": 1.0}}
+    third = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 0, other_l2, tmp_path / "2.json", store)
+    assert third["cache"]["key"] != first["cache"]["key"]
+    # the linear_probe section is not part of a fine-tuned score's key (keys computed before it existed stay valid)
+    fast = {**FAST, "max_steps": 1}
+    tuned = evaluate_downstream(model_dir, sidecar, good_task_dir, "sst2", 0, fast, tmp_path / "3.json", store)
+    again = evaluate_downstream(
+        model_dir, sidecar, good_task_dir, "sst2", 0, {**fast, **other_l2, "mode": {}}, tmp_path / "4.json", store
+    )
+    assert again["cache"] == {"hit": True, "key": tuned["cache"]["key"]}
+
+
 def test_per_model_override_and_base_hash(tmp_path, tiny_models):
     """models.<name>.downstream_mode overrides downstream.mode; base_hash comes from the base sidecar."""
     base_dir, base_sidecar = tiny_models["causal"]

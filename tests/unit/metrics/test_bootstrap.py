@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from fairforget.metrics.bootstrap import BootstrapSettings, MetricValue, mean_estimate, ratio_estimate
+from fairforget.metrics.bootstrap import (
+    BootstrapSettings,
+    MetricValue,
+    estimate,
+    estimate_each,
+    mean_estimate,
+    ratio_estimate,
+)
 
 BOOT = BootstrapSettings(samples=200, seed=0)
 
@@ -36,3 +43,20 @@ def test_an_exact_value_is_its_own_interval():
     value = MetricValue.exact(3, 10)
     assert (value.value, value.ci_low, value.ci_high, value.n) == (3.0, 3.0, 3.0, 10)
     assert value.to_json() == {"value": 3.0, "ci_low": 3.0, "ci_high": 3.0, "n": 10}
+
+
+def test_estimate_each_is_estimate_per_statistic_on_the_same_resamples():
+    """One call per replicate for k statistics gives what k separate non-vectorised estimates give (same seed,
+    same resamples), to the bit; an empty sample gives k empty values."""
+    values = np.random.default_rng(1).normal(size=37)
+    settings = BootstrapSettings(samples=300, seed=5)
+
+    def both(idx):
+        return float(values[idx].mean()), float(np.median(values[idx]))
+
+    together = estimate_each(both, 2, len(values), settings)
+    for position in range(2):
+        alone = estimate(lambda idx, p=position: both(idx)[p], len(values), settings, vectorized=False)
+        assert together[position] == alone
+    assert together[0].ci_low < together[0].value < together[0].ci_high
+    assert all(math.isnan(v.value) and v.n == 0 for v in estimate_each(both, 2, 0, settings))

@@ -63,3 +63,36 @@ def test_seat_exact_p_value_equals_weat_py(seed):
     assert permutation_p_value(x, y, a, b, permutations=100, seed=0)[0] == pytest.approx(
         weat_py_exact_p_value(x, y, a, b), abs=1e-12
     )
+
+
+def test_seat_bootstrap_replicates_are_the_effect_sizes_of_resampled_targets():
+    """The metric's effect-size interval resamples X and Y (separately, one seeded stream: X's indices then Y's per
+    replicate) and reads each resampled target's association off s(x), s(y): the interval equals the one of
+    effect sizes recomputed from the resampled embeddings themselves, to the bit."""
+    from types import SimpleNamespace
+
+    from fairforget.metrics.bootstrap import BootstrapSettings, percentile_interval
+    from fairforget.metrics.seat import Seat
+
+    rng = np.random.default_rng(7)
+    x, y, a, b = (_unit(rng.normal(size=(n, 16))) for n in (9, 9, 5, 7))
+    boot = BootstrapSettings(samples=200, seed=3)
+    settings = SimpleNamespace(bootstrap=boot, seat_tests=["sent-weat6"], seat_permutations=50)
+    ctx = SimpleNamespace(
+        settings=settings,
+        scores=SimpleNamespace(
+            embeddings={"sent-weat6": dict(zip(("targ1", "targ2", "attr1", "attr2"), (x, y, a, b), strict=True))}
+        ),
+    )
+    out = Seat().compute(ctx)
+    draws = np.random.default_rng(boot.seed)
+    recomputed = np.array(
+        [
+            effect_size(x[draws.integers(0, len(x), len(x))], y[draws.integers(0, len(y), len(y))], a, b)
+            for _ in range(boot.samples)
+        ]
+    )
+    effect = out["effect_size_weat6"]
+    assert effect.value == effect_size(x, y, a, b)
+    assert (effect.ci_low, effect.ci_high) == percentile_interval(recomputed, boot.level)
+    assert effect.ci_low < effect.value < effect.ci_high

@@ -7,7 +7,7 @@ import pytest
 
 from fairforget.metrics.base import EvaluationSettings
 from fairforget.metrics.bootstrap import BootstrapSettings
-from fairforget.metrics.stereoset import stereoset_change, stereoset_scores, target_changes
+from fairforget.metrics.stereoset import stereoset_change, stereoset_scores, target_changes, target_codes
 
 
 def test_stereoset_macro_average_over_targets():
@@ -44,3 +44,16 @@ def test_a_single_target_change_equals_the_macro_ss_change():
     out = stereoset_change(base, tuned, ["t", "t", "t"], settings)
     assert out["ss_paired_change"].value == pytest.approx(out["ss_paired_change_t"].value)
     assert out["ss_paired_change_t"].value == pytest.approx(100 * (1 - 2) / 3)
+
+
+def test_target_codes_give_the_scores_of_the_names():
+    """Terms as indices of the sorted distinct names: the same terms in the same (sorted) order, so the same
+    floats, on the whole set and on a resample that misses a term."""
+    rng = np.random.default_rng(2)
+    targets = [str(t) for t in rng.choice(["sister", "Mother", "gentleman", "bride", "he"], size=60)]
+    stereo, anti, unrelated = (rng.normal(size=60) for _ in range(3))
+    codes = target_codes(targets)
+    assert codes.dtype.kind == "i" and sorted(set(codes)) == list(range(5))
+    for idx in (np.arange(60), np.flatnonzero(np.asarray(targets) != "bride")[::2]):
+        named = stereoset_scores(stereo[idx], anti[idx], unrelated[idx], [targets[i] for i in idx])
+        assert stereoset_scores(stereo[idx], anti[idx], unrelated[idx], codes[idx]) == named

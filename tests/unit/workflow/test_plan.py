@@ -12,7 +12,7 @@ from conftest import load_config
 from fairforget.config import run_grid
 from fairforget.config.schema import SCHEMA
 from fairforget.training.job import FinetuneJob
-from fairforget.workflow.plan import assumed_rate, finetune_tokens, gpu_hours, plan_study
+from fairforget.workflow.plan import assumed_rate, downstream_tokens, finetune_tokens, gpu_hours, plan_study
 from workflow_helpers import REPO, copy_workflow, planned_jobs
 
 
@@ -49,6 +49,16 @@ def test_paper_plan_counts_and_costs_by_hand() -> None:
     assert "measured: 145,110 tokens/s" in rates["bert-base-uncased"].source
     seconds = 6 * 109514298 * 2000 * 512 * 512 / rates["bert-base-uncased"].flops_per_second
     assert seconds == pytest.approx(2000 * 512 * 512 / 145110, rel=1e-3)
+
+
+def test_downstream_tokens_of_fine_tuning_and_of_a_linear_probe_by_hand() -> None:
+    """The toy's 600 training examples of each of its 2 tasks at max length 64: fine-tuning reads them each epoch
+    and seed (6 N FLOPs a token), a linear probe once (2 N: forward passes only)."""
+    config = _validated("config.yaml")
+    config["downstream"].update(mode={"masked": "finetune", "causal": "finetune"}, epochs=3, seeds=[0, 1])
+    assert downstream_tokens(config, "bert-tiny", REPO) == (2 * 3 * 2 * 600 * 64, 6)
+    config["models"]["bert-tiny"]["downstream_mode"] = "linear_probe"
+    assert downstream_tokens(config, "bert-tiny", REPO) == (2 * 600 * 64, 2)
 
 
 def test_the_job_counts_in_docs_slurm_are_the_plans() -> None:

@@ -159,13 +159,14 @@ def test_a_data_product_the_metrics_do_not_read_is_not_lost(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("in_evaluation_job", "rule"), [(True, "evaluate_checkpoint"), (False, "downstream_finetuned")]
+    ("in_evaluation_job", "rule", "base_rule"),
+    [(True, "evaluate_checkpoint", "evaluate_base"), (False, "downstream_finetuned", "downstream_base")],
 )
 def test_a_lost_downstream_result_names_the_job_that_redoes_it(
-    tmp_path: Path, in_evaluation_job: bool, rule: str
+    tmp_path: Path, in_evaluation_job: bool, rule: str, base_rule: str
 ) -> None:
-    """On CPU studies a checkpoint's evaluation job runs its downstream tasks: the line names that job, not a
-    downstream_finetuned job the study does not have."""
+    """On CPU studies a model's evaluation job runs its downstream tasks: the line names that job, not a
+    downstream_finetuned or downstream_base job the study does not have."""
     from fairforget.paths import Run
     from fairforget.workflow.products import Layout, study_products
 
@@ -175,3 +176,5 @@ def test_a_lost_downstream_result_names_the_job_that_redoes_it(
     )
     tuned = [p.job for p in study_products(layout) if p.job.endswith(" sst2") and "seed0" in p.job]
     assert [job.split()[0] for job in tuned] == [rule]
+    base = [p.job for p in study_products(layout) if p.job.endswith(" tiny sst2")]
+    assert base == [f"{base_rule} tiny sst2"]

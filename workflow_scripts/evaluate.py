@@ -1,6 +1,7 @@
-"""Rules evaluate_checkpoint / evaluate_fused: forgetting, selective forgetting, bias and trajectory statistics of
-one checkpoint; on CPU studies then its downstream tasks, as downstream_finetuned would run them (one job per
-checkpoint: rules/inputs/downstream.smk, DOWNSTREAM_IN_EVALUATION_JOB)."""
+"""Rules evaluate_base / evaluate_checkpoint / evaluate_fused: a base model's scores and bias metrics, or a
+checkpoint's forgetting, selective forgetting, bias and trajectory statistics; on CPU studies then its downstream
+tasks, as downstream_base / downstream_finetuned would run them (one job per checkpoint: rules/inputs/downstream.smk,
+DOWNSTREAM_IN_EVALUATION_JOB)."""
 
 import _bootstrap  # noqa: F401  (puts ../src on sys.path)
 
