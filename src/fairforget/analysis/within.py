@@ -34,10 +34,6 @@ def _codes_of(columns: Sequence[Sequence[str]]) -> np.ndarray:
     return np.unique(np.asarray(keys, dtype=object).astype(str), return_inverse=True)[1].astype(np.int64)
 
 
-def _codes(frame: pl.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    return _codes_of([frame[c].cast(pl.Utf8).to_list() for c in columns])
-
-
 @dataclass(frozen=True)
 class Design:
     """Grid columns of a table as strings (as polars casts them), read in one query: the codes, fixed effects and
@@ -79,11 +75,6 @@ class Design:
         return block_permutations(np.zeros(codes.size, dtype=np.int64), codes, draws, seed)
 
 
-def nuisance_for(frame: pl.DataFrame, strata: Sequence[str], controls: Sequence[str] = ()) -> Nuisance:
-    """`Design.nuisance` of the table's rows."""
-    return Design.of(frame, ["model", *strata, *controls]).nuisance(strata, controls)
-
-
 def balanced_by_objective(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """The runs whose (model, remedy, size, seed) cell is present for every objective, sorted by objective and
     cell so that objective blocks line up for block permutations; and how many runs were left out."""
@@ -93,11 +84,6 @@ def balanced_by_objective(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     complete = cells.filter((pl.col("_k") == objectives) & (pl.col("_rows") == objectives)).select(list(CELL))
     kept = table.join(complete, on=list(CELL), how="semi").sort(["objective", *CELL]).collect()
     return kept, frame.height - kept.height
-
-
-def objective_permutations(frame: pl.DataFrame, draws: int, seed: int) -> tuple[np.ndarray, bool]:
-    """Block permutations of the objectives, jointly in every model (rows as from balanced_by_objective)."""
-    return Design.of(frame, ["objective"]).objective_permutations(draws, seed)
 
 
 @dataclass

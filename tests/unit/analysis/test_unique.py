@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from fairforget.analysis.unique import unique_contributions
-from fairforget.analysis.within import balanced_by_objective, nuisance_for
+from fairforget.analysis.within import Design, balanced_by_objective
 
 
 def _frame(rows):
@@ -28,7 +28,7 @@ def test_unique_contributions_match_nested_r2_and_standardized_comparison():
     frame = _frame(rows)
     result = unique_contributions(frame, "y", "x1", "x2", ("model", "size", "seed"), 199, 0, 0.05)
     data, _ = balanced_by_objective(frame)
-    nuisance = nuisance_for(data, ("model", "size", "seed"))
+    nuisance = Design.of(data, ["model", "size", "seed"]).nuisance(("model", "size", "seed"))
     xs = nuisance.residualise(data.select("x1", "x2").to_numpy())
     ys = nuisance.residualise(data["y"].to_numpy())
     # within-model scales: every variable divided by its root mean square within its model (after the strata)
