@@ -8,7 +8,7 @@ over the same units sees the same resamples, so differences between statistics a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,17 @@ def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> tuple[fl
     return float(low), float(high)
 
 
+def _resamples(n: int, settings: BootstrapSettings) -> Iterator[tuple[int, np.ndarray]]:
+    """(first replicate's position, [chunk, n] resampled unit indices) of `settings.samples` replicates from one
+    stream seeded by `settings.seed`: every statistic bootstrapped over the same n units sees the same resamples."""
+    rng = np.random.default_rng(settings.seed)
+    done = 0
+    while done < settings.samples:
+        size = min(_CHUNK, settings.samples - done)
+        yield done, rng.integers(0, n, size=(size, n))
+        done += size
+
+
 def estimate(
     statistic: Callable[[np.ndarray], np.ndarray | float],
     n: int,
@@ -76,17 +87,9 @@ def estimate(
         return MetricValue(math.nan, math.nan, math.nan, 0)
     everything = np.arange(n)
     value = float(np.asarray(statistic(everything[None, :]))[0] if vectorized else statistic(everything))
-    rng = np.random.default_rng(settings.seed)
     replicates = np.empty(settings.samples, np.float64)
-    done = 0
-    while done < settings.samples:
-        size = min(_CHUNK, settings.samples - done)
-        idx = rng.integers(0, n, size=(size, n))
-        if vectorized:
-            replicates[done : done + size] = statistic(idx)
-        else:
-            replicates[done : done + size] = [statistic(row) for row in idx]
-        done += size
+    for done, idx in _resamples(n, settings):
+        replicates[done : done + len(idx)] = statistic(idx) if vectorized else [statistic(row) for row in idx]
     low, high = percentile_interval(replicates, settings.level)
     return MetricValue(value, low, high, n)
 
@@ -99,14 +102,9 @@ def estimate_each(
     if n == 0:
         return [MetricValue(math.nan, math.nan, math.nan, 0) for _ in range(k)]
     values = [float(v) for v in statistics(np.arange(n))]
-    rng = np.random.default_rng(settings.seed)
     replicates = np.empty((settings.samples, k), np.float64)
-    done = 0
-    while done < settings.samples:
-        size = min(_CHUNK, settings.samples - done)
-        idx = rng.integers(0, n, size=(size, n))
-        replicates[done : done + size] = [statistics(row) for row in idx]
-        done += size
+    for done, idx in _resamples(n, settings):
+        replicates[done : done + len(idx)] = [statistics(row) for row in idx]
     return [
         MetricValue(values[i], *percentile_interval(np.ascontiguousarray(replicates[:, i]), settings.level), n)
         for i in range(k)
