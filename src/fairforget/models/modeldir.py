@@ -11,6 +11,7 @@ import os
 import platform
 import socket
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,21 +300,25 @@ def weight_change(base_dir: str | Path, model_dir: str | Path) -> dict[str, Any]
         odd = sorted(set(base_files) ^ set(files))
         raise ModelError(f"{model_dir}: tensors differ from those of {base_dir} (e.g. {odd[0]!r})")
     max_abs, changed, total, diff_sq, base_sq = 0.0, 0, 0, 0.0, 0.0
-    for name in sorted(files):
-        with safe_open(str(base_files[name]), framework="pt") as a, safe_open(str(files[name]), framework="pt") as b:
-            before, after = a.get_tensor(name), b.get_tensor(name)
-        if before.shape != after.shape:
-            shapes = f"{tuple(after.shape)}, {tuple(before.shape)} in {base_dir}"
-            raise ModelError(f"{model_dir}: tensor {name!r} has shape {shapes}")
-        # float32 differences: zero exactly where the weights are equal (IEEE subtraction)
-        before = before.float()
-        diff = after.float() - before
-        if diff.numel():
-            low, high = torch.aminmax(diff)
-            max_abs = max(max_abs, -float(low), float(high))
-        changed += int(torch.count_nonzero(diff))
-        total += diff.numel()
-        diff_sq += float(torch.linalg.vector_norm(diff)) ** 2
-        base_sq += float(torch.linalg.vector_norm(before)) ** 2
+    with ExitStack() as stack:  # each file opened once, not once per tensor (a model has hundreds)
+        handles = {
+            path: stack.enter_context(safe_open(str(path), framework="pt"))
+            for path in {*base_files.values(), *files.values()}
+        }
+        for name in sorted(files):
+            before, after = handles[base_files[name]].get_tensor(name), handles[files[name]].get_tensor(name)
+            if before.shape != after.shape:
+                shapes = f"{tuple(after.shape)}, {tuple(before.shape)} in {base_dir}"
+                raise ModelError(f"{model_dir}: tensor {name!r} has shape {shapes}")
+            # float32 differences: zero exactly where the weights are equal (IEEE subtraction)
+            before = before.float()
+            diff = after.float() - before
+            if diff.numel():
+                low, high = torch.aminmax(diff)
+                max_abs = max(max_abs, -float(low), float(high))
+            changed += int(torch.count_nonzero(diff))
+            total += diff.numel()
+            diff_sq += float(torch.linalg.vector_norm(diff)) ** 2
+            base_sq += float(torch.linalg.vector_norm(before)) ** 2
     relative = (diff_sq**0.5) / (base_sq**0.5) if base_sq > 0 else (0.0 if diff_sq == 0 else float("inf"))
     return {"max_abs": max_abs, "changed": changed, "total": total, "relative_l2": relative}
